@@ -1,0 +1,3 @@
+from equipoise.cli.main import main
+
+main()

@@ -1,0 +1,1 @@
+"""The ``equipoise`` command: the only layer that knows every other layer."""

@@ -1,0 +1,67 @@
+"""Entry point of the ``equipoise`` command."""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+
+import typer
+
+from equipoise import __version__
+from equipoise.cli.output import error_console
+from equipoise.cli.protocol_commands import protocol_app
+from equipoise.errors import UserError
+
+app = typer.Typer(
+    name="equipoise",
+    help="Equipoise: design, simulate, run, monitor and synthesise randomized trials from one protocol file.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.add_typer(protocol_app, name="protocol")
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"equipoise {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_show_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Equipoise: design, simulate, run, monitor and synthesise randomized trials from one protocol file."""
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI: user errors become a message on stderr and exit code 2, never a traceback.
+
+    Usage errors (unknown option, missing argument) are reported by Typer itself, also with exit code 2.
+    """
+    try:
+        app(args=argv, prog_name="equipoise")
+    except UserError as exc:
+        for line in str(exc).splitlines() or ["error"]:
+            error_console.print(line, markup=False)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:
+        if os.environ.get("EQUIPOISE_DEBUG"):
+            traceback.print_exc()
+        error_console.print(
+            f"internal error: {type(exc).__name__}: {exc} (this is a bug in Equipoise; "
+            "run with EQUIPOISE_DEBUG=1 to see the traceback and report it)",
+            markup=False,
+        )
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,93 @@
+"""Apply an amendment to a protocol, giving the protocol in force after it."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from equipoise.protocol.amendments import AddArm, AddSite, Amendment, DropArm, SetAllocation, SetSiteArms
+from equipoise.protocol.problems import Path
+
+if TYPE_CHECKING:
+    from equipoise.protocol.model import Protocol
+    from equipoise.protocol.sites import Site
+
+
+def apply_amendment_checked(protocol: Protocol, amendment: Amendment) -> tuple[Protocol, list[tuple[Path, str]]]:
+    """The amended protocol and the problems found, each with its path inside the amendment."""
+    arms = list(protocol.arms)
+    sites = list(protocol.sites)
+    problems: list[tuple[Path, str]] = []
+
+    def arm_ids() -> set[str]:
+        return {a.id for a in arms}
+
+    def site_ids() -> set[str]:
+        return {s.id for s in sites}
+
+    for i, change in enumerate(amendment.changes):
+        here: Path = ("changes", i)
+        if isinstance(change, AddArm):
+            if change.arm.id in arm_ids():
+                problems.append(((*here, "arm", "id"), f"arm {change.arm.id!r} is already in the trial"))
+                continue
+            unknown = [s for s in change.sites or [] if s not in site_ids()]
+            for s in unknown:
+                problems.append(((*here, "sites"), f"unknown site {s!r}"))
+            previous = [a.id for a in arms]
+            arms.append(change.arm)
+            offered = {s.id for s in sites} if change.sites is None else set(change.sites)
+            sites = [
+                s if s.arms is None and s.id in offered else _with_arm(s, change.arm.id, s.id in offered, previous)
+                for s in sites
+            ]
+        elif isinstance(change, DropArm):
+            if change.arm not in arm_ids():
+                problems.append(((*here, "arm"), f"arm {change.arm!r} is not in the trial at this date"))
+                continue
+            if protocol.analysis is not None and protocol.analysis.control_arm == change.arm:
+                problems.append(((*here, "arm"), f"arm {change.arm!r} is the control arm and cannot be dropped"))
+            arms = [a for a in arms if a.id != change.arm]
+            sites = [
+                s if s.arms is None else s.model_copy(update={"arms": [a for a in s.arms if a != change.arm]})
+                for s in sites
+            ]
+        elif isinstance(change, SetAllocation):
+            for arm_id, weight in change.allocation.items():
+                if arm_id not in arm_ids():
+                    problems.append(((*here, "allocation", arm_id), f"arm {arm_id!r} is not in the trial at this date"))
+                    continue
+                arms = [a.model_copy(update={"allocation": weight}) if a.id == arm_id else a for a in arms]
+        elif isinstance(change, SetSiteArms):
+            if change.site not in site_ids():
+                problems.append(((*here, "site"), f"unknown site {change.site!r}"))
+                continue
+            for j, arm_id in enumerate(change.arms):
+                if arm_id not in arm_ids():
+                    problems.append(((*here, "arms", j), f"arm {arm_id!r} is not in the trial at this date"))
+            sites = [s.model_copy(update={"arms": list(change.arms)}) if s.id == change.site else s for s in sites]
+        elif isinstance(change, AddSite):
+            if change.site.id in site_ids():
+                problems.append(((*here, "site", "id"), f"site {change.site.id!r} already exists"))
+                continue
+            sites.append(change.site)
+
+    trial = protocol.trial.model_copy(
+        update={"version": amendment.version, "effective_date": amendment.effective_date}
+    )
+    amended = protocol.model_copy(update={"trial": trial, "arms": arms, "sites": sites})
+    return amended, problems
+
+
+def apply_amendment(protocol: Protocol, amendment: Amendment) -> Protocol:
+    amended, problems = apply_amendment_checked(protocol, amendment)
+    if problems:
+        _path, message = problems[0]
+        raise ValueError(f"amendment {amendment.version}: {message}")
+    return amended
+
+
+def _with_arm(site: Site, arm_id: str, offered: bool, previous_arms: list[str]) -> Site:
+    """A site's arm list after an arm is added that only some sites offer."""
+    current = site.arms if site.arms is not None else previous_arms
+    new = [*current, arm_id] if offered else list(current)
+    return site.model_copy(update={"arms": new})

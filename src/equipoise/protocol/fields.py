@@ -1,0 +1,114 @@
+"""Data fields, shared by the enrolment form and the case report forms, and how a value is checked."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from enum import StrEnum
+
+from pydantic import Field
+
+from equipoise.protocol.base import Identifier, ProtocolModel
+from equipoise.protocol.scales import OrdinalScale, resolve_scale
+
+FieldValue = bool | int | float | str | dt.date
+
+
+class FieldType(StrEnum):
+    INTEGER = "integer"
+    NUMBER = "number"
+    TEXT = "text"
+    CHOICE = "choice"
+    BOOLEAN = "boolean"
+    DATE = "date"
+    ORDINAL = "ordinal"
+
+    @property
+    def is_numeric(self) -> bool:
+        return self in (FieldType.INTEGER, FieldType.NUMBER, FieldType.ORDINAL)
+
+
+class Choice(ProtocolModel):
+    value: Identifier
+    label: str
+
+
+class DataField(ProtocolModel):
+    """One field on a form: its type, unit, allowed range or choices, and whether it is required."""
+
+    id: Identifier
+    label: str = Field(min_length=1)
+    type: FieldType
+    unit: str | None = None
+    range: tuple[float, float] | None = Field(
+        default=None, description="Inclusive [low, high] for integer and number fields."
+    )
+    required: bool = True
+    choices: list[Identifier | Choice] | None = Field(default=None, description="Allowed values of a choice field.")
+    scale: Identifier | OrdinalScale | None = Field(
+        default=None, description="Ordinal scale of an ordinal field: a built-in name (who-cps) or inline."
+    )
+    not_before: Identifier | None = Field(
+        default=None, description="A date field on the same form that this date may not precede."
+    )
+    help: str | None = None
+
+    @property
+    def choice_values(self) -> list[str]:
+        return [c.value if isinstance(c, Choice) else c for c in self.choices or []]
+
+    @property
+    def resolved_scale(self) -> OrdinalScale | None:
+        return resolve_scale(self.scale) if self.scale is not None else None
+
+    def check(self, value: object) -> str | None:
+        """Why ``value`` is not acceptable for this field, or None when it is.
+
+        ``None`` is accepted only for optional fields. The reason is written for the person entering data.
+        """
+        if value is None or value == "":
+            return "a value is required" if self.required else None
+        reason = self._type_reason(value)
+        if reason is not None:
+            return reason
+        if self.type in (FieldType.INTEGER, FieldType.NUMBER) and self.range is not None:
+            low, high = self.range
+            number = float(value)  # type: ignore[arg-type]
+            if not low <= number <= high:
+                unit = f" {self.unit}" if self.unit else ""
+                return f"{value}{unit} is outside the allowed range {_fmt(low)} to {_fmt(high)}{unit}"
+        return None
+
+    def _type_reason(self, value: object) -> str | None:
+        kind = self.type
+        if kind is FieldType.BOOLEAN:
+            return None if isinstance(value, bool) else "must be yes (true) or no (false)"
+        if kind is FieldType.INTEGER:
+            ok = isinstance(value, int) and not isinstance(value, bool)
+            return None if ok else "must be a whole number"
+        if kind is FieldType.NUMBER:
+            ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+            return None if ok else "must be a number"
+        if kind is FieldType.TEXT:
+            return None if isinstance(value, str) else "must be text"
+        if kind is FieldType.DATE:
+            ok = isinstance(value, dt.date) and not isinstance(value, dt.datetime)
+            return None if ok else "must be a date (YYYY-MM-DD)"
+        if kind is FieldType.CHOICE:
+            allowed = self.choice_values
+            return None if value in allowed else f"must be one of: {', '.join(allowed)}"
+        scale = self.resolved_scale
+        allowed_levels = scale.values if scale is not None else []
+        if isinstance(value, bool) or value not in allowed_levels:
+            return f"must be a level of the {scale.name if scale else 'ordinal scale'}: {_span(allowed_levels)}"
+        return None
+
+
+def _fmt(number: float) -> str:
+    return str(int(number)) if float(number).is_integer() else str(number)
+
+
+def _span(values: list[int]) -> str:
+    if values and values == list(range(values[0], values[-1] + 1)):
+        return f"{values[0]} to {values[-1]}"
+    return ", ".join(str(v) for v in values)

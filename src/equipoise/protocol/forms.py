@@ -1,0 +1,41 @@
+"""Visits and case report forms."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from equipoise.protocol.base import Identifier, ProtocolModel
+from equipoise.protocol.fields import DataField
+
+
+class Visit(ProtocolModel):
+    id: Identifier
+    name: str | None = None
+    day: int = Field(description="Day offset from randomization (day 0).")
+    window: tuple[int, int] = Field(default=(0, 0), description="Allowed [early, late] offsets in days, e.g. [-2, 2].")
+
+
+class Form(ProtocolModel):
+    id: Identifier
+    name: str = Field(min_length=1)
+    visits: list[Identifier] = Field(min_length=1, description="Visits at which the form is due.")
+    fields: list[DataField] = Field(min_length=1)
+
+    def field(self, field_id: str) -> DataField | None:
+        return next((f for f in self.fields if f.id == field_id), None)
+
+
+class Target(ProtocolModel):
+    """Planned enrolment, optionally with a fixed composition (as in the 2020 single-arm study)."""
+
+    total: int = Field(gt=0)
+    composition_field: Identifier | None = Field(default=None, description="Enrolment choice field.")
+    composition: dict[str, int] | None = Field(default=None, description="Planned patients per choice.")
+
+
+class Enrolment(ProtocolModel):
+    fields: list[DataField] = Field(min_length=1)
+    target: Target | None = None
+
+    def field(self, field_id: str) -> DataField | None:
+        return next((f for f in self.fields if f.id == field_id), None)

@@ -1,0 +1,122 @@
+"""The protocol: one file that describes a whole randomized trial."""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import Field
+
+from equipoise.protocol.amendments import Amendment
+from equipoise.protocol.analysis_plan import AnalysisPlan
+from equipoise.protocol.arms import Arm
+from equipoise.protocol.base import Identifier, ProtocolModel
+from equipoise.protocol.eligibility import Criterion
+from equipoise.protocol.forms import Enrolment, Form, Visit
+from equipoise.protocol.outcomes import Outcome
+from equipoise.protocol.randomization import Randomization
+from equipoise.protocol.sites import Site
+
+
+class Blinding(StrEnum):
+    OPEN_LABEL = "open-label"
+    SINGLE_BLIND = "single-blind"
+    DOUBLE_BLIND = "double-blind"
+
+    @property
+    def is_blinded(self) -> bool:
+        return self is not Blinding.OPEN_LABEL
+
+
+class RegistryId(ProtocolModel):
+    registry: str = Field(min_length=1, description="e.g. ClinicalTrials.gov, ChiCTR, ISRCTN.")
+    id: str = Field(min_length=1)
+
+
+class TrialIdentity(ProtocolModel):
+    id: Identifier
+    title: str = Field(min_length=1)
+    short_title: str | None = None
+    version: str = Field(min_length=1, description="Protocol version (quote it: \"1.0\").")
+    effective_date: dt.date = Field(description="Date this version of the protocol took effect.")
+    registry_ids: list[RegistryId] = Field(default_factory=list)
+    sponsor: str = Field(min_length=1)
+    phase: str | None = None
+    blinding: Blinding = Blinding.OPEN_LABEL
+    description: str | None = None
+
+
+class Protocol(ProtocolModel):
+    """A trial protocol. ``in_force(date)`` gives the protocol after the amendments effective by then."""
+
+    format_version: Literal[1] = 1
+    trial: TrialIdentity
+    arms: list[Arm] = Field(min_length=1)
+    randomization: Randomization | None = None
+    sites: list[Site] = Field(min_length=1)
+    enrolment: Enrolment
+    eligibility: list[Criterion] = Field(default_factory=list)
+    outcomes: list[Outcome] = Field(min_length=1)
+    visits: list[Visit] = Field(default_factory=list)
+    forms: list[Form] = Field(default_factory=list)
+    analysis: AnalysisPlan | None = None
+    amendments: list[Amendment] = Field(default_factory=list)
+
+    def arm(self, arm_id: str) -> Arm | None:
+        return next((a for a in self.arms if a.id == arm_id), None)
+
+    def site(self, site_id: str) -> Site | None:
+        return next((s for s in self.sites if s.id == site_id), None)
+
+    def outcome(self, outcome_id: str) -> Outcome | None:
+        return next((o for o in self.outcomes if o.id == outcome_id), None)
+
+    def form(self, form_id: str) -> Form | None:
+        return next((f for f in self.forms if f.id == form_id), None)
+
+    def arms_at_site(self, site_id: str) -> list[Arm]:
+        """Arms a patient at this site can be randomized to (all arms in force unless the site restricts)."""
+        site = self.site(site_id)
+        if site is None:
+            raise KeyError(site_id)
+        if site.arms is None:
+            return list(self.arms)
+        return [a for a in self.arms if a.id in site.arms]
+
+    @property
+    def is_controlled(self) -> bool:
+        return len(self.arms) > 1
+
+    @property
+    def control_arm(self) -> Arm | None:
+        """The arm that experimental arms are compared with."""
+        if self.analysis is not None and self.analysis.control_arm is not None:
+            return self.arm(self.analysis.control_arm)
+        controls = [a for a in self.arms if a.role.is_control]
+        return controls[0] if len(controls) == 1 else None
+
+    def in_force(self, on: dt.date) -> Protocol:
+        """The protocol as amended by every amendment effective on or before ``on``."""
+        from equipoise.protocol.amending import apply_amendment
+
+        if on < self.trial.effective_date:
+            raise ValueError(
+                f"no protocol was in force on {on.isoformat()}: version {self.trial.version} "
+                f"took effect on {self.trial.effective_date.isoformat()}"
+            )
+        current = self
+        for amendment in sorted(self.amendments, key=lambda a: a.effective_date):
+            if amendment.effective_date > on:
+                break
+            current = apply_amendment(current, amendment)
+        return current
+
+    def versions(self) -> list[tuple[str, dt.date]]:
+        """Every version of the protocol with the date it took effect, oldest first."""
+        base = [(self.trial.version, self.trial.effective_date)]
+        return base + sorted(((a.version, a.effective_date) for a in self.amendments), key=lambda v: v[1])
+
+    def summary_dict(self) -> dict[str, object]:
+        """A JSON-ready dump that keeps enum values and dates as strings."""
+        return self.model_dump(mode="json", exclude_none=True)

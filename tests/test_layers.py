@@ -1,0 +1,41 @@
+"""ARCHITECTURE.md's dependency rules, enforced by reading every import in the package."""
+
+import ast
+from pathlib import Path
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "equipoise"
+PURE = ["protocol", "design", "simulate", "allocate", "analyze", "evidence", "report"]
+IO_LAYERS = ("equipoise.store", "equipoise.server", "equipoise.cli")
+
+
+def imports_of(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+def test_pure_layers_never_import_io_layers():
+    folders = [SRC / layer for layer in PURE if (SRC / layer).exists()]
+    assert SRC / "protocol" in folders
+    offenders = {
+        f"{path.relative_to(SRC)} imports {name}"
+        for folder in folders
+        for path in folder.rglob("*.py")
+        for name in imports_of(path)
+        if name.startswith(IO_LAYERS)
+    }
+    assert not offenders
+
+
+def test_allocate_knows_no_database():
+    offenders = {
+        f"{path.relative_to(SRC)} imports {name}"
+        for path in (SRC / "allocate").rglob("*.py")  # an absent layer has no files, hence no offenders
+        for name in imports_of(path)
+        if name.split(".")[0] in {"sqlalchemy", "psycopg", "sqlite3", "alembic", "fastapi"}
+    }
+    assert not offenders
