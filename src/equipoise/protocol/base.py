@@ -17,3 +17,8 @@ class ProtocolModel(BaseModel):
     """Base of every protocol section: unknown keys are errors and parsed values never change."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+def format_number(number: float) -> str:
+    """65.0 -> '65', 0.5 -> '0.5': numbers as a person would write them in a message."""
+    return str(int(number)) if float(number).is_integer() else str(number)

@@ -8,7 +8,7 @@ from enum import StrEnum
 
 from pydantic import Field
 
-from equipoise.protocol.base import Identifier, ProtocolModel
+from equipoise.protocol.base import Identifier, ProtocolModel, format_number
 from equipoise.protocol.scales import OrdinalScale, resolve_scale
 
 FieldValue = bool | int | float | str | dt.date
@@ -76,7 +76,7 @@ class DataField(ProtocolModel):
             number = float(value)  # type: ignore[arg-type]
             if not low <= number <= high:
                 unit = f" {self.unit}" if self.unit else ""
-                return f"{value}{unit} is outside the allowed range {_fmt(low)} to {_fmt(high)}{unit}"
+                return f"{value}{unit} is outside the allowed range {format_number(low)} to {format_number(high)}{unit}"
         return None
 
     def _type_reason(self, value: object) -> str | None:
@@ -103,9 +103,6 @@ class DataField(ProtocolModel):
             return f"must be a level of the {scale.name if scale else 'ordinal scale'}: {_span(allowed_levels)}"
         return None
 
-
-def _fmt(number: float) -> str:
-    return str(int(number)) if float(number).is_integer() else str(number)
 
 
 def _span(values: list[int]) -> str:

@@ -8,7 +8,7 @@ from enum import StrEnum
 
 from pydantic import Field
 
-from equipoise.protocol.base import Identifier, ProtocolModel
+from equipoise.protocol.base import Identifier, ProtocolModel, format_number
 
 SITE_FIELD = "site"
 """A factor whose ``field`` is ``site`` takes the enrolling site as its level."""
@@ -39,7 +39,7 @@ class Factor(ProtocolModel):
         if self.levels is not None:
             return list(self.levels)
         if self.cutpoints is not None:
-            cuts = [_fmt(c) for c in self.cutpoints]
+            cuts = [format_number(c) for c in self.cutpoints]
             return [f"<{cuts[0]}", *(f"{a}-<{b}" for a, b in itertools.pairwise(cuts)), f">={cuts[-1]}"]
         return list(field_choices or [])
 
@@ -86,7 +86,3 @@ class Randomization(ProtocolModel):
 
     def factor(self, factor_id: str) -> Factor | None:
         return next((f for f in self.factors if f.id == factor_id), None)
-
-
-def _fmt(number: float) -> str:
-    return str(int(number)) if float(number).is_integer() else str(number)
