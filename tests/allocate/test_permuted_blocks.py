@@ -97,3 +97,11 @@ def test_a_damaged_state_row_never_allocates_an_arm_outside_the_open_ones():
     request = AllocationRequest((a, b), (a, b, c))
     with pytest.raises(AllocationError, match="outside a, b"):
         scheme.allocate({"blocks": 1, "block": ["c", "a"], "position": 0, "allocated": 0}, request, SeededSource(1))
+
+
+@pytest.mark.parametrize("state", [{"block": 5}, {"block": ["a"], "position": "x"}])
+def test_a_state_row_of_the_wrong_shape_gives_a_clear_error(state):
+    a, b = ArmWeight("a", 1), ArmWeight("b", 1)
+    scheme = PermutedBlocksScheme([a, b], [2])
+    with pytest.raises(AllocationError, match=r"state row '\|a:1,b:1' cannot be used"):
+        scheme.allocate(state, AllocationRequest((a, b), (a, b)), SeededSource(1))

@@ -41,6 +41,8 @@ ARMS = {"arms": [{"id": "a", "weight": 1}], "all_arms": [{"id": "a", "weight": 1
         ({"factors": {"severity": 3}}, "level names"),
         ({"adaptive_probabilities": {"a": -0.1}}, ">= 0"),
         ({"extra": 1}, "unknown key"),
+        ({"factors": ["abc"]}, "malformed allocation request"),
+        ({"arms": "a"}, "with id and weight"),
     ],
 )
 def test_a_malformed_request_is_refused_with_a_reason(change, message):

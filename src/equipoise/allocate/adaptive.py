@@ -17,7 +17,7 @@ def floored(raw: Sequence[float], mass: float, floor: float) -> list[float]:
 
     The arms that would fall below the floor are set to it and the rest are scaled down proportionally to
     fill what is left, repeated until no arm is below (the usual way a minimum allocation probability is
-    imposed in RAR; Robertson et al. 2023, *Stat Sci* 38:185-208, §5). If the floors alone use up the mass,
+    imposed in RAR; Robertson et al. 2023, *Stat Sci* 38:185-208). If the floors alone use up the mass,
     the arms share it equally.
     """
     k = len(raw)

@@ -14,7 +14,7 @@ from equipoise.allocate.sources import RandomSource
 
 
 class PermutedBlocksScheme(Scheme):
-    """Permuted blocks within strata, each block's size drawn at random (Rosenberger & Lachin 2016, §3.5-3.6).
+    """Permuted blocks within strata, each block's size drawn at random (Rosenberger & Lachin 2016, ch. 3).
 
     A block holds every open arm ``weight × r`` times, where the number of replicates ``r`` is drawn uniformly
     from ``block_size / sum(weights in force)`` over the protocol's ``block_sizes``; the block is then put in a

@@ -122,7 +122,7 @@ class AllocationRequest:
             )
         except KeyError as missing:
             raise AllocationError(f"allocation request lacks {missing}") from None
-        except TypeError as error:
+        except (TypeError, ValueError) as error:
             raise AllocationError(f"malformed allocation request: {error}") from None
 
 

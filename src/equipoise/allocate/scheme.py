@@ -55,7 +55,11 @@ class Scheme(ABC):
     def allocate(self, state: Mapping[str, Any], request: AllocationRequest, source: RandomSource) -> Allocation:
         """The arm for this patient, the new state of the row and the (secret) diagnostics."""
         self.check(request)
-        return self._allocate(copy.deepcopy(dict(state)), request, source)
+        try:
+            return self._allocate(copy.deepcopy(dict(state)), request, source)
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
+            # The request is validated and the draws are checked, so only a damaged state row gets here.
+            raise AllocationError(f"state row {self.state_key(request)!r} cannot be used: {error!r}") from error
 
     # --- shared checks ---------------------------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from equipoise.allocate.sources import RandomSource
 class SimpleScheme(Scheme):
     """Each patient independently, with probability proportional to the allocation weights of the open arms.
 
-    Rosenberger & Lachin (2016), *Randomization in Clinical Trials*, 2nd ed., §3.3 (complete randomization);
+    Rosenberger & Lachin (2016), *Randomization in Clinical Trials*, 2nd ed., ch. 3 (complete randomization);
     with unequal weights, each arm k has probability w_k / sum of open weights. This is what RECOVERY used
     ("web-based simple (unstratified) randomisation", 2:1:1:1 with usual care doubled): a patient for whom some
     arms are unsuitable or unavailable is randomized between fewer arms, keeping the weights of the others.
