@@ -136,8 +136,8 @@ def mantel_haenszel(x1: npt.ArrayLike, n1: npt.ArrayLike, x0: npt.ArrayLike, n0:
                     conf_level: float = 0.95) -> MantelHaenszel:
     """Mantel–Haenszel RD, RR and OR across strata with their variances, as metafor's rma.mh computes them.
 
-    Variances: OR by Robins, Breslow & Greenland (1986); RR by Greenland & Robins (1985); RD by Greenland &
-    Robins (1985), eq. 13 (Sato 1989 is an alternative). Cochran–Mantel–Haenszel chi-square without
+    Variances: OR by Robins, Breslow & Greenland (1986); RR by Greenland & Robins (1985); RD by Sato, Greenland
+    & Robins (1989). Cochran–Mantel–Haenszel chi-square without
     continuity correction (R mantelhaen.test(correct = FALSE)). Strata with a zero margin contribute nothing.
     """
     a = np.asarray(x1, float)
@@ -161,11 +161,14 @@ def mantel_haenszel(x1: npt.ArrayLike, n1: npt.ArrayLike, x0: npt.ArrayLike, n0:
     var_log_rr = ((n1a * n0a * (a + c) - a * c * n) / n**2).sum() / (rr_num * rr_den)
     ratio = wald(math.log(rr_num / rr_den), math.sqrt(var_log_rr), conf_level,
                  "Mantel–Haenszel; Greenland–Robins variance", log_scale=True)
-    # risk difference, Greenland–Robins variance (as metafor's rma.mh, measure = "RD")
+    # risk difference
     w = n1a * n0a / n
     rd = ((a * n0a - c * n1a) / n).sum() / w.sum()
-    var_rd = ((a * b * n0a**3 + c * d * n1a**3) / (n1a * n0a * n**2)).sum() / w.sum() ** 2
-    diff = wald(float(rd), math.sqrt(var_rd), conf_level, "Mantel–Haenszel; Greenland–Robins variance")
+    # Sato, Greenland & Robins (1989) variance, consistent in both sparse and large strata (as metafor)
+    f1, f0 = n1a / n, n0a / n
+    var_rd = (rd * (c * f1**2 - a * f0**2 + f1 * f0 * (n0a - n1a) / 2).sum()
+              + (a * (n0a - c) / n + c * (n1a - a) / n).sum() / 2) / w.sum() ** 2
+    diff = wald(float(rd), math.sqrt(var_rd), conf_level, "Mantel–Haenszel; Sato–Greenland–Robins variance")
     # CMH test
     m1 = a + c
     expected = n1a * m1 / n

@@ -95,13 +95,20 @@ def fit_cumulative_logit(y: npt.ArrayLike, X: npt.ArrayLike | None = None, W: np
     ll, _, u, v, du, dv = _loglik_terms(yv, J, Wv, Xv, theta, beta)
     converged = False
     it = 0
-    for it in range(1, max_iter + 1):  # noqa: B007 - the count is reported
+    for it in range(1, max_iter + 1):
         g, H = _gradient_hessian(yv, J, Wv, Xv, u, v, du, dv)
+        singular = False
         try:
             step = np.linalg.solve(H, -g)
         except np.linalg.LinAlgError:
+            singular = True
+            # separation (a level empty in one group) sends some parameters to infinity while the
+            # log-likelihood approaches its supremum: keep climbing along the least-squares step
+            step = np.linalg.lstsq(H, -g, rcond=None)[0]
+        if it == 1 and not np.all(np.isfinite(step)):
             raise UserError("the proportional-odds model cannot be fitted: the information matrix is singular "
-                            "(a covariate may be constant or perfectly predict the outcome)") from None
+                            "(a covariate may be constant or perfectly predict the outcome)")
+        old_ll = ll
         scale = 1.0
         while True:
             new_theta = theta + scale * step[:k].reshape(J - 1, q)
@@ -114,9 +121,11 @@ def fit_cumulative_logit(y: npt.ArrayLike, X: npt.ArrayLike | None = None, W: np
         if np.max(np.abs(scale * step)) < tol:
             converged = True
             break
+        if singular and abs(ll - old_ll) < 1e-13 * (1 + abs(ll)):
+            break  # the likelihood no longer moves (an estimate on the boundary); converged stays False
     g, H = _gradient_hessian(yv, J, Wv, Xv, u, v, du, dv)
     try:
-        cov = np.asarray(np.linalg.inv(-H), dtype=np.float64)
+        cov = np.asarray(np.linalg.inv(-H), dtype=np.float64) if converged else np.full_like(H, np.nan)
     except np.linalg.LinAlgError:
         cov = np.full_like(H, np.nan)
     return CumulativeLogitFit(theta, beta, cov, ll, it, converged)

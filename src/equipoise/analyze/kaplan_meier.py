@@ -73,7 +73,7 @@ def kaplan_meier(time: npt.ArrayLike, event: npt.ArrayLike, *, conf_level: float
     m = np.bincount(inverse, minlength=len(times)).astype(np.int64)
     at_risk = (len(t) - np.concatenate([[0], np.cumsum(m)[:-1]])).astype(np.int64)
     with np.errstate(divide="ignore", invalid="ignore"):
-        surv = np.cumprod(1 - d / at_risk)
+        surv = np.asarray(np.cumprod(1 - d / at_risk), dtype=np.float64)
         var = np.cumsum(np.where(d > 0, d / (at_risk * (at_risk - d)), 0.0))
     se = np.asarray(np.sqrt(var), dtype=np.float64)
     z = z_quantile(conf_level)
@@ -81,16 +81,17 @@ def kaplan_meier(time: npt.ArrayLike, event: npt.ArrayLike, *, conf_level: float
         if conf_type == "log":
             lower, upper = surv * np.exp(-z * se), np.minimum(1.0, surv * np.exp(z * se))
         elif conf_type == "log-log":
-            xx = np.log(-np.log(surv))
-            lower = np.exp(-np.exp(xx + z * se / np.log(surv)))
-            upper = np.exp(-np.exp(xx - z * se / np.log(surv)))
+            inner = np.where((surv > 0) & (surv < 1), surv, np.nan)
+            xx = np.log(-np.log(inner))
+            lower = np.exp(-np.exp(xx - z * se / np.log(inner)))
+            upper = np.exp(-np.exp(xx + z * se / np.log(inner)))
         else:
             lower, upper = np.maximum(0.0, surv - z * se * surv), np.minimum(1.0, surv + z * se * surv)
     bad = (surv <= 0) | ~np.isfinite(se)
     lower = np.asarray(np.where(bad, np.nan, lower), dtype=np.float64)
     upper = np.asarray(np.where(bad, np.nan, upper), dtype=np.float64)
-    return KaplanMeier(times, at_risk, d, m - d, surv, np.where(np.isfinite(se), se, np.nan), lower, upper,
-                       conf_type, conf_level)
+    std_err = np.asarray(np.where(np.isfinite(se), se, np.nan), dtype=np.float64)
+    return KaplanMeier(times, at_risk, d, m - d, surv, std_err, lower, upper, conf_type, conf_level)
 
 
 def _findq(x: npt.NDArray[np.float64], y: npt.NDArray[np.float64], p: float, tol: float) -> float:
