@@ -171,7 +171,7 @@ def covariate_design(df: pd.DataFrame, columns: Sequence[str], what: str = "data
         miss = np.array([is_missing(v) for v in series.tolist()])
         missing |= miss
         numeric = pd.to_numeric(series, errors="coerce")
-        if series.dtype != bool and numeric[~miss].notna().all() and series.dtype != object:
+        if series.dtype != bool and bool(numeric[~miss].notna().all()):
             blocks.append(numeric.to_numpy(float)[:, None])
             names.append(col)
             continue

@@ -1,0 +1,202 @@
+"""``equipoise analyze``: the estimators on a CSV file, the protocol's analyses, and interim decisions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from equipoise.cli.data_input import read_csv, split_list
+from equipoise.cli.output import JsonOption, print_json, print_plain
+from equipoise.errors import UserError
+
+analyze_app = typer.Typer(help="Analyse trial data: binary, ordinal, time-to-event and continuous outcomes, the "
+                               "protocol's pre-specified analyses, and interim monitoring.", no_args_is_help=True)
+
+DataOpt = typer.Option(..., "--data", help="CSV file, one row per patient (wide layout).")
+ArmOpt = typer.Option("arm", "--arm", help="Column holding each patient's arm.")
+ControlOpt = typer.Option(None, "--control", help="Control arm (default: the protocol's control arm).")
+ExperimentalOpt = typer.Option(None, "--experimental", help="Experimental arm (default: the only other arm).")
+ProtocolOpt = typer.Option(None, "--protocol", help="Protocol file: reads 'better', the scale and the control arm.")
+BetterOpt = typer.Option(None, "--better", help="Which direction is better: lower or higher (default: protocol).")
+CovariatesOpt = typer.Option(None, "--covariates", help="Comma-separated covariate columns.")
+StrataOpt = typer.Option(None, "--strata", help="Comma-separated stratum columns.")
+ConfOpt = typer.Option(0.95, "--conf-level", min=0.5, max=0.9999, help="Confidence level.")
+PriorSdOpt = typer.Option(None, "--prior-sd", help="Add a Bayesian posterior: SD of a normal prior, mean 0, on the log "
+                                                   "ratio (e.g. 0.5).")
+ImportantOpt = typer.Option(None, "--important", help="Ratio threshold of a clinically important effect for the "
+                                                      "posterior (e.g. 1.2 for an OR, 0.8 for a risk ratio).")
+
+
+class _Context:
+    def __init__(self, protocol_path: Path | None, outcome: str | None, control: str | None, better: str | None
+                 ) -> None:
+        from equipoise.protocol import load_protocol
+
+        self.protocol = load_protocol(protocol_path) if protocol_path is not None else None
+        self.outcome = None
+        if self.protocol is not None and outcome is not None:
+            self.outcome = self.protocol.outcome(outcome)
+            if self.outcome is None:  # a column may be named after the outcome's source field
+                self.outcome = next((o for o in self.protocol.outcomes if o.source and outcome in
+                                     (o.source, o.source.split(".", 1)[1])), None)
+        if better is not None and better not in ("lower", "higher"):
+            raise UserError(f"--better: {better!r} must be 'lower' or 'higher'")
+        self.better = better or (self.outcome.better.value if self.outcome is not None else None)
+        if control is None and self.protocol is not None and self.protocol.control_arm is not None:
+            control = self.protocol.control_arm.id
+        if control is None:
+            raise UserError("--control: name the control arm (or give --protocol with a control arm)")
+        self.control = control
+
+
+def _emit(result: Any, as_json: bool, posterior: Any = None) -> None:
+    if as_json:
+        data = result.to_dict()
+        if posterior is not None:
+            data["posterior"] = posterior.to_dict()
+        print_json(data)
+    else:
+        print_plain(str(result))
+        if posterior is not None:
+            print_plain("  " + str(posterior))
+
+
+@analyze_app.command("binary")
+def binary(
+    data: Path = DataOpt, outcome: str = typer.Option(..., "--outcome", help="0/1 outcome column."),
+    arm: str = ArmOpt, control: str | None = ControlOpt, experimental: str | None = ExperimentalOpt,
+    strata: str | None = StrataOpt, covariates: str | None = CovariatesOpt,
+    interval: str = typer.Option("newcombe", "--interval", help="Headline interval: newcombe, wald or exact."),
+    protocol: Path | None = ProtocolOpt, better: str | None = BetterOpt, conf_level: float = ConfOpt,
+    prior_sd: float | None = PriorSdOpt, important: float | None = ImportantOpt, as_json: bool = JsonOption,
+) -> None:
+    """Risk difference, risk ratio and odds ratio (stratified Mantel–Haenszel with --strata; logistic
+    regression with --covariates)."""
+    from equipoise.analyze.bayes import beta_binomial_posterior
+    from equipoise.analyze.binary import INTERVALS
+    from equipoise.analyze.frame import analyze_binary
+
+    if interval not in INTERVALS:
+        raise UserError(f"--interval: {interval!r} must be one of {', '.join(INTERVALS)}")
+    ctx = _Context(protocol, outcome, control, better)
+    df = read_csv(data)
+    res = analyze_binary(df, outcome=outcome, arm=arm, control=ctx.control, experimental=experimental,
+                         strata=split_list(strata), covariates=split_list(covariates), interval=interval,  # type: ignore[arg-type]
+                         better=ctx.better, conf_level=conf_level, what=str(data))
+    post = None
+    if prior_sd is not None or important is not None:
+        if ctx.better is None:
+            raise UserError("--better: a posterior probability of benefit needs to know which direction is better")
+        e, c = res.arms
+        # a Beta(1, 1) prior on each arm's risk; --prior-sd does not apply to this exact model
+        post = beta_binomial_posterior(e.events, e.n, c.events, c.n, better=ctx.better,  # type: ignore[arg-type]
+                                       important_rr=important)
+    _emit(res, as_json, post)
+
+
+@analyze_app.command("ordinal")
+def ordinal(
+    data: Path = DataOpt, outcome: str = typer.Option(..., "--outcome", help="Ordinal outcome column (integers)."),
+    arm: str = ArmOpt, control: str | None = ControlOpt, experimental: str | None = ExperimentalOpt,
+    covariates: str | None = CovariatesOpt,
+    scale: str | None = typer.Option(None, "--scale", help="Check values against a scale (who-cps); default: the "
+                                                            "protocol outcome's scale."),
+    protocol: Path | None = ProtocolOpt, better: str | None = BetterOpt, conf_level: float = ConfOpt,
+    prior_sd: float | None = PriorSdOpt, important: float | None = ImportantOpt, as_json: bool = JsonOption,
+) -> None:
+    """Proportional-odds model: common odds ratio, thresholds, test of proportional odds, Wilcoxon."""
+    from equipoise.analyze.bayes import normal_posterior
+    from equipoise.analyze.frame import analyze_ordinal
+    from equipoise.protocol.scales import BUILTIN_SCALES
+
+    ctx = _Context(protocol, outcome, control, better)
+    resolved = ctx.outcome.resolved_scale if ctx.outcome is not None else None
+    if scale is not None:
+        resolved = BUILTIN_SCALES.get(scale)
+        if resolved is None:
+            raise UserError(f"--scale: unknown scale {scale!r} (built in: {', '.join(BUILTIN_SCALES)})")
+    df = read_csv(data)
+    res = analyze_ordinal(df, outcome=outcome, arm=arm, control=ctx.control, experimental=experimental,
+                          covariates=split_list(covariates), scale=resolved, better=ctx.better, conf_level=conf_level,
+                          what=str(data))
+    post = None
+    if prior_sd is not None or important is not None:
+        if ctx.better is None:
+            raise UserError("--better: a posterior probability of benefit needs to know which direction is better")
+        # the reported odds ratio is oriented so that above 1 favours the experimental arm
+        post = normal_posterior(res.log_odds_ratio, res.se, measure="odds_ratio", benefit="above",
+                                prior_sd=prior_sd if prior_sd is not None else 10.0, important=important)
+    _emit(res, as_json, post)
+
+
+@analyze_app.command("survival")
+def survival(
+    data: Path = DataOpt, time: str = typer.Option(..., "--time", help="Follow-up time column (>= 0)."),
+    event: str = typer.Option(..., "--event", help="Status column: 0 censored, 1 event (2 competing event with "
+                                                   "--competing)."),
+    arm: str = ArmOpt, control: str | None = ControlOpt, experimental: str | None = ExperimentalOpt,
+    covariates: str | None = CovariatesOpt, strata: str | None = StrataOpt,
+    competing: bool = typer.Option(False, "--competing", help="Status 2 is a competing event (e.g. death): add the "
+                                                              "Aalen–Johansen cumulative incidence."),
+    horizon: float | None = typer.Option(None, "--horizon", help="Report cumulative incidence at this time."),
+    outcome: str | None = typer.Option(None, "--outcome", help="Protocol outcome id (for 'better')."),
+    protocol: Path | None = ProtocolOpt, better: str | None = BetterOpt, conf_level: float = ConfOpt,
+    prior_sd: float | None = PriorSdOpt, important: float | None = ImportantOpt, as_json: bool = JsonOption,
+) -> None:
+    """Cox hazard ratio (Efron ties), log-rank test and Kaplan–Meier medians per arm."""
+    from equipoise.analyze.bayes import normal_posterior
+    from equipoise.analyze.frame import analyze_survival
+
+    ctx = _Context(protocol, outcome, control, better)
+    df = read_csv(data)
+    res = analyze_survival(df, time=time, event=event, arm=arm, control=ctx.control, experimental=experimental,
+                           covariates=split_list(covariates), strata=split_list(strata), better=ctx.better,
+                           competing=competing, conf_level=conf_level, horizon=horizon, outcome=outcome,
+                           what=str(data))
+    post = None
+    if prior_sd is not None or important is not None:
+        if ctx.better is None:
+            raise UserError("--better: a posterior probability of benefit needs to know which direction is better")
+        post = normal_posterior(res.log_hazard_ratio, res.se, measure="hazard_ratio",
+                                benefit="above" if ctx.better == "lower" else "below",
+                                prior_sd=prior_sd if prior_sd is not None else 10.0, important=important)
+    _emit(res, as_json, post)
+
+
+@analyze_app.command("continuous")
+def continuous(
+    data: Path = DataOpt, outcome: str = typer.Option(..., "--outcome", help="Numeric outcome column."),
+    arm: str = ArmOpt, control: str | None = ControlOpt, experimental: str | None = ExperimentalOpt,
+    covariates: str | None = CovariatesOpt, protocol: Path | None = ProtocolOpt, better: str | None = BetterOpt,
+    conf_level: float = ConfOpt, as_json: bool = JsonOption,
+) -> None:
+    """Difference in means (Welch and pooled t) and ANCOVA with --covariates."""
+    from equipoise.analyze.frame import analyze_continuous
+
+    ctx = _Context(protocol, outcome, control, better)
+    df = read_csv(data)
+    _emit(analyze_continuous(df, outcome=outcome, arm=arm, control=ctx.control, experimental=experimental,
+                             covariates=split_list(covariates), better=ctx.better, conf_level=conf_level,
+                             what=str(data)), as_json)
+
+
+@analyze_app.command("protocol")
+def protocol_analyses(
+    file: Path = typer.Argument(..., help="Protocol file (YAML)."), data: Path = DataOpt, arm: str = ArmOpt,
+    experimental: str | None = ExperimentalOpt,
+    primary_only: bool = typer.Option(False, "--primary-only", help="Only the primary comparison."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Run the analyses the protocol names (analysis.primary and secondary) on a CSV file."""
+    from equipoise.analyze.protocol_analysis import run_protocol
+    from equipoise.protocol import load_protocol
+
+    proto = load_protocol(file)
+    df = read_csv(data)
+    res = run_protocol(proto, df, arm=arm, experimental=experimental, which="primary" if primary_only else "all")
+    if as_json:
+        print_json(res.to_dict())
+    else:
+        print_plain(str(res))
