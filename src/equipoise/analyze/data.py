@@ -34,6 +34,13 @@ def require_columns(df: pd.DataFrame, columns: Sequence[str], what: str = "data"
             raise UserError(f"{what}: no column {col!r} (columns are: {available})")
 
 
+def show(value: object) -> str:
+    """A cell value as the user wrote it (a float column shows 11.0 for 11)."""
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        return repr(int(value))
+    return repr(value)
+
+
 def is_missing(value: object) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value)) or (
         isinstance(value, str) and value.strip() in {"", "NA", "NaN", "nan"})
@@ -74,7 +81,7 @@ def check_known_arms(df: pd.DataFrame, arm_column: str, known: Sequence[str], wh
     """Refuse arms that the protocol does not define."""
     for pos, v in enumerate(df[arm_column].astype(str).tolist()):
         if v not in known:
-            raise UserError(f"{what}: line {line_of(df, pos)}: arm {v!r} in column {arm_column!r} is not an arm of "
+            raise UserError(f"{what}: line {line_of(df, pos)}: arm {show(v)} in column {arm_column!r} is not an arm of "
                             f"the protocol ({', '.join(known)})")
 
 
@@ -96,7 +103,7 @@ def binary_column(df: pd.DataFrame, column: str, what: str = "data") -> npt.NDAr
         elif text in FALSE_WORDS:
             out[pos] = 0.0
         else:
-            raise UserError(f"{what}: line {line_of(df, pos)}: column {column!r} = {v!r} is not 0/1 "
+            raise UserError(f"{what}: line {line_of(df, pos)}: column {column!r} = {show(v)} is not 0/1 "
                             "(true/false and yes/no are accepted too)")
     return out
 
@@ -113,19 +120,19 @@ def numeric_column(df: pd.DataFrame, column: str, what: str = "data", *, minimum
         try:
             x = float(v)
         except (TypeError, ValueError):
-            raise UserError(f"{what}: line {line_of(df, pos)}: column {column!r} = {v!r} is not a number") from None
+            raise UserError(f"{what}: line {line_of(df, pos)}: column {column!r} = {show(v)} is not a number") from None
         if not math.isfinite(x):
-            raise UserError(f"{what}: line {line_of(df, pos)}: column {column!r} = {v!r} is not a finite number")
+            raise UserError(f"{what}: line {line_of(df, pos)}: column {column!r} = {show(v)} is not a finite number")
         if minimum is not None and x < minimum:
-            raise UserError(f"{what}: line {line_of(df, pos)}: column {column!r} = {v!r} is negative"
-                            if minimum == 0 else f"{what}: line {line_of(df, pos)}: column {column!r} = {v!r} is "
+            raise UserError(f"{what}: line {line_of(df, pos)}: column {column!r} = {show(v)} is negative"
+                            if minimum == 0 else f"{what}: line {line_of(df, pos)}: column {column!r} = {show(v)} is "
                             f"below {minimum:g}")
         if integer and not x.is_integer():
-            raise UserError(f"{what}: line {line_of(df, pos)}: column {column!r} = {v!r} is not a whole number "
+            raise UserError(f"{what}: line {line_of(df, pos)}: column {column!r} = {show(v)} is not a whole number "
                             "(an ordinal level)")
         if allowed is not None and int(x) not in allowed:
             scale = scale_name or "the scale"
-            raise UserError(f"{what}: line {line_of(df, pos)}: column {column!r} = {v!r} is not a level of {scale} "
+            raise UserError(f"{what}: line {line_of(df, pos)}: column {column!r} = {show(v)} is not a level of {scale} "
                             f"({min(allowed)}–{max(allowed)})")
         out[pos] = x
     return out
@@ -146,7 +153,7 @@ def status_column(df: pd.DataFrame, column: str, what: str = "data", competing: 
             x = math.nan
         if x not in allowed:
             hint = "0 (censored), 1 (event) or 2 (competing event)" if competing else "0 (censored) or 1 (event)"
-            raise UserError(f"{what}: line {line_of(df, pos)}: column {column!r} = {v!r} is not {hint}")
+            raise UserError(f"{what}: line {line_of(df, pos)}: column {column!r} = {show(v)} is not {hint}")
         out[pos] = x
     return out
 

@@ -200,3 +200,78 @@ def protocol_analyses(
         print_json(res.to_dict())
     else:
         print_plain(str(res))
+
+
+@analyze_app.command("interim")
+def interim(
+    protocol: Path | None = typer.Option(None, "--protocol", help="Protocol file: its analysis.looks is the plan and "
+                                                                   "its primary comparison is analysed."),
+    data: Path | None = typer.Option(None, "--data", help="Patient-level CSV with a look column (needs --protocol)."),
+    looks: Path | None = typer.Option(None, "--looks", help="Summary CSV, one row per look: information_fraction and "
+                                                            "estimate, se (or binary counts)."),
+    look_column: str = typer.Option("look", "--look-column", help="Column giving the look at which each patient's "
+                                                                   "primary outcome was first analysed."),
+    arm: str = ArmOpt,
+    planned_n: int | None = typer.Option(None, "--planned-n", help="Planned sample size (default: protocol target)."),
+    max_information: float | None = typer.Option(None, "--max-information", help="Planned maximum information "
+                                                 "(1/SE^2); information fractions then use it instead of patients."),
+    information_rates: str | None = typer.Option(None, "--information-rates", help="Planned fractions, e.g. "
+                                                 "0.33,0.67,1 (instead of --protocol)."),
+    alpha: float = typer.Option(0.025, "--alpha"), sided: int = typer.Option(1, "--sided"),
+    spending: str = typer.Option("obf", "--spending", help="obf, pocock, hsd, kd, of-constant, pocock-constant."),
+    gamma: float | None = typer.Option(None, "--gamma"), rho: float | None = typer.Option(None, "--rho"),
+    futility_spending: str | None = typer.Option(None, "--futility-spending"),
+    futility_gamma: float | None = typer.Option(None, "--futility-gamma"),
+    binding: bool = typer.Option(False, "--binding", help="Futility bounds are binding."),
+    beta: float = typer.Option(0.2, "--beta", help="Type II error for beta-spending futility bounds."),
+    theta_design: float | None = typer.Option(None, "--design-effect", help="Effect the trial was sized for, on the "
+                                              "monitoring scale (log ratio or difference; positive = benefit)."),
+    cp_futility: float | None = typer.Option(None, "--cp-futility", help="Also stop for futility when conditional "
+                                             "power under the design effect is below this (e.g. 0.1)."),
+    better: str | None = BetterOpt,
+    as_json: bool = JsonOption,
+) -> None:
+    """The decision at the current look (continue / stop for efficacy / stop for futility) with its reasons.
+
+    The plan (--design) comes from --protocol (analysis.looks, alpha, power) or from the gsd options
+    (--information-rates, --alpha, --spending, --futility-spending, ...). The data are either patient-level
+    (--protocol --data, analysed as the protocol's primary comparison at each look) or a summary --looks table.
+    """
+    from equipoise.analyze.interim import MonitoringPlan, monitor
+    from equipoise.analyze.interim_inputs import looks_from_protocol, looks_from_table
+    from equipoise.protocol import load_protocol
+
+    proto = load_protocol(protocol) if protocol is not None else None
+    if information_rates is not None:
+        try:
+            rates = tuple(float(x) for x in split_list(information_rates))
+        except ValueError:
+            raise UserError(f"--information-rates: {information_rates!r} is not a list of numbers") from None
+        plan = MonitoringPlan(rates, alpha, sided, spending, gamma, rho, futility_spending, futility_gamma, None,
+                              binding, beta)
+    elif proto is not None and proto.analysis is not None:
+        plan = MonitoringPlan.from_protocol(proto.analysis)
+    else:
+        raise UserError("--protocol or --information-rates: say what the group-sequential plan is")
+    measure, log_scale = "effect", False
+    if data is not None:
+        if proto is None:
+            raise UserError("--data: patient-level data are analysed as a protocol says; give --protocol too")
+        inputs = looks_from_protocol(proto, read_csv(data), look_column=look_column, arm=arm,
+                                     max_information=max_information, planned_n=planned_n)
+        observed, measure, log_scale = inputs.looks, inputs.measure, inputs.log_scale
+        if theta_design is None:
+            theta_design = inputs.theta_design
+    elif looks is not None:
+        if better is None and proto is not None and proto.analysis is not None:
+            o = proto.outcome(proto.analysis.primary.outcome)
+            better = o.better.value if o else None
+        observed, measure = looks_from_table(read_csv(looks, "--looks"), better=better)
+    else:
+        raise UserError("--data or --looks: give the data of the looks so far")
+    result = monitor(plan, observed, theta_design=theta_design, cp_futility=cp_futility, measure=measure,
+                     log_scale=log_scale)
+    if as_json:
+        print_json(result.to_dict())
+    else:
+        print_plain(str(result))
