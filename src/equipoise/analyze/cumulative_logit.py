@@ -42,9 +42,12 @@ class CumulativeLogitFit:
 
 
 
-def _linear_cuts(W: npt.NDArray[np.float64], theta: npt.NDArray[np.float64], y: npt.NDArray[np.intp], J: int
-                 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-    """theta_{y}' w_i (upper cut) and theta_{y-1}' w_i (lower cut), +-inf at the ends."""
+def _linear_cuts(W: npt.NDArray[np.float64] | None, theta: npt.NDArray[np.float64], y: npt.NDArray[np.intp],
+                 J: int) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """theta_{y}' w_i (upper cut) and theta_{y-1}' w_i (lower cut), +-inf at the ends; ``W=None`` means w = 1."""
+    if W is None:  # proportional odds: a table lookup
+        ext = np.concatenate([[-np.inf], theta[:, 0], [np.inf]])
+        return ext[y + 1], ext[y]
     n = len(y)
     up = np.full(n, np.inf)
     lo = np.full(n, -np.inf)
@@ -55,7 +58,7 @@ def _linear_cuts(W: npt.NDArray[np.float64], theta: npt.NDArray[np.float64], y: 
     return up, lo
 
 
-def _loglik_terms(y: npt.NDArray[np.intp], J: int, W: npt.NDArray[np.float64], X: npt.NDArray[np.float64],
+def _loglik_terms(y: npt.NDArray[np.intp], J: int, W: npt.NDArray[np.float64] | None, X: npt.NDArray[np.float64],
                   theta: npt.NDArray[np.float64], beta: npt.NDArray[np.float64]
                   ) -> tuple[float, npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64],
                              npt.NDArray[np.float64], npt.NDArray[np.float64]]:
@@ -82,8 +85,8 @@ def fit_cumulative_logit(y: npt.ArrayLike, X: npt.ArrayLike | None = None, W: np
     n = len(yv)
     J = int(yv.max()) + 1
     Xv = np.zeros((n, 0)) if X is None else np.asarray(X, float).reshape(n, -1)
-    Wv = np.ones((n, 1)) if W is None else np.asarray(W, float).reshape(n, -1)
-    p, q = Xv.shape[1], Wv.shape[1]
+    Wv = None if W is None else np.asarray(W, float).reshape(n, -1)
+    p, q = Xv.shape[1], 1 if Wv is None else Wv.shape[1]
     counts = np.bincount(yv, minlength=J)
     if J < 2 or np.any(counts == 0):
         raise UserError("the ordinal outcome needs at least two observed levels")
@@ -131,13 +134,22 @@ def fit_cumulative_logit(y: npt.ArrayLike, X: npt.ArrayLike | None = None, W: np
     return CumulativeLogitFit(theta, beta, cov, ll, it, converged)
 
 
-def _gradient_hessian(y: npt.NDArray[np.intp], J: int, W: npt.NDArray[np.float64], X: npt.NDArray[np.float64],
+def _gradient_hessian(y: npt.NDArray[np.intp], J: int, W: npt.NDArray[np.float64] | None, X: npt.NDArray[np.float64],
                       u: npt.NDArray[np.float64], v: npt.NDArray[np.float64], du: npt.NDArray[np.float64],
                       dv: npt.NDArray[np.float64]) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-    """Analytic gradient and observed Hessian of the log-likelihood (derivation in the module docstring of
-    tests/analyze/test_ordinal.py: with a = upper cut − eta, b = lower cut − eta, P = F(a) − F(b))."""
-    _n, q = W.shape
+    """Analytic gradient and observed Hessian of the log-likelihood.
+
+    For one patient with a = upper cut − eta, b = lower cut − eta, P = F(a) − F(b), u = f(a)/P, v = f(b)/P,
+    du = f'(a)/P, dv = f'(b)/P (F logistic, f' = f (1 − 2F)): d/d(upper cut) = u, d/d(lower cut) = −v,
+    d/d(beta) = −x (u − v); second derivatives: upper² du − u², lower² −dv − v², upper·lower u v,
+    upper·beta x (−du + u (u − v)), lower·beta x (dv − v (u − v)), beta·beta' x x' (du − dv − (u − v)²);
+    each threshold derivative is multiplied by that threshold's w."""
+    q = 1 if W is None else W.shape[1]
     p = X.shape[1]
+
+    def w(s: int) -> npt.NDArray[np.float64] | float:
+        return 1.0 if W is None else W[:, s]
+
     m = J - 1
     k = m * q
     up_idx = np.where(y < J - 1, y, m)  # index m collects the (absent) term for the top category
@@ -150,13 +162,13 @@ def _gradient_hessian(y: npt.NDArray[np.intp], J: int, W: npt.NDArray[np.float64
 
     # thresholds: gradient
     for s in range(q):
-        g[s:k:q] = agg(up_idx, u * W[:, s]) - agg(lo_idx, v * W[:, s])
+        g[s:k:q] = agg(up_idx, u * w(s)) - agg(lo_idx, v * w(s))
     if p:
         g[k:] = -(X.T @ (u - v))
     # threshold x threshold blocks
     for s in range(q):
         for t in range(s, q):
-            ws = W[:, s] * W[:, t]
+            ws = w(s) * w(t)
             diag = agg(up_idx, (du - u * u) * ws) + agg(lo_idx, (-dv - v * v) * ws)
             off = agg(up_idx, np.where(y > 0, u * v, 0.0) * ws)  # pair (y, y-1) for obs with both cuts
             for j in range(m):
@@ -172,8 +184,8 @@ def _gradient_hessian(y: npt.NDArray[np.intp], J: int, W: npt.NDArray[np.float64
     if p:
         diff = u - v
         for s in range(q):
-            wu = (-du + u * diff) * W[:, s]
-            wv = (dv - v * diff) * W[:, s]
+            wu = (-du + u * diff) * w(s)
+            wv = (dv - v * diff) * w(s)
             for col in range(p):
                 block = agg(up_idx, wu * X[:, col]) + agg(lo_idx, wv * X[:, col])
                 H[s:k:q, k + col] = block
