@@ -72,11 +72,11 @@ class _RiskSets:
         """Sum of ``values`` over each group's risk set (rows of its stratum up to the group's last row)."""
         per_group = np.add.reduceat(values, self.group_start, axis=0)
         c = np.cumsum(per_group, axis=0)
-        c0 = np.concatenate([np.zeros((1,) + values.shape[1:]), c], axis=0)
+        c0 = np.concatenate([np.zeros((1, *values.shape[1:])), c], axis=0)
         return np.asarray(c - c0[self.stratum_first_group], dtype=np.float64)
 
     def tied_sum(self, values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-        out = np.zeros((self.ngroups,) + values.shape[1:])
+        out = np.zeros((self.ngroups, *values.shape[1:]))
         out[self.event_groups] = np.add.reduceat(values[self.event_rows], self.event_group_start, axis=0)
         return out
 
