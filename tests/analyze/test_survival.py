@@ -88,6 +88,9 @@ def test_aalen_johansen_and_cause_specific_cox(ref, dataset):
         assert ci.time == pytest.approx(arm_ref["time"])
         assert ci.incidence == pytest.approx(arm_ref["discharge"], rel=1e-9, abs=1e-12)
         assert ci.competing_incidence == pytest.approx(arm_ref["death"], rel=1e-9, abs=1e-12)
+        assert ci.std_err == pytest.approx(arm_ref["std_err"], rel=1e-9, abs=1e-12)  # infinitesimal jackknife
+        assert ci.lower.tolist() == pytest.approx(_none_to_nan(arm_ref["lower"]), rel=1e-9, nan_ok=True)
+        assert ci.upper.tolist() == pytest.approx(_none_to_nan(arm_ref["upper"]), rel=1e-9, nan_ok=True)
     res = analyze_survival(df, time="discharge_time", event="discharge_status", arm="arm", control="placebo",
                            covariates=["age"], strata=["severity"], competing=True, better="lower", horizon=28)
     assert res.log_hazard_ratio == pytest.approx(ref["sim_cox"]["coef"]["mscTRUE"], rel=1e-6)

@@ -137,7 +137,8 @@ res$veteran <- list(km = km_list(survfit(Surv(time, status) ~ arm, data = vet)),
 aj <- lapply(c("msc", "placebo"), function(a) {
   d <- sim[sim$arm == a, ]
   f <- survfit(Surv(discharge_time, factor(discharge_status, 0:2, c("censor", "discharge", "death"))) ~ 1, data = d)
-  list(arm = a, time = f$time, discharge = f$pstate[, 2], death = f$pstate[, 3], n_risk = f$n.risk[, 1])
+  list(arm = a, time = f$time, discharge = f$pstate[, 2], death = f$pstate[, 3], n_risk = f$n.risk[, 1],
+       std_err = f$std.err[, 2], lower = f$lower[, 2], upper = f$upper[, 2])
 })
 res$aalen_johansen <- aj
 sim_cs <- transform(sim, ev = as.integer(discharge_status == 1), msc = arm == "msc")

@@ -63,11 +63,7 @@ class SurvivalResult:
         }
         if self.incidence is not None:
             h = self.horizon
-            out["cumulative_incidence"] = {
-                arm: {"at": h, "incidence": clean(ci.at(h)) if h is not None else None,
-                      "competing_incidence": clean(float(np.interp(h, ci.time, ci.competing_incidence)))
-                      if h is not None else None}
-                for arm, ci in self.incidence.items()}
+            out["cumulative_incidence"] = {arm: _incidence_at(ci, h) for arm, ci in self.incidence.items()}
         return out
 
     def __str__(self) -> str:
@@ -88,10 +84,21 @@ class SurvivalResult:
                   f"  direction: {self.direction}"]
         if self.incidence is not None and self.horizon is not None:
             for arm, ci in self.incidence.items():
+                low, high = ci.interval_at(self.horizon)
                 lines.append(f"  cumulative incidence by day {self.horizon:g} in {arm}: {fmt(ci.at(self.horizon))} "
-                             "(competing event: death, Aalen–Johansen)")
+                             f"({fmt(low)} to {fmt(high)}; competing event: death, Aalen–Johansen)")
         lines += [f"  note: {n}" for n in self.notes]
         return "\n".join(lines)
+
+
+def _incidence_at(ci: CumulativeIncidence, horizon: float | None) -> dict[str, Any]:
+    if horizon is None:
+        return {"at": None, "incidence": None, "ci_low": None, "ci_high": None, "competing_incidence": None}
+    i = int(np.searchsorted(ci.time, horizon, side="right")) - 1
+    low, high = ci.interval_at(horizon)
+    return {"at": horizon, "incidence": clean(ci.at(horizon)), "ci_low": clean(low), "ci_high": clean(high),
+            "competing_incidence": clean(float(ci.competing_incidence[i])) if i >= 0 else 0.0,
+            "method": "Aalen–Johansen, infinitesimal-jackknife SE, log-transformed 95% interval"}
 
 
 def survival_direction(better: str | None, experimental: str) -> str:

@@ -152,7 +152,9 @@ def _result_table(comp: ComparisonResult) -> Table:
                  ["Log-rank", f"chi-square {fmt(r.logrank.chisq, 2)}, p = {fmt_p(r.logrank.p_value)}"]]
         if r.incidence is not None and r.horizon is not None:
             for name, ci in r.incidence.items():
-                rows.append([f"{name}: cumulative incidence by day {r.horizon:g}", f"{100 * ci.at(r.horizon):.1f}%"])
+                low, high = ci.interval_at(r.horizon)
+                rows.append([f"{name}: cumulative incidence by day {r.horizon:g} (95% CI)",
+                             f"{100 * ci.at(r.horizon):.1f}% ({100 * low:.1f}% to {100 * high:.1f}%)"])
         note = r.direction + ("; " + "; ".join(r.notes) if r.notes else "")
     else:
         rows = [["Mean difference (95% CI)", str(r.mean_difference)]]
@@ -303,8 +305,8 @@ def closed_report(protocol: Protocol, data: TrialData, options: ReportOptions | 
         if isinstance(r, SurvivalResult):
             sec.figure(km_plot(r.curves, title=f"{comp.outcome.name}", horizon=r.horizon, incidence=True,
                                aalen_johansen=r.incidence),
-                       "Cumulative incidence by arm (Aalen–Johansen with death as a competing event"
-                       if r.incidence else "Cumulative incidence by arm (1 − Kaplan–Meier, 95% pointwise band")
+                       "Cumulative incidence by arm (Aalen–Johansen, death competing; 95% pointwise band)"
+                       if r.incidence else "Cumulative incidence by arm (1 − Kaplan–Meier, 95% pointwise band)")
     deaths = _death_curves(p, data.arm, arms)
     if deaths:
         sec.figure(km_plot(deaths, title="Survival to day 28", horizon=28),

@@ -93,8 +93,11 @@ def km_plot(curves: Mapping[str, KaplanMeier], *, title: str, xlabel: str = "day
         t = np.concatenate([[0.0], km.time])
         if aalen_johansen is not None and name in aalen_johansen:
             cif = aalen_johansen[name]
-            ax.step(np.concatenate([[0.0], cif.time]), np.concatenate([[0.0], cif.incidence]), where="post",
-                    color=colour, label=name)
+            tt = np.concatenate([[0.0], cif.time])
+            ax.step(tt, np.concatenate([[0.0], cif.incidence]), where="post", color=colour, label=name)
+            ax.fill_between(tt, np.concatenate([[0.0], np.nan_to_num(cif.lower, nan=0.0)]),
+                            np.concatenate([[0.0], np.nan_to_num(cif.upper, nan=0.0)]), step="post", color=colour,
+                            alpha=0.15, linewidth=0)
         else:
             s = np.concatenate([[1.0], km.surv])
             lo = np.concatenate([[1.0], np.nan_to_num(km.lower, nan=0.0)])
