@@ -43,3 +43,22 @@ def test_normal_posterior_against_r_integrate(ref):
     # conjugate posterior mean: precision-weighted average of prior mean 0 and estimate
     w = (1 / r["se"] ** 2) / (1 / r["se"] ** 2 + 1 / r["prior_sd"] ** 2)
     assert math.log(post.posterior_median) == pytest.approx(w * r["estimate"])
+
+
+def test_proportional_odds_posterior_against_r_laplace_integration(ref, dataset):
+    """The Laplace-approximate marginal posterior of the PO odds ratio (nuisance parameters integrated out),
+    against the same quantity computed in R by refitting clm with an offset inside integrate()."""
+    import numpy as np
+
+    from equipoise.analyze.bayes import proportional_odds_posterior
+    from equipoise.analyze.data import covariate_design
+
+    df = dataset("sim")
+    y = np.searchsorted(np.unique(df["who_day28"]), df["who_day28"])
+    cov = covariate_design(df, ["severity", "age"]).matrix
+    r = ref["po_posterior"]
+    post = proportional_odds_posterior(y, (df["arm"] == "msc").to_numpy(float), cov, orientation="lower",
+                                       prior_sd=r["prior_sd"], important=1.2)
+    assert post.probability_of_benefit == pytest.approx(r["p_benefit"], abs=1e-6)
+    assert post.probability_important == pytest.approx(r["p_or_above_1.2"], abs=1e-6)
+    assert post.credible_low < post.posterior_median < post.credible_high

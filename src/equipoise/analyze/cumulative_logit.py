@@ -59,10 +59,13 @@ def _linear_cuts(W: npt.NDArray[np.float64] | None, theta: npt.NDArray[np.float6
 
 
 def _loglik_terms(y: npt.NDArray[np.intp], J: int, W: npt.NDArray[np.float64] | None, X: npt.NDArray[np.float64],
-                  theta: npt.NDArray[np.float64], beta: npt.NDArray[np.float64]
+                  theta: npt.NDArray[np.float64], beta: npt.NDArray[np.float64],
+                  offset: npt.NDArray[np.float64] | None = None
                   ) -> tuple[float, npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64],
                              npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     eta = X @ beta if X.shape[1] else np.zeros(len(y))
+    if offset is not None:
+        eta = eta + offset
     up, lo = _linear_cuts(W, theta, y, J)
     a, b = up - eta, lo - eta
     Fa, Fb = expit(a), expit(b)
@@ -79,8 +82,11 @@ def _loglik_terms(y: npt.NDArray[np.intp], J: int, W: npt.NDArray[np.float64] | 
 
 
 def fit_cumulative_logit(y: npt.ArrayLike, X: npt.ArrayLike | None = None, W: npt.ArrayLike | None = None,
-                         *, tol: float = 1e-9, max_iter: int = 100) -> CumulativeLogitFit:
-    """Fit the model; ``y`` holds category indices 0..J-1 (every category observed), ``X`` (n, p), ``W`` (n, q)."""
+                         *, offset: npt.ArrayLike | None = None, start: CumulativeLogitFit | None = None,
+                         tol: float = 1e-9, max_iter: int = 100) -> CumulativeLogitFit:
+    """Fit the model; ``y`` holds category indices 0..J-1 (every category observed), ``X`` (n, p), ``W`` (n, q).
+
+    ``offset`` is added to the linear predictor x'beta (clm's offset()); ``start`` warm-starts from a fit."""
     yv = np.asarray(y, dtype=np.intp)
     n = len(yv)
     J = int(yv.max()) + 1
@@ -94,8 +100,11 @@ def fit_cumulative_logit(y: npt.ArrayLike, X: npt.ArrayLike | None = None, W: np
     theta = np.zeros((J - 1, q))
     theta[:, 0] = np.log(cum / (1 - cum))
     beta = np.zeros(p)
+    if start is not None:
+        theta, beta = start.thresholds.copy(), start.beta.copy()
+    off = None if offset is None else np.asarray(offset, float)
     k = (J - 1) * q
-    ll, _, u, v, du, dv = _loglik_terms(yv, J, Wv, Xv, theta, beta)
+    ll, _, u, v, du, dv = _loglik_terms(yv, J, Wv, Xv, theta, beta, off)
     converged = False
     it = 0
     for it in range(1, max_iter + 1):
@@ -116,7 +125,7 @@ def fit_cumulative_logit(y: npt.ArrayLike, X: npt.ArrayLike | None = None, W: np
         while True:
             new_theta = theta + scale * step[:k].reshape(J - 1, q)
             new_beta = beta + scale * step[k:]
-            new_ll, _, nu, nv, ndu, ndv = _loglik_terms(yv, J, Wv, Xv, new_theta, new_beta)
+            new_ll, _, nu, nv, ndu, ndv = _loglik_terms(yv, J, Wv, Xv, new_theta, new_beta, off)
             if new_ll >= ll - 1e-12 * abs(ll) or scale < 1e-8:
                 break
             scale /= 2

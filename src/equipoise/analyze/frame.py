@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from equipoise.analyze.bayes import Posterior, normal_posterior, proportional_odds_posterior
 from equipoise.analyze.binary import BinaryResult, Interval, compare_binary
 from equipoise.analyze.continuous import ContinuousResult, compare_means
 from equipoise.analyze.data import (
@@ -124,3 +125,25 @@ def _need_both_arms(df: pd.DataFrame, arm: str, experimental: str, control: str,
     for a in (experimental, control):
         if counts.get(a, 0) < minimum:
             raise UserError(f"{what}: arm {a!r} has fewer than {minimum} patient(s) with {outcome!r} recorded")
+
+
+def ordinal_posterior(df: pd.DataFrame, result: OrdinalResult, *, arm: str, covariates: Sequence[str] = (),
+                      prior_sd: float = 1.0, important: float | None = None, method: str = "laplace",
+                      what: str = "data") -> Posterior:
+    """Posterior of the common odds ratio of ``result`` (same patients, same covariates) under a N(0, prior_sd²)
+    prior on its log: ``laplace`` integrates the proportional-odds likelihood, ``normal`` uses (estimate, SE)."""
+    if method == "normal":
+        return normal_posterior(result.log_odds_ratio, result.se, measure="odds_ratio", benefit="above",
+                                prior_sd=prior_sd, important=important)
+    if method != "laplace":
+        raise UserError(f"--posterior-method: {method!r} must be laplace or normal")
+    sub = df[df[arm].astype(str).isin([result.experimental, result.control])].reset_index(drop=True)
+    y = numeric_column(sub, result.outcome, what)
+    keep, _ = _complete(sub, y, covariates, what)
+    sub = sub.loc[keep].reset_index(drop=True)
+    y = y[keep]
+    cov = covariate_design(sub, covariates, what).matrix if covariates else None
+    return proportional_odds_posterior(np.searchsorted(np.unique(y), y),
+                                       (sub[arm].astype(str) == result.experimental).to_numpy(float), cov,
+                                       orientation="lower" if result.orientation == "lower" else "higher",
+                                       prior_sd=prior_sd, important=important)

@@ -104,11 +104,14 @@ def ordinal(
     scale: str | None = typer.Option(None, "--scale", help="Check values against a scale (who-cps); default: the "
                                                             "protocol outcome's scale."),
     protocol: Path | None = ProtocolOpt, better: str | None = BetterOpt, conf_level: float = ConfOpt,
-    prior_sd: float | None = PriorSdOpt, important: float | None = ImportantOpt, as_json: bool = JsonOption,
+    prior_sd: float | None = PriorSdOpt, important: float | None = ImportantOpt,
+    posterior_method: str = typer.Option("laplace", "--posterior-method", help="laplace (PO likelihood, nuisance "
+                                         "parameters integrated out) or normal (normal approximation)."),
+    as_json: bool = JsonOption,
 ) -> None:
-    """Proportional-odds model: common odds ratio, thresholds, test of proportional odds, Wilcoxon."""
-    from equipoise.analyze.bayes import normal_posterior
-    from equipoise.analyze.frame import analyze_ordinal
+    """Proportional-odds model: common odds ratio, thresholds, test of proportional odds, Wilcoxon; with
+    --prior-sd / --important, the posterior probability of benefit and of an important effect."""
+    from equipoise.analyze.frame import analyze_ordinal, ordinal_posterior
     from equipoise.protocol.scales import BUILTIN_SCALES
 
     ctx = _Context(protocol, outcome, control, better)
@@ -126,8 +129,9 @@ def ordinal(
         if ctx.better is None:
             raise UserError("--better: a posterior probability of benefit needs to know which direction is better")
         # the reported odds ratio is oriented so that above 1 favours the experimental arm
-        post = normal_posterior(res.log_odds_ratio, res.se, measure="odds_ratio", benefit="above",
-                                prior_sd=prior_sd if prior_sd is not None else 10.0, important=important)
+        post = ordinal_posterior(df, res, arm=arm, covariates=split_list(covariates),
+                                 prior_sd=prior_sd if prior_sd is not None else 1.0, important=important,
+                                 method=posterior_method, what=str(data))
     _emit(res, as_json, post)
 
 

@@ -19,9 +19,8 @@ import numpy as np
 import pandas as pd
 
 from equipoise import __version__
-from equipoise.analyze.bayes import normal_posterior
 from equipoise.analyze.binary import BinaryResult
-from equipoise.analyze.frame import analyze_ordinal
+from equipoise.analyze.frame import analyze_ordinal, ordinal_posterior
 from equipoise.analyze.kaplan_meier import KaplanMeier, kaplan_meier
 from equipoise.analyze.ordinal import OrdinalResult
 from equipoise.analyze.protocol_analysis import (
@@ -281,10 +280,12 @@ def closed_report(protocol: Protocol, data: TrialData, options: ReportOptions | 
     prim_sec = Section("Primary outcome")
     prim_sec.table(_result_table(prim))
     if isinstance(prim.result, OrdinalResult):
-        post = normal_posterior(prim.result.log_odds_ratio, prim.result.se, measure="odds_ratio", benefit="above",
-                                prior_sd=options.prior_sd, important=options.important_or)
+        adjusted = list(protocol.analysis.primary.covariates) if protocol.analysis else []
+        post = ordinal_posterior(work, prim.result, arm=data.arm, covariates=adjusted,
+                                 prior_sd=options.prior_sd, important=options.important_or)
         prim_sec.bullets([f"Bayesian summary (neutral prior N(0, {options.prior_sd:g}²) on the log odds ratio, "
-                          f"normal approximation to the likelihood): P(OR > 1) = {post.probability_of_benefit:.3f}; "
+                          "proportional-odds likelihood with thresholds and covariates integrated out by the Laplace "
+                          f"approximation): P(OR > 1) = {post.probability_of_benefit:.3f}; "
                           f"P(OR > {options.important_or:g}) = {post.probability_important:.3f}; posterior median OR "
                           f"{post.posterior_median:.2f} (95% credible interval {post.credible_low:.2f} to "
                           f"{post.credible_high:.2f})."])
