@@ -115,3 +115,19 @@ def test_missing_file_is_refused(run_cli, tmp_path):
     out = run_cli("analyze", "binary", "--data", tmp_path / "nope.csv", "--outcome", "died", "--control", "placebo")
     assert out.code == 2
     assert "file not found" in out.stderr
+
+
+def test_platform_arms_are_compared_with_concurrent_controls():
+    """In the platform protocol, azithromycin is added on 2020-04-14: controls randomised before then are not
+    its comparators; Edinburgh does not offer lopinavir, so its controls are not lopinavir's comparators."""
+    from equipoise.analyze.protocol_analysis import concurrent_patients
+    from equipoise.protocol import load_protocol
+
+    protocol = load_protocol(ROOT / "examples" / "covid19-platform.yaml")
+    site = protocol.sites[0].id
+    assert site != "edinburgh"
+    df = pd.DataFrame({"arm": ["usual_care", "usual_care", "azithromycin", "usual_care"],
+                       "site": [site, site, site, "edinburgh"],
+                       "randomised_on": ["2020-04-01", "2020-04-20", "2020-04-21", "2020-04-20"]})
+    assert concurrent_patients(protocol, df, "azithromycin").tolist() == [False, True, True, True]
+    assert concurrent_patients(protocol, df, "lopinavir").tolist() == [True, True, False, False]

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from equipoise.analyze.binary import BinaryResult, Interval
@@ -184,9 +185,41 @@ def run_comparison(protocol: Protocol, df: pd.DataFrame, comparison: Comparison,
     return ComparisonResult(role, outcome, method.value, result)
 
 
+def concurrent_patients(protocol: Protocol, df: pd.DataFrame, experimental: str, *, arm: str = "arm",
+                        site: str = "site") -> npt.NDArray[np.bool_]:
+    """Patients for the comparison of ``experimental`` with control: those of that arm, and controls randomised
+    while the arm was open (per the amendments in force on their randomisation date) at a site offering it.
+
+    Non-concurrent controls would confound the comparison with calendar time (RECOVERY's and every platform
+    trial's rule). Without ``randomised_on`` and ``site`` columns every control patient is used."""
+    arms = df[arm].astype(str).to_numpy()
+    keep = arms == experimental
+    start = next((c for c in RANDOMISED_ON if c in df.columns), None)
+    if start is None or site not in df.columns or (not protocol.amendments and all(
+            s.arms is None for s in protocol.sites)):
+        return np.asarray(keep | (arms != experimental), dtype=np.bool_)
+    open_cache: dict[tuple[dt.date, str], bool] = {}
+    dates = _dates(df, start)
+    sites = df[site].astype(str).tolist()
+    for pos in np.flatnonzero(arms != experimental):
+        date = dates[pos]
+        if date is None:
+            raise UserError(f"data: line {line_of(df, pos)}: column {start!r} is empty")
+        key = (date, sites[pos])
+        if key not in open_cache:
+            try:
+                version = protocol.in_force(date)
+                open_cache[key] = experimental in [a.id for a in version.arms_at_site(sites[pos])]
+            except (ValueError, KeyError):
+                open_cache[key] = False
+        keep[pos] = open_cache[key]
+    return np.asarray(keep, dtype=np.bool_)
+
+
 def run_protocol(protocol: Protocol, df: pd.DataFrame, *, arm: str = "arm", experimental: str | None = None,
                  which: str = "all") -> ProtocolAnalysis:
-    """The primary (and, with ``which="all"``, secondary) comparisons for each experimental arm vs control."""
+    """The primary (and, with ``which="all"``, secondary) comparisons for each experimental arm vs its
+    concurrent controls (see :func:`concurrent_patients`)."""
     plan = protocol.analysis
     if plan is None:
         raise UserError("protocol: it has no analysis section")
@@ -201,7 +234,11 @@ def run_protocol(protocol: Protocol, df: pd.DataFrame, *, arm: str = "arm", expe
     if control.id not in present or not experimental_arms:
         raise UserError(f"data: column {arm!r} must hold the control arm {control.id!r} and at least one other arm")
     comparisons = [("primary", plan.primary)] + ([("secondary", c) for c in plan.secondary] if which == "all" else [])
-    results = [run_comparison(protocol, df, comp, arm=arm, control=control.id, experimental=e, role=role)
-               for e in experimental_arms for role, comp in comparisons]
+    results = []
+    for e in experimental_arms:
+        concurrent = concurrent_patients(protocol, df, e, arm=arm)
+        sub = df.loc[concurrent].reset_index(drop=True) if not concurrent.all() else df
+        results += [run_comparison(protocol, sub, comp, arm=arm, control=control.id, experimental=e, role=role)
+                    for role, comp in comparisons]
     return ProtocolAnalysis(protocol.trial.id, protocol.trial.version, control.id, tuple(experimental_arms), len(df),
                             tuple(results))
