@@ -133,7 +133,7 @@ def time_to_event_columns(df: pd.DataFrame, outcome: Outcome) -> tuple[pd.DataFr
     times, status = [], []
     for pos, (s, e, d) in enumerate(zip(start_d, event_d, death_d, strict=True)):
         if s is None:
-            raise UserError(f"data: line {line_of(df, pos)}: column {start!r} is empty")
+            raise UserError(f"data: line {line_of(df, int(pos))}: column {start!r} is empty")
         horizon = float(outcome.day)
         if e is not None and (e - s).days < 0:
             raise UserError(f"data: line {line_of(df, pos)}: {source!r} ({e}) is before {start!r} ({s})")
@@ -204,7 +204,7 @@ def concurrent_patients(protocol: Protocol, df: pd.DataFrame, experimental: str,
     for pos in np.flatnonzero(arms != experimental):
         date = dates[pos]
         if date is None:
-            raise UserError(f"data: line {line_of(df, pos)}: column {start!r} is empty")
+            raise UserError(f"data: line {line_of(df, int(pos))}: column {start!r} is empty")
         key = (date, sites[pos])
         if key not in open_cache:
             try:
