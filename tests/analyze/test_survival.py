@@ -98,3 +98,15 @@ def test_aalen_johansen_and_cause_specific_cox(ref, dataset):
     assert res.logrank.chisq == pytest.approx(ref["sim_logrank_strat"], rel=1e-9)
     assert res.incidence is not None
     assert "above 1 favours msc" in res.direction
+
+
+def test_results_plot(dataset):
+    from equipoise.analyze.frame import analyze_ordinal
+
+    df = dataset("sim")
+    surv = analyze_survival(df, time="discharge_time", event="discharge_status", arm="arm", control="placebo",
+                            competing=True, horizon=28)
+    fig = surv.plot()
+    assert fig.axes[0].get_ylabel() == "cumulative incidence"
+    ordinal = analyze_ordinal(df, outcome="who_day28", arm="arm", control="placebo", better="lower")
+    assert len(ordinal.plot().axes[0].patches) == 2 * len(ordinal.levels)

@@ -4,7 +4,7 @@ of the proportional-odds assumption, and the Wilcoxon–Mann–Whitney test."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -12,6 +12,9 @@ from scipy import stats
 
 from equipoise.analyze.cumulative_logit import fit_cumulative_logit
 from equipoise.analyze.results import Estimate, clean, fmt, fmt_p, wald
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 @dataclass(frozen=True)
@@ -96,6 +99,13 @@ class OrdinalResult:
             "proportional_odds_test": self.po_test.to_dict() if self.po_test else None,
             "wilcoxon": self.wilcoxon.to_dict(), "notes": list(self.notes),
         }
+
+    def plot(self) -> Figure:
+        """Stacked bars of the outcome's distribution in each arm."""
+        from equipoise.report.plots import who_stacked_bars
+
+        return who_stacked_bars({self.outcome: self.counts}, [int(float(v)) for v in self.levels],
+                                title=f"{self.outcome}: distribution by arm")
 
     def __str__(self) -> str:
         lines = [f"Ordinal outcome {self.outcome}: {self.experimental} vs {self.control} "

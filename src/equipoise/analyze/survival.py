@@ -4,7 +4,7 @@ incidence with a competing risk."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -20,6 +20,9 @@ from equipoise.analyze.kaplan_meier import (
     logrank,
 )
 from equipoise.analyze.results import Estimate, clean, fmt, fmt_p, wald
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,13 @@ class SurvivalResult:
             h = self.horizon
             out["cumulative_incidence"] = {arm: _incidence_at(ci, h) for arm, ci in self.incidence.items()}
         return out
+
+    def plot(self) -> Figure:
+        """Kaplan–Meier curves (or Aalen–Johansen incidence with a competing risk) with numbers at risk."""
+        from equipoise.report.plots import km_plot
+
+        return km_plot(self.curves, title=self.outcome, horizon=self.horizon, incidence=self.incidence is not None,
+                       aalen_johansen=self.incidence)
 
     def __str__(self) -> str:
         adj = []
