@@ -81,6 +81,8 @@ def _write(tmp_path: Path, df: pd.DataFrame) -> Path:
     (("who_day28", 5, 11), ["ordinal", "--outcome", "who_day28", "--control", "placebo", "--scale", "who-cps"],
      "line 7: column 'who_day28' = 11 is not a level of WHO clinical progression scale (0–10)"),
     (("who_day28", 3, 2.5), ["ordinal", "--outcome", "who_day28", "--control", "placebo"], "is not a whole number"),
+    (("who_day28", 8, 11), ["ordinal", "--outcome", "who_day28", "--control", "placebo"],
+     "line 10: column 'who_day28' = 11 is not a level of WHO clinical progression scale (0–10)"),
     (("discharge_time", 0, -3), ["survival", "--time", "discharge_time", "--event", "discharge_status", "--control",
                                  "placebo", "--competing"], "line 2: column 'discharge_time' = -3 is negative"),
     (None, ["survival", "--time", "discharge_time", "--event", "discharge_status", "--control", "placebo"],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -101,8 +102,8 @@ def ordinal(
     data: Path = DataOpt, outcome: str = typer.Option(..., "--outcome", help="Ordinal outcome column (integers)."),
     arm: str = ArmOpt, control: str | None = ControlOpt, experimental: str | None = ExperimentalOpt,
     covariates: str | None = CovariatesOpt,
-    scale: str | None = typer.Option(None, "--scale", help="Check values against a scale (who-cps); default: the "
-                                                            "protocol outcome's scale."),
+    scale: str | None = typer.Option(None, "--scale", help="Check values against a scale (who-cps, or none); "
+                                     "default: the protocol outcome's scale, or who-cps for a column named who_..."),
     protocol: Path | None = ProtocolOpt, better: str | None = BetterOpt, conf_level: float = ConfOpt,
     prior_sd: float | None = PriorSdOpt, important: float | None = ImportantOpt,
     posterior_method: str = typer.Option("laplace", "--posterior-method", help="laplace (PO likelihood, nuisance "
@@ -116,10 +117,14 @@ def ordinal(
 
     ctx = _Context(protocol, outcome, control, better)
     resolved = ctx.outcome.resolved_scale if ctx.outcome is not None else None
-    if scale is not None:
+    if scale is None and resolved is None and re.match(r"^who[_\-]", outcome, re.IGNORECASE):
+        resolved = BUILTIN_SCALES["who-cps"]  # a WHO-named column is read on the WHO scale unless --scale none
+    elif scale is not None and scale.lower() == "none":
+        resolved = None
+    elif scale is not None:
         resolved = BUILTIN_SCALES.get(scale)
         if resolved is None:
-            raise UserError(f"--scale: unknown scale {scale!r} (built in: {', '.join(BUILTIN_SCALES)})")
+            raise UserError(f"--scale: unknown scale {scale!r} (built in: {', '.join(BUILTIN_SCALES)}, or none)")
     df = read_csv(data)
     res = analyze_ordinal(df, outcome=outcome, arm=arm, control=ctx.control, experimental=experimental,
                           covariates=split_list(covariates), scale=resolved, better=ctx.better, conf_level=conf_level,
