@@ -147,8 +147,9 @@ def status_column(df: pd.DataFrame, column: str, what: str = "data", competing: 
     for pos, v in enumerate(df[column].tolist()):
         if is_missing(v):
             continue
+        text = str(v).strip().lower()
         try:
-            x = float(v)
+            x = 1.0 if text in TRUE_WORDS else 0.0 if text in FALSE_WORDS else float(v)
         except (TypeError, ValueError):
             x = math.nan
         if x not in allowed:
