@@ -98,6 +98,9 @@ def test_mesoblast_like_futility_stop(run_cli):
     out = run_cli("analyze", "interim", "--looks", EXAMPLES / "mesoblast-like-interim.csv", "--information-rates",
                   "0.3,0.45,0.6,1", "--spending", "obf", "--futility-spending", "hsd", "--futility-gamma", "-2",
                   "--beta", "0.2", "--better", "lower", "--design-effect", "0.172", "--json")
+    same = run_cli("analyze", "interim", "--looks", EXAMPLES / "mesoblast-like-interim.csv", "--design",
+                   EXAMPLES / "mesoblast-like-design.json", "--better", "lower", "--design-effect", "0.172", "--json")
+    assert same.stdout == out.stdout
     assert out.code == 0, out.stderr
     d = json.loads(out.stdout)
     assert d["look"] == 3

@@ -70,6 +70,23 @@ class MonitoringPlan:
                    fut.gamma if fut else None, fut.rho if fut else None, fut.binding if fut else False,
                    1 - plan.power if plan.power is not None else 0.2)
 
+    @classmethod
+    def from_mapping(cls, data: dict[str, Any], source: str = "--design") -> MonitoringPlan:
+        """From gsd options or a ``GroupSequentialDesign.to_dict()`` (e.g. ``equipoise design ... --json``)."""
+        body = data.get("design", data) if isinstance(data.get("design"), dict) else data
+        rates = body.get("information_rates")
+        if rates is None and isinstance(body.get("looks"), int):
+            rates = [(i + 1) / body["looks"] for i in range(body["looks"])]
+        if not isinstance(rates, list) or not rates:
+            raise UserError(f"{source}: no 'information_rates' (or 'looks') in the design")
+        try:
+            return cls(tuple(float(r) for r in rates), float(body.get("alpha", 0.025)), int(body.get("sided", 1)),
+                       str(body.get("spending", "obf")), body.get("gamma"), body.get("rho"),
+                       body.get("futility_spending"), body.get("futility_gamma"), body.get("futility_rho"),
+                       bool(body.get("binding", False)), float(body.get("beta", 0.2)))
+        except (TypeError, ValueError) as exc:
+            raise UserError(f"{source}: the design has a value of the wrong type ({exc})") from None
+
     def design(self, rates: Sequence[float] | None = None) -> GroupSequentialDesign:
         from equipoise.design import gsd
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -213,6 +214,8 @@ def protocol_analyses(
 
 @analyze_app.command("interim")
 def interim(
+    design: Path | None = typer.Option(None, "--design", help="The plan: a protocol file (analysis.looks) or a JSON "
+                                       "file of gsd options / a design's to_dict() (equipoise design ... --json)."),
     protocol: Path | None = typer.Option(None, "--protocol", help="Protocol file: its analysis.looks is the plan and "
                                                                    "its primary comparison is analysed."),
     data: Path | None = typer.Option(None, "--data", help="Patient-level CSV with a look column (needs --protocol)."),
@@ -242,16 +245,37 @@ def interim(
 ) -> None:
     """The decision at the current look (continue / stop for efficacy / stop for futility) with its reasons.
 
-    The plan (--design) comes from --protocol (analysis.looks, alpha, power) or from the gsd options
-    (--information-rates, --alpha, --spending, --futility-spending, ...). The data are either patient-level
-    (--protocol --data, analysed as the protocol's primary comparison at each look) or a summary --looks table.
+    The plan comes from --design (a protocol file or a design's JSON), --protocol (analysis.looks, alpha,
+    power) or the gsd options (--information-rates, --alpha, --spending, --futility-spending, ...). The data
+    are either patient-level (--protocol --data, analysed as the protocol's primary comparison at each look) or
+    a summary --looks table.
     """
     from equipoise.analyze.interim import MonitoringPlan, monitor
     from equipoise.analyze.interim_inputs import looks_from_protocol, looks_from_table
     from equipoise.protocol import load_protocol
 
+    plan_from_design = None
+    if design is not None:
+        if design.suffix.lower() in (".yaml", ".yml"):
+            protocol = protocol or design
+            design_proto = load_protocol(design)
+            if design_proto.analysis is None:
+                raise UserError(f"--design: {design} has no analysis section")
+            plan_from_design = MonitoringPlan.from_protocol(design_proto.analysis)
+        else:
+            try:
+                loaded = json.loads(design.read_text(encoding="utf-8"))
+            except FileNotFoundError:
+                raise UserError(f"--design: file not found: {design}") from None
+            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                raise UserError(f"--design: {design} is neither a protocol (.yaml) nor JSON ({exc})") from None
+            if not isinstance(loaded, dict):
+                raise UserError(f"--design: {design} must hold a JSON object")
+            plan_from_design = MonitoringPlan.from_mapping(loaded)
     proto = load_protocol(protocol) if protocol is not None else None
-    if information_rates is not None:
+    if plan_from_design is not None:
+        plan = plan_from_design
+    elif information_rates is not None:
         try:
             rates = tuple(float(x) for x in split_list(information_rates))
         except ValueError:
@@ -261,7 +285,7 @@ def interim(
     elif proto is not None and proto.analysis is not None:
         plan = MonitoringPlan.from_protocol(proto.analysis)
     else:
-        raise UserError("--protocol or --information-rates: say what the group-sequential plan is")
+        raise UserError("--design, --protocol or --information-rates: say what the group-sequential plan is")
     measure, log_scale = "effect", False
     if data is not None:
         if proto is None:
@@ -278,8 +302,13 @@ def interim(
         observed, measure = looks_from_table(read_csv(looks, "--looks"), better=better)
     else:
         raise UserError("--data or --looks: give the data of the looks so far")
-    result = monitor(plan, observed, theta_design=theta_design, cp_futility=cp_futility, measure=measure,
-                     log_scale=log_scale)
+    try:
+        result = monitor(plan, observed, theta_design=theta_design, cp_futility=cp_futility, measure=measure,
+                         log_scale=log_scale)
+    except ModuleNotFoundError as exc:
+        if "equipoise.design" not in str(exc):
+            raise
+        raise UserError("interim: this build has no design layer (equipoise.design) to compute boundaries") from None
     if as_json:
         print_json(result.to_dict())
     else:
