@@ -133,3 +133,15 @@ def test_platform_arms_are_compared_with_concurrent_controls():
                        "randomised_on": ["2020-04-01", "2020-04-20", "2020-04-21", "2020-04-20"]})
     assert concurrent_patients(protocol, df, "azithromycin").tolist() == [False, True, True, True]
     assert concurrent_patients(protocol, df, "lopinavir")[[0, 1, 3]].tolist() == [True, True, False]
+
+
+def test_bayesian_proportional_odds_in_the_protocol(tmp_path, run_cli):
+    text = PROTOCOL.read_text(encoding="utf-8").replace("method: proportional-odds",
+                                                        "method: bayesian-proportional-odds")
+    proto = tmp_path / "bayes.yaml"
+    proto.write_text(text, encoding="utf-8")
+    out = run_cli("analyze", "protocol", proto, "--data", DEMO, "--primary-only", "--json")
+    assert out.code == 0, out.stderr
+    post = json.loads(out.stdout)["comparisons"][0]["posterior"]
+    assert post["prior"].startswith("log odds_ratio ~ N(0, 1^2)")
+    assert 0.5 < post["probability_of_benefit"] < 1

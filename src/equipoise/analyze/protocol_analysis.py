@@ -22,10 +22,17 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from equipoise.analyze.bayes import Posterior
 from equipoise.analyze.binary import BinaryResult, Interval
 from equipoise.analyze.continuous import ContinuousResult
 from equipoise.analyze.data import check_known_arms, is_missing, line_of, require_columns
-from equipoise.analyze.frame import analyze_binary, analyze_continuous, analyze_ordinal, analyze_survival
+from equipoise.analyze.frame import (
+    analyze_binary,
+    analyze_continuous,
+    analyze_ordinal,
+    analyze_survival,
+    ordinal_posterior,
+)
 from equipoise.analyze.ordinal import OrdinalResult
 from equipoise.analyze.survival import SurvivalResult
 from equipoise.errors import UserError
@@ -42,10 +49,12 @@ class ComparisonResult:
     outcome: Outcome
     method: str
     result: AnyResult
+    posterior: Posterior | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"role": self.role, "outcome": self.outcome.id, "outcome_name": self.outcome.name,
-                "method": self.method, "better": self.outcome.better.value, "result": self.result.to_dict()}
+                "method": self.method, "better": self.outcome.better.value, "result": self.result.to_dict(),
+                "posterior": self.posterior.to_dict() if self.posterior else None}
 
 
 @dataclass(frozen=True)
@@ -66,6 +75,8 @@ class ProtocolAnalysis:
         lines = [f"{self.trial} (protocol version {self.version}): {self.n} patients; control arm {self.control}"]
         for c in self.comparisons:
             lines += ["", f"[{c.role}] {c.outcome.name} — {c.method}", str(c.result)]
+            if c.posterior is not None:
+                lines.append("  " + str(c.posterior))
         return "\n".join(lines)
 
 
@@ -174,6 +185,11 @@ def run_comparison(protocol: Protocol, df: pd.DataFrame, comparison: Comparison,
         col = outcome_column(work, outcome)
         result = analyze_ordinal(work, outcome=col, covariates=comparison.covariates, scale=outcome.resolved_scale,
                                  **common)
+        if method is AnalysisMethod.BAYESIAN_PROPORTIONAL_ODDS:
+            # the protocol format has no prior yet: a neutral N(0, 1) prior on the log odds ratio, stated in output
+            posterior = ordinal_posterior(work, result, arm=arm, covariates=comparison.covariates, prior_sd=1.0,
+                                          important=1.2)
+            return ComparisonResult(role, outcome, method.value, result, posterior)
     elif outcome.type is OutcomeType.TIME_TO_EVENT:
         work, t_col, s_col = time_to_event_columns(work, outcome)
         result = analyze_survival(work, time=t_col, event=s_col, covariates=comparison.covariates,
