@@ -117,3 +117,19 @@ def test_demo_generator_is_reproducible(tmp_path):
     subprocess.run([sys.executable, str(copy)], check=True, capture_output=True)
     for name in ("msc-rct-demo.csv", "msc-rct-demo-screening.csv", "msc-rct-demo-ae.csv"):
         assert (tmp_path / name).read_bytes() == (ROOT / "examples" / "data" / name).read_bytes()
+
+
+def test_reports_need_site_and_randomisation_date(demo_protocol, demo_data, options):
+    from equipoise.errors import UserError
+
+    with pytest.raises(UserError, match="no column 'site'"):
+        open_report(demo_protocol, replace(demo_data, patients=demo_data.patients.drop(columns=["site"])), options)
+
+
+def test_reports_work_without_optional_columns(demo_protocol, demo_data, options):
+    minimal = demo_data.patients.drop(columns=["look", "infusion_completed", "withdrew", "lost_to_follow_up",
+                                               "who_day7", "who_day14", "sex", "patient_id"])
+    report = closed_report(demo_protocol, replace(demo_data, patients=minimal, screening=None, adverse_events=None),
+                           options)
+    assert "No adverse-event data were supplied." in report.html
+    assert "Group-sequential monitoring" not in report.html

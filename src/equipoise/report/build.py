@@ -20,6 +20,7 @@ import pandas as pd
 
 from equipoise import __version__
 from equipoise.analyze.binary import BinaryResult
+from equipoise.analyze.data import check_known_arms, require_columns
 from equipoise.analyze.frame import analyze_ordinal, ordinal_posterior
 from equipoise.analyze.kaplan_meier import KaplanMeier, kaplan_meier
 from equipoise.analyze.ordinal import OrdinalResult
@@ -64,6 +65,8 @@ class ReportOptions:
 
 
 def _arms(protocol: Protocol, data: TrialData) -> list[str]:
+    require_columns(data.patients, [data.arm, "site", "randomised_on"], "data")
+    check_known_arms(data.patients, data.arm, [a.id for a in protocol.arms])
     control = protocol.control_arm
     present = set(data.patients[data.arm].astype(str))
     ordered = [a.id for a in protocol.arms if a.id in present and (control is None or a.id != control.id)]
