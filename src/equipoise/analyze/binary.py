@@ -259,8 +259,8 @@ class BinaryResult:
         return "\n".join(lines)
 
 
-def binary_direction(better: str | None, experimental: str) -> str:
-    base = "differences are experimental − control, ratios experimental / control"
+def binary_direction(better: str | None, experimental: str, control: str = "control") -> str:
+    base = f"differences are {experimental} − {control}, ratios {experimental} / {control}"
     if better == "lower":
         return f"{base}; fewer events are better, so values below 0 (difference) or 1 (ratios) favour {experimental}"
     if better == "higher":
@@ -320,7 +320,7 @@ def compare_binary(y: npt.ArrayLike, arm: npt.ArrayLike, *, experimental: str, c
                                     conf_level)
     return BinaryResult(outcome, experimental, control,
                         (arm_count(experimental, x1, n1, conf_level), arm_count(control, x0, n0, conf_level)),
-                        rd, rr, orr, interval, allv, binary_direction(better, experimental), mh, strata_names,
+                        rd, rr, orr, interval, allv, binary_direction(better, experimental, control), mh, strata_names,
                         logit, n_missing, tuple(notes))
 
 

@@ -111,8 +111,8 @@ def _incidence_at(ci: CumulativeIncidence, horizon: float | None) -> dict[str, A
             "method": "Aalen–Johansen, infinitesimal-jackknife SE, log-transformed 95% interval"}
 
 
-def survival_direction(better: str | None, experimental: str) -> str:
-    base = f"hazard_ratio is the hazard of the event in {experimental} / control"
+def survival_direction(better: str | None, experimental: str, control: str = "control") -> str:
+    base = f"hazard_ratio is the hazard of the event in {experimental} / {control}"
     if better == "lower":
         return f"{base}; an earlier event is better, so above 1 favours {experimental}"
     if better == "higher":
@@ -152,7 +152,7 @@ def compare_survival(time: npt.ArrayLike, status: npt.ArrayLike, arm: npt.ArrayL
     return SurvivalResult(
         outcome, experimental, control, beta, se, hr, lr, {a: c.median() for a, c in curves.items()}, curves,
         {a: int(ev[av == a].sum()) for a in (experimental, control)},
-        {a: int((av == a).sum()) for a in (experimental, control)}, survival_direction(better, experimental),
+        {a: int((av == a).sum()) for a in (experimental, control)}, survival_direction(better, experimental, control),
         covariate_names, strata_names,
         {name: (float(fit.beta[i + 1]), float(fit.se[i + 1])) for i, name in enumerate(covariate_names)},
         incidence, horizon, tuple(notes))
