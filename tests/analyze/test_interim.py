@@ -128,3 +128,20 @@ def test_interim_refuses_decreasing_information():
 
     with pytest.raises(UserError, match="increase"):
         monitor(PLAN, [LookData(0.1, 0.2, 0.5), LookData(0.1, 0.2, 0.4)])
+
+
+def test_design_json_from_the_design_command_is_a_plan(run_cli, tmp_path):
+    from tests.conftest import EXAMPLES
+
+    design = run_cli("design", "gsd", "--info-rates", "0.3,0.45,0.6,1", "--spending", "obf", "--futility-spending",
+                     "hsd", "--futility-gamma", "-2", "--beta", "0.2", "--json")
+    assert design.code == 0, design.stderr
+    path = tmp_path / "design.json"
+    path.write_text(design.stdout, encoding="utf-8")
+    from_json = run_cli("analyze", "interim", "--looks", EXAMPLES / "mesoblast-like-interim.csv", "--design", path,
+                        "--better", "lower", "--design-effect", "0.172", "--json")
+    from_file = run_cli("analyze", "interim", "--looks", EXAMPLES / "mesoblast-like-interim.csv", "--design",
+                        EXAMPLES / "mesoblast-like-design.json", "--better", "lower", "--design-effect", "0.172",
+                        "--json")
+    assert from_json.code == 0, from_json.stderr
+    assert json.loads(from_json.stdout) == json.loads(from_file.stdout)
