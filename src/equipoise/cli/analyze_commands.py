@@ -227,8 +227,8 @@ def interim(
     planned_n: int | None = typer.Option(None, "--planned-n", help="Planned sample size (default: protocol target)."),
     max_information: float | None = typer.Option(None, "--max-information", help="Planned maximum information "
                                                  "(1/SE^2); information fractions then use it instead of patients."),
-    information_rates: str | None = typer.Option(None, "--information-rates", help="Planned fractions, e.g. "
-                                                 "0.33,0.67,1 (instead of --protocol)."),
+    information_rates: str | None = typer.Option(None, "--information-rates", "--info-rates",
+                                                 help="Planned fractions, e.g. 0.33,0.67,1 (instead of --protocol)."),
     alpha: float = typer.Option(0.025, "--alpha"), sided: int = typer.Option(1, "--sided"),
     spending: str = typer.Option("obf", "--spending", help="obf, pocock, hsd, kd, of-constant, pocock-constant."),
     gamma: float | None = typer.Option(None, "--gamma"), rho: float | None = typer.Option(None, "--rho"),
