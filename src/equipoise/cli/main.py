@@ -9,8 +9,11 @@ import traceback
 import typer
 
 from equipoise import __version__
+from equipoise.cli.analyze_commands import analyze_app
+from equipoise.cli.design_commands import design_app
 from equipoise.cli.output import error_console
 from equipoise.cli.protocol_commands import protocol_app
+from equipoise.cli.report_commands import report_app
 from equipoise.errors import UserError
 
 app = typer.Typer(
@@ -22,6 +25,9 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.add_typer(protocol_app, name="protocol")
+app.add_typer(design_app, name="design")
+app.add_typer(analyze_app, name="analyze")
+app.add_typer(report_app, name="report")
 
 
 def _show_version(value: bool) -> None:

@@ -1,0 +1,315 @@
+"""``equipoise analyze``: the estimators on a CSV file, the protocol's analyses, and interim decisions."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from equipoise.cli.data_input import read_csv, split_list
+from equipoise.cli.output import JsonOption, print_json, print_plain
+from equipoise.errors import UserError
+
+analyze_app = typer.Typer(help="Analyse trial data: binary, ordinal, time-to-event and continuous outcomes, the "
+                               "protocol's pre-specified analyses, and interim monitoring.", no_args_is_help=True)
+
+DataOpt = typer.Option(..., "--data", help="CSV file, one row per patient (wide layout).")
+ArmOpt = typer.Option("arm", "--arm", help="Column holding each patient's arm.")
+ControlOpt = typer.Option(None, "--control", help="Control arm (default: the protocol's control arm).")
+ExperimentalOpt = typer.Option(None, "--experimental", help="Experimental arm (default: the only other arm).")
+ProtocolOpt = typer.Option(None, "--protocol", help="Protocol file: reads 'better', the scale and the control arm.")
+BetterOpt = typer.Option(None, "--better", help="Which direction is better: lower or higher (default: protocol).")
+CovariatesOpt = typer.Option(None, "--covariates", help="Comma-separated covariate columns.")
+StrataOpt = typer.Option(None, "--strata", help="Comma-separated stratum columns.")
+ConfOpt = typer.Option(0.95, "--conf-level", min=0.5, max=0.9999, help="Confidence level.")
+PriorSdOpt = typer.Option(None, "--prior-sd", help="Add a Bayesian posterior: SD of a normal prior, mean 0, on the log "
+                                                   "ratio (e.g. 0.5).")
+ImportantOpt = typer.Option(None, "--important", help="Ratio threshold of a clinically important effect for the "
+                                                      "posterior (e.g. 1.2 for an OR, 0.8 for a risk ratio).")
+
+
+class _Context:
+    def __init__(self, protocol_path: Path | None, outcome: str | None, control: str | None, better: str | None
+                 ) -> None:
+        from equipoise.protocol import load_protocol
+
+        self.protocol = load_protocol(protocol_path) if protocol_path is not None else None
+        self.outcome = None
+        if self.protocol is not None and outcome is not None:
+            self.outcome = self.protocol.outcome(outcome)
+            if self.outcome is None:  # a column may be named after the outcome's source field
+                self.outcome = next((o for o in self.protocol.outcomes if o.source and outcome in
+                                     (o.source, o.source.split(".", 1)[1])), None)
+        if better is not None and better not in ("lower", "higher"):
+            raise UserError(f"--better: {better!r} must be 'lower' or 'higher'")
+        self.better = better or (self.outcome.better.value if self.outcome is not None else None)
+        if control is None and self.protocol is not None and self.protocol.control_arm is not None:
+            control = self.protocol.control_arm.id
+        if control is None:
+            raise UserError("--control: name the control arm (or give --protocol with a control arm)")
+        self.control = control
+
+
+def _emit(result: Any, as_json: bool, posterior: Any = None) -> None:
+    if as_json:
+        data = result.to_dict()
+        if posterior is not None:
+            data["posterior"] = posterior.to_dict()
+        print_json(data)
+    else:
+        print_plain(str(result))
+        if posterior is not None:
+            print_plain("  " + str(posterior))
+
+
+@analyze_app.command("binary")
+def binary(
+    data: Path = DataOpt, outcome: str = typer.Option(..., "--outcome", help="0/1 outcome column."),
+    arm: str = ArmOpt, control: str | None = ControlOpt, experimental: str | None = ExperimentalOpt,
+    strata: str | None = StrataOpt, covariates: str | None = CovariatesOpt,
+    interval: str = typer.Option("newcombe", "--interval", help="Headline interval: newcombe, wald or exact."),
+    protocol: Path | None = ProtocolOpt, better: str | None = BetterOpt, conf_level: float = ConfOpt,
+    prior_sd: float | None = PriorSdOpt, important: float | None = ImportantOpt, as_json: bool = JsonOption,
+) -> None:
+    """Risk difference, risk ratio and odds ratio (stratified Mantel–Haenszel with --strata; logistic
+    regression with --covariates)."""
+    from equipoise.analyze.bayes import beta_binomial_posterior
+    from equipoise.analyze.binary import INTERVALS
+    from equipoise.analyze.frame import analyze_binary
+
+    if interval not in INTERVALS:
+        raise UserError(f"--interval: {interval!r} must be one of {', '.join(INTERVALS)}")
+    ctx = _Context(protocol, outcome, control, better)
+    df = read_csv(data)
+    res = analyze_binary(df, outcome=outcome, arm=arm, control=ctx.control, experimental=experimental,
+                         strata=split_list(strata), covariates=split_list(covariates), interval=interval,  # type: ignore[arg-type]
+                         better=ctx.better, conf_level=conf_level, what=str(data))
+    post = None
+    if prior_sd is not None or important is not None:
+        if ctx.better is None:
+            raise UserError("--better: a posterior probability of benefit needs to know which direction is better")
+        e, c = res.arms
+        # a Beta(1, 1) prior on each arm's risk; --prior-sd does not apply to this exact model
+        post = beta_binomial_posterior(e.events, e.n, c.events, c.n, better=ctx.better,  # type: ignore[arg-type]
+                                       important_rr=important)
+    _emit(res, as_json, post)
+
+
+@analyze_app.command("ordinal")
+def ordinal(
+    data: Path = DataOpt, outcome: str = typer.Option(..., "--outcome", help="Ordinal outcome column (integers)."),
+    arm: str = ArmOpt, control: str | None = ControlOpt, experimental: str | None = ExperimentalOpt,
+    covariates: str | None = CovariatesOpt,
+    scale: str | None = typer.Option(None, "--scale", help="Check values against a scale (who-cps, or none); "
+                                     "default: the protocol outcome's scale, or who-cps for a column named who_..."),
+    protocol: Path | None = ProtocolOpt, better: str | None = BetterOpt, conf_level: float = ConfOpt,
+    prior_sd: float | None = PriorSdOpt, important: float | None = ImportantOpt,
+    posterior_method: str = typer.Option("laplace", "--posterior-method", help="laplace (PO likelihood, nuisance "
+                                         "parameters integrated out) or normal (normal approximation)."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Proportional-odds model: common odds ratio, thresholds, test of proportional odds, Wilcoxon; with
+    --prior-sd / --important, the posterior probability of benefit and of an important effect."""
+    from equipoise.analyze.frame import analyze_ordinal, ordinal_posterior
+    from equipoise.protocol.scales import BUILTIN_SCALES
+
+    ctx = _Context(protocol, outcome, control, better)
+    resolved = ctx.outcome.resolved_scale if ctx.outcome is not None else None
+    if scale is None and resolved is None and re.match(r"^who[_\-]", outcome, re.IGNORECASE):
+        resolved = BUILTIN_SCALES["who-cps"]  # a WHO-named column is read on the WHO scale unless --scale none
+    elif scale is not None and scale.lower() == "none":
+        resolved = None
+    elif scale is not None:
+        resolved = BUILTIN_SCALES.get(scale)
+        if resolved is None:
+            raise UserError(f"--scale: unknown scale {scale!r} (built in: {', '.join(BUILTIN_SCALES)}, or none)")
+    df = read_csv(data)
+    res = analyze_ordinal(df, outcome=outcome, arm=arm, control=ctx.control, experimental=experimental,
+                          covariates=split_list(covariates), scale=resolved, better=ctx.better, conf_level=conf_level,
+                          what=str(data))
+    post = None
+    if prior_sd is not None or important is not None:
+        if ctx.better is None:
+            raise UserError("--better: a posterior probability of benefit needs to know which direction is better")
+        # the reported odds ratio is oriented so that above 1 favours the experimental arm
+        post = ordinal_posterior(df, res, arm=arm, covariates=split_list(covariates),
+                                 prior_sd=prior_sd if prior_sd is not None else 1.0, important=important,
+                                 method=posterior_method, what=str(data))
+    _emit(res, as_json, post)
+
+
+@analyze_app.command("survival")
+def survival(
+    data: Path = DataOpt, time: str = typer.Option(..., "--time", help="Follow-up time column (>= 0)."),
+    event: str = typer.Option(..., "--event", help="Status column: 0 censored, 1 event (2 competing event with "
+                                                   "--competing)."),
+    arm: str = ArmOpt, control: str | None = ControlOpt, experimental: str | None = ExperimentalOpt,
+    covariates: str | None = CovariatesOpt, strata: str | None = StrataOpt,
+    competing: bool = typer.Option(False, "--competing", help="Status 2 is a competing event (e.g. death): add the "
+                                                              "Aalen–Johansen cumulative incidence."),
+    horizon: float | None = typer.Option(None, "--horizon", help="Report cumulative incidence at this time."),
+    outcome: str | None = typer.Option(None, "--outcome", help="Protocol outcome id (for 'better')."),
+    protocol: Path | None = ProtocolOpt, better: str | None = BetterOpt, conf_level: float = ConfOpt,
+    prior_sd: float | None = PriorSdOpt, important: float | None = ImportantOpt, as_json: bool = JsonOption,
+) -> None:
+    """Cox hazard ratio (Efron ties), log-rank test and Kaplan–Meier medians per arm."""
+    from equipoise.analyze.bayes import normal_posterior
+    from equipoise.analyze.frame import analyze_survival
+
+    ctx = _Context(protocol, outcome, control, better)
+    df = read_csv(data)
+    res = analyze_survival(df, time=time, event=event, arm=arm, control=ctx.control, experimental=experimental,
+                           covariates=split_list(covariates), strata=split_list(strata), better=ctx.better,
+                           competing=competing, conf_level=conf_level, horizon=horizon, outcome=outcome,
+                           what=str(data))
+    post = None
+    if prior_sd is not None or important is not None:
+        if ctx.better is None:
+            raise UserError("--better: a posterior probability of benefit needs to know which direction is better")
+        post = normal_posterior(res.log_hazard_ratio, res.se, measure="hazard_ratio",
+                                benefit="above" if ctx.better == "lower" else "below",
+                                prior_sd=prior_sd if prior_sd is not None else 10.0, important=important)
+    _emit(res, as_json, post)
+
+
+@analyze_app.command("continuous")
+def continuous(
+    data: Path = DataOpt, outcome: str = typer.Option(..., "--outcome", help="Numeric outcome column."),
+    arm: str = ArmOpt, control: str | None = ControlOpt, experimental: str | None = ExperimentalOpt,
+    covariates: str | None = CovariatesOpt, protocol: Path | None = ProtocolOpt, better: str | None = BetterOpt,
+    conf_level: float = ConfOpt, as_json: bool = JsonOption,
+) -> None:
+    """Difference in means (Welch and pooled t) and ANCOVA with --covariates."""
+    from equipoise.analyze.frame import analyze_continuous
+
+    ctx = _Context(protocol, outcome, control, better)
+    df = read_csv(data)
+    _emit(analyze_continuous(df, outcome=outcome, arm=arm, control=ctx.control, experimental=experimental,
+                             covariates=split_list(covariates), better=ctx.better, conf_level=conf_level,
+                             what=str(data)), as_json)
+
+
+@analyze_app.command("protocol")
+def protocol_analyses(
+    file: Path = typer.Argument(..., help="Protocol file (YAML)."), data: Path = DataOpt, arm: str = ArmOpt,
+    experimental: str | None = ExperimentalOpt,
+    primary_only: bool = typer.Option(False, "--primary-only", help="Only the primary comparison."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Run the analyses the protocol names (analysis.primary and secondary) on a CSV file."""
+    from equipoise.analyze.protocol_analysis import run_protocol
+    from equipoise.protocol import load_protocol
+
+    proto = load_protocol(file)
+    df = read_csv(data)
+    res = run_protocol(proto, df, arm=arm, experimental=experimental, which="primary" if primary_only else "all")
+    if as_json:
+        print_json(res.to_dict())
+    else:
+        print_plain(str(res))
+
+
+@analyze_app.command("interim")
+def interim(
+    design: Path | None = typer.Option(None, "--design", help="The plan: a protocol file (analysis.looks) or a JSON "
+                                       "file of gsd options / a design's to_dict() (equipoise design ... --json)."),
+    protocol: Path | None = typer.Option(None, "--protocol", help="Protocol file: its analysis.looks is the plan and "
+                                                                   "its primary comparison is analysed."),
+    data: Path | None = typer.Option(None, "--data", help="Patient-level CSV with a look column (needs --protocol)."),
+    looks: Path | None = typer.Option(None, "--looks", help="Summary CSV, one row per look: information_fraction and "
+                                                            "estimate, se (or binary counts)."),
+    look_column: str = typer.Option("look", "--look-column", help="Column giving the look at which each patient's "
+                                                                   "primary outcome was first analysed."),
+    arm: str = ArmOpt,
+    planned_n: int | None = typer.Option(None, "--planned-n", help="Planned sample size (default: protocol target)."),
+    max_information: float | None = typer.Option(None, "--max-information", help="Planned maximum information "
+                                                 "(1/SE^2); information fractions then use it instead of patients."),
+    information_rates: str | None = typer.Option(None, "--information-rates", "--info-rates",
+                                                 help="Planned fractions, e.g. 0.33,0.67,1 (instead of --protocol)."),
+    alpha: float = typer.Option(0.025, "--alpha"), sided: int = typer.Option(1, "--sided"),
+    spending: str = typer.Option("obf", "--spending", help="obf, pocock, hsd, kd, of-constant, pocock-constant."),
+    gamma: float | None = typer.Option(None, "--gamma"), rho: float | None = typer.Option(None, "--rho"),
+    futility_spending: str | None = typer.Option(None, "--futility-spending"),
+    futility_gamma: float | None = typer.Option(None, "--futility-gamma"),
+    binding: bool = typer.Option(False, "--binding", help="Futility bounds are binding."),
+    beta: float = typer.Option(0.2, "--beta", help="Type II error for beta-spending futility bounds."),
+    theta_design: float | None = typer.Option(None, "--design-effect", help="Effect the trial was sized for, on the "
+                                              "monitoring scale (log ratio or difference; positive = benefit)."),
+    cp_futility: float | None = typer.Option(None, "--cp-futility", help="Also stop for futility when conditional "
+                                             "power under the design effect is below this (e.g. 0.1)."),
+    better: str | None = BetterOpt,
+    as_json: bool = JsonOption,
+) -> None:
+    """The decision at the current look (continue / stop for efficacy / stop for futility) with its reasons.
+
+    The plan comes from --design (a protocol file or a design's JSON), --protocol (analysis.looks, alpha,
+    power) or the gsd options (--information-rates, --alpha, --spending, --futility-spending, ...). The data
+    are either patient-level (--protocol --data, analysed as the protocol's primary comparison at each look) or
+    a summary --looks table.
+    """
+    from equipoise.analyze.interim import MonitoringPlan, monitor
+    from equipoise.analyze.interim_inputs import looks_from_protocol, looks_from_table
+    from equipoise.protocol import load_protocol
+
+    plan_from_design = None
+    if design is not None:
+        if design.suffix.lower() in (".yaml", ".yml"):
+            protocol = protocol or design
+            design_proto = load_protocol(design)
+            if design_proto.analysis is None:
+                raise UserError(f"--design: {design} has no analysis section")
+            plan_from_design = MonitoringPlan.from_protocol(design_proto.analysis)
+        else:
+            try:
+                loaded = json.loads(design.read_text(encoding="utf-8"))
+            except FileNotFoundError:
+                raise UserError(f"--design: file not found: {design}") from None
+            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                raise UserError(f"--design: {design} is neither a protocol (.yaml) nor JSON ({exc})") from None
+            if not isinstance(loaded, dict):
+                raise UserError(f"--design: {design} must hold a JSON object")
+            plan_from_design = MonitoringPlan.from_mapping(loaded)
+    proto = load_protocol(protocol) if protocol is not None else None
+    if plan_from_design is not None:
+        plan = plan_from_design
+    elif information_rates is not None:
+        try:
+            rates = tuple(float(x) for x in split_list(information_rates))
+        except ValueError:
+            raise UserError(f"--information-rates: {information_rates!r} is not a list of numbers") from None
+        plan = MonitoringPlan(rates, alpha, sided, spending, gamma, rho, futility_spending, futility_gamma, None,
+                              binding, beta)
+    elif proto is not None and proto.analysis is not None:
+        plan = MonitoringPlan.from_protocol(proto.analysis)
+    else:
+        raise UserError("--design, --protocol or --information-rates: say what the group-sequential plan is")
+    measure, log_scale = "effect", False
+    if data is not None:
+        if proto is None:
+            raise UserError("--data: patient-level data are analysed as a protocol says; give --protocol too")
+        inputs = looks_from_protocol(proto, read_csv(data), look_column=look_column, arm=arm,
+                                     max_information=max_information, planned_n=planned_n)
+        observed, measure, log_scale = inputs.looks, inputs.measure, inputs.log_scale
+        if theta_design is None:
+            theta_design = inputs.theta_design
+    elif looks is not None:
+        if better is None and proto is not None and proto.analysis is not None:
+            o = proto.outcome(proto.analysis.primary.outcome)
+            better = o.better.value if o else None
+        observed, measure = looks_from_table(read_csv(looks, "--looks"), better=better)
+    else:
+        raise UserError("--data or --looks: give the data of the looks so far")
+    try:
+        result = monitor(plan, observed, theta_design=theta_design, cp_futility=cp_futility, measure=measure,
+                         log_scale=log_scale)
+    except ModuleNotFoundError as exc:
+        if "equipoise.design" not in str(exc):
+            raise
+        raise UserError("interim: this build has no design layer (equipoise.design) to compute boundaries") from None
+    if as_json:
+        print_json(result.to_dict())
+    else:
+        print_plain(str(result))

@@ -1,0 +1,440 @@
+"""The monitoring committee's closed report (by arm) and the open report (pooled) for a protocol and its data.
+
+Inputs are DataFrames in the wide layout (README, "Data layout"): ``patients`` (one row per randomised patient),
+optional ``screening`` (screened, not randomised, with ``reason``) and ``adverse_events`` (``patient_id``,
+``term``, ``grade``, ``related``). The open report is built from the same inputs but never groups an outcome by
+arm: tests check that shuffling the arm labels leaves it unchanged.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from equipoise import __version__
+from equipoise.analyze.binary import BinaryResult
+from equipoise.analyze.data import check_known_arms, require_columns
+from equipoise.analyze.frame import analyze_ordinal, ordinal_posterior
+from equipoise.analyze.kaplan_meier import KaplanMeier, kaplan_meier
+from equipoise.analyze.ordinal import OrdinalResult
+from equipoise.analyze.protocol_analysis import (
+    ComparisonResult,
+    derived_column,
+    outcome_column,
+    run_protocol,
+    time_to_event_columns,
+)
+from equipoise.analyze.results import fmt, fmt_p
+from equipoise.analyze.survival import SurvivalResult
+from equipoise.errors import UserError
+from equipoise.protocol import OutcomeType, Protocol
+from equipoise.report.document import Report, Section, render
+from equipoise.report.plots import consort_plot, enrolment_plot, forest_plot, km_plot, who_stacked_bars
+from equipoise.report.tables import (
+    POOLED,
+    Table,
+    baseline_table,
+    consort_counts,
+    enrolment_table,
+    groups,
+    safety_tables,
+)
+
+
+@dataclass(frozen=True)
+class TrialData:
+    patients: pd.DataFrame
+    screening: pd.DataFrame | None = None
+    adverse_events: pd.DataFrame | None = None
+    arm: str = "arm"
+
+
+@dataclass(frozen=True)
+class ReportOptions:
+    report_date: dt.date | None = None
+    prior_sd: float = 1.0  # neutral normal prior on the log odds ratio for the Bayesian summary
+    important_or: float = 1.2
+    cp_futility: float | None = None
+
+
+def _arms(protocol: Protocol, data: TrialData) -> list[str]:
+    require_columns(data.patients, [data.arm, "site", "randomised_on"], "data")
+    check_known_arms(data.patients, data.arm, [a.id for a in protocol.arms])
+    control = protocol.control_arm
+    present = set(data.patients[data.arm].astype(str))
+    ordered = [a.id for a in protocol.arms if a.id in present and (control is None or a.id != control.id)]
+    if control is not None and control.id in present:
+        ordered.append(control.id)
+    return ordered
+
+
+def _meta(protocol: Protocol, data: TrialData, options: ReportOptions) -> list[str]:
+    p = data.patients
+    cut = str(p["randomised_on"].max()) if "randomised_on" in p.columns else "unknown"
+    date = options.report_date or dt.date.today()
+    ids = ", ".join(f"{r.registry} {r.id}" for r in protocol.trial.registry_ids)
+    return [f"Protocol {protocol.trial.id}, version {protocol.trial.version} ({ids})",
+            f"Report date {date.isoformat()}; last randomisation in the data {cut}; {len(p)} patients randomised",
+            f"Sponsor: {protocol.trial.sponsor}; blinding: {protocol.trial.blinding.value}"]
+
+
+def _who_columns(patients: pd.DataFrame, outcome_id: str) -> list[tuple[int, str]]:
+    m = re.match(r"^(.+)_day(\d+)$", outcome_id)
+    if not m:
+        return [(0, outcome_id)] if outcome_id in patients.columns else []
+    prefix = m.group(1)
+    cols = []
+    for c in patients.columns:
+        mm = re.match(rf"^{re.escape(prefix)}_day(\d+)$", str(c))
+        if mm:
+            cols.append((int(mm.group(1)), str(c)))
+    return sorted(cols)
+
+
+def _ordinal_counts(patients: pd.DataFrame, protocol: Protocol, arm: str, arms: Sequence[str]
+                    ) -> tuple[dict[str, dict[str, list[int]]], list[int], dict[int, str]] | None:
+    plan = protocol.analysis
+    if plan is None:
+        return None
+    outcome = protocol.outcome(plan.primary.outcome)
+    if outcome is None or outcome.type is not OutcomeType.ORDINAL or outcome.resolved_scale is None:
+        return None
+    scale = outcome.resolved_scale
+    levels = scale.values
+    counts: dict[str, dict[str, list[int]]] = {}
+    for day, col in _who_columns(patients, outcome.id):
+        by = {}
+        for name, g in groups(patients, arm, arms).items():
+            v = pd.to_numeric(g[col], errors="coerce").dropna().astype(int)
+            by[name] = [int((v == lv).sum()) for lv in levels]
+        counts[f"day {day}"] = by
+    if not counts:
+        return None
+    return counts, levels, {lv.value: lv.label for lv in scale.levels}
+
+
+def _result_table(comp: ComparisonResult) -> Table:
+    r = comp.result
+    rows: list[list[str]] = []
+    if isinstance(r, OrdinalResult):
+        rows = [["Common odds ratio (95% CI)", f"{fmt(r.odds_ratio.estimate, 2)} ({fmt(r.odds_ratio.ci_low, 2)} to "
+                 f"{fmt(r.odds_ratio.ci_high, 2)})"], ["p-value (Wald, two-sided)", fmt_p(r.odds_ratio.p_value)],
+                ["Log odds ratio (SE)", f"{fmt(r.log_odds_ratio, 4)} ({fmt(r.se, 4)})"],
+                ["Adjusted for", ", ".join(r.covariates) or "nothing"], ["Patients analysed", str(r.n)]]
+        if r.po_test:
+            rows.append(["Proportional-odds LR test", f"chi-square {fmt(r.po_test.chisq, 2)} on {r.po_test.df} df, "
+                         f"p = {fmt_p(r.po_test.p_value)}"])
+        rows.append(["Wilcoxon–Mann–Whitney", f"p = {fmt_p(r.wilcoxon.p_value)}"])
+        note = r.direction
+    elif isinstance(r, BinaryResult):
+        for count in r.arms:
+            rows.append([f"{count.arm}: events / patients",
+                         f"{count.events} / {count.n} ({100 * count.proportion:.1f}%)"])
+        for label, est in (("Risk difference", r.risk_difference), ("Risk ratio", r.risk_ratio),
+                           ("Odds ratio", r.odds_ratio)):
+            rows.append([f"{label} (95% CI)", f"{fmt(est.estimate)} ({fmt(est.ci_low)} to {fmt(est.ci_high)}); "
+                         f"p = {fmt_p(est.p_value)}"])
+        if r.strata:
+            rows.append(["Stratified by", ", ".join(r.strata) + " (Mantel–Haenszel)"])
+        note = r.direction
+    elif isinstance(r, SurvivalResult):
+        for name in (r.experimental, r.control):
+            m = r.medians[name]
+            rows.append([f"{name}: events / patients; median (95% CI)", f"{r.events[name]} / {r.n[name]}; "
+                         f"{fmt(m.estimate, 1)} ({fmt(m.ci_low, 1)} to {fmt(m.ci_high, 1)})"])
+        rows += [["Hazard ratio (95% CI)", f"{fmt(r.hazard_ratio.estimate, 2)} ({fmt(r.hazard_ratio.ci_low, 2)} to "
+                  f"{fmt(r.hazard_ratio.ci_high, 2)}); p = {fmt_p(r.hazard_ratio.p_value)}"],
+                 ["Log-rank", f"chi-square {fmt(r.logrank.chisq, 2)}, p = {fmt_p(r.logrank.p_value)}"]]
+        if r.incidence is not None and r.horizon is not None:
+            for name, ci in r.incidence.items():
+                low, high = ci.interval_at(r.horizon)
+                rows.append([f"{name}: cumulative incidence by day {r.horizon:g} (95% CI)",
+                             f"{100 * ci.at(r.horizon):.1f}% ({100 * low:.1f}% to {100 * high:.1f}%)"])
+        note = r.direction + ("; " + "; ".join(r.notes) if r.notes else "")
+    else:
+        rows = [["Mean difference (95% CI)", str(r.mean_difference)]]
+        note = r.direction
+    return Table(f"{comp.outcome.name} ({comp.role}, {comp.method})", ["", "Result"], rows, note)
+
+
+def _subgroups(patients: pd.DataFrame, protocol: Protocol, arm: str, control: str, experimental: str
+               ) -> list[tuple[str, float, float, float, str]]:
+    plan = protocol.analysis
+    assert plan is not None
+    outcome = protocol.outcome(plan.primary.outcome)
+    if outcome is None or outcome.type is not OutcomeType.ORDINAL:
+        return []
+    col = outcome_column(patients, outcome)
+    rows: list[tuple[str, float, float, float, str]] = []
+    overall = analyze_ordinal(patients, outcome=col, arm=arm, control=control, experimental=experimental,
+                              better=outcome.better.value)
+    rows.append(("All patients", overall.odds_ratio.estimate, overall.odds_ratio.ci_low, overall.odds_ratio.ci_high,
+                 f"n = {overall.n}"))
+    candidates = list(dict.fromkeys([*plan.primary.covariates, *plan.primary.strata, "sex", "site"]))
+    for name in candidates:
+        try:
+            values = derived_column(patients, name, protocol)
+        except UserError:
+            continue
+        rows.append((name, math.nan, math.nan, math.nan, ""))
+        for level in sorted(values.dropna().astype(str).unique()):
+            sub = patients[values.astype(str) == level].reset_index(drop=True)
+            try:
+                res = analyze_ordinal(sub, outcome=col, arm=arm, control=control, experimental=experimental,
+                                      better=outcome.better.value)
+            except UserError:
+                continue
+            if not all(map(math.isfinite, (res.odds_ratio.ci_low, res.odds_ratio.ci_high))):
+                continue
+            rows.append((f"  {level}", res.odds_ratio.estimate, res.odds_ratio.ci_low, res.odds_ratio.ci_high,
+                         f"n = {res.n}"))
+    return rows
+
+
+def _death_curves(patients: pd.DataFrame, arm: str, arms: Sequence[str], horizon: int = 28
+                  ) -> dict[str, KaplanMeier]:
+    if "death_date" not in patients.columns or "randomised_on" not in patients.columns:
+        return {}
+    start = pd.to_datetime(patients["randomised_on"])
+    death = pd.to_datetime(patients["death_date"], errors="coerce")
+    days = (death - start).dt.days
+    event = days.notna() & (days <= horizon)
+    time = np.where(event, days.fillna(horizon), horizon).astype(float)
+    curves: dict[str, KaplanMeier] = {}
+    for name, g in groups(patients.assign(_t=time, _e=event.astype(int)), arm, arms).items():
+        curves[name] = kaplan_meier(g["_t"], g["_e"])
+    return curves
+
+
+def _interim_section(protocol: Protocol, data: TrialData, options: ReportOptions) -> Section | None:
+    """Group-sequential monitoring of the primary comparison, when the protocol has looks and the data a look
+    column."""
+    if protocol.analysis is None or protocol.analysis.looks is None or "look" not in data.patients.columns:
+        return None
+    from equipoise.analyze.interim import MonitoringPlan, monitor
+    from equipoise.analyze.interim_inputs import looks_from_protocol
+
+    sec = Section("Group-sequential monitoring of the primary outcome")
+    try:
+        inputs = looks_from_protocol(protocol, data.patients, arm=data.arm)
+        result = monitor(MonitoringPlan.from_protocol(protocol.analysis), inputs.looks,
+                         theta_design=inputs.theta_design, cp_futility=options.cp_futility,
+                         measure=inputs.measure, log_scale=inputs.log_scale)
+    except ImportError:
+        return sec.text("The design layer (equipoise.design) is not installed: boundaries cannot be computed.")
+    sec.callout(f"Look {result.look} of {result.planned_looks}: {result.decision}", result.reasons)
+    d = result.to_dict()
+    rows = [[str(lk["look"]), str(lk["n"]), f"{lk['information_fraction']:.3f}", fmt(lk["estimate"], 2),
+             fmt(lk["z"], 3), fmt(result.upper[i], 3), fmt(result.lower[i], 3) if result.lower[i] is not None else "—",
+             f"{fmt(lk['repeated_ci'][0], 2)} to {fmt(lk['repeated_ci'][1], 2)}"]
+            for i, lk in enumerate(d["looks"])]
+    sec.table(Table("Looks so far", ["Look", "Patients", "Information", inputs.measure.replace("_", " "), "Z",
+                                     "Efficacy bound", "Futility bound", "Repeated 95% CI"], rows,
+                    f"Plan: {result.plan.describe()}. {inputs.description}. Z > 0 favours the experimental arm."))
+    sec.figure(result.plot(), "Efficacy (green) and futility (red) boundaries on the Z scale, recalculated at "
+                              "the observed information fractions, with the observed path (black).")
+    return sec
+
+
+def closed_report(protocol: Protocol, data: TrialData, options: ReportOptions | None = None) -> Report:
+    """The committee's closed report: every table and figure by arm."""
+    options = options or ReportOptions()
+    p = data.patients
+    arms = _arms(protocol, data)
+    control = protocol.control_arm.id if protocol.control_arm else arms[-1]
+    analysis = run_protocol(protocol, p, arm=data.arm)
+    sections: list[Section] = []
+    primary_outcome = protocol.outcome(protocol.analysis.primary.outcome) if protocol.analysis else None
+    primary_col = outcome_column(p, primary_outcome) if primary_outcome else None
+    interim = _interim_section(protocol, data, options)
+    summary = Section("Summary for the committee")
+    prim = analysis.comparisons[0]
+    summary.text(f"Primary outcome: {prim.outcome.name}. " + _headline(prim))
+    if interim is not None and interim.blocks and interim.blocks[0].kind == "callout":
+        summary.blocks.append(interim.blocks[0])
+    sections.append(summary)
+    flow = Section("Participant flow (CONSORT)")
+    boxes = consort_counts(p, data.screening, arm=data.arm, arms=arms, primary_column=primary_col,
+                           pooled_follow_up=False)
+    flow.figure(consort_plot(boxes, arms), "CONSORT 2010 flow diagram by arm.")
+    sections.append(flow)
+    enrol = Section("Enrolment")
+    target = protocol.enrolment.target.total if protocol.enrolment.target else None
+    enrol.figure(enrolment_plot(p["randomised_on"], p["site"], target), "Cumulative randomisations by site.")
+    enrol.table(enrolment_table(p, arm=data.arm, arms=arms))
+    sections.append(enrol)
+    base = Section("Baseline characteristics")
+    work = p.copy()
+    for name in (protocol.randomization.factors if protocol.randomization else []):
+        if name.id not in work.columns:
+            with contextlib.suppress(UserError):
+                work[name.id] = derived_column(work, name.id, protocol)
+    base.table(baseline_table(work, arm=data.arm, arms=arms, numeric=["age"],
+                              categorical=["sex", "severity", "age65", "who_baseline", "site"],
+                              labels={"age": "Age (years)", "who_baseline": "WHO scale at enrolment"}))
+    sections.append(base)
+    prim_sec = Section("Primary outcome")
+    prim_sec.table(_result_table(prim))
+    if isinstance(prim.result, OrdinalResult):
+        adjusted = list(protocol.analysis.primary.covariates) if protocol.analysis else []
+        post = ordinal_posterior(work, prim.result, arm=data.arm, covariates=adjusted,
+                                 prior_sd=options.prior_sd, important=options.important_or)
+        prim_sec.bullets([f"Bayesian summary (neutral prior N(0, {options.prior_sd:g}²) on the log odds ratio, "
+                          "proportional-odds likelihood with thresholds and covariates integrated out by the Laplace "
+                          f"approximation): P(OR > 1) = {post.probability_of_benefit:.3f}; "
+                          f"P(OR > {options.important_or:g}) = {post.probability_important:.3f}; posterior median OR "
+                          f"{post.posterior_median:.2f} (95% credible interval {post.credible_low:.2f} to "
+                          f"{post.credible_high:.2f})."])
+    counts = _ordinal_counts(work, protocol, data.arm, arms)
+    if counts:
+        prim_sec.figure(who_stacked_bars(*counts), "Distribution of the WHO clinical progression scale by arm and "
+                                                   "day (percent of patients with the assessment).")
+    forest = _subgroups(work, protocol, data.arm, control, arms[0])
+    if forest:
+        prim_sec.figure(forest_plot(forest, measure="common odds ratio (lower WHO level)", favours=(control, arms[0]),
+                                    title="Primary outcome by subgroup (unadjusted proportional-odds odds ratios)"),
+                        "Subgroup estimates are descriptive: the trial is not powered for them.")
+    sections.append(prim_sec)
+    sec = Section("Secondary outcomes")
+    for comp in analysis.comparisons[1:]:
+        sec.table(_result_table(comp))
+        r = comp.result
+        if isinstance(r, SurvivalResult):
+            sec.figure(km_plot(r.curves, title=f"{comp.outcome.name}", horizon=r.horizon, incidence=True,
+                               aalen_johansen=r.incidence),
+                       "Cumulative incidence by arm (Aalen–Johansen, death competing; 95% pointwise band)"
+                       if r.incidence else "Cumulative incidence by arm (1 − Kaplan–Meier, 95% pointwise band)")
+    deaths = _death_curves(p, data.arm, arms)
+    if deaths:
+        sec.figure(km_plot(deaths, title="Survival to day 28", horizon=28),
+                   "Kaplan–Meier survival by arm with 95% pointwise bands (log transform) and numbers at risk.")
+    sections.append(sec)
+    safety = Section("Safety")
+    for t in safety_tables(p, data.adverse_events, arm=data.arm, arms=arms):
+        safety.table(t)
+    if not safety.blocks:
+        safety.text("No adverse-event data were supplied.")
+    sections.append(safety)
+    if interim is not None:
+        sections.append(interim)
+    sections.append(_methods_section(analysis.comparisons))
+    return render("closed", f"{protocol.trial.title}: closed report for the data monitoring committee",
+                  "CLOSED REPORT — CONFIDENTIAL — FOR THE DATA MONITORING COMMITTEE ONLY",
+                  _meta(protocol, data, options), sections, _footer())
+
+
+def open_report(protocol: Protocol, data: TrialData, options: ReportOptions | None = None) -> Report:
+    """The open report for the blinded trial team and the open session: pooled data only."""
+    options = options or ReportOptions()
+    p = data.patients
+    arms = _arms(protocol, data)
+    primary_outcome = protocol.outcome(protocol.analysis.primary.outcome) if protocol.analysis else None
+    primary_col = outcome_column(p, primary_outcome) if primary_outcome else None
+    sections: list[Section] = []
+    flow = Section("Participant flow (pooled)")
+    boxes = consort_counts(p, data.screening, arm=data.arm, arms=[POOLED], primary_column=primary_col,
+                           pooled_follow_up=True)
+    alloc = ", ".join(f"{a}: {int((p[data.arm].astype(str) == a).sum())}" for a in arms)
+    boxes[f"allocated:{POOLED}"] = boxes[f"allocated:{POOLED}"].replace(f"Allocated to {POOLED}", "Allocated") + \
+        f"\n({alloc})"
+    flow.figure(consort_plot(boxes, [POOLED]), "CONSORT flow diagram, pooled over arms after allocation.")
+    sections.append(flow)
+    enrol = Section("Enrolment")
+    target = protocol.enrolment.target.total if protocol.enrolment.target else None
+    enrol.figure(enrolment_plot(p["randomised_on"], p["site"], target), "Cumulative randomisations by site.")
+    enrol.table(enrolment_table(p, arm=data.arm, arms=[POOLED]))
+    sections.append(enrol)
+    work = p.copy()
+    for f in (protocol.randomization.factors if protocol.randomization else []):
+        if f.id not in work.columns:
+            with contextlib.suppress(UserError):
+                work[f.id] = derived_column(work, f.id, protocol)
+    base = Section("Baseline characteristics (pooled)")
+    base.table(baseline_table(work, arm=data.arm, arms=[POOLED], numeric=["age"],
+                              categorical=["sex", "severity", "age65", "who_baseline", "site"],
+                              labels={"age": "Age (years)", "who_baseline": "WHO scale at enrolment"}))
+    sections.append(base)
+    outc = Section("Outcomes (pooled over arms)")
+    outc.text("Outcome data are shown for all patients together; no comparison between arms is made in this report.")
+    counts = _ordinal_counts(work, protocol, data.arm, [POOLED])
+    if counts:
+        outc.figure(who_stacked_bars(*counts), "WHO clinical progression scale, all patients, by day.")
+    rows = []
+    for o in protocol.outcomes:
+        try:
+            if o.type is OutcomeType.TIME_TO_EVENT:
+                w, _t, s_col = time_to_event_columns(work, o)
+                rows.append([o.name, f"{int((w[s_col] == 1).sum())} events in {len(w)} patients"])
+            else:
+                col = outcome_column(work, o)
+                v = pd.to_numeric(work[col], errors="coerce")
+                summary = (f"{int(v.sum())} / {int(v.notna().sum())} ({100 * v.mean():.1f}%)"
+                           if o.type is OutcomeType.BINARY else f"median {v.median():g} (n = {int(v.notna().sum())})")
+                rows.append([o.name, summary + f"; missing {int(v.isna().sum())}"])
+        except UserError:
+            rows.append([o.name, "not in the data"])
+    outc.table(Table("Outcome summaries, all patients", ["Outcome", "Pooled"], rows))
+    deaths = _death_curves(p, data.arm, [POOLED])
+    if deaths:
+        outc.figure(km_plot(deaths, title="Survival to day 28, all patients", horizon=28),
+                    "Kaplan–Meier survival, all patients, with 95% pointwise band and numbers at risk.")
+    sections.append(outc)
+    safety = Section("Safety (pooled)")
+    for t in safety_tables(p, data.adverse_events, arm=data.arm, arms=[POOLED]):
+        safety.table(t)
+    sections.append(safety)
+    if protocol.analysis and protocol.analysis.looks and "look" in p.columns and primary_col:
+        info = Section("Information accrued")
+        rows = []
+        planned = protocol.analysis.looks.information_rates
+        for k in sorted(pd.to_numeric(p["look"], errors="coerce").dropna().astype(int).unique()):
+            n = int(p.loc[pd.to_numeric(p["look"]) <= k, primary_col].notna().sum())
+            rows.append([str(k), str(n), f"{n / (target or 1):.3f}", f"{planned[k - 1]:.3f}" if k <= len(planned)
+                         else "—"])
+        info.table(Table("Looks", ["Look", "Patients with the primary outcome", "Information fraction",
+                                   "Planned fraction"], rows, "Interim results are reviewed in the closed session."))
+        sections.append(info)
+    return render("open", f"{protocol.trial.title}: open report", "OPEN REPORT — POOLED DATA, NO COMPARISON BY ARM",
+                  _meta(protocol, data, options), sections, _footer())
+
+
+def _headline(comp: ComparisonResult) -> str:
+    r = comp.result
+    if isinstance(r, OrdinalResult):
+        return (f"common odds ratio {fmt(r.odds_ratio.estimate, 2)} (95% CI {fmt(r.odds_ratio.ci_low, 2)} to "
+                f"{fmt(r.odds_ratio.ci_high, 2)}), p = {fmt_p(r.odds_ratio.p_value)}; {r.direction}.")
+    if isinstance(r, BinaryResult):
+        return f"risk difference {r.risk_difference}; {r.direction}."
+    if isinstance(r, SurvivalResult):
+        return f"hazard ratio {r.hazard_ratio}; {r.direction}."
+    return f"mean difference {r.mean_difference}."
+
+
+def _methods_section(comparisons: Sequence[ComparisonResult]) -> Section:
+    sec = Section("Methods")
+    sec.bullets([
+        "Proportional-odds (cumulative logit) model by maximum likelihood, Wald intervals; proportional odds checked "
+        "by a likelihood-ratio test against the partial proportional-odds model for treatment (validated against "
+        "R ordinal::clm).",
+        "Binary outcomes: Newcombe hybrid-score interval for the risk difference, log-Wald intervals for ratios, "
+        "Mantel–Haenszel estimates across strata with the Cochran–Mantel–Haenszel test (validated against R stats "
+        "and metafor).",
+        "Time to discharge: Aalen–Johansen cumulative incidence with death as a competing event; cause-specific Cox "
+        "model with Efron ties; log-rank test (validated against R survival).",
+        "Interim monitoring: Lan–DeMets error spending at the observed information fractions, repeated confidence "
+        "intervals, conditional power (validated against rpact).",
+        "All p-values two-sided unless stated; the group-sequential test is one-sided as the protocol specifies.",
+    ])
+    return sec
+
+
+def _footer() -> str:
+    return (f"Produced by Equipoise {__version__}. Every number in this report is computed from the data files "
+            "named on the command line; rerun `equipoise report` to reproduce it.")

@@ -1,0 +1,62 @@
+"""Proportional-odds model against ordinal::clm, the LR test of proportional odds against clm's nominal model,
+and Wilcoxon–Mann–Whitney against wilcox.test. Tolerances: 1e-6 relative (clm converges to ~1e-10 gradient)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from equipoise.analyze.cumulative_logit import fit_cumulative_logit
+from equipoise.analyze.frame import analyze_ordinal
+from equipoise.protocol import WHO_CLINICAL_PROGRESSION_SCALE
+
+
+def test_wine_against_clm(ref, dataset):
+    r = ref["ordinal"]["wine"]
+    res = analyze_ordinal(dataset("wine"), outcome="rating", arm="arm", control="cold", covariates=["contact"])
+    assert res.log_odds_ratio == pytest.approx(r["beta"], rel=1e-6)  # better unknown: odds of a higher level
+    assert res.se == pytest.approx(r["se"], rel=1e-6)
+    assert list(res.thresholds.values()) == pytest.approx(r["thresholds"], rel=1e-6)
+    assert res.log_likelihood == pytest.approx(r["loglik"], rel=1e-9)
+    assert res.po_test is not None
+    assert res.po_test.chisq == pytest.approx(r["lr_chisq"], rel=1e-5)
+    assert res.po_test.df == r["lr_df"]
+    assert res.po_test.p_value == pytest.approx(r["lr_p"], rel=1e-5)
+    assert res.wilcoxon.statistic == pytest.approx(ref["wilcoxon_wine"]["W"])
+    assert res.wilcoxon.p_value == pytest.approx(ref["wilcoxon_wine"]["p"], rel=1e-9)
+
+
+@pytest.mark.parametrize(("case", "covariates"), [("sim", ["severity", "age"]), ("sim_unadjusted", [])])
+def test_simulated_who_scale_against_clm(ref, dataset, case, covariates):
+    r = ref["ordinal"][case]
+    res = analyze_ordinal(dataset("sim"), outcome="who_day28", arm="arm", control="placebo", covariates=covariates,
+                          scale=WHO_CLINICAL_PROGRESSION_SCALE, better="lower")
+    # better: lower, so the reported odds ratio is for a lower (better) level: exp(-beta) in clm's terms
+    assert res.log_odds_ratio == pytest.approx(-r["beta"], rel=1e-6)
+    assert res.se == pytest.approx(r["se"], rel=1e-6)
+    assert res.odds_ratio.estimate == pytest.approx(math.exp(-r["beta"]), rel=1e-6)
+    assert list(res.thresholds.values()) == pytest.approx(r["thresholds"], rel=1e-6)
+    assert res.po_test is not None
+    assert res.po_test.chisq == pytest.approx(r["lr_chisq"], rel=1e-4)
+    assert res.po_test.p_value == pytest.approx(r["lr_p"], rel=1e-4)
+    for name, (est, se) in res.covariate_effects.items():
+        assert est == pytest.approx(r["coef"][name], rel=1e-6)
+        assert se == pytest.approx(r["se_all"][name], rel=1e-6)
+    d = res.to_dict()
+    assert {"log_odds_ratio", "se", "odds_ratio", "ci_low", "ci_high", "p_value", "thresholds", "direction"} <= set(d)
+    assert "above 1 favours msc" in d["direction"]
+    assert ref["wilcoxon"]["p"] == pytest.approx(res.wilcoxon.p_value, rel=1e-9)
+
+
+def test_newton_fit_recovers_a_large_simulated_effect():
+    rng = np.random.default_rng(7)
+    n = 20000
+    x = rng.integers(0, 2, n).astype(float)
+    latent = 0.7 * x + rng.logistic(size=n)
+    y = np.digitize(latent, [-1.0, 0.0, 1.5])
+    fit = fit_cumulative_logit(y, x[:, None])
+    assert fit.converged
+    assert fit.beta[0] == pytest.approx(0.7, abs=4 * fit.beta_se[0])
+    assert fit.thresholds[:, 0] == pytest.approx([-1.0, 0.0, 1.5], abs=0.08)
