@@ -2,7 +2,7 @@ import random
 from collections import Counter
 
 import pytest
-from scipy.stats import chisquare  # type: ignore[import-untyped]
+from scipy.stats import chisquare
 
 from equipoise.allocate import (
     AllocationError,

@@ -4,7 +4,7 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from scipy.stats import binomtest, chisquare  # type: ignore[import-untyped]
+from scipy.stats import binomtest, chisquare
 
 from equipoise.allocate import (
     AllocationError,

@@ -1,7 +1,7 @@
 import random
 from collections import Counter
 
-from scipy.stats import chisquare  # type: ignore[import-untyped]
+from scipy.stats import chisquare
 
 from equipoise.allocate import AllocationRequest, ArmWeight, ReplaySource, SimpleScheme, scheme_from_protocol
 from tests.allocate.conftest import PLATFORM_DATES, Runner, platform_patient
