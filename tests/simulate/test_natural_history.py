@@ -66,7 +66,8 @@ def test_paths_outcome_definitions():
     assert p.dead_by(3).tolist() == [False, True, False]
     assert p.discharged_by(15).tolist() == [True, False, False]
     day, event = p.time_to_discharge()
-    assert day.tolist() == [15, 15, 15] and event.tolist() == [True, False, False]
+    assert day.tolist() == [15, 15, 15]
+    assert event.tolist() == [True, False, False]
     # last worsening on day 1: CT counts as improved from day 8 on; a stable patient from day 7 on
     assert p.ct_improved_at(7).tolist() == [False, False, True]
     assert p.ct_improved_at(8).tolist() == [True, False, True]
