@@ -6,6 +6,7 @@ binary and normal outcomes directly (sums per stage), which is exact, and patien
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -52,7 +53,7 @@ class PiecewiseExponential:
     def __post_init__(self) -> None:
         if len(self.rates) != len(self.starts) or self.starts[0] != 0 or any(r <= 0 for r in self.rates):
             raise UserError("piecewise-exponential survival needs positive rates, one per interval starting at 0")
-        if any(b <= a for a, b in zip(self.starts, self.starts[1:], strict=False)):
+        if any(b <= a for a, b in itertools.pairwise(self.starts)):
             raise UserError("piecewise-exponential interval starts must increase")
 
     @classmethod
