@@ -136,9 +136,11 @@ class OrdinalEndpoint:
     """Proportional-odds comparison of an ordinal outcome (categories ordered best first).
 
     The test is the score test of the PO model at log OR = 0, U = sum over treated patients of
-    1 - C(j) - C(j - 1) (C = pooled cumulative proportion), with efficient variance
-    V = n_e n_c / N * (1 - sum p_j^3) / 3 (Whitehead 1993, Stat Med 12:2257, eqs 2-4). ``z = U / sqrt(V)`` and
-    the log odds ratio is estimated by ``U / V`` (Whitehead's one-step estimate, SE ``1 / sqrt(V)``).
+    1 - C(j) - C(j - 1) (C = pooled cumulative proportion), which is the centred Wilcoxon rank sum with
+    mid-ranks times -2/N; V is its permutation variance with ties, asymptotically n_e n_c / N (1 - sum p_j^3) / 3
+    (Whitehead 1993, Stat Med 12:2257, eqs 2-4). So ``z = U / sqrt(V)`` is the Wilcoxon-Mann-Whitney z
+    (checked against R's ``wilcox.test``), and the log odds ratio is estimated by ``U / V`` (Whitehead's
+    one-step estimate, SE ``1 / sqrt(V)``).
     """
 
     control: tuple[float, ...]
@@ -174,7 +176,10 @@ class OrdinalEndpoint:
         cum = np.cumsum(pbar, axis=2)
         s = 1.0 - cum - np.concatenate([np.zeros((n_trials, k, 1)), cum[..., :-1]], axis=2)
         u = (ce * s).sum(axis=2)
-        v = (n_e * n_c / (n_e + n_c))[None, :] * (1 - (pbar ** 3).sum(axis=2)) / 3
+        big_n = (n_e + n_c).astype(float)[None, :]
+        # permutation variance of U with ties (= the Wilcoxon test's); ~ n_e n_c / N (1 - sum p^3) / 3
+        v = (n_e * n_c)[None, :] / (3 * big_n ** 2) * ((big_n + 1) - (big_n ** 2 * (pbar ** 3).sum(axis=2) - 1)
+                                                         / (big_n - 1))
         with np.errstate(divide="ignore", invalid="ignore"):
             z = np.where(v > 0, u / np.sqrt(v), 0.0)
             est = np.where(v > 0, u / v, 0.0)

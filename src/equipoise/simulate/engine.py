@@ -72,7 +72,7 @@ def _run_dask(task: ChunkTask, sizes: list[int], seeds: list[np.random.SeedSeque
     own_client = isinstance(scheduler, str)
     if own_client:
         try:
-            client: Any = Client(scheduler, timeout="10s")  # type: ignore[no-untyped-call]
+            client: Any = Client(scheduler, timeout="5s")  # type: ignore[no-untyped-call]
         except OSError as exc:
             raise UserError(f"--scheduler {scheduler}: cannot connect to a Dask scheduler ({exc})") from None
     else:

@@ -184,23 +184,20 @@ def prob_better_than(a: FloatArray, b: FloatArray, ref: NDArray[np.int64], margi
 
 
 def constrain(probs: FloatArray, active: NDArray[np.bool_], lo: FloatArray, hi: FloatArray) -> FloatArray:
-    """Allocation probabilities within [lo, hi] per active arm, summing to 1 (iterative clipping and rescaling)."""
+    """Allocation probabilities within [lo, hi] for the active arms, summing to 1: clip, then hand the surplus
+    (or deficit) to the arms that still have room, in proportion to their room, until nothing moves."""
     p = np.where(active, probs, 0.0)
     p = p / np.maximum(p.sum(axis=1, keepdims=True), 1e-300)
-    lo = np.where(active, lo, 0.0)
-    hi = np.where(active, hi, 0.0)
-    fixed = np.zeros_like(active)
-    for _ in range(active.shape[1] + 1):
-        low, high = (p < lo - 1e-12) & ~fixed, (p > hi + 1e-12) & ~fixed
-        if not (low.any() or high.any()):
+    lo = np.where(active, np.broadcast_to(lo, p.shape), 0.0)
+    hi = np.where(active, np.broadcast_to(hi, p.shape), 0.0)
+    for _ in range(50):
+        p = np.clip(p, lo, hi)
+        residual = 1.0 - p.sum(axis=1, keepdims=True)
+        if np.all(np.abs(residual) < 1e-12):
             break
-        fixed |= low | high
-        p = np.where(low, lo, np.where(high, hi, p))
-        free = active & ~fixed
-        room = 1.0 - np.where(fixed, p, 0.0).sum(axis=1, keepdims=True)
-        mass = np.where(free, p, 0.0).sum(axis=1, keepdims=True)
-        scale = np.where(mass > 0, room / np.maximum(mass, 1e-300), 0.0)
-        p = np.where(free, p * scale, p)
+        room = np.where(residual > 0, hi - p, p - lo)
+        total = room.sum(axis=1, keepdims=True)
+        p = p + np.where(total > 0, residual * room / np.maximum(total, 1e-300), 0.0)
     return np.asarray(p / np.maximum(p.sum(axis=1, keepdims=True), 1e-300), dtype=float)
 
 
