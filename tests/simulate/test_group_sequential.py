@@ -3,6 +3,7 @@ tests/reference/simulate_rpact.R): rejection and futility probabilities per look
 agree within Monte Carlo error (3.5 combined standard errors)."""
 
 import math
+from typing import Any
 
 import numpy as np
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from equipoise.errors import UserError
 from equipoise.simulate.endpoints import (
     BinaryEndpoint,
+    Endpoint,
     NormalEndpoint,
     OrdinalEndpoint,
     SurvivalEndpoint,
@@ -24,20 +26,20 @@ N_FAST = 40_000
 N_SURVIVAL = 4_000
 
 
-def plan_of(case):
+def plan_of(case: dict[str, Any]) -> SequentialPlan:
     d = case["design"]
     return SequentialPlan(tuple(d["criticalValues"]),
                           None if d["futilityBounds"] is None else tuple(d["futilityBounds"]), alpha=d["alpha"])
 
 
-def close(ours, theirs, n_ours, n_theirs, what):
+def close(ours: float, theirs: float, n_ours: int, n_theirs: int, what: str) -> None:
     """|p - q| within 3.5 combined binomial SEs (a floor of 1 / n for probabilities near 0)."""
     p = (ours * n_ours + theirs * n_theirs) / (n_ours + n_theirs)
     se = math.sqrt(max(p * (1 - p), 1 / n_ours) * (1 / n_ours + 1 / n_theirs))
     assert abs(ours - theirs) <= 3.5 * se, f"{what}: ours {ours:.5f} vs rpact {theirs:.5f} (SE {se:.5f})"
 
 
-def endpoint_of(case, j):
+def endpoint_of(case: dict[str, Any], j: int) -> tuple[Endpoint, int]:
     if case["kind"] == "rates":
         return BinaryEndpoint(case["pi_control"], case["pi_treatment"][j], tuple(case["planned_subjects"]),
                               higher_is_better=case["direction_upper"]), N_FAST
@@ -80,10 +82,10 @@ def test_ordinal_score_statistic_is_the_wilcoxon_z_of_r():
     class Fixed:
         """A generator that returns the fixture's counts instead of drawing them."""
 
-        def __init__(self, counts):
+        def __init__(self, counts: list[np.ndarray]) -> None:
             self.counts = counts
 
-        def multinomial(self, n, p, size):
+        def multinomial(self, n: int, p: np.ndarray, size: int) -> np.ndarray:
             return np.tile(self.counts.pop(0), (size, 1))
 
     for case in load_fixture("simulate_ordinal.json")["cases"]:
