@@ -11,6 +11,7 @@ import typer
 from equipoise import __version__
 from equipoise.cli.output import error_console
 from equipoise.cli.protocol_commands import protocol_app
+from equipoise.cli.simulate_commands import simulate_app
 from equipoise.errors import UserError
 
 app = typer.Typer(
@@ -22,6 +23,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.add_typer(protocol_app, name="protocol")
+app.add_typer(simulate_app, name="simulate")
 
 
 def _show_version(value: bool) -> None:

@@ -30,6 +30,7 @@ class SequentialPlan:
     information_rates: tuple[float, ...] | None = None
     binding_futility: bool = False
     alpha: float | None = None
+    two_sided: bool = False  # efficacy when |z| >= upper (symmetric two-sided test)
 
     def __post_init__(self) -> None:
         if not self.upper:
@@ -50,7 +51,7 @@ class SequentialPlan:
         return low
 
     @classmethod
-    def from_design(cls, design: Any) -> SequentialPlan:
+    def from_design(cls, design: Any, *, two_sided: bool = False) -> SequentialPlan:
         """From ``equipoise.design``'s GroupSequentialDesign (duck-typed: upper, lower, information_rates)."""
         lower = getattr(design, "lower", None)
         return cls(
@@ -59,12 +60,13 @@ class SequentialPlan:
             information_rates=tuple(float(t) for t in design.information_rates),
             binding_futility=bool(getattr(design, "binding", False)),
             alpha=getattr(design, "alpha", None),
+            two_sided=two_sided,
         )
 
     def to_dict(self) -> dict[str, Any]:
         return {"upper": list(self.upper), "lower": None if self.lower is None else list(self.lower),
                 "information_rates": None if self.information_rates is None else list(self.information_rates),
-                "binding_futility": self.binding_futility, "alpha": self.alpha}
+                "binding_futility": self.binding_futility, "alpha": self.alpha, "two_sided": self.two_sided}
 
 
 @dataclass(frozen=True)
@@ -79,7 +81,7 @@ class _GsTask:
             raise UserError(f"the endpoint has {data.z.shape[1]} looks but the boundaries have {k}")
         upper = np.asarray(self.plan.upper)
         lower = self.plan.lower_array()
-        eff = data.z >= upper[None, :]
+        eff = (np.abs(data.z) if self.plan.two_sided else data.z) >= upper[None, :]
         fut = (data.z <= lower[None, :]) & ~eff
         stop = eff | fut
         stop[:, -1] = True
@@ -158,6 +160,12 @@ class OperatingCharacteristics:
             out["expected_events"] = self.expected_events
         return out
 
+    def plot(self) -> Any:
+        """Stopping probabilities per look and the distribution of the sample size (a matplotlib Figure)."""
+        from equipoise.simulate.plots import plot_operating_characteristics
+
+        return plot_operating_characteristics(self)
+
     def __str__(self) -> str:
         what = "type I error" if self.null else "power"
         lines = [
@@ -183,7 +191,7 @@ class OperatingCharacteristics:
 
 
 def summarise(rec: Records, plan: SequentialPlan, endpoint: Endpoint, null: bool, seed: int | None,
-              scenario: dict[str, Any]) -> OperatingCharacteristics:
+              scenario: dict[str, Any], notes: tuple[str, ...] = ()) -> OperatingCharacteristics:
     n = len(rec["look"])
     k = plan.looks
     obeyed = float(np.mean(rec["reject"]))
@@ -210,6 +218,7 @@ def summarise(rec: Records, plan: SequentialPlan, endpoint: Endpoint, null: bool
         true_effect=truth, estimand=endpoint.estimand, mean_estimate=float(np.mean(est)),
         bias=float(np.mean(est) - truth), coverage=float(np.mean(cover)) if cover.size else float("nan"),
         expected_events=float(np.mean(rec["events"])) if "events" in rec else None,
+        notes=list(notes),
     )
 
 
@@ -218,9 +227,10 @@ def summarise(rec: Records, plan: SequentialPlan, endpoint: Endpoint, null: bool
 def simulate_group_sequential(endpoint: Endpoint, plan: SequentialPlan, *, null: bool | None = None,
                               n_trials: int = 10000, seed: int | None = 20200316, scheduler: Any = None,
                               progress: ProgressHook | None = None, chunk_size: int = 10000,
-                              scenario: dict[str, Any] | None = None) -> OperatingCharacteristics:
+                              scenario: dict[str, Any] | None = None,
+                              notes: tuple[str, ...] = ()) -> OperatingCharacteristics:
     """Simulate ``n_trials`` trials of a two-arm design and summarise their operating characteristics."""
     task = _GsTask(endpoint, plan)
     rec = run_chunks(task, n_trials, seed, chunk_size=chunk_size, scheduler=scheduler, progress=progress)
     is_null = abs(endpoint.true_effect) < 1e-12 if null is None else null
-    return summarise(rec, plan, endpoint, is_null, seed, scenario or {"effect": endpoint.true_effect})
+    return summarise(rec, plan, endpoint, is_null, seed, scenario or {"effect": endpoint.true_effect}, notes)

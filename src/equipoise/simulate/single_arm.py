@@ -110,13 +110,22 @@ class Claim:
     probability: float
     mc_se: float
 
+    upper_95: float
+
     def to_dict(self) -> dict[str, Any]:
-        return {"key": self.key, "claim": self.text, "probability": self.probability, "mc_se": self.mc_se}
+        return {"key": self.key, "claim": self.text, "probability": self.probability, "mc_se": self.mc_se,
+                "upper_95": self.upper_95}
 
 
 def _claim(key: str, text: str, hits: np.ndarray) -> Claim:
-    p = float(np.mean(hits))
-    return Claim(key, text, p, float(np.sqrt(max(p * (1 - p), 0.25 / len(hits) ** 2) / len(hits))))
+    """The claim's probability with its Monte Carlo SE and a one-sided 95% upper bound (Clopper-Pearson;
+    3 / n when it never happened, the rule of three)."""
+    from scipy.stats import beta
+
+    n, k = len(hits), int(np.sum(hits))
+    p = k / n
+    upper = 1.0 if k == n else float(beta.ppf(0.95, k + 1, n - k))
+    return Claim(key, text, p, float(np.sqrt(p * (1 - p) / n)), upper)
 
 
 @dataclass(frozen=True)
@@ -171,7 +180,7 @@ class SingleArmResult:
         width = max(len(c.text) for c in self.claims)
         for c in self.claims:
             if c.probability == 0:
-                shown = f"never in {self.n_trials:,} studies (< {100 / self.n_trials:.3g}%)"
+                shown = f"never in {self.n_trials:,} studies (< {100 * c.upper_95:.2g}%)"
             else:
                 shown = f"{100 * c.probability:6.2f}%  (± {100 * c.mc_se:.2f})"
             lines.append(f"  {c.text:<{width}}  {shown}")
