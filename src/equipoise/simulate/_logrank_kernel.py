@@ -15,12 +15,15 @@ from numpy.typing import NDArray
 
 @njit(cache=True, parallel=True)
 def logrank_looks(follow: NDArray[np.float64], event: NDArray[np.bool_], entry: NDArray[np.float64],
-                  treated: NDArray[np.bool_], planned: NDArray[np.int64]) -> tuple[
+                  treated: NDArray[np.bool_], planned: NDArray[np.int64], orders: NDArray[np.int64],
+                  calendar: NDArray[np.float64]) -> tuple[
                       NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
     """Per trial and look: log-rank O - E (treated), its variance, patients enrolled, events observed.
 
-    ``entry`` must be increasing. Ties between an event and a censoring are resolved with the censored patient
-    still at risk (the usual convention).
+    ``entry`` must be increasing; ``orders[t]`` is the argsort of ``follow[t]`` and ``calendar[t]`` the sorted
+    calendar times of the events (+inf for none), both computed by numpy's faster vectorised sorts. Ties
+    between an event and a censoring are resolved with the censored patient still at risk (the usual
+    convention).
     """
     n_trials, n = follow.shape
     k = planned.shape[0]
@@ -31,14 +34,11 @@ def logrank_looks(follow: NDArray[np.float64], event: NDArray[np.bool_], entry: 
     for t in prange(n_trials):
         f = follow[t]
         ev = event[t]
-        order = np.argsort(f)
-        cal = np.empty(n)
+        order = orders[t]
+        cal_sorted = calendar[t]
         m = 0
-        for i in range(n):
-            if ev[i]:
-                cal[m] = entry[i] + f[i]
-                m += 1
-        cal_sorted = np.sort(cal[:m])
+        while m < n and cal_sorted[m] < np.inf:
+            m += 1
         for look in range(k):
             d = planned[look]
             # never reached: analyse when everyone's follow-up has ended

@@ -121,10 +121,12 @@ def _pdf_cdf(a: FloatArray, b: FloatArray, x: FloatArray) -> tuple[FloatArray, F
     return pdf / total, cdf / total
 
 
-def prob_best(a: FloatArray, b: FloatArray, active: NDArray[np.bool_], highest_is_best: bool) -> FloatArray:
-    """P(each active arm has the best rate) under independent Beta(a, b) posteriors; 0 for inactive arms."""
-    x, _ = _grid(a, b, active, 0.0)
-    pdf, cdf = _pdf_cdf(a, b, x)
+def prob_best(a: FloatArray, b: FloatArray, active: NDArray[np.bool_], highest_is_best: bool,
+              grid: tuple[FloatArray, FloatArray, FloatArray] | None = None) -> FloatArray:
+    """P(each active arm has the best rate) under independent Beta(a, b) posteriors; 0 for inactive arms.
+
+    ``grid`` = (x, pdf, cdf) from ``posterior_grid`` lets several probabilities share one evaluation."""
+    x, pdf, cdf = grid if grid is not None else posterior_grid(a, b, active, 0.0)
     beat = cdf if highest_is_best else 1.0 - cdf  # P(other arm worse than x)
     beat = np.where(active[..., None], beat, 1.0)
     logbeat = np.log(np.maximum(beat, 1e-300))
@@ -136,10 +138,17 @@ def prob_best(a: FloatArray, b: FloatArray, active: NDArray[np.bool_], highest_i
     return np.asarray(p / np.maximum(p.sum(axis=1, keepdims=True), 1e-300), dtype=float)
 
 
-def prob_within(a: FloatArray, b: FloatArray, active: NDArray[np.bool_], diff: float) -> FloatArray:
-    """P(max - min of the active arms' rates < diff) per trial."""
-    x, _ = _grid(a, b, active, diff)
+def posterior_grid(a: FloatArray, b: FloatArray, active: NDArray[np.bool_],
+                   extra: float) -> tuple[FloatArray, FloatArray, FloatArray]:
+    x, _ = _grid(a, b, active, extra)
     pdf, cdf = _pdf_cdf(a, b, x)
+    return x, pdf, cdf
+
+
+def prob_within(a: FloatArray, b: FloatArray, active: NDArray[np.bool_], diff: float,
+                grid: tuple[FloatArray, FloatArray, FloatArray] | None = None) -> FloatArray:
+    """P(max - min of the active arms' rates < diff) per trial (``grid`` must extend ``diff`` beyond the arms)."""
+    x, pdf, cdf = grid if grid is not None else posterior_grid(a, b, active, diff)
     xs = x + diff
     # F_b(x + d): the grid is uniform, so interpolate on the index scale
     pos = (xs - x[:, :1]) / np.maximum(x[:, -1:] - x[:, :1], 1e-300) * (x.shape[1] - 1)
@@ -283,8 +292,9 @@ class _PlatformTask:
             a = 1.0 + counts_y[idx]
             b = 1.0 + counts_n[idx] - counts_y[idx]
             active = (~dropped[idx]) & (~superior[idx]) & (first_look[None, :] <= look)
-            active_n = active & (counts_n[idx] > 0)
-            pbest = prob_best(a, b, active_n | active, d.highest_is_best)
+            equivalence = ctrl < 0 and d.equivalence_prob is not None and d.equivalence_diff is not None
+            grid = posterior_grid(a, b, active, d.equivalence_diff if equivalence and d.equivalence_diff else 0.0)
+            pbest = prob_best(a, b, active, d.highest_is_best, grid)
             last_pbest[idx] = pbest
             stop_now = np.zeros(len(idx), dtype=bool)
             if ctrl < 0:
@@ -301,7 +311,7 @@ class _PlatformTask:
                 status[idx[has_sup]] = OUTCOMES.index("superiority")
                 if d.equivalence_prob is not None and d.equivalence_diff is not None:
                     left = active & ~newly_dropped
-                    equiv = prob_within(a, b, left, d.equivalence_diff) > d.equivalence_prob
+                    equiv = prob_within(a, b, left, d.equivalence_diff, grid) > d.equivalence_prob
                     equiv &= ~stop_now & (left.sum(axis=1) >= 2)
                     stop_now |= equiv
                     status[idx[equiv]] = OUTCOMES.index("equivalence")
