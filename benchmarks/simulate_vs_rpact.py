@@ -18,8 +18,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-
-
 from equipoise.simulate.endpoints import BinaryEndpoint, NormalEndpoint, SurvivalEndpoint
 from equipoise.simulate.generators import exponential
 from equipoise.simulate.group_sequential import SequentialPlan, simulate_group_sequential
@@ -81,7 +79,7 @@ def run() -> str:
     asof = tuple(r["asof"]) if r else (3.7103029, 2.5114275, 1.9930475)
     survival = SurvivalEndpoint(exponential(math.log(2) / 12), 0.75, (172, 343, 514), 876, 12.0)
     simulate_group_sequential(survival, SequentialPlan(asof), n_trials=200, seed=0)  # compile the numba kernel once
-    rows: list[tuple[str, str, float, float | None, str]] = []
+
     cases = [
         ("group-sequential binary (OF, K=3, 0.2 vs 0.4)", N_GSD, "t_rates", "p_rates",
          lambda: simulate_group_sequential(BinaryEndpoint(0.2, 0.4, (56.0, 110.0, 166.0)), SequentialPlan(of),
@@ -105,7 +103,7 @@ def run() -> str:
                          f"{'✓' if ratio >= target else '✗'} | {oc.rejection_probability:.4f} / {r[p_key]:.4f} |")
         else:
             lines.append(f"| {name} | {n:,} | {seconds:.2f} | (R not available) | | ≥ {target:g}× | |")
-        rows.append((name, str(n), seconds, r[t_key] if r else None, ""))
+
     design = _platform_design()
     single, res = _timed(lambda: simulate_platform(design, n_trials=N_PLATFORM, seed=1))
     cluster_line = ""
@@ -115,7 +113,7 @@ def run() -> str:
         with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
                 Client(cluster) as client:
             simulate_platform(design, n_trials=4, seed=0, chunk_size=2, scheduler=client)  # warm the workers
-            two, res2 = _timed(lambda: simulate_platform(design, n_trials=N_PLATFORM, seed=1, chunk_size=250,
+            two, _ = _timed(lambda: simulate_platform(design, n_trials=N_PLATFORM, seed=1, chunk_size=250,
                                                          scheduler=client))
         cluster_line = (f"| same, Dask LocalCluster with 2 worker processes | {N_PLATFORM:,} | {two:.2f} | "
                         f"≤ 3 s {'✓' if two <= 3 else '✗'} | {33.1 / two:.0f}× |")
