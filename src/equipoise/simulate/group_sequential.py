@@ -51,12 +51,18 @@ class SequentialPlan:
         return low
 
     @classmethod
-    def from_design(cls, design: Any, *, two_sided: bool = False) -> SequentialPlan:
-        """From ``equipoise.design``'s GroupSequentialDesign (duck-typed: upper, lower, information_rates)."""
-        lower = getattr(design, "lower", None)
+    def from_design(cls, design: Any) -> SequentialPlan:
+        """From ``equipoise.design``'s GroupSequentialDesign: one-sided designs use ``lower`` as futility
+        bounds; two-sided designs reject when |z| >= upper and stop for futility when |z| < ``futility``
+        (0 = no futility stop at that look)."""
+        two_sided = int(getattr(design, "sided", 1)) == 2
+        bounds = getattr(design, "futility", None) if two_sided else getattr(design, "lower", None)
+        lower = None if bounds is None else tuple(
+            None if b is None or not math.isfinite(float(b)) or (two_sided and float(b) <= 0) else float(b)
+            for b in bounds)
         return cls(
             upper=tuple(float(u) for u in design.upper),
-            lower=None if lower is None else tuple(None if b is None else float(b) for b in lower),
+            lower=lower,
             information_rates=tuple(float(t) for t in design.information_rates),
             binding_futility=bool(getattr(design, "binding", False)),
             alpha=getattr(design, "alpha", None),
@@ -81,8 +87,12 @@ class _GsTask:
             raise UserError(f"the endpoint has {data.z.shape[1]} looks but the boundaries have {k}")
         upper = np.asarray(self.plan.upper)
         lower = self.plan.lower_array()
-        eff = (np.abs(data.z) if self.plan.two_sided else data.z) >= upper[None, :]
-        fut = (data.z <= lower[None, :]) & ~eff
+        if self.plan.two_sided:  # efficacy in either direction; futility when |z| is inside the inner bound
+            eff = np.abs(data.z) >= upper[None, :]
+            fut = (np.abs(data.z) < lower[None, :]) & ~eff
+        else:
+            eff = data.z >= upper[None, :]
+            fut = (data.z <= lower[None, :]) & ~eff
         stop = eff | fut
         stop[:, -1] = True
         look = stop.argmax(axis=1)

@@ -97,7 +97,7 @@ def plan_for(protocol: Protocol) -> SequentialPlan:
         futility_gamma=None if fut is None else fut.gamma, futility_rho=None if fut is None else fut.rho,
         binding=False if fut is None else fut.binding,
     )
-    return SequentialPlan.from_design(design, two_sided=two_sided)
+    return SequentialPlan.from_design(design)
 
 
 def _arms(protocol: Protocol) -> tuple[str, str, float, list[str]]:
