@@ -63,8 +63,8 @@ def test_sized_survival_design_has_its_nominal_power(gs):
     plan = SequentialPlan.from_design(gs)
     size = design.sample_size("time-to-event", hazard_ratio=0.75, power=0.8, design=gs, median_control=12,
                               accrual=12, follow_up=12)
-    events = tuple(int(math.ceil(e)) for e in size.events_per_look)
-    endpoint = SurvivalEndpoint(PiecewiseExponential.from_median(12), 0.75, events, int(math.ceil(size.n_total)),
+    events = tuple(math.ceil(e) for e in size.events_per_look)
+    endpoint = SurvivalEndpoint(PiecewiseExponential.from_median(12), 0.75, events, math.ceil(size.n_total),
                                 12.0)
     n = 4000
     oc = simulate_group_sequential(endpoint, plan, n_trials=n, seed=13)
