@@ -3,11 +3,18 @@ type I error, and `simulate protocol` on the MSC RCT reports a type I error with
 
 import json
 import math
+from typing import Any
 
 import numpy as np
 import pytest
 
-from equipoise.simulate.endpoints import BinaryEndpoint, NormalEndpoint, OrdinalEndpoint, SurvivalEndpoint
+from equipoise.simulate.endpoints import (
+    BinaryEndpoint,
+    Endpoint,
+    NormalEndpoint,
+    OrdinalEndpoint,
+    SurvivalEndpoint,
+)
 from equipoise.simulate.generators import PiecewiseExponential
 from equipoise.simulate.group_sequential import SequentialPlan, simulate_group_sequential
 
@@ -27,7 +34,7 @@ def gs():
                       futility_gamma=-2)
 
 
-def looks_of(size):
+def looks_of(size: Any) -> tuple[float, ...]:
     return tuple(float(math.ceil(n)) for n in size.n_per_look)
 
 
@@ -42,6 +49,8 @@ def test_plan_reads_the_design(gs):
 @pytest.mark.parametrize("case", ["binary", "continuous", "ordinal"])
 def test_sized_design_has_its_nominal_power_and_type_one_error(gs, case):
     plan = SequentialPlan.from_design(gs)
+    alt: Endpoint
+    null: Endpoint
     if case == "binary":
         size = design.sample_size("binary", p_control=0.3, p_treatment=0.18, power=0.8, design=gs)
         alt = BinaryEndpoint(0.3, 0.18, looks_of(size), higher_is_better=False)
