@@ -15,18 +15,18 @@ from numpy.typing import NDArray
 
 @njit(cache=True, parallel=True)
 def logrank_looks(follow: NDArray[np.float64], event: NDArray[np.bool_], entry: NDArray[np.float64],
-                  treated: NDArray[np.bool_], planned: NDArray[np.int64], orders: NDArray[np.int64],
-                  calendar: NDArray[np.float64]) -> tuple[
+                  treated: NDArray[np.bool_], taus: NDArray[np.float64], orders: NDArray[np.int64]) -> tuple[
                       NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
     """Per trial and look: log-rank O - E (treated), its variance, patients enrolled, events observed.
 
-    ``entry`` must be increasing; ``orders[t]`` is the argsort of ``follow[t]`` and ``calendar[t]`` the sorted
-    calendar times of the events (+inf for none), both computed by numpy's faster vectorised sorts. Ties
+    ``entry`` must be increasing; ``orders[t]`` is the argsort of ``follow[t]`` and ``taus[t, k]`` the calendar
+    time of look k (the planned event's time, +inf when never reached), both computed by numpy's faster
+    vectorised sort and selection. Ties
     between an event and a censoring are resolved with the censored patient still at risk (the usual
     convention).
     """
     n_trials, n = follow.shape
-    k = planned.shape[0]
+    k = taus.shape[1]
     u_out = np.zeros((n_trials, k))
     v_out = np.zeros((n_trials, k))
     size_out = np.zeros((n_trials, k))
@@ -35,14 +35,10 @@ def logrank_looks(follow: NDArray[np.float64], event: NDArray[np.bool_], entry: 
         f = follow[t]
         ev = event[t]
         order = orders[t]
-        cal_sorted = calendar[t]
-        m = 0
-        while m < n and cal_sorted[m] < np.inf:
-            m += 1
         for look in range(k):
-            d = planned[look]
-            # never reached: analyse when everyone's follow-up has ended
-            tau = cal_sorted[d - 1] if d <= m else entry[n - 1] + f.max()
+            tau = taus[t, look]
+            if not tau < np.inf:  # never reached: analyse when everyone's follow-up has ended
+                tau = entry[n - 1] + f.max()
             # patients enrolled by tau: a prefix, since entry is increasing
             n_in = np.searchsorted(entry, tau, side="right")
             # list B (still followed, censored at tau - entry): latest entry first gives increasing windows
