@@ -26,28 +26,39 @@ from equipoise.simulate.platform import PlatformDesign, simulate_platform
 N_GSD = 100_000
 N_SURVIVAL = 20_000
 N_PLATFORM = 1_000
+REPEATS = 3  # best of several runs on both sides: the machine may be shared
 
 R_SCRIPT = f"""
 suppressPackageStartupMessages({{library(rpact); library(jsonlite)}})
 d3 <- getDesignGroupSequential(kMax = 3, alpha = 0.025, typeOfDesign = "OF")
 ds <- getDesignGroupSequential(kMax = 3, alpha = 0.025, typeOfDesign = "asOF")
-t_rates <- system.time(s1 <- getSimulationRates(d3, pi1 = 0.4, pi2 = 0.2, plannedSubjects = c(56, 110, 166),
-  maxNumberOfIterations = {N_GSD}, seed = 1))[["elapsed"]]
-t_means <- system.time(s2 <- getSimulationMeans(d3, alternative = 0.5, stDev = 1, plannedSubjects = c(44, 88, 130),
-  maxNumberOfIterations = {N_GSD}, seed = 1))[["elapsed"]]
-t_surv <- system.time(s3 <- getSimulationSurvival(ds, hazardRatio = 0.75, lambda2 = log(2) / 12, accrualTime = 12,
+best <- function(expr_fn, times) {{
+  t <- Inf
+  for (i in seq_len(times)) t <- min(t, system.time(r <- expr_fn())[["elapsed"]])
+  list(t = t, r = r)
+}}
+b1 <- best(function() getSimulationRates(d3, pi1 = 0.4, pi2 = 0.2, plannedSubjects = c(56, 110, 166),
+  maxNumberOfIterations = {N_GSD}, seed = 1), {REPEATS}); t_rates <- b1$t; s1 <- b1$r
+b2 <- best(function() getSimulationMeans(d3, alternative = 0.5, stDev = 1, plannedSubjects = c(44, 88, 130),
+  maxNumberOfIterations = {N_GSD}, seed = 1), {REPEATS}); t_means <- b2$t; s2 <- b2$r
+b3 <- best(function() getSimulationSurvival(ds, hazardRatio = 0.75, lambda2 = log(2) / 12, accrualTime = 12,
   maxNumberOfSubjects = 876, plannedEvents = c(172, 343, 514), directionUpper = FALSE,
-  maxNumberOfIterations = {N_SURVIVAL}, seed = 1))[["elapsed"]]
+  maxNumberOfIterations = {N_SURVIVAL}, seed = 1), 2); t_surv <- b3$t; s3 <- b3$r
 cat(toJSON(list(of = d3$criticalValues, asof = ds$criticalValues, t_rates = t_rates, t_means = t_means,
   t_surv = t_surv, p_rates = s1$overallReject, p_means = s2$overallReject, p_surv = s3$overallReject),
   digits = NA, auto_unbox = TRUE))
 """
 
 
-def _timed(fn: Callable[[], Any]) -> tuple[float, Any]:
-    start = time.perf_counter()
-    out = fn()
-    return time.perf_counter() - start, out
+def _timed(fn: Callable[[], Any], repeats: int = REPEATS) -> tuple[float, Any]:
+    """Best wall time of ``repeats`` runs (the usual way to time on a shared machine) and the last result."""
+    best = math.inf
+    out = None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - start)
+    return best, out
 
 
 def _rpact() -> dict[str, Any] | None:
@@ -91,8 +102,9 @@ def run() -> str:
          lambda: simulate_group_sequential(survival, SequentialPlan(asof), n_trials=N_SURVIVAL, seed=1), 5.0),
     ]
     lines = ["## Simulation: Equipoise vs rpact 3.3.4", "",
-             f"Same designs and scenarios on both sides; {os.cpu_count()} cores; rpact is single-threaded, the "
-             "survival kernel (numba) uses the cores available.", "",
+             f"Same designs and scenarios on both sides; {os.cpu_count()} cores; best of {REPEATS} runs "
+             "(rpact's survival: best of 2); rpact is single-threaded, Equipoise's survival kernel (numba) uses the "
+             "cores available.", "",
              "| simulation | trials | Equipoise (s) | rpact (s) | speed-up | target | power (ours / rpact) |",
              "|---|---|---|---|---|---|---|"]
     for name, n, t_key, p_key, fn, target in cases:
