@@ -17,9 +17,11 @@ def test_single_arm_json_reports_the_founding_lesson(run_cli, examples):
     assert claim["upper_95"] <= 0.01
 
 
-def test_single_arm_readable_output_says_what_it_means(run_cli, examples):
-    r = run_cli("simulate", "single-arm", examples / "covid19-msc-single-arm.yaml", "-n", "2000")
+def test_single_arm_readable_output_says_what_it_means(run_cli, examples, tmp_path):
+    r = run_cli("simulate", "single-arm", examples / "covid19-msc-single-arm.yaml", "-n", "2000", "--plot",
+                tmp_path / "claims.png")
     assert r.code == 0, r.stderr
+    assert (tmp_path / "claims.png").stat().st_size > 1000
     assert "NO treatment effect" in r.stdout
     assert "Only a concurrent randomized control" in r.stdout.replace("\n", " ")
 

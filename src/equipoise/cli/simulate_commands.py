@@ -71,6 +71,7 @@ def single_arm(
     seed: int = SeedOption,
     natural_history: str = NaturalHistoryOption,
     scheduler: str | None = SchedulerOption,
+    plot: Path | None = PlotOption,
     as_json: bool = JsonOption,
 ) -> None:
     """How often would each claim of an uncontrolled study come true if the therapy did nothing?"""
@@ -89,6 +90,8 @@ def single_arm(
         print_json(result.to_dict())
     else:
         print_plain(str(result))
+    if plot is not None:
+        _save(result.plot(), plot)
 
 
 @simulate_app.command("protocol")

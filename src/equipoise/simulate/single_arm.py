@@ -141,6 +141,7 @@ class SingleArmResult:
     claims: list[Claim]
     expected: dict[str, float]
     at_least_k_discharged: dict[int, float] = field(default_factory=dict)
+    improved_distribution: dict[int, float] = field(default_factory=dict)
 
     def claim(self, key: str) -> Claim:
         return next(c for c in self.claims if c.key == key)
@@ -159,7 +160,30 @@ class SingleArmResult:
         out["claims"] = [c.to_dict() for c in self.claims]
         out["expected"] = self.expected
         out["probability_at_least_k_discharged"] = {str(k): v for k, v in self.at_least_k_discharged.items()}
+        out["improved_distribution"] = {str(k): v for k, v in self.improved_distribution.items()}
         return out
+
+    def plot(self) -> Any:
+        """How many of the patients improve in studies of an inactive therapy, with the claim 'all improved'."""
+        import matplotlib
+
+        matplotlib.use("Agg")
+        from matplotlib.figure import Figure
+
+        n = self.design.n_patients
+        fig = Figure(figsize=(7, 4), layout="constrained")
+        ax = fig.subplots()
+        ks = list(range(n + 1))
+        ax.bar(ks, [self.improved_distribution.get(k, 0.0) for k in ks], color="#636363")
+        ax.axvline(n, color="#d7301f", linestyle="--")
+        top = max(self.improved_distribution.values(), default=1.0)
+        ax.text(n - 0.5, 0.95 * top, f"'all {n} improved':\n{100 * self.claim('all_improved').probability:.2f}% "
+                "of studies", ha="right", va="top", color="#d7301f")
+        ax.set_xlabel(f"patients improved by day {self.design.claim_day} (of {n})")
+        ax.set_ylabel("probability")
+        effect = "no treatment effect" if self.odds_ratio == 1 and self.harm == 1 else f"OR {self.odds_ratio:g}"
+        ax.set_title(f"{self.design.name}: {effect}, {self.n_trials:,} simulated studies")
+        return fig
 
     def __str__(self) -> str:
         d = self.design
@@ -234,5 +258,6 @@ def simulate_single_arm(design: SingleArmDesign, natural_history: NaturalHistory
     expected = {key: float(np.mean(rec[key])) for key in
                 ("improved", "improved_end", "ct_improved", "deaths", "discharged", "discharged_claim_day")}
     at_least = {k: float(np.mean(rec["discharged"] >= k)) for k in range(n + 1)}
+    counts = np.bincount(rec["improved"], minlength=n + 1) / n_trials
     return SingleArmResult(design, natural_history.name, odds_ratio, harm, n_trials,
-                           seed, claims, expected, at_least)
+                           seed, claims, expected, at_least, {k: float(c) for k, c in enumerate(counts)})
