@@ -348,11 +348,11 @@ class _PlatformTask:
         # selection: a superior arm (the most probable best among them), else the most probable best remaining
         score = np.where(superior, last_pbest + 2.0, np.where(dropped, -1.0, last_pbest))
         selected = score.argmax(axis=1)
-        rows = np.arange(n)
         sel_rate = rates[selected]
+        enrolled = np.arange(max_n)[None, :] < size[:, None]
         return {
             "status": status, "look": stop_look, "size": size, "selected": selected.astype(np.int8),
-            "selected_rate": sel_rate, "events": event[rows[:, None], np.arange(max_n)[None, :]].sum(axis=1),
+            "selected_rate": sel_rate, "events": (event & enrolled).sum(axis=1),
             "dropped": dropped, "superior": superior,
         }
 
