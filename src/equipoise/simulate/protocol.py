@@ -249,11 +249,12 @@ def _natural_history_endpoint(kind: OutcomeType, outcome_id: str, event: str, da
 
 
 def _improved(model: NaturalHistory, pop: Population, day: int, odds: float) -> float:
+    """P(alive and at least one level better than at baseline on ``day``), baseline level by baseline level."""
     total = 0.0
     for level, p in pop.start.items():
         dist = model.state_distribution(Population({level: 1.0}, pop.age, pop.setting_shift), odds, days=day)[day]
-        total += p * dist[:level].sum() - p * (dist[DEAD] if level > DEAD else 0.0)
-    return total
+        total += p * dist[:level].sum()  # levels below baseline; death (10) is never below a hospital level
+    return float(total)
 
 
 def _ct_probability(model: NaturalHistory, pop: Population, day: int, odds: float, seed: int) -> float:
