@@ -9,6 +9,7 @@ import traceback
 import typer
 
 from equipoise import __version__
+from equipoise.cli.design_commands import design_app
 from equipoise.cli.output import error_console
 from equipoise.cli.protocol_commands import protocol_app
 from equipoise.cli.simulate_commands import simulate_app
@@ -23,6 +24,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.add_typer(protocol_app, name="protocol")
+app.add_typer(design_app, name="design")
 app.add_typer(simulate_app, name="simulate")
 
 
