@@ -91,3 +91,15 @@ def test_protocol_rct_type_one_error_is_alpha(run_cli, examples):
     assert abs(d["rejection_probability"] - 0.025) <= 3.5 * d["mc_se"]
     assert len(d["stop_probability_by_look"]) == 3
     assert d["expected_n"] < 360
+
+
+def test_protocol_power_at_its_target_matches_the_design_layer(examples):
+    """The design layer says the MSC RCT's 360 patients give power 0.688 (Whitehead); simulation with the PO
+    score test, futility obeyed, must agree within Monte Carlo error plus the approximation's slack."""
+    from equipoise.protocol import load_protocol
+    from equipoise.simulate.protocol import Effect, simulate_protocol
+
+    protocol = load_protocol(examples / "covid19-msc-rct.yaml")
+    nominal = design.design_protocol(protocol).power_at_target
+    oc = simulate_protocol(protocol, Effect.parse("assumed"), n_trials=N, seed=21)
+    assert within(oc.rejection_probability_futility_obeyed, nominal, N, 0.02), (oc.rejection_probability, nominal)

@@ -82,7 +82,7 @@ def plan_for(protocol: Protocol) -> SequentialPlan:
         return SequentialPlan((float(norm.ppf(1 - analysis.alpha / analysis.sided)),), alpha=analysis.alpha,
                               information_rates=(1.0,), two_sided=two_sided)
     try:
-        from equipoise.design import gsd  # type: ignore[import-not-found,attr-defined,unused-ignore]
+        from equipoise.design import gsd
     except ImportError:
         raise UserError("group-sequential boundaries come from equipoise.design, which this build does not have; "
                         "simulate a fixed design or use the Python API with explicit boundaries") from None
