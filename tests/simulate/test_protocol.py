@@ -77,3 +77,20 @@ def test_protocol_errors(examples, tmp_path):
         build(protocol, Effect.parse("delta=1"))
     with pytest.raises(UserError, match="natural history"):
         build(protocol, Effect.parse("assumed"), MODEL, POP)
+
+
+def test_time_to_event_primary_uses_the_design_layers_events(examples, tmp_path):
+    pytest.importorskip("equipoise.design")
+    from equipoise.simulate.endpoints import SurvivalEndpoint
+    from equipoise.simulate.group_sequential import simulate_group_sequential
+
+    path = with_primary(examples, tmp_path, "  primary: {outcome: time_to_discharge, method: logrank,\n"
+                        "            assumptions: {hazard_ratio: 1.5, median_control: 10, accrual: 6, follow_up: 6}}\n")
+    text = path.read_text(encoding="utf-8").replace("total: 12000", "total: 900")
+    text = text.replace("better: lower\n    event: discharged alive", "better: higher\n    event: discharged alive")
+    path.write_text(text, encoding="utf-8")
+    sim = build(load_protocol(path), Effect.parse("none"))
+    assert isinstance(sim.endpoint, SurvivalEndpoint)
+    assert sim.plan.two_sided
+    oc = simulate_group_sequential(sim.endpoint, sim.plan, null=True, n_trials=3000, seed=2)
+    assert abs(oc.rejection_probability - 0.01) <= 3.5 * np.sqrt(0.01 * 0.99 / 3000)

@@ -200,17 +200,17 @@ def _survival_endpoint(protocol: Protocol, effect: Effect, plan: SequentialPlan,
     hr = {"none": 1.0, "assumed": a.hazard_ratio, "hr": effect.value}.get(effect.kind)
     if hr is None or a.hazard_ratio is None:
         raise UserError(f"--effect {effect}: a time-to-event outcome takes none, assumed or hr=VALUE")
-    analysis = protocol.analysis
-    assert analysis is not None
-    z_a = norm.ppf(1 - analysis.alpha / analysis.sided)
-    z_b = norm.ppf(analysis.power or 0.8)
-    # Schoenfeld (1983) events for the design's hazard ratio; the group-sequential plan's maximum is inflated
-    # by the design layer's sample-size step, not here, so this is the fixed-design number of events
-    events = math.ceil(4 * (z_a + z_b) ** 2 / math.log(a.hazard_ratio) ** 2)
+    from equipoise.design import design_protocol
+
+    # events per look as the design layer sizes them (Schoenfeld, inflated for the group-sequential plan)
+    sized = design_protocol(protocol).primary
+    if sized.events_per_look is None:
+        raise UserError(f"{protocol.trial.id}: the design layer gives no number of events for the primary outcome")
+    planned = tuple(max(1, math.ceil(e)) for e in sized.events_per_look)
     target = protocol.enrolment.target
-    n_max = target.total if target is not None else 2 * events
-    rates = plan.information_rates or (1.0,)
-    planned = tuple(max(1, math.ceil(events * r)) for r in rates)
+    n_max = target.total if target is not None else math.ceil(sized.n_total or 2 * planned[-1])
+    if n_max < planned[-1]:
+        raise UserError(f"{protocol.trial.id}: {n_max} patients cannot give the {planned[-1]} events the design needs")
     median = a.median_control or 12.0
     return SurvivalEndpoint(PiecewiseExponential.from_median(median), hr, planned, n_max, a.accrual or 12.0,
                             a.dropout or 0.0, 12.0, lower_hazard_is_better=lower_better)
