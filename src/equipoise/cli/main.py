@@ -14,6 +14,7 @@ from equipoise.cli.design_commands import design_app
 from equipoise.cli.output import error_console
 from equipoise.cli.protocol_commands import protocol_app
 from equipoise.cli.report_commands import report_app
+from equipoise.cli.simulate_commands import simulate_app
 from equipoise.errors import UserError
 
 app = typer.Typer(
@@ -28,6 +29,7 @@ app.add_typer(protocol_app, name="protocol")
 app.add_typer(design_app, name="design")
 app.add_typer(analyze_app, name="analyze")
 app.add_typer(report_app, name="report")
+app.add_typer(simulate_app, name="simulate")
 
 
 def _show_version(value: bool) -> None:

@@ -1,0 +1,245 @@
+"""``equipoise simulate``: operating characteristics of a design on virtual patients."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from equipoise.cli.output import JsonOption, error_console, print_json, print_plain
+from equipoise.errors import UserError
+from equipoise.protocol import load_protocol
+
+simulate_app = typer.Typer(help="Simulate designs on virtual patients: type I error, power, sample size, claims.",
+                           no_args_is_help=True)
+
+TrialsOption = typer.Option(None, "--n-trials", "-n", help="Number of simulated trials.", min=1)
+SeedOption = typer.Option(20200214, "--seed", help="Random seed (the same seed gives the same result).")
+SchedulerOption = typer.Option(None, "--scheduler", help="Dask scheduler address, e.g. tcp://host:8786.")
+NaturalHistoryOption = typer.Option("covid19", "--natural-history",
+                                    help="Natural-history parameter file: a built-in name or a YAML path.")
+PlotOption = typer.Option(None, "--plot", help="Write a picture of the result to this file (PNG, SVG or PDF).")
+
+
+@contextmanager
+def _progress(enabled: bool, what: str) -> Iterator[Any]:
+    """A Rich progress bar on stderr, fed by the engine's (done, total) hook."""
+    if not enabled:
+        yield None
+        return
+    columns = (TextColumn(what), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=error_console, transient=True) as bar:
+        task = bar.add_task(what, total=None)
+
+        def hook(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield hook
+
+
+def _effect_or(text: str) -> tuple[float, float]:
+    from equipoise.simulate.protocol import Effect
+
+    effect = Effect.parse(text)
+    if effect.kind == "none":
+        return 1.0, 1.0
+    if effect.kind == "or" and effect.value is not None:
+        return effect.value, 1.0
+    raise UserError(f"--effect {text!r}: a single-arm simulation takes none or or=VALUE")
+
+
+def _save(fig: Any, path: Path | None) -> None:
+    if path is None:
+        return
+    try:
+        fig.savefig(path)
+    except (OSError, ValueError) as exc:
+        raise UserError(f"--plot {path}: {exc}") from None
+    error_console.print(f"wrote {path}", markup=False)
+
+
+@simulate_app.command("single-arm")
+def single_arm(
+    file: Path = typer.Argument(..., help="Protocol file of a single-arm study (enrolment.target.composition)."),
+    effect: str = typer.Option("none", "--effect", help="none, or or=VALUE (odds ratio on daily transitions)."),
+    harm: float = typer.Option(1.0, "--harm", help="Odds ratio on the daily risk of death (harm), 1 = none."),
+    n_trials: int | None = TrialsOption,
+    seed: int = SeedOption,
+    natural_history: str = NaturalHistoryOption,
+    scheduler: str | None = SchedulerOption,
+    plot: Path | None = PlotOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """How often would each claim of an uncontrolled study come true if the therapy did nothing?"""
+    from equipoise.simulate.natural_history import load_natural_history
+    from equipoise.simulate.single_arm import simulate_single_arm, single_arm_design_from_protocol
+
+    if harm <= 0:
+        raise UserError("--harm must be positive")
+    model = load_natural_history(natural_history)
+    design = single_arm_design_from_protocol(load_protocol(file), model)
+    odds, _ = _effect_or(effect)
+    with _progress(not as_json, "simulating studies") as hook:
+        result = simulate_single_arm(design, model, odds_ratio=odds, harm=harm, n_trials=n_trials or 20000,
+                                     seed=seed, scheduler=scheduler, progress=hook)
+    if as_json:
+        print_json(result.to_dict())
+    else:
+        print_plain(str(result))
+    if plot is not None:
+        _save(result.plot(), plot)
+
+
+@simulate_app.command("protocol")
+def protocol(
+    file: Path = typer.Argument(..., help="Protocol file with an analysis plan and a control arm."),
+    effect: str = typer.Option("assumed", "--effect", help="none, assumed, or or=/hr=/rd=/p=/delta=VALUE."),
+    n_trials: int | None = TrialsOption,
+    seed: int = SeedOption,
+    natural_history: str | None = typer.Option(
+        None, "--natural-history", help="Generate outcomes from virtual patients (e.g. covid19) instead of the "
+        "design assumptions; the effect is then an odds ratio on daily transitions."),
+    population: str = typer.Option("actt1-placebo", "--population",
+                                   help="Natural-history population enrolled (with --natural-history)."),
+    scheduler: str | None = SchedulerOption,
+    plot: Path | None = PlotOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Operating characteristics of a protocol's primary comparison: type I error or power, sample size, looks."""
+    from equipoise.simulate.natural_history import load_natural_history
+    from equipoise.simulate.protocol import Effect, simulate_protocol
+
+    model = load_natural_history(natural_history) if natural_history else None
+    pop = model.population(name=population) if model is not None else None
+    with _progress(not as_json, "simulating trials") as hook:
+        result = simulate_protocol(load_protocol(file), Effect.parse(effect), natural_history=model, population=pop,
+                                   n_trials=n_trials or 10000, seed=seed, scheduler=scheduler, progress=hook)
+    if as_json:
+        print_json(result.to_dict())
+    else:
+        print_plain(str(result))
+    if plot is not None:
+        _save(result.plot(), plot)
+
+
+@simulate_app.command("curve")
+def curve(
+    file: Path = typer.Argument(..., help="Protocol file with an analysis plan and a control arm."),
+    effect: str = typer.Option(..., "--effect", help="NAME=V1,V2,... e.g. or=1,1.2,1.4,1.6 or hr=1,0.8,0.7."),
+    n_trials: int | None = TrialsOption,
+    seed: int = SeedOption,
+    plot: Path | None = PlotOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Power (rejection probability) and expected sample size against the true effect."""
+    from equipoise.simulate.protocol import power_curve
+
+    name, _, values = effect.partition("=")
+    try:
+        numbers = [float(v) for v in values.split(",") if v.strip()]
+    except ValueError:
+        raise UserError(f"--effect {effect!r}: expected NAME=V1,V2,... with numbers") from None
+    if not numbers:
+        raise UserError(f"--effect {effect!r}: expected NAME=V1,V2,...")
+    result = power_curve(load_protocol(file), name.strip().lower(), numbers, n_trials=n_trials or 5000, seed=seed)
+    if as_json:
+        print_json(result.to_dict())
+    else:
+        print_plain(str(result))
+    if plot is not None:
+        _save(result.plot(), plot)
+
+
+def _floats(text: str, option: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise UserError(f"{option}: {text!r} is not a comma-separated list of numbers") from None
+
+
+def _range(text: str, option: str) -> tuple[int, ...]:
+    parts = text.split(":")
+    try:
+        if len(parts) == 3:
+            start, stop, step = (int(p) for p in parts)
+            if step <= 0:
+                raise ValueError
+            return tuple(range(start, stop + 1, step))
+        return tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise UserError(f"{option}: {text!r} is not START:STOP:STEP or a comma-separated list") from None
+
+
+@simulate_app.command("platform")
+def platform(
+    rates: str = typer.Option(..., "--rates", help="True event rate per arm, e.g. 0.25,0.25,0.25."),
+    looks: str = typer.Option(..., "--looks", help="Patients with outcome data at each look, START:STOP:STEP."),
+    arms: str | None = typer.Option(None, "--arms", help="Arm names (default A, B, C, ...)."),
+    control: str | None = typer.Option(None, "--control", help="Common control arm (default: none)."),
+    lag: int = typer.Option(0, "--lag", help="Patients randomised but without outcome data at each look.", min=0),
+    min_prob: float = typer.Option(0.0, "--min-prob", help="Allocation floor per arm (RAR)."),
+    fixed: bool = typer.Option(False, "--fixed-allocation", help="Equal allocation instead of RAR."),
+    sqrt_control: bool = typer.Option(False, "--sqrt-control", help="Control allocation by the square-root rule."),
+    superiority: float = typer.Option(0.99, "--superiority", help="Stop for superiority above this probability."),
+    inferiority: float | None = typer.Option(None, "--inferiority", help="Drop an arm below this (default "
+                                             "1 - superiority)."),
+    equivalence: str | None = typer.Option(None, "--equivalence", help="PROB,DIFF: stop when P(all within DIFF) "
+                                           "> PROB."),
+    futility: str | None = typer.Option(None, "--futility", help="PROB,DIFF: drop an arm when P(better than "
+                                        "control by DIFF) < PROB."),
+    higher_is_better: bool = typer.Option(False, "--higher-is-better", help="The outcome is desirable."),
+    n_trials: int | None = TrialsOption,
+    seed: int = SeedOption,
+    scheduler: str | None = SchedulerOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """A Bayesian adaptive multi-arm trial (binary outcome): stopping, arm dropping, adaptive randomisation."""
+    from equipoise.simulate.platform import PlatformDesign, simulate_platform
+
+    true_rates = _floats(rates, "--rates")
+    names = tuple(a.strip() for a in arms.split(",")) if arms else tuple(chr(65 + i) for i in range(len(true_rates)))
+    if len(names) != len(true_rates):
+        raise UserError("--arms and --rates must have the same length")
+    data_looks = _range(looks, "--looks")
+    randomised = tuple(min(n + lag, data_looks[-1]) for n in data_looks)
+    eq = _floats(equivalence, "--equivalence") if equivalence else None
+    fu = _floats(futility, "--futility") if futility else None
+    for name, pair in (("--equivalence", eq), ("--futility", fu)):
+        if pair is not None and len(pair) != 2:
+            raise UserError(f"{name}: expected PROB,DIFF")
+    design = PlatformDesign(
+        arms=names, true_rates=true_rates, data_looks=data_looks, randomised_at_looks=randomised, control=control,
+        min_probs=(min_prob,) * len(names) if min_prob else None, adaptive=not fixed,
+        control_prob_fixed="sqrt" if sqrt_control else None, superiority=superiority,
+        inferiority=1 - superiority if inferiority is None else inferiority,
+        equivalence_prob=eq[0] if eq else None, equivalence_diff=eq[1] if eq else None,
+        futility_prob=fu[0] if fu else None, futility_diff=fu[1] if fu else None, highest_is_best=higher_is_better,
+    )
+    with _progress(not as_json, "simulating trials") as hook:
+        result = simulate_platform(design, n_trials=n_trials or 1000, seed=seed, scheduler=scheduler, progress=hook)
+    if as_json:
+        print_json(result.to_dict())
+    else:
+        print_plain(str(result))
+
+
+@simulate_app.command("calibration")
+def calibration(
+    natural_history: str = NaturalHistoryOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Each published target of a natural history next to what the model gives (exit 2 if one is off)."""
+    from equipoise.simulate.natural_history import check, load_natural_history
+
+    checks = check(load_natural_history(natural_history))
+    if as_json:
+        print_json({"targets": [c.to_dict() for c in checks], "all_ok": all(c.ok for c in checks)})
+    else:
+        for c in checks:
+            print_plain(f"{c}\n    {c.source}")
+    if not all(c.ok for c in checks):
+        raise typer.Exit(2)

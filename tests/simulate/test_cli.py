@@ -1,0 +1,81 @@
+"""The `equipoise simulate` commands, through the real entry point."""
+
+import json
+
+import pytest
+
+
+def test_single_arm_json_reports_the_founding_lesson(run_cli, examples):
+    r = run_cli("simulate", "single-arm", examples / "covid19-msc-single-arm.yaml", "--effect", "none",
+                "--n-trials", "3000", "--json")
+    assert r.code == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert d["n_trials"] == 3000
+    assert 0 <= d["probability_all_improved"] <= 0.01
+    assert d["mc_se"]["all_improved"] >= 0
+    claim = next(c for c in d["claims"] if c["key"] == "all_improved")
+    assert claim["upper_95"] <= 0.01
+
+
+def test_single_arm_readable_output_says_what_it_means(run_cli, examples, tmp_path):
+    r = run_cli("simulate", "single-arm", examples / "covid19-msc-single-arm.yaml", "-n", "2000", "--plot",
+                tmp_path / "claims.png")
+    assert r.code == 0, r.stderr
+    assert (tmp_path / "claims.png").stat().st_size > 1000
+    assert "NO treatment effect" in r.stdout
+    assert "Only a concurrent randomized control" in r.stdout.replace("\n", " ")
+
+
+def test_protocol_fixed_design_type_one_error(run_cli, examples, tmp_path):
+    picture = tmp_path / "oc.png"
+    r = run_cli("simulate", "protocol", examples / "covid19-platform.yaml", "--effect", "none", "-n", "20000",
+                "--json", "--plot", picture)
+    assert r.code == 0, r.stderr
+    d = json.loads(r.stdout)
+    for key in ("n_trials", "rejection_probability", "mc_se", "expected_n", "stop_probability_by_look"):
+        assert key in d
+    assert abs(d["rejection_probability"] - 0.01) <= 3.5 * d["mc_se"]
+    assert picture.stat().st_size > 1000
+
+
+def test_protocol_with_natural_history(run_cli, examples):
+    r = run_cli("simulate", "protocol", examples / "covid19-platform.yaml", "--natural-history", "covid19",
+                "--population", "recovery-oxygen", "--effect", "or=1.3", "-n", "2000", "--json")
+    assert r.code == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert d["scenario"]["natural_history"] == "covid19-hospitalised-2020"
+    assert d["rejection_probability"] > 0.5
+
+
+def test_platform_and_calibration_commands(run_cli):
+    r = run_cli("simulate", "platform", "--rates", "0.3,0.2", "--looks", "100:400:100", "-n", "200", "--json")
+    assert r.code == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert d["probability_select"]["B"] > 0.5
+    r = run_cli("simulate", "calibration", "--json")
+    assert r.code == 0
+    assert json.loads(r.stdout)["all_ok"] is True
+
+
+def test_curve_command(run_cli, examples, tmp_path):
+    r = run_cli("simulate", "curve", examples / "covid19-platform.yaml", "--effect", "p=0.2,0.16", "-n", "2000",
+                "--plot", tmp_path / "curve.png")
+    assert r.code == 0, r.stderr
+    assert "rejection" in r.stdout
+    assert (tmp_path / "curve.png").exists()
+
+
+@pytest.mark.parametrize("args", [
+    ("simulate", "protocol", "EXAMPLES/covid19-platform.yaml", "--effect", "bogus"),
+    ("simulate", "single-arm", "EXAMPLES/covid19-platform.yaml"),
+    ("simulate", "single-arm", "EXAMPLES/covid19-msc-single-arm.yaml", "--effect", "hr=0.5"),
+    ("simulate", "single-arm", "EXAMPLES/covid19-msc-single-arm.yaml", "--natural-history", "nowhere"),
+    ("simulate", "platform", "--rates", "0.3,x", "--looks", "100:200:100"),
+    ("simulate", "platform", "--rates", "0.3,0.3", "--looks", "100:200:0"),
+    ("simulate", "protocol", "EXAMPLES/covid19-platform.yaml", "--scheduler", "tcp://127.0.0.1:9", "-n", "10"),
+])
+def test_bad_input_is_one_line_and_exit_2(run_cli, examples, args):
+    r = run_cli(*[a.replace("EXAMPLES", str(examples)) for a in args])
+    assert r.code == 2
+    assert "Traceback" not in r.stderr
+    assert r.stderr.strip()
