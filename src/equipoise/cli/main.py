@@ -9,8 +9,13 @@ import traceback
 import typer
 
 from equipoise import __version__
+from equipoise.cli.allocation_commands import allocation_app
+from equipoise.cli.audit_commands import audit_app
 from equipoise.cli.output import error_console
 from equipoise.cli.protocol_commands import protocol_app
+from equipoise.cli.serve_commands import demo, serve
+from equipoise.cli.trial_commands import trial_app
+from equipoise.cli.user_commands import user_app
 from equipoise.errors import UserError
 
 app = typer.Typer(
@@ -22,6 +27,12 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.add_typer(protocol_app, name="protocol")
+app.command("serve")(serve)
+app.command("demo")(demo)
+app.add_typer(trial_app, name="trial")
+app.add_typer(user_app, name="user")
+app.add_typer(audit_app, name="audit")
+app.add_typer(allocation_app, name="allocation")
 
 
 def _show_version(value: bool) -> None:

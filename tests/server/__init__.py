@@ -1,0 +1,3 @@
+from tests import fake_allocate
+
+fake_allocate.install()  # until equipoise.allocate is merged
