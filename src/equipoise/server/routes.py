@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Header, Path, Query, Request, Response
 
 from equipoise.server.deps import SvcDep, UserDep, client_source
 from equipoise.server.schemas import (
@@ -36,6 +36,9 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 router = APIRouter(responses=ERRORS)
 Json = dict[str, Any]
+MAX_ID = 2_147_483_647  # the largest INTEGER on PostgreSQL: larger ids cannot exist
+RowId = Annotated[int, Path(ge=1, le=MAX_ID)]
+PatientId = Annotated[int, Path(ge=1, le=MAX_ID, description="The patient's number (P-000123 is 123).")]
 
 
 @router.get("/health", tags=["server"])
@@ -97,7 +100,7 @@ def grant_role(username: str, body: RoleGrant, user: UserDep, svc: SvcDep) -> Js
 
 
 @router.post("/api/roles/{membership_id}/revoke", tags=["users"])
-def revoke(membership_id: int, body: RevokeBody, user: UserDep, svc: SvcDep) -> Json:
+def revoke(membership_id: RowId, body: RevokeBody, user: UserDep, svc: SvcDep) -> Json:
     user_store.revoke_role(svc.db, user, membership_id, body.reason)
     return {"status": "revoked", "id": membership_id}
 
@@ -154,24 +157,24 @@ def enrol(trial_id: str, body: EnrolBody, user: UserDep, svc: SvcDep,
 @router.get("/api/trials/{trial_id}/patients", tags=["patients"])
 def list_patients(trial_id: str, user: UserDep, svc: SvcDep, site_id: str | None = None,
                   limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-                  offset: Annotated[int, Query(ge=0)] = 0) -> list[Json]:
+                  offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0) -> list[Json]:
     return [p.to_dict() for p in svc.patients.list_patients(user, trial_id, site_id, limit, offset)]
 
 
 @router.get("/api/trials/{trial_id}/patients/{patient_id}", tags=["patients"])
-def get_patient(trial_id: str, patient_id: int, user: UserDep, svc: SvcDep) -> Json:
+def get_patient(trial_id: str, patient_id: PatientId, user: UserDep, svc: SvcDep) -> Json:
     return svc.patients.get(user, trial_id, patient_id).to_dict()
 
 
 @router.patch("/api/trials/{trial_id}/patients/{patient_id}", tags=["patients"])
-def correct_patient(trial_id: str, patient_id: int, body: CorrectionBody, user: UserDep, svc: SvcDep) -> Json:
+def correct_patient(trial_id: str, patient_id: PatientId, body: CorrectionBody, user: UserDep, svc: SvcDep) -> Json:
     """Correct enrolment values with a reason; the allocation never changes, differences become discrepancies."""
     patient, raised = svc.patients.correct(user, trial_id, patient_id, body.values, body.reason)
     return {"patient": patient.to_dict(), "discrepancies": raised}
 
 
 @router.post("/api/trials/{trial_id}/patients/{patient_id}/randomize", tags=["randomization"], status_code=201)
-def randomize(trial_id: str, patient_id: int, user: UserDep, svc: SvcDep, response: Response,
+def randomize(trial_id: str, patient_id: PatientId, user: UserDep, svc: SvcDep, response: Response,
               body: RandomizeBody | None = None,
               idempotency_key: Annotated[str | None, Header(max_length=100)] = None) -> Json:
     """Randomize; a retry with the same Idempotency-Key returns the same allocation (200, replayed: true)."""
@@ -185,14 +188,14 @@ def randomize(trial_id: str, patient_id: int, user: UserDep, svc: SvcDep, respon
 
 
 @router.get("/api/trials/{trial_id}/patients/{patient_id}/allocation", tags=["randomization"])
-def get_allocation(trial_id: str, patient_id: int, user: UserDep, svc: SvcDep) -> Json:
+def get_allocation(trial_id: str, patient_id: PatientId, user: UserDep, svc: SvcDep) -> Json:
     return svc.randomization.get(user, trial_id, patient_id).to_dict()
 
 
 @router.get("/api/trials/{trial_id}/allocations", tags=["randomization"])
 def list_allocations(trial_id: str, user: UserDep, svc: SvcDep,
                      limit: Annotated[int, Query(ge=1, le=10000)] = 100,
-                     offset: Annotated[int, Query(ge=0)] = 0) -> list[Json]:
+                     offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0) -> list[Json]:
     return [a.to_dict() for a in svc.randomization.list_allocations(user, trial_id, limit, offset)]
 
 
@@ -204,7 +207,7 @@ def discrepancies(trial_id: str, user: UserDep, svc: SvcDep) -> list[Json]:
 # --- unblinding, adaptive tables, aggregates ------------------------------------------------------------------------
 
 @router.post("/api/trials/{trial_id}/patients/{patient_id}/emergency-unblind", tags=["unblinding"])
-def emergency_unblind(trial_id: str, patient_id: int, body: ReauthBody, user: UserDep, svc: SvcDep) -> Json:
+def emergency_unblind(trial_id: str, patient_id: PatientId, body: ReauthBody, user: UserDep, svc: SvcDep) -> Json:
     """Reveal one patient's arm at once (investigator, own site, reason and password); audited and notified."""
     return svc.unblinding.emergency(user, trial_id, patient_id, body.reason, body.password)
 
@@ -244,7 +247,7 @@ def replay(trial_id: str, user: UserDep, svc: SvcDep) -> Json:
 
 @router.get("/api/audit", tags=["audit"])
 def audit(user: UserDep, svc: SvcDep, trial_id: str | None = None, table: str | None = None,
-          record_id: str | None = None, after_id: Annotated[int, Query(ge=0)] = 0,
+          record_id: str | None = None, after_id: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
           limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[Json]:
     return read_audit(svc.db, user, trial_id=trial_id, table=table, record_id=record_id, after_id=after_id,
                       limit=limit)

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from equipoise.store import engine
 from equipoise.store.db import Database
-from equipoise.store.errors import ConflictError, InvalidError, NotFoundError
+from equipoise.store.errors import ConflictError, ForbiddenError, InvalidError, NotFoundError
 from equipoise.store.models import AdaptiveTable, Allocation, AllocationState, Patient, Trial, patient_code
 from equipoise.store.patients import Clock, local_date
 from equipoise.store.principal import Principal
@@ -105,6 +105,8 @@ class RandomizationService:
 
     def _randomize(self, principal: Principal, trial_id: str, patient_id: int, key: str) -> AllocationView:
         now = self.clock()
+        if not principal.system and not principal.grants_for(Action.RANDOMIZE, trial_id):
+            raise ForbiddenError("your role does not allow randomize")
         with self.db.write(principal.audit_context(reason="randomization")) as s:
             trial = get_trial(s, trial_id)
             patient = s.scalars(select(Patient).where(Patient.id == patient_id).with_for_update()).one_or_none()

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 
 from equipoise.store.auth import AuthService
 from equipoise.store.db import Database
-from equipoise.store.errors import ConflictError, InvalidError, NotFoundError
+from equipoise.store.errors import ConflictError, ForbiddenError, InvalidError, NotFoundError
 from equipoise.store.models import AdaptiveTable, Allocation, Notification, Patient, Unblinding, patient_code
 from equipoise.store.patients import Clock
 from equipoise.store.principal import Principal
@@ -41,6 +41,8 @@ class UnblindingService:
     def emergency(self, principal: Principal, trial_id: str, patient_id: int, reason: str | None,
                   password: str | None) -> dict[str, Any]:
         why = _reason(reason)
+        if not principal.system and not principal.grants_for(Action.EMERGENCY_UNBLIND, trial_id):
+            raise ForbiddenError("your role does not allow emergency-unblind")
         with self.db.read() as s:
             trial = get_trial(s, trial_id)
             patient = s.get(Patient, patient_id)

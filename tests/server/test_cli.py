@@ -1,0 +1,58 @@
+"""The trial-server commands through the real CLI entry point."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from sqlalchemy import text
+
+from equipoise.store.db import Database
+from tests.store.support import DEMO, PLATFORM
+
+
+def test_trial_create_user_add_and_audit_verify(run_cli, db_url: str, tmp_path: Path):
+    result = run_cli("trial", "create", DEMO, "--db", db_url)
+    assert result.code == 0, result.stderr
+    assert "trial MSC-COVID-RCT created" in result.stdout
+    again = run_cli("trial", "create", DEMO, "--db", db_url)
+    assert again.code == 2
+    assert "already exists" in again.stderr
+    result = run_cli("user", "add", "li", "--role", "site-coordinator", "--trial", "MSC-COVID-RCT", "--site",
+                     "pumch", "--password", "a long enough password", "--db", db_url)
+    assert result.code == 0, result.stderr
+    bad_site = run_cli("user", "add", "bo", "--role", "investigator", "--trial", "MSC-COVID-RCT", "--site", "mars",
+                       "--password", "a long enough password", "--db", db_url)
+    assert bad_site.code == 2
+    assert "no site 'mars'" in bad_site.stderr
+    bad_role = run_cli("user", "add", "cy", "--role", "boss", "--password", "a long enough password", "--db", db_url)
+    assert bad_role.code == 2
+    assert "unknown role" in bad_role.stderr
+    listed = run_cli("user", "list", "--db", db_url, "--json")
+    assert [u["username"] for u in json.loads(listed.stdout)] == ["li"]
+    verified = run_cli("audit", "verify", "--db", db_url, "--json")
+    assert verified.code == 0
+    assert json.loads(verified.stdout)["ok"] is True
+    replay = run_cli("allocation", "replay", "--db", db_url)
+    assert replay.code == 0
+    assert "MSC-COVID-RCT: replayed 0 allocations" in replay.stdout
+
+
+def test_audit_verify_exits_1_and_names_the_tampered_record(run_cli, db_url: str):
+    assert run_cli("trial", "create", PLATFORM, "--db", db_url).code == 0
+    db = Database(db_url)
+    with db.write_engine.begin() as conn:
+        conn.execute(text("UPDATE trials SET title = 'Something else'"))
+    db.dispose()
+    result = run_cli("audit", "verify", "--db", db_url)
+    assert result.code == 1
+    assert "trials PANDEMIC-PLATFORM: differs from the replay of its history in title" in result.stdout
+
+
+def test_invalid_protocol_is_refused_with_located_problems(run_cli, db_url: str, tmp_path: Path):
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(DEMO.read_text().replace("method: minimization", "method: coin-toss"))
+    result = run_cli("trial", "create", broken, "--db", db_url)
+    assert result.code == 2
+    assert "broken.yaml:" in result.stderr
+    assert "coin-toss" in result.stderr or "method" in result.stderr
