@@ -60,6 +60,11 @@ class MinimizationSettings(ProtocolModel):
         default=0.8, gt=0, le=1, description="Probability of the arm that minimizes imbalance (1 = deterministic)."
     )
     imbalance: str = Field(default="range", pattern="^(range|variance|sd)$")
+    ratio_preserving: bool = Field(
+        default=True,
+        description="Unequal allocation: balance on equal virtual arms so every patient's probability of each "
+        "arm is the allocation ratio (Kuznetsova & Tymofyeyev); false divides counts by the ratio instead.",
+    )
 
 
 class AdaptiveSettings(ProtocolModel):
