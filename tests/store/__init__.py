@@ -1,3 +1,0 @@
-from tests import fake_allocate
-
-fake_allocate.install()  # until equipoise.allocate is merged

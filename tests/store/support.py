@@ -11,9 +11,6 @@ import pytest
 
 from equipoise.store.db import Database
 from equipoise.store.migrate import upgrade
-from tests import fake_allocate
-
-fake_allocate.install()
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "examples" / "covid19-msc-rct.yaml"

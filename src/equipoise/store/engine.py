@@ -10,20 +10,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from equipoise.allocate import (  # type: ignore[import-not-found]
+from equipoise.allocate import (
     Allocation,
+    AllocationError,
     AllocationRequest,
-    ArmWeight,
     RecordingSource,
     ReplayExhausted,
     ReplaySource,
     Scheme,
-    arms_for_patient,
-    patient_factors,
+    build_request,
     scheme_from_protocol,
-    stratum_key,
 )
-from equipoise.allocate.errors import AllocationError  # type: ignore[import-not-found]
 from equipoise.protocol import Protocol
 
 __all__ = [
@@ -47,15 +44,7 @@ class Prepared:
 def prepare(protocol: Protocol, site_id: str, values: Mapping[str, Any],
             adaptive_probabilities: Mapping[str, float] | None = None) -> Prepared:
     """Scheme and request for one patient under the protocol in force (RND-5: arms open to this patient)."""
-    open_arms = arms_for_patient(protocol, site_id, dict(values))
-    factors = patient_factors(protocol, dict(values), site_id)
-    request = AllocationRequest(
-        arms=tuple(ArmWeight(a.id, a.allocation) for a in open_arms),
-        all_arms=tuple(ArmWeight(a.id, a.allocation) for a in protocol.arms),
-        factors=factors,
-        stratum=stratum_key(protocol, factors),
-        adaptive_probabilities=adaptive_probabilities,
-    )
+    request = build_request(protocol, site_id, dict(values), adaptive_probabilities)
     scheme = scheme_from_protocol(protocol)
     return Prepared(scheme, request, scheme.state_key(request))
 
