@@ -159,18 +159,18 @@ class AuthService:
         """The principal behind a bearer token; expired, revoked and idle sessions are refused."""
         now = utcnow()
         with self.db.read() as session:
-            row = session.execute(
-                select(AuthSession, User).join(User, User.id == AuthSession.user_id)
+            # One round trip: the session, its user and the user's active roles (outer join: maybe none).
+            rows = session.execute(
+                select(AuthSession, User, Membership.role, Membership.trial_id, Membership.site_id)
+                .join(User, User.id == AuthSession.user_id)
+                .outerjoin(Membership, (Membership.user_id == User.id) & Membership.active.is_(True))
                 .where(AuthSession.token_hash == token_digest(token))
-            ).one_or_none()
-            if row is None:
-                raise UnauthorizedError("invalid token: log in again")
-            auth, user = row
-            grants = tuple(
-                Grant(Role(m.role), m.trial_id, m.site_id)
-                for m in session.scalars(select(Membership).where(Membership.user_id == user.id,
-                                                                   Membership.active.is_(True)))
-            )
+            ).all()
+        if not rows:
+            raise UnauthorizedError("invalid token: log in again")
+        auth, user = rows[0][0], rows[0][1]
+        grants = tuple(Grant(Role(role), trial_id, site_id) for _a, _u, role, trial_id, site_id in rows
+                       if role is not None)
         if auth.revoked_at is not None:
             raise UnauthorizedError("this session has ended: log in again")
         if not user.active:
