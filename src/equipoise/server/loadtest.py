@@ -8,6 +8,7 @@ Used by the reliability tests (64 clients, several server processes, kill -9) an
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import socket
 import statistics
@@ -120,11 +121,13 @@ Patient = tuple[str, dict[str, Any]]  # (site id, enrolment values)
 
 
 def run_load(base: str, token: str, trial_id: str, patients: list[Patient], clients: int,
-             stop: threading.Event | None = None, timeout: float = 120) -> LoadResult:
+             stop: threading.Event | None = None, timeout: float = 120, tag: str | None = None) -> LoadResult:
     """Each client takes the next patient, enrols it, then randomizes it with a fresh idempotency key.
 
-    The randomize latency (the request a coordinator waits for) is recorded per call.
+    The randomize latency (the request a coordinator waits for) is recorded per call. Idempotency keys are
+    ``enrol-<tag>-<n>`` and ``rand-<tag>-<n>``; the tag (random by default) keeps runs on one trial apart.
     """
+    run_tag = tag or secrets.token_hex(4)
     lock = threading.Lock()  # guards the client-side work list only; the server sees independent requests
     queue = list(enumerate(patients))
     latencies: list[float] = []
@@ -142,13 +145,13 @@ def run_load(base: str, token: str, trial_id: str, patients: list[Patient], clie
                     number, (site, values) = queue.pop()
                 try:
                     enrol = client.post(f"/api/trials/{trial_id}/patients", json={"site_id": site, "values": values},
-                                        headers={"Idempotency-Key": f"enrol-{number}"})
+                                        headers={"Idempotency-Key": f"enrol-{run_tag}-{number}"})
                     if enrol.status_code != 201:
                         with lock:
                             errors.append(f"enrol {number}: {enrol.status_code} {enrol.text[:200]}")
                         continue
                     pid = int(enrol.json()["id"])
-                    key = f"rand-{number}"
+                    key = f"rand-{run_tag}-{number}"
                     with lock:
                         pending.append((pid, key))
                     started = time.perf_counter()
