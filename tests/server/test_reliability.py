@@ -90,9 +90,10 @@ def test_rel_64_clients_randomize_5000_patients_in_20_strata_through_4_processes
     try:
         token = api_token(server.base, "loader", PASSWORD)
         result = run_load(server.base, token, TRIAL, patients(PATIENTS), clients=64)
+        log = server.stderr()
     finally:
         server.stop()
-    assert result.errors == []
+    assert result.errors == [], (result.errors[:5], log[-3000:])
     assert len(result.acknowledged) == PATIENTS
     check_integrity(db_url, result.acknowledged, PATIENTS)
 
@@ -117,6 +118,7 @@ def test_rel_kill_9_during_load_then_restart_keeps_every_acknowledged_allocation
             break
         time.sleep(0.05)
     server.kill()  # SIGKILL to the supervisor and every worker, mid-load
+    server.stop()
     stop.set()
     thread.join()
     first = outcome["result"]

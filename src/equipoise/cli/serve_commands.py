@@ -33,8 +33,10 @@ def run_server(url: str, host: str, port: int, workers: int) -> None:
         raise UserError("--workers: give at least 1")
     # Worker processes build their own app from the environment: hand them the database URL that way.
     os.environ[DATABASE_URL_ENV] = url
+    from equipoise.server.protocol import NoDelayH11Protocol
+
     uvicorn.run("equipoise.server.app:create_app", factory=True, host=host, port=port, workers=workers,
-                log_level="warning", access_log=False)
+                http=NoDelayH11Protocol, log_level="warning", access_log=False)
 
 
 def serve(

@@ -14,6 +14,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -38,6 +39,7 @@ class ServerProcess:
     port: int = field(default_factory=free_port)
     env: Mapping[str, str] | None = None
     process: subprocess.Popen[bytes] | None = None
+    log: Any = None  # the server's stderr goes to a file: a pipe nobody reads would fill and block it
 
     @property
     def base(self) -> str:
@@ -45,16 +47,16 @@ class ServerProcess:
 
     def start(self, timeout: float = 60) -> ServerProcess:
         environment = {**os.environ, **(self.env or {})}
+        self.log = tempfile.TemporaryFile()  # noqa: SIM115 - open for the server's lifetime, closed by stop()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "equipoise", "serve", "--db", self.url, "--workers", str(self.workers),
              "--port", str(self.port)],
-            env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+            env=environment, stdout=subprocess.DEVNULL, stderr=self.log, start_new_session=True,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                err = self.process.stderr.read().decode() if self.process.stderr else ""
-                raise RuntimeError(f"the server exited with code {self.process.returncode}: {err[-2000:]}")
+                raise RuntimeError(f"the server exited with code {self.process.returncode}: {self.stderr()[-2000:]}")
             try:
                 if httpx.get(f"{self.base}/health", timeout=1).status_code == 200:
                     return self
@@ -78,10 +80,18 @@ class ServerProcess:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(timeout=30)
 
+    def stderr(self) -> str:
+        """What the server wrote to stderr so far."""
+        if self.log is None:
+            return ""
+        self.log.seek(0)
+        return bytes(self.log.read()).decode(errors="replace")
+
     def stop(self) -> None:
         self.kill(signal.SIGTERM)
-        if self.process is not None and self.process.stderr is not None:
-            self.process.stderr.close()
+        if self.log is not None:
+            self.log.close()
+            self.log = None
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not on POSIX: SQLite's own busy handler alone
+    fcntl = None  # type: ignore[assignment]
+
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -53,7 +58,7 @@ def normalize_url(url: str) -> str:
 class Database:
     """One database: a write engine and a read engine sharing its URL."""
 
-    def __init__(self, url: str | None = None, *, pool_size: int = 10) -> None:
+    def __init__(self, url: str | None = None, *, pool_size: int = 5) -> None:
         self.url = normalize_url(url or default_database_url())
         try:
             parsed = make_url(self.url)
@@ -66,9 +71,11 @@ class Database:
             database = parsed.database
             if database and database != ":memory:":
                 Path(database).parent.mkdir(parents=True, exist_ok=True)
+            self._lock_path = f"{database}.writelock" if database and database != ":memory:" and fcntl else None
             self.write_engine = self._sqlite_engine(immediate=True)
             self.read_engine = self._sqlite_engine(immediate=False)
         else:
+            self._lock_path = None
             options: dict[str, Any] = {"pool_size": pool_size, "max_overflow": pool_size, "pool_pre_ping": True}
             self.write_engine = create_engine(self.url, **options)
             self.read_engine = self.write_engine
@@ -98,10 +105,30 @@ class Database:
     @contextmanager
     def write(self, context: AuditContext | None = None) -> Iterator[Session]:
         """A write transaction: commits (with its audit entries) on success, rolls back on any error."""
-        with self._writer() as session:
+        with self._writer_turn(), self._writer() as session:
             set_context(session, context or AuditContext())
             with session.begin():
                 yield session
+
+    @contextmanager
+    def _writer_turn(self) -> Iterator[None]:
+        """On SQLite, queue writers on a kernel file lock before ``BEGIN IMMEDIATE``.
+
+        Correctness does not depend on it (``BEGIN IMMEDIATE`` still serializes writers), but SQLite's busy
+        handler makes a waiting writer sleep in growing steps (up to 100 ms) even after the lock is free, so
+        under load most of the time is spent asleep and a few writers starve (p99 of seconds). ``flock`` wakes
+        the next writer, in any process, the moment the previous one commits. Each acquisition opens the file
+        anew: flock locks belong to an open file description, so threads must not share one.
+        """
+        if self._lock_path is None:
+            yield
+            return
+        fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # closing releases the lock
 
     @contextmanager
     def read(self) -> Iterator[Session]:
