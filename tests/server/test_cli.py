@@ -71,3 +71,22 @@ def test_demo_sets_up_trial_and_one_user_per_role_and_is_rerunnable(run_cli, tmp
     assert roles == {"admin", "site-coordinator", "investigator", "monitor", "blinded-statistician",
                      "unblinded-statistician", "dmc"}
     assert run_cli("audit", "verify", "--db", url).code == 0
+
+
+def test_trial_amend_from_the_command_line(run_cli, db_url: str, tmp_path: Path):
+    assert run_cli("trial", "create", PLATFORM, "--db", db_url).code == 0
+    amended = tmp_path / "platform-v4.yaml"
+    amended.write_text(PLATFORM.read_text() + """
+  - version: "4.0"
+    effective_date: 2999-01-01
+    summary: Add a far-future arm.
+    changes:
+      - change: add-arm
+        arm: {id: future_drug, name: Future drug + usual care, role: experimental, allocation: 1}
+""")
+    result = run_cli("trial", "amend", amended, "--reason", "ethics approval E-42", "--db", db_url)
+    assert result.code == 0, result.stderr
+    assert "versions 1.0, 2.0, 3.0, 4.0" in result.stdout
+    again = run_cli("trial", "amend", amended, "--reason", "again", "--db", db_url)
+    assert again.code == 2
+    assert "adds no amendment" in again.stderr

@@ -142,3 +142,42 @@ def test_replay_finds_an_allocation_changed_in_the_database(db: Database):
     assert any(f.table == "allocations" and "arm" in f.message for f in verify(db).findings)
     with db.read() as s:
         assert s.scalars(select(Allocation.arm)).one() == other
+
+
+NEW_AMENDMENT = """
+  - version: "4.0"
+    effective_date: {date}
+    summary: Add tocilizumab.
+    changes:
+      - change: add-arm
+        arm: {{id: tocilizumab, name: Tocilizumab + usual care, role: experimental, allocation: 1}}
+"""
+
+
+def test_amend_adds_an_amendment_that_applies_from_its_date_and_keeps_the_past(db: Database):
+    from equipoise.store.trials import amend_trial
+
+    coord, _ = setup(db, PLATFORM.read_text())
+    clock = Clock(dt.date(2020, 7, 1))
+    before = randomize(db, clock, coord, "oxford", "before")
+    operator = system_principal("test")
+    text = PLATFORM.read_text() + NEW_AMENDMENT.format(date="2020-07-10")
+    with pytest.raises(ConflictError, match="before today"):
+        amend_trial(db, operator, text, "REC approval 123", today=dt.date(2020, 7, 11))
+    with pytest.raises(ConflictError, match="earlier amendments"):
+        amend_trial(db, operator, text.replace("Add azithromycin.", "Add something."), "x",
+                    today=dt.date(2020, 7, 2))
+    with pytest.raises(ConflictError, match="only new amendments"):
+        amend_trial(db, operator, text.replace("target: {total: 12000}", "target: {total: 100}"), "x",
+                    today=dt.date(2020, 7, 2))
+    with pytest.raises(InvalidError, match="reason"):
+        amend_trial(db, operator, text, " ", today=dt.date(2020, 7, 2))
+    view = amend_trial(db, operator, text, "REC approval 123", today=dt.date(2020, 7, 2))
+    assert [v["version"] for v in view.versions][-1] == "4.0"
+    clock.set(dt.date(2020, 7, 10))
+    after = randomize(db, clock, coord, "oxford", "after")
+    assert after.protocol_version == "4.0"
+    assert "tocilizumab" in {a["id"] for a in after.request["arms"]}
+    assert before.protocol_version == "3.0"
+    assert replay_trial(db, TRIAL).identical  # the earlier allocation still replays under version 3.0
+    assert verify(db).ok

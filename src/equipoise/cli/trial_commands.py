@@ -8,8 +8,9 @@ import typer
 
 from equipoise.cli.database_option import DbOption, open_database
 from equipoise.cli.output import JsonOption, print_json, print_plain
+from equipoise.errors import UserError
 from equipoise.store.principal import system_principal
-from equipoise.store.trials import create_trial_from_file, list_trials
+from equipoise.store.trials import amend_trial, create_trial_from_file, list_trials
 
 trial_app = typer.Typer(help="Activate and list trials on the server's database.", no_args_is_help=True)
 
@@ -24,6 +25,22 @@ def create(file: Path = typer.Argument(..., help="Protocol file (YAML)."), db: s
     else:
         print_plain(f"trial {view.id} created: {view.title} (version {view.version}, "
                     f"{'blinded' if view.blinded else 'open-label'}, {len(view.sites)} sites)")
+
+
+@trial_app.command("amend")
+def amend(file: Path = typer.Argument(..., help="The whole protocol file with the new amendment(s) added."),
+          reason: str = typer.Option(..., "--reason", help="Why (e.g. the ethics approval reference)."),
+          db: str | None = DbOption, as_json: bool = JsonOption) -> None:
+    """Load a new version of a trial's protocol file that adds amendments (effective today or later)."""
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UserError(f"{file}: cannot read the file: {exc.strerror or exc}") from None
+    view = amend_trial(open_database(db), system_principal(), text, reason, str(file))
+    if as_json:
+        print_json(view.to_dict())
+    else:
+        print_plain(f"trial {view.id} amended: versions {', '.join(v['version'] for v in view.versions)}")
 
 
 @trial_app.command("list")

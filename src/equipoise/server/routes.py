@@ -10,6 +10,7 @@ from fastapi import APIRouter, Header, Path, Query, Request, Response
 from equipoise.server.deps import SvcDep, UserDep, client_source
 from equipoise.server.schemas import (
     AdaptiveBody,
+    AmendBody,
     CorrectionBody,
     EnrolBody,
     LoginBody,
@@ -123,6 +124,13 @@ def list_trials(user: UserDep, svc: SvcDep) -> list[Json]:
 @router.post("/api/trials", tags=["trials"], status_code=201)
 def create_trial(body: TrialBody, user: UserDep, svc: SvcDep) -> Json:
     return trial_store.create_trial(svc.db, user, body.protocol_yaml, body.filename).to_dict()
+
+
+@router.put("/api/trials/{trial_id}/protocol", tags=["trials"])
+def amend_trial(trial_id: str, body: AmendBody, user: UserDep, svc: SvcDep) -> Json:
+    """Load a new version of the protocol file that adds amendments (effective today or later)."""
+    return trial_store.amend_trial(svc.db, user, body.protocol_yaml, body.reason, body.filename,
+                                   expect_trial=trial_id).to_dict()
 
 
 def _trial_access(user: Principal, trial_id: str) -> None:

@@ -32,6 +32,12 @@ class TrialBody(Body):
     filename: str = Field(default="protocol.yaml", max_length=200)
 
 
+class AmendBody(Body):
+    protocol_yaml: str = Field(min_length=1, max_length=2_000_000, description="The whole new protocol file.")
+    reason: str = Field(min_length=1, max_length=2000)
+    filename: str = Field(default="protocol.yaml", max_length=200)
+
+
 class EnrolBody(Body):
     site_id: str = Field(min_length=1, max_length=64)
     values: dict[str, Any] = Field(description="Enrolment field id -> value (dates as YYYY-MM-DD).")

@@ -121,3 +121,44 @@ def list_trials(db: Database, principal: Principal) -> list[TrialView]:
     with db.read() as s:
         trials = s.scalars(select(Trial).order_by(Trial.id)).all()
         return [trial_view(t) for t in trials if principal.is_admin or principal.can(Action.VIEW_TRIAL, t.id)]
+
+
+def amend_trial(db: Database, principal: Principal, text: str, reason: str, filename: str = "protocol.yaml",
+                today: dt.date | None = None, expect_trial: str | None = None) -> TrialView:
+    """Load a new version of an active trial's protocol file that adds amendments (audited, reason required).
+
+    What was in force on any past day must not change, since allocations already record it: the new file keeps
+    the trial's identity and base version and every earlier amendment unchanged, and each new amendment takes
+    effect today or later.
+    """
+    principal.require(Action.CREATE_TRIAL, None)
+    if not reason or not reason.strip():
+        raise InvalidError("a reason is required to amend a trial")
+    report = validate_text(text, filename)
+    if report.protocol is None:
+        raise InvalidError("the protocol file is not valid:\n" + "\n".join(str(p) for p in report.errors),
+                           {"problems": [p.to_dict() for p in report.problems]})
+    new = report.protocol
+    if expect_trial is not None and new.trial.id != expect_trial:
+        raise InvalidError(f"the file describes trial {new.trial.id}, not {expect_trial}")
+    day = today or dt.datetime.now(dt.UTC).date()
+    with db.write(principal.audit_context(reason=reason.strip(), protocol_version=new.trial.version)) as s:
+        trial = get_trial(s, new.trial.id)
+        old = protocol_of(trial)
+        if new.model_dump(exclude={"amendments"}) != old.model_dump(exclude={"amendments"}):
+            raise ConflictError("only new amendments may be added: the rest of the protocol file must stay as it "
+                                "was activated (add an amendment to change arms, allocation or sites)")
+        kept = [a.model_dump() for a in new.amendments[: len(old.amendments)]]
+        if kept != [a.model_dump() for a in old.amendments]:
+            raise ConflictError("earlier amendments cannot be changed or removed: allocations record them")
+        added = new.amendments[len(old.amendments):]
+        if not added:
+            raise ConflictError("the file adds no amendment")
+        late = [a.version for a in added if a.effective_date < day]
+        if late:
+            raise ConflictError(f"amendment {', '.join(late)} would take effect before today ({day.isoformat()}): "
+                                "what was in force on a past day cannot change")
+        trial.protocol_text = text
+        trial.protocol_sha256 = hashlib.sha256(text.encode()).hexdigest()
+        s.flush()
+        return trial_view(trial, day)
