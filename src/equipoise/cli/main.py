@@ -9,12 +9,17 @@ import traceback
 import typer
 
 from equipoise import __version__
+from equipoise.cli.allocation_commands import allocation_app
 from equipoise.cli.analyze_commands import analyze_app
+from equipoise.cli.audit_commands import audit_app
 from equipoise.cli.design_commands import design_app
 from equipoise.cli.output import error_console
 from equipoise.cli.protocol_commands import protocol_app
 from equipoise.cli.report_commands import report_app
+from equipoise.cli.serve_commands import demo, serve
 from equipoise.cli.simulate_commands import simulate_app
+from equipoise.cli.trial_commands import trial_app
+from equipoise.cli.user_commands import user_app
 from equipoise.errors import UserError
 
 app = typer.Typer(
@@ -30,6 +35,12 @@ app.add_typer(design_app, name="design")
 app.add_typer(analyze_app, name="analyze")
 app.add_typer(report_app, name="report")
 app.add_typer(simulate_app, name="simulate")
+app.command("serve")(serve)
+app.command("demo")(demo)
+app.add_typer(trial_app, name="trial")
+app.add_typer(user_app, name="user")
+app.add_typer(audit_app, name="audit")
+app.add_typer(allocation_app, name="allocation")
 
 
 def _show_version(value: bool) -> None:

@@ -1,0 +1,94 @@
+"""``equipoise serve`` and ``equipoise demo``: run the trial server."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import typer
+
+from equipoise.cli.database_option import DbOption, open_database
+from equipoise.cli.output import print_plain
+from equipoise.errors import UserError
+from equipoise.store.db import DATABASE_URL_ENV
+
+DEMO_PASSWORD = "equipoise-demo"
+DEMO_USERS = [
+    # username, full name, role, site
+    ("admin", "Demo administrator", "admin", None),
+    ("coordinator", "Li Wei (site coordinator, PUMCH)", "site-coordinator", "pumch"),
+    ("investigator", "Dr Zhang Min (investigator, PUMCH)", "investigator", "pumch"),
+    ("milan", "Giulia Rossi (site coordinator, Milan)", "site-coordinator", "milan-sacco"),
+    ("monitor", "Demo monitor", "monitor", None),
+    ("statistician", "Demo blinded statistician", "blinded-statistician", None),
+    ("unblinded", "Demo unblinded statistician", "unblinded-statistician", None),
+    ("dmc", "Demo data monitoring committee", "dmc", None),
+]
+
+
+def run_server(url: str, host: str, port: int, workers: int) -> None:
+    import uvicorn
+
+    if workers < 1:
+        raise UserError("--workers: give at least 1")
+    # Worker processes build their own app from the environment: hand them the database URL that way.
+    os.environ[DATABASE_URL_ENV] = url
+    from equipoise.server.protocol import NoDelayH11Protocol
+
+    uvicorn.run("equipoise.server.app:create_app", factory=True, host=host, port=port, workers=workers,
+                http=NoDelayH11Protocol, log_level="warning", access_log=False)
+
+
+def serve(
+    db: str | None = DbOption,
+    workers: int = typer.Option(1, "--workers", "-w", help="Server processes (they share the database)."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
+    port: int = typer.Option(8000, "--port", help="Port to listen on."),
+) -> None:
+    """Run the trial server (JSON API; schema at /openapi.json, browsable at /docs)."""
+    database = open_database(db)
+    url = database.url
+    database.dispose()
+    print_plain(f"Equipoise trial server on http://{host}:{port} (API docs: http://{host}:{port}/docs)")
+    print_plain(f"database: {url.split('@')[-1] if '@' in url else url}; {workers} process(es)")
+    run_server(url, host, port, workers)
+
+
+def demo(
+    data_dir: Path = typer.Option(Path(".equipoise-demo"), "--data-dir", help="Where the demo database lives."),
+    protocol: Path = typer.Option(Path("examples/covid19-msc-rct.yaml"), "--protocol", help="Demo trial."),
+    host: str = typer.Option("127.0.0.1", "--host"),
+    port: int = typer.Option(8000, "--port"),
+    no_serve: bool = typer.Option(False, "--no-serve", help="Set up the demo and exit."),
+) -> None:
+    """Set up a demo (embedded SQLite, the demo trial, one user per role) and run the server."""
+    from equipoise.store.principal import system_principal
+    from equipoise.store.roles import Role
+    from equipoise.store.trials import create_trial_from_file, list_trials
+    from equipoise.store.users import add_user, list_users
+
+    url = f"sqlite:///{(data_dir / 'equipoise.sqlite3').resolve()}"
+    database = open_database(url)
+    operator = system_principal("make run")
+    trials = {t.id for t in list_trials(database, operator)}
+    trial_id = next(iter(sorted(trials)), None)
+    if not trials:
+        trial_id = create_trial_from_file(database, operator, protocol).id
+    existing = {u.username for u in list_users(database, operator)}
+    for username, full_name, role, site in DEMO_USERS:
+        if username in existing:
+            continue
+        grant = (Role(role), None if role == "admin" else trial_id, site)
+        add_user(database, operator, username, full_name, DEMO_PASSWORD, roles=[grant])
+    database.dispose()
+    base = f"http://{host}:{port}"
+    print_plain(f"""Equipoise demo: trial {trial_id} ({protocol}) in {data_dir}/equipoise.sqlite3
+
+  Server:    {base}        API docs: {base}/docs        schema: {base}/openapi.json
+  Users:     {', '.join(u[0] for u in DEMO_USERS)}  (password for all: {DEMO_PASSWORD})
+  Log in:    curl -s -X POST {base}/api/auth/login -H 'content-type: application/json' \\
+               -d '{{"username": "coordinator", "password": "{DEMO_PASSWORD}"}}'
+  Then send: -H 'Authorization: Bearer <token>' e.g. GET {base}/api/trials/{trial_id}
+""")
+    if not no_serve:
+        run_server(url, host, port, 1)

@@ -1,0 +1,54 @@
+"""``equipoise trial``: activate protocol files on the trial server's database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from equipoise.cli.database_option import DbOption, open_database
+from equipoise.cli.output import JsonOption, print_json, print_plain
+from equipoise.errors import UserError
+from equipoise.store.principal import system_principal
+from equipoise.store.trials import amend_trial, create_trial_from_file, list_trials
+
+trial_app = typer.Typer(help="Activate and list trials on the server's database.", no_args_is_help=True)
+
+
+@trial_app.command("create")
+def create(file: Path = typer.Argument(..., help="Protocol file (YAML)."), db: str | None = DbOption,
+           as_json: bool = JsonOption) -> None:
+    """Activate a protocol file (validated, stored verbatim with its SHA-256; audited)."""
+    view = create_trial_from_file(open_database(db), system_principal(), file)
+    if as_json:
+        print_json(view.to_dict())
+    else:
+        print_plain(f"trial {view.id} created: {view.title} (version {view.version}, "
+                    f"{'blinded' if view.blinded else 'open-label'}, {len(view.sites)} sites)")
+
+
+@trial_app.command("amend")
+def amend(file: Path = typer.Argument(..., help="The whole protocol file with the new amendment(s) added."),
+          reason: str = typer.Option(..., "--reason", help="Why (e.g. the ethics approval reference)."),
+          db: str | None = DbOption, as_json: bool = JsonOption) -> None:
+    """Load a new version of a trial's protocol file that adds amendments (effective today or later)."""
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UserError(f"{file}: cannot read the file: {exc.strerror or exc}") from None
+    view = amend_trial(open_database(db), system_principal(), text, reason, str(file))
+    if as_json:
+        print_json(view.to_dict())
+    else:
+        print_plain(f"trial {view.id} amended: versions {', '.join(v['version'] for v in view.versions)}")
+
+
+@trial_app.command("list")
+def list_(db: str | None = DbOption, as_json: bool = JsonOption) -> None:
+    """List the trials."""
+    views = list_trials(open_database(db), system_principal())
+    if as_json:
+        print_json([v.to_dict() for v in views])
+        return
+    for v in views:
+        print_plain(f"{v.id}\tversion {v.version}\t{v.status}\t{v.title}")

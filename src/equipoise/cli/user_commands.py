@@ -1,0 +1,85 @@
+"""``equipoise user``: accounts and roles on the trial server (every change audited)."""
+
+from __future__ import annotations
+
+import os
+
+import typer
+
+from equipoise.cli.database_option import DbOption, open_database
+from equipoise.cli.output import JsonOption, print_json, print_plain
+from equipoise.errors import UserError
+from equipoise.store.principal import system_principal
+from equipoise.store.roles import Role, parse_role
+from equipoise.store.users import add_user, grant_role, list_users, revoke_role
+
+user_app = typer.Typer(help="Add users and give them roles.", no_args_is_help=True)
+
+
+def _role(text: str) -> Role:
+    try:
+        return parse_role(text)
+    except ValueError as exc:
+        raise UserError(f"--role: {exc}") from None
+
+
+def _password(password: str | None) -> str:
+    value = password or os.environ.get("EQUIPOISE_PASSWORD")
+    if value:
+        return value
+    return str(typer.prompt("Password", hide_input=True, confirmation_prompt=True))
+
+
+@user_app.command("add")
+def add(
+    username: str = typer.Argument(..., help="Login name."),
+    role: str = typer.Option(..., "--role", help="admin, site-coordinator, investigator, monitor, "
+                             "blinded-statistician, unblinded-statistician or dmc."),
+    trial: str | None = typer.Option(None, "--trial", help="Trial id (every role except admin)."),
+    site: str | None = typer.Option(None, "--site", help="Site id (site coordinators and investigators)."),
+    full_name: str | None = typer.Option(None, "--name", help="Full name as shown on records."),
+    email: str | None = typer.Option(None, "--email"),
+    password: str | None = typer.Option(None, "--password", help="Default: $EQUIPOISE_PASSWORD, else asked."),
+    db: str | None = DbOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Add a user with one role."""
+    grant = (_role(role), trial, site)
+    view = add_user(open_database(db), system_principal(), username, full_name or username, _password(password),
+                    email, [grant])
+    if as_json:
+        print_json(view.to_dict())
+    else:
+        print_plain(f"user {view.username} added as {role}" + (f" in {trial}" if trial else "")
+                    + (f" at site {site}" if site else ""))
+
+
+@user_app.command("grant")
+def grant(username: str = typer.Argument(...), role: str = typer.Option(..., "--role"),
+          trial: str | None = typer.Option(None, "--trial"), site: str | None = typer.Option(None, "--site"),
+          reason: str | None = typer.Option(None, "--reason"), db: str | None = DbOption) -> None:
+    """Give an existing user another role."""
+    grant_role(open_database(db), system_principal(), username, _role(role), trial, site, reason)
+    print_plain(f"{username}: role {role} granted")
+
+
+@user_app.command("revoke")
+def revoke(role_id: int = typer.Argument(..., help="Role assignment id (see `user list`)."),
+           reason: str = typer.Option(..., "--reason"), db: str | None = DbOption) -> None:
+    """Withdraw a role (the assignment is kept, inactive, in the audit trail)."""
+    revoke_role(open_database(db), system_principal(), role_id, reason)
+    print_plain(f"role assignment {role_id} revoked")
+
+
+@user_app.command("list")
+def list_(db: str | None = DbOption, as_json: bool = JsonOption) -> None:
+    """List users and their roles."""
+    views = list_users(open_database(db), system_principal())
+    if as_json:
+        print_json([v.to_dict() for v in views])
+        return
+    for v in views:
+        roles = ", ".join(f"#{r.id} {r.role}" + (f" {r.trial_id}" if r.trial_id else "")
+                          + (f"@{r.site_id}" if r.site_id else "") + ("" if r.active else " (revoked)")
+                          for r in v.roles)
+        print_plain(f"{v.username}\t{v.full_name}\t{roles}{'  LOCKED' if v.locked else ''}")

@@ -1,0 +1,78 @@
+"""The FastAPI application: routes are thin; every rule lives in ``equipoise.store``."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from equipoise import __version__
+from equipoise.errors import UserError
+from equipoise.server.deps import Services
+from equipoise.server.routes import router
+from equipoise.store.auth import AuthService
+from equipoise.store.db import Database
+from equipoise.store.errors import ServiceError
+from equipoise.store.patients import PatientService
+from equipoise.store.randomization import RandomizationService
+from equipoise.store.settings import Settings
+from equipoise.store.unblinding import UnblindingService
+
+log = logging.getLogger("equipoise.server")
+
+
+def _location(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or "request"
+
+
+def create_app(db: Database | None = None, settings: Settings | None = None) -> FastAPI:
+    database = db or Database()
+    auth = AuthService(database, settings)
+    app = FastAPI(
+        title="Equipoise trial server",
+        version=__version__,
+        description="Enrolment with server-side eligibility, concealed randomization, unblinding and an "
+        "append-only, hash-chained audit trail. Authenticate with POST /api/auth/login and send "
+        "'Authorization: Bearer <token>'.",
+    )
+    app.state.services = Services(database, auth, PatientService(database), RandomizationService(database),
+                                  UnblindingService(database, auth))
+
+    @app.exception_handler(ServiceError)
+    async def _service_error(_request: Request, exc: ServiceError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        return JSONResponse({"detail": exc.message, **exc.details}, status_code=exc.status, headers=headers)
+
+    @app.exception_handler(UserError)
+    async def _user_error(_request: Request, exc: UserError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc).splitlines()[0] if str(exc) else "bad request",
+                             "problems": str(exc).splitlines()}, status_code=422)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [f"{_location(tuple(e.get('loc', ())))}: {e.get('msg', 'invalid')}" for e in exc.errors()]
+        return JSONResponse({"detail": errors[0] if errors else "invalid request", "errors": errors},
+                            status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        detail = exc.detail if isinstance(exc.detail, str) else "request refused"
+        if exc.status_code == 404 and detail == "Not Found":
+            detail = "no such endpoint (see /docs or /openapi.json)"
+        if exc.status_code == 405:
+            detail = "this endpoint does not accept that method (see /openapi.json)"
+        return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(Exception)
+    async def _internal(_request: Request, exc: Exception) -> JSONResponse:
+        # Log the type only: a message could carry a value, and secrets never reach the logs.
+        log.error("internal error: %s", type(exc).__name__)
+        return JSONResponse({"detail": "internal error (this is a bug in Equipoise)"}, status_code=500)
+
+    app.include_router(router)
+    return app

@@ -1,0 +1,56 @@
+"""Request dependencies: the services, and the authenticated principal behind a bearer token."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from equipoise.store.auth import AuthService
+from equipoise.store.db import Database
+from equipoise.store.errors import UnauthorizedError
+from equipoise.store.patients import PatientService
+from equipoise.store.principal import Principal
+from equipoise.store.randomization import RandomizationService
+from equipoise.store.unblinding import UnblindingService
+
+
+@dataclass
+class Services:
+    db: Database
+    auth: AuthService
+    patients: PatientService
+    randomization: RandomizationService
+    unblinding: UnblindingService
+
+
+def services(request: Request) -> Services:
+    svc = request.app.state.services
+    assert isinstance(svc, Services)
+    return svc
+
+
+def client_source(request: Request) -> str:
+    host = request.client.host if request.client else "unknown"
+    agent = request.headers.get("user-agent", "")[:120]
+    return f"{host} {agent}".strip()
+
+
+bearer = HTTPBearer(auto_error=False, description="A session token from POST /api/auth/login, or an API token.")
+
+
+def principal(
+    request: Request,
+    svc: Annotated[Services, Depends(services)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Principal:
+    if credentials is None or not credentials.credentials:
+        raise UnauthorizedError("log in first: send the header 'Authorization: Bearer <token>' "
+                           "(get a token from POST /api/auth/login)")
+    return svc.auth.authenticate(credentials.credentials, client_source(request))
+
+
+SvcDep = Annotated[Services, Depends(services)]
+UserDep = Annotated[Principal, Depends(principal)]

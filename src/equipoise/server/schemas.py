@@ -1,0 +1,87 @@
+"""Request and response bodies of the JSON API (their JSON Schemas are in /openapi.json)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LoginBody(Body):
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=1000)
+
+
+class PasswordBody(Body):
+    old_password: str = Field(min_length=1, max_length=1000)
+    new_password: str = Field(min_length=1, max_length=1000, description="At least 10 characters.")
+
+
+class TokenBody(Body):
+    name: str = Field(min_length=1, max_length=100)
+    password: str = Field(min_length=1, max_length=1000, description="Your password again (re-authentication).")
+    days: int | None = Field(default=None, ge=1, le=3650, description="Lifetime in days; default: no expiry.")
+
+
+class TrialBody(Body):
+    protocol_yaml: str = Field(min_length=1, max_length=2_000_000, description="The protocol file's text.")
+    filename: str = Field(default="protocol.yaml", max_length=200)
+
+
+class AmendBody(Body):
+    protocol_yaml: str = Field(min_length=1, max_length=2_000_000, description="The whole new protocol file.")
+    reason: str = Field(min_length=1, max_length=2000)
+    filename: str = Field(default="protocol.yaml", max_length=200)
+
+
+class EnrolBody(Body):
+    site_id: str = Field(min_length=1, max_length=64)
+    values: dict[str, Any] = Field(description="Enrolment field id -> value (dates as YYYY-MM-DD).")
+
+
+class CorrectionBody(Body):
+    values: dict[str, Any] = Field(description="Only the fields being corrected.")
+    reason: str = Field(min_length=1, max_length=2000, description="Why the value is changed (required).")
+
+
+class RandomizeBody(Body):
+    idempotency_key: str | None = Field(
+        default=None, min_length=1, max_length=100,
+        description="Alternative to the Idempotency-Key header: a retry with the same key gets the same allocation.",
+    )
+
+
+class ReauthBody(Body):
+    reason: str = Field(min_length=1, max_length=2000)
+    password: str = Field(min_length=1, max_length=1000, description="Your password again (re-authentication).")
+
+
+class AdaptiveBody(ReauthBody):
+    probabilities: dict[str, float] = Field(description="Arm id -> allocation probability; they add up to 1.")
+
+
+class RoleGrant(Body):
+    role: str = Field(description="admin, site-coordinator, investigator, monitor, blinded-statistician, "
+                      "unblinded-statistician or dmc")
+    trial_id: str | None = Field(default=None, max_length=64)
+    site_id: str | None = Field(default=None, max_length=64)
+
+
+class UserBody(Body):
+    username: str = Field(min_length=1, max_length=64)
+    full_name: str = Field(min_length=1, max_length=200)
+    password: str = Field(min_length=1, max_length=1000)
+    email: str | None = Field(default=None, max_length=200)
+    roles: list[RoleGrant] = Field(default_factory=list)
+
+
+class RevokeBody(Body):
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class Problem(BaseModel):
+    detail: str = Field(description="What is wrong, in one line.")

@@ -1,0 +1,256 @@
+"""The audit trail: every ORM change to an audited table becomes an entry, in the same transaction.
+
+How it works (AUD, 21 CFR 11.10(e), ICH E6(R3) §4.2.2):
+
+- ``after_flush`` turns each insert, update and delete of an audited row into a pending entry with the old
+  and new values of the columns that changed, plus who, why, from where and the protocol version taken from
+  the session's ``AuditContext``.
+- ``before_commit`` locks the chain's head row, numbers the pending entries after it, chains each to the
+  previous one by SHA-256 and inserts them: the change and its audit entries commit or roll back together.
+- Bulk ``UPDATE``/``DELETE`` statements on audited tables are refused (they would skip the trail, the gap
+  reported for django-simple-history #174/#528); on PostgreSQL a trigger also refuses any UPDATE or DELETE of
+  ``audit_log`` itself.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from sqlalchemy import event, insert, inspect, select, update
+from sqlalchemy.orm import ORMExecuteState, Session
+
+from equipoise.store.models import GENESIS_HASH, AuditEntry, AuditHead, Base
+from equipoise.store.types import iso, utcnow
+
+PENDING = "equipoise_audit_pending"
+CONTEXT = "equipoise_audit_context"
+
+
+@dataclass(frozen=True)
+class AuditContext:
+    """Who is acting, from where, and why; attached to a session before it changes anything."""
+
+    actor: str = "system"
+    actor_id: int | None = None
+    source: str | None = None
+    reason: str | None = None
+    protocol_version: str | None = None
+
+
+@dataclass
+class PendingEntry:
+    action: str
+    table_name: str | None
+    record_id: str | None
+    trial_id: str | None
+    old_values: dict[str, Any] | None
+    new_values: dict[str, Any] | None
+    context: AuditContext
+    protocol_version: str | None = None
+    at: dt.datetime = field(default_factory=utcnow)
+
+
+def set_context(session: Session, context: AuditContext) -> None:
+    session.info[CONTEXT] = context
+
+
+def get_context(session: Session) -> AuditContext:
+    ctx = session.info.get(CONTEXT)
+    return ctx if isinstance(ctx, AuditContext) else AuditContext()
+
+
+def with_reason(session: Session, reason: str | None) -> None:
+    set_context(session, replace(get_context(session), reason=reason))
+
+
+def json_value(value: object) -> Any:
+    """A column value as JSON (timestamps in the one ISO form, dates as YYYY-MM-DD)."""
+    if isinstance(value, dt.datetime):
+        return iso(value)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
+def digest(value: object) -> str:
+    return "sha256:" + hashlib.sha256(canonical(value).encode()).hexdigest()
+
+
+def canonical(value: object) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def audit_value(model: type[Base], column: str, value: object) -> Any:
+    """What the trail stores for a column: the value, or its digest for ``__audit_digest__`` columns."""
+    value = json_value(value)
+    if column in model.__audit_digest__ and value is not None:
+        return digest(value)
+    return value
+
+
+def row_values(obj: Base) -> dict[str, Any]:
+    """Every column of an audited row as the trail stores it (used for inserts, deletes and verification)."""
+    model = type(obj)
+    mapper = inspect(model)
+    return {c.key: audit_value(model, c.key, getattr(obj, c.key)) for c in mapper.column_attrs}
+
+
+def record_id_of(obj: Base) -> str:
+    identity = inspect(type(obj)).primary_key_from_instance(obj)
+    if any(part is None for part in identity):
+        raise RuntimeError(f"{type(obj).__name__} has no primary key yet")
+    return "/".join(str(part) for part in identity)
+
+
+def record_event(
+    session: Session,
+    action: str,
+    *,
+    trial_id: str | None = None,
+    details: Mapping[str, Any] | None = None,
+    table_name: str | None = None,
+    record_id: str | None = None,
+    context: AuditContext | None = None,
+) -> None:
+    """Append an event that changes no audited row (a login, a failed login, a refused enrolment)."""
+    ctx = context or get_context(session)
+    session.info.setdefault(PENDING, []).append(
+        PendingEntry(action, table_name, record_id, trial_id, None, dict(details or {}), ctx, ctx.protocol_version)
+    )
+
+
+def _changes(obj: Base) -> tuple[dict[str, Any], dict[str, Any]]:
+    model = type(obj)
+    state = inspect(obj)
+    old: dict[str, Any] = {}
+    new: dict[str, Any] = {}
+    for attr in inspect(model).column_attrs:
+        history = state.attrs[attr.key].history
+        if not history.has_changes():
+            continue
+        before = history.deleted[0] if history.deleted else None
+        after = history.added[0] if history.added else None
+        if audit_value(model, attr.key, before) == audit_value(model, attr.key, after):
+            continue
+        old[attr.key] = audit_value(model, attr.key, before)
+        new[attr.key] = audit_value(model, attr.key, after)
+    return old, new
+
+
+def _entry_for(obj: Base, action: str, old: dict[str, Any] | None, new: dict[str, Any] | None,
+               ctx: AuditContext) -> PendingEntry:
+    trial_id = getattr(obj, "trial_id", None)
+    if type(obj).__tablename__ == "trials":
+        trial_id = getattr(obj, "id", None)
+    version = getattr(obj, "protocol_version", None) or ctx.protocol_version
+    return PendingEntry(action, type(obj).__tablename__, record_id_of(obj),
+                        trial_id if isinstance(trial_id, str) else None, old, new, ctx,
+                        version if isinstance(version, str) else None)
+
+
+@event.listens_for(Session, "after_flush")
+def _collect(session: Session, _flush_context: object) -> None:
+    ctx = get_context(session)
+    pending: list[PendingEntry] = session.info.setdefault(PENDING, [])
+    for obj in session.new:
+        if isinstance(obj, Base) and obj.__audited__:
+            pending.append(_entry_for(obj, "insert", None, row_values(obj), ctx))
+    for obj in session.dirty:
+        if isinstance(obj, Base) and obj.__audited__ and session.is_modified(obj, include_collections=False):
+            old, new = _changes(obj)
+            if new:
+                pending.append(_entry_for(obj, "update", old, new, ctx))
+    for obj in session.deleted:
+        if isinstance(obj, Base) and obj.__audited__:
+            pending.append(_entry_for(obj, "delete", row_values(obj), None, ctx))
+
+
+def entry_hash(prev_hash: str, fields: Mapping[str, Any]) -> str:
+    """SHA-256 over the previous entry's hash and this entry's fields in canonical JSON."""
+    return hashlib.sha256((prev_hash + "\n" + canonical(dict(fields))).encode()).hexdigest()
+
+
+def hashed_fields(entry: AuditEntry | Mapping[str, Any]) -> dict[str, Any]:
+    names = ("id", "at", "actor_id", "actor", "action", "table_name", "record_id", "trial_id", "old_values",
+             "new_values", "reason", "source", "protocol_version", "prev_hash")
+    if isinstance(entry, AuditEntry):
+        return {n: getattr(entry, n) for n in names}
+    return {n: entry.get(n) for n in names}
+
+
+@event.listens_for(Session, "before_commit")
+def _seal(session: Session) -> None:
+    session.flush()
+    pending: list[PendingEntry] = session.info.pop(PENDING, [])
+    if not pending:
+        return
+    conn = session.connection()
+    # The head row is locked last in every transaction, and held only until commit: appends are serialized
+    # without forking the chain, and lock order (patient, state, head) cannot deadlock.
+    head = conn.execute(select(AuditHead.last_id, AuditHead.last_hash).where(AuditHead.id == 1)
+                        .with_for_update()).one_or_none()
+    if head is None:
+        raise RuntimeError("the audit chain has no head row: run the database migrations")
+    last_id, last_hash = head
+    rows = []
+    for entry in pending:
+        last_id += 1
+        fields = {
+            "id": last_id,
+            "at": iso(entry.at),
+            "actor_id": entry.context.actor_id,
+            "actor": entry.context.actor,
+            "action": entry.action,
+            "table_name": entry.table_name,
+            "record_id": entry.record_id,
+            "trial_id": entry.trial_id,
+            "old_values": entry.old_values,
+            "new_values": entry.new_values,
+            "reason": entry.context.reason,
+            "source": entry.context.source,
+            "protocol_version": entry.protocol_version,
+            "prev_hash": last_hash,
+        }
+        last_hash = entry_hash(last_hash, fields)
+        rows.append({**fields, "hash": last_hash})
+    conn.execute(insert(AuditEntry), rows)
+    conn.execute(update(AuditHead).where(AuditHead.id == 1).values(last_id=last_id, last_hash=last_hash))
+
+
+@event.listens_for(Session, "after_rollback")
+def _discard(session: Session) -> None:
+    session.info.pop(PENDING, None)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _refuse_bulk_writes(state: ORMExecuteState) -> None:
+    """Bulk UPDATE/DELETE would change audited rows without a trail entry: refuse them."""
+    if not (state.is_update or state.is_delete):
+        return
+    for mapper in state.all_mappers:
+        if getattr(mapper.class_, "__audited__", False):
+            raise RuntimeError(f"bulk {'update' if state.is_update else 'delete'} of audited table "
+                               f"{mapper.class_.__tablename__} is not allowed: change rows one by one")
+
+
+def initial_head() -> dict[str, Any]:
+    return {"id": 1, "last_id": 0, "last_hash": GENESIS_HASH}
+
+
+__all__ = [
+    "AuditContext",
+    "audit_value",
+    "canonical",
+    "digest",
+    "entry_hash",
+    "hashed_fields",
+    "initial_head",
+    "record_event",
+    "row_values",
+    "set_context",
+]

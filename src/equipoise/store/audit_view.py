@@ -1,0 +1,49 @@
+"""Reading the audit trail through the API: filtered by role, secrets masked for blinded readers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from equipoise.store.db import Database
+from equipoise.store.errors import ForbiddenError
+from equipoise.store.models import AuditEntry, Trial, audited_models
+from equipoise.store.principal import Principal
+from equipoise.store.roles import Action
+
+MASK = "(blinded)"
+SECRET_EVENT_KEYS = frozenset({"arm", "state", "draws", "diagnostics", "probabilities"})
+
+
+def _masked(values: dict[str, Any] | None, secret: frozenset[str]) -> dict[str, Any] | None:
+    if values is None:
+        return None
+    return {k: (MASK if k in secret else v) for k, v in values.items()}
+
+
+def read_audit(db: Database, principal: Principal, *, trial_id: str | None = None, table: str | None = None,
+               record_id: str | None = None, after_id: int = 0, limit: int = 100) -> list[dict[str, Any]]:
+    if not principal.is_admin and (trial_id is None or not principal.can(Action.VIEW_AUDIT, trial_id)):
+        raise ForbiddenError("your role does not allow view-audit" + ("" if trial_id else ": give a trial_id"))
+    secrets_by_table = {m.__tablename__: m.__audit_secret__ for m in audited_models()}
+    with db.read() as s:
+        trials = {t.id: t for t in s.scalars(select(Trial))}
+        query = select(AuditEntry).where(AuditEntry.id > after_id).order_by(AuditEntry.id).limit(min(limit, 1000))
+        if trial_id is not None:
+            query = query.where(AuditEntry.trial_id == trial_id)
+        if table is not None:
+            query = query.where(AuditEntry.table_name == table)
+        if record_id is not None:
+            query = query.where(AuditEntry.record_id == record_id)
+        out = []
+        for e in s.scalars(query):
+            trial = trials.get(e.trial_id) if e.trial_id else None
+            sees = trial is None or principal.sees_arms(trial.id, trial.blinded, trial.unblinded_at)
+            secret = frozenset() if sees else secrets_by_table.get(e.table_name or "", SECRET_EVENT_KEYS)
+            out.append({"id": e.id, "at": e.at, "actor": e.actor, "actor_id": e.actor_id, "action": e.action,
+                        "table": e.table_name, "record_id": e.record_id, "trial_id": e.trial_id,
+                        "old_values": _masked(e.old_values, secret), "new_values": _masked(e.new_values, secret),
+                        "reason": e.reason, "source": e.source, "protocol_version": e.protocol_version,
+                        "prev_hash": e.prev_hash, "hash": e.hash})
+        return out

@@ -1,0 +1,211 @@
+"""Passwords, logins, sessions, API tokens, lockout, idle time-out and re-authentication.
+
+21 CFR 11.300 (unique ID/password pairs, safeguards against unauthorized use), 11.200 (re-authentication for
+signing), ICH E6(R3) §4.2.2 (user access logged): every login, failed login, lockout and re-authentication
+failure is an audit entry. Passwords are hashed with Argon2id (RFC 9106, OWASP parameters); tokens are 256-bit
+random values of which only the SHA-256 is stored.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from equipoise.store.audit import AuditContext, record_event
+from equipoise.store.db import Database
+from equipoise.store.errors import AccountLockedError, InvalidError, UnauthorizedError
+from equipoise.store.models import AuthSession, Membership, User
+from equipoise.store.principal import Grant, Principal
+from equipoise.store.roles import Role
+from equipoise.store.settings import Settings
+from equipoise.store.types import utcnow
+
+# OWASP Password Storage Cheat Sheet: Argon2id, 19 MiB, 2 iterations, 1 lane.
+_hasher = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
+MIN_PASSWORD_LENGTH = 10
+# Verified against for unknown usernames, so that a login takes as long whether or not the user exists.
+_DUMMY_HASH = _hasher.hash("equipoise: no such user")
+
+
+def hash_password(password: str) -> str:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidError(f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
+    return _hasher.hash(password)
+
+
+def password_matches(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    token: str
+    kind: str
+    user_id: int
+    username: str
+    expires_at: dt.datetime | None
+    idle_timeout_seconds: int | None
+
+    def to_dict(self) -> dict[str, object]:
+        return {"token": self.token, "token_type": "bearer", "kind": self.kind, "username": self.username,
+                "expires_at": self.expires_at.isoformat() if self.expires_at else None,
+                "idle_timeout_seconds": self.idle_timeout_seconds}
+
+
+class AuthService:
+    def __init__(self, db: Database, settings: Settings | None = None) -> None:
+        self.db = db
+        self.settings = settings or Settings.from_env()
+
+    def _check_password(self, session: Session, user: User | None, username: str, password: str,
+                        source: str | None, what: str) -> str | None:
+        """Check a password, counting failures toward lockout; returns why it failed, or None."""
+        now = utcnow()
+        ctx = AuditContext(actor=username, actor_id=user.id if user else None, source=source)
+        if user is None or not user.active:
+            password_matches(_DUMMY_HASH, password)
+            record_event(session, f"{what}.failed", details={"username": username, "why": "unknown or inactive"},
+                         context=ctx)
+            return "wrong username or password"
+        if user.locked_until is not None and user.locked_until > now:
+            record_event(session, f"{what}.refused", details={"username": username, "why": "account locked"},
+                         context=ctx)
+            return "locked"
+        if password_matches(user.password_hash, password):
+            if user.failed_logins or user.locked_until is not None:
+                user.failed_logins = 0
+                user.locked_until = None
+            return None
+        user.failed_logins += 1
+        record_event(session, f"{what}.failed", details={"username": username, "failures": user.failed_logins},
+                     context=ctx)
+        if user.failed_logins >= self.settings.max_failed_logins:
+            user.locked_until = now + dt.timedelta(seconds=self.settings.lockout_seconds)
+            user.failed_logins = 0
+            record_event(session, "account.locked",
+                         details={"username": username, "until": user.locked_until.isoformat()}, context=ctx)
+        return "wrong username or password"
+
+    def login(self, username: str, password: str, source: str | None = None) -> LoginResult:
+        failure: str | None = None
+        result: LoginResult | None = None
+        with self.db.write(AuditContext(actor=username, source=source)) as session:
+            user = session.scalar(select(User).where(User.username == username))
+            failure = self._check_password(session, user, username, password, source, "login")
+            if failure is None and user is not None:
+                token = secrets.token_urlsafe(32)
+                now = utcnow()
+                expires = now + dt.timedelta(seconds=self.settings.session_lifetime_seconds)
+                session.add(AuthSession(token_hash=token_digest(token), user_id=user.id, kind="session",
+                                        created_at=now, last_seen_at=now, expires_at=expires))
+                record_event(session, "login", details={"username": username},
+                             context=AuditContext(actor=username, actor_id=user.id, source=source))
+                result = LoginResult(token, "session", user.id, username, expires,
+                                     self.settings.idle_timeout_seconds)
+        if failure == "locked":
+            raise AccountLockedError("this account is locked after repeated failed logins; try again later "
+                                "or ask an administrator")
+        if result is None:
+            raise UnauthorizedError(failure or "wrong username or password")
+        return result
+
+    def reauthenticate(self, principal: Principal, password: str | None) -> None:
+        """Ask for the password again before unblinding or changing randomization settings (11.200)."""
+        if principal.system:
+            return
+        if not password:
+            raise UnauthorizedError("this action needs your password again (re-authentication)")
+        failure: str | None = None
+        with self.db.write() as session:
+            user = session.get(User, principal.user_id)
+            failure = self._check_password(session, user, principal.username, password, principal.source, "reauth")
+        if failure == "locked":
+            raise AccountLockedError("this account is locked after repeated failed attempts")
+        if failure is not None:
+            raise UnauthorizedError("re-authentication failed: wrong password")
+
+    def create_api_token(self, principal: Principal, name: str, password: str | None,
+                         days: int | None = None) -> LoginResult:
+        self.reauthenticate(principal, password)
+        token = "eqp_" + secrets.token_urlsafe(32)
+        now = utcnow()
+        expires = now + dt.timedelta(days=days) if days else None
+        with self.db.write(principal.audit_context()) as session:
+            session.add(AuthSession(token_hash=token_digest(token), user_id=principal.user_id, kind="api-token",
+                                    name=name, created_at=now, last_seen_at=now, expires_at=expires))
+            record_event(session, "api-token.created", details={"name": name})
+        assert principal.user_id is not None
+        return LoginResult(token, "api-token", principal.user_id, principal.username, expires, None)
+
+    def change_password(self, principal: Principal, old_password: str, new_password: str) -> None:
+        """Change one's own password: the old one is checked (and counts toward lockout) first."""
+        self.reauthenticate(principal, old_password)
+        new_hash = hash_password(new_password)
+        with self.db.write(principal.audit_context(reason="password changed by its owner")) as session:
+            user = session.get(User, principal.user_id)
+            if user is not None:
+                user.password_hash = new_hash
+
+    def logout(self, principal: Principal) -> None:
+        with self.db.write(principal.audit_context()) as session:
+            auth = session.get(AuthSession, principal.session_id)
+            if auth is not None and auth.revoked_at is None:
+                auth.revoked_at = utcnow()
+                record_event(session, "logout", details={"kind": auth.kind})
+
+    def authenticate(self, token: str, source: str | None = None) -> Principal:
+        """The principal behind a bearer token; expired, revoked and idle sessions are refused."""
+        now = utcnow()
+        with self.db.read() as session:
+            # One round trip: the session, its user and the user's active roles (outer join: maybe none).
+            rows = session.execute(
+                select(AuthSession, User, Membership.role, Membership.trial_id, Membership.site_id)
+                .join(User, User.id == AuthSession.user_id)
+                .outerjoin(Membership, (Membership.user_id == User.id) & Membership.active.is_(True))
+                .where(AuthSession.token_hash == token_digest(token))
+            ).all()
+        if not rows:
+            raise UnauthorizedError("invalid token: log in again")
+        auth, user = rows[0][0], rows[0][1]
+        grants = tuple(Grant(Role(role), trial_id, site_id) for _a, _u, role, trial_id, site_id in rows
+                       if role is not None)
+        if auth.revoked_at is not None:
+            raise UnauthorizedError("this session has ended: log in again")
+        if not user.active:
+            raise UnauthorizedError("this account is deactivated")
+        if auth.expires_at is not None and auth.expires_at <= now:
+            raise UnauthorizedError("this session has expired: log in again")
+        if auth.kind == "session":
+            idle = (now - auth.last_seen_at).total_seconds()
+            if idle > self.settings.idle_timeout_seconds:
+                self._end_idle(auth.id, user, source)
+                raise UnauthorizedError(f"logged out after {self.settings.idle_timeout_seconds // 60} minutes "
+                                   "without activity: log in again")
+            if idle > self.settings.touch_interval_seconds:
+                with self.db.write() as session:
+                    fresh = session.get(AuthSession, auth.id)
+                    if fresh is not None:
+                        fresh.last_seen_at = now
+        return Principal(user_id=user.id, username=user.username, full_name=user.full_name, grants=grants,
+                         source=source, session_id=auth.id)
+
+    def _end_idle(self, session_id: int, user: User, source: str | None) -> None:
+        with self.db.write(AuditContext(actor=user.username, actor_id=user.id, source=source)) as session:
+            auth = session.get(AuthSession, session_id)
+            if auth is not None and auth.revoked_at is None:
+                auth.revoked_at = utcnow()
+                record_event(session, "session.timeout", details={"username": user.username})

@@ -1,0 +1,40 @@
+"""Errors the services raise for bad requests; each maps to one HTTP status and a one-line message."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from equipoise.errors import UserError
+
+
+class ServiceError(UserError):
+    status = 400
+
+    def __init__(self, message: str, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or {}
+
+
+class UnauthorizedError(ServiceError):
+    status = 401
+
+
+class ForbiddenError(ServiceError):
+    status = 403
+
+
+class NotFoundError(ServiceError):
+    status = 404
+
+
+class ConflictError(ServiceError):
+    status = 409
+
+
+class InvalidError(ServiceError):
+    status = 422
+
+
+class AccountLockedError(ServiceError):
+    status = 423

@@ -1,0 +1,281 @@
+"""The trial server's schema (SQLAlchemy 2 declarative models).
+
+Tables whose class sets ``__audited__ = True`` are written to the audit trail automatically on every ORM
+insert, update and delete (see ``equipoise.store.audit``), and ``equipoise audit verify`` checks that each of
+their current rows equals the replay of its audit history. New audited tables (case report forms, queries,
+signatures, exports) need only subclass ``Base``, set ``__audited__ = True`` and give an integer ``id``
+primary key; nothing else in the audit mechanism changes.
+
+Columns listed in ``__audit_digest__`` are written to the trail as a SHA-256 digest (a password hash has no
+place in a readable log); columns in ``__audit_secret__`` reveal the allocation and are masked when the trail
+is shown to a blinded role.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from equipoise.store.types import UTCDateTime, utcnow
+
+JsonDict = dict[str, Any]
+
+
+class Base(DeclarativeBase):
+    __audited__: ClassVar[bool] = False
+    __audit_digest__: ClassVar[frozenset[str]] = frozenset()
+    __audit_secret__: ClassVar[frozenset[str]] = frozenset()
+
+
+class Trial(Base):
+    """A trial activated from a protocol file; the file's text is kept verbatim (amendments included)."""
+
+    __tablename__ = "trials"
+    __audited__ = True
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    title: Mapped[str] = mapped_column(Text)
+    protocol_text: Mapped[str] = mapped_column(Text)
+    protocol_sha256: Mapped[str] = mapped_column(String(64))
+    blinded: Mapped[bool] = mapped_column(Boolean)
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    unblinded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class User(Base):
+    __tablename__ = "users"
+    __audited__ = True
+    __audit_digest__ = frozenset({"password_hash"})
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    full_name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(200), default=None)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Membership(Base):
+    """A role held by a user: system-wide (admin) or in one trial, optionally limited to one site."""
+
+    __tablename__ = "memberships"
+    __audited__ = True
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    trial_id: Mapped[str | None] = mapped_column(ForeignKey("trials.id"), default=None)
+    role: Mapped[str] = mapped_column(String(32))
+    site_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AuthSession(Base):
+    """A login session or an API token; only the SHA-256 of the token is stored. Not audited (logins are)."""
+
+    __tablename__ = "auth_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # "session" or "api-token"
+    name: Mapped[str | None] = mapped_column(String(100), default=None)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
+
+
+class Patient(Base):
+    """An enrolled (eligible) patient. ``enrolment_values`` can be corrected; the allocation's copy cannot."""
+
+    __tablename__ = "patients"
+    __audited__ = True
+    __table_args__ = (UniqueConstraint("trial_id", "idempotency_key", name="uq_patients_trial_idempotency"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    trial_id: Mapped[str] = mapped_column(ForeignKey("trials.id"), index=True)
+    site_id: Mapped[str] = mapped_column(String(64))
+    enrolment_values: Mapped[JsonDict] = mapped_column(JSON)
+    enrolment_date: Mapped[dt.date] = mapped_column(Date)
+    protocol_version: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), default="enrolled")  # enrolled | randomized
+    idempotency_key: Mapped[str | None] = mapped_column(String(100), default=None)
+    enrolled_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    enrolled_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    @property
+    def code(self) -> str:
+        return patient_code(self.id)
+
+
+def patient_code(patient_id: int) -> str:
+    return f"P-{patient_id:06d}"
+
+
+class AllocationState(Base):
+    """The running state of one allocation sequence (a stratum's block, minimization counts): a secret."""
+
+    __tablename__ = "allocation_states"
+    __audited__ = True
+    __audit_secret__ = frozenset({"state"})
+    __table_args__ = (UniqueConstraint("trial_id", "state_key", name="uq_allocation_states_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    trial_id: Mapped[str] = mapped_column(ForeignKey("trials.id"))
+    state_key: Mapped[str] = mapped_column(String(400))
+    state: Mapped[JsonDict] = mapped_column(JSON)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Allocation(Base):
+    """One randomization with everything needed to recompute it (RND-7): inputs, parameters, draws, state."""
+
+    __tablename__ = "allocations"
+    __audited__ = True
+    __audit_secret__ = frozenset({"arm", "state_after", "draws", "diagnostics", "parameters", "request"})
+    __table_args__ = (
+        UniqueConstraint("trial_id", "idempotency_key", name="uq_allocations_trial_idempotency"),
+        UniqueConstraint("state_id", "sequence", name="uq_allocations_state_sequence"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    trial_id: Mapped[str] = mapped_column(ForeignKey("trials.id"), index=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), unique=True)
+    state_id: Mapped[int] = mapped_column(ForeignKey("allocation_states.id"))
+    sequence: Mapped[int] = mapped_column(Integer)
+    stratum: Mapped[str] = mapped_column(String(400))
+    factors: Mapped[JsonDict] = mapped_column(JSON)  # frozen at randomization (RND-4)
+    arm: Mapped[str] = mapped_column(String(64))
+    kit_code: Mapped[str | None] = mapped_column(String(40), unique=True, default=None)
+    protocol_version: Mapped[str] = mapped_column(String(32))
+    allocation_date: Mapped[dt.date] = mapped_column(Date)
+    method: Mapped[str] = mapped_column(String(32))
+    parameters: Mapped[JsonDict] = mapped_column(JSON)
+    request: Mapped[JsonDict] = mapped_column(JSON)
+    draws: Mapped[list[float]] = mapped_column(JSON)
+    diagnostics: Mapped[JsonDict] = mapped_column(JSON)
+    state_after: Mapped[JsonDict] = mapped_column(JSON)
+    adaptive_table_version: Mapped[int | None] = mapped_column(Integer, default=None)
+    idempotency_key: Mapped[str] = mapped_column(String(100))
+    allocated_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    allocated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Discrepancy(Base):
+    """A correction of a value the allocation was based on: flagged, never applied to the allocation (RND-4)."""
+
+    __tablename__ = "discrepancies"
+    __audited__ = True
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    trial_id: Mapped[str] = mapped_column(ForeignKey("trials.id"), index=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    field: Mapped[str] = mapped_column(String(64))
+    frozen_value: Mapped[Any] = mapped_column(JSON, nullable=True)
+    corrected_value: Mapped[Any] = mapped_column(JSON, nullable=True)
+    message: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    raised_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    raised_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Unblinding(Base):
+    """An emergency unblinding of one patient, or the planned unblinding of a whole trial (patient_id null)."""
+
+    __tablename__ = "unblindings"
+    __audited__ = True
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    trial_id: Mapped[str] = mapped_column(ForeignKey("trials.id"), index=True)
+    patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"), default=None)
+    kind: Mapped[str] = mapped_column(String(16))  # emergency | planned
+    reason: Mapped[str] = mapped_column(Text)
+    unblinded_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    unblinded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Notification(Base):
+    """A notice for the unblinded roles (sponsor, pharmacovigilance), e.g. after an emergency unblinding."""
+
+    __tablename__ = "notifications"
+    __audited__ = True
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    trial_id: Mapped[str] = mapped_column(ForeignKey("trials.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"), default=None)
+    message: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AdaptiveTable(Base):
+    """A response-adaptive probability table published by the unblinded statistician (RND-13)."""
+
+    __tablename__ = "adaptive_tables"
+    __audited__ = True
+    __audit_secret__ = frozenset({"probabilities"})
+    __table_args__ = (UniqueConstraint("trial_id", "version", name="uq_adaptive_tables_version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    trial_id: Mapped[str] = mapped_column(ForeignKey("trials.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    probabilities: Mapped[dict[str, float]] = mapped_column(JSON)
+    published_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    published_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AuditEntry(Base):
+    """One entry of the append-only, hash-chained audit trail (21 CFR 11.10(e); ICH E6(R3) §4.2.2)."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    at: Mapped[str] = mapped_column(String(32))  # ISO 8601 UTC text, hashed exactly as stored
+    actor_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(40))
+    table_name: Mapped[str | None] = mapped_column(String(64), default=None)
+    record_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    trial_id: Mapped[str | None] = mapped_column(String(64), default=None, index=True)
+    old_values: Mapped[JsonDict | None] = mapped_column(JSON, default=None)
+    new_values: Mapped[JsonDict | None] = mapped_column(JSON, default=None)
+    reason: Mapped[str | None] = mapped_column(Text, default=None)
+    source: Mapped[str | None] = mapped_column(String(200), default=None)
+    protocol_version: Mapped[str | None] = mapped_column(String(32), default=None)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditHead(Base):
+    """The chain's head (last id and hash): appending locks this one row, so the chain never forks."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last_id: Mapped[int] = mapped_column(Integer)
+    last_hash: Mapped[str] = mapped_column(String(64))
+
+
+GENESIS_HASH = "0" * 64
+
+
+def audited_models() -> list[type[Base]]:
+    return [m.class_ for m in Base.registry.mappers if getattr(m.class_, "__audited__", False)]

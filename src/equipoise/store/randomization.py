@@ -1,0 +1,224 @@
+"""Randomization: one transaction locks the patient and the state row, allocates, stores everything.
+
+Concurrency (several server processes): the patient row and then the allocation-state row are locked
+(``SELECT ... FOR UPDATE`` on PostgreSQL; ``BEGIN IMMEDIATE`` on SQLite), the audit head last. Unique
+constraints back this up: one allocation per patient, one per (trial, idempotency key), one per (state row,
+sequence number). A retried request with the same idempotency key returns the allocation already made
+(RND-2). Blinded trials get a random kit code that does not reveal the arm (Sealed Envelope FAQ: sequential
+codes leak allocations).
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from equipoise.store import engine
+from equipoise.store.db import Database
+from equipoise.store.errors import ConflictError, ForbiddenError, InvalidError, NotFoundError
+from equipoise.store.models import AdaptiveTable, Allocation, AllocationState, Patient, Trial, patient_code
+from equipoise.store.patients import Clock, local_date
+from equipoise.store.principal import Principal
+from equipoise.store.roles import Action
+from equipoise.store.trials import get_trial, in_force
+from equipoise.store.types import iso, utcnow
+from equipoise.store.values import typed_values
+
+KIT_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: codes are read aloud and typed
+
+
+def new_kit_code(prefix: str | None) -> str:
+    body = "".join(secrets.choice(KIT_ALPHABET) for _ in range(10))
+    return f"{prefix or 'KIT'}-{body[:5]}-{body[5:]}"
+
+
+@dataclass(frozen=True)
+class AllocationView:
+    """An allocation as one role may see it: the arm only for those allowed to see arms."""
+
+    allocation_id: int
+    patient_id: int
+    patient_code: str
+    site_id: str
+    randomized_at: str
+    protocol_version: str
+    kit_code: str | None
+    arm: str | None
+    arm_name: str | None
+    stratum: str
+    factors: dict[str, str]
+    replayed: bool = False
+
+    def to_dict(self) -> dict[str, object]:
+        return dict(self.__dict__)
+
+
+def allocation_view(allocation: Allocation, site_id: str, trial: Trial, principal: Principal,
+                    replayed: bool = False) -> AllocationView:
+    show = principal.sees_arms(trial.id, trial.blinded, trial.unblinded_at)
+    arm_name = None
+    if show:
+        from equipoise.store.trials import protocol_of
+
+        arm = protocol_of(trial).arm(allocation.arm)
+        if arm is None:  # an arm added by amendment is not in the base protocol's list
+            arm = in_force(trial, allocation.allocation_date).arm(allocation.arm)
+        arm_name = arm.name if arm else allocation.arm
+    return AllocationView(allocation.id, allocation.patient_id, patient_code(allocation.patient_id), site_id,
+                          iso(allocation.allocated_at), allocation.protocol_version, allocation.kit_code,
+                          allocation.arm if show else None, arm_name, allocation.stratum, dict(allocation.factors),
+                          replayed)
+
+
+class RandomizationService:
+    def __init__(self, db: Database, clock: Clock = utcnow) -> None:
+        self.db = db
+        self.clock = clock
+
+    def randomize(self, principal: Principal, trial_id: str, patient_id: int, idempotency_key: str) -> AllocationView:
+        if not idempotency_key or len(idempotency_key) > 100:
+            raise InvalidError("an idempotency key (1-100 characters) is required, so that a retry cannot "
+                          "randomize twice")
+        try:
+            return self._randomize(principal, trial_id, patient_id, idempotency_key)
+        except IntegrityError:
+            # A concurrent request with the same key (or for the same patient) won the race: answer with its
+            # allocation, exactly as a retry would get.
+            return self._existing(principal, trial_id, patient_id, idempotency_key)
+
+    def _existing(self, principal: Principal, trial_id: str, patient_id: int, key: str) -> AllocationView:
+        with self.db.read() as s:
+            trial = get_trial(s, trial_id)
+            allocation = s.scalar(select(Allocation).where(Allocation.trial_id == trial_id,
+                                                           Allocation.idempotency_key == key))
+            if allocation is None or allocation.patient_id != patient_id:
+                raise ConflictError(f"patient {patient_id} was randomized concurrently by another request")
+            patient = s.get(Patient, patient_id)
+            assert patient is not None
+            return allocation_view(allocation, patient.site_id, trial, principal, replayed=True)
+
+    def _randomize(self, principal: Principal, trial_id: str, patient_id: int, key: str) -> AllocationView:
+        now = self.clock()
+        if not principal.system and not principal.grants_for(Action.RANDOMIZE, trial_id):
+            raise ForbiddenError("your role does not allow randomize")
+        with self.db.write(principal.audit_context(reason="randomization")) as s:
+            trial = get_trial(s, trial_id)
+            patient = s.scalars(select(Patient).where(Patient.id == patient_id).with_for_update()).one_or_none()
+            sites = principal.site_filter(Action.VIEW_PATIENTS, trial_id)
+            if patient is None or patient.trial_id != trial_id or (sites is not None and patient.site_id not in sites):
+                raise NotFoundError(f"no patient {patient_id} in trial {trial_id}")
+            principal.require(Action.RANDOMIZE, trial_id, patient.site_id)
+            earlier = s.scalars(select(Allocation).where(
+                Allocation.trial_id == trial_id,
+                or_(Allocation.idempotency_key == key, Allocation.patient_id == patient_id))).all()
+            by_key = next((a for a in earlier if a.idempotency_key == key), None)
+            if by_key is not None:
+                if by_key.patient_id != patient_id:
+                    raise ConflictError("this idempotency key was already used to randomize another patient")
+                return allocation_view(by_key, patient.site_id, trial, principal, replayed=True)
+            done = next((a for a in earlier if a.patient_id == patient_id), None)
+            if done is not None:
+                raise ConflictError(f"patient {patient.code} is already randomized (allocation {done.id}); "
+                               "a patient is never randomized twice")
+            date = local_date(in_force(trial, now.date()), patient.site_id, now)
+            protocol = in_force(trial, date)
+            if protocol.randomization is None:
+                raise InvalidError(f"trial {trial_id} has no randomization section")
+            values = typed_values(protocol, patient.enrolment_values)
+            table = self._adaptive_table(s, trial_id) if protocol.randomization.method == "response-adaptive" else None
+            try:
+                prepared = engine.prepare(protocol, patient.site_id, values,
+                                          table.probabilities if table is not None else None)
+                state_row = self._lock_state(s, trial_id, prepared.state_key, prepared.scheme.initial_state())
+                allocation, draws = engine.allocate_recorded(prepared, state_row.state)
+            except engine.AllocationError as exc:
+                raise InvalidError(f"cannot randomize patient {patient.code}: {exc}") from None
+            state_row.count += 1
+            state_row.state = allocation.state
+            row = Allocation(
+                trial_id=trial_id, patient_id=patient_id, state_id=state_row.id, sequence=state_row.count,
+                stratum=prepared.request.stratum, factors=dict(prepared.request.factors), arm=allocation.arm,
+                kit_code=new_kit_code(self._kit_prefix(protocol, allocation.arm)) if trial.blinded else None,
+                protocol_version=protocol.trial.version, allocation_date=date, method=prepared.scheme.method,
+                parameters=prepared.scheme.parameters(), request=prepared.request.to_dict(), draws=draws,
+                diagnostics=allocation.diagnostics, state_after=allocation.state,
+                adaptive_table_version=table.version if table is not None else None, idempotency_key=key,
+                allocated_by=principal.user_id, allocated_at=now)
+            s.add(row)
+            patient.status = "randomized"
+            s.flush()
+            return allocation_view(row, patient.site_id, trial, principal)
+
+    @staticmethod
+    def _kit_prefix(protocol: Any, arm_id: str) -> str | None:
+        arm = protocol.arm(arm_id)
+        return arm.kit_prefix if arm is not None else None
+
+    @staticmethod
+    def _adaptive_table(s: Session, trial_id: str) -> AdaptiveTable | None:
+        return s.scalar(select(AdaptiveTable).where(AdaptiveTable.trial_id == trial_id)
+                        .order_by(AdaptiveTable.version.desc()).limit(1))
+
+    @staticmethod
+    def _lock_state(s: Session, trial_id: str, state_key: str, initial: dict[str, Any]) -> AllocationState:
+        query = (select(AllocationState)
+                 .where(AllocationState.trial_id == trial_id, AllocationState.state_key == state_key)
+                 .with_for_update())
+        row = s.scalars(query).one_or_none()
+        if row is not None:
+            return row
+        if s.get_bind().dialect.name == "postgresql":
+            # Two processes may create the same new stratum at once: insert-if-absent, then lock the winner's
+            # row. The insert bypasses the ORM, so its audit entry is added here.
+            inserted = s.execute(pg_insert(AllocationState).values(trial_id=trial_id, state_key=state_key,
+                                                                   state=initial, count=0)
+                                 .on_conflict_do_nothing().returning(AllocationState.id)).scalar_one_or_none()
+            row = s.scalars(query).one()
+            if inserted is not None:
+                _audit_raw_insert(s, row)
+            return row
+        row = AllocationState(trial_id=trial_id, state_key=state_key, state=initial, count=0)
+        s.add(row)
+        s.flush()
+        return row
+
+    def list_allocations(self, principal: Principal, trial_id: str, limit: int = 100,
+                         offset: int = 0) -> list[AllocationView]:
+        principal.require(Action.VIEW_PATIENTS, trial_id)
+        sites = principal.site_filter(Action.VIEW_PATIENTS, trial_id)
+        with self.db.read() as s:
+            trial = get_trial(s, trial_id)
+            query = (select(Allocation, Patient.site_id).join(Patient, Patient.id == Allocation.patient_id)
+                     .where(Allocation.trial_id == trial_id).order_by(Allocation.id))
+            if sites is not None:
+                query = query.where(Patient.site_id.in_(sorted(sites)))
+            rows = s.execute(query.limit(limit).offset(offset)).all()
+            return [allocation_view(a, site, trial, principal) for a, site in rows]
+
+    def get(self, principal: Principal, trial_id: str, patient_id: int) -> AllocationView:
+        principal.require(Action.VIEW_PATIENTS, trial_id)
+        sites = principal.site_filter(Action.VIEW_PATIENTS, trial_id)
+        with self.db.read() as s:
+            trial = get_trial(s, trial_id)
+            row = s.execute(select(Allocation, Patient.site_id).join(Patient, Patient.id == Allocation.patient_id)
+                            .where(Allocation.patient_id == patient_id, Allocation.trial_id == trial_id)
+                            ).one_or_none()
+            if row is None or (sites is not None and row[1] not in sites):
+                raise NotFoundError(f"patient {patient_id} of trial {trial_id} has no allocation")
+            return allocation_view(row[0], row[1], trial, principal)
+
+
+def _audit_raw_insert(s: Session, row: AllocationState) -> None:
+    from equipoise.store.audit import record_event, row_values
+
+    record_event(s, "insert", trial_id=row.trial_id, table_name="allocation_states", record_id=str(row.id),
+                 details=row_values(row))
+
+
+__all__ = ["AllocationView", "RandomizationService", "allocation_view", "new_kit_code"]

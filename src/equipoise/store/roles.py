@@ -1,0 +1,83 @@
+"""Roles and what each may do: the one permission table the API, the CLI and the tests read.
+
+Site-scoped roles (coordinator, investigator) act only on patients of their own sites (REDCap C.3.30.0600
+"DAG users randomize only within their DAG"; clinicedc's site-scoped managers). Blinded roles never see an
+arm, a kit-to-arm mapping, a random draw or an allocation state (REDCap C.3.30.1500; RND-8, RND-13).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    COORDINATOR = "site-coordinator"
+    INVESTIGATOR = "investigator"
+    MONITOR = "monitor"
+    BLINDED_STATISTICIAN = "blinded-statistician"
+    UNBLINDED_STATISTICIAN = "unblinded-statistician"
+    DMC = "dmc"
+
+    @property
+    def site_scoped(self) -> bool:
+        return self in (Role.COORDINATOR, Role.INVESTIGATOR)
+
+    @property
+    def unblinded(self) -> bool:
+        """Roles that see allocations in a blinded trial (planned unblinding is theirs only)."""
+        return self in (Role.UNBLINDED_STATISTICIAN, Role.DMC)
+
+
+class Action(StrEnum):
+    MANAGE_USERS = "manage-users"
+    CREATE_TRIAL = "create-trial"
+    VIEW_TRIAL = "view-trial"
+    ENROL = "enrol"
+    CORRECT_ENROLMENT = "correct-enrolment"
+    RANDOMIZE = "randomize"
+    VIEW_PATIENTS = "view-patients"
+    VIEW_ARMS = "view-arms"  # in a blinded trial; everyone in the trial sees arms of an open-label one
+    EMERGENCY_UNBLIND = "emergency-unblind"
+    PLANNED_UNBLIND = "planned-unblind"
+    PUBLISH_ADAPTIVE = "publish-adaptive"
+    VIEW_ADAPTIVE = "view-adaptive"
+    VIEW_NOTIFICATIONS = "view-notifications"
+    VIEW_AGGREGATES = "view-aggregates"
+    VIEW_AUDIT = "view-audit"
+    VIEW_DISCREPANCIES = "view-discrepancies"
+    REPLAY = "replay"
+
+
+R = Role
+PERMISSIONS: dict[Action, frozenset[Role]] = {
+    Action.MANAGE_USERS: frozenset({R.ADMIN}),
+    Action.CREATE_TRIAL: frozenset({R.ADMIN}),
+    Action.VIEW_TRIAL: frozenset(Role),
+    Action.ENROL: frozenset({R.COORDINATOR, R.INVESTIGATOR}),
+    Action.CORRECT_ENROLMENT: frozenset({R.COORDINATOR, R.INVESTIGATOR}),
+    Action.RANDOMIZE: frozenset({R.COORDINATOR, R.INVESTIGATOR}),
+    Action.VIEW_PATIENTS: frozenset({R.COORDINATOR, R.INVESTIGATOR, R.MONITOR, R.BLINDED_STATISTICIAN,
+                                     R.UNBLINDED_STATISTICIAN, R.DMC}),
+    Action.VIEW_ARMS: frozenset({R.UNBLINDED_STATISTICIAN, R.DMC}),
+    # ICH E6(R3) §3 / EMA-CTFG: the investigator unblinds one patient at once, without sponsor approval.
+    Action.EMERGENCY_UNBLIND: frozenset({R.INVESTIGATOR}),
+    Action.PLANNED_UNBLIND: frozenset({R.UNBLINDED_STATISTICIAN}),
+    Action.PUBLISH_ADAPTIVE: frozenset({R.UNBLINDED_STATISTICIAN}),
+    Action.VIEW_ADAPTIVE: frozenset({R.UNBLINDED_STATISTICIAN, R.DMC}),
+    Action.VIEW_NOTIFICATIONS: frozenset({R.UNBLINDED_STATISTICIAN, R.DMC}),
+    Action.VIEW_AGGREGATES: frozenset({R.UNBLINDED_STATISTICIAN, R.DMC}),
+    Action.VIEW_AUDIT: frozenset({R.ADMIN, R.MONITOR, R.UNBLINDED_STATISTICIAN}),
+    Action.VIEW_DISCREPANCIES: frozenset({R.COORDINATOR, R.INVESTIGATOR, R.MONITOR}),
+    Action.REPLAY: frozenset({R.ADMIN, R.UNBLINDED_STATISTICIAN}),
+}
+
+
+def parse_role(text: str) -> Role:
+    aliases = {"coordinator": Role.COORDINATOR, "site_coordinator": Role.COORDINATOR,
+               "blinded_statistician": Role.BLINDED_STATISTICIAN,
+               "unblinded_statistician": Role.UNBLINDED_STATISTICIAN}
+    try:
+        return aliases.get(text) or Role(text)
+    except ValueError:
+        raise ValueError(f"unknown role {text!r}; roles: {', '.join(r.value for r in Role)}") from None

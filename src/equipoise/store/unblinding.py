@@ -1,0 +1,159 @@
+"""Emergency and planned unblinding, notifications, and response-adaptive probability tables.
+
+UNB-1 (ICH E6(R3) §3; EMA/CTFG): an investigator unblinds one patient at a time, at once, without sponsor
+approval, after giving a reason and re-entering the password; the event is audited and a notification is
+recorded for the unblinded roles (sponsor, pharmacovigilance). Planned unblinding of the whole trial is for
+the unblinded statistician only. RND-13: adaptive probability tables are published by the unblinded
+statistician, versioned, audited, with re-authentication, and hidden from every other role.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import func, select
+
+from equipoise.store.auth import AuthService
+from equipoise.store.db import Database
+from equipoise.store.errors import ConflictError, ForbiddenError, InvalidError, NotFoundError
+from equipoise.store.models import AdaptiveTable, Allocation, Notification, Patient, Unblinding, patient_code
+from equipoise.store.patients import Clock
+from equipoise.store.principal import Principal
+from equipoise.store.roles import Action
+from equipoise.store.trials import get_trial, in_force, protocol_of
+from equipoise.store.types import iso, utcnow
+
+
+def _reason(reason: str | None) -> str:
+    if not reason or not reason.strip():
+        raise InvalidError("a reason is required")
+    return reason.strip()
+
+
+class UnblindingService:
+    def __init__(self, db: Database, auth: AuthService, clock: Clock = utcnow) -> None:
+        self.db = db
+        self.auth = auth
+        self.clock = clock
+
+    def emergency(self, principal: Principal, trial_id: str, patient_id: int, reason: str | None,
+                  password: str | None) -> dict[str, Any]:
+        why = _reason(reason)
+        if not principal.system and not principal.grants_for(Action.EMERGENCY_UNBLIND, trial_id):
+            raise ForbiddenError("your role does not allow emergency-unblind")
+        with self.db.read() as s:
+            trial = get_trial(s, trial_id)
+            patient = s.get(Patient, patient_id)
+            sites = principal.site_filter(Action.VIEW_PATIENTS, trial_id)
+            if patient is None or patient.trial_id != trial_id or (sites is not None and patient.site_id not in sites):
+                raise NotFoundError(f"no patient {patient_id} in trial {trial_id}")
+            principal.require(Action.EMERGENCY_UNBLIND, trial_id, patient.site_id)
+            if not trial.blinded:
+                raise ConflictError(f"trial {trial_id} is open-label: the arm is not concealed")
+        self.auth.reauthenticate(principal, password)
+        now = self.clock()
+        with self.db.write(principal.audit_context(reason=why)) as s:
+            allocation = s.scalar(select(Allocation).where(Allocation.patient_id == patient_id))
+            if allocation is None:
+                raise ConflictError(f"patient {patient_code(patient_id)} is not randomized: nothing to unblind")
+            s.add(Unblinding(trial_id=trial_id, patient_id=patient_id, kind="emergency", reason=why,
+                             unblinded_by=principal.user_id, unblinded_at=now))
+            message = (f"Emergency unblinding of patient {patient_code(patient_id)} (site {patient.site_id}, kit "
+                       f"{allocation.kit_code}) by {principal.username} at {iso(now)}. Reason: {why}")
+            s.add(Notification(trial_id=trial_id, kind="emergency-unblinding", patient_id=patient_id,
+                               message=message, created_by=principal.user_id, created_at=now))
+            arm = in_force(trial, allocation.allocation_date).arm(allocation.arm)
+            return {"patient_id": patient_id, "patient_code": patient_code(patient_id),
+                    "kit_code": allocation.kit_code, "arm": allocation.arm, "arm_name": arm.name if arm else None,
+                    "unblinded_at": iso(now), "reason": why, "notified": True}
+
+    def planned(self, principal: Principal, trial_id: str, reason: str | None, password: str | None) -> dict[str, Any]:
+        why = _reason(reason)
+        principal.require(Action.PLANNED_UNBLIND, trial_id)
+        self.auth.reauthenticate(principal, password)
+        now = self.clock()
+        with self.db.write(principal.audit_context(reason=why)) as s:
+            trial = get_trial(s, trial_id)
+            if not trial.blinded:
+                raise ConflictError(f"trial {trial_id} is open-label")
+            if trial.unblinded_at is not None:
+                raise ConflictError(f"trial {trial_id} was already unblinded at {iso(trial.unblinded_at)}")
+            trial.unblinded_at = now
+            s.add(Unblinding(trial_id=trial_id, patient_id=None, kind="planned", reason=why,
+                             unblinded_by=principal.user_id, unblinded_at=now))
+            s.add(Notification(trial_id=trial_id, kind="planned-unblinding", message=f"Trial {trial_id} unblinded "
+                               f"by {principal.username} at {iso(now)}. Reason: {why}", created_by=principal.user_id,
+                               created_at=now))
+            return {"trial_id": trial_id, "unblinded_at": iso(now), "reason": why}
+
+    def notifications(self, principal: Principal, trial_id: str) -> list[dict[str, Any]]:
+        principal.require(Action.VIEW_NOTIFICATIONS, trial_id)
+        with self.db.read() as s:
+            get_trial(s, trial_id)
+            rows = s.scalars(select(Notification).where(Notification.trial_id == trial_id).order_by(Notification.id))
+            return [{"id": n.id, "kind": n.kind, "patient_id": n.patient_id, "message": n.message,
+                     "created_at": iso(n.created_at)} for n in rows]
+
+    def publish_table(self, principal: Principal, trial_id: str, probabilities: Mapping[str, float],
+                      reason: str | None, password: str | None) -> dict[str, Any]:
+        why = _reason(reason)
+        principal.require(Action.PUBLISH_ADAPTIVE, trial_id)
+        with self.db.read() as s:
+            trial = get_trial(s, trial_id)
+        protocol = in_force(trial, self.clock().date())
+        randomization = protocol.randomization
+        if randomization is None or randomization.method != "response-adaptive":
+            raise ConflictError(f"trial {trial_id} does not use response-adaptive randomization")
+        arms = {a.id for a in protocol.arms}
+        unknown = sorted(set(probabilities) - arms)
+        if unknown:
+            raise InvalidError(f"not an arm in force: {', '.join(unknown)} (arms: {', '.join(sorted(arms))})")
+        if set(probabilities) != arms:
+            raise InvalidError(f"give a probability for every arm in force: {', '.join(sorted(arms))}")
+        values = list(probabilities.values())
+        if any(not isinstance(p, int | float) or not math.isfinite(p) or p < 0 for p in values):
+            raise InvalidError("probabilities must be numbers >= 0")
+        if abs(sum(values) - 1) > 1e-9:
+            raise InvalidError(f"probabilities must add up to 1 (they add up to {sum(values):.6g})")
+        floor = randomization.adaptive.floor if randomization.adaptive else 0.0
+        low = [a for a, p in probabilities.items() if p < floor]
+        if low:
+            raise InvalidError(f"below the protocol's floor of {floor}: {', '.join(low)}")
+        self.auth.reauthenticate(principal, password)
+        with self.db.write(principal.audit_context(reason=why, protocol_version=protocol.trial.version)) as s:
+            latest = s.scalar(select(func.max(AdaptiveTable.version)).where(AdaptiveTable.trial_id == trial_id))
+            table = AdaptiveTable(trial_id=trial_id, version=(latest or 0) + 1,
+                                  probabilities={k: float(v) for k, v in probabilities.items()},
+                                  published_by=principal.user_id, published_at=self.clock())
+            s.add(table)
+            s.flush()
+            return {"version": table.version, "probabilities": table.probabilities,
+                    "published_at": iso(table.published_at)}
+
+    def tables(self, principal: Principal, trial_id: str) -> list[dict[str, Any]]:
+        principal.require(Action.VIEW_ADAPTIVE, trial_id)
+        with self.db.read() as s:
+            get_trial(s, trial_id)
+            rows = s.scalars(select(AdaptiveTable).where(AdaptiveTable.trial_id == trial_id)
+                             .order_by(AdaptiveTable.version))
+            return [{"version": t.version, "probabilities": t.probabilities, "published_at": iso(t.published_at)}
+                    for t in rows]
+
+    def aggregates(self, principal: Principal, trial_id: str) -> dict[str, Any]:
+        """Allocations by arm and site: the DMC's unblinded aggregate view."""
+        principal.require(Action.VIEW_AGGREGATES, trial_id)
+        with self.db.read() as s:
+            trial = get_trial(s, trial_id)
+            rows = s.execute(select(Allocation.arm, Patient.site_id, func.count())
+                             .join(Patient, Patient.id == Allocation.patient_id)
+                             .where(Allocation.trial_id == trial_id)
+                             .group_by(Allocation.arm, Patient.site_id)).all()
+        by_arm: dict[str, int] = {}
+        by_site: dict[str, dict[str, int]] = {}
+        for arm, site, n in rows:
+            by_arm[arm] = by_arm.get(arm, 0) + n
+            by_site.setdefault(site, {})[arm] = n
+        return {"trial_id": trial_id, "total": sum(by_arm.values()), "by_arm": by_arm, "by_site": by_site,
+                "arms": [a.id for a in protocol_of(trial).arms]}

@@ -1,0 +1,134 @@
+"""Users and their roles. Account creation and every role change are audited (ICH E6(R3) §4.2.2)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from equipoise.protocol.amendments import AddSite
+from equipoise.store.auth import hash_password
+from equipoise.store.db import Database
+from equipoise.store.errors import ConflictError, InvalidError, NotFoundError
+from equipoise.store.models import Membership, Trial, User
+from equipoise.store.principal import Principal
+from equipoise.store.roles import Action, Role
+from equipoise.store.trials import protocol_of
+
+
+@dataclass(frozen=True)
+class RoleView:
+    id: int
+    role: str
+    trial_id: str | None
+    site_id: str | None
+    active: bool
+
+    def to_dict(self) -> dict[str, object]:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class UserView:
+    id: int
+    username: str
+    full_name: str
+    email: str | None
+    active: bool
+    locked: bool
+    roles: list[RoleView]
+
+    def to_dict(self) -> dict[str, object]:
+        return {**{k: v for k, v in self.__dict__.items() if k != "roles"}, "roles": [r.to_dict() for r in self.roles]}
+
+
+def _view(session: Session, user: User) -> UserView:
+    from equipoise.store.types import utcnow
+
+    roles = session.scalars(select(Membership).where(Membership.user_id == user.id).order_by(Membership.id)).all()
+    return UserView(user.id, user.username, user.full_name, user.email, user.active,
+                    user.locked_until is not None and user.locked_until > utcnow(),
+                    [RoleView(m.id, m.role, m.trial_id, m.site_id, m.active) for m in roles])
+
+
+def _check_grant(session: Session, role: Role, trial_id: str | None, site_id: str | None) -> None:
+    if role is Role.ADMIN:
+        if trial_id is not None or site_id is not None:
+            raise InvalidError("the admin role is system-wide: give no trial or site")
+        return
+    if trial_id is None:
+        raise InvalidError(f"the {role.value} role needs a trial")
+    trial = session.get(Trial, trial_id)
+    if trial is None:
+        raise NotFoundError(f"no trial {trial_id!r}")
+    if role.site_scoped and site_id is None:
+        raise InvalidError(f"the {role.value} role needs a site (--site)")
+    if site_id is not None:
+        protocol = protocol_of(trial)
+        sites = [s.id for s in protocol.sites]
+        sites += [c.site.id for a in protocol.amendments for c in a.changes if isinstance(c, AddSite)]
+        if site_id not in sites:
+            raise InvalidError(f"trial {trial_id} has no site {site_id!r} (sites: {', '.join(sites)})")
+
+
+def add_user(db: Database, principal: Principal, username: str, full_name: str, password: str,
+             email: str | None = None, roles: list[tuple[Role, str | None, str | None]] | None = None) -> UserView:
+    principal.require(Action.MANAGE_USERS, None)
+    if not username or len(username) > 64 or not username.replace("-", "").replace("_", "").replace(".", "").isalnum():
+        raise InvalidError("a username is 1-64 letters, digits, '.', '-' or '_'")
+    password_hash = hash_password(password)
+    with db.write(principal.audit_context(reason="user created")) as s:
+        if s.scalar(select(User).where(User.username == username)) is not None:
+            raise ConflictError(f"user {username!r} already exists")
+        user = User(username=username, full_name=full_name or username, email=email, password_hash=password_hash)
+        s.add(user)
+        s.flush()
+        for role, trial_id, site_id in roles or []:
+            _check_grant(s, role, trial_id, site_id)
+            s.add(Membership(user_id=user.id, role=role.value, trial_id=trial_id, site_id=site_id))
+        s.flush()
+        return _view(s, user)
+
+
+def grant_role(db: Database, principal: Principal, username: str, role: Role, trial_id: str | None,
+               site_id: str | None, reason: str | None = None) -> UserView:
+    principal.require(Action.MANAGE_USERS, None)
+    with db.write(principal.audit_context(reason=reason or "role granted")) as s:
+        user = s.scalar(select(User).where(User.username == username))
+        if user is None:
+            raise NotFoundError(f"no user {username!r}")
+        _check_grant(s, role, trial_id, site_id)
+        s.add(Membership(user_id=user.id, role=role.value, trial_id=trial_id, site_id=site_id))
+        s.flush()
+        return _view(s, user)
+
+
+def revoke_role(db: Database, principal: Principal, membership_id: int, reason: str) -> None:
+    principal.require(Action.MANAGE_USERS, None)
+    if not reason.strip():
+        raise InvalidError("a reason is required to revoke a role")
+    with db.write(principal.audit_context(reason=reason)) as s:
+        membership = s.get(Membership, membership_id)
+        if membership is None:
+            raise NotFoundError(f"no role assignment {membership_id}")
+        membership.active = False
+
+
+def set_password(db: Database, principal: Principal, username: str, password: str) -> None:
+    if not principal.is_admin and principal.username != username:
+        raise InvalidError("you can only change your own password")
+    password_hash = hash_password(password)
+    with db.write(principal.audit_context(reason="password changed")) as s:
+        user = s.scalar(select(User).where(User.username == username))
+        if user is None:
+            raise NotFoundError(f"no user {username!r}")
+        user.password_hash = password_hash
+        user.failed_logins = 0
+        user.locked_until = None
+
+
+def list_users(db: Database, principal: Principal) -> list[UserView]:
+    principal.require(Action.MANAGE_USERS, None)
+    with db.read() as s:
+        return [_view(s, u) for u in s.scalars(select(User).order_by(User.id))]

@@ -1,0 +1,53 @@
+"""Enrolment values: from JSON to typed values, checked field by field against the protocol."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+from equipoise.protocol import FieldType, Protocol
+from equipoise.store.errors import InvalidError
+
+
+def typed_values(protocol: Protocol, raw: Mapping[str, Any], *, partial: bool = False) -> dict[str, Any]:
+    """Typed enrolment values (dates parsed); every problem is reported at once, by field."""
+    fields = {f.id: f for f in protocol.enrolment.fields}
+    errors: dict[str, str] = {}
+    values: dict[str, Any] = {}
+    for name in raw:
+        if name not in fields:
+            errors[name] = f"unknown enrolment field (fields: {', '.join(fields)})"
+    for field in fields.values():
+        if partial and field.id not in raw:
+            continue
+        value = raw.get(field.id)
+        if field.type is FieldType.DATE and isinstance(value, str) and value:
+            try:
+                value = dt.date.fromisoformat(value)
+            except ValueError:
+                errors[field.id] = f"{value!r} is not a date (YYYY-MM-DD)"
+                continue
+        if field.type is FieldType.NUMBER and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        problem = field.check(value)
+        if problem is not None:
+            errors[field.id] = f"{field.label}: {problem}"
+            continue
+        values[field.id] = value
+    if errors:
+        first = next(iter(errors.items()))
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise InvalidError(f"{first[0]}: {first[1]}{more}", {"errors": errors})
+    return values
+
+
+def json_values(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v.isoformat() if isinstance(v, dt.date) else v for k, v in values.items()}
+
+
+def factor_fields(protocol: Protocol) -> dict[str, str]:
+    """Factor id -> enrolment field, for the factors that are read from the patient (not the site)."""
+    if protocol.randomization is None:
+        return {}
+    return {f.id: f.field for f in protocol.randomization.factors if f.field != "site"}

@@ -1,0 +1,166 @@
+"""``equipoise audit verify``: recompute the hash chain, then check every audited record against its history.
+
+Two independent checks (21 CFR 11.10(e): "record changes shall not obscure previously recorded information"):
+
+1. The chain: entries are numbered 1..N without gaps, each carries the previous entry's hash, each hash is
+   the SHA-256 of its own content, and the head row names the last entry. A changed, removed or inserted
+   entry breaks it at that entry.
+2. The records: for every audited table (a generic replay keyed by table and record id, so tables added later
+   are covered too), the replay of the entries' inserts/updates/deletes must equal the current row, column by
+   column; a row changed behind the application's back, or one with no history, is named.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+
+from equipoise.store.audit import entry_hash, hashed_fields, row_values
+from equipoise.store.db import Database
+from equipoise.store.models import GENESIS_HASH, AuditEntry, AuditHead, Base, audited_models
+
+
+@dataclass(frozen=True)
+class Finding:
+    kind: str  # chain | record
+    entry_id: int | None
+    table: str | None
+    record_id: str | None
+    message: str
+
+    def to_dict(self) -> dict[str, object]:
+        return dict(self.__dict__)
+
+    def __str__(self) -> str:
+        where = f"entry {self.entry_id}" if self.entry_id is not None else f"{self.table} {self.record_id}"
+        return f"{where}: {self.message}"
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    entries: int
+    records: int
+    head_hash: str
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
+
+    @property
+    def first_bad_entry(self) -> int | None:
+        ids = [f.entry_id for f in self.findings if f.entry_id is not None]
+        return min(ids) if ids else None
+
+    def __str__(self) -> str:
+        if self.ok:
+            return (f"audit trail verified: {self.entries} entries, chain intact (head {self.head_hash[:16]}…), "
+                    f"{self.records} records equal the replay of their history")
+        lines = [f"audit trail FAILED verification: {len(self.findings)} problem(s)"]
+        if self.first_bad_entry is not None:
+            lines.append(f"first bad entry: {self.first_bad_entry}")
+        lines += [f"  - {f}" for f in self.findings[:50]]
+        if len(self.findings) > 50:
+            lines.append(f"  ... and {len(self.findings) - 50} more")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, object]:
+        return {"ok": self.ok, "entries": self.entries, "records": self.records, "head_hash": self.head_hash,
+                "first_bad_entry": self.first_bad_entry, "findings": [f.to_dict() for f in self.findings]}
+
+
+@dataclass
+class _Replayed:
+    values: dict[str, Any] | None
+    last_entry: int
+
+
+def verify(db: Database) -> VerifyReport:
+    findings: list[Finding] = []
+    tables = {m.__tablename__: m for m in audited_models()}
+    replayed: dict[tuple[str, str], _Replayed] = {}
+    prev_hash = GENESIS_HASH
+    expected_id = 1
+    count = 0
+    with db.read() as s:
+        for entry in s.scalars(select(AuditEntry).order_by(AuditEntry.id).execution_options(yield_per=2000)):
+            count += 1
+            if entry.id != expected_id:
+                findings.append(Finding("chain", entry.id, None, None,
+                                        f"expected entry {expected_id} here: entries are missing or renumbered"))
+            if entry.prev_hash != prev_hash:
+                findings.append(Finding("chain", entry.id, None, None,
+                                        "does not carry the previous entry's hash (an entry before it was "
+                                        "changed, removed or inserted)"))
+            if entry_hash(entry.prev_hash, hashed_fields(entry)) != entry.hash:
+                findings.append(Finding("chain", entry.id, None, None, "content does not match its hash "
+                                        "(the entry was changed after it was written)"))
+            prev_hash = entry.hash
+            expected_id = entry.id + 1
+            if entry.table_name in tables and entry.record_id is not None:
+                _apply(replayed, entry, findings)
+        head = s.get(AuditHead, 1)
+        if head is None or head.last_id != expected_id - 1 or head.last_hash != prev_hash:
+            findings.append(Finding("chain", expected_id - 1 if count else None, "audit_head", "1",
+                                    "the chain's head does not match the last entry (entries were removed from "
+                                    "the end, or the head was changed)"))
+        records = 0
+        for name, model in tables.items():
+            seen: set[str] = set()
+            for row in s.scalars(select(model).execution_options(yield_per=2000)):
+                records += 1
+                current = row_values(row)
+                record_id = _record_id(model, row)
+                seen.add(record_id)
+                history = replayed.get((name, record_id))
+                if history is None or history.values is None:
+                    findings.append(Finding("record", None, name, record_id,
+                                            "exists in the database but has no audit history (written around "
+                                            "the audit trail)" if history is None else
+                                            "exists although its history ends with a delete"))
+                    continue
+                differing = sorted(k for k in set(current) | set(history.values)
+                                   if current.get(k) != history.values.get(k))
+                if differing:
+                    findings.append(Finding("record", None, name, record_id,
+                                            f"differs from the replay of its history in {', '.join(differing)} "
+                                            f"(last audited change: entry {history.last_entry})"))
+            for (table, record_id), history in replayed.items():
+                if table == name and history.values is not None and record_id not in seen:
+                    findings.append(Finding("record", None, name, record_id,
+                                            f"was deleted without an audit entry (last entry {history.last_entry})"))
+    return VerifyReport(count, records, prev_hash, findings)
+
+
+def _record_id(model: type[Base], row: Base) -> str:
+    from sqlalchemy import inspect
+
+    return "/".join(str(part) for part in inspect(model).primary_key_from_instance(row))
+
+
+def _apply(replayed: dict[tuple[str, str], _Replayed], entry: AuditEntry, findings: list[Finding]) -> None:
+    assert entry.table_name is not None
+    assert entry.record_id is not None
+    key = (entry.table_name, entry.record_id)
+    current = replayed.get(key)
+    if entry.action == "insert":
+        if current is not None and current.values is not None:
+            findings.append(Finding("chain", entry.id, entry.table_name, entry.record_id,
+                                    "inserts a record that exists"))
+        replayed[key] = _Replayed(dict(entry.new_values or {}), entry.id)
+    elif entry.action == "update":
+        if current is None or current.values is None:
+            findings.append(Finding("chain", entry.id, entry.table_name, entry.record_id,
+                                    "updates a record with no earlier history"))
+            current = _Replayed({}, entry.id)
+        for column, old in (entry.old_values or {}).items():
+            if current.values is not None and current.values.get(column) != old:
+                findings.append(Finding("chain", entry.id, entry.table_name, entry.record_id,
+                                        f"old value of {column} differs from the value the history had reached"))
+        values = dict(current.values or {})
+        values.update(entry.new_values or {})
+        replayed[key] = _Replayed(values, entry.id)
+    elif entry.action == "delete":
+        replayed[key] = _Replayed(None, entry.id)

@@ -1,0 +1,128 @@
+"""Authentication: argon2 hashes, lockout, idle time-out, API tokens, re-authentication (21 CFR 11.300, 11.200)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from fastapi.testclient import TestClient
+from sqlalchemy import select, update
+
+from equipoise.server import create_app
+from equipoise.store.db import Database
+from equipoise.store.models import AuditEntry, AuthSession, User
+from equipoise.store.settings import Settings
+from equipoise.store.verify import verify
+from tests.server.conftest import TRIAL, Api, seed
+from tests.store.support import PASSWORD
+
+
+def _client(db: Database, **settings: int) -> TestClient:
+    seed(db)
+    return TestClient(create_app(db, Settings(**settings)))
+
+
+def _actions(db: Database) -> list[str]:
+    with db.read() as s:
+        return list(s.scalars(select(AuditEntry.action).order_by(AuditEntry.id)))
+
+
+def test_sec_passwords_are_argon2id_hashes(api: Api):
+    with api.db.read() as s:
+        hashes = list(s.scalars(select(User.password_hash)))
+    assert hashes
+    assert all(h.startswith("$argon2id$") for h in hashes)
+
+
+def test_sec_logins_and_failed_logins_are_audited(api: Api):
+    bad = api.client.post("/api/auth/login", json={"username": "coord", "password": "nope"})
+    assert bad.status_code == 401
+    assert bad.json()["detail"] == "wrong username or password"
+    unknown = api.client.post("/api/auth/login", json={"username": "nobody", "password": "nope"})
+    assert unknown.status_code == 401  # same message: no user enumeration
+    actions = _actions(api.db)
+    assert actions.count("login") == 8
+    assert actions.count("login.failed") == 2
+
+
+def test_sec_lockout_after_repeated_failures(db: Database):
+    with _client(db, max_failed_logins=3, lockout_seconds=600) as client:
+        for _ in range(3):
+            assert client.post("/api/auth/login", json={"username": "coord", "password": "bad"}).status_code == 401
+        locked = client.post("/api/auth/login", json={"username": "coord", "password": PASSWORD})
+        assert locked.status_code == 423
+        assert "locked" in locked.json()["detail"]
+    assert "account.locked" in _actions(db)
+    assert verify(db).ok
+
+
+def test_sec_idle_session_is_logged_out(db: Database):
+    with _client(db, idle_timeout_seconds=60) as client:
+        token = client.post("/api/auth/login", json={"username": "coord", "password": PASSWORD}).json()["token"]
+        headers = {"Authorization": f"Bearer {token}"}
+        assert client.get("/api/auth/me", headers=headers).status_code == 200
+        with db.write_engine.begin() as conn:  # auth sessions are not audited records: move the clock back
+            conn.execute(update(AuthSession).values(
+                last_seen_at=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)))
+        response = client.get("/api/auth/me", headers=headers)
+        assert response.status_code == 401
+        assert "without activity" in response.json()["detail"]
+        assert client.get("/api/auth/me", headers=headers).status_code == 401
+    assert "session.timeout" in _actions(db)
+
+
+def test_sec_logout_ends_the_session(api: Api):
+    headers = api.headers("coord")
+    assert api.client.post("/api/auth/logout", headers=headers).status_code == 200
+    assert api.client.get("/api/auth/me", headers=headers).status_code == 401
+
+
+def test_sec_api_token_needs_reauthentication_and_works(api: Api):
+    refused = api.client.post("/api/auth/tokens", json={"name": "script", "password": "wrong"},
+                              headers=api.headers("coord"))
+    assert refused.status_code == 401
+    made = api.client.post("/api/auth/tokens", json={"name": "script", "password": PASSWORD},
+                           headers=api.headers("coord"))
+    assert made.status_code == 201
+    token = made.json()["token"]
+    me = api.client.get("/api/auth/me", headers={"Authorization": f"Bearer {token}"})
+    assert me.json()["username"] == "coord"
+    assert {"role": "site-coordinator", "trial_id": TRIAL, "site_id": "pumch"} in me.json()["roles"]
+
+
+def test_sec_missing_or_bad_token_is_a_clear_401(api: Api):
+    missing = api.client.get("/api/trials")
+    assert missing.status_code == 401
+    assert "Authorization: Bearer" in missing.json()["detail"]
+    bad = api.client.get("/api/trials", headers={"Authorization": "Bearer nonsense"})
+    assert bad.status_code == 401
+    assert bad.json()["detail"].startswith("invalid token")
+
+
+def test_sec_reauthentication_needed_for_adaptive_tables_and_planned_unblinding(api: Api):
+    body = {"reason": "final analysis", "password": "wrong"}
+    assert api.client.post(f"/api/trials/{TRIAL}/unblind", json=body,
+                           headers=api.headers("unblinded_stat")).status_code == 401
+    body["password"] = PASSWORD
+    assert api.client.post(f"/api/trials/{TRIAL}/unblind", json=body,
+                           headers=api.headers("dmc")).status_code == 403
+    done = api.client.post(f"/api/trials/{TRIAL}/unblind", json=body, headers=api.headers("unblinded_stat"))
+    assert done.status_code == 200
+    assert api.client.get(f"/api/trials/{TRIAL}", headers=api.headers("coord")).json()["unblinded_at"]
+    assert "reauth.failed" in _actions(api.db)
+
+
+def test_sec_change_own_password_needs_the_old_one(api: Api):
+    wrong = api.client.post("/api/auth/password", json={"old_password": "nope", "new_password": "a new password 1"},
+                            headers=api.headers("coord"))
+    assert wrong.status_code == 401
+    short = api.client.post("/api/auth/password", json={"old_password": PASSWORD, "new_password": "short"},
+                            headers=api.headers("coord"))
+    assert short.status_code == 422
+    assert "at least 10" in short.json()["detail"]
+    done = api.client.post("/api/auth/password", json={"old_password": PASSWORD, "new_password": "a new password 1"},
+                           headers=api.headers("coord"))
+    assert done.status_code == 200
+    assert api.client.post("/api/auth/login", json={"username": "coord", "password": PASSWORD}).status_code == 401
+    assert api.client.post("/api/auth/login", json={"username": "coord",
+                                                    "password": "a new password 1"}).status_code == 200
+    assert verify(api.db).ok

@@ -1,0 +1,92 @@
+"""The trial-server commands through the real CLI entry point."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from sqlalchemy import text
+
+from equipoise.store.db import Database
+from tests.store.support import DEMO, PLATFORM
+
+
+def test_trial_create_user_add_and_audit_verify(run_cli, db_url: str, tmp_path: Path):
+    result = run_cli("trial", "create", DEMO, "--db", db_url)
+    assert result.code == 0, result.stderr
+    assert "trial MSC-COVID-RCT created" in result.stdout
+    again = run_cli("trial", "create", DEMO, "--db", db_url)
+    assert again.code == 2
+    assert "already exists" in again.stderr
+    result = run_cli("user", "add", "li", "--role", "site-coordinator", "--trial", "MSC-COVID-RCT", "--site",
+                     "pumch", "--password", "a long enough password", "--db", db_url)
+    assert result.code == 0, result.stderr
+    bad_site = run_cli("user", "add", "bo", "--role", "investigator", "--trial", "MSC-COVID-RCT", "--site", "mars",
+                       "--password", "a long enough password", "--db", db_url)
+    assert bad_site.code == 2
+    assert "no site 'mars'" in bad_site.stderr
+    bad_role = run_cli("user", "add", "cy", "--role", "boss", "--password", "a long enough password", "--db", db_url)
+    assert bad_role.code == 2
+    assert "unknown role" in bad_role.stderr
+    listed = run_cli("user", "list", "--db", db_url, "--json")
+    assert [u["username"] for u in json.loads(listed.stdout)] == ["li"]
+    verified = run_cli("audit", "verify", "--db", db_url, "--json")
+    assert verified.code == 0
+    assert json.loads(verified.stdout)["ok"] is True
+    replay = run_cli("allocation", "replay", "--db", db_url)
+    assert replay.code == 0
+    assert "MSC-COVID-RCT: replayed 0 allocations" in replay.stdout
+
+
+def test_audit_verify_exits_1_and_names_the_tampered_record(run_cli, db_url: str):
+    assert run_cli("trial", "create", PLATFORM, "--db", db_url).code == 0
+    db = Database(db_url)
+    with db.write_engine.begin() as conn:
+        conn.execute(text("UPDATE trials SET title = 'Something else'"))
+    db.dispose()
+    result = run_cli("audit", "verify", "--db", db_url)
+    assert result.code == 1
+    assert "trials PANDEMIC-PLATFORM: differs from the replay of its history in title" in result.stdout
+
+
+def test_invalid_protocol_is_refused_with_located_problems(run_cli, db_url: str, tmp_path: Path):
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(DEMO.read_text().replace("method: minimization", "method: coin-toss"))
+    result = run_cli("trial", "create", broken, "--db", db_url)
+    assert result.code == 2
+    assert "broken.yaml:" in result.stderr
+    assert "coin-toss" in result.stderr or "method" in result.stderr
+
+
+def test_demo_sets_up_trial_and_one_user_per_role_and_is_rerunnable(run_cli, tmp_path: Path):
+    first = run_cli("demo", "--no-serve", "--data-dir", tmp_path / "demo", "--protocol", DEMO)
+    assert first.code == 0, first.stderr
+    assert "http://127.0.0.1:8000" in first.stdout
+    assert "password for all: equipoise-demo" in first.stdout
+    again = run_cli("demo", "--no-serve", "--data-dir", tmp_path / "demo", "--protocol", DEMO)
+    assert again.code == 0, again.stderr
+    url = f"sqlite:///{tmp_path / 'demo' / 'equipoise.sqlite3'}"
+    users = json.loads(run_cli("user", "list", "--db", url, "--json").stdout)
+    roles = {r["role"] for u in users for r in u["roles"]}
+    assert roles == {"admin", "site-coordinator", "investigator", "monitor", "blinded-statistician",
+                     "unblinded-statistician", "dmc"}
+    assert run_cli("audit", "verify", "--db", url).code == 0
+
+
+def test_trial_amend_from_the_command_line(run_cli, db_url: str, tmp_path: Path):
+    assert run_cli("trial", "create", PLATFORM, "--db", db_url).code == 0
+    amended = tmp_path / "platform-v4.yaml"
+    amended.write_text(PLATFORM.read_text() + """
+  - version: "4.0"
+    effective_date: 2999-01-01
+    summary: Add a far-future arm.
+    changes:
+      - change: add-arm
+        arm: {id: future_drug, name: Future drug + usual care, role: experimental, allocation: 1}
+""")
+    result = run_cli("trial", "amend", amended, "--reason", "ethics approval E-42", "--db", db_url)
+    assert result.code == 0, result.stderr
+    assert "versions 1.0, 2.0, 3.0, 4.0" in result.stdout
+    again = run_cli("trial", "amend", amended, "--reason", "again", "--db", db_url)
+    assert again.code == 2
+    assert "adds no amendment" in again.stderr

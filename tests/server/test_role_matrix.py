@@ -1,0 +1,148 @@
+"""Role × endpoint matrix: every role gets exactly what it may (REDCap C.3.30.0600/1500; clinicedc site scoping).
+
+A coordinator never sees another site's patients and, in a blinded trial, never any arm. Unknown patients
+of another site answer 404, not 403, so their existence is not revealed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.server.conftest import TRIAL, USERS, Api, eligible
+from tests.store.support import PASSWORD
+
+BASE = f"/api/trials/{TRIAL}"
+ROLES = list(USERS)
+ARMS = {"msc", "placebo"}
+
+# endpoint name -> the users that succeed; everyone else gets the status in REFUSED (default 403)
+ALLOWED: dict[str, set[str]] = {
+    "trial": set(ROLES),
+    "protocol": set(ROLES),
+    "enrol": {"coord", "investigator"},
+    "patients": {"coord", "coord_milan", "investigator", "monitor", "blinded_stat", "unblinded_stat", "dmc"},
+    "patient": {"coord", "investigator", "monitor", "blinded_stat", "unblinded_stat", "dmc"},
+    "allocation": {"coord", "investigator", "monitor", "blinded_stat", "unblinded_stat", "dmc"},
+    "allocations": {"coord", "coord_milan", "investigator", "monitor", "blinded_stat", "unblinded_stat", "dmc"},
+    "randomize": {"coord", "investigator"},
+    "correct": {"coord", "investigator"},
+    "discrepancies": {"coord", "coord_milan", "investigator", "monitor"},
+    "emergency": {"investigator"},
+    "notifications": {"unblinded_stat", "dmc"},
+    "aggregates": {"unblinded_stat", "dmc"},
+    "adaptive": {"unblinded_stat", "dmc"},
+    "audit": {"admin", "monitor", "unblinded_stat"},
+    "verify": {"admin"},
+    "users": {"admin"},
+    "replay": {"admin", "unblinded_stat"},
+}
+# Site scoping: the Milan coordinator is told the PUMCH patient does not exist.
+REFUSED: dict[tuple[str, str], int] = {
+    ("coord_milan", "patient"): 404,
+    ("coord_milan", "allocation"): 404,
+    ("coord_milan", "randomize"): 404,
+    ("coord_milan", "correct"): 404,
+}
+SEES_ARMS = {"unblinded_stat", "dmc"}
+
+
+def _request(api: Api, user: str, endpoint: str, pid: int, fresh: int) -> Any:
+    c, h = api.client, api.headers(user, **{"Idempotency-Key": f"m-{user}-{endpoint}"})
+    calls = {
+        "trial": lambda: c.get(BASE, headers=h),
+        "protocol": lambda: c.get(f"{BASE}/protocol", headers=h),
+        "enrol": lambda: c.post(f"{BASE}/patients", json={"site_id": "pumch", "values": eligible()}, headers=h),
+        "patients": lambda: c.get(f"{BASE}/patients", headers=h),
+        "patient": lambda: c.get(f"{BASE}/patients/{pid}", headers=h),
+        "allocation": lambda: c.get(f"{BASE}/patients/{pid}/allocation", headers=h),
+        "allocations": lambda: c.get(f"{BASE}/allocations", headers=h),
+        "randomize": lambda: c.post(f"{BASE}/patients/{fresh}/randomize", headers=h),
+        "correct": lambda: c.patch(f"{BASE}/patients/{pid}", json={"values": {"age": 55}, "reason": "typo"},
+                                   headers=h),
+        "discrepancies": lambda: c.get(f"{BASE}/discrepancies", headers=h),
+        "emergency": lambda: c.post(f"{BASE}/patients/{pid}/emergency-unblind",
+                                    json={"reason": "SAE", "password": PASSWORD}, headers=h),
+        "notifications": lambda: c.get(f"{BASE}/notifications", headers=h),
+        "aggregates": lambda: c.get(f"{BASE}/aggregates", headers=h),
+        "adaptive": lambda: c.get(f"{BASE}/adaptive-tables", headers=h),
+        "audit": lambda: c.get("/api/audit", params={"trial_id": TRIAL}, headers=h),
+        "verify": lambda: c.get("/api/audit/verify", headers=h),
+        "users": lambda: c.get("/api/users", headers=h),
+        "replay": lambda: c.get(f"{BASE}/replay", headers=h),
+    }
+    return calls[endpoint]()
+
+
+def _arm_leaks(data: Any) -> list[str]:
+    """Every place in a JSON document where an arm shows."""
+    leaks: list[str] = []
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if key in ("arm", "arm_name", "by_arm") and value not in (None, "(blinded)"):
+                leaks.append(f"{key}={value!r}")
+            leaks += _arm_leaks(value)
+    elif isinstance(data, list):
+        for item in data:
+            leaks += _arm_leaks(item)
+    elif isinstance(data, str) and data in ARMS:
+        leaks.append(data)
+    return leaks
+
+
+def _enrol_and_randomize(api: Api) -> int:
+    pid = api.client.post(f"{BASE}/patients", json={"site_id": "pumch", "values": eligible()},
+                          headers=api.headers("coord")).json()["id"]
+    response = api.client.post(f"{BASE}/patients/{pid}/randomize", headers=api.headers("coord", **{
+        "Idempotency-Key": f"setup-{pid}"}))
+    assert response.status_code == 201
+    return int(pid)
+
+
+@pytest.mark.parametrize("user", ROLES)
+def test_role_endpoint_matrix(api: Api, user: str):
+    pid = _enrol_and_randomize(api)
+    for endpoint, allowed in ALLOWED.items():
+        fresh = api.client.post(f"{BASE}/patients", json={"site_id": "pumch", "values": eligible()},
+                                headers=api.headers("coord")).json()["id"]
+        response = _request(api, user, endpoint, pid, fresh)
+        if user in allowed:
+            assert response.status_code < 300, f"{user} {endpoint}: {response.status_code} {response.text}"
+        else:
+            expected = REFUSED.get((user, endpoint), 403)
+            assert response.status_code == expected, f"{user} {endpoint}: {response.status_code} {response.text}"
+            assert response.json()["detail"]
+        # Blinded roles never see an arm (an emergency unblinding shows the investigator one patient's).
+        if endpoint not in ("protocol", "emergency") and user not in SEES_ARMS and response.status_code < 300:
+            assert _arm_leaks(response.json()) == [], f"{user} {endpoint} shows an arm"
+
+
+def test_site_scoping_coordinator_sees_only_own_site(api: Api):
+    _enrol_and_randomize(api)
+    milan = api.client.post(f"{BASE}/patients", json={"site_id": "milan-sacco", "values": eligible()},
+                            headers=api.headers("coord_milan"))
+    assert milan.status_code == 201
+    wrong_site = api.client.post(f"{BASE}/patients", json={"site_id": "milan-sacco", "values": eligible()},
+                                 headers=api.headers("coord"))
+    assert wrong_site.status_code == 403
+    seen = {p["site_id"] for p in api.client.get(f"{BASE}/patients", headers=api.headers("coord")).json()}
+    assert seen == {"pumch"}
+    seen = {p["site_id"] for p in api.client.get(f"{BASE}/patients", headers=api.headers("coord_milan")).json()}
+    assert seen == {"milan-sacco"}
+    allocations = api.client.get(f"{BASE}/allocations", headers=api.headers("coord_milan")).json()
+    assert allocations == []
+    monitor = {p["site_id"] for p in api.client.get(f"{BASE}/patients", headers=api.headers("monitor")).json()}
+    assert monitor == {"pumch", "milan-sacco"}
+
+
+def test_audit_trail_is_masked_for_blinded_readers(api: Api):
+    _enrol_and_randomize(api)
+    monitor = api.client.get("/api/audit", params={"trial_id": TRIAL, "table": "allocations"},
+                             headers=api.headers("monitor")).json()
+    assert monitor
+    assert monitor[0]["new_values"]["arm"] == "(blinded)"
+    assert monitor[0]["new_values"]["draws"] == "(blinded)"
+    unblinded = api.client.get("/api/audit", params={"trial_id": TRIAL, "table": "allocations"},
+                               headers=api.headers("unblinded_stat")).json()
+    assert unblinded[0]["new_values"]["arm"] in ARMS

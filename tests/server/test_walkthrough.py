@@ -1,0 +1,155 @@
+"""The scripted walk through the API of issue 5, as each role, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from tests.server.conftest import TRIAL, Api, eligible
+from tests.store.support import PASSWORD
+
+BASE = f"/api/trials/{TRIAL}"
+
+
+def enrol(api: Api, user: str = "coord", site: str = "pumch", **changes: object):
+    return api.client.post(f"{BASE}/patients", json={"site_id": site, "values": eligible(**changes)},
+                           headers=api.headers(user))
+
+
+def test_rnd3_eligible_patient_is_enrolled_and_randomized_with_a_kit_code_only(api: Api):
+    response = enrol(api)
+    assert response.status_code == 201, response.text
+    patient = response.json()
+    assert patient["status"] == "enrolled"
+    assert patient["protocol_version"] == "1.0"
+    response = api.client.post(f"{BASE}/patients/{patient['id']}/randomize",
+                               headers=api.headers("coord", **{"Idempotency-Key": "k1"}))
+    assert response.status_code == 201, response.text
+    allocation = response.json()
+    assert allocation["arm"] is None
+    assert allocation["arm_name"] is None
+    assert allocation["kit_code"].startswith("MSC-")
+    assert allocation["protocol_version"] == "1.0"
+    # The unblinded statistician sees the arm of the same allocation.
+    seen = api.client.get(f"{BASE}/patients/{patient['id']}/allocation", headers=api.headers("unblinded_stat"))
+    assert seen.status_code == 200
+    assert seen.json()["arm"] in {"msc", "placebo"}
+    assert seen.json()["kit_code"] == allocation["kit_code"]
+
+
+def test_rnd3_ineligible_patient_gets_failed_criteria_and_is_not_enrolled(api: Api):
+    response = enrol(api, age=16, consent=False)
+    assert response.status_code == 422
+    body = response.json()
+    assert body["detail"].startswith("not eligible")
+    assert {c["id"] for c in body["failed"]} == {"adult", "consent"}
+    patients = api.client.get(f"{BASE}/patients", headers=api.headers("coord")).json()
+    assert patients == []
+    audit = api.client.get("/api/audit", params={"trial_id": TRIAL}, headers=api.headers("admin")).json()
+    assert any(e["action"] == "enrolment.refused" for e in audit)
+
+
+def test_rnd3_missing_factor_and_bad_values_are_refused_with_reasons(api: Api):
+    response = enrol(api, severity=None)
+    assert response.status_code == 422
+    assert "severity" in response.json()["detail"]
+    response = enrol(api, age=130, sex="other")
+    assert response.status_code == 422
+    errors = response.json()["errors"]
+    assert "outside the allowed range" in errors["age"]
+    assert "must be one of" in errors["sex"]
+
+
+def test_rnd2_retry_with_same_key_returns_same_allocation(api: Api):
+    patient = enrol(api).json()
+    url = f"{BASE}/patients/{patient['id']}/randomize"
+    first = api.client.post(url, headers=api.headers("coord", **{"Idempotency-Key": "retry-1"}))
+    second = api.client.post(url, headers=api.headers("coord", **{"Idempotency-Key": "retry-1"}))
+    assert first.status_code == 201
+    assert second.status_code == 200
+    assert second.json()["allocation_id"] == first.json()["allocation_id"]
+    assert second.json()["kit_code"] == first.json()["kit_code"]
+    assert second.json()["replayed"] is True
+    other = api.client.post(url, headers=api.headers("coord", **{"Idempotency-Key": "retry-2"}))
+    assert other.status_code == 409
+    assert "already randomized" in other.json()["detail"]
+
+
+def test_rnd4_correcting_a_factor_raises_a_discrepancy_and_never_changes_the_allocation(api: Api):
+    patient = enrol(api).json()
+    url = f"{BASE}/patients/{patient['id']}"
+    api.client.post(f"{url}/randomize", headers=api.headers("coord", **{"Idempotency-Key": "d1"}))
+    before = api.client.get(f"{url}/allocation", headers=api.headers("unblinded_stat")).json()
+    no_reason = api.client.patch(url, json={"values": {"severity": "critical"}, "reason": ""},
+                                 headers=api.headers("coord"))
+    assert no_reason.status_code == 422
+    response = api.client.patch(url, json={"values": {"severity": "critical"}, "reason": "typo at entry"},
+                                headers=api.headers("coord"))
+    assert response.status_code == 200, response.text
+    assert response.json()["patient"]["values"]["severity"] == "critical"
+    [raised] = response.json()["discrepancies"]
+    assert raised["frozen"] == "severe"
+    assert raised["corrected"] == "critical"
+    after = api.client.get(f"{url}/allocation", headers=api.headers("unblinded_stat")).json()
+    assert after == before
+    assert after["factors"]["severity"] == "severe"
+    listed = api.client.get(f"{BASE}/discrepancies", headers=api.headers("monitor")).json()
+    assert [d["field"] for d in listed] == ["severity"]
+
+
+def test_unb1_emergency_unblinding_one_patient_reason_password_audit_and_notification(api: Api):
+    patient = enrol(api).json()
+    pid = patient["id"]
+    api.client.post(f"{BASE}/patients/{pid}/randomize", headers=api.headers("coord", **{"Idempotency-Key": "u1"}))
+    url = f"{BASE}/patients/{pid}/emergency-unblind"
+    assert api.client.post(url, json={"reason": "anaphylaxis", "password": PASSWORD},
+                           headers=api.headers("coord")).status_code == 403
+    wrong = api.client.post(url, json={"reason": "anaphylaxis", "password": "wrong password"},
+                            headers=api.headers("investigator"))
+    assert wrong.status_code == 401
+    response = api.client.post(url, json={"reason": "anaphylaxis", "password": PASSWORD},
+                               headers=api.headers("investigator"))
+    assert response.status_code == 200, response.text
+    assert response.json()["arm"] in {"msc", "placebo"}
+    notes = api.client.get(f"{BASE}/notifications", headers=api.headers("unblinded_stat")).json()
+    assert len(notes) == 1
+    assert "anaphylaxis" in notes[0]["message"]
+    assert notes[0]["patient_id"] == pid
+    assert api.client.get(f"{BASE}/notifications", headers=api.headers("coord")).status_code == 403
+    audit = api.client.get("/api/audit", params={"trial_id": TRIAL, "table": "unblindings"},
+                           headers=api.headers("admin")).json()
+    assert audit[0]["reason"] == "anaphylaxis"
+    assert audit[0]["actor"] == "investigator"
+    # The coordinator still sees no arm: emergency unblinding reveals one patient to the investigator only.
+    assert api.client.get(f"{BASE}/patients/{pid}/allocation", headers=api.headers("coord")).json()["arm"] is None
+
+
+def test_aud_verify_after_a_walkthrough_is_clean(api: Api):
+    for key in ("a", "b", "c"):
+        patient = enrol(api).json()
+        api.client.post(f"{BASE}/patients/{patient['id']}/randomize",
+                        headers=api.headers("coord", **{"Idempotency-Key": key}))
+    report = api.client.get("/api/audit/verify", headers=api.headers("admin")).json()
+    assert report["ok"], [f["message"] for f in report["findings"]]
+    assert report["entries"] > 10
+    replay = api.client.get(f"{BASE}/replay", headers=api.headers("unblinded_stat")).json()
+    assert replay["identical"]
+    assert replay["allocations"] == 3
+
+
+def test_secrets_never_reach_the_logs(api: Api, caplog):
+    """RND-8/RND-13: arms, draws and states are never logged, whatever the log level."""
+    import logging
+
+    with caplog.at_level(logging.DEBUG):
+        patient = enrol(api).json()
+        api.client.post(f"{BASE}/patients/{patient['id']}/randomize",
+                        headers=api.headers("coord", **{"Idempotency-Key": "log"}))
+        api.client.post(f"{BASE}/patients/999999/randomize", headers=api.headers("coord", **{"Idempotency-Key": "x"}))
+    with api.db.read() as s:
+        from sqlalchemy import select
+
+        from equipoise.store.models import Allocation
+
+        row = s.scalars(select(Allocation)).one()
+    text = caplog.text
+    assert repr(row.draws[0]) not in text
+    assert f"'{row.arm}'" not in text
+    assert "state_after" not in text

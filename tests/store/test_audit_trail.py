@@ -1,0 +1,164 @@
+"""The audit trail: same-transaction entries, the hash chain, append-only storage, and tamper detection.
+
+AUD requirements: 21 CFR 11.10(e) (who/what/when, changes do not obscure earlier values), ICH E6(R3) §4.2.2
+(account and role changes logged, reasons, UTC), and issue 5's tamper tests (change a value, an allocation
+or an audit entry directly in the database: ``audit verify`` names it).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError
+
+from equipoise.store.audit import AuditContext
+from equipoise.store.db import Database
+from equipoise.store.models import AuditEntry, Patient, User
+from equipoise.store.principal import system_principal
+from equipoise.store.roles import Role
+from equipoise.store.trials import create_trial_from_file
+from equipoise.store.users import add_user, grant_role, revoke_role
+from equipoise.store.verify import verify
+from tests.store.support import DEMO, PASSWORD
+
+
+def _entries(db: Database) -> list[AuditEntry]:
+    with db.read() as s:
+        return list(s.scalars(select(AuditEntry).order_by(AuditEntry.id)))
+
+
+def _tamper(db: Database, sql: str, **params: object) -> None:
+    """Change the database behind the application's back, as a superuser could (triggers switched off)."""
+    with db.write_engine.begin() as conn:
+        if db.dialect == "postgresql":
+            conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
+        else:
+            conn.exec_driver_sql("DROP TRIGGER IF EXISTS audit_log_no_update")
+            conn.exec_driver_sql("DROP TRIGGER IF EXISTS audit_log_no_delete")
+        conn.execute(text(sql), params)
+
+
+@pytest.fixture
+def seeded(db: Database) -> Database:
+    operator = system_principal("test")
+    create_trial_from_file(db, operator, DEMO)
+    add_user(db, operator, "alice", "Alice", PASSWORD, roles=[(Role.COORDINATOR, "MSC-COVID-RCT", "pumch")])
+    with db.write(AuditContext(actor="alice", actor_id=1, source="10.0.0.1", reason="enrolment")) as s:
+        s.add(Patient(trial_id="MSC-COVID-RCT", site_id="pumch", enrolment_values={"age": 50},
+                      enrolment_date=dt.date(2026, 1, 2), protocol_version="1.0"))
+    return db
+
+
+def test_aud_every_change_has_who_what_old_new_when_utc_why_where_and_version(seeded: Database):
+    with seeded.write(AuditContext(actor="alice", actor_id=1, source="10.0.0.9", reason="typo")) as s:
+        patient = s.scalars(select(Patient)).one()
+        patient.enrolment_values = {"age": 51}
+    last = _entries(seeded)[-1]
+    assert last.action == "update"
+    assert last.table_name == "patients"
+    assert last.old_values == {"enrolment_values": {"age": 50}}
+    assert last.new_values == {"enrolment_values": {"age": 51}}
+    assert (last.actor, last.reason, last.source, last.protocol_version) == ("alice", "typo", "10.0.0.9", "1.0")
+    assert last.at.endswith("Z")  # UTC, unambiguous (E6(R3) §4.2.2)
+    assert verify(seeded).ok
+
+
+def test_aud_change_and_entry_roll_back_together(seeded: Database):
+    before = len(_entries(seeded))
+    def change_then_fail() -> None:
+        with seeded.write() as s:
+            s.scalars(select(Patient)).one().site_id = "milan-sacco"
+            s.flush()
+            raise RuntimeError("failure after the change")
+
+    with pytest.raises(RuntimeError):
+        change_then_fail()
+    assert len(_entries(seeded)) == before
+    with seeded.read() as s:
+        assert s.scalars(select(Patient)).one().site_id == "pumch"
+
+
+def test_aud_role_changes_and_account_creation_are_audited_password_hash_digested(seeded: Database):
+    operator = system_principal("test")
+    view = grant_role(seeded, operator, "alice", Role.INVESTIGATOR, "MSC-COVID-RCT", "pumch", "promoted")
+    revoke_role(seeded, operator, view.roles[-1].id, "left the trial")
+    entries = [e for e in _entries(seeded) if e.table_name == "memberships"]
+    assert [e.action for e in entries][-2:] == ["insert", "update"]
+    assert entries[-1].new_values == {"active": False}
+    assert entries[-1].reason == "left the trial"
+    user_insert = next(e for e in _entries(seeded) if e.table_name == "users")
+    assert user_insert.new_values is not None
+    assert str(user_insert.new_values["password_hash"]).startswith("sha256:")  # never the argon2 hash itself
+    assert verify(seeded).ok
+
+
+def test_aud_bulk_update_of_audited_table_is_refused(seeded: Database):
+    from sqlalchemy import update
+
+    with pytest.raises(RuntimeError, match="bulk update"), seeded.write() as s:
+        s.execute(update(Patient).values(site_id="x"))
+
+
+def test_aud_audit_log_refuses_update_and_delete_in_the_database(seeded: Database):
+    for statement in ("UPDATE audit_log SET actor = 'mallory'", "DELETE FROM audit_log"):
+        with pytest.raises(DBAPIError, match="append-only"), seeded.write_engine.begin() as conn:
+            conn.exec_driver_sql(statement)
+    assert verify(seeded).ok
+
+
+def test_tamper_a_value_changed_in_the_database_is_found(seeded: Database):
+    _tamper(seeded, "UPDATE patients SET site_id = 'milan-sacco'")
+    report = verify(seeded)
+    assert not report.ok
+    [finding] = report.findings
+    assert finding.table == "patients"
+    assert "site_id" in finding.message
+
+
+def test_tamper_a_row_inserted_around_the_trail_is_found(seeded: Database):
+    _tamper(seeded, "INSERT INTO patients (trial_id, site_id, enrolment_values, enrolment_date, protocol_version, "
+            "status, enrolled_at) VALUES ('MSC-COVID-RCT', 'pumch', '{}', '2026-01-02', '1.0', 'enrolled', "
+            "'2026-01-02 00:00:00')")
+    report = verify(seeded)
+    assert any("no audit history" in f.message for f in report.findings)
+
+
+def test_tamper_an_audit_entry_changed_is_named_as_first_bad_entry(seeded: Database):
+    target = _entries(seeded)[2].id
+    _tamper(seeded, "UPDATE audit_log SET reason = 'nothing to see' WHERE id = :id", id=target)
+    report = verify(seeded)
+    assert report.first_bad_entry == target
+    assert "does not match its hash" in str(report)
+
+
+def test_tamper_an_audit_entry_deleted_is_found(seeded: Database):
+    entries = _entries(seeded)
+    _tamper(seeded, "DELETE FROM audit_log WHERE id = :id", id=entries[1].id)
+    report = verify(seeded)
+    assert report.first_bad_entry == entries[2].id
+    _tamper(seeded, f"DELETE FROM audit_log WHERE id = {entries[-1].id}")
+    assert any(f.table == "audit_head" for f in verify(seeded).findings)
+
+
+def test_tamper_an_audit_entry_rehashed_still_breaks_the_next_link(seeded: Database):
+    """Rewriting an entry and its own hash is not enough: the next entry carries the old hash."""
+    from equipoise.store.audit import entry_hash, hashed_fields
+
+    entries = _entries(seeded)
+    victim = entries[1]
+    fields = hashed_fields(victim)
+    fields["reason"] = "forged"
+    forged = entry_hash(victim.prev_hash, fields)
+    _tamper(seeded, "UPDATE audit_log SET reason = 'forged', hash = :h WHERE id = :id", h=forged, id=victim.id)
+    assert verify(seeded).first_bad_entry == entries[2].id
+
+
+def test_user_row_changed_directly_is_found(seeded: Database):
+    _tamper(seeded, "UPDATE users SET password_hash = 'x' WHERE username = 'alice'")
+    [finding] = verify(seeded).findings
+    assert finding.table == "users"
+    assert "password_hash" in finding.message
+    with seeded.read() as s:
+        assert s.scalar(select(User.username)) == "alice"
