@@ -104,8 +104,8 @@ def test_aud4_changes_need_a_reason_and_the_trail_keeps_old_and_new_values(trial
     audit = trial.world.client.get("/api/audit", params={"trial_id": trial.id, "table": "form_records"},
                                    headers=trial.h("monitor")).json()
     update = next(e for e in audit if e["action"] == "update" and e["reason"] == "transcription error")
-    assert update["old_values"]["values"]["who_score"] == 5
-    assert update["new_values"]["values"]["who_score"] == 6
+    assert update["old_values"]["field_values"]["who_score"] == 5
+    assert update["new_values"]["field_values"]["who_score"] == 6
     assert update["actor"] == "coord"
     assert update["protocol_version"] == "1.0"
     history = trial.get(f"{url}/history", "monitor").json()

@@ -22,7 +22,7 @@ JsonDict = dict[str, Any]
 class FormRecord(Base):
     """One case report form of one patient at one visit: its values, status, version and lock.
 
-    ``values`` holds field id -> JSON value (dates as YYYY-MM-DD). ``version`` counts saves: 1 at the first
+    ``field_values`` holds field id -> JSON value (dates as YYYY-MM-DD). ``version`` counts saves: 1 at the first
     save, +1 at every change (each later change needs a reason, ICH E6(R3) §4.2.2, AUD-4).
     """
 
@@ -35,7 +35,7 @@ class FormRecord(Base):
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
     form_id: Mapped[str] = mapped_column(String(64))
     visit_id: Mapped[str] = mapped_column(String(64))
-    values: Mapped[JsonDict] = mapped_column(JSON)
+    field_values: Mapped[JsonDict] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(16))  # complete | incomplete | not-done
     not_done_reason: Mapped[str | None] = mapped_column(Text, default=None)
     version: Mapped[int] = mapped_column(Integer, default=1)

@@ -100,7 +100,7 @@ def record_view(s: Session, record: FormRecord, patient: Patient, form: Form | N
         FormQuery.visit_id == record.visit_id, FormQuery.status != "closed")) or 0
     return FormRecordView(
         record.id, record.patient_id, patient_code(record.patient_id), patient.site_id, record.form_id,
-        form.name if form else record.form_id, record.visit_id, record.status, dict(record.values),
+        form.name if form else record.form_id, record.visit_id, record.status, dict(record.field_values),
         record.not_done_reason, record.version, record.protocol_version, iso(record.created_at),
         name_of(names, record.created_by), iso(record.updated_at), name_of(names, record.updated_by),
         record.locked_at is not None, iso(record.locked_at) if record.locked_at else None,
@@ -159,7 +159,7 @@ class FormService:
                 current = record.version if record else 0
                 raise ConflictError(f"the form was saved by someone else since you loaded it (version {current}, you "
                                     f"had version {expected_version}): reload it and apply your change again")
-            raw = {**(record.values if record and merge else {}), **raw_values}
+            raw = {**(record.field_values if record and merge else {}), **raw_values}
             if merge:
                 raw = {k: v for k, v in raw.items() if v is not None and v != ""}
             checked = check_values(form, visit, raw, DateContext(today, patient.site_id, anchor))
@@ -169,7 +169,7 @@ class FormService:
             warnings = [w for w in [window_warning(protocol, visit_id, anchor, today)] if w]
             if record is None:
                 record = FormRecord(trial_id=trial_id, patient_id=patient.id, form_id=form_id, visit_id=visit_id,
-                                    values=checked.values, status=status, version=1, protocol_version=version,
+                                    field_values=checked.values, status=status, version=1, protocol_version=version,
                                     created_by=principal.user_id, created_at=now, updated_by=principal.user_id,
                                     updated_at=now)
                 s.add(record)
@@ -178,12 +178,12 @@ class FormService:
                 invalidated = invalidate(s, patient_id=patient.id, form_record_id=None, by=principal.user_id, at=now,
                                          reason=f"form {form_id} at visit {visit_id} added by {principal.username}")
                 return SaveResult(record_view(s, record, patient, form), True, invalidated, warnings)
-            if checked.values == record.values and status == record.status:
+            if checked.values == record.field_values and status == record.status:
                 return SaveResult(record_view(s, record, patient, form), False, [], warnings)
             if why is None:
                 raise InvalidError(f"a reason for the change is required: form {form_id} at visit {visit_id} was first "
                                    f"saved at {iso(record.created_at)} (version {record.version})")
-            record.values = checked.values
+            record.field_values = checked.values
             record.status = status
             record.not_done_reason = None
             record.version += 1
@@ -208,7 +208,7 @@ class FormService:
             refuse_if_locked(s, patient, record)
             if record is None:
                 record = FormRecord(trial_id=trial_id, patient_id=patient.id, form_id=form_id, visit_id=visit_id,
-                                    values={}, status="not-done", not_done_reason=why, version=1,
+                                    field_values={}, status="not-done", not_done_reason=why, version=1,
                                     protocol_version=protocol.trial.version, created_by=principal.user_id,
                                     created_at=now, updated_by=principal.user_id, updated_at=now)
                 s.add(record)
@@ -218,7 +218,7 @@ class FormService:
             else:
                 if record.status == "not-done":
                     raise ConflictError(f"form {form_id} at visit {visit_id} is already marked not done")
-                record.values = {}
+                record.field_values = {}
                 record.status = "not-done"
                 record.not_done_reason = why
                 record.version += 1

@@ -50,7 +50,7 @@ def form_content(record: FormRecord) -> dict[str, Any]:
     """What a form signature signs: the record's identity, status, version and every value."""
     return {"trial": record.trial_id, "patient": patient_code(record.patient_id), "form": record.form_id,
             "visit": record.visit_id, "status": record.status, "version": record.version,
-            "values": dict(record.values)}
+            "values": dict(record.field_values)}
 
 
 def casebook_content(trial_id: str, patient_id: int, records: Iterable[FormRecord]) -> dict[str, Any]:

@@ -120,7 +120,7 @@ def analysis_rows(data: Dataset) -> tuple[list[str], list[list[Any]]]:
                 row.append(patient.enrolment_values.get(c.key))
             else:
                 record = records.get((patient.id, c.form_id or "", c.visit_id or ""))
-                value = record.values.get(c.key) if record is not None else None
+                value = record.field_values.get(c.key) if record is not None else None
                 if c.as_01 and isinstance(value, bool):
                     value = int(value)
                 row.append(value)

@@ -219,7 +219,7 @@ def _changes(data: Dataset) -> list[tuple[AuditEntry, int, str, str, list[dict[s
     for entry in data.audit:
         if entry.table_name == "form_records":
             record = records[int(entry.record_id or 0)]
-            changes = [c for c in item_changes(entry, "values") if c["field"] is not None]
+            changes = [c for c in item_changes(entry, "field_values") if c["field"] is not None]
             out.append((entry, record.patient_id, record.form_id, record.visit_id, changes))
         else:
             out.append((entry, int(entry.record_id or 0), ENROLMENT, ENROLMENT,
@@ -265,9 +265,9 @@ def snapshot(data: Dataset) -> bytes:
             event = el(subject, "StudyEventData", {"StudyEventOID": f"SE.{visit_id}"})
             for r in by_visit[visit_id]:
                 definition = data.form(r.form_id)
-                fields = [f.id for f in definition.fields] if definition else list(r.values)
+                fields = [f.id for f in definition.fields] if definition else list(r.field_values)
                 signature = valid_signatures.get(r.id)
-                _form_data(event, r.form_id, [(f, r.values.get(f)) for f in fields], patient.id, visit_id, last,
+                _form_data(event, r.form_id, [(f, r.field_values.get(f)) for f in fields], patient.id, visit_id, last,
                            patient.site_id, signature)
     return _bytes(root)
 

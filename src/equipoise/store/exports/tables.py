@@ -82,7 +82,7 @@ def form_table(data: Dataset, form_id: str) -> str:
                      key=lambda r: (r.patient_id, order.get(r.visit_id, 99)))
     rows = ([patient_code(r.patient_id), site_of[r.patient_id], r.visit_id, days.get(r.visit_id), r.status,
              r.not_done_reason, r.version, r.protocol_version, iso(r.updated_at), data.username(r.updated_by),
-             r.locked_at is not None, ";".join(signed.get(r.id, [])), *(r.values.get(f.id) for f in form.fields)]
+             r.locked_at is not None, ";".join(signed.get(r.id, [])), *(r.field_values.get(f.id) for f in form.fields)]
             for r in records)
     return csv_text(header, rows)
 
@@ -126,7 +126,7 @@ def audit_table(data: Dataset) -> str:
         if entry.table_name == "form_records":
             record = records[int(entry.record_id or 0)]
             pid, form, visit = record.patient_id, record.form_id, record.visit_id
-            changes = item_changes(entry, "values")
+            changes = item_changes(entry, "field_values")
         else:
             pid, form, visit = int(entry.record_id or 0), "enrolment", "enrolment"
             changes = item_changes(entry, "enrolment_values")

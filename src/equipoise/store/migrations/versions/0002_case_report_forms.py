@@ -23,7 +23,7 @@ def upgrade() -> None:
     sa.Column('patient_id', sa.Integer(), nullable=False),
     sa.Column('form_id', sa.String(length=64), nullable=False),
     sa.Column('visit_id', sa.String(length=64), nullable=False),
-    sa.Column('values', sa.JSON(), nullable=False),
+    sa.Column('field_values', sa.JSON(), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('not_done_reason', sa.Text(), nullable=True),
     sa.Column('version', sa.Integer(), nullable=False),
