@@ -120,6 +120,26 @@ def visible_sites(principal: Principal, action: Action, trial_id: str, site_id: 
     return {site_id}
 
 
+def every_site(protocol: Protocol) -> dict[str, str]:
+    """Site id -> name, for every site of every protocol version (those added by amendment too)."""
+    from equipoise.protocol.amendments import AddSite
+
+    sites = {s.id: s.name for s in protocol.sites}
+    for amendment in protocol.amendments:
+        for change in amendment.changes:
+            if isinstance(change, AddSite):
+                sites.setdefault(change.site.id, change.site.name)
+    return sites
+
+
+def check_site(protocol: Protocol, site_id: str | None) -> None:
+    from equipoise.store.errors import InvalidError
+
+    sites = every_site(protocol)
+    if site_id is not None and site_id not in sites:
+        raise InvalidError(f"trial {protocol.trial.id} has no site {site_id!r} (sites: {', '.join(sites)})")
+
+
 def clean_text(text: str | None, what: str) -> str:
     from equipoise.store.errors import InvalidError
 

@@ -25,6 +25,7 @@ from equipoise.store.crf_access import (
     RecordLockedError,
     allocation_date,
     anchor_date,
+    check_site,
     clean_text,
     form_and_visit,
     name_of,
@@ -298,6 +299,7 @@ class FormService:
         sites = visible_sites(principal, Action.VIEW_FORMS, trial_id, site_id)
         with self.db.read() as s:
             trial, base = trial_and_protocol(s, trial_id)
+            check_site(base, site_id)
             query = select(Patient).where(Patient.trial_id == trial_id).order_by(Patient.id)
             if sites is not None:
                 query = query.where(Patient.site_id.in_(sorted(sites)))

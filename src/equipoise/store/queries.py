@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from equipoise.store.crf_access import (
+    check_site,
     clean_text,
     form_and_visit,
     patient_for,
@@ -141,7 +142,8 @@ class QueryService:
             raise InvalidError(f"status must be one of: {', '.join(STATUSES)}")
         sites = visible_sites(principal, Action.VIEW_QUERIES, trial_id, site_id)
         with self.db.read() as s:
-            trial_and_protocol(s, trial_id)
+            _trial, protocol = trial_and_protocol(s, trial_id)
+            check_site(protocol, site_id)
             statement = (select(FormQuery, Patient.site_id).join(Patient, Patient.id == FormQuery.patient_id)
                          .where(FormQuery.trial_id == trial_id).order_by(FormQuery.id))
             if sites is not None:

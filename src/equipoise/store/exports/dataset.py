@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from equipoise.protocol import Arm, Form, Protocol
-from equipoise.protocol.amendments import AddArm, AddSite
+from equipoise.protocol.amendments import AddArm
 from equipoise.store.crf_models import FormQuery, FormRecord, PatientLock, Signature
 from equipoise.store.models import Allocation, AuditEntry, Patient, Trial, User
 from equipoise.store.signatures import SignatureView, signature_view
@@ -77,15 +77,6 @@ def every_arm(protocol: Protocol) -> list[Arm]:
             if isinstance(change, AddArm):
                 arms.setdefault(change.arm.id, change.arm)
     return list(arms.values())
-
-
-def every_site(protocol: Protocol) -> list[tuple[str, str]]:
-    sites = {s.id: s.name for s in protocol.sites}
-    for amendment in protocol.amendments:
-        for change in amendment.changes:
-            if isinstance(change, AddSite):
-                sites.setdefault(change.site.id, change.site.name)
-    return list(sites.items())
 
 
 def collect(s: Session, trial: Trial, *, current_version: str, arms_shown: bool, sites: set[str] | None,

@@ -24,7 +24,8 @@ from typing import Any
 
 from equipoise import __version__
 from equipoise.protocol import DataField, FieldType
-from equipoise.store.exports.dataset import MASKED, Dataset, every_arm, every_site
+from equipoise.store.crf_access import every_site
+from equipoise.store.exports.dataset import MASKED, Dataset, every_arm
 from equipoise.store.item_history import item_changes
 from equipoise.store.models import AuditEntry, patient_code
 from equipoise.store.signatures import MEANINGS
@@ -189,7 +190,7 @@ def _admin(root: ET.Element, data: Dataset, usernames: Iterable[str]) -> None:
         el(user, "DisplayName", text=known.full_name if known else username)
         el(user, "FullName", text=known.full_name if known else "Local operator (command line)")
     effective = data.protocol.trial.effective_date.isoformat()
-    sites = dict(every_site(data.protocol))
+    sites = every_site(data.protocol)
     for patient in data.patients:
         sites.setdefault(patient.site_id, patient.site_id)
     for site_id, name in sites.items():

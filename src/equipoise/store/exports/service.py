@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from equipoise import __version__
 from equipoise.errors import UserError
 from equipoise.store.audit import record_event
-from equipoise.store.crf_access import require_in_trial, visible_sites
+from equipoise.store.crf_access import check_site, require_in_trial, visible_sites
 from equipoise.store.db import Database
 from equipoise.store.errors import ForbiddenError, InvalidError
 from equipoise.store.exports.dataset import Dataset, collect
@@ -35,7 +35,7 @@ from equipoise.store.exports.tables import csv_files
 from equipoise.store.patients import Clock
 from equipoise.store.principal import Principal
 from equipoise.store.roles import Action
-from equipoise.store.trials import get_trial, in_force
+from equipoise.store.trials import get_trial, in_force, protocol_of
 from equipoise.store.types import iso, utcnow
 
 FORMATS = ("csv", "odm", "all")
@@ -93,6 +93,7 @@ class ExportService:
         now = self.clock()
         with self._snapshot() as s:
             trial = get_trial(s, trial_id)
+            check_site(protocol_of(trial), site_id)
             open_arms = not trial.blinded or trial.unblinded_at is not None
             if unblinded and not open_arms and not (principal.system or principal.sees_arms(
                     trial.id, trial.blinded, trial.unblinded_at)):
