@@ -12,9 +12,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	@touch $(STAMP)
 
-# Until the trial server exists, `make run` shows the demo protocol.
+# The trial server on 127.0.0.1:8000 with an embedded SQLite database (in .equipoise-demo/), the demo trial
+# loaded and one demo user per role; it prints the URL and how to log in.
 run: $(STAMP)
-	$(BIN)/equipoise protocol show examples/covid19-msc-rct.yaml
+	$(BIN)/equipoise demo --host 127.0.0.1 --port 8000 --data-dir .equipoise-demo --protocol examples/covid19-msc-rct.yaml
 
 test: lint
 	$(BIN)/python -m pytest

@@ -109,3 +109,20 @@ def test_sec_reauthentication_needed_for_adaptive_tables_and_planned_unblinding(
     assert done.status_code == 200
     assert api.client.get(f"/api/trials/{TRIAL}", headers=api.headers("coord")).json()["unblinded_at"]
     assert "reauth.failed" in _actions(api.db)
+
+
+def test_sec_change_own_password_needs_the_old_one(api: Api):
+    wrong = api.client.post("/api/auth/password", json={"old_password": "nope", "new_password": "a new password 1"},
+                            headers=api.headers("coord"))
+    assert wrong.status_code == 401
+    short = api.client.post("/api/auth/password", json={"old_password": PASSWORD, "new_password": "short"},
+                            headers=api.headers("coord"))
+    assert short.status_code == 422
+    assert "at least 10" in short.json()["detail"]
+    done = api.client.post("/api/auth/password", json={"old_password": PASSWORD, "new_password": "a new password 1"},
+                           headers=api.headers("coord"))
+    assert done.status_code == 200
+    assert api.client.post("/api/auth/login", json={"username": "coord", "password": PASSWORD}).status_code == 401
+    assert api.client.post("/api/auth/login", json={"username": "coord",
+                                                    "password": "a new password 1"}).status_code == 200
+    assert verify(api.db).ok

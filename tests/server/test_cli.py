@@ -56,3 +56,18 @@ def test_invalid_protocol_is_refused_with_located_problems(run_cli, db_url: str,
     assert result.code == 2
     assert "broken.yaml:" in result.stderr
     assert "coin-toss" in result.stderr or "method" in result.stderr
+
+
+def test_demo_sets_up_trial_and_one_user_per_role_and_is_rerunnable(run_cli, tmp_path: Path):
+    first = run_cli("demo", "--no-serve", "--data-dir", tmp_path / "demo", "--protocol", DEMO)
+    assert first.code == 0, first.stderr
+    assert "http://127.0.0.1:8000" in first.stdout
+    assert "password for all: equipoise-demo" in first.stdout
+    again = run_cli("demo", "--no-serve", "--data-dir", tmp_path / "demo", "--protocol", DEMO)
+    assert again.code == 0, again.stderr
+    url = f"sqlite:///{tmp_path / 'demo' / 'equipoise.sqlite3'}"
+    users = json.loads(run_cli("user", "list", "--db", url, "--json").stdout)
+    roles = {r["role"] for u in users for r in u["roles"]}
+    assert roles == {"admin", "site-coordinator", "investigator", "monitor", "blinded-statistician",
+                     "unblinded-statistician", "dmc"}
+    assert run_cli("audit", "verify", "--db", url).code == 0

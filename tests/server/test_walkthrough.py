@@ -132,3 +132,24 @@ def test_aud_verify_after_a_walkthrough_is_clean(api: Api):
     replay = api.client.get(f"{BASE}/replay", headers=api.headers("unblinded_stat")).json()
     assert replay["identical"]
     assert replay["allocations"] == 3
+
+
+def test_secrets_never_reach_the_logs(api: Api, caplog):
+    """RND-8/RND-13: arms, draws and states are never logged, whatever the log level."""
+    import logging
+
+    with caplog.at_level(logging.DEBUG):
+        patient = enrol(api).json()
+        api.client.post(f"{BASE}/patients/{patient['id']}/randomize",
+                        headers=api.headers("coord", **{"Idempotency-Key": "log"}))
+        api.client.post(f"{BASE}/patients/999999/randomize", headers=api.headers("coord", **{"Idempotency-Key": "x"}))
+    with api.db.read() as s:
+        from sqlalchemy import select
+
+        from equipoise.store.models import Allocation
+
+        row = s.scalars(select(Allocation)).one()
+    text = caplog.text
+    assert repr(row.draws[0]) not in text
+    assert f"'{row.arm}'" not in text
+    assert "state_after" not in text

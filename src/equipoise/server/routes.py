@@ -13,6 +13,7 @@ from equipoise.server.schemas import (
     CorrectionBody,
     EnrolBody,
     LoginBody,
+    PasswordBody,
     Problem,
     RandomizeBody,
     ReauthBody,
@@ -64,6 +65,13 @@ def logout(user: UserDep, svc: SvcDep) -> Json:
 def me(user: UserDep) -> Json:
     return {"id": user.user_id, "username": user.username, "full_name": user.full_name,
             "roles": [{"role": g.role.value, "trial_id": g.trial_id, "site_id": g.site_id} for g in user.grants]}
+
+
+@router.post("/api/auth/password", tags=["auth"])
+def change_password(body: PasswordBody, user: UserDep, svc: SvcDep) -> Json:
+    """Change your own password (the current one is asked first)."""
+    svc.auth.change_password(user, body.old_password, body.new_password)
+    return {"status": "password changed"}
 
 
 @router.post("/api/auth/tokens", tags=["auth"], status_code=201)

@@ -16,6 +16,11 @@ class LoginBody(Body):
     password: str = Field(min_length=1, max_length=1000)
 
 
+class PasswordBody(Body):
+    old_password: str = Field(min_length=1, max_length=1000)
+    new_password: str = Field(min_length=1, max_length=1000, description="At least 10 characters.")
+
+
 class TokenBody(Body):
     name: str = Field(min_length=1, max_length=100)
     password: str = Field(min_length=1, max_length=1000, description="Your password again (re-authentication).")

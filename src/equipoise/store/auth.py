@@ -30,6 +30,8 @@ from equipoise.store.types import utcnow
 # OWASP Password Storage Cheat Sheet: Argon2id, 19 MiB, 2 iterations, 1 lane.
 _hasher = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
 MIN_PASSWORD_LENGTH = 10
+# Verified against for unknown usernames, so that a login takes as long whether or not the user exists.
+_DUMMY_HASH = _hasher.hash("equipoise: no such user")
 
 
 def hash_password(password: str) -> str:
@@ -75,6 +77,7 @@ class AuthService:
         now = utcnow()
         ctx = AuditContext(actor=username, actor_id=user.id if user else None, source=source)
         if user is None or not user.active:
+            password_matches(_DUMMY_HASH, password)
             record_event(session, f"{what}.failed", details={"username": username, "why": "unknown or inactive"},
                          context=ctx)
             return "wrong username or password"
@@ -148,6 +151,15 @@ class AuthService:
         assert principal.user_id is not None
         return LoginResult(token, "api-token", principal.user_id, principal.username, expires, None)
 
+    def change_password(self, principal: Principal, old_password: str, new_password: str) -> None:
+        """Change one's own password: the old one is checked (and counts toward lockout) first."""
+        self.reauthenticate(principal, old_password)
+        new_hash = hash_password(new_password)
+        with self.db.write(principal.audit_context(reason="password changed by its owner")) as session:
+            user = session.get(User, principal.user_id)
+            if user is not None:
+                user.password_hash = new_hash
+
     def logout(self, principal: Principal) -> None:
         with self.db.write(principal.audit_context()) as session:
             auth = session.get(AuthSession, principal.session_id)
@@ -159,18 +171,18 @@ class AuthService:
         """The principal behind a bearer token; expired, revoked and idle sessions are refused."""
         now = utcnow()
         with self.db.read() as session:
-            row = session.execute(
-                select(AuthSession, User).join(User, User.id == AuthSession.user_id)
+            # One round trip: the session, its user and the user's active roles (outer join: maybe none).
+            rows = session.execute(
+                select(AuthSession, User, Membership.role, Membership.trial_id, Membership.site_id)
+                .join(User, User.id == AuthSession.user_id)
+                .outerjoin(Membership, (Membership.user_id == User.id) & Membership.active.is_(True))
                 .where(AuthSession.token_hash == token_digest(token))
-            ).one_or_none()
-            if row is None:
-                raise UnauthorizedError("invalid token: log in again")
-            auth, user = row
-            grants = tuple(
-                Grant(Role(m.role), m.trial_id, m.site_id)
-                for m in session.scalars(select(Membership).where(Membership.user_id == user.id,
-                                                                   Membership.active.is_(True)))
-            )
+            ).all()
+        if not rows:
+            raise UnauthorizedError("invalid token: log in again")
+        auth, user = rows[0][0], rows[0][1]
+        grants = tuple(Grant(Role(role), trial_id, site_id) for _a, _u, role, trial_id, site_id in rows
+                       if role is not None)
         if auth.revoked_at is not None:
             raise UnauthorizedError("this session has ended: log in again")
         if not user.active:

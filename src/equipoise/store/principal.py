@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from equipoise.store.audit import AuditContext
 from equipoise.store.errors import ForbiddenError
@@ -25,7 +25,6 @@ class Principal:
     source: str | None = None
     session_id: int | None = None
     system: bool = False  # the local CLI acting as the operator of this installation
-    extra: dict[str, str] = field(default_factory=dict)
 
     def roles_in(self, trial_id: str | None) -> set[Role]:
         return {g.role for g in self.grants if g.trial_id is None or g.trial_id == trial_id}

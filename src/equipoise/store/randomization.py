@@ -14,7 +14,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -114,13 +114,15 @@ class RandomizationService:
             if patient is None or patient.trial_id != trial_id or (sites is not None and patient.site_id not in sites):
                 raise NotFoundError(f"no patient {patient_id} in trial {trial_id}")
             principal.require(Action.RANDOMIZE, trial_id, patient.site_id)
-            by_key = s.scalar(select(Allocation).where(Allocation.trial_id == trial_id,
-                                                       Allocation.idempotency_key == key))
+            earlier = s.scalars(select(Allocation).where(
+                Allocation.trial_id == trial_id,
+                or_(Allocation.idempotency_key == key, Allocation.patient_id == patient_id))).all()
+            by_key = next((a for a in earlier if a.idempotency_key == key), None)
             if by_key is not None:
                 if by_key.patient_id != patient_id:
                     raise ConflictError("this idempotency key was already used to randomize another patient")
                 return allocation_view(by_key, patient.site_id, trial, principal, replayed=True)
-            done = s.scalar(select(Allocation).where(Allocation.patient_id == patient_id))
+            done = next((a for a in earlier if a.patient_id == patient_id), None)
             if done is not None:
                 raise ConflictError(f"patient {patient.code} is already randomized (allocation {done.id}); "
                                "a patient is never randomized twice")

@@ -33,9 +33,15 @@ def protocol_of(trial: Trial) -> Protocol:
     return _parse(trial.protocol_text, f"{trial.id}.yaml")
 
 
+@functools.lru_cache(maxsize=256)
+def _in_force(text: str, name: str, on: dt.date) -> Protocol:
+    return _parse(text, name).in_force(on)
+
+
 def in_force(trial: Trial, on: dt.date) -> Protocol:
+    """The protocol in force on a date (cached: the text of an activated protocol never changes)."""
     try:
-        return protocol_of(trial).in_force(on)
+        return _in_force(trial.protocol_text, f"{trial.id}.yaml", on)
     except ValueError as exc:
         raise InvalidError(str(exc)) from None
 

@@ -1,0 +1,144 @@
+"""The randomization service with a controlled clock: amendments by date, arms per site and patient, RAR tables.
+
+RND-5 (arms unavailable at a site or contraindicated: randomize among fewer arms, as RECOVERY did), RND-7
+(each allocation records the protocol version in force), RND-13 (response-adaptive tables: published by the
+unblinded statistician only, versioned, re-authenticated, recorded with each allocation).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import select, update
+
+from equipoise.store.auth import AuthService
+from equipoise.store.db import Database
+from equipoise.store.errors import ConflictError, ForbiddenError, InvalidError, UnauthorizedError
+from equipoise.store.models import Allocation
+from equipoise.store.patients import PatientService
+from equipoise.store.principal import Principal, system_principal
+from equipoise.store.randomization import RandomizationService
+from equipoise.store.replay import replay_trial
+from equipoise.store.roles import Role
+from equipoise.store.trials import create_trial
+from equipoise.store.unblinding import UnblindingService
+from equipoise.store.users import add_user
+from equipoise.store.verify import verify
+from tests.store.support import PASSWORD, PLATFORM
+
+TRIAL = "PANDEMIC-PLATFORM"
+
+
+class Clock:
+    def __init__(self, day: dt.date) -> None:
+        self.now = dt.datetime.combine(day, dt.time(12), tzinfo=dt.UTC)
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+    def set(self, day: dt.date) -> None:
+        self.now = dt.datetime.combine(day, dt.time(12), tzinfo=dt.UTC)
+
+
+def values(**changes: object) -> dict[str, object]:
+    base: dict[str, object] = {"age": 60, "sex": "male", "respiratory_support": "oxygen", "sars_cov_2": True,
+                               "long_qt": False, "on_interacting_drug": False, "macrolide_allergy": False,
+                               "consent": True}
+    return {**base, **changes}
+
+
+def setup(db: Database, text: str) -> tuple[Principal, Principal]:
+    operator = system_principal("test")
+    create_trial(db, operator, text, "platform.yaml")
+    add_user(db, operator, "coord", "Coordinator", PASSWORD,
+             roles=[(Role.COORDINATOR, TRIAL, site) for site in ("oxford", "edinburgh")])
+    add_user(db, operator, "stat", "Unblinded statistician", PASSWORD, roles=[(Role.UNBLINDED_STATISTICIAN, TRIAL,
+                                                                              None)])
+    auth = AuthService(db)
+    coord = auth.authenticate(auth.login("coord", PASSWORD).token)
+    stat = auth.authenticate(auth.login("stat", PASSWORD).token)
+    return coord, stat
+
+
+def randomize(db: Database, clock: Clock, who: Principal, site: str, key: str, **changes: object) -> Allocation:
+    patient = PatientService(db, clock).enrol(who, TRIAL, site, values(**changes))
+    view = RandomizationService(db, clock).randomize(who, TRIAL, patient.id, key)
+    with db.read() as s:
+        return s.get_one(Allocation, view.allocation_id)
+
+
+def test_rnd7_each_allocation_records_the_protocol_version_in_force_on_its_date(db: Database):
+    coord, _ = setup(db, PLATFORM.read_text())
+    clock = Clock(dt.date(2020, 4, 1))
+    first = randomize(db, clock, coord, "oxford", "a")
+    clock.set(dt.date(2020, 5, 1))
+    second = randomize(db, clock, coord, "oxford", "b")
+    clock.set(dt.date(2020, 7, 1))
+    third = randomize(db, clock, coord, "oxford", "c")
+    assert [first.protocol_version, second.protocol_version, third.protocol_version] == ["1.0", "2.0", "3.0"]
+    assert "azithromycin" not in {a["id"] for a in first.request["all_arms"]}
+    assert "azithromycin" in {a["id"] for a in second.request["all_arms"]}
+    assert "hydroxychloroquine" not in {a["id"] for a in third.request["all_arms"]}
+    assert replay_trial(db, TRIAL).identical
+    assert verify(db).ok
+
+
+def test_rnd5_site_availability_and_contraindications_narrow_the_open_arms(db: Database):
+    coord, _ = setup(db, PLATFORM.read_text())
+    clock = Clock(dt.date(2020, 4, 1))
+    edinburgh = randomize(db, clock, coord, "edinburgh", "e", long_qt=True)
+    open_arms = {a["id"] for a in edinburgh.request["arms"]}
+    assert open_arms == {"usual_care", "dexamethasone"}  # no lopinavir there; hydroxychloroquine contraindicated
+    assert edinburgh.arm in open_arms
+
+
+def test_rnd13_adaptive_tables_are_versioned_reauthenticated_and_recorded(db: Database):
+    text = PLATFORM.read_text().replace("randomization:\n  method: simple",
+                                        "randomization:\n  method: response-adaptive\n  adaptive: {floor: 0.05}")
+    coord, stat = setup(db, text)
+    clock = Clock(dt.date(2020, 4, 1))
+    auth = AuthService(db)
+    service = UnblindingService(db, auth, clock)
+    table = {"usual_care": 0.4, "dexamethasone": 0.3, "hydroxychloroquine": 0.2, "lopinavir": 0.1}
+    with pytest.raises(ForbiddenError):
+        service.publish_table(coord, TRIAL, table, "interim 1", PASSWORD)
+    with pytest.raises(UnauthorizedError):
+        service.publish_table(stat, TRIAL, table, "interim 1", "wrong password")
+    with pytest.raises(InvalidError, match="add up to 1"):
+        service.publish_table(stat, TRIAL, {**table, "lopinavir": 0.2}, "interim 1", PASSWORD)
+    with pytest.raises(InvalidError, match="floor"):
+        service.publish_table(stat, TRIAL, {**table, "lopinavir": 0.01, "usual_care": 0.49}, "interim 1", PASSWORD)
+    assert service.publish_table(stat, TRIAL, table, "interim 1", PASSWORD)["version"] == 1
+    allocation = randomize(db, clock, coord, "oxford", "r1")
+    assert allocation.adaptive_table_version == 1
+    assert allocation.request["adaptive_probabilities"] == table
+    assert [t["version"] for t in service.tables(stat, TRIAL)] == [1]
+    with pytest.raises(ForbiddenError):
+        service.tables(coord, TRIAL)
+    assert replay_trial(db, TRIAL).identical
+    assert verify(db).ok
+
+
+def test_rnd2_same_key_for_another_patient_is_refused(db: Database):
+    coord, _ = setup(db, PLATFORM.read_text())
+    clock = Clock(dt.date(2020, 4, 1))
+    randomize(db, clock, coord, "oxford", "same")
+    other = PatientService(db, clock).enrol(coord, TRIAL, "oxford", values())
+    with pytest.raises(ConflictError, match="another patient"):
+        RandomizationService(db, clock).randomize(coord, TRIAL, other.id, "same")
+
+
+def test_replay_finds_an_allocation_changed_in_the_database(db: Database):
+    coord, _ = setup(db, PLATFORM.read_text())
+    clock = Clock(dt.date(2020, 4, 1))
+    allocation = randomize(db, clock, coord, "oxford", "t")
+    other = next(a["id"] for a in allocation.request["arms"] if a["id"] != allocation.arm)
+    with db.write_engine.begin() as conn:
+        conn.execute(update(Allocation).where(Allocation.id == allocation.id).values(arm=other))
+    report = replay_trial(db, TRIAL)
+    assert not report.identical
+    assert "recomputed arm differs" in str(report)
+    assert any(f.table == "allocations" and "arm" in f.message for f in verify(db).findings)
+    with db.read() as s:
+        assert s.scalars(select(Allocation.arm)).one() == other

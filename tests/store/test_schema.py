@@ -1,0 +1,29 @@
+"""The migrations and the models describe the same schema, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+
+from equipoise.store.db import Database
+from equipoise.store.migrate import current_revision, head_revision, upgrade
+from equipoise.store.models import Base, audited_models
+
+
+def test_migrations_match_the_models(db: Database):
+    assert current_revision(db) == head_revision()
+    with db.write_engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": False})
+        differences = compare_metadata(context, Base.metadata)
+    assert differences == []
+
+
+def test_upgrade_is_idempotent(db: Database):
+    upgrade(db)
+    assert current_revision(db) == head_revision()
+
+
+def test_every_audited_table_has_an_integer_id_for_the_generic_replay():
+    tables = {m.__tablename__ for m in audited_models()}
+    assert {"trials", "users", "memberships", "patients", "allocations", "allocation_states", "discrepancies",
+            "unblindings", "notifications", "adaptive_tables"} == tables
