@@ -278,3 +278,35 @@ def test_site_scoping_of_forms(trial: Trial):
     for reader in ("monitor", "blinded_stat", "dmc", "investigator"):
         assert trial.get(url, reader).status_code == 200, reader
     assert trial.get(url, "admin").status_code == 403
+
+
+def test_concurrent_first_saves_make_one_record_and_the_others_need_a_reason(world: World, trial: Trial):
+    """The patient row is locked for every save, so racing first saves never collide on the unique key (no 500)."""
+    import threading
+
+    from equipoise.store.errors import ServiceError
+    from equipoise.store.principal import system_principal
+
+    pid = trial.patient()
+    outcomes: list[tuple[str, int]] = []
+    start = threading.Barrier(4)
+
+    def save(score: int) -> None:
+        start.wait()
+        try:
+            world.crf.forms.save(system_principal("test"), trial.id, pid, "clinical_status", "baseline",
+                                 _clinical(who_score=score))
+            outcomes.append(("saved", score))
+        except ServiceError as exc:
+            outcomes.append((type(exc).__name__, exc.status))
+
+    threads = [threading.Thread(target=save, args=(score,)) for score in (3, 4, 5, 6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    saved = [score for kind, score in outcomes if kind == "saved"]
+    assert len(saved) == 1
+    assert sorted(o for o in outcomes if o[0] != "saved") == [("InvalidError", 422)] * 3
+    record = trial.get(trial.form(pid, "clinical_status", "baseline"), "monitor").json()
+    assert (record["version"], record["values"]["who_score"]) == (1, saved[0])

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from equipoise.protocol import Form, Protocol, Visit
 from equipoise.store.crf_models import PatientLock
-from equipoise.store.errors import ForbiddenError, NotFoundError, ServiceError
+from equipoise.store.errors import ForbiddenError, InvalidError, NotFoundError, ServiceError
 from equipoise.store.models import Allocation, Patient, Trial, User
 from equipoise.store.patients import local_date
 from equipoise.store.principal import Principal
@@ -133,19 +132,13 @@ def every_site(protocol: Protocol) -> dict[str, str]:
 
 
 def check_site(protocol: Protocol, site_id: str | None) -> None:
-    from equipoise.store.errors import InvalidError
-
     sites = every_site(protocol)
     if site_id is not None and site_id not in sites:
         raise InvalidError(f"trial {protocol.trial.id} has no site {site_id!r} (sites: {', '.join(sites)})")
 
 
 def clean_text(text: str | None, what: str) -> str:
-    from equipoise.store.errors import InvalidError
-
     if text is None or not text.strip():
         raise InvalidError(f"{what} is required")
     return text.strip()
 
-
-Json = dict[str, Any]

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from equipoise.store.crf_access import (
     RecordLockedError,
@@ -124,10 +125,7 @@ class LockService:
                     "unlocked_at": iso(now), "unlocked_by": principal.username, "invalidated_signatures": invalidated}
 
     @staticmethod
-    def _record(s: object, patient_id: int, form_id: str, visit_id: str, code: str) -> FormRecord:
-        from sqlalchemy.orm import Session
-
-        assert isinstance(s, Session)
+    def _record(s: Session, patient_id: int, form_id: str, visit_id: str, code: str) -> FormRecord:
         record = s.scalars(select(FormRecord).where(FormRecord.patient_id == patient_id, FormRecord.form_id == form_id,
                                                     FormRecord.visit_id == visit_id).with_for_update()).one_or_none()
         if record is None:
