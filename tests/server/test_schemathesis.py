@@ -22,6 +22,12 @@ def _user_for(path: str) -> str:
         return "admin"
     if any(part in path for part in ("/adaptive-tables", "/unblind", "/replay", "/aggregates", "/notifications")):
         return "unblinded_stat"
+    if "/queries" in path or path.endswith(("/lock", "/unlock")):
+        return "monitor"
+    if path.endswith("/sign"):
+        return "investigator"
+    if "/export" in path:
+        return "unblinded_stat"
     return "coord"
 
 
@@ -51,7 +57,7 @@ def test_api_never_fails_and_explains_every_refusal(tmp_path: Path):
     app = create_app(db)
     with TestClient(app) as client:
         tokens = {user: client.post("/api/auth/login", json={"username": user, "password": PASSWORD}).json()["token"]
-                  for user in ("admin", "coord", "unblinded_stat")}
+                  for user in ("admin", "coord", "unblinded_stat", "monitor", "investigator")}
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     operations = [result.ok() for result in schema.get_all_operations()]  # type: ignore[union-attr]
     assert len(operations) > 20

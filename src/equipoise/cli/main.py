@@ -13,6 +13,8 @@ from equipoise.cli.allocation_commands import allocation_app
 from equipoise.cli.analyze_commands import analyze_app
 from equipoise.cli.audit_commands import audit_app
 from equipoise.cli.design_commands import design_app
+from equipoise.cli.export_commands import export_app
+from equipoise.cli.forms_commands import forms_app
 from equipoise.cli.output import error_console
 from equipoise.cli.protocol_commands import protocol_app
 from equipoise.cli.report_commands import report_app
@@ -41,6 +43,8 @@ app.add_typer(trial_app, name="trial")
 app.add_typer(user_app, name="user")
 app.add_typer(audit_app, name="audit")
 app.add_typer(allocation_app, name="allocation")
+app.add_typer(forms_app, name="forms")
+app.add_typer(export_app, name="export")
 
 
 def _show_version(value: bool) -> None:

@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from equipoise import __version__
 from equipoise.errors import UserError
 from equipoise.server.deps import Services
+from equipoise.server.form_routes import router as form_router
 from equipoise.server.routes import router
 from equipoise.store.auth import AuthService
 from equipoise.store.db import Database
@@ -75,4 +76,5 @@ def create_app(db: Database | None = None, settings: Settings | None = None) -> 
         return JSONResponse({"detail": "internal error (this is a bug in Equipoise)"}, status_code=500)
 
     app.include_router(router)
+    app.include_router(form_router)
     return app

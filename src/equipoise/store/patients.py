@@ -173,6 +173,9 @@ class PatientService:
         changes = typed_values(protocol, raw_values, partial=True)
         with self.db.write(principal.audit_context(reason=reason, protocol_version=patient.protocol_version)) as s:
             patient = s.scalars(select(Patient).where(Patient.id == patient_id).with_for_update()).one()
+            from equipoise.store.forms import refuse_if_locked  # forms imports this module
+
+            refuse_if_locked(s, patient, None)  # a locked casebook refuses corrections too (EDC-3)
             merged = {**patient.enrolment_values, **json_values(changes)}
             patient.enrolment_values = merged
             allocation = s.scalar(select(Allocation).where(Allocation.patient_id == patient_id))

@@ -47,6 +47,17 @@ class Action(StrEnum):
     VIEW_AUDIT = "view-audit"
     VIEW_DISCREPANCIES = "view-discrepancies"
     REPLAY = "replay"
+    # case report forms, queries, locks, signatures, exports
+    VIEW_FORMS = "view-forms"
+    ENTER_DATA = "enter-data"
+    RAISE_QUERY = "raise-query"
+    ANSWER_QUERY = "answer-query"
+    CLOSE_QUERY = "close-query"
+    VIEW_QUERIES = "view-queries"
+    LOCK = "lock"
+    UNLOCK = "unlock"
+    SIGN = "sign"
+    EXPORT = "export"
 
 
 R = Role
@@ -70,6 +81,21 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.VIEW_AUDIT: frozenset({R.ADMIN, R.MONITOR, R.UNBLINDED_STATISTICIAN}),
     Action.VIEW_DISCREPANCIES: frozenset({R.COORDINATOR, R.INVESTIGATOR, R.MONITOR}),
     Action.REPLAY: frozenset({R.ADMIN, R.UNBLINDED_STATISTICIAN}),
+    Action.VIEW_FORMS: frozenset({R.COORDINATOR, R.INVESTIGATOR, R.MONITOR, R.BLINDED_STATISTICIAN,
+                                  R.UNBLINDED_STATISTICIAN, R.DMC}),
+    Action.ENTER_DATA: frozenset({R.COORDINATOR, R.INVESTIGATOR}),
+    # The monitor raises and closes queries; the site answers them (REDCap DRW, OpenClinica discrepancy notes).
+    Action.RAISE_QUERY: frozenset({R.MONITOR}),
+    Action.CLOSE_QUERY: frozenset({R.MONITOR}),
+    Action.ANSWER_QUERY: frozenset({R.COORDINATOR, R.INVESTIGATOR}),
+    Action.VIEW_QUERIES: frozenset({R.COORDINATOR, R.INVESTIGATOR, R.MONITOR}),
+    Action.LOCK: frozenset({R.MONITOR}),
+    Action.UNLOCK: frozenset({R.MONITOR}),
+    # 21 CFR 11.50: the investigator signs (approval, review, responsibility, authorship).
+    Action.SIGN: frozenset({R.INVESTIGATOR}),
+    # Site roles export their own sites; arms only for the unblinded roles (EXP-1, EXP-2).
+    Action.EXPORT: frozenset({R.COORDINATOR, R.INVESTIGATOR, R.MONITOR, R.BLINDED_STATISTICIAN,
+                              R.UNBLINDED_STATISTICIAN, R.DMC}),
 }
 
 

@@ -1,0 +1,233 @@
+"""Routes of case report forms, schedules, queries, locks, signatures and exports: thin calls into the services."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+
+from equipoise.server.deps import UserDep, services
+from equipoise.server.form_schemas import (
+    FormBody,
+    FormPatchBody,
+    OptionalMessageBody,
+    OptionalReasonBody,
+    QueryBody,
+    QueryMessageBody,
+    ReasonBody,
+    SignBody,
+)
+from equipoise.server.routes import ERRORS, MAX_ID, PatientId
+from equipoise.store.exports import ExportService
+from equipoise.store.forms import FormService
+from equipoise.store.locks import LockService
+from equipoise.store.queries import QueryService
+from equipoise.store.signatures import SignatureService
+
+router = APIRouter(responses=ERRORS)
+Json = dict[str, Any]
+FormId = Annotated[str, Path(min_length=1, max_length=64, description="Form id from the protocol.")]
+VisitId = Annotated[str, Path(min_length=1, max_length=64, description="Visit id from the protocol.")]
+QueryId = Annotated[int, Path(ge=1, le=MAX_ID)]
+FORM = "/api/trials/{trial_id}/patients/{patient_id}/forms/{form_id}/{visit_id}"
+
+
+@dataclass
+class CrfServices:
+    forms: FormService
+    queries: QueryService
+    locks: LockService
+    signatures: SignatureService
+    exports: ExportService
+
+
+def crf_services(request: Request) -> CrfServices:
+    """The form services, built once per application over the core services' database and authentication."""
+    existing = getattr(request.app.state, "crf_services", None)
+    if isinstance(existing, CrfServices):
+        return existing
+    core = services(request)
+    built = CrfServices(FormService(core.db), QueryService(core.db), LockService(core.db),
+                        SignatureService(core.db, core.auth), ExportService(core.db))
+    request.app.state.crf_services = built
+    return built
+
+
+Crf = Annotated[CrfServices, Depends(crf_services)]
+
+
+# --- forms ---------------------------------------------------------------------------------------------------------
+
+@router.get("/api/trials/{trial_id}/patients/{patient_id}/forms", tags=["forms"])
+def list_forms(trial_id: str, patient_id: PatientId, user: UserDep, crf: Crf) -> list[Json]:
+    """Every saved form of the patient, with status, version, lock, open queries and signatures."""
+    return [r.to_dict() for r in crf.forms.list_records(user, trial_id, patient_id)]
+
+
+@router.get("/api/trials/{trial_id}/patients/{patient_id}/schedule", tags=["forms"])
+def schedule(trial_id: str, patient_id: PatientId, user: UserDep, crf: Crf) -> Json:
+    """Visits with their windows and each form's state: complete, incomplete, not-done, due, overdue, upcoming."""
+    return crf.forms.patient_schedule(user, trial_id, patient_id)
+
+
+@router.get(FORM, tags=["forms"])
+def get_form(trial_id: str, patient_id: PatientId, form_id: FormId, visit_id: VisitId, user: UserDep,
+             crf: Crf) -> Json:
+    return crf.forms.get(user, trial_id, patient_id, form_id, visit_id).to_dict()
+
+
+@router.put(FORM, tags=["forms"])
+def save_form(trial_id: str, patient_id: PatientId, form_id: FormId, visit_id: VisitId, body: FormBody,
+              user: UserDep, crf: Crf) -> Json:
+    """Save the whole form. Values are checked per field (422 names each bad field); a change after the first
+    save needs a reason and invalidates the form's signatures; a locked form answers 423."""
+    return crf.forms.save(user, trial_id, patient_id, form_id, visit_id, body.values, reason=body.reason,
+                          incomplete=body.incomplete, expected_version=body.expected_version).to_dict()
+
+
+@router.patch(FORM, tags=["forms"])
+def change_form(trial_id: str, patient_id: PatientId, form_id: FormId, visit_id: VisitId, body: FormPatchBody,
+                user: UserDep, crf: Crf) -> Json:
+    """Change some fields of a saved form, with a reason."""
+    return crf.forms.save(user, trial_id, patient_id, form_id, visit_id, body.values, reason=body.reason,
+                          incomplete=body.incomplete, merge=True, expected_version=body.expected_version).to_dict()
+
+
+@router.post(f"{FORM}/not-done", tags=["forms"])
+def not_done(trial_id: str, patient_id: PatientId, form_id: FormId, visit_id: VisitId, body: ReasonBody,
+             user: UserDep, crf: Crf) -> Json:
+    """Record that the form will not be collected (e.g. the patient died), with the reason."""
+    return crf.forms.mark_not_done(user, trial_id, patient_id, form_id, visit_id, body.reason).to_dict()
+
+
+@router.get(f"{FORM}/history", tags=["forms"])
+def form_history(trial_id: str, patient_id: PatientId, form_id: FormId, visit_id: VisitId, user: UserDep,
+                 crf: Crf) -> list[Json]:
+    """Every change, field by field, from the audit trail: who, when (UTC), old and new value, reason."""
+    return crf.forms.history(user, trial_id, patient_id, form_id, visit_id)
+
+
+@router.get("/api/trials/{trial_id}/tracking", tags=["forms"])
+def tracking(trial_id: str, user: UserDep, crf: Crf,
+             site_id: Annotated[str | None, Query(max_length=64)] = None) -> Json:
+    """Per site: forms complete, incomplete, due, overdue and open queries; and the list of overdue forms."""
+    return crf.forms.tracking(user, trial_id, site_id)
+
+
+# --- locks and signatures ------------------------------------------------------------------------------------------
+
+@router.post(f"{FORM}/lock", tags=["locks"])
+def lock_form(trial_id: str, patient_id: PatientId, form_id: FormId, visit_id: VisitId, user: UserDep, crf: Crf,
+              body: OptionalReasonBody | None = None) -> Json:
+    return crf.locks.lock_form(user, trial_id, patient_id, form_id, visit_id, body.reason if body else None)
+
+
+@router.post(f"{FORM}/unlock", tags=["locks"])
+def unlock_form(trial_id: str, patient_id: PatientId, form_id: FormId, visit_id: VisitId, body: ReasonBody,
+                user: UserDep, crf: Crf) -> Json:
+    """Unlock with a reason; the form's (and the casebook's) signatures become invalidated."""
+    return crf.locks.unlock_form(user, trial_id, patient_id, form_id, visit_id, body.reason)
+
+
+@router.post("/api/trials/{trial_id}/patients/{patient_id}/lock", tags=["locks"])
+def lock_patient(trial_id: str, patient_id: PatientId, user: UserDep, crf: Crf,
+                 body: OptionalReasonBody | None = None) -> Json:
+    return crf.locks.lock_patient(user, trial_id, patient_id, body.reason if body else None)
+
+
+@router.post("/api/trials/{trial_id}/patients/{patient_id}/unlock", tags=["locks"])
+def unlock_patient(trial_id: str, patient_id: PatientId, body: ReasonBody, user: UserDep, crf: Crf) -> Json:
+    return crf.locks.unlock_patient(user, trial_id, patient_id, body.reason)
+
+
+@router.post(f"{FORM}/sign", tags=["signatures"], status_code=201)
+def sign_form(trial_id: str, patient_id: PatientId, form_id: FormId, visit_id: VisitId, body: SignBody,
+              user: UserDep, crf: Crf) -> Json:
+    """Sign a complete form (investigator, own site): printed name, UTC time and meaning, bound to the form's
+    content hash; needs the password (and the user name at the first signature of a session)."""
+    return crf.signatures.sign(user, trial_id, patient_id, form_id, visit_id, body.meaning, body.password,
+                               body.username).to_dict()
+
+
+@router.post("/api/trials/{trial_id}/patients/{patient_id}/sign", tags=["signatures"], status_code=201)
+def sign_casebook(trial_id: str, patient_id: PatientId, body: SignBody, user: UserDep, crf: Crf) -> Json:
+    """Sign the patient's whole casebook (every saved form)."""
+    return crf.signatures.sign(user, trial_id, patient_id, None, None, body.meaning, body.password,
+                               body.username).to_dict()
+
+
+@router.get("/api/trials/{trial_id}/patients/{patient_id}/signatures", tags=["signatures"])
+def signatures(trial_id: str, patient_id: PatientId, user: UserDep, crf: Crf) -> list[Json]:
+    return [v.to_dict() for v in crf.signatures.list_for_patient(user, trial_id, patient_id)]
+
+
+# --- queries -------------------------------------------------------------------------------------------------------
+
+@router.post("/api/trials/{trial_id}/queries", tags=["queries"], status_code=201)
+def raise_query(trial_id: str, body: QueryBody, user: UserDep, crf: Crf) -> Json:
+    """Raise a query on a form or one of its fields (monitor)."""
+    return crf.queries.raise_query(user, trial_id, body.patient_id, body.form_id, body.visit_id, body.field_id,
+                                   body.text).to_dict()
+
+
+@router.get("/api/trials/{trial_id}/queries", tags=["queries"])
+def list_queries(trial_id: str, user: UserDep, crf: Crf,
+                 status: Annotated[str | None, Query(description="open, answered or closed")] = None,
+                 patient_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+                 site_id: Annotated[str | None, Query(max_length=64)] = None) -> list[Json]:
+    return [q.to_dict() for q in crf.queries.list_queries(user, trial_id, status=status, patient_id=patient_id,
+                                                          site_id=site_id)]
+
+
+@router.get("/api/trials/{trial_id}/queries/{query_id}", tags=["queries"])
+def get_query(trial_id: str, query_id: QueryId, user: UserDep, crf: Crf) -> Json:
+    return crf.queries.get(user, trial_id, query_id).to_dict()
+
+
+@router.post("/api/trials/{trial_id}/queries/{query_id}/answer", tags=["queries"])
+def answer_query(trial_id: str, query_id: QueryId, body: QueryMessageBody, user: UserDep, crf: Crf) -> Json:
+    """Answer an open query (the patient's site)."""
+    return crf.queries.answer(user, trial_id, query_id, body.text).to_dict()
+
+
+@router.post("/api/trials/{trial_id}/queries/{query_id}/close", tags=["queries"])
+def close_query(trial_id: str, query_id: QueryId, user: UserDep, crf: Crf,
+                body: OptionalMessageBody | None = None) -> Json:
+    return crf.queries.close(user, trial_id, query_id, body.text if body else None).to_dict()
+
+
+@router.post("/api/trials/{trial_id}/queries/{query_id}/reopen", tags=["queries"])
+def reopen_query(trial_id: str, query_id: QueryId, body: QueryMessageBody, user: UserDep, crf: Crf) -> Json:
+    """Reopen an answered query that does not resolve the issue (monitor)."""
+    return crf.queries.reopen(user, trial_id, query_id, body.text).to_dict()
+
+
+# --- exports -------------------------------------------------------------------------------------------------------
+
+ExportFormat = Annotated[str, Query(pattern="^(csv|odm|all)$", description="csv, odm or all")]
+Unblinded = Annotated[bool, Query(description="Show arms (unblinded statistician and DMC only).")]
+SiteFilter = Annotated[str | None, Query(max_length=64, description="Only this site.")]
+Responses = dict[int | str, dict[str, Any]]
+ZIP: Responses = {200: {"content": {"application/zip": {}}, "description": "A zip of the export's files."}}
+XML: Responses = {200: {"content": {"application/xml": {}}, "description": "CDISC ODM 1.3.2 XML."}}
+
+
+@router.get("/api/trials/{trial_id}/export", tags=["exports"], response_class=Response, responses=ZIP)
+def export_zip(trial_id: str, user: UserDep, crf: Crf, format: ExportFormat = "all",
+               unblinded: Unblinded = False, site_id: SiteFilter = None) -> Response:
+    """A zip: CSV files (one per form, patients, allocations, queries, signatures, audit trail, analysis.csv,
+    data_dictionary.csv) and/or ODM 1.3.2 (odm.xml snapshot, odm_audit.xml history), with manifest.json."""
+    bundle = crf.exports.export(user, trial_id, fmt=format, unblinded=unblinded, site_id=site_id)
+    name = f"{trial_id}-{format}-{bundle.manifest['exported_at'][:19].replace(':', '')}.zip"
+    return Response(bundle.zip_bytes(), media_type="application/zip",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@router.get("/api/trials/{trial_id}/export/odm", tags=["exports"], response_class=Response, responses=XML)
+def export_odm(trial_id: str, user: UserDep, crf: Crf, unblinded: Unblinded = False, site_id: SiteFilter = None,
+               history: Annotated[bool, Query(description="The transactional file with every change.")] = False,
+               ) -> Response:
+    """CDISC ODM 1.3.2: the snapshot with audit records of the last changes, or (history) every change."""
+    bundle = crf.exports.export(user, trial_id, fmt="odm", unblinded=unblinded, site_id=site_id)
+    return Response(bundle.files["odm_audit.xml" if history else "odm.xml"], media_type="application/xml")

@@ -1,0 +1,59 @@
+"""Request bodies of the case-report-form, query, lock, signature and export endpoints."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+
+from equipoise.server.schemas import Body
+
+
+class FormBody(Body):
+    values: dict[str, Any] = Field(description="Field id -> value (numbers, true/false, dates as YYYY-MM-DD); "
+                                   "a field left out is empty.")
+    reason: str | None = Field(default=None, max_length=2000,
+                               description="Why the form is changed: required for every change after the first save.")
+    incomplete: bool = Field(default=False, description="Save although required fields are empty (status incomplete).")
+    expected_version: int | None = Field(default=None, ge=0, le=2_147_483_647,
+                                         description="The version you loaded: 409 if someone saved since.")
+
+
+class FormPatchBody(Body):
+    values: dict[str, Any] = Field(description="Only the fields to change (null empties a field).")
+    reason: str = Field(min_length=1, max_length=2000, description="Why the values are changed (required).")
+    incomplete: bool = False
+    expected_version: int | None = Field(default=None, ge=0, le=2_147_483_647)
+
+
+class ReasonBody(Body):
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class OptionalReasonBody(Body):
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+class SignBody(Body):
+    meaning: str = Field(min_length=1, max_length=32,
+                         description="approval, review, responsibility or authorship (21 CFR 11.50).")
+    password: str = Field(min_length=1, max_length=1000, description="Your password (re-authentication).")
+    username: str | None = Field(default=None, max_length=64,
+                                 description="Your user name: required for the first signature of a session "
+                                 "(21 CFR 11.200(a)(1)) and with API tokens.")
+
+
+class QueryBody(Body):
+    patient_id: int = Field(ge=1, le=2_147_483_647)
+    form_id: str = Field(min_length=1, max_length=64)
+    visit_id: str = Field(min_length=1, max_length=64)
+    field_id: str | None = Field(default=None, max_length=64, description="The field queried, if one.")
+    text: str = Field(min_length=1, max_length=4000, description="The question to the site.")
+
+
+class QueryMessageBody(Body):
+    text: str = Field(min_length=1, max_length=4000)
+
+
+class OptionalMessageBody(Body):
+    text: str | None = Field(default=None, max_length=4000)

@@ -1,0 +1,128 @@
+"""``analysis.csv``: one row per randomized patient, the wide layout ``equipoise analyze --data`` reads.
+
+Columns, in order:
+
+- ``patient_id`` (P-000001), ``site``, ``arm`` (arm id, or ``masked`` in a blinded export), ``randomised_on``
+  (the site's local date of randomization), ``protocol_version`` (the version in force at randomization);
+- each randomization factor that is not the site, named by its id, with the level **as randomized** (frozen;
+  a later correction of the enrolment value shows in patients.csv and as a discrepancy, never here);
+- every enrolment field not already a column, named by its id (covariates such as ``age``);
+- each outcome with a ``source`` (form.field): binary, ordinal and continuous outcomes as a column named by
+  the outcome id (booleans as 1/0), read from the source form at the visit on the outcome's day (else the
+  latest visit before it); time-to-event outcomes as the date fields of the source form at that visit,
+  named by field id (e.g. ``discharge_date`` and ``death_date``), from which time and status are derived.
+
+A form not saved, or marked not done, leaves its cells empty (missing, not zero).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from equipoise.protocol import FieldType, Form, OutcomeType, Protocol
+from equipoise.protocol.randomization import SITE_FIELD
+from equipoise.store.exports.dataset import Dataset
+from equipoise.store.models import patient_code
+
+BASE = ("patient_id", "site", "arm", "randomised_on", "protocol_version")
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    label: str
+    kind: str
+    origin: str  # base | factor | enrolment | form
+    key: str  # base column, factor id, enrolment field, or form field id
+    form_id: str | None = None
+    visit_id: str | None = None
+    as_01: bool = False
+
+
+def outcome_visit(protocol: Protocol, form: Form, day: int) -> str:
+    """The visit of ``form`` on the outcome's day, else the latest one before it, else its last visit."""
+    days = {v.id: v.day for v in protocol.visits}
+    visits = sorted(form.visits, key=lambda v: days.get(v, 0))
+    exact = [v for v in visits if days.get(v) == day]
+    if exact:
+        return exact[0]
+    before = [v for v in visits if days.get(v, 0) <= day]
+    return before[-1] if before else visits[-1]
+
+
+def columns(protocol: Protocol) -> list[Column]:
+    cols = [Column("patient_id", "Patient code", "text", "base", "patient_id"),
+            Column("site", "Site id", "text", "base", "site"),
+            Column("arm", "Arm id (masked in a blinded export)", "choice", "base", "arm"),
+            Column("randomised_on", "Date of randomization (site's local date)", "date", "base", "randomised_on"),
+            Column("protocol_version", "Protocol version in force at randomization", "text", "base",
+                   "protocol_version")]
+    taken = set(BASE)
+    for factor in protocol.randomization.factors if protocol.randomization else []:
+        if factor.field == SITE_FIELD or factor.id in taken:
+            continue
+        cols.append(Column(factor.id, f"Randomization factor {factor.id} as randomized (from {factor.field})",
+                           "choice", "factor", factor.id))
+        taken.add(factor.id)
+    for spec in protocol.enrolment.fields:
+        if spec.id not in taken:
+            cols.append(Column(spec.id, spec.label, spec.type.value, "enrolment", spec.id))
+            taken.add(spec.id)
+    for outcome in protocol.outcomes:
+        if outcome.source is None:
+            continue
+        form_id, field_id = outcome.source.split(".", 1)
+        form = protocol.form(form_id)
+        source = form.field(field_id) if form else None
+        if form is None or source is None:
+            continue
+        spec = source
+        visit = outcome_visit(protocol, form, outcome.day)
+        if outcome.type is OutcomeType.TIME_TO_EVENT:
+            dates = [spec, *(f for f in form.fields if f.type is FieldType.DATE and f.id != spec.id)]
+            for date in dates:
+                if date.type is FieldType.DATE and date.id not in taken:
+                    cols.append(Column(date.id, f"{date.label} ({form_id} at {visit}; for {outcome.id})", "date",
+                                       "form", date.id, form_id, visit))
+                    taken.add(date.id)
+        elif outcome.id not in taken:
+            as_01 = spec.type is FieldType.BOOLEAN
+            kind = "binary" if as_01 else outcome.type.value
+            cols.append(Column(outcome.id, f"{outcome.name} ({outcome.source} at {visit})", kind, "form", field_id,
+                               form_id, visit, as_01))
+            taken.add(outcome.id)
+    return cols
+
+
+def analysis_columns(protocol: Protocol) -> list[tuple[str, str, str]]:
+    return [(c.name, c.label, c.kind) for c in columns(protocol)]
+
+
+def analysis_rows(data: Dataset) -> tuple[list[str], list[list[Any]]]:
+    cols = columns(data.protocol)
+    records = {(r.patient_id, r.form_id, r.visit_id): r for r in data.records}
+    rows: list[list[Any]] = []
+    for patient in data.patients:
+        allocation = data.allocations.get(patient.id)
+        if allocation is None:
+            continue
+        base = {"patient_id": patient_code(patient.id), "site": patient.site_id, "arm": allocation.arm,
+                "randomised_on": allocation.allocation_date.isoformat(),
+                "protocol_version": allocation.protocol_version}
+        row: list[Any] = []
+        for c in cols:
+            if c.origin == "base":
+                row.append(base[c.key])
+            elif c.origin == "factor":
+                row.append(allocation.factors.get(c.key))
+            elif c.origin == "enrolment":
+                row.append(patient.enrolment_values.get(c.key))
+            else:
+                record = records.get((patient.id, c.form_id or "", c.visit_id or ""))
+                value = record.field_values.get(c.key) if record is not None else None
+                if c.as_01 and isinstance(value, bool):
+                    value = int(value)
+                row.append(value)
+        rows.append(row)
+    return [c.name for c in cols], rows

@@ -1,0 +1,115 @@
+"""What an export holds: every record of a trial that the exporting role may see, read in one transaction.
+
+The allocation secrets (random draws, states, algorithm parameters, requests, diagnostics, idempotency keys)
+are never read into it, so no export format can leak them (RND-8, AUD-9); arms are read only when the export
+shows them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from equipoise.protocol import Arm, Form, Protocol
+from equipoise.protocol.amendments import AddArm
+from equipoise.store.crf_models import FormQuery, FormRecord, PatientLock, Signature
+from equipoise.store.models import Allocation, AuditEntry, Patient, Trial, User
+from equipoise.store.signatures import SignatureView, signature_view
+from equipoise.store.trials import protocol_of
+
+MASKED = "masked"
+
+
+@dataclass(frozen=True)
+class AllocationRow:
+    """The public part of an allocation: no draw, state, parameter or request."""
+
+    patient_id: int
+    randomized_at: dt.datetime
+    allocation_date: dt.date
+    protocol_version: str
+    kit_code: str | None
+    arm: str  # the arm id, or MASKED
+    factors: dict[str, Any]
+
+
+@dataclass
+class Dataset:
+    trial: Trial
+    protocol: Protocol
+    current_version: str
+    arms_shown: bool
+    sites: list[str] | None  # None: every site
+    exported_at: dt.datetime
+    exported_by: str
+    patients: list[Patient] = field(default_factory=list)
+    allocations: dict[int, AllocationRow] = field(default_factory=dict)
+    records: list[FormRecord] = field(default_factory=list)
+    queries: list[FormQuery] = field(default_factory=list)
+    signatures: list[tuple[Signature, SignatureView]] = field(default_factory=list)
+    locked_patients: set[int] = field(default_factory=set)
+    users: dict[int, User] = field(default_factory=dict)
+    audit: list[AuditEntry] = field(default_factory=list)  # changes of form records and enrolment values
+
+    @property
+    def site_of(self) -> dict[int, str]:
+        return {p.id: p.site_id for p in self.patients}
+
+    def form(self, form_id: str) -> Form | None:
+        return self.protocol.form(form_id)
+
+    def username(self, user_id: int | None) -> str:
+        if user_id is None:
+            return "system"
+        user = self.users.get(user_id)
+        return user.username if user else f"user-{user_id}"
+
+
+def every_arm(protocol: Protocol) -> list[Arm]:
+    """The arms of every protocol version (those added by amendment too), first appearance first."""
+    arms = {a.id: a for a in protocol.arms}
+    for amendment in protocol.amendments:
+        for change in amendment.changes:
+            if isinstance(change, AddArm):
+                arms.setdefault(change.arm.id, change.arm)
+    return list(arms.values())
+
+
+def collect(s: Session, trial: Trial, *, current_version: str, arms_shown: bool, sites: set[str] | None,
+            exported_at: dt.datetime, exported_by: str) -> Dataset:
+    data = Dataset(trial, protocol_of(trial), current_version, arms_shown, sorted(sites) if sites is not None else None,
+                   exported_at, exported_by)
+    query = select(Patient).where(Patient.trial_id == trial.id).order_by(Patient.id)
+    if sites is not None:
+        query = query.where(Patient.site_id.in_(sorted(sites)))
+    data.patients = list(s.scalars(query))
+    ids = {p.id for p in data.patients}
+    columns = (Allocation.patient_id, Allocation.allocated_at, Allocation.allocation_date, Allocation.protocol_version,
+               Allocation.kit_code, Allocation.factors)
+    arm_column = (Allocation.arm,) if arms_shown else ()
+    for row in s.execute(select(*columns, *arm_column).where(Allocation.trial_id == trial.id)):
+        if row[0] in ids:
+            arm = row[6] if arms_shown else MASKED
+            data.allocations[row[0]] = AllocationRow(row[0], row[1], row[2], row[3], row[4], arm, dict(row[5]))
+    data.records = [r for r in s.scalars(select(FormRecord).where(FormRecord.trial_id == trial.id)
+                                         .order_by(FormRecord.id)) if r.patient_id in ids]
+    data.queries = [q for q in s.scalars(select(FormQuery).where(FormQuery.trial_id == trial.id)
+                                         .order_by(FormQuery.id)) if q.patient_id in ids]
+    records = {r.id: r for r in data.records}
+    for sig in s.scalars(select(Signature).where(Signature.trial_id == trial.id).order_by(Signature.id)):
+        if sig.patient_id in ids:
+            record = records.get(sig.form_record_id) if sig.form_record_id is not None else None
+            data.signatures.append((sig, signature_view(s, sig, record)))
+    data.locked_patients = {pid for pid, locked in s.execute(
+        select(PatientLock.patient_id, PatientLock.locked).where(PatientLock.trial_id == trial.id)) if locked}
+    data.users = {u.id: u for u in s.scalars(select(User))}
+    wanted = {("form_records", str(r.id)) for r in data.records} | {("patients", str(p)) for p in ids}
+    entries = s.scalars(select(AuditEntry).where(AuditEntry.trial_id == trial.id,
+                                                 AuditEntry.table_name.in_(["form_records", "patients"]))
+                        .order_by(AuditEntry.id))
+    data.audit = [e for e in entries if (e.table_name, e.record_id) in wanted]
+    return data

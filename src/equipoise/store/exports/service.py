@@ -1,0 +1,153 @@
+"""Exports: permission-checked per site, arms masked unless the role is unblinded, audited (EXP-1, EXP-2, AUD-6).
+
+- Who: every role with the export permission; site roles get their own sites only.
+- Arms: an open-label trial (or one past its planned unblinding) shows arms to everyone who may export; in a
+  blinded trial the export masks them (``masked``; kit codes stay) unless an unblinded role asks for the
+  unblinded export (REDCap C.3.30.1500: "blinded models show ... only a concealed code").
+- Secrets: the dataset never reads draws, states, parameters or lists (``dataset.collect``).
+- Audit: every export is an entry naming the formats, arms shown or masked, sites and each file's SHA-256,
+  so an exported file can be matched to the entry that produced it.
+- Consistency: everything is read in one transaction (REPEATABLE READ on PostgreSQL), so the files agree.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from equipoise import __version__
+from equipoise.errors import UserError
+from equipoise.store.audit import record_event
+from equipoise.store.crf_access import check_site, require_in_trial, visible_sites
+from equipoise.store.db import Database
+from equipoise.store.errors import ForbiddenError, InvalidError
+from equipoise.store.exports.dataset import Dataset, collect
+from equipoise.store.exports.odm import snapshot, transactional
+from equipoise.store.exports.tables import csv_files
+from equipoise.store.patients import Clock
+from equipoise.store.principal import Principal
+from equipoise.store.roles import Action
+from equipoise.store.trials import get_trial, in_force, protocol_of
+from equipoise.store.types import iso, utcnow
+
+FORMATS = ("csv", "odm", "all")
+
+
+@dataclass(frozen=True)
+class ExportBundle:
+    trial_id: str
+    manifest: dict[str, Any]
+    files: dict[str, bytes]
+
+    def zip_bytes(self) -> bytes:
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            for name, content in self.files.items():
+                archive.writestr(name, content)
+        return out.getvalue()
+
+    def write(self, directory: Path) -> list[Path]:
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            paths = []
+            for name, content in self.files.items():
+                path = directory / name
+                path.write_bytes(content)
+                paths.append(path)
+        except OSError as exc:
+            raise UserError(f"{directory}: cannot write the export: {exc.strerror or exc}") from None
+        return paths
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.manifest
+
+    def __str__(self) -> str:
+        m = self.manifest
+        lines = [f"export of trial {m['trial_id']} (protocol version {m['protocol_version']}) at {m['exported_at']}: "
+                 f"{m['patients']} patients, {m['randomized']} randomized; arms {m['arms']}; sites "
+                 f"{', '.join(m['sites']) if isinstance(m['sites'], list) else m['sites']}"]
+        lines += [f"  {f['name']:<28} {f['rows'] if f['rows'] is not None else '':>6}  sha256 {f['sha256'][:16]}…"
+                  for f in m["files"]]
+        return "\n".join(lines)
+
+
+class ExportService:
+    def __init__(self, db: Database, clock: Clock = utcnow) -> None:
+        self.db = db
+        self.clock = clock
+
+    def export(self, principal: Principal, trial_id: str, *, fmt: str = "all", unblinded: bool = False,
+               site_id: str | None = None) -> ExportBundle:
+        if fmt not in FORMATS:
+            raise InvalidError(f"format must be one of: {', '.join(FORMATS)}")
+        require_in_trial(principal, Action.EXPORT, trial_id)
+        sites = visible_sites(principal, Action.EXPORT, trial_id, site_id)
+        now = self.clock()
+        with self._snapshot() as s:
+            trial = get_trial(s, trial_id)
+            check_site(protocol_of(trial), site_id)
+            open_arms = not trial.blinded or trial.unblinded_at is not None
+            if unblinded and not open_arms and not (principal.system or principal.sees_arms(
+                    trial.id, trial.blinded, trial.unblinded_at)):
+                raise ForbiddenError("the unblinded export is only for the unblinded statistician and the data "
+                                     "monitoring committee")
+            arms_shown = open_arms or unblinded
+            current = in_force(trial, now.date()).trial.version
+            data = collect(s, trial, current_version=current, arms_shown=arms_shown, sites=sites, exported_at=now,
+                           exported_by=principal.username)
+            files = self._files(data, fmt)
+        manifest = self._manifest(data, files, fmt)
+        files["manifest.json"] = (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode()
+        with self.db.write(principal.audit_context(reason=f"{fmt} export")) as s:
+            record_event(s, "export", trial_id=trial_id, details={
+                "format": fmt, "arms": manifest["arms"], "sites": manifest["sites"], "patients": manifest["patients"],
+                "files": {f["name"]: f["sha256"] for f in manifest["files"]}})
+        return ExportBundle(trial_id, manifest, files)
+
+    def _snapshot(self) -> Any:
+        from contextlib import contextmanager
+
+        @contextmanager
+        def session() -> Any:
+            with self.db.read_engine.connect() as conn:
+                if self.db.dialect == "postgresql":
+                    conn.execution_options(isolation_level="REPEATABLE READ")
+                with Session(bind=conn, expire_on_commit=False) as s, s.begin():
+                    yield s
+
+        return session()
+
+    @staticmethod
+    def _files(data: Dataset, fmt: str) -> dict[str, bytes]:
+        files: dict[str, bytes] = {}
+        if fmt in ("csv", "all"):
+            files.update({name: text.encode() for name, text in csv_files(data).items()})
+        if fmt in ("odm", "all"):
+            files["odm.xml"] = snapshot(data)
+            files["odm_audit.xml"] = transactional(data)
+        return files
+
+    @staticmethod
+    def _manifest(data: Dataset, files: dict[str, bytes], fmt: str) -> dict[str, Any]:
+        def rows(name: str, content: bytes) -> int | None:
+            if not name.endswith(".csv"):
+                return None
+            return sum(1 for _row in csv.reader(io.StringIO(content.decode()))) - 1
+
+        return {
+            "trial_id": data.trial.id, "title": data.trial.title, "protocol_version": data.current_version,
+            "protocol_sha256": data.trial.protocol_sha256, "exported_at": iso(data.exported_at),
+            "exported_by": data.exported_by, "format": fmt, "arms": "shown" if data.arms_shown else "masked",
+            "sites": data.sites if data.sites is not None else "all", "patients": len(data.patients),
+            "randomized": len(data.allocations), "equipoise_version": __version__,
+            "files": [{"name": name, "rows": rows(name, content), "sha256": hashlib.sha256(content).hexdigest()}
+                      for name, content in files.items()],
+        }

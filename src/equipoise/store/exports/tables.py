@@ -1,0 +1,196 @@
+"""The CSV files of an export: one per form, patients, allocations, queries, signatures, audit trail, dictionary.
+
+Layout (UTF-8, comma-separated, header row, one row per record, ``\\n`` line ends): empty cell = no value;
+booleans ``true``/``false``; dates ``YYYY-MM-DD``; timestamps ISO 8601 UTC with ``Z``; patients are identified
+by their code (``P-000001``) in the column ``patient_id`` of every file, so files join on it. Arms are the
+protocol's arm ids, or ``masked`` in a blinded export.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from equipoise.protocol import DataField, FieldType, Protocol
+from equipoise.store.exports.analysis import analysis_columns, analysis_rows
+from equipoise.store.exports.dataset import Dataset, every_arm
+from equipoise.store.item_history import item_changes
+from equipoise.store.models import patient_code
+from equipoise.store.types import iso
+
+
+def cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def csv_text(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow([cell(v) for v in row])
+    return out.getvalue()
+
+
+def form_file(form_id: str) -> str:
+    return f"form_{form_id}.csv"
+
+
+def factor_ids(protocol: Protocol) -> list[str]:
+    return [f.id for f in protocol.randomization.factors] if protocol.randomization else []
+
+
+def patients_table(data: Dataset) -> str:
+    fields = [f.id for f in data.protocol.enrolment.fields]
+    header = ["patient_id", "patient_number", "site", "status", "enrolment_date", "enrolled_at", "protocol_version",
+              "locked", *fields]
+    rows = ([p.code, p.id, p.site_id, p.status, p.enrolment_date.isoformat(), iso(p.enrolled_at), p.protocol_version,
+             p.id in data.locked_patients, *(p.enrolment_values.get(f) for f in fields)] for p in data.patients)
+    return csv_text(header, rows)
+
+
+def allocations_table(data: Dataset) -> str:
+    factors = factor_ids(data.protocol)
+    header = ["patient_id", "site", "randomised_on", "randomized_at", "protocol_version", "kit_code", "arm",
+              *(f"factor_{f}" for f in factors)]
+    site_of = data.site_of
+    rows = ([patient_code(a.patient_id), site_of[a.patient_id], a.allocation_date.isoformat(), iso(a.randomized_at),
+             a.protocol_version, a.kit_code, a.arm, *(a.factors.get(f) for f in factors)]
+            for a in sorted(data.allocations.values(), key=lambda a: a.patient_id))
+    return csv_text(header, rows)
+
+
+def form_table(data: Dataset, form_id: str) -> str:
+    form = data.form(form_id)
+    assert form is not None
+    days = {v.id: v.day for v in data.protocol.visits}
+    order = {v: i for i, v in enumerate(form.visits)}
+    signed: dict[int, list[str]] = {}
+    for sig, view in data.signatures:
+        if sig.form_record_id is not None and view.status == "valid":
+            signed.setdefault(sig.form_record_id, []).append(sig.meaning)
+    header = ["patient_id", "site", "visit", "visit_day", "status", "not_done_reason", "version", "protocol_version",
+              "saved_at", "saved_by", "locked", "signed", *(f.id for f in form.fields)]
+    site_of = data.site_of
+    records = sorted((r for r in data.records if r.form_id == form_id),
+                     key=lambda r: (r.patient_id, order.get(r.visit_id, 99)))
+    rows = ([patient_code(r.patient_id), site_of[r.patient_id], r.visit_id, days.get(r.visit_id), r.status,
+             r.not_done_reason, r.version, r.protocol_version, iso(r.updated_at), data.username(r.updated_by),
+             r.locked_at is not None, ";".join(signed.get(r.id, [])), *(r.field_values.get(f.id) for f in form.fields)]
+            for r in records)
+    return csv_text(header, rows)
+
+
+def queries_table(data: Dataset) -> str:
+    header = ["query_id", "patient_id", "site", "form", "visit", "field", "status", "raised_at", "raised_by",
+              "question", "answer", "answered_at", "answered_by", "closed_at", "closed_by", "messages"]
+    site_of = data.site_of
+    rows = []
+    for q in data.queries:
+        messages = list(q.messages)
+        answers = [m for m in messages if m.get("kind") == "answered"]
+        closes = [m for m in messages if m.get("kind") == "closed"]
+        last_answer = answers[-1] if answers else {}
+        closed = closes[-1] if closes and q.status == "closed" else {}
+        rows.append([q.id, patient_code(q.patient_id), site_of[q.patient_id], q.form_id, q.visit_id, q.field_id,
+                     q.status, iso(q.raised_at), messages[0].get("by") if messages else None,
+                     messages[0].get("text") if messages else None, last_answer.get("text"), last_answer.get("at"),
+                     last_answer.get("by"), closed.get("at"), closed.get("by"), len(messages)])
+    return csv_text(header, rows)
+
+
+def signatures_table(data: Dataset) -> str:
+    header = ["signature_id", "patient_id", "site", "scope", "form", "visit", "printed_name", "username", "signed_at",
+              "meaning", "statement", "status", "invalidation", "content_sha256"]
+    site_of = data.site_of
+    rows = ([sig.id, view.patient_code, site_of[sig.patient_id], view.scope, view.form_id, view.visit_id,
+             view.printed_name, view.username, view.signed_at, view.meaning, view.statement, view.status,
+             view.invalidation, view.content_sha256] for sig, view in data.signatures)
+    return csv_text(header, rows)
+
+
+def audit_table(data: Dataset) -> str:
+    """Every change of form values and enrolment values, one row per field: who, when, old, new, why, where."""
+    header = ["entry_id", "at", "user", "action", "patient_id", "site", "form", "visit", "field", "old_value",
+              "new_value", "reason", "source"]
+    records = {r.id: r for r in data.records}
+    site_of = data.site_of
+    rows = []
+    for entry in data.audit:
+        if entry.table_name == "form_records":
+            record = records[int(entry.record_id or 0)]
+            pid, form, visit = record.patient_id, record.form_id, record.visit_id
+            changes = item_changes(entry, "field_values")
+        else:
+            pid, form, visit = int(entry.record_id or 0), "enrolment", "enrolment"
+            changes = item_changes(entry, "enrolment_values")
+        for c in changes:
+            rows.append([c["entry_id"], c["at"], c["user"], c["action"], patient_code(pid), site_of[pid], form, visit,
+                         c["field"], c["old"], c["new"], c["reason"], c["source"]])
+    return csv_text(header, rows)
+
+
+def _choices(spec: DataField) -> str:
+    if spec.type is FieldType.ORDINAL:
+        scale = spec.resolved_scale
+        return "|".join(f"{lv.value}={lv.label}" for lv in scale.levels) if scale else ""
+    if spec.choices:
+        return "|".join(c if isinstance(c, str) else f"{c.value}={c.label}" for c in spec.choices)
+    return ""
+
+
+def _field_row(form: str, form_name: str, visits: str, spec: DataField, file: str) -> list[Any]:
+    low, high = spec.range if spec.range is not None else (None, None)
+    scale = spec.resolved_scale
+    return [file, spec.id, form, form_name, visits, spec.id, spec.label, spec.type.value, spec.unit, low, high,
+            _choices(spec), spec.required, spec.not_before, scale.id if scale else None]
+
+
+def dictionary_table(data: Dataset) -> str:
+    """Every data column: file, column, form, visits, field, label, type, unit, range, choices, required..."""
+    protocol = data.protocol
+    header = ["file", "column", "form", "form_name", "visits", "field", "label", "type", "unit", "range_low",
+              "range_high", "choices", "required", "not_before", "scale"]
+    rows: list[list[Any]] = [_field_row("enrolment", "Enrolment", "", f, "patients.csv")
+                             for f in protocol.enrolment.fields]
+    arms = "|".join(f"{a.id}={a.name}" for a in every_arm(protocol))
+    rows.append(["allocations.csv", "randomised_on", "randomization", "Randomization", "", "randomised_on",
+                 "Date of randomization (site's local date)", "date", None, None, None, "", True, None, None])
+    rows.append(["allocations.csv", "kit_code", "randomization", "Randomization", "", "kit_code",
+                 "Kit code (blinded trials)", "text", None, None, None, "", False, None, None])
+    rows.append(["allocations.csv", "arm", "randomization", "Randomization", "", "arm",
+                 "Arm (masked in a blinded export)", "choice", None, None, None, arms, True, None, None])
+    enrolment = {f.id: f for f in protocol.enrolment.fields}
+    for factor in protocol.randomization.factors if protocol.randomization else []:
+        source = enrolment.get(factor.field)
+        levels = factor.level_names(source.choice_values if source and source.choices else None)
+        rows.append(["allocations.csv", f"factor_{factor.id}", "randomization", "Randomization", "",
+                     f"factor_{factor.id}", f"Randomization factor {factor.id} as randomized (from {factor.field})",
+                     "choice", None, None, None, "|".join(levels), True, None, None])
+    for form in protocol.forms:
+        visits = "|".join(form.visits)
+        rows += [_field_row(form.id, form.name, visits, f, form_file(form.id)) for f in form.fields]
+    for column, label, kind in analysis_columns(protocol):
+        rows.append(["analysis.csv", column, "analysis", "Analysis file", "", column, label, kind, None, None, None,
+                     "", False, None, None])
+    return csv_text(header, rows)
+
+
+def csv_files(data: Dataset) -> dict[str, str]:
+    """Every CSV file of the export, by file name."""
+    files = {"data_dictionary.csv": dictionary_table(data), "patients.csv": patients_table(data),
+             "allocations.csv": allocations_table(data)}
+    for form in data.protocol.forms:
+        files[form_file(form.id)] = form_table(data, form.id)
+    files["queries.csv"] = queries_table(data)
+    files["signatures.csv"] = signatures_table(data)
+    files["audit_trail.csv"] = audit_table(data)
+    header, rows = analysis_rows(data)
+    files["analysis.csv"] = csv_text(header, rows)
+    return files

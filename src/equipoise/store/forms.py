@@ -1,0 +1,362 @@
+"""Case report forms: enter, change (with a reason), read, trace and track, per patient and visit.
+
+- First save: values are checked field by field (``crf_values``); a form with empty required fields is
+  refused unless saved explicitly as incomplete. Every later change needs a reason (ICH E6(R3) §4.2.2;
+  AUD-4), which the audit trail stores with the old and new values, and it invalidates the signatures of
+  that form and of the patient's casebook (21 CFR 11.70).
+- A locked form or patient refuses every change with 423 and says who locked it and how to unlock.
+- Concurrent edits: the patient row is locked for the write; a client may send the version it loaded
+  (``expected_version``) and gets 409 when someone saved in between, instead of overwriting their change.
+- The schedule and the tracking report say which forms are due, overdue or done, per patient and per site.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from equipoise.protocol import Form, Protocol
+from equipoise.store.crf_access import (
+    RecordLockedError,
+    allocation_date,
+    anchor_date,
+    check_site,
+    clean_text,
+    form_and_visit,
+    name_of,
+    patient_for,
+    patient_lock,
+    site_today,
+    trial_and_protocol,
+    user_names,
+    visible_sites,
+)
+from equipoise.store.crf_models import FormQuery, FormRecord
+from equipoise.store.crf_values import DateContext, check_values, require_complete
+from equipoise.store.db import Database
+from equipoise.store.errors import ConflictError, InvalidError, NotFoundError
+from equipoise.store.item_history import item_changes
+from equipoise.store.models import Allocation, AuditEntry, Patient, Trial, patient_code
+from equipoise.store.patients import Clock
+from equipoise.store.principal import Principal
+from equipoise.store.roles import Action
+from equipoise.store.schedule import FormDue, schedule, window_warning
+from equipoise.store.signatures import invalidate, signature_view, signatures_of
+from equipoise.store.trials import in_force
+from equipoise.store.types import iso, utcnow
+
+
+@dataclass(frozen=True)
+class FormRecordView:
+    id: int
+    patient_id: int
+    patient_code: str
+    site_id: str
+    form_id: str
+    form_name: str
+    visit_id: str
+    status: str
+    values: dict[str, Any]
+    not_done_reason: str | None
+    version: int
+    protocol_version: str
+    created_at: str
+    created_by: str | None
+    updated_at: str
+    updated_by: str | None
+    locked: bool
+    locked_at: str | None
+    locked_by: str | None
+    patient_locked: bool
+    open_queries: int
+    signatures: list[dict[str, object]]
+
+    def to_dict(self) -> dict[str, object]:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class SaveResult:
+    record: FormRecordView
+    changed: bool
+    invalidated_signatures: list[int] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, object]:
+        return {**self.record.to_dict(), "changed": self.changed,
+                "invalidated_signatures": self.invalidated_signatures, "warnings": self.warnings}
+
+
+def record_view(s: Session, record: FormRecord, patient: Patient, form: Form | None = None) -> FormRecordView:
+    sigs = signatures_of(s, [record.id]).get(record.id, [])
+    names = user_names(s, [record.created_by, record.updated_by, record.locked_by,
+                           *(g.invalidated_by for g in sigs)])
+    open_queries = s.scalar(select(func.count()).select_from(FormQuery).where(
+        FormQuery.patient_id == record.patient_id, FormQuery.form_id == record.form_id,
+        FormQuery.visit_id == record.visit_id, FormQuery.status != "closed")) or 0
+    return FormRecordView(
+        record.id, record.patient_id, patient_code(record.patient_id), patient.site_id, record.form_id,
+        form.name if form else record.form_id, record.visit_id, record.status, dict(record.field_values),
+        record.not_done_reason, record.version, record.protocol_version, iso(record.created_at),
+        name_of(names, record.created_by), iso(record.updated_at), name_of(names, record.updated_by),
+        record.locked_at is not None, iso(record.locked_at) if record.locked_at else None,
+        name_of(names, record.locked_by) if record.locked_at else None, patient_lock(s, patient.id) is not None,
+        open_queries, [signature_view(s, g, record, names).to_dict() for g in sigs])
+
+
+def refuse_if_locked(s: Session, patient: Patient, record: FormRecord | None) -> None:
+    lock = patient_lock(s, patient.id)
+    if lock is not None:
+        who = name_of(user_names(s, [lock.locked_by]), lock.locked_by)
+        when = iso(lock.locked_at) if lock.locked_at else "?"
+        raise RecordLockedError(f"patient {patient.code}'s casebook is locked (by {who} at {when}): a monitor must "
+                                "unlock it, with a reason, before any change")
+    if record is not None and record.locked_at is not None:
+        who = name_of(user_names(s, [record.locked_by]), record.locked_by)
+        raise RecordLockedError(f"form {record.form_id} at visit {record.visit_id} of patient {patient.code} is "
+                                f"locked (by {who} at {iso(record.locked_at)}): a monitor must unlock it, with a "
+                                "reason, before any change")
+
+
+class FormService:
+    def __init__(self, db: Database, clock: Clock = utcnow) -> None:
+        self.db = db
+        self.clock = clock
+
+    # --- entering data -----------------------------------------------------------------------------------------
+
+    def save(self, principal: Principal, trial_id: str, patient_id: int, form_id: str, visit_id: str,
+             raw_values: Mapping[str, Any], *, reason: str | None = None, incomplete: bool = False,
+             merge: bool = False, expected_version: int | None = None) -> SaveResult:
+        """Save a form: the whole form (``merge=False``) or only the fields given (``merge=True``)."""
+        now = self.clock()
+        with self.db.read() as s:
+            patient = patient_for(s, principal, trial_id, patient_id, Action.ENTER_DATA)
+            trial, base = trial_and_protocol(s, trial_id)
+            form_and_visit(base, form_id, visit_id)
+            randomized_on = allocation_date(s, patient.id)
+        protocol = in_force(trial, site_today(base, patient.site_id, now))
+        form, visit = form_and_visit(protocol, form_id, visit_id)
+        today = site_today(protocol, patient.site_id, now)
+        anchor = anchor_date(protocol, patient, randomized_on)
+        if anchor is None and visit.day > 0:
+            raise ConflictError(f"patient {patient.code} is not randomized yet: visit {visit.id} is day {visit.day} "
+                                "after randomization")
+        why = reason.strip() if reason and reason.strip() else None
+        version = protocol.trial.version
+        with self.db.write(principal.audit_context(reason=why, protocol_version=version)) as s:
+            patient = patient_for(s, principal, trial_id, patient_id, Action.ENTER_DATA, lock=True)
+            record = self._record(s, patient.id, form_id, visit_id)
+            refuse_if_locked(s, patient, record)
+            if record is None and merge:
+                raise NotFoundError(f"form {form_id} at visit {visit_id} of patient {patient.code} has not been saved "
+                                    "yet: save the whole form first (PUT)")
+            if expected_version is not None and (record.version if record else 0) != expected_version:
+                current = record.version if record else 0
+                raise ConflictError(f"the form was saved by someone else since you loaded it (version {current}, you "
+                                    f"had version {expected_version}): reload it and apply your change again")
+            raw = {**(record.field_values if record and merge else {}), **raw_values}
+            if merge:
+                raw = {k: v for k, v in raw.items() if v is not None and v != ""}
+            checked = check_values(form, visit, raw, DateContext(today, patient.site_id, anchor))
+            if not incomplete:
+                require_complete(form, checked)
+            status = "complete" if checked.complete else "incomplete"
+            warnings = [w for w in [window_warning(protocol, visit_id, anchor, today)] if w]
+            if record is None:
+                record = FormRecord(trial_id=trial_id, patient_id=patient.id, form_id=form_id, visit_id=visit_id,
+                                    field_values=checked.values, status=status, version=1, protocol_version=version,
+                                    created_by=principal.user_id, created_at=now, updated_by=principal.user_id,
+                                    updated_at=now)
+                s.add(record)
+                s.flush()
+                # A new form changes the patient's casebook: a casebook signature no longer covers it.
+                invalidated = invalidate(s, patient_id=patient.id, form_record_id=None, by=principal.user_id, at=now,
+                                         reason=f"form {form_id} at visit {visit_id} added by {principal.username}")
+                return SaveResult(record_view(s, record, patient, form), True, invalidated, warnings)
+            if checked.values == record.field_values and status == record.status:
+                return SaveResult(record_view(s, record, patient, form), False, [], warnings)
+            if why is None:
+                raise InvalidError(f"a reason for the change is required: form {form_id} at visit {visit_id} was first "
+                                   f"saved at {iso(record.created_at)} (version {record.version})")
+            record.field_values = checked.values
+            record.status = status
+            record.not_done_reason = None
+            record.version += 1
+            record.protocol_version = version
+            record.updated_by = principal.user_id
+            record.updated_at = now
+            invalidated = invalidate(s, patient_id=patient.id, form_record_id=record.id, by=principal.user_id, at=now,
+                                     reason=f"form changed by {principal.username}: {why}")
+            s.flush()
+            return SaveResult(record_view(s, record, patient, form), True, invalidated, warnings)
+
+    def mark_not_done(self, principal: Principal, trial_id: str, patient_id: int, form_id: str, visit_id: str,
+                      reason: str | None) -> SaveResult:
+        """Record that a form will not be collected (patient died, visit missed), with the reason."""
+        why = clean_text(reason, "a reason why the form is not done")
+        now = self.clock()
+        with self.db.write(principal.audit_context(reason=why)) as s:
+            patient = patient_for(s, principal, trial_id, patient_id, Action.ENTER_DATA, lock=True)
+            _trial, protocol = trial_and_protocol(s, trial_id)
+            form, _visit = form_and_visit(protocol, form_id, visit_id)
+            record = self._record(s, patient.id, form_id, visit_id)
+            refuse_if_locked(s, patient, record)
+            if record is None:
+                record = FormRecord(trial_id=trial_id, patient_id=patient.id, form_id=form_id, visit_id=visit_id,
+                                    field_values={}, status="not-done", not_done_reason=why, version=1,
+                                    protocol_version=protocol.trial.version, created_by=principal.user_id,
+                                    created_at=now, updated_by=principal.user_id, updated_at=now)
+                s.add(record)
+                s.flush()
+                invalidated = invalidate(s, patient_id=patient.id, form_record_id=None, by=principal.user_id, at=now,
+                                         reason=f"form {form_id} at visit {visit_id} marked not done")
+            else:
+                if record.status == "not-done":
+                    raise ConflictError(f"form {form_id} at visit {visit_id} is already marked not done")
+                record.field_values = {}
+                record.status = "not-done"
+                record.not_done_reason = why
+                record.version += 1
+                record.updated_by = principal.user_id
+                record.updated_at = now
+                invalidated = invalidate(s, patient_id=patient.id, form_record_id=record.id, by=principal.user_id,
+                                         at=now, reason=f"form marked not done by {principal.username}: {why}")
+            s.flush()
+            return SaveResult(record_view(s, record, patient, form), True, invalidated, [])
+
+    @staticmethod
+    def _record(s: Session, patient_id: int, form_id: str, visit_id: str) -> FormRecord | None:
+        return s.scalars(select(FormRecord).where(FormRecord.patient_id == patient_id, FormRecord.form_id == form_id,
+                                                  FormRecord.visit_id == visit_id).with_for_update()).one_or_none()
+
+    # --- reading -------------------------------------------------------------------------------------------------
+
+    def get(self, principal: Principal, trial_id: str, patient_id: int, form_id: str, visit_id: str) -> FormRecordView:
+        with self.db.read() as s:
+            patient = patient_for(s, principal, trial_id, patient_id, Action.VIEW_FORMS)
+            _trial, protocol = trial_and_protocol(s, trial_id)
+            form, _visit = form_and_visit(protocol, form_id, visit_id)
+            record = s.scalar(select(FormRecord).where(FormRecord.patient_id == patient.id,
+                                                       FormRecord.form_id == form_id, FormRecord.visit_id == visit_id))
+            if record is None:
+                raise NotFoundError(f"form {form_id} at visit {visit_id} of patient {patient.code} has not been saved")
+            return record_view(s, record, patient, form)
+
+    def list_records(self, principal: Principal, trial_id: str, patient_id: int) -> list[FormRecordView]:
+        with self.db.read() as s:
+            patient = patient_for(s, principal, trial_id, patient_id, Action.VIEW_FORMS)
+            _trial, protocol = trial_and_protocol(s, trial_id)
+            records = s.scalars(select(FormRecord).where(FormRecord.patient_id == patient.id)
+                                .order_by(FormRecord.id)).all()
+            return [record_view(s, r, patient, protocol.form(r.form_id)) for r in records]
+
+    def history(self, principal: Principal, trial_id: str, patient_id: int, form_id: str,
+                visit_id: str) -> list[dict[str, Any]]:
+        """Every change of the form, field by field, from the audit trail: who, when (UTC), old, new and why."""
+        with self.db.read() as s:
+            patient = patient_for(s, principal, trial_id, patient_id, Action.VIEW_FORMS)
+            _trial, protocol = trial_and_protocol(s, trial_id)
+            form_and_visit(protocol, form_id, visit_id)
+            record = s.scalar(select(FormRecord).where(FormRecord.patient_id == patient.id,
+                                                       FormRecord.form_id == form_id, FormRecord.visit_id == visit_id))
+            if record is None:
+                raise NotFoundError(f"form {form_id} at visit {visit_id} of patient {patient.code} has not been saved")
+            entries = s.scalars(select(AuditEntry).where(AuditEntry.table_name == "form_records",
+                                                         AuditEntry.record_id == str(record.id))
+                                .order_by(AuditEntry.id)).all()
+            return [change for e in entries for change in item_changes(e)]
+
+    # --- schedule and tracking -----------------------------------------------------------------------------------
+
+    def patient_schedule(self, principal: Principal, trial_id: str, patient_id: int) -> dict[str, Any]:
+        now = self.clock()
+        with self.db.read() as s:
+            patient = patient_for(s, principal, trial_id, patient_id, Action.VIEW_FORMS)
+            trial, base = trial_and_protocol(s, trial_id)
+            randomized_on = allocation_date(s, patient.id)
+            saved = {(f, v): st for f, v, st in s.execute(
+                select(FormRecord.form_id, FormRecord.visit_id, FormRecord.status)
+                .where(FormRecord.patient_id == patient.id))}
+            locked = patient_lock(s, patient.id) is not None
+        protocol = in_force(trial, site_today(base, patient.site_id, now))
+        today = site_today(protocol, patient.site_id, now)
+        anchor = anchor_date(protocol, patient, randomized_on)
+        items = schedule(protocol, anchor=anchor, provisional_anchor=patient.enrolment_date, today=today, saved=saved)
+        return {"patient_id": patient.id, "patient_code": patient.code, "site_id": patient.site_id,
+                "today": today.isoformat(), "day0": anchor.isoformat() if anchor else None,
+                "randomized_on": randomized_on.isoformat() if randomized_on else None, "locked": locked,
+                "forms": [i.to_dict() for i in items], "counts": _counts(items)}
+
+    def tracking(self, principal: Principal, trial_id: str, site_id: str | None = None) -> dict[str, Any]:
+        """Missing and overdue forms per site (and the overdue list), for the sites the principal may see."""
+        now = self.clock()
+        sites = visible_sites(principal, Action.VIEW_FORMS, trial_id, site_id)
+        with self.db.read() as s:
+            trial, base = trial_and_protocol(s, trial_id)
+            check_site(base, site_id)
+            query = select(Patient).where(Patient.trial_id == trial_id).order_by(Patient.id)
+            if sites is not None:
+                query = query.where(Patient.site_id.in_(sorted(sites)))
+            patients = s.scalars(query).all()
+            dates = dict(s.execute(select(Allocation.patient_id, Allocation.allocation_date)
+                                   .where(Allocation.trial_id == trial_id)).all())
+            saved: dict[int, dict[tuple[str, str], str]] = {}
+            for pid, form_id, visit_id, status in s.execute(
+                    select(FormRecord.patient_id, FormRecord.form_id, FormRecord.visit_id, FormRecord.status)
+                    .where(FormRecord.trial_id == trial_id)):
+                saved.setdefault(pid, {})[(form_id, visit_id)] = status
+            queries: dict[int, dict[str, int]] = {}
+            for pid, status, n in s.execute(select(FormQuery.patient_id, FormQuery.status, func.count())
+                                            .where(FormQuery.trial_id == trial_id)
+                                            .group_by(FormQuery.patient_id, FormQuery.status)):
+                queries.setdefault(pid, {})[status] = n
+        by_site: dict[str, dict[str, int]] = {}
+        overdue: list[dict[str, Any]] = []
+        for patient in patients:
+            protocol = _protocol_at(trial, base, patient.site_id, now)
+            today = site_today(protocol, patient.site_id, now)
+            anchor = anchor_date(protocol, patient, dates.get(patient.id))
+            items = schedule(protocol, anchor=anchor, provisional_anchor=patient.enrolment_date, today=today,
+                             saved=saved.get(patient.id, {}))
+            summary = by_site.setdefault(patient.site_id, {"patients": 0, **dict.fromkeys(STATES, 0),
+                                                           "late": 0, "open_queries": 0, "answered_queries": 0})
+            summary["patients"] += 1
+            for key, n in _counts(items).items():
+                summary[key] += n
+            summary["open_queries"] += queries.get(patient.id, {}).get("open", 0)
+            summary["answered_queries"] += queries.get(patient.id, {}).get("answered", 0)
+            for item in items:
+                if item.state == "overdue" and item.closes is not None:
+                    overdue.append({"patient_id": patient.id, "patient_code": patient.code, "site_id": patient.site_id,
+                                    "visit_id": item.visit_id, "form_id": item.form_id,
+                                    "closed": item.closes.isoformat(), "days_overdue": (today - item.closes).days})
+        overdue.sort(key=lambda o: (-int(o["days_overdue"]), o["patient_id"], o["visit_id"], o["form_id"]))
+        return {"trial_id": trial_id, "generated_at": iso(now), "sites": dict(sorted(by_site.items())),
+                "overdue": overdue}
+
+
+STATES = ("complete", "not-done", "incomplete", "overdue", "due", "upcoming", "awaiting-randomization")
+
+
+def _counts(items: list[FormDue]) -> dict[str, int]:
+    counts = dict.fromkeys(STATES, 0)
+    for item in items:
+        counts[item.state] = counts.get(item.state, 0) + 1
+    counts["late"] = sum(1 for i in items if i.late)
+    return counts
+
+
+def _protocol_at(trial: Trial, base: Protocol, site_id: str, now: dt.datetime) -> Protocol:
+    try:
+        return in_force(trial, site_today(base, site_id, now))
+    except InvalidError:
+        return base
+
+
+__all__ = ["FormRecordView", "FormService", "SaveResult", "record_view", "refuse_if_locked"]

@@ -1,0 +1,94 @@
+"""The visit schedule of one patient: when each form is due, and whether it is done, due, overdue or upcoming.
+
+A visit on day d with window [early, late] is due from day 0 + d + early to day 0 + d + late, where day 0 is the
+randomization date (the protocol's convention) or, in a trial without randomization, the enrolment date. A
+form nobody saved is *overdue* once its window has closed (clinicedc's required/not-required metadata and
+REDCap's missing-form reports are the anchors); a form saved as incomplete stays *incomplete* (flagged late
+after its window); a form marked not done (with a reason) counts as resolved.
+
+Pure: it takes dates and statuses and returns values, so the rules are tested without a database.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from equipoise.protocol import Protocol
+
+DONE_STATES = frozenset({"complete", "not-done"})
+
+
+@dataclass(frozen=True)
+class FormDue:
+    visit_id: str
+    visit_name: str
+    day: int
+    form_id: str
+    form_name: str
+    target: dt.date | None
+    opens: dt.date | None
+    closes: dt.date | None
+    state: str  # complete | not-done | incomplete | overdue | due | upcoming | awaiting-randomization
+    late: bool  # past the window and not complete
+
+    def to_dict(self) -> dict[str, object]:
+        return {"visit_id": self.visit_id, "visit_name": self.visit_name, "day": self.day, "form_id": self.form_id,
+                "form_name": self.form_name, "target": _iso(self.target), "opens": _iso(self.opens),
+                "closes": _iso(self.closes), "state": self.state, "late": self.late}
+
+
+def _iso(value: dt.date | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def schedule(protocol: Protocol, *, anchor: dt.date | None, provisional_anchor: dt.date, today: dt.date,
+             saved: Mapping[tuple[str, str], str]) -> list[FormDue]:
+    """Every (visit, form) the protocol expects, in visit order, with its state on ``today``.
+
+    ``anchor`` is day 0 (None while a patient of a randomized trial awaits randomization: then only the
+    day-0 visits are scheduled, from ``provisional_anchor``, the enrolment date); ``saved`` maps
+    (form id, visit id) to the saved record's status (complete, incomplete or not-done).
+    """
+    forms_at: dict[str, list[tuple[str, str]]] = {}
+    for form in protocol.forms:
+        for visit_id in form.visits:
+            forms_at.setdefault(visit_id, []).append((form.id, form.name))
+    out: list[FormDue] = []
+    for visit in sorted(protocol.visits, key=lambda v: v.day):
+        day0 = anchor if anchor is not None else (provisional_anchor if visit.day <= 0 else None)
+        for form_id, form_name in forms_at.get(visit.id, []):
+            status = saved.get((form_id, visit.id))
+            if day0 is None:
+                state = status or "awaiting-randomization"
+                out.append(FormDue(visit.id, visit.name or visit.id, visit.day, form_id, form_name, None, None, None,
+                                   state, False))
+                continue
+            target = day0 + dt.timedelta(days=visit.day)
+            opens = target + dt.timedelta(days=visit.window[0])
+            closes = target + dt.timedelta(days=visit.window[1])
+            if status is not None:
+                state = status
+            elif today > closes:
+                state = "overdue"
+            elif today >= opens:
+                state = "due"
+            else:
+                state = "upcoming"
+            late = today > closes and state not in DONE_STATES
+            out.append(FormDue(visit.id, visit.name or visit.id, visit.day, form_id, form_name, target, opens, closes,
+                               state, late))
+    return out
+
+
+def window_warning(protocol: Protocol, visit_id: str, anchor: dt.date | None, today: dt.date) -> str | None:
+    """A warning when data are entered for a visit whose window has not opened yet (a wrong visit, often)."""
+    visit = next((v for v in protocol.visits if v.id == visit_id), None)
+    if visit is None or anchor is None:
+        return None
+    opens = anchor + dt.timedelta(days=visit.day + visit.window[0])
+    if today < opens:
+        return (f"visit {visit.id} (day {visit.day}) opens on {opens.isoformat()}: check that this is the right "
+                "visit")
+    return None
