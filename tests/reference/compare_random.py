@@ -1,11 +1,15 @@
 """Compare Equipoise with rpact on random designs and sample sizes that are not in the fixture grid.
 
-    .venv/bin/python tests/reference/compare_random.py [--n 200] [--seed 1]
+    .venv/bin/python tests/reference/compare_random.py [--n 200] [--seed 1] [--cache rpact.json]
 
-Needs R with rpact (not part of the test suite, which reads committed fixtures). Draws random group-sequential
-designs (family, looks, information rates, alpha, sidedness, beta-spending futility, binding) and sample-size
-problems (binary, continuous, time-to-event, allocation ratios), computes them with rpact in one R session and
-with Equipoise, and prints the largest differences: z bounds (absolute) and sizes (relative).
+Needs R with rpact and mvtnorm (not part of the test suite, which reads committed fixtures). Draws random
+group-sequential designs (family, looks, information rates, alpha, sidedness, beta-spending futility, binding)
+and sample-size problems (binary, continuous, time-to-event, allocation ratios), computes them with rpact in one
+R session and with Equipoise, and prints the largest differences: z bounds (absolute) and sizes (relative).
+
+Where the efficacy bounds differ by more than 1e-6, an arbiter independent of both programs' quadrature decides:
+mvtnorm's Genz-Bretz algorithm (absolute error 1e-10) computes the type I error each set of bounds spends at
+each look under H0, to compare with the spending function (or, for the constant designs, the total alpha).
 """
 
 from __future__ import annotations
@@ -69,6 +73,34 @@ out <- lapply(cases, function(case) tryCatch({
   res
 }, error = function(e) list(error = conditionMessage(e))))
 cat(toJSON(out, auto_unbox = TRUE, digits = NA, na = "null"))
+"""
+
+ARBITER = r"""
+suppressPackageStartupMessages({library(mvtnorm); library(jsonlite)})
+cases <- fromJSON(commandArgs(TRUE)[1], simplifyVector = FALSE)
+set.seed(1)
+err <- 0
+spent <- function(t, b, sided) {
+  k <- length(t); R <- outer(t, t, function(a, c) sqrt(pmin(a, c) / pmax(a, c)))
+  cont <- function(j) if (j == 0) 1 else {
+    lo <- if (sided == 2) -b[1:j] else rep(-Inf, j)
+    if (j == 1) return(pnorm(b[1]) - pnorm(lo[1]))
+    alg <- if (j <= 3 && sided == 1) TVPACK(abseps = 1e-14) else GenzBretz(maxpts = 2e6, abseps = 1e-10)
+    if (j <= 3 && sided == 1) lo <- rep(-Inf, j)
+    v <- pmvnorm(lower = lo, upper = b[1:j], corr = R[1:j, 1:j, drop = FALSE], algorithm = alg)
+    e <- attr(v, "error"); if (!is.null(e) && is.finite(e)) err <<- max(err, e)
+    v[1]
+  }
+  p <- sapply(0:k, cont)
+  -diff(p)
+}
+out <- lapply(cases, function(c) {
+  err <<- 0
+  r <- spent(unlist(c$t), pmin(unlist(c$rpact), 8), c$sided)
+  e <- spent(unlist(c$t), pmin(unlist(c$equipoise), 8), c$sided)
+  list(rpact = r, equipoise = e, arbiter_error = err)
+})
+cat(toJSON(out, digits = NA))
 """
 
 
@@ -172,6 +204,46 @@ def _compare(cases: list[dict[str, Any]], theirs: list[dict[str, Any]]) -> None:
           f"worst relative dn {worst_n:.2e}; {len(failures)} beyond 1e-6 (z) / 1e-4 (n)")
     for dz, dn, case in sorted(failures, key=lambda f: -f[0])[:20]:
         print(f"  dz {dz:.2e} dn {dn:.2e} {json.dumps(case)}")
+    _arbitrate([(case, ref) for (_, _, case), ref in
+                ((f, theirs[cases.index(f[2])]) for f in failures)])
+
+
+def _arbitrate(pairs: list[tuple[dict[str, Any], dict[str, Any]]]) -> None:
+    """Type I error spent per look by each program's efficacy bounds (mvtnorm, independent of both)."""
+    todo = [(case, ref) for case, ref in pairs if not case["design"].get("binding")]
+    if not todo:
+        return
+    payload = []
+    for case, ref in todo:
+        d = gsd(**case["design"])
+        payload.append({"t": list(d.information_rates), "sided": d.sided,
+                        "rpact": list(np.nan_to_num(np.atleast_1d(np.asarray(ref["upper"], dtype=float)),
+                                                    nan=8.0, posinf=8.0)),
+                        "equipoise": list(d.upper)})
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "bounds.json"
+        path.write_text(json.dumps(payload))
+        script = Path(tmp) / "arbiter.R"
+        script.write_text(ARBITER)
+        out = subprocess.run(["Rscript", str(script), str(path)], capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        print(f"arbiter failed: {out.stderr.strip()[-500:]}")
+        return
+    verdicts = json.loads(out.stdout)
+    print("Arbiter (mvtnorm: TVPACK up to 3 looks, Genz-Bretz beyond, with its own error estimate): largest "
+          "|alpha spent - planned| over the looks")
+    for (case, _), verdict in zip(todo, verdicts, strict=True):
+        d = gsd(**case["design"])
+        planned = d.alpha_spent if d.spending not in ("of-constant", "pocock-constant") else None
+        r = np.asarray(verdict["rpact"], dtype=float)
+        e = np.asarray(verdict["equipoise"], dtype=float)
+        if planned is None:  # constant designs: only the total is specified
+            err_r, err_e = abs(r.sum() - d.alpha), abs(e.sum() - d.alpha)
+        else:
+            err_r, err_e = float(np.max(np.abs(r - planned))), float(np.max(np.abs(e - planned)))
+        arbiter = float(np.max(verdict["arbiter_error"]))
+        print(f"  rpact {err_r:.1e}  equipoise {err_e:.1e}  (arbiter error {arbiter:.0e})  "
+              f"{d.spending} K={d.looks} sided={d.sided} t={np.round(d.information_rates, 3).tolist()}")
 
 
 if __name__ == "__main__":
