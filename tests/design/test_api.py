@@ -225,3 +225,36 @@ def test_plots_have_three_panels(tmp_path):
     assert out.stat().st_size > 1000
     two = gsd(looks=3, alpha=0.05, sided=2, beta=0.2, futility_spending="obf")
     assert len(sample_size("ordinal", design=two, p_control=[0.3, 0.4, 0.3], odds_ratio=1.8).plot().axes) == 3
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"looks": 4},
+        {"looks": 3, "alpha": 0.05, "sided": 2, "spending": "hsd", "gamma": -4},
+        {"looks": 3, "beta": 0.2, "futility_spending": "obf"},
+        {"looks": 4, "beta": 0.1, "futility_spending": "pocock", "binding": True},
+        {"looks": 3, "spending": "pocock-constant"},
+    ],
+)
+def test_bounds_at_planned_information_reproduce_the_design(kwargs):
+    d = gsd(**kwargs)
+    b = d.bounds_at(d.information_rates, final=True)
+    np.testing.assert_allclose(b.upper, d.upper, rtol=0, atol=1e-9)
+    if d.sided == 1 and d.futility is not None:
+        np.testing.assert_allclose(present(b.futility), d.futility, rtol=0, atol=1e-9)
+
+
+def test_bounds_at_observed_information_follow_the_spending_function():
+    d = gsd(looks=3, spending="obf")
+    # looks actually at 0.4 and 0.75: the same as designing for those rates
+    b = d.bounds_at([0.4, 0.75, 1.0], final=True)
+    np.testing.assert_allclose(b.upper, gsd(information_rates=[0.4, 0.75, 1.0]).upper, atol=1e-9)
+    # an interim only, and an over-running final look
+    interim = d.bounds_at([0.45])
+    assert interim.upper.shape == (1,)
+    over = d.bounds_at([0.4, 0.75, 1.1], final=True)
+    np.testing.assert_allclose(over.cumulative_alpha[-1], 0.025)
+    json.dumps(over.to_dict(), allow_nan=False)
+    with pytest.raises(UserError, match="increasing"):
+        d.bounds_at([0.5, 0.4])

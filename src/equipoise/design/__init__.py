@@ -11,6 +11,7 @@ Numbers are validated against rpact 3.3.4 and Jennison & Turnbull's tables (``te
 
 from equipoise.design.group_sequential import GroupSequentialDesign, gsd
 from equipoise.design.integration import crossing_probabilities
+from equipoise.design.monitoring import InterimBounds, bounds_at
 from equipoise.design.protocol_design import ProtocolDesign, design_protocol
 from equipoise.design.sample_size import PowerResult, SampleSizeResult, power, sample_size
 from equipoise.design.spending import Family
@@ -18,9 +19,11 @@ from equipoise.design.spending import Family
 __all__ = [
     "Family",
     "GroupSequentialDesign",
+    "InterimBounds",
     "PowerResult",
     "ProtocolDesign",
     "SampleSizeResult",
+    "bounds_at",
     "crossing_probabilities",
     "design_protocol",
     "gsd",

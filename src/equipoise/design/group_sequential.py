@@ -35,6 +35,7 @@ from equipoise.errors import UserError
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
+    from equipoise.design.monitoring import InterimBounds
     from equipoise.design.sample_size import SampleSizeResult
 
 FloatArray = NDArray[np.float64]
@@ -134,6 +135,12 @@ class GroupSequentialDesign:
                    futility_spending=self.futility_spending, futility_gamma=self.futility_gamma,
                    futility_rho=self.futility_rho, binding=self.binding, beta_adjustment=self.beta_adjustment,
                    quadrature=self.quadrature)
+
+    def bounds_at(self, information_rates: Any, final: bool = False) -> InterimBounds:
+        """Bounds for looks at the observed information fractions (error spending; see ``monitoring.py``)."""
+        from equipoise.design.monitoring import bounds_at
+
+        return bounds_at(self, information_rates, final)
 
     def crossing_probabilities(self, drift: float) -> tuple[FloatArray, FloatArray]:
         """Per-look probabilities of stopping for efficacy (upper; two-sided: either tail) and for futility at

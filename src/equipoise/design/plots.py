@@ -80,18 +80,18 @@ def _effect_panel(ax: Axes, d: GroupSequentialDesign, s: SampleSizeResult | None
 def _size_panel(ax: Axes, d: GroupSequentialDesign, s: SampleSizeResult | None) -> None:
     looks = np.arange(1, d.looks + 1)
     if s is None:
-        ax.step(looks, d.information_rates * d.inflation_factor, where="post", color="tab:blue",
-                label="max information / fixed")
+        ax.bar(looks, d.information_rates * d.inflation_factor, color="tab:blue", alpha=0.6,
+               label="information at the look / fixed design")
         ax.axhline(d.expected_sample_size_h1, color="tab:green", ls=":", label="expected (H1)")
         ax.axhline(d.expected_sample_size_h0, color="tab:red", ls=":", label="expected (H0)")
         ax.set_ylabel("relative to the fixed design")
     else:
         if s.n_per_look is not None:
-            ax.step(looks, s.n_per_look, where="post", color="tab:blue", label="patients")
+            ax.bar(looks, s.n_per_look, color="tab:blue", alpha=0.6, label="patients")
             if s.expected_n_h1 is not None and s.events is None:
                 ax.axhline(s.expected_n_h1, color="tab:green", ls=":", label="expected (H1)")
         if s.events_per_look is not None:
-            ax.step(looks, s.events_per_look, where="post", color="tab:purple", label="events")
+            ax.plot(looks, s.events_per_look, "o-", color="tab:purple", label="events")
         ax.set_ylabel("cumulative number")
     ax.set_xticks(looks)
     ax.set_xlabel("look")
