@@ -3,7 +3,7 @@ incidence with a competing risk."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -19,7 +19,9 @@ from equipoise.analyze.kaplan_meier import (
     kaplan_meier,
     logrank,
 )
+from equipoise.analyze.km_bands import KMBand, band_method, band_transform, km_confidence_band
 from equipoise.analyze.results import Estimate, clean, fmt, fmt_p, wald
+from equipoise.errors import UserError
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -48,6 +50,24 @@ class SurvivalResult:
     incidence: dict[str, CumulativeIncidence] | None = None
     horizon: float | None = None
     notes: tuple[str, ...] = field(default=())
+    bands: dict[str, KMBand] | None = None  # simultaneous bands per arm (with_bands)
+
+    def with_bands(self, method: str = "hall-wellner", transform: str = "log-log",
+                   t_range: tuple[float, float] | None = None, conf_level: float | None = None) -> SurvivalResult:
+        """The same result with a simultaneous confidence band for each arm's Kaplan–Meier curve
+        (:func:`equipoise.analyze.km_bands.km_confidence_band`); ``conf_level`` defaults to the analysis's."""
+        if self.incidence is not None:
+            raise UserError("band: simultaneous bands are for Kaplan–Meier curves; with competing events the curve "
+                            "of interest is the Aalen–Johansen incidence, which has no band here")
+        method, transform = band_method(method), band_transform(transform)
+        level = conf_level if conf_level is not None else self.curves[self.control].conf_level
+        bands = {}
+        for arm, km in self.curves.items():
+            try:
+                bands[arm] = km_confidence_band(km, method, transform, t_range, level)
+            except UserError as exc:
+                raise UserError(f"arm {arm!r}: {exc}") from None
+        return replace(self, bands=bands)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -67,6 +87,8 @@ class SurvivalResult:
         if self.incidence is not None:
             h = self.horizon
             out["cumulative_incidence"] = {arm: _incidence_at(ci, h) for arm, ci in self.incidence.items()}
+        if self.bands is not None:
+            out["bands"] = {arm: b.to_dict() for arm, b in self.bands.items()}
         return out
 
     def plot(self) -> Figure:
@@ -74,7 +96,7 @@ class SurvivalResult:
         from equipoise.report.plots import km_plot
 
         return km_plot(self.curves, title=self.outcome, horizon=self.horizon, incidence=self.incidence is not None,
-                       aalen_johansen=self.incidence)
+                       aalen_johansen=self.incidence, bands=self.bands)
 
     def __str__(self) -> str:
         adj = []
@@ -97,6 +119,9 @@ class SurvivalResult:
                 low, high = ci.interval_at(self.horizon)
                 lines.append(f"  cumulative incidence by day {self.horizon:g} in {arm}: {fmt(ci.at(self.horizon))} "
                              f"({fmt(low)} to {fmt(high)}; competing event: death, Aalen–Johansen)")
+        if self.bands is not None:
+            for arm, band in self.bands.items():
+                lines.append(f"  {arm}: {band}".replace("\n", "\n    "))
         lines += [f"  note: {n}" for n in self.notes]
         return "\n".join(lines)
 

@@ -153,9 +153,20 @@ def survival(
     horizon: float | None = typer.Option(None, "--horizon", help="Report cumulative incidence at this time."),
     outcome: str | None = typer.Option(None, "--outcome", help="Protocol outcome id (for 'better')."),
     protocol: Path | None = ProtocolOpt, better: str | None = BetterOpt, conf_level: float = ConfOpt,
-    prior_sd: float | None = PriorSdOpt, important: float | None = ImportantOpt, as_json: bool = JsonOption,
+    prior_sd: float | None = PriorSdOpt, important: float | None = ImportantOpt,
+    band: str | None = typer.Option(None, "--band", help="Add a simultaneous confidence band to each arm's "
+                                    "Kaplan–Meier curve: hall-wellner or equal-precision (Klein & Moeschberger "
+                                    "4.4)."),
+    band_transform: str = typer.Option("log-log", "--band-transform", help="Scale of the band: linear, log-log "
+                                       "(K&M's 'log') or arcsine."),
+    band_range: str | None = typer.Option(None, "--band-range", help="Time range of the band, t_L,t_U (default: "
+                                          "first to last event time with S > 0, per arm)."),
+    plot: Path | None = typer.Option(None, "--plot", help="Also write the Kaplan–Meier figure (PNG, SVG or PDF); "
+                                     "with --band it shades the simultaneous band."),
+    as_json: bool = JsonOption,
 ) -> None:
-    """Cox hazard ratio (Efron ties), log-rank test and Kaplan–Meier medians per arm."""
+    """Cox hazard ratio (Efron ties), log-rank test and Kaplan–Meier medians per arm; with --band, simultaneous
+    confidence bands for the Kaplan–Meier curves (Hall–Wellner or equal precision)."""
     from equipoise.analyze.bayes import normal_posterior
     from equipoise.analyze.frame import analyze_survival
 
@@ -165,6 +176,12 @@ def survival(
                            covariates=split_list(covariates), strata=split_list(strata), better=ctx.better,
                            competing=competing, conf_level=conf_level, horizon=horizon, outcome=outcome,
                            what=str(data))
+    if band is not None:
+        res = res.with_bands(band, band_transform, _time_range(band_range))
+    elif band_range is not None or band_transform != "log-log":
+        raise UserError("--band-range/--band-transform: name the band with --band hall-wellner or equal-precision")
+    if plot is not None:
+        _save_figure(res.plot(), plot)
     post = None
     if prior_sd is not None or important is not None:
         if ctx.better is None:
@@ -173,6 +190,26 @@ def survival(
                                 benefit="above" if ctx.better == "lower" else "below",
                                 prior_sd=prior_sd if prior_sd is not None else 10.0, important=important)
     _emit(res, as_json, post)
+
+
+def _time_range(text: str | None) -> tuple[float, float] | None:
+    if text is None:
+        return None
+    parts = split_list(text)
+    try:
+        low, high = (float(p) for p in parts)
+    except ValueError:
+        raise UserError(f"--band-range: {text!r} must be two times, t_L,t_U (e.g. 100,600)") from None
+    return low, high
+
+
+def _save_figure(fig: Any, path: Path) -> None:
+    if path.suffix.lower() not in (".png", ".svg", ".pdf"):
+        raise UserError(f"--plot: {path} must end in .png, .svg or .pdf")
+    try:
+        fig.savefig(path, bbox_inches="tight", dpi=150)
+    except OSError as exc:
+        raise UserError(f"--plot: cannot write {path} ({exc.strerror or exc})") from None
 
 
 @analyze_app.command("continuous")

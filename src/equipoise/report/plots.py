@@ -22,6 +22,7 @@ from matplotlib.patches import Rectangle
 if TYPE_CHECKING:
     from equipoise.analyze.interim import InterimResult
     from equipoise.analyze.kaplan_meier import CumulativeIncidence, KaplanMeier
+    from equipoise.analyze.km_bands import KMBand
 
 ARM_COLOURS = ["#1f5fa8", "#c2571a", "#3b8c3b", "#7a4fa0", "#8c6d1f"]
 POOLED = "#4d4d4d"
@@ -79,10 +80,13 @@ def who_stacked_bars(counts: Mapping[str, Mapping[str, Sequence[int]]], levels: 
 
 def km_plot(curves: Mapping[str, KaplanMeier], *, title: str, xlabel: str = "days since randomisation",
             incidence: bool = False, horizon: float | None = None,
-            aalen_johansen: Mapping[str, CumulativeIncidence] | None = None) -> Figure:
+            aalen_johansen: Mapping[str, CumulativeIncidence] | None = None,
+            bands: Mapping[str, KMBand] | None = None) -> Figure:
     """Kaplan–Meier curves with their pointwise 95% band and a numbers-at-risk table underneath. With
     ``incidence`` the curves are 1 − S(t); with ``aalen_johansen`` the competing-risk cumulative incidence is
-    drawn instead of the KM complement."""
+    drawn instead of the KM complement. With ``bands`` (simultaneous bands from ``km_confidence_band``) the
+    shading is the simultaneous band over its range and the pointwise interval is drawn as dotted lines; a note
+    under the title says which is which."""
     fig = plt.figure(figsize=(7, 4.6))
     ax = fig.add_axes((0.17, 0.32, 0.78, 0.6))
     tab = fig.add_axes((0.17, 0.04, 0.78, 0.16))
@@ -105,7 +109,19 @@ def km_plot(curves: Mapping[str, KaplanMeier], *, title: str, xlabel: str = "day
             if incidence:
                 s, lo, hi = 1 - s, 1 - hi, 1 - lo
             ax.step(t, s, where="post", color=colour, label=name)
-            ax.fill_between(t, lo, hi, step="post", color=colour, alpha=0.15, linewidth=0)
+            band = bands.get(name) if bands is not None else None
+            if band is None:
+                ax.fill_between(t, lo, hi, step="post", color=colour, alpha=0.15, linewidth=0)
+            else:
+                # undefined limits (where S reaches 0) break the dotted lines instead of jumping to 0 or 1
+                raw_lo, raw_hi = np.concatenate([[1.0], km.lower]), np.concatenate([[1.0], km.upper])
+                for edge in ((1 - raw_hi, 1 - raw_lo) if incidence else (raw_lo, raw_hi)):
+                    ax.step(t, edge, where="post", color=colour, linewidth=0.7, linestyle=":")
+                bt = np.concatenate([band.time, [band.t_upper]])
+                blo, bhi = np.append(band.lower, band.lower[-1]), np.append(band.upper, band.upper[-1])
+                if incidence:
+                    blo, bhi = 1 - bhi, 1 - blo
+                ax.fill_between(bt, blo, bhi, step="post", color=colour, alpha=0.18, linewidth=0)
         for x in grid:
             tab.text(x, -i, str(km.n_at_risk(x)), ha="center", va="center", fontsize=7.5, color=colour)
         tab.text(-0.04 * end, -i, name, ha="right", va="center", fontsize=7.5, color=colour)
@@ -115,6 +131,13 @@ def km_plot(curves: Mapping[str, KaplanMeier], *, title: str, xlabel: str = "day
     ax.set_xlabel(xlabel)
     ax.set_ylabel("cumulative incidence" if incidence or aalen_johansen else "probability without the event")
     ax.set_title(title, loc="left")
+    if bands:
+        first = next(iter(bands.values()))
+        same = len({(b.t_lower, b.t_upper) for b in bands.values()}) == 1
+        what = first.description if same else f"{first.label}, over each arm's range"
+        ax.text(0, 1.01, f"shaded: {what}; dotted: pointwise {100 * first.conf_level:g}% interval",
+                transform=ax.transAxes, fontsize=6.5, va="bottom", color=POOLED)
+        ax.set_title(title, loc="left", pad=12)
     ax.legend(frameon=False, loc="best")
     tab.set_xlim(0, end * 1.02)
     tab.set_ylim(-len(curves) + 0.5, 0.5)
