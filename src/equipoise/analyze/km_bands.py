@@ -327,7 +327,7 @@ def km_confidence_band(km: KaplanMeier, method: str = "hall-wellner", transform:
         return int(np.searchsorted(km.time, t, side="right")) - 1
 
     iu = step(t_upper)
-    if not km.surv[iu] > 0:
+    if iu >= 0 and not km.surv[iu] > 0:
         raise UserError(f"confidence band: the curve is 0 at t_U = {t_upper:g}; choose a t_U before "
                         f"{float(km.time[km.surv > 0][-1]) if (km.surv > 0).any() else 0:g}")
     inside = (km.time > t_lower) & (km.time <= t_upper) & (km.n_event > 0)
