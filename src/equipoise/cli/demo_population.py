@@ -23,6 +23,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import select
+
 from equipoise.errors import UserError
 from equipoise.simulate.casebooks import Candidate, FormEntry, casebook, screen
 from equipoise.simulate.natural_history import load_natural_history
@@ -30,6 +32,7 @@ from equipoise.store.auth import AuthService
 from equipoise.store.db import Database
 from equipoise.store.forms import FormService
 from equipoise.store.locks import LockService
+from equipoise.store.models import Allocation
 from equipoise.store.patients import IneligibleError, PatientService
 from equipoise.store.principal import Principal, system_principal
 from equipoise.store.queries import QueryService
@@ -154,6 +157,7 @@ class _Run:
     def __init__(self, db: Database, trial_id: str, protocol: Any, staff: DemoStaff,
                  principals: dict[str, Principal], clock: SimulatedClock, seed: int, as_of: dt.datetime,
                  summary: PopulationSummary, progress: Callable[[str], None], target: int, auth: AuthService) -> None:
+        self.db = db
         self.trial_id = trial_id
         self.protocol = protocol
         self.staff = staff
@@ -210,8 +214,9 @@ class _Run:
         pid = self.patient_of[c.number]
         who = self.coordinator(c.site_id)
         view = self.randomization.randomize(who, self.trial_id, pid, f"demo-{self.seed}-{c.number}")
-        # nature knows the arm: read it as the operator, never shown to the blinded site
-        arm = self.randomization.get(system_principal("demo"), self.trial_id, pid).arm
+        # nature knows the arm (the patient's course depends on it); the blinded site is never shown it
+        with self.db.read() as s:
+            arm = s.scalar(select(Allocation.arm).where(Allocation.patient_id == pid))
         control = self.protocol.control_arm.id if self.protocol.control_arm else None
         experimental = arm is not None and arm != control
         self.summary.randomized += 1
