@@ -66,6 +66,8 @@ def _populate(database: Database, trial_id: str, patients: int, seed: int, as_of
 
     from equipoise.cli.demo_population import DemoStaff, populate
 
+    if not effect > 0:
+        raise UserError(f"--effect: the treatment effect is an odds ratio above 0 (1: none), not {effect:g}")
     now = dt.datetime.now(dt.UTC)
     moment = now
     if as_of is not None:
@@ -125,6 +127,8 @@ def demo(
   Log in:    curl -s -X POST {base}/api/auth/login -H 'content-type: application/json' \\
                -d '{{"username": "coordinator", "password": "{DEMO_PASSWORD}"}}'
   Then send: -H 'Authorization: Bearer <token>' e.g. GET {base}/api/trials/{trial_id}
+  Reports:   equipoise report dmc --trial {trial_id} --db {url} --output dmc.html
+             (also: report open, analyze protocol, analyze interim; each is an audited export)
 """)
     if not no_serve:
         run_server(url, host, port, 1)

@@ -117,7 +117,13 @@ def screen(protocol: Protocol, natural_history: NaturalHistory, *, patients: int
     weights = np.array([1 / (1 + 0.3 * i) for i in range(len(sites))])
     opens = [0.4 * i / max(len(sites) - 1, 1) for i in range(len(sites))]  # fraction of the accrual period
     end = as_of - dt.timedelta(hours=2)
-    start = end - dt.timedelta(days=accrual_days)
+    # nobody is enrolled before the protocol takes effect (a day's margin for the sites' time zones)
+    opened = dt.datetime.combine(protocol.trial.effective_date + dt.timedelta(days=1), dt.time(0), dt.UTC)
+    if end - opened < dt.timedelta(days=7):
+        raise UserError(f"the demo's date ({as_of.date().isoformat()}) must be at least a week after the protocol "
+                        f"took effect ({protocol.trial.effective_date.isoformat()})")
+    start = max(end - dt.timedelta(days=accrual_days), opened)
+    accrual_days = max((end - start).days, 1)
     ineligible = set(rng.choice(total, size=n_ineligible, replace=False).tolist()) if n_ineligible else set()
     drafts: list[tuple[dt.datetime, int, dict[str, Any], str, str]] = []
     for i in range(total):
