@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from equipoise.analyze.protocol_analysis import run_protocol
 from equipoise.analyze.results import fmt
+from equipoise.store.crf_models import FormRecord
 from equipoise.store.db import Database
 from equipoise.store.forms import FormService
 from equipoise.store.models import AuditEntry
@@ -24,7 +25,7 @@ from equipoise.store.principal import Grant, Principal
 from equipoise.store.randomization import RandomizationService
 from equipoise.store.roles import Role
 from equipoise.store.trials import get_trial, protocol_of
-from tests.integration.conftest import PATIENTS, TRIAL, Demo, cli
+from tests.integration.conftest import AS_OF, PATIENTS, TRIAL, Demo, cli
 from tests.store.support import DEMO
 
 
@@ -121,11 +122,26 @@ def test_direction_conventions_hold_from_virtual_patients_to_the_analysis(effect
     assert "above 1 favours msc" in discharge["direction"]
 
 
+def cli_lost(url: str) -> int:
+    """Patients whose day-28 clinical status the site marked not done as lost to follow-up."""
+    database = Database(url)
+    with database.read() as s:
+        reasons = s.scalars(select(FormRecord.not_done_reason).where(
+            FormRecord.form_id == "clinical_status", FormRecord.visit_id == "day28",
+            FormRecord.status == "not-done")).all()
+    database.dispose()
+    return sum("lost to follow-up" in (r or "") for r in reasons)
+
+
 def test_report_dmc_from_the_server_shows_the_numbers_of_the_analysis(populated: Demo, tmp_path: Path):
     analysis = json.loads(cli("analyze", "protocol", "--trial", TRIAL, "--db", populated.url, "--json").stdout)
     html_path = tmp_path / "dmc.html"
     result = cli("report", "dmc", "--trial", TRIAL, "--db", populated.url, "--output", html_path, "--json")
     assert result.code == 0, result.stderr
+    last = exports_audited(populated.url)[-1]
+    assert last.reason == "csv export for the closed report for the data monitoring committee"
+    assert last.new_values is not None
+    assert last.new_values["arms"] == "shown"
     html = html_path.read_text()
     primary = analysis["comparisons"][0]["result"]
     assert f"{fmt(primary['odds_ratio'], 2)} ({fmt(primary['ci_low'], 2)} to {fmt(primary['ci_high'], 2)})" in html
@@ -136,12 +152,25 @@ def test_report_dmc_from_the_server_shows_the_numbers_of_the_analysis(populated:
     screening = int(found.group(1))
     assert f"Excluded (n = {screening})" in html
     assert f"Randomised (n = {PATIENTS})" in html
+    # CONSORT at an interim look: lost to follow-up from the sites' reasons, and patients not yet at day 28
+    frame, _protocol = independent_frame(populated.url)
+    lost = sum(int(n) for n in re.findall(r"Lost to follow-up \(n = (\d+)\)", html))
+    assert lost == cli_lost(populated.url)
+    assert "not yet due" not in html  # the demo's --as-of is long past: every outcome is due by the export
+    missing = sum(int(n) for n in re.findall(r"excluded: outcome missing \(n = (\d+)\)", html))
+    assert missing == int(frame["who_day28"].isna().sum())
+    # the same data as a plain CSV reported on the demo's own date: the latest patients are not yet at day 28
+    assert cli("export", "csv", TRIAL, "--db", populated.url, "--output", tmp_path / "x", "--unblinded").code == 0
+    earlier = cli("report", "dmc", "--protocol", DEMO, "--data", tmp_path / "x" / "analysis.csv", "--date", AS_OF,
+                  "--output", tmp_path / "then.html")
+    assert earlier.code == 0, earlier.stderr
+    then = (tmp_path / "then.html").read_text()
+    pending = sum(int(n) for n in re.findall(r"not yet due at the data cut-off \(n = (\d+)\)", then))
+    missing = sum(int(n) for n in re.findall(r"excluded: outcome missing \(n = (\d+)\)", then))
+    assert pending > 0
+    assert pending + missing == int(frame["who_day28"].isna().sum())
     assert "Look 1 of 3" in html
     assert "arms shown" in html
-    last = exports_audited(populated.url)[-1]
-    assert last.reason == "csv export for the closed report for the data monitoring committee"
-    assert last.new_values is not None
-    assert last.new_values["arms"] == "shown"
 
 
 def test_report_open_from_the_server_has_no_outcome_by_arm(populated: Demo, tmp_path: Path):

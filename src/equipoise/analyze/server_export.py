@@ -9,6 +9,9 @@ see ``equipoise.store.exports.analysis``); this module adds what the reports nee
   (``form_adverse_event.csv``), saved forms only (a form marked not done means no event), mapped to
   ``patient_id, term, onset_date, grade, related`` (``term`` from a ``term`` or ``description`` field,
   ``grade`` from a ``grade`` or ``severity_grade`` field);
+- the CONSORT follow-up columns ``lost_to_follow_up`` and ``withdrew`` (0/1), from the primary outcome's source
+  form at the outcome's visit when the site marked it not done with a reason that says so ("lost to follow-up",
+  "withdrew" / "withdrawal": the server has no other record of it);
 - the interim look of each patient, from data cut-off dates (the server does not know when the committee met):
   a patient belongs to the first look whose cut-off is on or after the day their primary outcome was due
   (``randomised_on`` + the outcome's day), else to the current look, after the last cut-off.
@@ -81,7 +84,30 @@ def read_export(files: Mapping[str, bytes], protocol: Protocol, source: str = "e
     if patients is None or patients.empty:
         raise UserError(f"{source}: analysis.csv has no randomized patient")
     screening = _csv(files, "screening_log.csv", source)
+    patients = _follow_up(patients, files, protocol, source)
     return ExportData(patients, screening, serious_adverse_events(files, protocol, source), manifest)
+
+
+def _follow_up(patients: pd.DataFrame, files: Mapping[str, bytes], protocol: Protocol, source: str) -> pd.DataFrame:
+    plan = protocol.analysis
+    outcome = protocol.outcome(plan.primary.outcome) if plan is not None else None
+    if outcome is None or outcome.source is None or "lost_to_follow_up" in patients.columns:
+        return patients
+    form = protocol.form(outcome.source.split(".", 1)[0])
+    df = _csv(files, f"form_{form.id}.csv", source) if form is not None else None
+    if form is None or df is None or not {"visit", "status", "not_done_reason"} <= set(df.columns):
+        return patients
+    days = {v.id: v.day for v in protocol.visits}
+    candidates = [v for v in form.visits if days.get(v, 0) <= outcome.day] or list(form.visits)
+    visit = max(candidates, key=lambda v: days.get(v, 0))
+    not_done = df[(df["visit"].astype(str) == visit) & (df["status"].astype(str) == "not-done")]
+    reasons = dict(zip(not_done["patient_id"].astype(str), not_done["not_done_reason"].astype(str).str.lower(),
+                       strict=True))
+    out = patients.copy()
+    ids = out["patient_id"].astype(str)
+    out["lost_to_follow_up"] = [int("lost to follow" in reasons.get(i, "")) for i in ids]
+    out["withdrew"] = [int("withdr" in reasons.get(i, "")) for i in ids]
+    return out
 
 
 def serious_adverse_events(files: Mapping[str, bytes], protocol: Protocol, source: str = "export"

@@ -35,7 +35,7 @@ from equipoise.analyze.results import fmt, fmt_p
 from equipoise.analyze.server_export import MASKED
 from equipoise.analyze.survival import SurvivalResult
 from equipoise.errors import UserError
-from equipoise.protocol import OutcomeType, Protocol
+from equipoise.protocol import Outcome, OutcomeType, Protocol
 from equipoise.report.document import Report, Section, render
 from equipoise.report.plots import consort_plot, enrolment_plot, forest_plot, km_plot, who_stacked_bars
 from equipoise.report.tables import (
@@ -229,6 +229,14 @@ def _death_curves(patients: pd.DataFrame, arm: str, arms: Sequence[str], horizon
     return curves
 
 
+def _due(patients: pd.DataFrame, outcome: Outcome | None, options: ReportOptions) -> pd.Series | None:
+    """Per patient: was the outcome due (randomisation + the outcome's day) by the data cut-off?"""
+    if outcome is None or "randomised_on" not in patients.columns:
+        return None
+    start = pd.to_datetime(patients["randomised_on"], errors="coerce")
+    return (start + pd.Timedelta(days=outcome.day)) <= pd.Timestamp(_cutoff(options))
+
+
 def _cutoff(options: ReportOptions) -> dt.date:
     return options.data_cutoff or options.report_date or dt.date.today()
 
@@ -282,7 +290,7 @@ def closed_report(protocol: Protocol, data: TrialData, options: ReportOptions | 
     sections.append(summary)
     flow = Section("Participant flow (CONSORT)")
     boxes = consort_counts(p, data.screening, arm=data.arm, arms=arms, primary_column=primary_col,
-                           pooled_follow_up=False)
+                           pooled_follow_up=False, due=_due(p, primary_outcome, options))
     flow.figure(consort_plot(boxes, arms), "CONSORT 2010 flow diagram by arm.")
     sections.append(flow)
     enrol = Section("Enrolment")
@@ -364,7 +372,7 @@ def open_report(protocol: Protocol, data: TrialData, options: ReportOptions | No
     sections: list[Section] = []
     flow = Section("Participant flow (pooled)")
     boxes = consort_counts(p, data.screening, arm=data.arm, arms=[POOLED], primary_column=primary_col,
-                           pooled_follow_up=True)
+                           pooled_follow_up=True, due=_due(p, primary_outcome, options))
     alloc = "arms masked" if masked else ", ".join(f"{a}: {int((p[data.arm].astype(str) == a).sum())}" for a in arms)
     boxes[f"allocated:{POOLED}"] = boxes[f"allocated:{POOLED}"].replace(f"Allocated to {POOLED}", "Allocated") + \
         f"\n({alloc})"
