@@ -130,7 +130,7 @@ def populate(db: Database, trial_id: str, staff: DemoStaff, *, patients: int, se
                         odds_ratio=odds_ratio)
     auth = AuthService(db)
     principals = {u: _login(auth, u, staff.password) for u in
-                  {*staff.coordinators.values(), staff.investigator, staff.monitor}}
+                  sorted({*staff.coordinators.values(), staff.investigator, staff.monitor})}
     run = _Run(db, trial_id, protocol, staff, principals, clock, seed, as_of, summary, progress or (lambda _m: None),
                patients, auth)
     # the patient whose severe infusion reaction leads to the emergency unblinding: an early one at the
