@@ -140,7 +140,8 @@ def test_exp1_unblinded_export_gives_the_analysis_file_and_one_csv_per_form(fill
     header = next(csv.reader(io.StringIO(files["analysis.csv"].decode())))
     assert header == ["patient_id", "site", "arm", "randomised_on", "protocol_version", "severity", "age65", "age",
                       "sex", "sars_cov_2_pcr", "symptom_onset", "who_baseline", "pregnant", "malignancy", "consent",
-                      "who_day28", "death_day28", "discharge_date", "death_date", "ct_improvement_day14"]
+                      "who_day0", "who_day3", "who_day7", "who_day14", "who_day28", "death_day28", "discharge_date",
+                      "death_date", "time_to_discharge_time", "time_to_discharge_status", "ct_improvement_day14"]
     arms = {a["patient_code"]: a["arm"] for a in trial.get("/allocations", "unblinded_stat").json()}
     assert {r["patient_id"]: r["arm"] for r in analysis} == arms
     assert set(arms.values()) <= ARMS
@@ -149,6 +150,9 @@ def test_exp1_unblinded_export_gives_the_analysis_file_and_one_csv_per_form(fill
     assert (edited["who_day28"], edited["death_day28"], edited["ct_improvement_day14"]) == ("2", "0", "1")
     assert (died["who_day28"], died["death_day28"], died["death_date"], died["discharge_date"]) == (
         "10", "1", days_ago(10).date().isoformat(), "")
+    # time to discharge in days from randomization: death first is the competing event (2), on its day
+    assert (died["time_to_discharge_time"], died["time_to_discharge_status"]) == ("20.0", "2")
+    assert (edited["time_to_discharge_time"], edited["time_to_discharge_status"]) == ("25.0", "1")
     assert edited["randomised_on"] == days_ago(30).date().isoformat()
     assert (edited["severity"], edited["age65"], edited["site"]) == ("severe", "under-65", "pumch")
     # The data dictionary describes every column of the form files.

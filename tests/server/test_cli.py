@@ -59,11 +59,11 @@ def test_invalid_protocol_is_refused_with_located_problems(run_cli, db_url: str,
 
 
 def test_demo_sets_up_trial_and_one_user_per_role_and_is_rerunnable(run_cli, tmp_path: Path):
-    first = run_cli("demo", "--no-serve", "--data-dir", tmp_path / "demo", "--protocol", DEMO)
+    first = run_cli("demo", "--no-serve", "--data-dir", tmp_path / "demo", "--protocol", DEMO, "--patients", "0")
     assert first.code == 0, first.stderr
     assert "http://127.0.0.1:8000" in first.stdout
     assert "password for all: equipoise-demo" in first.stdout
-    again = run_cli("demo", "--no-serve", "--data-dir", tmp_path / "demo", "--protocol", DEMO)
+    again = run_cli("demo", "--no-serve", "--data-dir", tmp_path / "demo", "--protocol", DEMO, "--patients", "0")
     assert again.code == 0, again.stderr
     url = f"sqlite:///{tmp_path / 'demo' / 'equipoise.sqlite3'}"
     users = json.loads(run_cli("user", "list", "--db", url, "--json").stdout)

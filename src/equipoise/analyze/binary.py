@@ -115,6 +115,13 @@ def two_by_two(x1: int, n1: int, x0: int, n0: int, conf_level: float = 0.95) -> 
     return out
 
 
+def _boundary(numerator: float, denominator: float, what: str) -> Estimate:
+    """A ratio with a zero numerator or denominator: 0 or infinity, no interval (R's mantelhaen.test gives 0 and a
+    NaN interval; metafor's rma.mh gives NA)."""
+    value = 0.0 if numerator == 0 and denominator > 0 else math.inf if denominator == 0 and numerator > 0 else math.nan
+    return Estimate(value, math.nan, math.nan, math.nan, f"{what}: no events in one arm, no interval", math.nan)
+
+
 @dataclass(frozen=True)
 class MantelHaenszel:
     """Stratified estimates over K 2x2 tables (Mantel & Haenszel 1959)."""
@@ -152,15 +159,20 @@ def mantel_haenszel(x1: npt.ArrayLike, n1: npt.ArrayLike, x0: npt.ArrayLike, n0:
     r, s = a * d / n, b * c / n
     R, S = r.sum(), s.sum()
     P, Q = (a + d) / n, (b + c) / n
-    or_mh = R / S
-    var_log_or = ((P * r).sum() / (2 * R**2) + (P * s + Q * r).sum() / (2 * R * S) + (Q * s).sum() / (2 * S**2))
-    odds = wald(math.log(or_mh), math.sqrt(var_log_or), conf_level,
-                "Mantel–Haenszel; Robins–Breslow–Greenland variance", log_scale=True)
+    if R > 0 and S > 0:
+        var_log_or = ((P * r).sum() / (2 * R**2) + (P * s + Q * r).sum() / (2 * R * S) + (Q * s).sum() / (2 * S**2))
+        odds = wald(math.log(R / S), math.sqrt(var_log_or), conf_level,
+                    "Mantel–Haenszel; Robins–Breslow–Greenland variance", log_scale=True)
+    else:  # no event (or no non-event) in one arm of every stratum: 0 or infinity, no interval (mantelhaen.test)
+        odds = _boundary(R, S, "Mantel–Haenszel odds ratio")
     # risk ratio, Greenland–Robins variance
     rr_num, rr_den = (a * n0a / n).sum(), (c * n1a / n).sum()
-    var_log_rr = ((n1a * n0a * (a + c) - a * c * n) / n**2).sum() / (rr_num * rr_den)
-    ratio = wald(math.log(rr_num / rr_den), math.sqrt(var_log_rr), conf_level,
-                 "Mantel–Haenszel; Greenland–Robins variance", log_scale=True)
+    if rr_num > 0 and rr_den > 0:
+        var_log_rr = ((n1a * n0a * (a + c) - a * c * n) / n**2).sum() / (rr_num * rr_den)
+        ratio = wald(math.log(rr_num / rr_den), math.sqrt(var_log_rr), conf_level,
+                     "Mantel–Haenszel; Greenland–Robins variance", log_scale=True)
+    else:
+        ratio = _boundary(rr_num, rr_den, "Mantel–Haenszel risk ratio")
     # risk difference
     w = n1a * n0a / n
     rd = ((a * n0a - c * n1a) / n).sum() / w.sum()

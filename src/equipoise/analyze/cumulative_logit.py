@@ -37,7 +37,10 @@ class CumulativeLogitFit:
     @property
     def beta_se(self) -> npt.NDArray[np.float64]:
         p = len(self.beta)
-        return np.sqrt(np.diag(self.covariance)[-p:]) if p else np.zeros(0, dtype=np.float64)
+        if not p:
+            return np.zeros(0, dtype=np.float64)
+        with np.errstate(invalid="ignore"):  # a fit on the boundary has no finite variance: NaN, said by the caller
+            return np.sqrt(np.diag(self.covariance)[-p:])
 
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import stats
 
-from equipoise.analyze.cumulative_logit import fit_cumulative_logit
+from equipoise.analyze.cumulative_logit import CumulativeLogitFit, fit_cumulative_logit
 from equipoise.analyze.results import Estimate, clean, fmt, fmt_p, wald
 
 if TYPE_CHECKING:
@@ -171,17 +171,26 @@ def compare_ordinal(y: npt.ArrayLike, arm: npt.ArrayLike, *, experimental: str, 
     notes: list[str] = []
     if po_test and len(values) > 2:
         try:
+            # Started from the proportional-odds fit (the partial model nests it), so the partial fit can only
+            # climb from there: from a cold start it may stall in sparse data below the nested model's maximum,
+            # which gave a statistic of 0 (p = 1).
+            start = CumulativeLogitFit(np.column_stack([fit.thresholds[:, 0], np.full(len(values) - 1, -beta)]),
+                                       fit.beta[1:].copy(), fit.covariance, fit.log_likelihood, 0, False)
             partial = fit_cumulative_logit(idx, cov if cov.shape[1] else None, np.column_stack([np.ones(len(yv)),
-                                                                                                  treat]))
+                                                                                                  treat]), start=start)
             chisq = max(0.0, 2 * (partial.log_likelihood - fit.log_likelihood))
             df = len(values) - 2
+            cuts = (partial.thresholds[:, 0], partial.thresholds[:, 0] + partial.thresholds[:, 1])
+            if any(np.any(np.diff(c) <= 0) for c in cuts):
+                # R's clm says "not all thresholds are increasing: fit is invalid" for the same data
+                raise ValueError("crossing thresholds")
             test = ProportionalOddsTest(chisq, df, float(stats.chi2.sf(chisq, df)),
                                         {k: float(-partial.thresholds[j, 1] if orientation == "higher"
                                                   else partial.thresholds[j, 1])
                                          for j, k in enumerate(thresholds)})
         except Exception:  # the partial model often has crossing thresholds in sparse data; say so, not fail
-            notes.append("the partial proportional-odds model could not be fitted (sparse levels); "
-                         "no test of proportional odds")
+            notes.append("the partial proportional-odds model could not be fitted or its thresholds cross (sparse "
+                         "levels, as R's clm reports 'fit is invalid'); no test of proportional odds")
     counts = {a: [int(((av == a) & (yv == v)).sum()) for v in values] for a in (experimental, control)}
     if level_labels is not None:
         labels = [level_labels.get(int(v), label(v)) if float(v).is_integer() else label(v) for v in values]

@@ -26,6 +26,7 @@ from equipoise.analyze.bayes import Posterior
 from equipoise.analyze.binary import BinaryResult, Interval
 from equipoise.analyze.continuous import ContinuousResult
 from equipoise.analyze.data import check_known_arms, is_missing, line_of, require_columns
+from equipoise.analyze.events import event_time
 from equipoise.analyze.frame import (
     analyze_binary,
     analyze_continuous,
@@ -145,18 +146,11 @@ def time_to_event_columns(df: pd.DataFrame, outcome: Outcome) -> tuple[pd.DataFr
     for pos, (s, e, d) in enumerate(zip(start_d, event_d, death_d, strict=True)):
         if s is None:
             raise UserError(f"data: line {line_of(df, int(pos))}: column {start!r} is empty")
-        horizon = float(outcome.day)
         if e is not None and (e - s).days < 0:
             raise UserError(f"data: line {line_of(df, pos)}: {source!r} ({e}) is before {start!r} ({s})")
-        if e is not None and (e - s).days <= horizon:
-            times.append(float((e - s).days))
-            status.append(1)
-        elif d is not None and (d - s).days <= horizon:
-            times.append(float(max((d - s).days, 0)))
-            status.append(2)
-        else:
-            times.append(horizon)
-            status.append(0)
+        t, st = event_time(s, e, d, float(outcome.day))
+        times.append(t)
+        status.append(st)
     out = df.copy()
     out[t_col] = times
     out[s_col] = status

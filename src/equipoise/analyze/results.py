@@ -67,5 +67,6 @@ def wald(estimate: float, se: float, conf_level: float, method: str, *, log_scal
         lo, hi = estimate - z * se, estimate + z * se
         p = float(2 * stats.norm.sf(abs(estimate - null) / se))
     if log_scale:
-        return Estimate(float(np.exp(estimate)), float(np.exp(lo)), float(np.exp(hi)), p, method, se)
+        with np.errstate(over="ignore"):  # a bound beyond e^709 (sparse data) is infinite, not a warning
+            return Estimate(float(np.exp(estimate)), float(np.exp(lo)), float(np.exp(hi)), p, method, se)
     return Estimate(estimate, lo, hi, p, method, se)

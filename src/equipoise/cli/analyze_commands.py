@@ -5,13 +5,26 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from equipoise.cli.data_input import read_csv, split_list
+from equipoise.cli.database_option import DbOption
 from equipoise.cli.output import JsonOption, print_json, print_plain
+from equipoise.cli.server_data import (
+    LookDatesOpt,
+    ServerOpt,
+    TrialOpt,
+    is_export,
+    look_dates,
+    resolve,
+    with_looks,
+)
 from equipoise.errors import UserError
+
+if TYPE_CHECKING:
+    from equipoise.protocol import Protocol
 
 analyze_app = typer.Typer(help="Analyse trial data: binary, ordinal, time-to-event and continuous outcomes, the "
                                "protocol's pre-specified analyses, and interim monitoring.", no_args_is_help=True)
@@ -231,17 +244,27 @@ def continuous(
 
 @analyze_app.command("protocol")
 def protocol_analyses(
-    file: Path = typer.Argument(..., help="Protocol file (YAML)."), data: Path = DataOpt, arm: str = ArmOpt,
+    file: Path | None = typer.Argument(None, help="Protocol file (YAML); with --trial, the server's protocol is used "
+                                       "(a file given must be of that trial)."),
+    data: Path | None = typer.Option(None, "--data", help="CSV file, one row per patient (wide layout), or an export "
+                                     "directory or zip ('equipoise export csv')."),
+    trial: str | None = TrialOpt, db: str | None = DbOption, server: str | None = ServerOpt, arm: str = ArmOpt,
     experimental: str | None = ExperimentalOpt,
     primary_only: bool = typer.Option(False, "--primary-only", help="Only the primary comparison."),
     as_json: bool = JsonOption,
 ) -> None:
-    """Run the analyses the protocol names (analysis.primary and secondary) on a CSV file."""
+    """Run the analyses the protocol names (analysis.primary and secondary) on a CSV file, an export, or the
+    trial server's data (--trial: an audited, unblinded export)."""
     from equipoise.analyze.protocol_analysis import run_protocol
-    from equipoise.protocol import load_protocol
 
-    proto = load_protocol(file)
-    df = read_csv(data)
+    proto, export, csv_path = resolve(protocol_file=file, data=data, trial=trial, db=db, server=server,
+                                      unblinded=True, purpose="the protocol's analyses", what="analyze protocol")
+    if export is not None:
+        export.require_arms("analyze protocol")
+        df = export.patients
+    else:
+        assert csv_path is not None
+        df = read_csv(csv_path)
     res = run_protocol(proto, df, arm=arm, experimental=experimental, which="primary" if primary_only else "all")
     if as_json:
         print_json(res.to_dict())
@@ -255,7 +278,10 @@ def interim(
                                        "file of gsd options / a design's to_dict() (equipoise design ... --json)."),
     protocol: Path | None = typer.Option(None, "--protocol", help="Protocol file: its analysis.looks is the plan and "
                                                                    "its primary comparison is analysed."),
-    data: Path | None = typer.Option(None, "--data", help="Patient-level CSV with a look column (needs --protocol)."),
+    data: Path | None = typer.Option(None, "--data", help="Patient-level CSV with a look column (needs --protocol), "
+                                     "or an export directory or zip (looks from --look-dates)."),
+    trial: str | None = TrialOpt, db: str | None = DbOption, server: str | None = ServerOpt,
+    look_dates_text: str | None = LookDatesOpt,
     looks: Path | None = typer.Option(None, "--looks", help="Summary CSV, one row per look: information_fraction and "
                                                             "estimate, se (or binary counts)."),
     look_column: str = typer.Option("look", "--look-column", help="Column giving the look at which each patient's "
@@ -309,7 +335,17 @@ def interim(
             if not isinstance(loaded, dict):
                 raise UserError(f"--design: {design} must hold a JSON object")
             plan_from_design = MonitoringPlan.from_mapping(loaded)
-    proto = load_protocol(protocol) if protocol is not None else None
+    export = None
+    proto: Protocol | None = None
+    if trial is not None or (data is not None and is_export(data)):
+        proto, export, _ = resolve(protocol_file=protocol, data=data, trial=trial, db=db, server=server,
+                                   unblinded=True, purpose="an interim analysis", what="analyze interim")
+        assert export is not None
+        export.require_arms("analyze interim")
+    else:
+        if look_dates_text is not None:
+            raise UserError("--look-dates: only with server data (--trial or an export); a CSV has its look column")
+        proto = load_protocol(protocol) if protocol is not None else None
     if plan_from_design is not None:
         plan = plan_from_design
     elif information_rates is not None:
@@ -324,7 +360,15 @@ def interim(
     else:
         raise UserError("--design, --protocol or --information-rates: say what the group-sequential plan is")
     measure, log_scale = "effect", False
-    if data is not None:
+    if export is not None:
+        assert proto is not None
+        with_look = with_looks(export, proto, look_dates(look_dates_text))
+        inputs = looks_from_protocol(proto, with_look.patients, look_column="look", arm=arm,
+                                     max_information=max_information, planned_n=planned_n)
+        observed, measure, log_scale = inputs.looks, inputs.measure, inputs.log_scale
+        if theta_design is None:
+            theta_design = inputs.theta_design
+    elif data is not None:
         if proto is None:
             raise UserError("--data: patient-level data are analysed as a protocol says; give --protocol too")
         inputs = looks_from_protocol(proto, read_csv(data), look_column=look_column, arm=arm,

@@ -6,19 +6,23 @@ import datetime as dt
 import shutil
 import subprocess
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import typer
 
 from equipoise.cli.data_input import read_csv
+from equipoise.cli.database_option import DbOption
 from equipoise.cli.output import JsonOption, parse_date, print_json, print_plain
+from equipoise.cli.server_data import LookDatesOpt, ServerOpt, TrialOpt
 from equipoise.errors import UserError
 
 report_app = typer.Typer(help="Reports for the data monitoring committee: closed (by arm) and open (pooled).",
                          no_args_is_help=True)
 
-ProtocolArg = typer.Option(..., "--protocol", help="Protocol file (YAML).")
-DataOpt = typer.Option(..., "--data", help="Patients CSV, one row per randomised patient.")
+ProtocolArg = typer.Option(None, "--protocol", help="Protocol file (YAML); with --trial, the server's protocol.")
+DataOpt = typer.Option(None, "--data", help="Patients CSV, one row per randomised patient, or an export directory or "
+                                            "zip ('equipoise export csv': screening log and adverse events included).")
 ScreeningOpt = typer.Option(None, "--screening", help="Screening log CSV (not randomised, with 'reason').")
 AeOpt = typer.Option(None, "--adverse-events", help="Serious adverse events CSV (patient_id, term, grade, related).")
 OutputOpt = typer.Option(..., "--output", "-o", help="HTML file to write.")
@@ -43,15 +47,44 @@ def html_to_pdf(html_path: Path, pdf_path: Path) -> None:
         raise UserError("--pdf: Chromium wrote no PDF")
 
 
-def _build(kind: str, protocol: Path, data: Path, screening: Path | None, adverse_events: Path | None, output: Path,
+@dataclass(frozen=True)
+class Source:
+    """Where the report's data come from: files, an export, or the trial server (--trial)."""
+
+    protocol: Path | None
+    data: Path | None
+    trial: str | None
+    db: str | None
+    server: str | None
+    look_dates: str | None
+
+
+def _build(kind: str, source: Source, screening: Path | None, adverse_events: Path | None, output: Path,
            pdf: Path | None, date: str | None, arm: str, as_json: bool) -> None:
-    from equipoise.protocol import load_protocol
+    from equipoise.cli.server_data import export_provenance, look_dates, resolve, with_looks
     from equipoise.report import ReportOptions, TrialData, closed_report, open_report
 
-    proto = load_protocol(protocol)
-    trial = TrialData(read_csv(data), read_csv(screening, "--screening") if screening else None,
-                      read_csv(adverse_events, "--adverse-events") if adverse_events else None, arm)
-    options = ReportOptions(report_date=parse_date(date, "--date") if date else dt.date.today())
+    closed = kind == "closed"
+    purpose = "the closed report for the data monitoring committee" if closed else "the open report"
+    # the closed report compares arms (an unblinded export); the open report is for the blinded team
+    proto, export, csv_path = resolve(protocol_file=source.protocol, data=source.data, trial=source.trial,
+                                      db=source.db, server=source.server, unblinded=closed, purpose=purpose,
+                                      what=f"report {'dmc' if closed else 'open'}")
+    if export is not None:
+        if closed:
+            export.require_arms("the closed report")
+        export = with_looks(export, proto, look_dates(source.look_dates))
+        patients, screening_df, events_df = export.patients, export.screening, export.adverse_events
+    else:
+        if source.look_dates is not None:
+            raise UserError("--look-dates: only with server data (--trial or an export); a CSV has its look column")
+        assert csv_path is not None
+        patients, screening_df, events_df = read_csv(csv_path), None, None
+    trial = TrialData(patients, read_csv(screening, "--screening") if screening else screening_df,
+                      read_csv(adverse_events, "--adverse-events") if adverse_events else events_df, arm)
+    cutoff, provenance = export_provenance(export.manifest) if export is not None else (None, None)
+    options = ReportOptions(report_date=parse_date(date, "--date") if date else dt.date.today(), data_cutoff=cutoff,
+                            data_source=provenance)
     report = (closed_report if kind == "closed" else open_report)(proto, trial, options)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(report.html, encoding="utf-8")
@@ -66,16 +99,25 @@ def _build(kind: str, protocol: Path, data: Path, screening: Path | None, advers
 
 
 @report_app.command("dmc")
-def dmc(protocol: Path = ProtocolArg, data: Path = DataOpt, screening: Path | None = ScreeningOpt,
-        adverse_events: Path | None = AeOpt, output: Path = OutputOpt, pdf: Path | None = PdfOpt,
-        date: str | None = DateOpt, arm: str = ArmOpt, as_json: bool = JsonOption) -> None:
-    """The closed report for the data monitoring committee: every result by arm, with the interim decision."""
-    _build("closed", protocol, data, screening, adverse_events, output, pdf, date, arm, as_json)
+def dmc(protocol: Path | None = ProtocolArg, data: Path | None = DataOpt, trial: str | None = TrialOpt,
+        db: str | None = DbOption, server: str | None = ServerOpt, look_dates: str | None = LookDatesOpt,
+        screening: Path | None = ScreeningOpt, adverse_events: Path | None = AeOpt, output: Path = OutputOpt,
+        pdf: Path | None = PdfOpt, date: str | None = DateOpt, arm: str = ArmOpt, as_json: bool = JsonOption) -> None:
+    """The closed report for the data monitoring committee: every result by arm, with the interim decision.
+
+    With --trial the data are the trial server's, read as an unblinded export (audited, with this purpose)."""
+    _build("closed", Source(protocol, data, trial, db, server, look_dates), screening, adverse_events, output, pdf,
+           date, arm, as_json)
 
 
 @report_app.command("open")
-def open_(protocol: Path = ProtocolArg, data: Path = DataOpt, screening: Path | None = ScreeningOpt,
-          adverse_events: Path | None = AeOpt, output: Path = OutputOpt, pdf: Path | None = PdfOpt,
-          date: str | None = DateOpt, arm: str = ArmOpt, as_json: bool = JsonOption) -> None:
-    """The open report (pooled data, no comparison by arm) for the blinded trial team."""
-    _build("open", protocol, data, screening, adverse_events, output, pdf, date, arm, as_json)
+def open_(protocol: Path | None = ProtocolArg, data: Path | None = DataOpt, trial: str | None = TrialOpt,
+          db: str | None = DbOption, server: str | None = ServerOpt, look_dates: str | None = LookDatesOpt,
+          screening: Path | None = ScreeningOpt, adverse_events: Path | None = AeOpt, output: Path = OutputOpt,
+          pdf: Path | None = PdfOpt, date: str | None = DateOpt, arm: str = ArmOpt, as_json: bool = JsonOption
+          ) -> None:
+    """The open report (pooled data, no comparison by arm) for the blinded trial team.
+
+    With --trial the data are the trial server's, read as a blinded export (arms masked)."""
+    _build("open", Source(protocol, data, trial, db, server, look_dates), screening, adverse_events, output, pdf,
+           date, arm, as_json)

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from equipoise.cli.database_option import DbOption, open_database
-from equipoise.cli.output import print_plain
+from equipoise.cli.output import parse_date, print_plain
 from equipoise.errors import UserError
-from equipoise.store.db import DATABASE_URL_ENV
+from equipoise.store.db import DATABASE_URL_ENV, Database
+
+if TYPE_CHECKING:
+    from equipoise.cli.demo_population import PopulationSummary
 
 DEMO_PASSWORD = "equipoise-demo"
 DEMO_USERS = [
@@ -19,6 +23,8 @@ DEMO_USERS = [
     ("coordinator", "Li Wei (site coordinator, PUMCH)", "site-coordinator", "pumch"),
     ("investigator", "Dr Zhang Min (investigator, PUMCH)", "investigator", "pumch"),
     ("milan", "Giulia Rossi (site coordinator, Milan)", "site-coordinator", "milan-sacco"),
+    ("wuhan", "Chen Jing (site coordinator, Wuhan Jinyintan)", "site-coordinator", "wuhan-jinyintan"),
+    ("nyc", "Maria Lopez (site coordinator, NewYork-Presbyterian)", "site-coordinator", "nyc-presbyterian"),
     ("monitor", "Demo monitor", "monitor", None),
     ("statistician", "Demo blinded statistician", "blinded-statistician", None),
     ("unblinded", "Demo unblinded statistician", "unblinded-statistician", None),
@@ -54,14 +60,43 @@ def serve(
     run_server(url, host, port, workers)
 
 
+def _populate(database: Database, trial_id: str, patients: int, seed: int, as_of: str | None,
+              effect: float) -> PopulationSummary:
+    import datetime as dt
+
+    from equipoise.cli.demo_population import DemoStaff, populate
+
+    if not effect > 0:
+        raise UserError(f"--effect: the treatment effect is an odds ratio above 0 (1: none), not {effect:g}")
+    now = dt.datetime.now(dt.UTC)
+    moment = now
+    if as_of is not None:
+        day = parse_date(as_of, "--as-of")
+        if day < now.date():  # the end of that day; today or later is now (nothing is entered in the future)
+            moment = dt.datetime.combine(day, dt.time(23, 0), dt.UTC)
+    staff = DemoStaff({site: user for user, _n, role, site in DEMO_USERS if role == "site-coordinator" and site},
+                      investigator="investigator", monitor="monitor", password=DEMO_PASSWORD)
+    print_plain(f"Filling trial {trial_id} with {patients} virtual patients (seed {seed})...")
+    return populate(database, trial_id, staff, patients=patients, seed=seed, as_of=moment, odds_ratio=effect,
+                    progress=print_plain)
+
+
 def demo(
     data_dir: Path = typer.Option(Path(".equipoise-demo"), "--data-dir", help="Where the demo database lives."),
     protocol: Path = typer.Option(Path("examples/covid19-msc-rct.yaml"), "--protocol", help="Demo trial."),
     host: str = typer.Option("127.0.0.1", "--host"),
     port: int = typer.Option(8000, "--port"),
     no_serve: bool = typer.Option(False, "--no-serve", help="Set up the demo and exit."),
+    patients: int = typer.Option(120, "--patients", min=0, help="Virtual patients to randomize into a new demo "
+                                 "trial (0: none). A trial that has patients is left as it is."),
+    seed: int = typer.Option(20200316, "--seed", help="Seed of the virtual population (arms come from the "
+                             "server's own random numbers)."),
+    as_of: str | None = typer.Option(None, "--as-of", help="The demo's today (YYYY-MM-DD): patients are enrolled "
+                                     "over the 150 days before it (default: now)."),
+    effect: float = typer.Option(1.0, "--effect", help="True common odds ratio of the experimental arm on daily "
+                                 "transitions (above 1 helps; 1: no effect)."),
 ) -> None:
-    """Set up a demo (embedded SQLite, the demo trial, one user per role) and run the server."""
+    """Set up a demo (embedded SQLite, the demo trial with virtual patients, one user per role) and run the server."""
     from equipoise.store.principal import system_principal
     from equipoise.store.roles import Role
     from equipoise.store.trials import create_trial_from_file, list_trials
@@ -80,6 +115,9 @@ def demo(
             continue
         grant = (Role(role), None if role == "admin" else trial_id, site)
         add_user(database, operator, username, full_name, DEMO_PASSWORD, roles=[grant])
+    if patients and trial_id is not None:
+        summary = _populate(database, trial_id, patients, seed, as_of, effect)
+        print_plain(str(summary))
     database.dispose()
     base = f"http://{host}:{port}"
     print_plain(f"""Equipoise demo: trial {trial_id} ({protocol}) in {data_dir}/equipoise.sqlite3
@@ -89,6 +127,8 @@ def demo(
   Log in:    curl -s -X POST {base}/api/auth/login -H 'content-type: application/json' \\
                -d '{{"username": "coordinator", "password": "{DEMO_PASSWORD}"}}'
   Then send: -H 'Authorization: Bearer <token>' e.g. GET {base}/api/trials/{trial_id}
+  Reports:   equipoise report dmc --trial {trial_id} --db {url} --output dmc.html
+             (also: report open, analyze protocol, analyze interim; each is an audited export)
 """)
     if not no_serve:
         run_server(url, host, port, 1)

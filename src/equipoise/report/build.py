@@ -32,9 +32,10 @@ from equipoise.analyze.protocol_analysis import (
     time_to_event_columns,
 )
 from equipoise.analyze.results import fmt, fmt_p
+from equipoise.analyze.server_export import MASKED
 from equipoise.analyze.survival import SurvivalResult
 from equipoise.errors import UserError
-from equipoise.protocol import OutcomeType, Protocol
+from equipoise.protocol import Outcome, OutcomeType, Protocol
 from equipoise.report.document import Report, Section, render
 from equipoise.report.plots import consort_plot, enrolment_plot, forest_plot, km_plot, who_stacked_bars
 from equipoise.report.tables import (
@@ -62,6 +63,8 @@ class ReportOptions:
     prior_sd: float = 1.0  # neutral normal prior on the log odds ratio for the Bayesian summary
     important_or: float = 1.2
     cp_futility: float | None = None
+    data_cutoff: dt.date | None = None  # when the data were extracted (default: the report date)
+    data_source: str | None = None  # where the data come from, e.g. the trial server's export and its file hash
 
 
 def _arms(protocol: Protocol, data: TrialData) -> list[str]:
@@ -82,7 +85,8 @@ def _meta(protocol: Protocol, data: TrialData, options: ReportOptions) -> list[s
     ids = ", ".join(f"{r.registry} {r.id}" for r in protocol.trial.registry_ids)
     return [f"Protocol {protocol.trial.id}, version {protocol.trial.version} ({ids})",
             f"Report date {date.isoformat()}; last randomisation in the data {cut}; {len(p)} patients randomised",
-            f"Sponsor: {protocol.trial.sponsor}; blinding: {protocol.trial.blinding.value}"]
+            f"Sponsor: {protocol.trial.sponsor}; blinding: {protocol.trial.blinding.value}",
+            *([f"Data: {options.data_source}"] if options.data_source else [])]
 
 
 def _who_columns(patients: pd.DataFrame, outcome_id: str) -> list[tuple[int, str]]:
@@ -198,19 +202,43 @@ def _subgroups(patients: pd.DataFrame, protocol: Protocol, arm: str, control: st
     return rows
 
 
-def _death_curves(patients: pd.DataFrame, arm: str, arms: Sequence[str], horizon: int = 28
-                  ) -> dict[str, KaplanMeier]:
+def _death_curves(patients: pd.DataFrame, arm: str, arms: Sequence[str], horizon: int = 28,
+                  protocol: Protocol | None = None, cutoff: dt.date | None = None) -> dict[str, KaplanMeier]:
+    """Kaplan–Meier survival from ``death_date``. A patient without a death date is alive at ``horizon``, unless
+    the protocol's death outcome is missing for them (followed for less than ``horizon`` days, e.g. in an
+    interim export of the trial server): then they are censored at the data cut-off (default: the report date),
+    not counted as survivors to ``horizon``."""
     if "death_date" not in patients.columns or "randomised_on" not in patients.columns:
         return {}
     start = pd.to_datetime(patients["randomised_on"])
     death = pd.to_datetime(patients["death_date"], errors="coerce")
     days = (death - start).dt.days
     event = days.notna() & (days <= horizon)
-    time = np.where(event, days.fillna(horizon), horizon).astype(float)
+    alive_to = np.full(len(patients), float(horizon))
+    death_outcome = next((o for o in (protocol.outcomes if protocol else []) if o.type is OutcomeType.BINARY
+                          and "death" in f"{o.id} {o.event or ''}".lower()), None)
+    if death_outcome is not None and cutoff is not None:
+        with contextlib.suppress(UserError):
+            unknown = pd.to_numeric(patients[outcome_column(patients, death_outcome)], errors="coerce").isna()
+            followed = (pd.Timestamp(cutoff) - start).dt.days.clip(lower=0, upper=horizon).astype(float)
+            alive_to = np.where(unknown.to_numpy(), followed.to_numpy(), alive_to)
+    time = np.where(event, days.fillna(horizon), alive_to).astype(float)
     curves: dict[str, KaplanMeier] = {}
     for name, g in groups(patients.assign(_t=time, _e=event.astype(int)), arm, arms).items():
         curves[name] = kaplan_meier(g["_t"], g["_e"])
     return curves
+
+
+def _due(patients: pd.DataFrame, outcome: Outcome | None, options: ReportOptions) -> pd.Series | None:
+    """Per patient: was the outcome due (randomisation + the outcome's day) by the data cut-off?"""
+    if outcome is None or "randomised_on" not in patients.columns:
+        return None
+    start = pd.to_datetime(patients["randomised_on"], errors="coerce")
+    return (start + pd.Timedelta(days=outcome.day)) <= pd.Timestamp(_cutoff(options))
+
+
+def _cutoff(options: ReportOptions) -> dt.date:
+    return options.data_cutoff or options.report_date or dt.date.today()
 
 
 def _interim_section(protocol: Protocol, data: TrialData, options: ReportOptions) -> Section | None:
@@ -262,7 +290,7 @@ def closed_report(protocol: Protocol, data: TrialData, options: ReportOptions | 
     sections.append(summary)
     flow = Section("Participant flow (CONSORT)")
     boxes = consort_counts(p, data.screening, arm=data.arm, arms=arms, primary_column=primary_col,
-                           pooled_follow_up=False)
+                           pooled_follow_up=False, due=_due(p, primary_outcome, options))
     flow.figure(consort_plot(boxes, arms), "CONSORT 2010 flow diagram by arm.")
     sections.append(flow)
     enrol = Section("Enrolment")
@@ -311,7 +339,7 @@ def closed_report(protocol: Protocol, data: TrialData, options: ReportOptions | 
                                aalen_johansen=r.incidence),
                        "Cumulative incidence by arm (Aalen–Johansen, death competing; 95% pointwise band)"
                        if r.incidence else "Cumulative incidence by arm (1 − Kaplan–Meier, 95% pointwise band)")
-    deaths = _death_curves(p, data.arm, arms)
+    deaths = _death_curves(p, data.arm, arms, protocol=protocol, cutoff=_cutoff(options))
     if deaths:
         sec.figure(km_plot(deaths, title="Survival to day 28", horizon=28),
                    "Kaplan–Meier survival by arm with 95% pointwise bands (log transform) and numbers at risk.")
@@ -334,14 +362,18 @@ def open_report(protocol: Protocol, data: TrialData, options: ReportOptions | No
     """The open report for the blinded trial team and the open session: pooled data only."""
     options = options or ReportOptions()
     p = data.patients
-    arms = _arms(protocol, data)
+    # a blinded export (the trial server's, for the blinded team) masks every arm: the open report needs none
+    masked = data.arm in p.columns and set(p[data.arm].astype(str)) == {MASKED}
+    if masked:
+        require_columns(p, [data.arm, "site", "randomised_on"], "data")
+    arms = [] if masked else _arms(protocol, data)
     primary_outcome = protocol.outcome(protocol.analysis.primary.outcome) if protocol.analysis else None
     primary_col = outcome_column(p, primary_outcome) if primary_outcome else None
     sections: list[Section] = []
     flow = Section("Participant flow (pooled)")
     boxes = consort_counts(p, data.screening, arm=data.arm, arms=[POOLED], primary_column=primary_col,
-                           pooled_follow_up=True)
-    alloc = ", ".join(f"{a}: {int((p[data.arm].astype(str) == a).sum())}" for a in arms)
+                           pooled_follow_up=True, due=_due(p, primary_outcome, options))
+    alloc = "arms masked" if masked else ", ".join(f"{a}: {int((p[data.arm].astype(str) == a).sum())}" for a in arms)
     boxes[f"allocated:{POOLED}"] = boxes[f"allocated:{POOLED}"].replace(f"Allocated to {POOLED}", "Allocated") + \
         f"\n({alloc})"
     flow.figure(consort_plot(boxes, [POOLED]), "CONSORT flow diagram, pooled over arms after allocation.")
@@ -371,7 +403,9 @@ def open_report(protocol: Protocol, data: TrialData, options: ReportOptions | No
         try:
             if o.type is OutcomeType.TIME_TO_EVENT:
                 w, _t, s_col = time_to_event_columns(work, o)
-                rows.append([o.name, f"{int((w[s_col] == 1).sum())} events in {len(w)} patients"])
+                known = int(w[s_col].notna().sum())
+                rows.append([o.name, f"{int((w[s_col] == 1).sum())} events in {known} patients"
+                             + (f"; missing {len(w) - known}" if known < len(w) else "")])
             else:
                 col = outcome_column(work, o)
                 v = pd.to_numeric(work[col], errors="coerce")
@@ -381,7 +415,7 @@ def open_report(protocol: Protocol, data: TrialData, options: ReportOptions | No
         except UserError:
             rows.append([o.name, "not in the data"])
     outc.table(Table("Outcome summaries, all patients", ["Outcome", "Pooled"], rows))
-    deaths = _death_curves(p, data.arm, [POOLED])
+    deaths = _death_curves(p, data.arm, [POOLED], protocol=protocol, cutoff=_cutoff(options))
     if deaths:
         outc.figure(km_plot(deaths, title="Survival to day 28, all patients", horizon=28),
                     "Kaplan–Meier survival, all patients, with 95% pointwise band and numbers at risk.")
@@ -436,5 +470,5 @@ def _methods_section(comparisons: Sequence[ComparisonResult]) -> Section:
 
 
 def _footer() -> str:
-    return (f"Produced by Equipoise {__version__}. Every number in this report is computed from the data files "
-            "named on the command line; rerun `equipoise report` to reproduce it.")
+    return (f"Produced by Equipoise {__version__}. Every number in this report is computed from the data it names "
+            "(the files on the command line, or the trial server's export); rerun `equipoise report` to reproduce it.")

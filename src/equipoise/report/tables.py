@@ -37,8 +37,11 @@ def _flag(df: pd.DataFrame, column: str) -> pd.Series:
 
 
 def consort_counts(patients: pd.DataFrame, screening: pd.DataFrame | None, *, arm: str, arms: Sequence[str],
-                   primary_column: str | None, pooled_follow_up: bool) -> dict[str, str]:
-    """Box texts of the CONSORT 2010 flow diagram."""
+                   primary_column: str | None, pooled_follow_up: bool, due: pd.Series | None = None
+                   ) -> dict[str, str]:
+    """Box texts of the CONSORT 2010 flow diagram. ``due`` (per patient: was the primary outcome due by the data
+    cut-off?) separates, at an interim look, patients not followed long enough from those whose outcome is
+    missing."""
     n_rand = len(patients)
     excluded = 0 if screening is None else len(screening)
     lines = [f"Excluded (n = {excluded})"]
@@ -55,10 +58,14 @@ def consort_counts(patients: pd.DataFrame, screening: pd.DataFrame | None, *, ar
                                       f"(n = {received})\n• did not (n = {len(g) - received})")
     for name, g in follow_groups.items():
         lost, withdrew = int(_flag(g, "lost_to_follow_up").sum()), int(_flag(g, "withdrew").sum())
-        analysed = int(g[primary_column].notna().sum()) if primary_column and primary_column in g.columns else len(g)
+        has = g[primary_column].notna() if primary_column and primary_column in g.columns else \
+            pd.Series(True, index=g.index)
+        analysed = int(has.sum())
+        pending = int((~has & ~due.loc[g.index]).sum()) if due is not None else 0
         boxes[f"followup:{name}"] = f"Lost to follow-up (n = {lost})\nWithdrew consent (n = {withdrew})"
         boxes[f"analysed:{name}"] = (f"Analysed for the primary outcome (n = {analysed})\n"
-                                     f"• excluded: outcome missing (n = {len(g) - analysed})")
+                                     f"• excluded: outcome missing (n = {len(g) - analysed - pending})"
+                                     + (f"\n• not yet due at the data cut-off (n = {pending})" if pending else ""))
     return boxes
 
 

@@ -92,7 +92,8 @@ class PatientService:
             reasons = [c.reason for c in (*eligibility.failed, *eligibility.missing)]
             with self.db.write(principal.audit_context(protocol_version=version)) as s:
                 record_event(s, "enrolment.refused", trial_id=trial_id,
-                             details={"site_id": site_id, "failed": [c.id for c in eligibility.failed],
+                             details={"site_id": site_id, "date": date.isoformat(),
+                                      "failed": [c.id for c in eligibility.failed],
                                       "missing": [c.id for c in eligibility.missing]})
             raise IneligibleError("not eligible: " + "; ".join(reasons),
                              {"eligible": False, "failed": [c.to_dict() for c in eligibility.failed],

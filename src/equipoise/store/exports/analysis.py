@@ -10,16 +10,25 @@ Columns, in order:
 - each outcome with a ``source`` (form.field): binary, ordinal and continuous outcomes as a column named by
   the outcome id (booleans as 1/0), read from the source form at the visit on the outcome's day (else the
   latest visit before it); time-to-event outcomes as the date fields of the source form at that visit,
-  named by field id (e.g. ``discharge_date`` and ``death_date``), from which time and status are derived.
+  named by field id (e.g. ``discharge_date`` and ``death_date``), and as ``<id>_time`` and ``<id>_status``
+  (days from randomization; 1 event, 2 death first when the outcome has competing events, 0 censored at the
+  outcome's day: ``equipoise.analyze.events.event_time``, the rule the analysis applies to the dates);
+- an ordinal outcome named ``<name>_day<d>`` (``who_day28``) also at the other visits of its source form, as
+  ``<name>_day<visit day>`` (``who_day0``, ``who_day7``, ...: the report's bars by day).
 
-A form not saved, or marked not done, leaves its cells empty (missing, not zero).
+A form not saved, or marked not done, leaves its cells empty (missing, not zero): in particular a patient whose
+outcome form is not in yet has no ``<id>_time`` and ``<id>_status``, rather than being counted as followed to
+the outcome's day without an event.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from dataclasses import dataclass
 from typing import Any
 
+from equipoise.analyze.events import event_time
 from equipoise.protocol import FieldType, Form, OutcomeType, Protocol
 from equipoise.protocol.randomization import SITE_FIELD
 from equipoise.store.exports.dataset import Dataset
@@ -33,11 +42,13 @@ class Column:
     name: str
     label: str
     kind: str
-    origin: str  # base | factor | enrolment | form
-    key: str  # base column, factor id, enrolment field, or form field id
+    origin: str  # base | factor | enrolment | form | time | status
+    key: str  # base column, factor id, enrolment field, or form field id (time, status: the event's date field)
     form_id: str | None = None
     visit_id: str | None = None
     as_01: bool = False
+    competing: str | None = None  # time, status: the date field of the competing event (death)
+    horizon: int = 0  # time, status: the outcome's day
 
 
 def outcome_visit(protocol: Protocol, form: Form, day: int) -> str:
@@ -86,12 +97,37 @@ def columns(protocol: Protocol) -> list[Column]:
                     cols.append(Column(date.id, f"{date.label} ({form_id} at {visit}; for {outcome.id})", "date",
                                        "form", date.id, form_id, visit))
                     taken.add(date.id)
+            # the analysis takes death as the competing event from a date field named death_date
+            death = "death_date" if outcome.competing_events and form.field("death_date") else None
+            for suffix, kind, label in (("time", "number", f"days from randomization to {outcome.event or 'the event'}"
+                                         f" or censoring at day {outcome.day}"),
+                                        ("status", "integer", "1 event, 2 competing event (death) first, 0 censored"
+                                         if death else "1 event, 0 censored")):
+                name = f"{outcome.id}_{suffix}"
+                if name not in taken:
+                    cols.append(Column(name, f"{outcome.name}: {label} ({outcome.source} at {visit})", kind, suffix,
+                                       field_id, form_id, visit, competing=death, horizon=outcome.day))
+                    taken.add(name)
         elif outcome.id not in taken:
             as_01 = spec.type is FieldType.BOOLEAN
             kind = "binary" if as_01 else outcome.type.value
-            cols.append(Column(outcome.id, f"{outcome.name} ({outcome.source} at {visit})", kind, "form", field_id,
-                               form_id, visit, as_01))
-            taken.add(outcome.id)
+            column = Column(outcome.id, f"{outcome.name} ({outcome.source} at {visit})", kind, "form", field_id,
+                            form_id, visit, as_01)
+            by_day = re.match(r"^(.+)_day\d+$", outcome.id)
+            if outcome.type is not OutcomeType.ORDINAL or by_day is None:
+                cols.append(column)
+                taken.add(outcome.id)
+                continue
+            days = {v.id: v.day for v in protocol.visits}
+            for other in sorted(form.visits, key=lambda v: days.get(v, 0)):  # every visit in day order
+                name = f"{by_day.group(1)}_day{days.get(other, 0)}"
+                if other == visit:
+                    cols.append(column)
+                    taken.add(outcome.id)
+                elif name not in taken:
+                    cols.append(Column(name, f"{spec.label} at visit {other} ({outcome.source})", kind, "form",
+                                       field_id, form_id, other))
+                    taken.add(name)
     return cols
 
 
@@ -120,9 +156,29 @@ def analysis_rows(data: Dataset) -> tuple[list[str], list[list[Any]]]:
                 row.append(patient.enrolment_values.get(c.key))
             else:
                 record = records.get((patient.id, c.form_id or "", c.visit_id or ""))
-                value = record.field_values.get(c.key) if record is not None else None
+                values = record.field_values if record is not None and record.status != "not-done" else None
+                if c.origin in ("time", "status"):
+                    row.append(_time_or_status(c, values, allocation.allocation_date))
+                    continue
+                value = values.get(c.key) if values is not None else None
                 if c.as_01 and isinstance(value, bool):
                     value = int(value)
                 row.append(value)
         rows.append(row)
     return [c.name for c in cols], rows
+
+
+def _time_or_status(c: Column, values: dict[str, Any] | None, start: dt.date) -> float | int | None:
+    """Time or status of a time-to-event outcome, when its source form is in (else missing)."""
+    if values is None:
+        return None
+
+    def date(field: str | None) -> dt.date | None:
+        text = values.get(field) if field else None
+        return dt.date.fromisoformat(text) if isinstance(text, str) and text else None
+
+    event = date(c.key)
+    if event is not None and event < start:
+        return None  # an event before randomization is a data error: leave it to the queries, not to the analysis
+    time, status = event_time(start, event, date(c.competing), float(c.horizon))
+    return time if c.origin == "time" else status

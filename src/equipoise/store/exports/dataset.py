@@ -54,6 +54,7 @@ class Dataset:
     locked_patients: set[int] = field(default_factory=set)
     users: dict[int, User] = field(default_factory=dict)
     audit: list[AuditEntry] = field(default_factory=list)  # changes of form records and enrolment values
+    refusals: list[AuditEntry] = field(default_factory=list)  # enrolments refused on eligibility (screening log)
 
     @property
     def site_of(self) -> dict[int, str]:
@@ -112,4 +113,8 @@ def collect(s: Session, trial: Trial, *, current_version: str, arms_shown: bool,
                                                  AuditEntry.table_name.in_(["form_records", "patients"]))
                         .order_by(AuditEntry.id))
     data.audit = [e for e in entries if (e.table_name, e.record_id) in wanted]
+    refused = s.scalars(select(AuditEntry).where(AuditEntry.trial_id == trial.id,
+                                                 AuditEntry.action == "enrolment.refused").order_by(AuditEntry.id))
+    data.refusals = [e for e in refused
+                     if sites is None or (e.new_values or {}).get("site_id") in sites]
     return data

@@ -85,7 +85,8 @@ class ExportService:
         self.clock = clock
 
     def export(self, principal: Principal, trial_id: str, *, fmt: str = "all", unblinded: bool = False,
-               site_id: str | None = None) -> ExportBundle:
+               site_id: str | None = None, purpose: str | None = None) -> ExportBundle:
+        """The export's files; ``purpose`` (e.g. a committee's closed report) goes into its audit entry."""
         if fmt not in FORMATS:
             raise InvalidError(f"format must be one of: {', '.join(FORMATS)}")
         require_in_trial(principal, Action.EXPORT, trial_id)
@@ -106,10 +107,12 @@ class ExportService:
             files = self._files(data, fmt)
         manifest = self._manifest(data, files, fmt)
         files["manifest.json"] = (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode()
-        with self.db.write(principal.audit_context(reason=f"{fmt} export")) as s:
+        reason = f"{fmt} export" + (f" for {purpose}" if purpose else "")
+        with self.db.write(principal.audit_context(reason=reason)) as s:
             record_event(s, "export", trial_id=trial_id, details={
                 "format": fmt, "arms": manifest["arms"], "sites": manifest["sites"], "patients": manifest["patients"],
-                "files": {f["name"]: f["sha256"] for f in manifest["files"]}})
+                "files": {f["name"]: f["sha256"] for f in manifest["files"]},
+                **({"purpose": purpose} if purpose else {})})
         return ExportBundle(trial_id, manifest, files)
 
     def _snapshot(self) -> Any:

@@ -115,6 +115,23 @@ def signatures_table(data: Dataset) -> str:
     return csv_text(header, rows)
 
 
+def screening_table(data: Dataset) -> str:
+    """The screening log: every enrolment refused on eligibility (the audit trail's ``enrolment.refused``
+    entries), with the site, the site's date and the criteria not met, in the layout the reports read. Nothing
+    about the person is kept: a refused enrolment stores no values."""
+    texts = {c.id: c.text for c in data.protocol.eligibility}
+    header = ["screening_id", "site", "screened_on", "failed", "reason"]
+    rows = []
+    for number, entry in enumerate(data.refusals, start=1):
+        details = entry.new_values or {}
+        failed = [str(c) for c in details.get("failed", [])]
+        missing = [str(c) for c in details.get("missing", [])]
+        reason = "; ".join([texts.get(c, c) for c in failed] + [f"{texts.get(c, c)} (not recorded)" for c in missing])
+        rows.append([f"S-{number:06d}", details.get("site_id"), details.get("date") or str(entry.at)[:10],
+                     ";".join(failed + missing), reason])
+    return csv_text(header, rows)
+
+
 def audit_table(data: Dataset) -> str:
     """Every change of form values and enrolment values, one row per field: who, when, old, new, why, where."""
     header = ["entry_id", "at", "user", "action", "patient_id", "site", "form", "visit", "field", "old_value",
@@ -176,6 +193,13 @@ def dictionary_table(data: Dataset) -> str:
     for form in protocol.forms:
         visits = "|".join(form.visits)
         rows += [_field_row(form.id, form.name, visits, f, form_file(form.id)) for f in form.fields]
+    for column, label, kind in (("screening_id", "Screening number (enrolments refused on eligibility)", "text"),
+                                ("site", "Site id", "text"),
+                                ("screened_on", "Date of the refusal (site's date)", "date"),
+                                ("failed", "Criteria not met (ids, ';'-separated)", "text"),
+                                ("reason", "Criteria not met, as the coordinator read them", "text")):
+        rows.append(["screening_log.csv", column, "screening", "Screening log", "", column, label, kind, None, None,
+                     None, "", column != "failed", None, None])
     for column, label, kind in analysis_columns(protocol):
         rows.append(["analysis.csv", column, "analysis", "Analysis file", "", column, label, kind, None, None, None,
                      "", False, None, None])
@@ -188,6 +212,7 @@ def csv_files(data: Dataset) -> dict[str, str]:
              "allocations.csv": allocations_table(data)}
     for form in data.protocol.forms:
         files[form_file(form.id)] = form_table(data, form.id)
+    files["screening_log.csv"] = screening_table(data)
     files["queries.csv"] = queries_table(data)
     files["signatures.csv"] = signatures_table(data)
     files["audit_trail.csv"] = audit_table(data)
