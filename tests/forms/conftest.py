@@ -24,6 +24,7 @@ from equipoise.store.exports import ExportService
 from equipoise.store.forms import FormService
 from equipoise.store.locks import LockService
 from equipoise.store.migrate import upgrade
+from equipoise.store.off_study import OffStudyService
 from equipoise.store.principal import system_principal
 from equipoise.store.queries import QueryService
 from equipoise.store.roles import Role
@@ -150,7 +151,8 @@ def make_world(url: str) -> Iterator[World]:
     app = create_app(database)
     core = app.state.services
     crf = CrfServices(FormService(database), QueryService(database), LockService(database),
-                      SignatureService(database, core.auth), ExportService(database))
+                      SignatureService(database, core.auth), ExportService(database),
+                      OffStudyService(database))
     app.state.crf_services = crf
     with TestClient(app) as client:
         tokens = {}
@@ -158,7 +160,8 @@ def make_world(url: str) -> Iterator[World]:
             response = client.post("/api/auth/login", json={"username": name, "password": PASSWORD})
             assert response.status_code == 200, response.text
             tokens[name] = response.json()["token"]
-        clocks = [core.patients, core.randomization, crf.forms, crf.queries, crf.locks, crf.signatures, crf.exports]
+        clocks = [core.patients, core.randomization, crf.forms, crf.queries, crf.locks, crf.signatures, crf.exports,
+                  crf.off_study]
         yield World(database, client, tokens, crf, clocks)
     database.dispose()
 

@@ -9,9 +9,10 @@ see ``equipoise.store.exports.analysis``); this module adds what the reports nee
   (``form_adverse_event.csv``), saved forms only (a form marked not done means no event), mapped to
   ``patient_id, term, onset_date, grade, related`` (``term`` from a ``term`` or ``description`` field,
   ``grade`` from a ``grade`` or ``severity_grade`` field);
-- the CONSORT follow-up columns ``lost_to_follow_up`` and ``withdrew`` (0/1), from the primary outcome's source
-  form at the outcome's visit when the site marked it not done with a reason that says so ("lost to follow-up",
-  "withdrew" / "withdrawal": the server has no other record of it);
+- the CONSORT follow-up columns ``lost_to_follow_up`` and ``withdrew`` (0/1), from ``off_study.csv`` (the
+  patients a site took off study, by kind) or, for exports without it, from the primary outcome's source form
+  at the outcome's visit when the site marked it not done with a reason that says so ("lost to follow-up",
+  "withdrew" / "withdrawal");
 - the interim look of each patient, from data cut-off dates (the server does not know when the committee met):
   a patient belongs to the first look whose cut-off is on or after the day their primary outcome was due
   (``randomised_on`` + the outcome's day), else to the current look, after the last cut-off.
@@ -89,25 +90,40 @@ def read_export(files: Mapping[str, bytes], protocol: Protocol, source: str = "e
 
 
 def _follow_up(patients: pd.DataFrame, files: Mapping[str, bytes], protocol: Protocol, source: str) -> pd.DataFrame:
+    if "lost_to_follow_up" in patients.columns:
+        return patients
+    kinds: dict[str, str] = {}
+    off = _csv(files, "off_study.csv", source)
+    if off is not None and {"patient_id", "kind"} <= set(off.columns):
+        kinds = dict(zip(off["patient_id"].astype(str), off["kind"].astype(str), strict=True))
+    reasons = _not_done_reasons(files, protocol, source)
+    if not kinds and reasons is None:
+        return patients
+    reasons = reasons or {}
+    out = patients.copy()
+    ids = out["patient_id"].astype(str)
+    out["lost_to_follow_up"] = [int(kinds.get(i) == "lost-to-follow-up" or "lost to follow" in reasons.get(i, ""))
+                                for i in ids]
+    out["withdrew"] = [int(kinds.get(i) == "withdrew-consent" or "withdr" in reasons.get(i, "")) for i in ids]
+    return out
+
+
+def _not_done_reasons(files: Mapping[str, bytes], protocol: Protocol, source: str) -> dict[str, str] | None:
+    """Patient -> the not-done reason of the primary outcome's form at the outcome's visit (lower case)."""
     plan = protocol.analysis
     outcome = protocol.outcome(plan.primary.outcome) if plan is not None else None
-    if outcome is None or outcome.source is None or "lost_to_follow_up" in patients.columns:
-        return patients
+    if outcome is None or outcome.source is None:
+        return None
     form = protocol.form(outcome.source.split(".", 1)[0])
     df = _csv(files, f"form_{form.id}.csv", source) if form is not None else None
     if form is None or df is None or not {"visit", "status", "not_done_reason"} <= set(df.columns):
-        return patients
+        return None
     days = {v.id: v.day for v in protocol.visits}
     candidates = [v for v in form.visits if days.get(v, 0) <= outcome.day] or list(form.visits)
     visit = max(candidates, key=lambda v: days.get(v, 0))
     not_done = df[(df["visit"].astype(str) == visit) & (df["status"].astype(str) == "not-done")]
-    reasons = dict(zip(not_done["patient_id"].astype(str), not_done["not_done_reason"].astype(str).str.lower(),
-                       strict=True))
-    out = patients.copy()
-    ids = out["patient_id"].astype(str)
-    out["lost_to_follow_up"] = [int("lost to follow" in reasons.get(i, "")) for i in ids]
-    out["withdrew"] = [int("withdr" in reasons.get(i, "")) for i in ids]
-    return out
+    return dict(zip(not_done["patient_id"].astype(str), not_done["not_done_reason"].astype(str).str.lower(),
+                    strict=True))
 
 
 def serious_adverse_events(files: Mapping[str, bytes], protocol: Protocol, source: str = "export"

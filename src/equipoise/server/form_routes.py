@@ -11,6 +11,7 @@ from equipoise.server.deps import UserDep, services
 from equipoise.server.form_schemas import (
     FormBody,
     FormPatchBody,
+    OffStudyBody,
     OptionalMessageBody,
     OptionalReasonBody,
     QueryBody,
@@ -22,6 +23,7 @@ from equipoise.server.routes import ERRORS, MAX_ID, PatientId
 from equipoise.store.exports import ExportService
 from equipoise.store.forms import FormService
 from equipoise.store.locks import LockService
+from equipoise.store.off_study import OffStudyService
 from equipoise.store.queries import QueryService
 from equipoise.store.signatures import SignatureService
 
@@ -40,6 +42,7 @@ class CrfServices:
     locks: LockService
     signatures: SignatureService
     exports: ExportService
+    off_study: OffStudyService
 
 
 def crf_services(request: Request) -> CrfServices:
@@ -49,7 +52,8 @@ def crf_services(request: Request) -> CrfServices:
         return existing
     core = services(request)
     built = CrfServices(FormService(core.db), QueryService(core.db), LockService(core.db),
-                        SignatureService(core.db, core.auth), ExportService(core.db))
+                        SignatureService(core.db, core.auth), ExportService(core.db),
+                        OffStudyService(core.db))
     request.app.state.crf_services = built
     return built
 
@@ -128,6 +132,24 @@ def unlock_form(trial_id: str, patient_id: PatientId, form_id: FormId, visit_id:
                 user: UserDep, crf: Crf) -> Json:
     """Unlock with a reason; the form's (and the casebook's) signatures become invalidated."""
     return crf.locks.unlock_form(user, trial_id, patient_id, form_id, visit_id, body.reason)
+
+
+@router.post("/api/trials/{trial_id}/patients/{patient_id}/off-study", tags=["forms"], status_code=201)
+def record_off_study(trial_id: str, patient_id: PatientId, body: OffStudyBody, user: UserDep, crf: Crf) -> Json:
+    """Record that the patient left the study (withdrew consent, lost to follow-up, investigator's decision)."""
+    return dict(crf.off_study.record(user, trial_id, patient_id, body.kind, body.effective_date, body.reason).to_dict())
+
+
+@router.get("/api/trials/{trial_id}/patients/{patient_id}/off-study", tags=["forms"])
+def get_off_study(trial_id: str, patient_id: PatientId, user: UserDep, crf: Crf) -> Json:
+    """The patient's off-study record (404 while the patient is on study)."""
+    return dict(crf.off_study.get(user, trial_id, patient_id).to_dict())
+
+
+@router.post("/api/trials/{trial_id}/patients/{patient_id}/off-study/cancel", tags=["forms"])
+def cancel_off_study(trial_id: str, patient_id: PatientId, body: ReasonBody, user: UserDep, crf: Crf) -> Json:
+    """Cancel an off-study record made in error, or when the patient comes back, with a reason."""
+    return crf.off_study.cancel(user, trial_id, patient_id, body.reason)
 
 
 @router.post("/api/trials/{trial_id}/patients/{patient_id}/lock", tags=["locks"])

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+import datetime as dt
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -27,6 +28,14 @@ class FormPatchBody(Body):
 
 
 class ReasonBody(Body):
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class OffStudyBody(Body):
+    kind: Literal["withdrew-consent", "lost-to-follow-up", "investigator-decision"] = Field(
+        description="Why the patient left: withdrawal of consent (no data may be collected after the date), lost "
+                    "to follow-up, or the investigator's decision.")
+    effective_date: dt.date = Field(description="The site's local date from which no visit is expected (YYYY-MM-DD).")
     reason: str = Field(min_length=1, max_length=2000)
 
 

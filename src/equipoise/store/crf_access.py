@@ -14,8 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from equipoise.protocol import Form, Protocol, Visit
-from equipoise.store.crf_models import PatientLock
-from equipoise.store.errors import ForbiddenError, InvalidError, NotFoundError, ServiceError
+from equipoise.store.crf_models import OffStudy, PatientLock
+from equipoise.store.errors import ConflictError, ForbiddenError, InvalidError, NotFoundError, ServiceError
 from equipoise.store.models import Allocation, Patient, Trial, User
 from equipoise.store.patients import local_date
 from equipoise.store.principal import Principal
@@ -142,3 +142,20 @@ def clean_text(text: str | None, what: str) -> str:
         raise InvalidError(f"{what} is required")
     return text.strip()
 
+
+def off_study_row(s: Session, patient_id: int) -> OffStudy | None:
+    return s.scalar(select(OffStudy).where(OffStudy.patient_id == patient_id))
+
+
+def off_study_dates(s: Session, trial_id: str) -> dict[int, dt.date]:
+    return dict(s.execute(select(OffStudy.patient_id, OffStudy.effective_date)
+                          .where(OffStudy.trial_id == trial_id)).all())
+
+
+def refuse_after_withdrawal(row: OffStudy | None, patient: Patient, visit_id: str, opens: dt.date | None) -> None:
+    """Refuse data for a visit that opens after the patient withdrew consent."""
+    if row is None or row.kind != "withdrew-consent" or opens is None or opens <= row.effective_date:
+        return
+    raise ConflictError(f"patient {patient.code} withdrew consent on {row.effective_date.isoformat()}: no data may be "
+                        f"collected for visit {visit_id} (opens {opens.isoformat()}); if the withdrawal was recorded "
+                        "in error, cancel it with a reason first")

@@ -1,6 +1,7 @@
-"""Tables of the case report forms: form records, monitor queries, patient locks and electronic signatures.
+"""Tables of the case report forms: form records, monitor queries, patient locks, electronic signatures and
+patients who left the study early (off study).
 
-All four are audited (``__audited__``): every insert and update is an entry of the hash-chained trail in the
+All five are audited (``__audited__``): every insert and update is an entry of the hash-chained trail in the
 same transaction, and ``equipoise audit verify`` replays them like every other audited table. They are
 imported at the end of ``equipoise.store.models`` so that the audit mechanism always knows them.
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Date, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from equipoise.store.models import Base
@@ -109,3 +110,23 @@ class Signature(Base):
     invalidated_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
     invalidated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
     invalidation_reason: Mapped[str | None] = mapped_column(Text, default=None)
+
+
+class OffStudy(Base):
+    """A patient who left the study before its last visit: withdrawal of consent, lost to follow-up, or the
+    investigator's decision (ICH E6(R3) §2.8.10 and Annex 1 §4.2; CONSORT 2010 item 13b). One row per patient;
+    cancelling it (recorded in error, the patient came back) deletes the row, which the audit trail keeps.
+    ``effective_date`` is the site's local date from which no visit is expected any more.
+    """
+
+    __tablename__ = "off_study"
+    __audited__ = True
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    trial_id: Mapped[str] = mapped_column(ForeignKey("trials.id"), index=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), unique=True)
+    kind: Mapped[str] = mapped_column(String(32))  # withdrew-consent | lost-to-follow-up | investigator-decision
+    effective_date: Mapped[dt.date] = mapped_column(Date)
+    reason: Mapped[str] = mapped_column(Text)
+    recorded_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

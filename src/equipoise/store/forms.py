@@ -29,8 +29,11 @@ from equipoise.store.crf_access import (
     clean_text,
     form_and_visit,
     name_of,
+    off_study_dates,
+    off_study_row,
     patient_for,
     patient_lock,
+    refuse_after_withdrawal,
     site_today,
     trial_and_protocol,
     user_names,
@@ -42,6 +45,7 @@ from equipoise.store.db import Database
 from equipoise.store.errors import ConflictError, InvalidError, NotFoundError
 from equipoise.store.item_history import item_changes
 from equipoise.store.models import Allocation, AuditEntry, Patient, Trial, patient_code
+from equipoise.store.off_study_view import off_study_view
 from equipoise.store.patients import Clock
 from equipoise.store.principal import Principal
 from equipoise.store.roles import Action
@@ -153,6 +157,9 @@ class FormService:
             patient = patient_for(s, principal, trial_id, patient_id, Action.ENTER_DATA, lock=True)
             record = self._record(s, patient.id, form_id, visit_id)
             refuse_if_locked(s, patient, record)
+            if anchor is not None:
+                opens = anchor + dt.timedelta(days=visit.day + visit.window[0])
+                refuse_after_withdrawal(off_study_row(s, patient.id), patient, visit_id, opens)
             if record is None and merge:
                 raise NotFoundError(f"form {form_id} at visit {visit_id} of patient {patient.code} has not been saved "
                                     "yet: save the whole form first (PUT)")
@@ -284,13 +291,17 @@ class FormService:
                 select(FormRecord.form_id, FormRecord.visit_id, FormRecord.status)
                 .where(FormRecord.patient_id == patient.id))}
             locked = patient_lock(s, patient.id) is not None
+            left = off_study_row(s, patient.id)
+            off_study = off_study_view(left, patient).to_dict() if left is not None else None
         protocol = in_force(trial, site_today(base, patient.site_id, now))
         today = site_today(protocol, patient.site_id, now)
         anchor = anchor_date(protocol, patient, randomized_on)
-        items = schedule(protocol, anchor=anchor, provisional_anchor=patient.enrolment_date, today=today, saved=saved)
+        items = schedule(protocol, anchor=anchor, provisional_anchor=patient.enrolment_date, today=today, saved=saved,
+                         off_study=left.effective_date if left is not None else None)
         return {"patient_id": patient.id, "patient_code": patient.code, "site_id": patient.site_id,
                 "today": today.isoformat(), "day0": anchor.isoformat() if anchor else None,
                 "randomized_on": randomized_on.isoformat() if randomized_on else None, "locked": locked,
+                "off_study": off_study,
                 "forms": [i.to_dict() for i in items], "counts": _counts(items)}
 
     def tracking(self, principal: Principal, trial_id: str, site_id: str | None = None) -> dict[str, Any]:
@@ -316,6 +327,7 @@ class FormService:
                                             .where(FormQuery.trial_id == trial_id)
                                             .group_by(FormQuery.patient_id, FormQuery.status)):
                 queries.setdefault(pid, {})[status] = n
+            left = off_study_dates(s, trial_id)
         by_site: dict[str, dict[str, int]] = {}
         overdue: list[dict[str, Any]] = []
         for patient in patients:
@@ -323,10 +335,12 @@ class FormService:
             today = site_today(protocol, patient.site_id, now)
             anchor = anchor_date(protocol, patient, dates.get(patient.id))
             items = schedule(protocol, anchor=anchor, provisional_anchor=patient.enrolment_date, today=today,
-                             saved=saved.get(patient.id, {}))
-            summary = by_site.setdefault(patient.site_id, {"patients": 0, **dict.fromkeys(STATES, 0),
-                                                           "late": 0, "open_queries": 0, "answered_queries": 0})
+                             saved=saved.get(patient.id, {}), off_study=left.get(patient.id))
+            summary = by_site.setdefault(patient.site_id, {"patients": 0, "patients_off_study": 0,
+                                                           **dict.fromkeys(STATES, 0), "late": 0,
+                                                           "open_queries": 0, "answered_queries": 0})
             summary["patients"] += 1
+            summary["patients_off_study"] += int(patient.id in left)
             for key, n in _counts(items).items():
                 summary[key] += n
             summary["open_queries"] += queries.get(patient.id, {}).get("open", 0)
@@ -341,7 +355,7 @@ class FormService:
                 "overdue": overdue}
 
 
-STATES = ("complete", "not-done", "incomplete", "overdue", "due", "upcoming", "awaiting-randomization")
+STATES = ("complete", "not-done", "incomplete", "overdue", "due", "upcoming", "awaiting-randomization", "off-study")
 
 
 def _counts(items: list[FormDue]) -> dict[str, int]:

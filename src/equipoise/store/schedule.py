@@ -4,7 +4,10 @@ A visit on day d with window [early, late] is due from day 0 + d + early to day 
 randomization date (the protocol's convention) or, in a trial without randomization, the enrolment date. A
 form nobody saved is *overdue* once its window has closed (clinicedc's required/not-required metadata and
 REDCap's missing-form reports are the anchors); a form saved as incomplete stays *incomplete* (flagged late
-after its window); a form marked not done (with a reason) counts as resolved.
+after its window); a form marked not done (with a reason) counts as resolved. Once a patient is off study
+(withdrew consent, lost to follow-up, investigator's decision), a form not saved whose window opens after the
+off-study date is *off-study*: no longer expected, never overdue (CONSORT 2010 item 13b counts such patients
+in the flow diagram instead).
 
 Pure: it takes dates and statuses and returns values, so the rules are tested without a database.
 """
@@ -30,7 +33,7 @@ class FormDue:
     target: dt.date | None
     opens: dt.date | None
     closes: dt.date | None
-    state: str  # complete | not-done | incomplete | overdue | due | upcoming | awaiting-randomization
+    state: str  # complete | not-done | incomplete | overdue | due | upcoming | awaiting-randomization | off-study
     late: bool  # past the window and not complete
 
     def to_dict(self) -> dict[str, object]:
@@ -44,12 +47,13 @@ def _iso(value: dt.date | None) -> str | None:
 
 
 def schedule(protocol: Protocol, *, anchor: dt.date | None, provisional_anchor: dt.date, today: dt.date,
-             saved: Mapping[tuple[str, str], str]) -> list[FormDue]:
+             saved: Mapping[tuple[str, str], str], off_study: dt.date | None = None) -> list[FormDue]:
     """Every (visit, form) the protocol expects, in visit order, with its state on ``today``.
 
     ``anchor`` is day 0 (None while a patient of a randomized trial awaits randomization: then only the
     day-0 visits are scheduled, from ``provisional_anchor``, the enrolment date); ``saved`` maps
-    (form id, visit id) to the saved record's status (complete, incomplete or not-done).
+    (form id, visit id) to the saved record's status (complete, incomplete or not-done); ``off_study`` is the
+    date the patient left the study, if they did.
     """
     forms_at: dict[str, list[tuple[str, str]]] = {}
     for form in protocol.forms:
@@ -61,7 +65,7 @@ def schedule(protocol: Protocol, *, anchor: dt.date | None, provisional_anchor: 
         for form_id, form_name in forms_at.get(visit.id, []):
             status = saved.get((form_id, visit.id))
             if day0 is None:
-                state = status or "awaiting-randomization"
+                state = status or ("off-study" if off_study is not None else "awaiting-randomization")
                 out.append(FormDue(visit.id, visit.name or visit.id, visit.day, form_id, form_name, None, None, None,
                                    state, False))
                 continue
@@ -70,13 +74,15 @@ def schedule(protocol: Protocol, *, anchor: dt.date | None, provisional_anchor: 
             closes = target + dt.timedelta(days=visit.window[1])
             if status is not None:
                 state = status
+            elif off_study is not None and opens > off_study:
+                state = "off-study"
             elif today > closes:
                 state = "overdue"
             elif today >= opens:
                 state = "due"
             else:
                 state = "upcoming"
-            late = today > closes and state not in DONE_STATES
+            late = today > closes and state not in DONE_STATES and state != "off-study"
             out.append(FormDue(visit.id, visit.name or visit.id, visit.day, form_id, form_name, target, opens, closes,
                                state, late))
     return out

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from equipoise.protocol import Arm, Form, Protocol
 from equipoise.protocol.amendments import AddArm
-from equipoise.store.crf_models import FormQuery, FormRecord, PatientLock, Signature
+from equipoise.store.crf_models import FormQuery, FormRecord, OffStudy, PatientLock, Signature
 from equipoise.store.models import Allocation, AuditEntry, Patient, Trial, User
 from equipoise.store.signatures import SignatureView, signature_view
 from equipoise.store.trials import protocol_of
@@ -52,6 +52,7 @@ class Dataset:
     queries: list[FormQuery] = field(default_factory=list)
     signatures: list[tuple[Signature, SignatureView]] = field(default_factory=list)
     locked_patients: set[int] = field(default_factory=set)
+    off_study: list[OffStudy] = field(default_factory=list)
     users: dict[int, User] = field(default_factory=dict)
     audit: list[AuditEntry] = field(default_factory=list)  # changes of form records and enrolment values
     refusals: list[AuditEntry] = field(default_factory=list)  # enrolments refused on eligibility (screening log)
@@ -107,6 +108,8 @@ def collect(s: Session, trial: Trial, *, current_version: str, arms_shown: bool,
             data.signatures.append((sig, signature_view(s, sig, record)))
     data.locked_patients = {pid for pid, locked in s.execute(
         select(PatientLock.patient_id, PatientLock.locked).where(PatientLock.trial_id == trial.id)) if locked}
+    data.off_study = [o for o in s.scalars(select(OffStudy).where(OffStudy.trial_id == trial.id)
+                                           .order_by(OffStudy.patient_id)) if o.patient_id in ids]
     data.users = {u.id: u for u in s.scalars(select(User))}
     wanted = {("form_records", str(r.id)) for r in data.records} | {("patients", str(p)) for p in ids}
     entries = s.scalars(select(AuditEntry).where(AuditEntry.trial_id == trial.id,

@@ -115,6 +115,15 @@ def signatures_table(data: Dataset) -> str:
     return csv_text(header, rows)
 
 
+def off_study_table(data: Dataset) -> str:
+    """Patients who left the study early: kind, the site's date, the reason, who recorded it and when."""
+    header = ["patient_id", "site", "kind", "effective_date", "reason", "recorded_by", "recorded_at"]
+    site_of = data.site_of
+    rows = ([patient_code(o.patient_id), site_of[o.patient_id], o.kind, o.effective_date.isoformat(), o.reason,
+             data.username(o.recorded_by), iso(o.recorded_at)] for o in data.off_study)
+    return csv_text(header, rows)
+
+
 def screening_table(data: Dataset) -> str:
     """The screening log: every enrolment refused on eligibility (the audit trail's ``enrolment.refused``
     entries), with the site, the site's date and the criteria not met, in the layout the reports read. Nothing
@@ -200,6 +209,14 @@ def dictionary_table(data: Dataset) -> str:
                                 ("reason", "Criteria not met, as the coordinator read them", "text")):
         rows.append(["screening_log.csv", column, "screening", "Screening log", "", column, label, kind, None, None,
                      None, "", column != "failed", None, None])
+    for column, label, kind in (("patient_id", "Patient code", "text"), ("site", "Site id", "text"),
+                                ("kind", "withdrew-consent, lost-to-follow-up or investigator-decision", "text"),
+                                ("effective_date", "Site's date from which no visit is expected", "date"),
+                                ("reason", "Why, as the site recorded it", "text"),
+                                ("recorded_by", "User who recorded it", "text"),
+                                ("recorded_at", "When it was recorded (UTC)", "datetime")):
+        rows.append(["off_study.csv", column, "off_study", "Off study", "", column, label, kind, None, None, None,
+                     "", True, None, None])
     for column, label, kind in analysis_columns(protocol):
         rows.append(["analysis.csv", column, "analysis", "Analysis file", "", column, label, kind, None, None, None,
                      "", False, None, None])
@@ -213,6 +230,7 @@ def csv_files(data: Dataset) -> dict[str, str]:
     for form in data.protocol.forms:
         files[form_file(form.id)] = form_table(data, form.id)
     files["screening_log.csv"] = screening_table(data)
+    files["off_study.csv"] = off_study_table(data)
     files["queries.csv"] = queries_table(data)
     files["signatures.csv"] = signatures_table(data)
     files["audit_trail.csv"] = audit_table(data)
