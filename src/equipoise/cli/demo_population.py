@@ -33,7 +33,8 @@ from equipoise.store.db import Database
 from equipoise.store.forms import FormService
 from equipoise.store.locks import LockService
 from equipoise.store.models import Allocation
-from equipoise.store.patients import IneligibleError, PatientService
+from equipoise.store.off_study import OffStudyService
+from equipoise.store.patients import IneligibleError, PatientService, local_date
 from equipoise.store.principal import Principal, system_principal
 from equipoise.store.queries import QueryService
 from equipoise.store.randomization import RandomizationService
@@ -65,6 +66,7 @@ class PopulationSummary:
     locked_forms: int = 0
     signatures: int = 0
     unblindings: int = 0
+    off_study: int = 0
     serious_adverse_events: int = 0
     seconds: float = 0.0
     skipped: str | None = None
@@ -79,7 +81,8 @@ class PopulationSummary:
         sites = ", ".join(f"{s} {n}" for s, n in sorted(self.by_site.items()))
         return (f"demo population: {self.randomized} patients randomized ({sites}); {self.refused} of "
                 f"{self.screened} screened refused as ineligible; {self.forms} forms entered ({self.not_done} not "
-                f"done, {self.changes} changed with a reason); {self.serious_adverse_events} serious adverse "
+                f"done, {self.changes} changed with a reason); {self.off_study} lost to follow-up; "
+                f"{self.serious_adverse_events} serious adverse "
                 f"events; {self.queries} monitor queries, {self.locked_forms} locked form, {self.signatures} "
                 f"investigator signature, {self.unblindings} emergency unblinding; {self.seconds:.1f} s")
 
@@ -175,6 +178,8 @@ class _Run:
         self.locks = LockService(db, clock)
         self.signatures = SignatureService(db, auth, clock)
         self.unblinding = UnblindingService(db, auth, clock)
+        self.off_study = OffStudyService(db, clock)
+        self.gone: set[int] = set()
         self.heap: list[tuple[dt.datetime, int, str, Any]] = []
         self.counter = itertools.count()
         self.unblind_number: int | None = None
@@ -237,6 +242,12 @@ class _Run:
         c, pid, e = item
         who = self.coordinator(c.site_id)
         if e.values is None:
+            if e.not_done and e.not_done.startswith("lost to follow-up") and pid not in self.gone:
+                # the site records the loss once, then the visits it can no longer expect
+                self.gone.add(pid)
+                self.off_study.record(who, self.trial_id, pid, "lost-to-follow-up",
+                                      local_date(self.protocol, c.site_id, self.clock.now), e.not_done)
+                self.summary.off_study += 1
             self.forms.mark_not_done(who, self.trial_id, pid, e.form_id, e.visit_id, e.not_done)
             self.summary.not_done += 1
             return
