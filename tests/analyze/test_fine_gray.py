@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from equipoise.analyze.cox import fit_cox
-from equipoise.analyze.fine_gray import censoring_survival_before, fit_fine_gray
+from equipoise.analyze.fine_gray import FineGrayFit, censoring_survival_before, fit_fine_gray
 from equipoise.analyze.frame import analyze_survival
 from equipoise.errors import UserError
 
@@ -36,9 +36,9 @@ def _data(name: str) -> pd.DataFrame:
     return pd.read_csv(FIXTURES / f"analyze_{name}.csv")
 
 
-def _fit(df: pd.DataFrame, r: dict[str, Any]):  # noqa: ANN202 - a test helper
-    X = np.column_stack([(df["arm"] == r["treat"]).to_numpy(float)] + [df[c] for c in r["covariates"]])
-    return fit_fine_gray(df["time"], df["status"], X, None if r["strata"] is None else df[r["strata"]])
+def _fit(df: pd.DataFrame, r: dict[str, Any]) -> FineGrayFit:
+    x = np.column_stack([(df["arm"] == r["treat"]).to_numpy(float)] + [df[c] for c in r["covariates"]])
+    return fit_fine_gray(df["time"], df["status"], x, None if r["strata"] is None else df[r["strata"]])
 
 
 @pytest.mark.parametrize(("name", "case"), CASES)
@@ -68,9 +68,9 @@ def test_against_crr(fg_ref, case):
 
 def test_without_competing_events_it_is_the_breslow_cox_model(dataset):
     df = dataset("lung")
-    X = np.column_stack([(df["arm"] == "female").to_numpy(float), df["age"]])
-    fg = fit_fine_gray(df["time"], df["event"], X)
-    cox = fit_cox(df["time"], df["event"], X, ties="breslow")
+    x = np.column_stack([(df["arm"] == "female").to_numpy(float), df["age"]])
+    fg = fit_fine_gray(df["time"], df["event"], x)
+    cox = fit_cox(df["time"], df["event"], x, ties="breslow")
     assert fg.beta == pytest.approx(cox.beta, rel=1e-9)
     assert fg.naive_se == pytest.approx(cox.se, rel=1e-9)
 
@@ -119,12 +119,15 @@ def test_an_arm_without_events_is_refused_or_reported():
         analyze_survival(df, time="time", event="status", arm="arm", control="placebo", competing=True)
     res = analyze_survival(df, time="time", event="status", arm="arm", control="placebo", competing=True,
                            strata=["severity"], covariates=["age"], refuse_not_estimable=False)
-    assert res.not_estimable is not None and "arm 'msc' has no events" in res.not_estimable
-    assert np.isnan(res.hazard_ratio.estimate) and res.subdistribution is None
+    assert res.not_estimable is not None
+    assert "arm 'msc' has no events" in res.not_estimable
+    assert np.isnan(res.hazard_ratio.estimate)
+    assert res.subdistribution is None
     assert res.logrank.chisq > 0  # the log-rank test is still defined
     d = res.to_dict()
-    assert d["hazard_ratio"] is None and d["not_estimable"] == res.not_estimable
+    assert d["hazard_ratio"] is None
+    assert d["not_estimable"] == res.not_estimable
     assert "hazard ratio not estimable" in str(res)
-    with pytest.raises(UserError, match="arm 'placebo' has no events.* would be infinite"):
+    with pytest.raises(UserError, match=r"arm 'placebo' has no events.* would be infinite"):
         analyze_survival(_no_events_in(_data("sim"), "placebo"), time="time", event="status", arm="arm",
                          control="placebo", competing=True)

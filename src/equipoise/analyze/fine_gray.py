@@ -108,7 +108,8 @@ class _Stratum:
         return np.asarray(suffix[self.first_at_risk] + g * prefix[self.n_comp_before], dtype=np.float64)
 
 
-def _loglik(strata: list[_Stratum], beta: npt.NDArray[np.float64]) -> tuple[float, npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+def _loglik(strata: list[_Stratum], beta: npt.NDArray[np.float64]
+            ) -> tuple[float, npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """Breslow-tied weighted partial log-likelihood, score and Hessian."""
     p = len(beta)
     ll, grad, hess = 0.0, np.zeros(p), np.zeros((p, p))

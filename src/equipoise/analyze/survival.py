@@ -205,7 +205,7 @@ def compare_survival(time: npt.ArrayLike, status: npt.ArrayLike, arm: npt.ArrayL
               f"{'0' if empty[0] == experimental else 'infinite'} (a monotone partial likelihood): it cannot be "
               "estimated") if empty else None
     nan_hr = wald(math.nan, math.nan, conf_level, "not estimable", log_scale=True)
-    beta, se, hr, effects = math.nan, math.nan, nan_hr, {name: (math.nan, math.nan) for name in covariate_names}
+    beta, se, hr, effects = math.nan, math.nan, nan_hr, dict.fromkeys(covariate_names, (math.nan, math.nan))
     subdistribution = None
     if reason is None:
         fit = fit_cox(t, ev, design, skey)
@@ -227,7 +227,7 @@ def compare_survival(time: npt.ArrayLike, status: npt.ArrayLike, arm: npt.ArrayL
         if refuse_not_estimable:
             raise UserError(reason)
         beta, se, hr = math.nan, math.nan, nan_hr
-        effects = {name: (math.nan, math.nan) for name in covariate_names}
+        effects = dict.fromkeys(covariate_names, (math.nan, math.nan))
     return SurvivalResult(
         outcome, experimental, control, beta, se, hr, lr, {a: c.median() for a, c in curves.items()}, curves,
         events, {a: int((av == a).sum()) for a in arms}, survival_direction(better, experimental, control),
