@@ -52,6 +52,39 @@ def test_survival_json_fields(run_cli, sim_csv):
             "median"} <= set(d)
     assert set(d["median"]["msc"]) == {"estimate", "ci_low", "ci_high"}
     assert 0 < d["cumulative_incidence"]["msc"]["incidence"] < 1
+    shr = d["subdistribution_hazard_ratio"]  # Fine–Gray, validated in test_fine_gray.py
+    assert shr["ci_low"] < shr["estimate"] < shr["ci_high"]
+    assert 0 < shr["p_value"] < 1
+    assert "Fine–Gray" in shr["method"]
+
+
+def test_survival_refuses_an_arm_without_events(run_cli, fixtures_dir, tmp_path):
+    df = pd.read_csv(fixtures_dir / "analyze_sim.csv")
+    df.loc[(df["arm"] == "msc") & (df["discharge_status"] == 1), "discharge_status"] = 0
+    for extra in ([], ["--competing", "--strata", "severity"]):
+        out = run_cli("analyze", "survival", "--data", _write(tmp_path, df), "--time", "discharge_time", "--event",
+                      "discharge_status", "--control", "placebo", "--competing", *extra)
+        assert out.code == 2
+        assert out.stderr.strip().endswith("arm 'msc' has no events, so the hazard ratio of 'discharge_time' would "
+                                            "be 0 (a monotone partial likelihood): it cannot be estimated")
+        assert len(out.stderr.strip().splitlines()) == 1
+        assert "Traceback" not in out.stderr
+
+
+def test_protocol_reports_a_time_to_event_comparison_without_events(run_cli, tmp_path):
+    df = pd.read_csv(DEMO)
+    df.loc[df["arm"] == "msc", "discharge_date"] = None  # nobody in msc discharged (yet)
+    path = _write(tmp_path, df)
+    out = run_cli("analyze", "protocol", PROTOCOL, "--data", path, "--json")
+    assert out.code == 0, out.stderr
+    d = json.loads(out.stdout)
+    tte = next(c["result"] for c in d["comparisons"] if c["outcome"] == "time_to_discharge")
+    assert tte["hazard_ratio"] is None
+    assert "subdistribution_hazard_ratio" not in tte
+    assert tte["not_estimable"].startswith("arm 'msc' has no events")
+    assert d["comparisons"][0]["result"]["odds_ratio"] is not None  # the other comparisons still run
+    text = run_cli("analyze", "protocol", PROTOCOL, "--data", path)
+    assert "hazard ratio not estimable: arm 'msc' has no events" in text.stdout
 
 
 def test_protocol_runs_the_named_analyses(run_cli):

@@ -284,5 +284,8 @@ def test_cli_band_refused_with_competing_risks_and_without_events(run_cli, fixtu
     out = run_cli("analyze", "survival", "--data", path, "--time", "time", "--event", "status", "--control",
                   "standard", "--band", "hall-wellner")
     assert out.code == 2
-    assert "arm 'test': confidence band: the data have no events" in out.stderr
+    # the hazard ratio is refused before any band is built; the band's own refusal:
+    assert "arm 'test' has no events" in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1
+    with pytest.raises(UserError, match="confidence band: the data have no events"):
+        km_confidence_band(kaplan_meier([3.0, 5.0, 8.0], [0, 0, 0]))

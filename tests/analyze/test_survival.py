@@ -110,3 +110,28 @@ def test_results_plot(dataset):
     assert fig.axes[0].get_ylabel() == "cumulative incidence"
     ordinal = analyze_ordinal(df, outcome="who_day28", arm="arm", control="placebo", better="lower")
     assert len(ordinal.plot().axes[0].patches) == 2 * len(ordinal.levels)
+
+
+@pytest.mark.parametrize(("name", "time", "event", "control", "horizon", "expected"), [
+    ("sim", "discharge_time", "discharge_status", "placebo", 28, [0, 7, 14, 21, 28]),
+    ("veteran", "time", "status", "standard", None, [0, 200, 400, 600, 800]),  # last time 999
+    ("veteran", "time", "status", "standard", 90.5, [0, 14, 28, 42, 56, 70, 84]),
+])
+def test_km_plot_ticks_are_whole_days_with_numbers_at_risk_under_them(dataset, name, time, event, control, horizon,
+                                                                       expected):
+    import matplotlib.pyplot as plt
+
+    df = dataset(name)
+    res = analyze_survival(df, time=time, event=event, arm="arm", control=control, horizon=horizon,
+                           competing=name == "sim")
+    fig = res.plot()
+    ax, table = fig.axes
+    ticks = ax.get_xticks()
+    assert ticks.tolist() == expected
+    assert all(float(t).is_integer() for t in ticks)
+    for i, (arm, km) in enumerate(res.curves.items()):  # one row of counts per arm, one count per tick
+        row = [t for t in table.texts if t.get_position()[1] == -i and t.get_text() != arm]
+        assert [t.get_position()[0] for t in row] == expected
+        assert [int(t.get_text()) for t in row] == [km.n_at_risk(x) for x in expected]
+    assert [t.get_text() for t in ax.get_xticklabels()] == [str(x) for x in expected]
+    plt.close(fig)

@@ -40,9 +40,18 @@ def test_closed_report_has_every_section_by_arm(closed):
     assert "msc (n = 120)" in html  # baseline table columns by arm
     assert "Common odds ratio (95% CI)" in html
     assert "Aalen–Johansen" in html
+    assert "Subdistribution hazard ratio, Fine–Gray (95% CI)" in html
     assert "number at risk" in html  # Kaplan–Meier with the numbers at risk
     assert html.count("<svg") >= 6  # CONSORT, enrolment, WHO bars, forest, incidence, survival (+ monitoring)
     assert "Patients with serious adverse events" in html
+
+
+def test_closed_report_with_an_arm_without_events(demo_protocol, demo_data, options):
+    patients = demo_data.patients.copy()
+    patients.loc[patients["arm"] == "msc", "discharge_date"] = None  # nobody in msc discharged yet
+    html = closed_report(demo_protocol, replace(demo_data, patients=patients), options).html
+    assert "not estimable: arm &#39;msc&#39; has no events" in html
+    assert "Common odds ratio (95% CI)" in html  # the rest of the report is there
 
 
 def test_reports_are_self_contained(closed, opened):

@@ -83,8 +83,8 @@ def analyze_ordinal(df: pd.DataFrame, *, outcome: str, arm: str, control: str, e
 def analyze_survival(df: pd.DataFrame, *, time: str, event: str, arm: str, control: str,
                      experimental: str | None = None, covariates: Sequence[str] = (), strata: Sequence[str] = (),
                      better: str | None = None, competing: bool = False, conf_level: float = 0.95,
-                     horizon: float | None = None, outcome: str | None = None, what: str = "data"
-                     ) -> SurvivalResult:
+                     horizon: float | None = None, outcome: str | None = None, what: str = "data",
+                     refuse_not_estimable: bool = True) -> SurvivalResult:
     numeric_column(df, time, what, minimum=0)
     status_column(df, event, what, competing)
     sub, exp_arm = _two_arms(df, arm, control, experimental, what)
@@ -101,7 +101,8 @@ def analyze_survival(df: pd.DataFrame, *, time: str, event: str, arm: str, contr
     return compare_survival(t, st, sub[arm].astype(str).to_numpy(), experimental=exp_arm, control=control,
                             outcome=outcome or time, covariates=cov.matrix if cov else None,
                             covariate_names=cov.names if cov else (), strata=skeys, strata_names=tuple(strata),
-                            better=better, conf_level=conf_level, horizon=horizon)
+                            better=better, conf_level=conf_level, horizon=horizon,
+                            refuse_not_estimable=refuse_not_estimable)
 
 
 def analyze_continuous(df: pd.DataFrame, *, outcome: str, arm: str, control: str, experimental: str | None = None,

@@ -34,6 +34,8 @@ def oriented_effect(result: object, method: AnalysisMethod, better: str) -> tupl
     if isinstance(result, OrdinalResult):
         return result.log_odds_ratio, result.se, "odds_ratio", True  # already oriented towards benefit
     if isinstance(result, SurvivalResult):
+        if result.not_estimable is not None:
+            raise UserError(f"interim: {result.not_estimable}")
         sign = 1.0 if better == "lower" else -1.0  # an earlier event better: HR > 1 favours experimental
         return sign * result.log_hazard_ratio, result.se, "hazard_ratio", True
     if isinstance(result, BinaryResult):

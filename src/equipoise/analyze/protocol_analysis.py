@@ -186,9 +186,12 @@ def run_comparison(protocol: Protocol, df: pd.DataFrame, comparison: Comparison,
             return ComparisonResult(role, outcome, method.value, result, posterior)
     elif outcome.type is OutcomeType.TIME_TO_EVENT:
         work, t_col, s_col = time_to_event_columns(work, outcome)
+        # an arm without events (early in a trial) leaves the ratios NaN with the reason, and the other
+        # comparisons go on
         result = analyze_survival(work, time=t_col, event=s_col, covariates=comparison.covariates,
                                   strata=comparison.strata, competing=bool(outcome.competing_events),
-                                  horizon=float(outcome.day), outcome=outcome.id, **common)
+                                  horizon=float(outcome.day), outcome=outcome.id, refuse_not_estimable=False,
+                                  **common)
     else:
         col = outcome_column(work, outcome)
         result = analyze_continuous(work, outcome=col, covariates=comparison.covariates, **common)

@@ -161,8 +161,9 @@ def survival(
                                                    "--competing)."),
     arm: str = ArmOpt, control: str | None = ControlOpt, experimental: str | None = ExperimentalOpt,
     covariates: str | None = CovariatesOpt, strata: str | None = StrataOpt,
-    competing: bool = typer.Option(False, "--competing", help="Status 2 is a competing event (e.g. death): add the "
-                                                              "Aalen–Johansen cumulative incidence."),
+    competing: bool = typer.Option(False, "--competing", help="Status 2 is a competing event (e.g. death): the Cox "
+                                   "model becomes cause-specific, and the Aalen–Johansen cumulative incidence and the "
+                                   "Fine–Gray subdistribution hazard ratio are added."),
     horizon: float | None = typer.Option(None, "--horizon", help="Report cumulative incidence at this time."),
     outcome: str | None = typer.Option(None, "--outcome", help="Protocol outcome id (for 'better')."),
     protocol: Path | None = ProtocolOpt, better: str | None = BetterOpt, conf_level: float = ConfOpt,
@@ -178,8 +179,9 @@ def survival(
                                      "with --band it shades the simultaneous band."),
     as_json: bool = JsonOption,
 ) -> None:
-    """Cox hazard ratio (Efron ties), log-rank test and Kaplan–Meier medians per arm; with --band, simultaneous
-    confidence bands for the Kaplan–Meier curves (Hall–Wellner or equal precision)."""
+    """Cox hazard ratio (Efron ties), log-rank test and Kaplan–Meier medians per arm; with --competing, the
+    cumulative incidence and the Fine–Gray subdistribution hazard ratio; with --band, simultaneous confidence bands
+    for the Kaplan–Meier curves (Hall–Wellner or equal precision)."""
     from equipoise.analyze.bayes import normal_posterior
     from equipoise.analyze.frame import analyze_survival
 

@@ -153,9 +153,15 @@ def _result_table(comp: ComparisonResult) -> Table:
             m = r.medians[name]
             rows.append([f"{name}: events / patients; median (95% CI)", f"{r.events[name]} / {r.n[name]}; "
                          f"{fmt(m.estimate, 1)} ({fmt(m.ci_low, 1)} to {fmt(m.ci_high, 1)})"])
-        rows += [["Hazard ratio (95% CI)", f"{fmt(r.hazard_ratio.estimate, 2)} ({fmt(r.hazard_ratio.ci_low, 2)} to "
-                  f"{fmt(r.hazard_ratio.ci_high, 2)}); p = {fmt_p(r.hazard_ratio.p_value)}"],
-                 ["Log-rank", f"chi-square {fmt(r.logrank.chisq, 2)}, p = {fmt_p(r.logrank.p_value)}"]]
+        cs = " (cause-specific)" if r.incidence is not None else ""
+        rows.append([f"Hazard ratio{cs} (95% CI)", f"not estimable: {r.not_estimable}" if r.not_estimable else
+                     f"{fmt(r.hazard_ratio.estimate, 2)} ({fmt(r.hazard_ratio.ci_low, 2)} to "
+                     f"{fmt(r.hazard_ratio.ci_high, 2)}); p = {fmt_p(r.hazard_ratio.p_value)}"])
+        if r.subdistribution is not None:
+            shr = r.subdistribution[2]
+            rows.append(["Subdistribution hazard ratio, Fine–Gray (95% CI)", f"{fmt(shr.estimate, 2)} "
+                         f"({fmt(shr.ci_low, 2)} to {fmt(shr.ci_high, 2)}); p = {fmt_p(shr.p_value)}"])
+        rows.append(["Log-rank", f"chi-square {fmt(r.logrank.chisq, 2)}, p = {fmt_p(r.logrank.p_value)}"])
         if r.incidence is not None and r.horizon is not None:
             for name, ci in r.incidence.items():
                 low, high = ci.interval_at(r.horizon)
@@ -447,6 +453,8 @@ def _headline(comp: ComparisonResult) -> str:
     if isinstance(r, BinaryResult):
         return f"risk difference {r.risk_difference}; {r.direction}."
     if isinstance(r, SurvivalResult):
+        if r.not_estimable is not None:
+            return f"hazard ratio not estimable: {r.not_estimable}."
         return f"hazard ratio {r.hazard_ratio}; {r.direction}."
     return f"mean difference {r.mean_difference}."
 
@@ -461,7 +469,9 @@ def _methods_section(comparisons: Sequence[ComparisonResult]) -> Section:
         "Mantel–Haenszel estimates across strata with the Cochran–Mantel–Haenszel test (validated against R stats "
         "and metafor).",
         "Time to discharge: Aalen–Johansen cumulative incidence with death as a competing event; cause-specific Cox "
-        "model with Efron ties; log-rank test (validated against R survival).",
+        "model with Efron ties; Fine–Gray subdistribution hazards model (Kaplan–Meier censoring weights, Breslow "
+        "ties, robust sandwich SE); log-rank test (validated against R survival, finegray() with coxph(), and "
+        "cmprsk).",
         "Interim monitoring: Lan–DeMets error spending at the observed information fractions, repeated confidence "
         "intervals, conditional power (validated against rpact).",
         "All p-values two-sided unless stated; the group-sequential test is one-sided as the protocol specifies.",

@@ -15,9 +15,11 @@ import matplotlib
 matplotlib.use("Agg")  # reports are rendered without a display
 import matplotlib.pyplot as plt
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
+from matplotlib.ticker import MaxNLocator
 
 if TYPE_CHECKING:
     from equipoise.analyze.interim import InterimResult
@@ -78,11 +80,23 @@ def who_stacked_bars(counts: Mapping[str, Mapping[str, Sequence[int]]], levels: 
     return fig
 
 
+def day_ticks(end: float, max_intervals: int = 8) -> npt.NDArray[np.float64]:
+    """Whole-day ticks from 0 to at most ``end``: weekly steps (1, 2, 7, 14 or 28 days) up to 8 x 28 days, as a
+    trial's schedule reads; beyond that matplotlib's round integer steps (1, 2, 5 x 10^k)."""
+    for step in (1, 2, 7, 14, 28):
+        if end / step <= max_intervals:
+            return np.arange(0.0, math.floor(end) + 1, step)
+    ticks = np.asarray(MaxNLocator(nbins=max_intervals, steps=[1, 2, 5, 10], integer=True).tick_values(0, end),
+                       dtype=np.float64)
+    return ticks[(ticks >= 0) & (ticks <= end)]
+
+
 def km_plot(curves: Mapping[str, KaplanMeier], *, title: str, xlabel: str = "days since randomisation",
             incidence: bool = False, horizon: float | None = None,
             aalen_johansen: Mapping[str, CumulativeIncidence] | None = None,
             bands: Mapping[str, KMBand] | None = None) -> Figure:
-    """Kaplan–Meier curves with their pointwise 95% band and a numbers-at-risk table underneath. With
+    """Kaplan–Meier curves with their pointwise 95% band and a numbers-at-risk table underneath, at whole-day
+    ticks (:func:`day_ticks`). With
     ``incidence`` the curves are 1 − S(t); with ``aalen_johansen`` the competing-risk cumulative incidence is
     drawn instead of the KM complement. With ``bands`` (simultaneous bands from ``km_confidence_band``) the
     shading is the simultaneous band over its range and the pointwise interval is drawn as dotted lines; a note
@@ -91,7 +105,7 @@ def km_plot(curves: Mapping[str, KaplanMeier], *, title: str, xlabel: str = "day
     ax = fig.add_axes((0.17, 0.32, 0.78, 0.6))
     tab = fig.add_axes((0.17, 0.04, 0.78, 0.16))
     end = horizon or max(float(c.time.max()) for c in curves.values())
-    grid = np.linspace(0, end, 8 if end > 14 else int(end) + 1)
+    grid = day_ticks(end)
     for i, (name, km) in enumerate(curves.items()):
         colour = ARM_COLOURS[i % len(ARM_COLOURS)]
         t = np.concatenate([[0.0], km.time])
