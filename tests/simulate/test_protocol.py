@@ -10,6 +10,7 @@ from equipoise.protocol import load_protocol
 from equipoise.simulate.endpoints import BinaryEndpoint
 from equipoise.simulate.natural_history import Paths, load_natural_history
 from equipoise.simulate.protocol import Effect, build
+from equipoise.simulate.ratio_endpoints import BinaryRatioEndpoint
 
 MODEL = load_natural_history()
 POP = MODEL.population(name="actt1-placebo")
@@ -43,11 +44,12 @@ def test_bad_effects(text):
 def test_binary_outcomes_from_virtual_patients(examples, tmp_path):
     protocol = load_protocol(examples / "covid19-platform.yaml")
     sim = build(protocol, Effect.parse("none"), MODEL, POP)
-    assert isinstance(sim.endpoint, BinaryEndpoint)
+    assert isinstance(sim.endpoint, BinaryRatioEndpoint)  # the protocol's method is risk-ratio
+    assert sim.endpoint.measure == "risk-ratio"
     assert sim.endpoint.p_control == pytest.approx(0.152, abs=0.02)  # ACTT-1 placebo mortality (calibrated)
     assert sim.null
     better = build(protocol, Effect.parse("or=1.5"), MODEL, POP).endpoint
-    assert isinstance(better, BinaryEndpoint)
+    assert isinstance(better, BinaryRatioEndpoint)
     assert better.p_treatment < better.p_control
     # improvement and CT proxy: the exact per-baseline computation agrees with virtual patients' paths
     for name, event in (("improved_day14", "clinical improvement"), ("ct_day14", "improvement on CT")):
