@@ -79,3 +79,18 @@ def test_bad_input_is_one_line_and_exit_2(run_cli, examples, args):
     assert r.code == 2
     assert "Traceback" not in r.stderr
     assert r.stderr.strip()
+
+
+def test_protocol_time_to_discharge_from_virtual_patients(run_cli, examples, tmp_path):
+    text = (examples / "covid19-msc-rct.yaml").read_text(encoding="utf-8")
+    start, end = text.index("  primary:\n"), text.index("  secondary:\n")
+    path = tmp_path / "ttd.yaml"
+    path.write_text(text[:start] + "  primary:\n    outcome: time_to_discharge\n    method: logrank\n" + text[end:],
+                    encoding="utf-8")
+    r = run_cli("simulate", "protocol", path, "--natural-history", "covid19", "--effect", "or=1.6", "-n", "1000",
+                "--json")
+    assert r.code == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert d["power"] > 0.7
+    assert d["expected_events"] > 0
+    assert any("virtual patients' paths" in n for n in d["notes"])

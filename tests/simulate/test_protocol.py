@@ -10,6 +10,7 @@ from equipoise.protocol import load_protocol
 from equipoise.simulate.endpoints import BinaryEndpoint
 from equipoise.simulate.natural_history import Paths, load_natural_history
 from equipoise.simulate.protocol import Effect, build
+from equipoise.simulate.ratio_endpoints import BinaryRatioEndpoint
 
 MODEL = load_natural_history()
 POP = MODEL.population(name="actt1-placebo")
@@ -43,11 +44,12 @@ def test_bad_effects(text):
 def test_binary_outcomes_from_virtual_patients(examples, tmp_path):
     protocol = load_protocol(examples / "covid19-platform.yaml")
     sim = build(protocol, Effect.parse("none"), MODEL, POP)
-    assert isinstance(sim.endpoint, BinaryEndpoint)
+    assert isinstance(sim.endpoint, BinaryRatioEndpoint)  # the protocol's method is risk-ratio
+    assert sim.endpoint.measure == "risk-ratio"
     assert sim.endpoint.p_control == pytest.approx(0.152, abs=0.02)  # ACTT-1 placebo mortality (calibrated)
     assert sim.null
     better = build(protocol, Effect.parse("or=1.5"), MODEL, POP).endpoint
-    assert isinstance(better, BinaryEndpoint)
+    assert isinstance(better, BinaryRatioEndpoint)
     assert better.p_treatment < better.p_control
     # improvement and CT proxy: the exact per-baseline computation agrees with virtual patients' paths
     for name, event in (("improved_day14", "clinical improvement"), ("ct_day14", "improvement on CT")):
@@ -94,3 +96,34 @@ def test_time_to_event_primary_uses_the_design_layers_events(examples, tmp_path)
     assert sim.plan.two_sided
     oc = simulate_group_sequential(sim.endpoint, sim.plan, null=True, n_trials=3000, seed=2)
     assert abs(oc.rejection_probability - 0.01) <= 3.5 * np.sqrt(0.01 * 0.99 / 3000)
+
+
+def test_time_to_event_direction_follows_better(examples, tmp_path):
+    """``better: lower`` on a time-to-event outcome means an earlier event is better (discharge): a hazard ratio
+    above 1 favours the experimental arm, as `analyze interim` orients it; a one-sided design then has power."""
+    pytest.importorskip("equipoise.design")
+    from equipoise.simulate.endpoints import SurvivalEndpoint
+    from equipoise.simulate.group_sequential import simulate_group_sequential
+
+    text = (examples / "covid19-msc-rct.yaml").read_text(encoding="utf-8")
+    start, end = text.index("  primary:\n"), text.index("  secondary:\n")
+    text = text[:start] + ("  primary:\n    outcome: time_to_discharge\n    method: logrank\n    assumptions: "
+                           "{hazard_ratio: 1.5, median_control: 12, accrual: 6, follow_up: 6}\n") + text[end:]
+    path = tmp_path / "ttd.yaml"
+    path.write_text(text, encoding="utf-8")
+    protocol = load_protocol(path)
+    assert protocol.analysis is not None
+    assert protocol.analysis.sided == 1
+    sim = build(protocol, Effect.parse("assumed"))
+    assert isinstance(sim.endpoint, SurvivalEndpoint)
+    assert not sim.endpoint.lower_hazard_is_better
+    oc = simulate_group_sequential(sim.endpoint, sim.plan, n_trials=1000, seed=3)
+    assert oc.rejection_probability_futility_obeyed > 0.8  # sized for 0.9; a wrong sign would give ~0
+
+
+def test_risk_ratio_effect(examples):
+    protocol = load_protocol(examples / "covid19-platform.yaml")
+    endpoint = build(protocol, Effect.parse("rr=0.75")).endpoint
+    assert isinstance(endpoint, BinaryRatioEndpoint)
+    assert endpoint.p_treatment == pytest.approx(0.15)
+    assert endpoint.true_effect == pytest.approx(np.log(0.75))

@@ -2,9 +2,11 @@
 
 The data come either from the protocol's own design assumptions (``analysis.primary.assumptions``) or, with a
 natural history (``covid19``), from virtual patients: the control arm's outcome distribution is the natural
-history's at the outcome day, and the treatment acts as a proportional-odds odds ratio on every daily
-transition. Boundaries come from ``equipoise.design`` (``gsd``) for planned looks, or are the fixed-sample
-critical value when there are none.
+history's at the outcome day (for a time-to-event outcome, the day of discharge or death on the patients'
+paths), and the treatment acts as a proportional-odds odds ratio on every daily transition. Boundaries come
+from ``equipoise.design`` (``gsd``) for planned looks, or are the fixed-sample critical value when there are
+none. The test statistic is the one `analyze interim` monitors for the protocol's method where the engine has
+it: a binary outcome's risk or odds ratio is tested as the Wald z of its log (``ratio_endpoints``).
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ import numpy as np
 from scipy.stats import norm
 
 from equipoise.errors import UserError
-from equipoise.protocol import AnalysisMethod, Better, OutcomeType, Protocol
+from equipoise.protocol import AnalysisMethod, Better, Outcome, OutcomeType, Protocol
 from equipoise.protocol.analysis_plan import Assumptions
+from equipoise.simulate.day_events import DayEventEndpoint, EventKind, day_event_law
 from equipoise.simulate.endpoints import (
     BinaryEndpoint,
     Endpoint,
@@ -32,14 +35,16 @@ from equipoise.simulate.generators import PiecewiseExponential
 from equipoise.simulate.group_sequential import SequentialPlan
 from equipoise.simulate.natural_history.model import DEAD, DISCHARGED, NaturalHistory, Population
 from equipoise.simulate.natural_history.outcomes import Paths
+from equipoise.simulate.ratio_endpoints import BinaryRatioEndpoint, RatioMeasure
 
 EFFECT_HELP = ("none, assumed (the protocol's design assumptions), or NAME=VALUE with NAME one of or (odds "
-               "ratio), hr (hazard ratio), rd (risk difference), p (treatment risk), delta (mean difference)")
+               "ratio), rr (risk ratio), hr (hazard ratio), rd (risk difference), p (treatment risk), delta (mean "
+               "difference)")
 
 
 @dataclass(frozen=True)
 class Effect:
-    kind: str  # none | assumed | or | hr | rd | p | delta
+    kind: str  # none | assumed | or | rr | hr | rd | p | delta
     value: float | None = None
 
     @classmethod
@@ -49,11 +54,11 @@ class Effect:
             return cls("none")
         if t in ("assumed", "design", "alternative"):
             return cls("assumed")
-        m = re.fullmatch(r"(or|hr|rd|p|delta)\s*=\s*([-+]?\d*\.?\d+(?:e[-+]?\d+)?)", t)
+        m = re.fullmatch(r"(or|rr|hr|rd|p|delta)\s*=\s*([-+]?\d*\.?\d+(?:e[-+]?\d+)?)", t)
         if m is None:
             raise UserError(f"--effect {text!r}: expected {EFFECT_HELP}")
         value = float(m.group(2))
-        if m.group(1) in ("or", "hr") and value <= 0:
+        if m.group(1) in ("or", "rr", "hr") and value <= 0:
             raise UserError(f"--effect {text!r}: a ratio must be positive")
         if m.group(1) == "p" and not 0 <= value <= 1:
             raise UserError(f"--effect {text!r}: a risk must be between 0 and 1")
@@ -150,9 +155,8 @@ def build(protocol: Protocol, effect: Effect, natural_history: NaturalHistory | 
     if natural_history is not None:
         if population is None:
             raise UserError("a natural-history simulation needs a population")
-        endpoint = _natural_history_endpoint(outcome.type, outcome.id, outcome.event or "", outcome.day,
-                                             effect, natural_history, population, planned, ratio, lower_better,
-                                             seed)
+        endpoint = _natural_history_endpoint(outcome, primary.method, effect, natural_history, population,
+                                             planned, ratio, seed, notes)
         scenario["natural_history"] = natural_history.name
     elif outcome.type is OutcomeType.ORDINAL:
         a = _assumptions(protocol)
@@ -169,15 +173,14 @@ def build(protocol: Protocol, effect: Effect, natural_history: NaturalHistory | 
             raise UserError("analysis.primary.assumptions.p_control is needed")
         pc = a.p_control
         pt = {"none": pc, "assumed": a.p_treatment, "p": effect.value,
-              "rd": None if effect.value is None else pc + effect.value}.get(effect.kind)
+              "rd": None if effect.value is None else pc + effect.value,
+              "rr": None if effect.value is None else pc * effect.value}.get(effect.kind)
         if effect.kind == "or" and effect.value is not None:
             odds = pc / (1 - pc) * effect.value
             pt = odds / (1 + odds)
         if pt is None or not 0 <= pt <= 1:
             raise UserError(f"--effect {effect}: gives no valid treatment risk for a binary outcome")
-        endpoint = BinaryEndpoint(pc, pt, planned, ratio, higher_is_better=not lower_better)
-        if primary.method is not AnalysisMethod.RISK_DIFFERENCE:
-            notes.append(f"the {primary.method.value} analysis is simulated as the difference-in-proportions z test")
+        endpoint = binary_endpoint(pc, pt, planned, ratio, lower_better, primary.method, notes)
     elif outcome.type is OutcomeType.CONTINUOUS:
         a = _assumptions(protocol)
         if a.sd is None:
@@ -192,6 +195,24 @@ def build(protocol: Protocol, effect: Effect, natural_history: NaturalHistory | 
         notes.append("covariate adjustment and stratification are not simulated: the unadjusted test is used "
                      "(conservative when the covariates are prognostic)")
     return ProtocolSimulation(endpoint, plan, null, scenario, tuple(notes))
+
+
+def binary_endpoint(pc: float, pt: float, planned: tuple[float, ...], ratio: float, lower_better: bool,
+                    method: AnalysisMethod, notes: list[str]) -> Endpoint:
+    """The test the protocol's method names, on its own scale, with the z `analyze interim` monitors: the log
+    risk ratio (``risk-ratio``) or log odds ratio (``odds-ratio``, ``logistic``, ``mantel-haenszel``: the
+    monitor takes the crude Woolf log odds ratio for these) with its Wald SE; the difference in proportions
+    with the pooled variance (``risk-difference``)."""
+    if method is AnalysisMethod.RISK_DIFFERENCE:
+        return BinaryEndpoint(pc, pt, planned, ratio, higher_is_better=not lower_better)
+    measure: RatioMeasure = "risk-ratio" if method is AnalysisMethod.RISK_RATIO else "odds-ratio"
+    if method is AnalysisMethod.MANTEL_HAENSZEL:
+        notes.append("the mantel-haenszel analysis is simulated unstratified, as the crude log odds ratio's Wald "
+                     "test (the statistic `analyze interim` monitors for it)")
+    if not (0 < pc < 1 and 0 < pt < 1):
+        raise UserError(f"a {method.value} analysis needs event risks strictly between 0 and 1 in both arms, not "
+                        f"{pc:g} (control) and {pt:g} (experimental)")
+    return BinaryRatioEndpoint(pc, pt, planned, ratio, higher_is_better=not lower_better, measure=measure)
 
 
 def _survival_endpoint(protocol: Protocol, effect: Effect, plan: SequentialPlan,
@@ -212,19 +233,24 @@ def _survival_endpoint(protocol: Protocol, effect: Effect, plan: SequentialPlan,
     if n_max < planned[-1]:
         raise UserError(f"{protocol.trial.id}: {n_max} patients cannot give the {planned[-1]} events the design needs")
     median = a.median_control or 12.0
+    # better: lower means an earlier event is better (discharge), so a higher hazard is; higher: a later one (death)
     return SurvivalEndpoint(PiecewiseExponential.from_median(median), hr, planned, n_max, a.accrual or 12.0,
-                            a.dropout or 0.0, 12.0, lower_hazard_is_better=lower_better)
+                            a.dropout or 0.0, 12.0, lower_hazard_is_better=not lower_better)
 
 
-def _natural_history_endpoint(kind: OutcomeType, outcome_id: str, event: str, day: int, effect: Effect,
-                              model: NaturalHistory, pop: Population, planned: tuple[float, ...], ratio: float,
-                              lower_better: bool, seed: int) -> Endpoint:
+def _natural_history_endpoint(outcome: Outcome, method: AnalysisMethod, effect: Effect, model: NaturalHistory,
+                              pop: Population, planned: tuple[float, ...], ratio: float, seed: int,
+                              notes: list[str]) -> Endpoint:
+    kind, outcome_id, event, day = outcome.type, outcome.id, outcome.event or "", outcome.day
+    lower_better = outcome.better is Better.LOWER
     odds = {"none": 1.0, "or": effect.value}.get(effect.kind)
     if odds is None:
         raise UserError(f"--effect {effect}: with a natural history, give none or or=VALUE (the odds ratio on "
                         "every daily transition)")
     if day > 90:
         raise UserError(f"outcome day {day} is beyond what the natural history describes")
+    if kind is OutcomeType.TIME_TO_EVENT:
+        return _day_event_endpoint(outcome, model, pop, odds, planned, ratio, notes)
     ctrl = model.state_distribution(pop, days=day)[day]
     trt = model.state_distribution(pop, odds_ratio=odds, days=day)[day]
     if kind is OutcomeType.ORDINAL:
@@ -243,9 +269,35 @@ def _natural_history_endpoint(kind: OutcomeType, outcome_id: str, event: str, da
         else:
             raise UserError(f"outcome {outcome_id}: the natural history gives death, discharge, improvement and "
                             "CT improvement; name the event accordingly or use the design assumptions")
-        return BinaryEndpoint(float(pc), float(pt), planned, ratio, higher_is_better=not lower_better)
-    raise UserError(f"outcome {outcome_id}: a natural-history simulation supports ordinal (WHO scale) and binary "
-                    "outcomes; use the design assumptions for this one")
+        return binary_endpoint(float(pc), float(pt), planned, ratio, lower_better, method, notes)
+    raise UserError(f"outcome {outcome_id}: a natural-history simulation supports ordinal (WHO scale), binary and "
+                    "time-to-event outcomes; use the design assumptions for this one")
+
+
+def _day_event_endpoint(outcome: Outcome, model: NaturalHistory, pop: Population, odds: float,
+                        planned: tuple[float, ...], ratio: float, notes: list[str]) -> DayEventEndpoint:
+    """Time to discharge alive (or to death) from the virtual patients' paths, censored at the outcome's day,
+    the other event competing (censoring at its day) when the protocol lists it, as `analyze protocol` does."""
+    text = f"{outcome.id} {outcome.event or ''}".lower()
+    event: EventKind
+    if re.search(r"discharg", text):
+        event, other = "discharge", r"death|died|dead|mortality"
+    elif re.search(r"death|died|dead|mortality", text):
+        event, other = "death", r"discharg"
+    else:
+        raise UserError(f"outcome {outcome.id}: the natural history gives the day of discharge and of death; name "
+                        "the event accordingly or use the design assumptions")
+    competing = any(re.search(other, c.lower()) for c in outcome.competing_events)
+    if outcome.competing_events and not competing:
+        raise UserError(f"outcome {outcome.id}: competing events {outcome.competing_events} are not ones the "
+                        "natural history has (death, discharge)")
+    control = day_event_law(model, pop, outcome.day, event, competing)
+    treatment = day_event_law(model, pop, outcome.day, event, competing, odds_ratio=odds)
+    other_name = "death" if event == "discharge" else "discharge"
+    censoring = "competes (censored on its day)" if competing else f"does not censor (followed to day {outcome.day})"
+    notes.append(f"time to {event} by day {outcome.day} from the virtual patients' paths; {other_name} {censoring}; "
+                 "each look analyses its patients after their full follow-up; log-rank test")
+    return DayEventEndpoint(control, treatment, planned, ratio, earlier_is_better=outcome.better is Better.LOWER)
 
 
 def _improved(model: NaturalHistory, pop: Population, day: int, odds: float) -> float:
