@@ -19,9 +19,9 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import event, insert, inspect, select, update
+from sqlalchemy import Table, event, insert, inspect, select, update
 from sqlalchemy.orm import ORMExecuteState, Session
 
 from equipoise.store.models import GENESIS_HASH, AuditEntry, AuditHead, Base
@@ -192,8 +192,7 @@ def _seal(session: Session) -> None:
     conn = session.connection()
     # The head row is locked last in every transaction, and held only until commit: appends are serialized
     # without forking the chain, and lock order (patient, state, head) cannot deadlock.
-    head = conn.execute(select(AuditHead.last_id, AuditHead.last_hash).where(AuditHead.id == 1)
-                        .with_for_update()).one_or_none()
+    head = conn.execute(_HEAD_FOR_UPDATE).one_or_none()
     if head is None:
         raise RuntimeError("the audit chain has no head row: run the database migrations")
     last_id, last_hash = head
@@ -218,8 +217,15 @@ def _seal(session: Session) -> None:
         }
         last_hash = entry_hash(last_hash, fields)
         rows.append({**fields, "hash": last_hash})
-    conn.execute(insert(AuditEntry), rows)
-    conn.execute(update(AuditHead).where(AuditHead.id == 1).values(last_id=last_id, last_hash=last_hash))
+    conn.execute(_APPEND, rows)
+    conn.execute(_MOVE_HEAD, {"last_id": last_id, "last_hash": last_hash})
+
+
+# Built once (the seal runs in every write transaction); Core tables, so no ORM compilation either.
+_head, _log = cast(Table, AuditHead.__table__), cast(Table, AuditEntry.__table__)
+_HEAD_FOR_UPDATE = select(_head.c.last_id, _head.c.last_hash).where(_head.c.id == 1).with_for_update()
+_APPEND = insert(_log)
+_MOVE_HEAD = update(_head).where(_head.c.id == 1)
 
 
 @event.listens_for(Session, "after_rollback")
