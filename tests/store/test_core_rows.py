@@ -66,6 +66,8 @@ def test_core_insert_and_update_audit_like_the_orm(trial_db: Database):
         stored = s.get(Patient, core_id)
         assert stored is not None
         assert core_insert.new_values == {**row_values(stored), "status": "enrolled"}
+    assert orm_insert.new_values is not None
+    assert core_insert.new_values is not None
     expected = {k: v for k, v in orm_insert.new_values.items() if k not in ("id", "idempotency_key", "enrolled_at")}
     assert {k: v for k, v in core_insert.new_values.items() if k in expected} == expected
     assert core_update.old_values == {"status": "enrolled"}
