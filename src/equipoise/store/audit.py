@@ -5,6 +5,9 @@ How it works (AUD, 21 CFR 11.10(e), ICH E6(R3) §4.2.2):
 - ``after_flush`` turns each insert, update and delete of an audited row into a pending entry with the old
   and new values of the columns that changed, plus who, why, from where and the protocol version taken from
   the session's ``AuditContext``.
+- The enrol and randomize hot path writes its rows with single Core statements instead
+  (``equipoise.store.core_rows``), which append exactly the entry this hook would have built to the same
+  pending list.
 - ``before_commit`` locks the chain's head row, numbers the pending entries after it, chains each to the
   previous one by SHA-256 and inserts them: the change and its audit entries commit or roll back together.
 - Bulk ``UPDATE``/``DELETE`` statements on audited tables are refused (they would skip the trail, the gap
