@@ -39,10 +39,15 @@ def run_server(url: str, host: str, port: int, workers: int) -> None:
         raise UserError("--workers: give at least 1")
     # Worker processes build their own app from the environment: hand them the database URL that way.
     os.environ[DATABASE_URL_ENV] = url
-    from equipoise.server.protocol import NoDelayH11Protocol
+    from equipoise.server.protocol import NoDelayHttpProtocol
 
+    # httptools' HTTP parser, and uvloop's event loop (uvicorn's "auto" loop picks it where it is installed).
     uvicorn.run("equipoise.server.app:create_app", factory=True, host=host, port=port, workers=workers,
-                http=NoDelayH11Protocol, log_level="warning", access_log=False)
+                http=NoDelayHttpProtocol, log_level="warning", access_log=False,
+                # A worker answers the supervisor's health pings only once it has imported the app; on a busy
+                # machine that takes longer than uvicorn's 5 s default, and the supervisor would kill and
+                # respawn it for ever.
+                timeout_worker_healthcheck=60)
 
 
 def serve(

@@ -32,6 +32,11 @@ def services(request: Request) -> Services:
     return svc
 
 
+async def services_dependency(request: Request) -> Services:
+    # async: FastAPI runs a plain ``def`` dependency in the thread pool, a hand-off that costs more than this.
+    return services(request)
+
+
 def client_source(request: Request) -> str:
     host = request.client.host if request.client else "unknown"
     agent = request.headers.get("user-agent", "")[:120]
@@ -43,7 +48,7 @@ bearer = HTTPBearer(auto_error=False, description="A session token from POST /ap
 
 def principal(
     request: Request,
-    svc: Annotated[Services, Depends(services)],
+    svc: Annotated[Services, Depends(services_dependency)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
     if credentials is None or not credentials.credentials:
@@ -52,5 +57,5 @@ def principal(
     return svc.auth.authenticate(credentials.credentials, client_source(request))
 
 
-SvcDep = Annotated[Services, Depends(services)]
+SvcDep = Annotated[Services, Depends(services_dependency)]
 UserDep = Annotated[Principal, Depends(principal)]

@@ -7,6 +7,8 @@ Used by the reliability tests (64 clients, several server processes, kill -9) an
 
 from __future__ import annotations
 
+import http.client
+import json
 import os
 import secrets
 import signal
@@ -17,6 +19,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -147,38 +150,38 @@ def run_load(base: str, token: str, trial_id: str, patients: list[Patient], clie
     headers = {"Authorization": f"Bearer {token}"}
 
     def worker() -> None:
-        with httpx.Client(base_url=base, headers=headers, timeout=timeout) as client:
+        with _Client(base, headers, timeout) as client:
             while not (stop is not None and stop.is_set()):
                 with lock:
                     if not queue:
                         return
                     number, (site, values) = queue.pop()
                 try:
-                    enrol = client.post(f"/api/trials/{trial_id}/patients", json={"site_id": site, "values": values},
-                                        headers={"Idempotency-Key": f"enrol-{run_tag}-{number}"})
-                    if enrol.status_code != 201:
+                    status, body = client.post(f"/api/trials/{trial_id}/patients",
+                                               {"site_id": site, "values": values}, f"enrol-{run_tag}-{number}")
+                    if status != 201:
                         with lock:
-                            errors.append(f"enrol {number}: {enrol.status_code} {enrol.text[:200]}")
+                            errors.append(f"enrol {number}: {status} {body[:200]!r}")
                         continue
-                    pid = int(enrol.json()["id"])
+                    pid = int(json.loads(body)["id"])
                     key = f"rand-{run_tag}-{number}"
                     with lock:
                         pending.append((pid, key))
                     started = time.perf_counter()
-                    response = client.post(f"/api/trials/{trial_id}/patients/{pid}/randomize",
-                                           headers={"Idempotency-Key": key})
+                    status, body = client.post(f"/api/trials/{trial_id}/patients/{pid}/randomize", None, key)
                     elapsed = (time.perf_counter() - started) * 1000
-                    if response.status_code != 201:
+                    if status != 201:
                         with lock:
-                            errors.append(f"randomize {pid}: {response.status_code} {response.text[:200]}")
+                            errors.append(f"randomize {pid}: {status} {body[:200]!r}")
                         continue
-                    body = response.json()
+                    answer = json.loads(body)
                     with lock:
                         pending.remove((pid, key))
                         latencies.append(elapsed)
-                        acknowledged.append(Acknowledged(pid, int(body["allocation_id"]), body.get("kit_code"),
+                        acknowledged.append(Acknowledged(pid, int(answer["allocation_id"]), answer.get("kit_code"),
                                                          key, site))
-                except httpx.HTTPError as exc:
+                except (OSError, http.client.HTTPException) as exc:
+                    client.close()  # the next request opens a fresh connection
                     with lock:
                         errors.append(f"patient {number}: {type(exc).__name__}")
 
@@ -190,6 +193,38 @@ def run_load(base: str, token: str, trial_id: str, patients: list[Patient], clie
         thread.join()
     return LoadResult(len(patients), clients, time.perf_counter() - started, latencies, acknowledged, errors,
                       pending)
+
+
+class _Client:
+    """A keep-alive HTTP/1.1 connection from the standard library.
+
+    The load generator shares the machine's cores with the server it measures; httpx costs several times more
+    CPU per request than ``http.client``, and that CPU would be taken from the server under test.
+    """
+
+    def __init__(self, base: str, headers: Mapping[str, str], timeout: float) -> None:
+        parsed = urllib.parse.urlsplit(base)
+        self.connection = http.client.HTTPConnection(parsed.hostname or "127.0.0.1", parsed.port, timeout=timeout)
+        self.headers = dict(headers)
+
+    def post(self, path: str, payload: object, idempotency_key: str) -> tuple[int, bytes]:
+        headers = {**self.headers, "Idempotency-Key": idempotency_key}
+        body = b""
+        if payload is not None:
+            body = json.dumps(payload).encode()
+            headers["Content-Type"] = "application/json"
+        self.connection.request("POST", path, body=body, headers=headers)
+        response = self.connection.getresponse()
+        return response.status, response.read()
+
+    def close(self) -> None:
+        self.connection.close()
+
+    def __enter__(self) -> _Client:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
 
 
 def login(base: str, username: str, password: str) -> str:

@@ -5,6 +5,9 @@ How it works (AUD, 21 CFR 11.10(e), ICH E6(R3) §4.2.2):
 - ``after_flush`` turns each insert, update and delete of an audited row into a pending entry with the old
   and new values of the columns that changed, plus who, why, from where and the protocol version taken from
   the session's ``AuditContext``.
+- The enrol and randomize hot path writes its rows with single Core statements instead
+  (``equipoise.store.core_rows``), which append exactly the entry this hook would have built to the same
+  pending list.
 - ``before_commit`` locks the chain's head row, numbers the pending entries after it, chains each to the
   previous one by SHA-256 and inserts them: the change and its audit entries commit or roll back together.
 - Bulk ``UPDATE``/``DELETE`` statements on audited tables are refused (they would skip the trail, the gap
@@ -19,9 +22,9 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import event, insert, inspect, select, update
+from sqlalchemy import Table, event, insert, inspect, select, update
 from sqlalchemy.orm import ORMExecuteState, Session
 
 from equipoise.store.models import GENESIS_HASH, AuditEntry, AuditHead, Base
@@ -192,8 +195,7 @@ def _seal(session: Session) -> None:
     conn = session.connection()
     # The head row is locked last in every transaction, and held only until commit: appends are serialized
     # without forking the chain, and lock order (patient, state, head) cannot deadlock.
-    head = conn.execute(select(AuditHead.last_id, AuditHead.last_hash).where(AuditHead.id == 1)
-                        .with_for_update()).one_or_none()
+    head = conn.execute(_HEAD_FOR_UPDATE).one_or_none()
     if head is None:
         raise RuntimeError("the audit chain has no head row: run the database migrations")
     last_id, last_hash = head
@@ -218,8 +220,15 @@ def _seal(session: Session) -> None:
         }
         last_hash = entry_hash(last_hash, fields)
         rows.append({**fields, "hash": last_hash})
-    conn.execute(insert(AuditEntry), rows)
-    conn.execute(update(AuditHead).where(AuditHead.id == 1).values(last_id=last_id, last_hash=last_hash))
+    conn.execute(_APPEND, rows)
+    conn.execute(_MOVE_HEAD, {"last_id": last_id, "last_hash": last_hash})
+
+
+# Built once (the seal runs in every write transaction); Core tables, so no ORM compilation either.
+_head, _log = cast(Table, AuditHead.__table__), cast(Table, AuditEntry.__table__)
+_HEAD_FOR_UPDATE = select(_head.c.last_id, _head.c.last_hash).where(_head.c.id == 1).with_for_update()
+_APPEND = insert(_log)
+_MOVE_HEAD = update(_head).where(_head.c.id == 1)
 
 
 @event.listens_for(Session, "after_rollback")

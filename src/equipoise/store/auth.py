@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from equipoise.store.audit import AuditContext, record_event
@@ -168,44 +168,52 @@ class AuthService:
                 record_event(session, "logout", details={"kind": auth.kind})
 
     def authenticate(self, token: str, source: str | None = None) -> Principal:
-        """The principal behind a bearer token; expired, revoked and idle sessions are refused."""
+        """The principal behind a bearer token; expired, revoked and idle sessions are refused.
+
+        Every request comes through here, so it is one prepared Core statement (the session, its user and the
+        user's active roles, outer-joined), no ORM objects, and a SHA-256 of the token (never Argon2).
+        """
         now = utcnow()
         with self.db.read() as session:
-            # One round trip: the session, its user and the user's active roles (outer join: maybe none).
-            rows = session.execute(
-                select(AuthSession, User, Membership.role, Membership.trial_id, Membership.site_id)
-                .join(User, User.id == AuthSession.user_id)
-                .outerjoin(Membership, (Membership.user_id == User.id) & Membership.active.is_(True))
-                .where(AuthSession.token_hash == token_digest(token))
-            ).all()
+            rows = session.connection().execute(_AUTHENTICATE, {"token_hash": token_digest(token)}).all()
         if not rows:
             raise UnauthorizedError("invalid token: log in again")
-        auth, user = rows[0][0], rows[0][1]
-        grants = tuple(Grant(Role(role), trial_id, site_id) for _a, _u, role, trial_id, site_id in rows
-                       if role is not None)
-        if auth.revoked_at is not None:
+        first = rows[0]
+        grants = tuple(Grant(Role(r.role), r.trial_id, r.site_id) for r in rows if r.role is not None)
+        if first.revoked_at is not None:
             raise UnauthorizedError("this session has ended: log in again")
-        if not user.active:
+        if not first.active:
             raise UnauthorizedError("this account is deactivated")
-        if auth.expires_at is not None and auth.expires_at <= now:
+        if first.expires_at is not None and first.expires_at <= now:
             raise UnauthorizedError("this session has expired: log in again")
-        if auth.kind == "session":
-            idle = (now - auth.last_seen_at).total_seconds()
+        if first.kind == "session":
+            idle = (now - first.last_seen_at).total_seconds()
             if idle > self.settings.idle_timeout_seconds:
-                self._end_idle(auth.id, user, source)
+                self._end_idle(first.session_id, first.user_id, first.username, source)
                 raise UnauthorizedError(f"logged out after {self.settings.idle_timeout_seconds // 60} minutes "
                                    "without activity: log in again")
             if idle > self.settings.touch_interval_seconds:
                 with self.db.write() as session:
-                    fresh = session.get(AuthSession, auth.id)
+                    fresh = session.get(AuthSession, first.session_id)
                     if fresh is not None:
                         fresh.last_seen_at = now
-        return Principal(user_id=user.id, username=user.username, full_name=user.full_name, grants=grants,
-                         source=source, session_id=auth.id)
+        return Principal(user_id=first.user_id, username=first.username, full_name=first.full_name, grants=grants,
+                         source=source, session_id=first.session_id)
 
-    def _end_idle(self, session_id: int, user: User, source: str | None) -> None:
-        with self.db.write(AuditContext(actor=user.username, actor_id=user.id, source=source)) as session:
+    def _end_idle(self, session_id: int, user_id: int, username: str, source: str | None) -> None:
+        with self.db.write(AuditContext(actor=username, actor_id=user_id, source=source)) as session:
             auth = session.get(AuthSession, session_id)
             if auth is not None and auth.revoked_at is None:
                 auth.revoked_at = utcnow()
-                record_event(session, "session.timeout", details={"username": user.username})
+                record_event(session, "session.timeout", details={"username": username})
+
+
+_sessions, _users, _memberships = AuthSession.__table__, User.__table__, Membership.__table__
+_AUTHENTICATE = (
+    select(_sessions.c.id.label("session_id"), _sessions.c.kind, _sessions.c.revoked_at, _sessions.c.expires_at,
+           _sessions.c.last_seen_at, _users.c.id.label("user_id"), _users.c.username, _users.c.full_name,
+           _users.c.active, _memberships.c.role, _memberships.c.trial_id, _memberships.c.site_id)
+    .join_from(_sessions, _users, _users.c.id == _sessions.c.user_id)
+    .outerjoin(_memberships, (_memberships.c.user_id == _users.c.id) & _memberships.c.active.is_(True))
+    .where(_sessions.c.token_hash == bindparam("token_hash"))
+)

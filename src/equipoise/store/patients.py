@@ -14,17 +14,18 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import Row, bindparam, select
 from sqlalchemy.orm import Session
 
 from equipoise.protocol import Protocol, evaluate_eligibility
 from equipoise.store.audit import record_event
+from equipoise.store.core_rows import insert_row
 from equipoise.store.db import Database
 from equipoise.store.errors import ForbiddenError, InvalidError, NotFoundError, ServiceError
-from equipoise.store.models import Allocation, Discrepancy, Patient, Trial
+from equipoise.store.models import Allocation, Discrepancy, Patient, patient_code
 from equipoise.store.principal import Principal
 from equipoise.store.roles import Action
-from equipoise.store.trials import get_trial, in_force
+from equipoise.store.trials import AnyTrial, get_trial, in_force, trial_record
 from equipoise.store.types import iso, utcnow
 from equipoise.store.values import factor_fields, json_values, typed_values
 
@@ -57,8 +58,9 @@ class PatientView:
         return dict(self.__dict__)
 
 
-def patient_view(patient: Patient) -> PatientView:
-    return PatientView(patient.id, patient.code, patient.trial_id, patient.site_id, patient.status,
+def patient_view(patient: Patient | Row[Any]) -> PatientView:
+    """The view of a patient row (an ORM object, or a Core row with every column of ``patients``)."""
+    return PatientView(patient.id, patient_code(patient.id), patient.trial_id, patient.site_id, patient.status,
                        patient.enrolment_date.isoformat(), iso(patient.enrolled_at), patient.protocol_version,
                        dict(patient.enrolment_values))
 
@@ -73,10 +75,9 @@ class PatientService:
         principal.require(Action.ENROL, trial_id, site_id)
         now = self.clock()
         with self.db.read() as s:
-            trial = get_trial(s, trial_id)
+            trial = trial_record(s, trial_id)
             if idempotency_key:
-                existing = s.scalar(select(Patient).where(Patient.trial_id == trial_id,
-                                                          Patient.idempotency_key == idempotency_key))
+                existing = self._by_key(s, trial_id, idempotency_key)
                 if existing is not None:
                     return self._same_request(existing, site_id)
         protocol = self._protocol_at_site(trial, site_id, now)
@@ -100,32 +101,35 @@ class PatientService:
                               "missing": [c.to_dict() for c in eligibility.missing]})
         from sqlalchemy.exc import IntegrityError
 
+        # Everything above ran outside the write transaction; the transaction itself is one audited insert.
+        row: dict[str, Any] = {"trial_id": trial_id, "site_id": site_id, "enrolment_values": json_values(values),
+               "enrolment_date": date, "protocol_version": version, "status": "enrolled",
+               "idempotency_key": idempotency_key or None, "enrolled_by": principal.user_id, "enrolled_at": now}
         try:
             with self.db.write(principal.audit_context(reason="enrolment", protocol_version=version)) as s:
-                patient = Patient(trial_id=trial_id, site_id=site_id, enrolment_values=json_values(values),
-                                  enrolment_date=date, protocol_version=version, status="enrolled",
-                                  idempotency_key=idempotency_key or None, enrolled_by=principal.user_id,
-                                  enrolled_at=now)
-                s.add(patient)
-                s.flush()
-                return patient_view(patient)
+                patient_id = insert_row(s, Patient, row)
+            return PatientView(patient_id, patient_code(patient_id), trial_id, site_id, "enrolled",
+                               date.isoformat(), iso(now), version, dict(row["enrolment_values"]))
         except IntegrityError:
             if not idempotency_key:
                 raise
             with self.db.read() as s:
-                existing = s.scalar(select(Patient).where(Patient.trial_id == trial_id,
-                                                          Patient.idempotency_key == idempotency_key))
+                existing = self._by_key(s, trial_id, idempotency_key)
                 if existing is None:
                     raise
                 return self._same_request(existing, site_id)
 
     @staticmethod
-    def _same_request(existing: Patient, site_id: str) -> PatientView:
+    def _by_key(s: Session, trial_id: str, key: str) -> Row[Any] | None:
+        return s.connection().execute(_BY_KEY, {"trial_id": trial_id, "key": key}).one_or_none()
+
+    @staticmethod
+    def _same_request(existing: Row[Any], site_id: str) -> PatientView:
         if existing.site_id != site_id:
             raise InvalidError("this idempotency key was already used for another enrolment")
         return patient_view(existing)
 
-    def _protocol_at_site(self, trial: Trial, site_id: str, now: dt.datetime) -> Protocol:
+    def _protocol_at_site(self, trial: AnyTrial, site_id: str, now: dt.datetime) -> Protocol:
         protocol = in_force(trial, now.date())
         if protocol.site(site_id) is None:
             raise InvalidError(f"trial {trial.id} has no site {site_id!r} in force")
@@ -228,5 +232,9 @@ class PatientService:
                      "status": d.status, "raised_at": iso(d.raised_at)}
                     for d, site in s.execute(query)]
 
+
+_patients = Patient.__table__
+_BY_KEY = select(_patients).where(_patients.c.trial_id == bindparam("trial_id"),
+                                  _patients.c.idempotency_key == bindparam("key"))
 
 __all__ = ["ForbiddenError", "IneligibleError", "PatientService", "PatientView", "local_date"]

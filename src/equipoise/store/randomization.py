@@ -10,23 +10,25 @@ codes leak allocations).
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import Row, bindparam, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from equipoise.store import engine
+from equipoise.store.core_rows import insert_row, update_row
 from equipoise.store.db import Database
 from equipoise.store.errors import ConflictError, ForbiddenError, InvalidError, NotFoundError
-from equipoise.store.models import AdaptiveTable, Allocation, AllocationState, Patient, Trial, patient_code
+from equipoise.store.models import AdaptiveTable, Allocation, AllocationState, Patient, patient_code
 from equipoise.store.patients import Clock, local_date
 from equipoise.store.principal import Principal
 from equipoise.store.roles import Action
-from equipoise.store.trials import get_trial, in_force
+from equipoise.store.trials import AnyTrial, get_trial, in_force, trial_record
 from equipoise.store.types import iso, utcnow
 from equipoise.store.values import typed_values
 
@@ -59,8 +61,9 @@ class AllocationView:
         return dict(self.__dict__)
 
 
-def allocation_view(allocation: Allocation, site_id: str, trial: Trial, principal: Principal,
-                    replayed: bool = False) -> AllocationView:
+def allocation_view(allocation: Allocation | Row[Any] | _AllocationRow, site_id: str, trial: AnyTrial,
+                    principal: Principal, replayed: bool = False) -> AllocationView:
+    """An allocation (ORM object, or a Core row of ``allocations``) as this principal may see it."""
     show = principal.sees_arms(trial.id, trial.blinded, trial.unblinded_at)
     arm_name = None
     if show:
@@ -107,16 +110,18 @@ class RandomizationService:
         now = self.clock()
         if not principal.system and not principal.grants_for(Action.RANDOMIZE, trial_id):
             raise ForbiddenError("your role does not allow randomize")
+        # Core statements on the session's connection (the ORM unit of work cost more than the SQL): the rows
+        # written are audited by ``core_rows`` exactly as the ORM hook would, in this same transaction.
         with self.db.write(principal.audit_context(reason="randomization")) as s:
-            trial = get_trial(s, trial_id)
-            patient = s.scalars(select(Patient).where(Patient.id == patient_id).with_for_update()).one_or_none()
+            conn = s.connection()
+            trial = trial_record(s, trial_id)
+            patient = conn.execute(_PATIENT_FOR_UPDATE, {"patient_id": patient_id}).one_or_none()
             sites = principal.site_filter(Action.VIEW_PATIENTS, trial_id)
             if patient is None or patient.trial_id != trial_id or (sites is not None and patient.site_id not in sites):
                 raise NotFoundError(f"no patient {patient_id} in trial {trial_id}")
             principal.require(Action.RANDOMIZE, trial_id, patient.site_id)
-            earlier = s.scalars(select(Allocation).where(
-                Allocation.trial_id == trial_id,
-                or_(Allocation.idempotency_key == key, Allocation.patient_id == patient_id))).all()
+            code = patient_code(patient_id)
+            earlier = conn.execute(_EARLIER, {"trial_id": trial_id, "key": key, "patient_id": patient_id}).all()
             by_key = next((a for a in earlier if a.idempotency_key == key), None)
             if by_key is not None:
                 if by_key.patient_id != patient_id:
@@ -124,7 +129,7 @@ class RandomizationService:
                 return allocation_view(by_key, patient.site_id, trial, principal, replayed=True)
             done = next((a for a in earlier if a.patient_id == patient_id), None)
             if done is not None:
-                raise ConflictError(f"patient {patient.code} is already randomized (allocation {done.id}); "
+                raise ConflictError(f"patient {code} is already randomized (allocation {done.id}); "
                                "a patient is never randomized twice")
             date = local_date(in_force(trial, now.date()), patient.site_id, now)
             protocol = in_force(trial, date)
@@ -136,24 +141,25 @@ class RandomizationService:
                 prepared = engine.prepare(protocol, patient.site_id, values,
                                           table.probabilities if table is not None else None)
                 state_row = self._lock_state(s, trial_id, prepared.state_key, prepared.scheme.initial_state())
-                allocation, draws = engine.allocate_recorded(prepared, state_row.state)
+                allocation, draws = engine.allocate_recorded(prepared, state_row["state"])
             except engine.AllocationError as exc:
-                raise InvalidError(f"cannot randomize patient {patient.code}: {exc}") from None
-            state_row.count += 1
-            state_row.state = allocation.state
-            row = Allocation(
-                trial_id=trial_id, patient_id=patient_id, state_id=state_row.id, sequence=state_row.count,
-                stratum=prepared.request.stratum, factors=dict(prepared.request.factors), arm=allocation.arm,
-                kit_code=new_kit_code(self._kit_prefix(protocol, allocation.arm)) if trial.blinded else None,
-                protocol_version=protocol.trial.version, allocation_date=date, method=prepared.scheme.method,
-                parameters=prepared.scheme.parameters(), request=prepared.request.to_dict(), draws=draws,
-                diagnostics=allocation.diagnostics, state_after=allocation.state,
-                adaptive_table_version=table.version if table is not None else None, idempotency_key=key,
-                allocated_by=principal.user_id, allocated_at=now)
-            s.add(row)
-            patient.status = "randomized"
-            s.flush()
-            return allocation_view(row, patient.site_id, trial, principal)
+                raise InvalidError(f"cannot randomize patient {code}: {exc}") from None
+            sequence = state_row["count"] + 1
+            update_row(s, AllocationState, state_row, {"count": sequence, "state": allocation.state})
+            row: dict[str, Any] = {
+                "trial_id": trial_id, "patient_id": patient_id, "state_id": state_row["id"], "sequence": sequence,
+                "stratum": prepared.request.stratum, "factors": dict(prepared.request.factors),
+                "arm": allocation.arm,
+                "kit_code": new_kit_code(self._kit_prefix(protocol, allocation.arm)) if trial.blinded else None,
+                "protocol_version": protocol.trial.version, "allocation_date": date,
+                "method": prepared.scheme.method, "parameters": prepared.scheme.parameters(),
+                "request": prepared.request.to_dict(), "draws": draws, "diagnostics": allocation.diagnostics,
+                "state_after": allocation.state,
+                "adaptive_table_version": table.version if table is not None else None, "idempotency_key": key,
+                "allocated_by": principal.user_id, "allocated_at": now}
+            row["id"] = insert_row(s, Allocation, row)
+            update_row(s, Patient, patient._asdict(), {"status": "randomized"})
+            return allocation_view(_AllocationRow(**row), patient.site_id, trial, principal)
 
     @staticmethod
     def _kit_prefix(protocol: Any, arm_id: str) -> str | None:
@@ -166,27 +172,25 @@ class RandomizationService:
                         .order_by(AdaptiveTable.version.desc()).limit(1))
 
     @staticmethod
-    def _lock_state(s: Session, trial_id: str, state_key: str, initial: dict[str, Any]) -> AllocationState:
-        query = (select(AllocationState)
-                 .where(AllocationState.trial_id == trial_id, AllocationState.state_key == state_key)
-                 .with_for_update())
-        row = s.scalars(query).one_or_none()
+    def _lock_state(s: Session, trial_id: str, state_key: str, initial: dict[str, Any]) -> dict[str, Any]:
+        """The stratum's state row (id, trial_id, state, count), locked; created if this is its first patient."""
+        conn = s.connection()
+        params = {"trial_id": trial_id, "state_key": state_key}
+        row = conn.execute(_STATE_FOR_UPDATE, params).one_or_none()
         if row is not None:
-            return row
+            return row._asdict()
         if s.get_bind().dialect.name == "postgresql":
             # Two processes may create the same new stratum at once: insert-if-absent, then lock the winner's
             # row. The insert bypasses the ORM, so its audit entry is added here.
-            inserted = s.execute(pg_insert(AllocationState).values(trial_id=trial_id, state_key=state_key,
-                                                                   state=initial, count=0)
-                                 .on_conflict_do_nothing().returning(AllocationState.id)).scalar_one_or_none()
-            row = s.scalars(query).one()
+            inserted = conn.execute(pg_insert(AllocationState).values(trial_id=trial_id, state_key=state_key,
+                                                                      state=initial, count=0)
+                                    .on_conflict_do_nothing().returning(AllocationState.id)).scalar_one_or_none()
+            locked = conn.execute(_STATE_FOR_UPDATE, params).one()._asdict()
             if inserted is not None:
-                _audit_raw_insert(s, row)
-            return row
-        row = AllocationState(trial_id=trial_id, state_key=state_key, state=initial, count=0)
-        s.add(row)
-        s.flush()
-        return row
+                _audit_raw_insert(s, trial_id, state_key, locked)
+            return locked
+        new_id = insert_row(s, AllocationState, {**params, "state": initial, "count": 0})
+        return {"id": new_id, "trial_id": trial_id, "state": initial, "count": 0}
 
     def list_allocations(self, principal: Principal, trial_id: str, limit: int = 100,
                          offset: int = 0) -> list[AllocationView]:
@@ -214,11 +218,50 @@ class RandomizationService:
             return allocation_view(row[0], row[1], trial, principal)
 
 
-def _audit_raw_insert(s: Session, row: AllocationState) -> None:
-    from equipoise.store.audit import record_event, row_values
+def _audit_raw_insert(s: Session, trial_id: str, state_key: str, row: dict[str, Any]) -> None:
+    from equipoise.store.audit import audit_value, record_event
 
-    record_event(s, "insert", trial_id=row.trial_id, table_name="allocation_states", record_id=str(row.id),
-                 details=row_values(row))
+    values = {"id": row["id"], "trial_id": trial_id, "state_key": state_key, "state": row["state"],
+              "count": row["count"]}
+    record_event(s, "insert", trial_id=trial_id, table_name="allocation_states", record_id=str(row["id"]),
+                 details={k: audit_value(AllocationState, k, v) for k, v in values.items()})
+
+
+@dataclass(frozen=True)
+class _AllocationRow:
+    """A just-written allocation row, for ``allocation_view`` (every column of ``allocations``)."""
+
+    id: int
+    trial_id: str
+    patient_id: int
+    state_id: int
+    sequence: int
+    stratum: str
+    factors: dict[str, str]
+    arm: str
+    kit_code: str | None
+    protocol_version: str
+    allocation_date: dt.date
+    method: str
+    parameters: dict[str, Any]
+    request: dict[str, Any]
+    draws: list[float]
+    diagnostics: dict[str, Any]
+    state_after: dict[str, Any]
+    adaptive_table_version: int | None
+    idempotency_key: str
+    allocated_by: int | None
+    allocated_at: dt.datetime
+
+
+_patients, _allocations, _states = Patient.__table__, Allocation.__table__, AllocationState.__table__
+_PATIENT_FOR_UPDATE = select(_patients).where(_patients.c.id == bindparam("patient_id")).with_for_update()
+_EARLIER = select(_allocations).where(_allocations.c.trial_id == bindparam("trial_id"),
+                                      or_(_allocations.c.idempotency_key == bindparam("key"),
+                                          _allocations.c.patient_id == bindparam("patient_id")))
+_STATE_FOR_UPDATE = (select(_states.c.id, _states.c.trial_id, _states.c.state, _states.c.count)
+                     .where(_states.c.trial_id == bindparam("trial_id"), _states.c.state_key == bindparam("state_key"))
+                     .with_for_update())
 
 
 __all__ = ["AllocationView", "RandomizationService", "allocation_view", "new_kit_code"]

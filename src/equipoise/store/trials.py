@@ -8,7 +8,7 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from equipoise.protocol import InvalidProtocolError, Protocol, validate_text
@@ -28,7 +28,45 @@ def _parse(text: str, name: str) -> Protocol:
     return report.protocol
 
 
-def protocol_of(trial: Trial) -> Protocol:
+@dataclass(frozen=True)
+class TrialRecord:
+    """What a request needs of a trial row, read without the ORM (``trial_record``)."""
+
+    id: str
+    blinded: bool
+    unblinded_at: dt.datetime | None
+    status: str
+    protocol_sha256: str
+    protocol_text: str
+
+
+AnyTrial = Trial | TrialRecord
+_trials = Trial.__table__
+_TRIAL_ROW = select(_trials.c.blinded, _trials.c.unblinded_at, _trials.c.status, _trials.c.protocol_sha256).where(
+    _trials.c.id == bindparam("trial_id"))
+_TRIAL_TEXT = select(_trials.c.protocol_text).where(_trials.c.id == bindparam("trial_id"))
+# (trial id, SHA-256 of its protocol file) -> the file's text. The text of a given digest never changes, so
+# each server process reads a protocol file once per version (an amendment changes the digest), not per request.
+_texts: dict[tuple[str, str], str] = {}
+
+
+def trial_record(session: Session, trial_id: str) -> TrialRecord:
+    """The trial as ``get_trial`` would find it, with its protocol text cached by content digest."""
+    conn = session.connection()
+    row = conn.execute(_TRIAL_ROW, {"trial_id": trial_id}).one_or_none()
+    if row is None:
+        raise NotFoundError(f"no trial {trial_id!r}")
+    text = _texts.get((trial_id, row.protocol_sha256))
+    if text is None:
+        text = conn.execute(_TRIAL_TEXT, {"trial_id": trial_id}).scalar_one()
+        if hashlib.sha256(text.encode()).hexdigest() == row.protocol_sha256:
+            if len(_texts) > 256:
+                _texts.clear()
+            _texts[(trial_id, row.protocol_sha256)] = text
+    return TrialRecord(trial_id, row.blinded, row.unblinded_at, row.status, row.protocol_sha256, text)
+
+
+def protocol_of(trial: AnyTrial) -> Protocol:
     """The parsed protocol of a trial (cached by content: parsing on every request would be wasteful)."""
     return _parse(trial.protocol_text, f"{trial.id}.yaml")
 
@@ -38,7 +76,7 @@ def _in_force(text: str, name: str, on: dt.date) -> Protocol:
     return _parse(text, name).in_force(on)
 
 
-def in_force(trial: Trial, on: dt.date) -> Protocol:
+def in_force(trial: AnyTrial, on: dt.date) -> Protocol:
     """The protocol in force on a date (cached: the text of an activated protocol never changes)."""
     try:
         return _in_force(trial.protocol_text, f"{trial.id}.yaml", on)
