@@ -7,7 +7,7 @@ import pytest
 
 from equipoise.errors import UserError
 from equipoise.protocol import load_protocol
-from equipoise.simulate.endpoints import BinaryEndpoint
+from equipoise.simulate.endpoints import BinaryEndpoint, SurvivalEndpoint
 from equipoise.simulate.natural_history import Paths, load_natural_history
 from equipoise.simulate.protocol import Effect, build
 from equipoise.simulate.ratio_endpoints import BinaryRatioEndpoint
@@ -96,6 +96,30 @@ def test_time_to_event_primary_uses_the_design_layers_events(examples, tmp_path)
     assert sim.plan.two_sided
     oc = simulate_group_sequential(sim.endpoint, sim.plan, null=True, n_trials=3000, seed=2)
     assert abs(oc.rejection_probability - 0.01) <= 3.5 * np.sqrt(0.01 * 0.99 / 3000)
+
+
+def test_time_to_event_control_hazard_comes_from_the_assumptions_as_the_design_reads_them(examples, tmp_path):
+    """median_control, else an exponential through p_control at the outcome's day; neither is a clear refusal
+    (a silent default median would simulate a trial nobody designed)."""
+    pytest.importorskip("equipoise.design")
+    text = (examples / "covid19-msc-rct.yaml").read_text(encoding="utf-8")
+    start, end = text.index("  primary:\n"), text.index("  secondary:\n")
+
+    def protocol_with(assumptions: str):
+        path = tmp_path / "ttd.yaml"
+        path.write_text(text[:start] + "  primary:\n    outcome: time_to_discharge\n    method: logrank\n"
+                        f"    assumptions: {{{assumptions}}}\n" + text[end:], encoding="utf-8")
+        return load_protocol(path)
+
+    protocol = protocol_with("hazard_ratio: 1.5, p_control: 0.6, accrual: 6, follow_up: 6")
+    assert protocol.analysis is not None
+    day = protocol.outcome(protocol.analysis.primary.outcome).day
+    sim = build(protocol, Effect.parse("none"))
+    assert isinstance(sim.endpoint, SurvivalEndpoint)
+    rate = sim.endpoint.control.rates[0]
+    assert 1 - np.exp(-rate * day) == pytest.approx(0.6, rel=1e-12)  # P(event by the outcome day) = p_control
+    with pytest.raises(UserError, match="median_control"):
+        build(protocol_with("hazard_ratio: 1.5, accrual: 6, follow_up: 6"), Effect.parse("none"))
 
 
 def test_time_to_event_direction_follows_better(examples, tmp_path):

@@ -232,10 +232,22 @@ def _survival_endpoint(protocol: Protocol, effect: Effect, plan: SequentialPlan,
     n_max = target.total if target is not None else math.ceil(sized.n_total or 2 * planned[-1])
     if n_max < planned[-1]:
         raise UserError(f"{protocol.trial.id}: {n_max} patients cannot give the {planned[-1]} events the design needs")
-    median = a.median_control or 12.0
+    median = _control_median(protocol, a)
     # better: lower means an earlier event is better (discharge), so a higher hazard is; higher: a later one (death)
     return SurvivalEndpoint(PiecewiseExponential.from_median(median), hr, planned, n_max, a.accrual or 12.0,
                             a.dropout or 0.0, 12.0, lower_hazard_is_better=not lower_better)
+
+
+def _control_median(protocol: Protocol, a: Assumptions) -> float:
+    """The control arm's median time, as the design layer reads the assumptions: ``median_control``, else an
+    exponential through ``p_control`` at the outcome's day (median = day x ln 2 / -ln(1 - p_control))."""
+    if a.median_control is not None:
+        return a.median_control
+    outcome = protocol.outcome(protocol.analysis.primary.outcome) if protocol.analysis is not None else None
+    if a.p_control is not None and outcome is not None and outcome.day:
+        return outcome.day * math.log(2.0) / -math.log1p(-a.p_control)
+    raise UserError(f"{protocol.trial.id}: simulating a time-to-event primary needs the control arm's event times: "
+                    "give analysis.primary.assumptions.median_control, or p_control with the outcome's day")
 
 
 def _natural_history_endpoint(outcome: Outcome, method: AnalysisMethod, effect: Effect, model: NaturalHistory,
