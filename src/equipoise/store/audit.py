@@ -9,7 +9,8 @@ How it works (AUD, 21 CFR 11.10(e), ICH E6(R3) §4.2.2):
   (``equipoise.store.core_rows``), which append exactly the entry this hook would have built to the same
   pending list.
 - ``before_commit`` locks the chain's head row, numbers the pending entries after it, chains each to the
-  previous one by SHA-256 and inserts them: the change and its audit entries commit or roll back together.
+  previous one by SHA-256, inserts them and moves the head (one statement on PostgreSQL): the change and its
+  audit entries commit or roll back together.
 - Bulk ``UPDATE``/``DELETE`` statements on audited tables are refused (they would skip the trail, the gap
   reported for django-simple-history #174/#528); on PostgreSQL a trigger also refuses any UPDATE or DELETE of
   ``audit_log`` itself.
@@ -220,6 +221,12 @@ def _seal(session: Session) -> None:
         }
         last_hash = entry_hash(last_hash, fields)
         rows.append({**fields, "hash": last_hash})
+    if conn.dialect.name == "postgresql":
+        # One statement, one round trip: the head moves in a data-modifying CTE of the entries' INSERT
+        # (PostgreSQL runs it exactly once, in the same statement and transaction; SQLite has no such CTE).
+        move = _MOVE_HEAD.values(last_id=last_id, last_hash=last_hash).cte("moved_head")
+        conn.execute(insert(_log).values(rows).add_cte(move))
+        return
     conn.execute(_APPEND, rows)
     conn.execute(_MOVE_HEAD, {"last_id": last_id, "last_hash": last_hash})
 
