@@ -20,7 +20,7 @@ try:
 except ImportError:  # pragma: no cover - not on POSIX: SQLite's own busy handler alone
     fcntl = None  # type: ignore[assignment]
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
@@ -112,11 +112,13 @@ class Database:
             self._lock_path = f"{database}.writelock" if database and database != ":memory:" and fcntl else None
             self.write_engine = self._sqlite_engine(immediate=True)
             self.read_engine = self._sqlite_engine(immediate=False)
+            self._lookup_engine = self.read_engine
         else:
             self._lock_path = None
             self.write_engine = create_engine(self.url, pool_size=pool_size, max_overflow=pool_size)
             _ping_when_idle(self.write_engine)
             self.read_engine = self.write_engine
+            self._lookup_engine = self.write_engine.execution_options(isolation_level="AUTOCOMMIT")
         self._writer = sessionmaker(self.write_engine, expire_on_commit=False)
         self._reader = sessionmaker(self.read_engine, expire_on_commit=False)
 
@@ -172,6 +174,22 @@ class Database:
     def read(self) -> Iterator[Session]:
         with self._reader() as session, session.begin():
             yield session
+
+    @contextmanager
+    def lookup(self) -> Iterator[Connection]:
+        """A connection for reads that need no shared snapshot (each statement stands alone), for the hot path.
+
+        On PostgreSQL it runs in autocommit: no BEGIN and no COMMIT, two round trips fewer than ``read`` per
+        request. Reads in ``read`` run at READ COMMITTED, where every statement takes its own snapshot anyway,
+        so what a lookup sees is what the same statements would see in a transaction. Not for server-side
+        cursors (``yield_per``), which need a transaction. On SQLite it is a plain deferred read transaction.
+        """
+        with self._lookup_engine.connect() as conn:
+            if self.dialect == "sqlite":
+                with conn.begin():
+                    yield conn
+            else:
+                yield conn
 
     def dispose(self) -> None:
         self.write_engine.dispose()

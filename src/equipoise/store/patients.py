@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Row, bindparam, select
+from sqlalchemy import Connection, Row, bindparam, select
 from sqlalchemy.orm import Session
 
 from equipoise.protocol import Protocol, evaluate_eligibility
@@ -74,10 +74,10 @@ class PatientService:
               idempotency_key: str | None = None) -> PatientView:
         principal.require(Action.ENROL, trial_id, site_id)
         now = self.clock()
-        with self.db.read() as s:
-            trial = trial_record(s, trial_id)
+        with self.db.lookup() as conn:
+            trial = trial_record(conn, trial_id)
             if idempotency_key:
-                existing = self._by_key(s, trial_id, idempotency_key)
+                existing = self._by_key(conn, trial_id, idempotency_key)
                 if existing is not None:
                     return self._same_request(existing, site_id)
         protocol = self._protocol_at_site(trial, site_id, now)
@@ -113,15 +113,15 @@ class PatientService:
         except IntegrityError:
             if not idempotency_key:
                 raise
-            with self.db.read() as s:
-                existing = self._by_key(s, trial_id, idempotency_key)
+            with self.db.lookup() as conn:
+                existing = self._by_key(conn, trial_id, idempotency_key)
                 if existing is None:
                     raise
                 return self._same_request(existing, site_id)
 
     @staticmethod
-    def _by_key(s: Session, trial_id: str, key: str) -> Row[Any] | None:
-        return s.connection().execute(_BY_KEY, {"trial_id": trial_id, "key": key}).one_or_none()
+    def _by_key(conn: Connection, trial_id: str, key: str) -> Row[Any] | None:
+        return conn.execute(_BY_KEY, {"trial_id": trial_id, "key": key}).one_or_none()
 
     @staticmethod
     def _same_request(existing: Row[Any], site_id: str) -> PatientView:

@@ -8,7 +8,7 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session
 
 from equipoise.protocol import InvalidProtocolError, Protocol, validate_text
@@ -50,9 +50,9 @@ _TRIAL_TEXT = select(_trials.c.protocol_text).where(_trials.c.id == bindparam("t
 _texts: dict[tuple[str, str], str] = {}
 
 
-def trial_record(session: Session, trial_id: str) -> TrialRecord:
+def trial_record(source: Session | Connection, trial_id: str) -> TrialRecord:
     """The trial as ``get_trial`` would find it, with its protocol text cached by content digest."""
-    conn = session.connection()
+    conn = source.connection() if isinstance(source, Session) else source
     row = conn.execute(_TRIAL_ROW, {"trial_id": trial_id}).one_or_none()
     if row is None:
         raise NotFoundError(f"no trial {trial_id!r}")
