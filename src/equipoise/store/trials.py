@@ -56,14 +56,20 @@ def trial_record(source: Session | Connection, trial_id: str) -> TrialRecord:
     row = conn.execute(_TRIAL_ROW, {"trial_id": trial_id}).one_or_none()
     if row is None:
         raise NotFoundError(f"no trial {trial_id!r}")
-    text = _texts.get((trial_id, row.protocol_sha256))
+    return trial_from_row(conn, trial_id, row.blinded, row.unblinded_at, row.status, row.protocol_sha256)
+
+
+def trial_from_row(conn: Connection, trial_id: str, blinded: bool, unblinded_at: dt.datetime | None, status: str,
+                   protocol_sha256: str) -> TrialRecord:
+    """The trial from its columns read by another statement (one joined to a caller's own row), text cached."""
+    text = _texts.get((trial_id, protocol_sha256))
     if text is None:
         text = conn.execute(_TRIAL_TEXT, {"trial_id": trial_id}).scalar_one()
-        if hashlib.sha256(text.encode()).hexdigest() == row.protocol_sha256:
+        if hashlib.sha256(text.encode()).hexdigest() == protocol_sha256:
             if len(_texts) > 256:
                 _texts.clear()
-            _texts[(trial_id, row.protocol_sha256)] = text
-    return TrialRecord(trial_id, row.blinded, row.unblinded_at, row.status, row.protocol_sha256, text)
+            _texts[(trial_id, protocol_sha256)] = text
+    return TrialRecord(trial_id, blinded, unblinded_at, status, protocol_sha256, text)
 
 
 def protocol_of(trial: AnyTrial) -> Protocol:
