@@ -22,10 +22,10 @@ from equipoise.store.audit import record_event
 from equipoise.store.core_rows import insert_row
 from equipoise.store.db import Database
 from equipoise.store.errors import ForbiddenError, InvalidError, NotFoundError, ServiceError
-from equipoise.store.models import Allocation, Discrepancy, Patient, patient_code
+from equipoise.store.models import Allocation, Discrepancy, Patient, Trial, patient_code
 from equipoise.store.principal import Principal
 from equipoise.store.roles import Action
-from equipoise.store.trials import AnyTrial, get_trial, in_force, trial_record
+from equipoise.store.trials import AnyTrial, get_trial, in_force, trial_from_row
 from equipoise.store.types import iso, utcnow
 from equipoise.store.values import factor_fields, json_values, typed_values
 
@@ -75,11 +75,14 @@ class PatientService:
         principal.require(Action.ENROL, trial_id, site_id)
         now = self.clock()
         with self.db.lookup() as conn:
-            trial = trial_record(conn, trial_id)
-            if idempotency_key:
-                existing = self._by_key(conn, trial_id, idempotency_key)
-                if existing is not None:
-                    return self._same_request(existing, site_id)
+            # The trial's row and the patient already enrolled under this key (if any), in one statement.
+            found = conn.execute(_TRIAL_AND_KEY, {"trial_id": trial_id, "key": idempotency_key or None}).one_or_none()
+            if found is None:
+                raise NotFoundError(f"no trial {trial_id!r}")
+            trial = trial_from_row(conn, trial_id, found.trial_blinded, found.trial_unblinded_at,
+                                   found.trial_status, found.trial_protocol_sha256)
+            if found.id is not None:
+                return self._same_request(found, site_id)
         protocol = self._protocol_at_site(trial, site_id, now)
         values = typed_values(protocol, raw_values)
         missing = [f"{fid} (from {field})" for fid, field in factor_fields(protocol).items()
@@ -233,7 +236,13 @@ class PatientService:
                     for d, site in s.execute(query)]
 
 
-_patients = Patient.__table__
+_patients, _trials = Patient.__table__, Trial.__table__
+_TRIAL_AND_KEY = (
+    select(_trials.c.blinded.label("trial_blinded"), _trials.c.unblinded_at.label("trial_unblinded_at"),
+           _trials.c.status.label("trial_status"), _trials.c.protocol_sha256.label("trial_protocol_sha256"), _patients)
+    .select_from(_trials.outerjoin(_patients, (_patients.c.trial_id == _trials.c.id)
+                                   & (_patients.c.idempotency_key == bindparam("key"))))
+    .where(_trials.c.id == bindparam("trial_id")))
 _BY_KEY = select(_patients).where(_patients.c.trial_id == bindparam("trial_id"),
                                   _patients.c.idempotency_key == bindparam("key"))
 
