@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 
 from equipoise.store.auth import AuthService
 from equipoise.store.db import Database
-from equipoise.store.errors import ConflictError, ForbiddenError, InvalidError, UnauthorizedError
+from equipoise.store.errors import ConflictError, ForbiddenError, InvalidError, NotFoundError, UnauthorizedError
 from equipoise.store.models import Allocation
 from equipoise.store.patients import PatientService
 from equipoise.store.principal import Principal, system_principal
@@ -180,4 +180,19 @@ def test_amend_adds_an_amendment_that_applies_from_its_date_and_keeps_the_past(d
     assert "tocilizumab" in {a["id"] for a in after.request["arms"]}
     assert before.protocol_version == "3.0"
     assert replay_trial(db, TRIAL).identical  # the earlier allocation still replays under version 3.0
+    assert verify(db).ok
+
+
+def test_rnd2_an_enrolment_retried_with_its_key_returns_the_same_patient(db: Database):
+    coord, _ = setup(db, PLATFORM.read_text())
+    service = PatientService(db, Clock(dt.date(2020, 4, 1)))
+    first = service.enrol(coord, TRIAL, "oxford", values(), "enrol-1")
+    assert service.enrol(coord, TRIAL, "oxford", values(), "enrol-1") == first
+    with pytest.raises(InvalidError, match="already used"):
+        service.enrol(coord, TRIAL, "edinburgh", values(), "enrol-1")
+    other = service.enrol(coord, TRIAL, "oxford", values(), "enrol-2")
+    unkeyed = [service.enrol(coord, TRIAL, "oxford", values()) for _ in range(2)]
+    assert len({first.id, other.id, *(p.id for p in unkeyed)}) == 4
+    with pytest.raises(NotFoundError, match="no trial"):
+        service.enrol(system_principal("test"), "NO-SUCH-TRIAL", "oxford", values(), "enrol-1")
     assert verify(db).ok

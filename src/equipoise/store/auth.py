@@ -174,8 +174,8 @@ class AuthService:
         user's active roles, outer-joined), no ORM objects, and a SHA-256 of the token (never Argon2).
         """
         now = utcnow()
-        with self.db.read() as session:
-            rows = session.connection().execute(_AUTHENTICATE, {"token_hash": token_digest(token)}).all()
+        with self.db.lookup() as conn:
+            rows = conn.execute(_AUTHENTICATE, {"token_hash": token_digest(token)}).all()
         if not rows:
             raise UnauthorizedError("invalid token: log in again")
         first = rows[0]

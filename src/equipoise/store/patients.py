@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Row, bindparam, select
+from sqlalchemy import Connection, Row, bindparam, select
 from sqlalchemy.orm import Session
 
 from equipoise.protocol import Protocol, evaluate_eligibility
@@ -22,10 +22,10 @@ from equipoise.store.audit import record_event
 from equipoise.store.core_rows import insert_row
 from equipoise.store.db import Database
 from equipoise.store.errors import ForbiddenError, InvalidError, NotFoundError, ServiceError
-from equipoise.store.models import Allocation, Discrepancy, Patient, patient_code
+from equipoise.store.models import Allocation, Discrepancy, Patient, Trial, patient_code
 from equipoise.store.principal import Principal
 from equipoise.store.roles import Action
-from equipoise.store.trials import AnyTrial, get_trial, in_force, trial_record
+from equipoise.store.trials import AnyTrial, get_trial, in_force, trial_from_row
 from equipoise.store.types import iso, utcnow
 from equipoise.store.values import factor_fields, json_values, typed_values
 
@@ -74,12 +74,15 @@ class PatientService:
               idempotency_key: str | None = None) -> PatientView:
         principal.require(Action.ENROL, trial_id, site_id)
         now = self.clock()
-        with self.db.read() as s:
-            trial = trial_record(s, trial_id)
-            if idempotency_key:
-                existing = self._by_key(s, trial_id, idempotency_key)
-                if existing is not None:
-                    return self._same_request(existing, site_id)
+        with self.db.lookup() as conn:
+            # The trial's row and the patient already enrolled under this key (if any), in one statement.
+            found = conn.execute(_TRIAL_AND_KEY, {"trial_id": trial_id, "key": idempotency_key or None}).one_or_none()
+            if found is None:
+                raise NotFoundError(f"no trial {trial_id!r}")
+            trial = trial_from_row(conn, trial_id, found.trial_blinded, found.trial_unblinded_at,
+                                   found.trial_status, found.trial_protocol_sha256)
+            if found.id is not None:
+                return self._same_request(found, site_id)
         protocol = self._protocol_at_site(trial, site_id, now)
         values = typed_values(protocol, raw_values)
         missing = [f"{fid} (from {field})" for fid, field in factor_fields(protocol).items()
@@ -113,15 +116,15 @@ class PatientService:
         except IntegrityError:
             if not idempotency_key:
                 raise
-            with self.db.read() as s:
-                existing = self._by_key(s, trial_id, idempotency_key)
+            with self.db.lookup() as conn:
+                existing = self._by_key(conn, trial_id, idempotency_key)
                 if existing is None:
                     raise
                 return self._same_request(existing, site_id)
 
     @staticmethod
-    def _by_key(s: Session, trial_id: str, key: str) -> Row[Any] | None:
-        return s.connection().execute(_BY_KEY, {"trial_id": trial_id, "key": key}).one_or_none()
+    def _by_key(conn: Connection, trial_id: str, key: str) -> Row[Any] | None:
+        return conn.execute(_BY_KEY, {"trial_id": trial_id, "key": key}).one_or_none()
 
     @staticmethod
     def _same_request(existing: Row[Any], site_id: str) -> PatientView:
@@ -233,7 +236,13 @@ class PatientService:
                     for d, site in s.execute(query)]
 
 
-_patients = Patient.__table__
+_patients, _trials = Patient.__table__, Trial.__table__
+_TRIAL_AND_KEY = (
+    select(_trials.c.blinded.label("trial_blinded"), _trials.c.unblinded_at.label("trial_unblinded_at"),
+           _trials.c.status.label("trial_status"), _trials.c.protocol_sha256.label("trial_protocol_sha256"), _patients)
+    .select_from(_trials.outerjoin(_patients, (_patients.c.trial_id == _trials.c.id)
+                                   & (_patients.c.idempotency_key == bindparam("key"))))
+    .where(_trials.c.id == bindparam("trial_id")))
 _BY_KEY = select(_patients).where(_patients.c.trial_id == bindparam("trial_id"),
                                   _patients.c.idempotency_key == bindparam("key"))
 

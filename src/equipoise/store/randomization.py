@@ -24,11 +24,11 @@ from equipoise.store import engine
 from equipoise.store.core_rows import insert_row, update_row
 from equipoise.store.db import Database
 from equipoise.store.errors import ConflictError, ForbiddenError, InvalidError, NotFoundError
-from equipoise.store.models import AdaptiveTable, Allocation, AllocationState, Patient, patient_code
+from equipoise.store.models import AdaptiveTable, Allocation, AllocationState, Patient, Trial, patient_code
 from equipoise.store.patients import Clock, local_date
 from equipoise.store.principal import Principal
 from equipoise.store.roles import Action
-from equipoise.store.trials import AnyTrial, get_trial, in_force, trial_record
+from equipoise.store.trials import AnyTrial, get_trial, in_force, trial_from_row, trial_record
 from equipoise.store.types import iso, utcnow
 from equipoise.store.values import typed_values
 
@@ -114,10 +114,16 @@ class RandomizationService:
         # written are audited by ``core_rows`` exactly as the ORM hook would, in this same transaction.
         with self.db.write(principal.audit_context(reason="randomization")) as s:
             conn = s.connection()
-            trial = trial_record(s, trial_id)
-            patient = conn.execute(_PATIENT_FOR_UPDATE, {"patient_id": patient_id}).one_or_none()
+            # The patient, locked, and its trial's row in one statement (``FOR UPDATE OF patients`` only).
+            patient = conn.execute(_PATIENT_FOR_UPDATE, {"patient_id": patient_id, "trial_id": trial_id}
+                                   ).one_or_none()
+            if patient is None:
+                trial_record(s, trial_id)  # "no trial" when the trial itself does not exist
+                raise NotFoundError(f"no patient {patient_id} in trial {trial_id}")
+            trial = trial_from_row(conn, trial_id, patient.trial_blinded, patient.trial_unblinded_at,
+                                   patient.trial_status, patient.trial_protocol_sha256)
             sites = principal.site_filter(Action.VIEW_PATIENTS, trial_id)
-            if patient is None or patient.trial_id != trial_id or (sites is not None and patient.site_id not in sites):
+            if sites is not None and patient.site_id not in sites:
                 raise NotFoundError(f"no patient {patient_id} in trial {trial_id}")
             principal.require(Action.RANDOMIZE, trial_id, patient.site_id)
             code = patient_code(patient_id)
@@ -158,7 +164,8 @@ class RandomizationService:
                 "adaptive_table_version": table.version if table is not None else None, "idempotency_key": key,
                 "allocated_by": principal.user_id, "allocated_at": now}
             row["id"] = insert_row(s, Allocation, row)
-            update_row(s, Patient, patient._asdict(), {"status": "randomized"})
+            update_row(s, Patient, {"id": patient.id, "trial_id": trial_id, "status": patient.status,
+                                    "protocol_version": patient.protocol_version}, {"status": "randomized"})
             return allocation_view(_AllocationRow(**row), patient.site_id, trial, principal)
 
     @staticmethod
@@ -255,7 +262,13 @@ class _AllocationRow:
 
 
 _patients, _allocations, _states = Patient.__table__, Allocation.__table__, AllocationState.__table__
-_PATIENT_FOR_UPDATE = select(_patients).where(_patients.c.id == bindparam("patient_id")).with_for_update()
+_trials = Trial.__table__
+_PATIENT_FOR_UPDATE = (
+    select(_patients, _trials.c.blinded.label("trial_blinded"), _trials.c.unblinded_at.label("trial_unblinded_at"),
+           _trials.c.status.label("trial_status"), _trials.c.protocol_sha256.label("trial_protocol_sha256"))
+    .join_from(_patients, _trials, _trials.c.id == _patients.c.trial_id)
+    .where(_patients.c.id == bindparam("patient_id"), _patients.c.trial_id == bindparam("trial_id"))
+    .with_for_update(of=_patients))
 _EARLIER = select(_allocations).where(_allocations.c.trial_id == bindparam("trial_id"),
                                       or_(_allocations.c.idempotency_key == bindparam("key"),
                                           _allocations.c.patient_id == bindparam("patient_id")))

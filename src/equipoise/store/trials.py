@@ -8,7 +8,7 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session
 
 from equipoise.protocol import InvalidProtocolError, Protocol, validate_text
@@ -50,20 +50,26 @@ _TRIAL_TEXT = select(_trials.c.protocol_text).where(_trials.c.id == bindparam("t
 _texts: dict[tuple[str, str], str] = {}
 
 
-def trial_record(session: Session, trial_id: str) -> TrialRecord:
+def trial_record(source: Session | Connection, trial_id: str) -> TrialRecord:
     """The trial as ``get_trial`` would find it, with its protocol text cached by content digest."""
-    conn = session.connection()
+    conn = source.connection() if isinstance(source, Session) else source
     row = conn.execute(_TRIAL_ROW, {"trial_id": trial_id}).one_or_none()
     if row is None:
         raise NotFoundError(f"no trial {trial_id!r}")
-    text = _texts.get((trial_id, row.protocol_sha256))
+    return trial_from_row(conn, trial_id, row.blinded, row.unblinded_at, row.status, row.protocol_sha256)
+
+
+def trial_from_row(conn: Connection, trial_id: str, blinded: bool, unblinded_at: dt.datetime | None, status: str,
+                   protocol_sha256: str) -> TrialRecord:
+    """The trial from its columns read by another statement (one joined to a caller's own row), text cached."""
+    text = _texts.get((trial_id, protocol_sha256))
     if text is None:
         text = conn.execute(_TRIAL_TEXT, {"trial_id": trial_id}).scalar_one()
-        if hashlib.sha256(text.encode()).hexdigest() == row.protocol_sha256:
+        if hashlib.sha256(text.encode()).hexdigest() == protocol_sha256:
             if len(_texts) > 256:
                 _texts.clear()
-            _texts[(trial_id, row.protocol_sha256)] = text
-    return TrialRecord(trial_id, row.blinded, row.unblinded_at, row.status, row.protocol_sha256, text)
+            _texts[(trial_id, protocol_sha256)] = text
+    return TrialRecord(trial_id, blinded, unblinded_at, status, protocol_sha256, text)
 
 
 def protocol_of(trial: AnyTrial) -> Protocol:
