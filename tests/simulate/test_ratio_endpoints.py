@@ -22,9 +22,10 @@ import numpy as np
 import pytest
 from scipy.stats import binom
 
+from equipoise.analyze.binary import log_ratio_wald
 from equipoise.errors import UserError
 from equipoise.simulate.group_sequential import SequentialPlan, simulate_group_sequential
-from equipoise.simulate.ratio_endpoints import BinaryRatioEndpoint, log_ratio_wald
+from equipoise.simulate.ratio_endpoints import BinaryRatioEndpoint
 
 from .conftest import load_fixture
 

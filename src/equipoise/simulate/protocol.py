@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 from scipy.stats import norm
 
+from equipoise.analyze.binary import RatioMeasure
 from equipoise.errors import UserError
 from equipoise.protocol import AnalysisMethod, Better, Outcome, OutcomeType, Protocol
 from equipoise.protocol.analysis_plan import Assumptions
@@ -35,7 +36,7 @@ from equipoise.simulate.generators import PiecewiseExponential
 from equipoise.simulate.group_sequential import SequentialPlan
 from equipoise.simulate.natural_history.model import DEAD, DISCHARGED, NaturalHistory, Population
 from equipoise.simulate.natural_history.outcomes import Paths
-from equipoise.simulate.ratio_endpoints import BinaryRatioEndpoint, RatioMeasure
+from equipoise.simulate.ratio_endpoints import BinaryRatioEndpoint
 
 EFFECT_HELP = ("none, assumed (the protocol's design assumptions), or NAME=VALUE with NAME one of or (odds "
                "ratio), rr (risk ratio), hr (hazard ratio), rd (risk difference), p (treatment risk), delta (mean "

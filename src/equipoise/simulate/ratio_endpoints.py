@@ -16,32 +16,12 @@ sufficient statistic), vectorised over trials.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
-from numpy.typing import ArrayLike
 
+from equipoise.analyze.binary import RatioMeasure, log_ratio_wald
 from equipoise.errors import UserError
-from equipoise.simulate.endpoints import FloatArray, LookData, _stagewise, per_arm
-
-RatioMeasure = Literal["risk-ratio", "odds-ratio"]
-
-
-def log_ratio_wald(x_e: ArrayLike, n_e: ArrayLike, x_c: ArrayLike, n_c: ArrayLike,
-                   measure: RatioMeasure) -> tuple[FloatArray, FloatArray]:
-    """(log ratio, Wald SE) element by element, with the Haldane 0.5 correction where a cell is zero."""
-    a, c = np.asarray(x_e, dtype=float), np.asarray(x_c, dtype=float)
-    b, d = np.asarray(n_e, dtype=float) - a, np.asarray(n_c, dtype=float) - c
-    zero = (a == 0) | (b == 0) | (c == 0) | (d == 0)
-    half = np.where(zero, 0.5, 0.0)
-    a, b, c, d = a + half, b + half, c + half, d + half
-    if measure == "risk-ratio":
-        log_ratio = np.log(a / (a + b)) - np.log(c / (c + d))
-        var = 1 / a - 1 / (a + b) + 1 / c - 1 / (c + d)
-    else:
-        log_ratio = np.log(a) + np.log(d) - np.log(b) - np.log(c)
-        var = 1 / a + 1 / b + 1 / c + 1 / d
-    return log_ratio, np.sqrt(var)
+from equipoise.simulate.endpoints import LookData, _stagewise, per_arm
 
 
 @dataclass(frozen=True)

@@ -146,15 +146,21 @@ def _changes(obj: Base) -> tuple[dict[str, Any], dict[str, Any]]:
     return old, new
 
 
+def row_entry(action: str, table_name: str, record_id: str, trial_id: object, protocol_version: object,
+              old: dict[str, Any] | None, new: dict[str, Any] | None, ctx: AuditContext) -> PendingEntry:
+    """The entry of one row's change: the trial and protocol version the row names, else the context's version
+    (the ORM hook and the Core hot path, ``equipoise.store.core_rows``, both build their entries here)."""
+    version = protocol_version or ctx.protocol_version
+    return PendingEntry(action, table_name, record_id, trial_id if isinstance(trial_id, str) else None, old, new,
+                        ctx, version if isinstance(version, str) else None)
+
+
 def _entry_for(obj: Base, action: str, old: dict[str, Any] | None, new: dict[str, Any] | None,
                ctx: AuditContext) -> PendingEntry:
-    trial_id = getattr(obj, "trial_id", None)
-    if type(obj).__tablename__ == "trials":
-        trial_id = getattr(obj, "id", None)
-    version = getattr(obj, "protocol_version", None) or ctx.protocol_version
-    return PendingEntry(action, type(obj).__tablename__, record_id_of(obj),
-                        trial_id if isinstance(trial_id, str) else None, old, new, ctx,
-                        version if isinstance(version, str) else None)
+    table = type(obj).__tablename__
+    trial_id = getattr(obj, "id" if table == "trials" else "trial_id", None)
+    return row_entry(action, table, record_id_of(obj), trial_id, getattr(obj, "protocol_version", None), old, new,
+                     ctx)
 
 
 @event.listens_for(Session, "after_flush")

@@ -17,7 +17,7 @@ from typing import Any, cast
 from sqlalchemy import Insert, Table, Update, bindparam, insert, inspect, update
 from sqlalchemy.orm import Session
 
-from equipoise.store.audit import PENDING, PendingEntry, audit_value, get_context
+from equipoise.store.audit import PENDING, audit_value, get_context, row_entry
 from equipoise.store.models import Base
 
 
@@ -35,13 +35,9 @@ def _statements(model: type[Base]) -> tuple[Insert, Update]:
 
 def _pending(session: Session, model: type[Base], action: str, row: Mapping[str, Any],
              old: dict[str, Any] | None, new: dict[str, Any] | None) -> None:
-    """The entry ``audit._entry_for`` would build for this row (trial and protocol version from the row)."""
-    ctx = get_context(session)
-    trial_id = row.get("trial_id")
-    version = row.get("protocol_version") or ctx.protocol_version
-    session.info.setdefault(PENDING, []).append(PendingEntry(
-        action, model.__tablename__, str(row["id"]), trial_id if isinstance(trial_id, str) else None, old, new,
-        ctx, version if isinstance(version, str) else None))
+    session.info.setdefault(PENDING, []).append(row_entry(
+        action, model.__tablename__, str(row["id"]), row.get("trial_id"), row.get("protocol_version"), old, new,
+        get_context(session)))
 
 
 def insert_row(session: Session, model: type[Base], values: Mapping[str, Any]) -> int:
