@@ -10,6 +10,7 @@ least 30% of pgbench's TPS.
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import shutil
 import subprocess
@@ -25,6 +26,8 @@ PG = "postgresql://postgres@127.0.0.1:5432"
 LOAD_TRIAL = ROOT / "tests" / "server" / "data" / "load-trial.yaml"
 PASSWORD = "benchmark password"
 CLIENTS = {1: 150, 16: 800, 64: 1600}  # clients -> patients
+# per-run database names: two runs sharing one PostgreSQL must not drop each other's database
+BENCH_DB, PGBENCH_DB = f"equipoise_bench_{os.getpid()}", f"equipoise_pgbench_{os.getpid()}"
 
 
 def _pg_available() -> bool:
@@ -81,19 +84,19 @@ def _pgbench_tps() -> float | None:
     import psycopg
 
     with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
-        conn.execute("DROP DATABASE IF EXISTS equipoise_pgbench")
-        conn.execute("CREATE DATABASE equipoise_pgbench")
+        conn.execute(f"DROP DATABASE IF EXISTS {PGBENCH_DB}")
+        conn.execute(f"CREATE DATABASE {PGBENCH_DB}")
     try:
         base = ["-h", "127.0.0.1", "-U", "postgres"]
-        subprocess.run(["pgbench", *base, "-i", "-q", "-s", "4", "equipoise_pgbench"], check=True,
+        subprocess.run(["pgbench", *base, "-i", "-q", "-s", "4", PGBENCH_DB], check=True,
                        capture_output=True)
         out = subprocess.run(["pgbench", *base, "-b", "simple-update", "-c", "64", "-j", "2", "-T", "20",
-                              "equipoise_pgbench"], check=True, capture_output=True, text=True).stdout
+                              PGBENCH_DB], check=True, capture_output=True, text=True).stdout
         match = re.search(r"tps = ([0-9.]+)", out)
         return float(match.group(1)) if match else None
     finally:
         with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
-            conn.execute("DROP DATABASE IF EXISTS equipoise_pgbench")
+            conn.execute(f"DROP DATABASE IF EXISTS {PGBENCH_DB}")
 
 
 def run() -> str:
@@ -111,13 +114,13 @@ def run() -> str:
         import psycopg
 
         with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
-            conn.execute("DROP DATABASE IF EXISTS equipoise_bench")
-            conn.execute("CREATE DATABASE equipoise_bench")
+            conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB}")
+            conn.execute(f"CREATE DATABASE {BENCH_DB}")
         try:
-            results["PostgreSQL"] = _measure("postgresql+psycopg://postgres@127.0.0.1:5432/equipoise_bench")
+            results["PostgreSQL"] = _measure(f"postgresql+psycopg://postgres@127.0.0.1:5432/{BENCH_DB}")
         finally:
             with contextlib.suppress(Exception), psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
-                conn.execute("DROP DATABASE IF EXISTS equipoise_bench")
+                conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB}")
     for database, rows in results.items():
         for clients, rate, p50, p99, errors in rows:
             ratio = f"{rate / tps:.2f}" if tps else "n/a"
