@@ -24,6 +24,7 @@ import numpy.typing as npt
 from scipy import integrate, optimize, stats
 
 from equipoise.analyze.results import clean, fmt
+from equipoise.errors import UserError
 
 
 @dataclass(frozen=True)
@@ -142,10 +143,21 @@ def proportional_odds_posterior(y_index: npt.ArrayLike, treatment: npt.ArrayLike
     # trapezoid rule on the grid itself
     x = -grid[::-1] if orientation == "lower" else grid
     lp = log_post[::-1] if orientation == "lower" else log_post
+    # Far from the MLE of a small or sparse trial the refit can fail (an empty category in one arm drives a
+    # threshold to infinity): such grid points carry no usable mass and are left out of the spline.
+    ok = np.isfinite(lp)
+    if ok.sum() < grid_points // 2 or not ok[np.argmin(np.abs(x - (-b_hat if orientation == "lower" else b_hat)))]:
+        raise UserError("the proportional-odds posterior cannot be computed: the model cannot be fitted around "
+                        "the estimate (too few patients, or a category empty in one arm)")
+    x, lp = x[ok], lp[ok]
     spline = CubicSpline(x, lp - lp.max())
 
+    def density(v: float) -> float:
+        # capped: between badly conditioned grid points a cubic can overshoot, and exp must not overflow
+        return math.exp(min(float(spline(v)), 30.0))
+
     def mass(a: float, b: float) -> float:
-        val, _ = integrate.quad(lambda v: math.exp(float(spline(v))), a, b, epsabs=0, epsrel=1e-11, limit=200)
+        val, _ = integrate.quad(density, a, b, epsabs=0, epsrel=1e-11, limit=200)
         return float(val)
 
     total = mass(x[0], x[-1])

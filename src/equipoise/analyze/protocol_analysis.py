@@ -181,8 +181,13 @@ def run_comparison(protocol: Protocol, df: pd.DataFrame, comparison: Comparison,
                                  **common)
         if method is AnalysisMethod.BAYESIAN_PROPORTIONAL_ODDS:
             # the protocol format has no prior yet: a neutral N(0, 1) prior on the log odds ratio, stated in output
-            posterior = ordinal_posterior(work, result, arm=arm, covariates=comparison.covariates, prior_sd=1.0,
-                                          important=1.2)
+            # a posterior that cannot be computed (too few patients at an early look) leaves the frequentist
+            # result standing, as a Cox fit without events does
+            try:
+                posterior = ordinal_posterior(work, result, arm=arm, covariates=comparison.covariates,
+                                              prior_sd=1.0, important=1.2)
+            except UserError:
+                posterior = None
             return ComparisonResult(role, outcome, method.value, result, posterior)
     elif outcome.type is OutcomeType.TIME_TO_EVENT:
         work, t_col, s_col = time_to_event_columns(work, outcome)
