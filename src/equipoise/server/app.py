@@ -21,6 +21,7 @@ from equipoise.server.form_routes import router as form_router
 from equipoise.server.routes import router
 from equipoise.store.auth import AuthService
 from equipoise.store.db import Database
+from equipoise.store.enrol_randomize import EnrolAndRandomizeService
 from equipoise.store.errors import ServiceError
 from equipoise.store.patients import PatientService
 from equipoise.store.randomization import RandomizationService
@@ -70,8 +71,9 @@ def create_app(db: Database | None = None, settings: Settings | None = None) -> 
         "append-only, hash-chained audit trail. Authenticate with POST /api/auth/login and send "
         "'Authorization: Bearer <token>'.",
     )
-    app.state.services = Services(database, auth, PatientService(database), RandomizationService(database),
-                                  UnblindingService(database, auth))
+    patients, randomization = PatientService(database), RandomizationService(database)
+    app.state.services = Services(database, auth, patients, randomization, UnblindingService(database, auth),
+                                  EnrolAndRandomizeService(database, patients, randomization))
 
     @app.exception_handler(ServiceError)
     async def _service_error(_request: Request, exc: ServiceError) -> JSONResponse:

@@ -10,6 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from equipoise.store.auth import AuthService
 from equipoise.store.db import Database
+from equipoise.store.enrol_randomize import EnrolAndRandomizeService
 from equipoise.store.errors import UnauthorizedError
 from equipoise.store.patients import PatientService
 from equipoise.store.principal import Principal
@@ -24,6 +25,7 @@ class Services:
     patients: PatientService
     randomization: RandomizationService
     unblinding: UnblindingService
+    enrol_randomize: EnrolAndRandomizeService
 
 
 def services(request: Request) -> Services:

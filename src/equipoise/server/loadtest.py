@@ -116,7 +116,8 @@ class LoadResult:
     latencies_ms: list[float]
     acknowledged: list[Acknowledged]
     errors: list[str]
-    pending: list[tuple[int, str]] = field(default_factory=list)  # (patient id, key) sent but not answered
+    # (patient id, key) sent but not answered; the id is -1 for an enrol-and-randomize request (not known yet)
+    pending: list[tuple[int, str]] = field(default_factory=list)
 
     @property
     def per_second(self) -> float:
@@ -134,11 +135,14 @@ Patient = tuple[str, dict[str, Any]]  # (site id, enrolment values)
 
 
 def run_load(base: str, token: str, trial_id: str, patients: list[Patient], clients: int,
-             stop: threading.Event | None = None, timeout: float = 120, tag: str | None = None) -> LoadResult:
+             stop: threading.Event | None = None, timeout: float = 120, tag: str | None = None,
+             one_request: bool = False) -> LoadResult:
     """Each client takes the next patient, enrols it, then randomizes it with a fresh idempotency key.
 
     The randomize latency (the request a coordinator waits for) is recorded per call. Idempotency keys are
     ``enrol-<tag>-<n>`` and ``rand-<tag>-<n>``; the tag (random by default) keeps runs on one trial apart.
+    With ``one_request`` each patient is enrolled and randomized by one ``enrol-and-randomize`` request (key
+    ``rand-<tag>-<n>``), whose latency is recorded.
     """
     run_tag = tag or secrets.token_hex(4)
     lock = threading.Lock()  # guards the client-side work list only; the server sees independent requests
@@ -157,6 +161,9 @@ def run_load(base: str, token: str, trial_id: str, patients: list[Patient], clie
                         return
                     number, (site, values) = queue.pop()
                 try:
+                    if one_request:
+                        one_step(client, number, site, values)
+                        continue
                     status, body = client.post(f"/api/trials/{trial_id}/patients",
                                                {"site_id": site, "values": values}, f"enrol-{run_tag}-{number}")
                     if status != 201:
@@ -184,6 +191,26 @@ def run_load(base: str, token: str, trial_id: str, patients: list[Patient], clie
                     client.close()  # the next request opens a fresh connection
                     with lock:
                         errors.append(f"patient {number}: {type(exc).__name__}")
+
+    def one_step(client: _Client, number: int, site: str, values: dict[str, Any]) -> None:
+        key = f"rand-{run_tag}-{number}"
+        with lock:
+            pending.append((-1, key))  # the patient id is not known before the answer
+        started = time.perf_counter()
+        status, body = client.post(f"/api/trials/{trial_id}/enrol-and-randomize",
+                                   {"site_id": site, "values": values}, key)
+        elapsed = (time.perf_counter() - started) * 1000
+        if status != 201:
+            with lock:
+                errors.append(f"enrol-and-randomize {number}: {status} {body[:200]!r}")
+            return
+        answer = json.loads(body)
+        allocation = answer["allocation"]
+        with lock:
+            pending.remove((-1, key))
+            latencies.append(elapsed)
+            acknowledged.append(Acknowledged(int(answer["patient"]["id"]), int(allocation["allocation_id"]),
+                                             allocation.get("kit_code"), key, site))
 
     threads = [threading.Thread(target=worker, daemon=True) for _ in range(clients)]
     started = time.perf_counter()

@@ -203,6 +203,20 @@ def randomize(trial_id: str, patient_id: PatientId, user: UserDep, svc: SvcDep, 
     return view.to_dict()
 
 
+@router.post("/api/trials/{trial_id}/enrol-and-randomize", tags=["randomization"], status_code=201)
+def enrol_and_randomize(trial_id: str, body: EnrolBody, user: UserDep, svc: SvcDep, response: Response,
+                        idempotency_key: Annotated[str | None, Header(max_length=100)] = None) -> Json:
+    """Enrol (eligibility checked) and randomize in one transaction; a retry with the same Idempotency-Key
+    returns the same patient and allocation (200, replayed: true). An ineligible patient gets 422 with the
+    failed criteria and is neither enrolled nor randomized."""
+    if not idempotency_key:
+        raise InvalidError("send an Idempotency-Key header (any unique text, reused on retry)")
+    result = svc.enrol_randomize.run(user, trial_id, body.site_id, body.values, idempotency_key)
+    if result.replayed:
+        response.status_code = 200
+    return result.to_dict()
+
+
 @router.get("/api/trials/{trial_id}/patients/{patient_id}/allocation", tags=["randomization"])
 def get_allocation(trial_id: str, patient_id: PatientId, user: UserDep, svc: SvcDep) -> Json:
     return svc.randomization.get(user, trial_id, patient_id).to_dict()

@@ -65,6 +65,25 @@ def patient_view(patient: Patient | Row[Any]) -> PatientView:
                        dict(patient.enrolment_values))
 
 
+@dataclass(frozen=True)
+class NewPatient:
+    """An eligible patient's row, checked and ready to insert in the caller's write transaction."""
+
+    row: dict[str, Any]
+
+    @property
+    def protocol_version(self) -> str:
+        return str(self.row["protocol_version"])
+
+    def insert(self, s: Session) -> PatientView:
+        """Insert the row (audited in ``s``'s transaction); the new patient's view."""
+        row = self.row
+        patient_id = insert_row(s, Patient, row)
+        return PatientView(patient_id, patient_code(patient_id), row["trial_id"], row["site_id"], row["status"],
+                           row["enrolment_date"].isoformat(), iso(row["enrolled_at"]), self.protocol_version,
+                           dict(row["enrolment_values"]))
+
+
 class PatientService:
     def __init__(self, db: Database, clock: Clock = utcnow) -> None:
         self.db = db
@@ -72,8 +91,30 @@ class PatientService:
 
     def enrol(self, principal: Principal, trial_id: str, site_id: str, raw_values: Mapping[str, Any],
               idempotency_key: str | None = None) -> PatientView:
+        admitted = self.admit(principal, trial_id, site_id, raw_values, idempotency_key, self.clock())
+        if isinstance(admitted, PatientView):
+            return admitted
+        from sqlalchemy.exc import IntegrityError
+
+        # Everything in ``admit`` ran outside the write transaction; the transaction itself is one audited insert.
+        try:
+            with self.db.write(principal.audit_context(reason="enrolment",
+                                                       protocol_version=admitted.protocol_version)) as s:
+                return admitted.insert(s)
+        except IntegrityError:
+            if not idempotency_key:
+                raise
+            existing = self.by_key(trial_id, idempotency_key)
+            if existing is None:
+                raise
+            return self._same_request(existing, site_id)
+
+    def admit(self, principal: Principal, trial_id: str, site_id: str, raw_values: Mapping[str, Any],
+              idempotency_key: str | None, now: dt.datetime) -> PatientView | NewPatient:
+        """Everything an enrolment checks before it writes: the patient already enrolled under this key (a
+        retry), or the row of an eligible new patient. An ineligible patient is refused here (and the refusal
+        audited), with the failed criteria."""
         principal.require(Action.ENROL, trial_id, site_id)
-        now = self.clock()
         with self.db.lookup() as conn:
             # The trial's row and the patient already enrolled under this key (if any), in one statement.
             found = conn.execute(_TRIAL_AND_KEY, {"trial_id": trial_id, "key": idempotency_key or None}).one_or_none()
@@ -102,35 +143,26 @@ class PatientService:
             raise IneligibleError("not eligible: " + "; ".join(reasons),
                              {"eligible": False, "failed": [c.to_dict() for c in eligibility.failed],
                               "missing": [c.to_dict() for c in eligibility.missing]})
-        from sqlalchemy.exc import IntegrityError
+        return NewPatient({"trial_id": trial_id, "site_id": site_id, "enrolment_values": json_values(values),
+                           "enrolment_date": date, "protocol_version": version, "status": "enrolled",
+                           "idempotency_key": idempotency_key or None, "enrolled_by": principal.user_id,
+                           "enrolled_at": now})
 
-        # Everything above ran outside the write transaction; the transaction itself is one audited insert.
-        row: dict[str, Any] = {"trial_id": trial_id, "site_id": site_id, "enrolment_values": json_values(values),
-               "enrolment_date": date, "protocol_version": version, "status": "enrolled",
-               "idempotency_key": idempotency_key or None, "enrolled_by": principal.user_id, "enrolled_at": now}
-        try:
-            with self.db.write(principal.audit_context(reason="enrolment", protocol_version=version)) as s:
-                patient_id = insert_row(s, Patient, row)
-            return PatientView(patient_id, patient_code(patient_id), trial_id, site_id, "enrolled",
-                               date.isoformat(), iso(now), version, dict(row["enrolment_values"]))
-        except IntegrityError:
-            if not idempotency_key:
-                raise
-            with self.db.lookup() as conn:
-                existing = self._by_key(conn, trial_id, idempotency_key)
-                if existing is None:
-                    raise
-                return self._same_request(existing, site_id)
+    def by_key(self, trial_id: str, key: str) -> PatientView | None:
+        """The patient enrolled under this idempotency key, if any (after a lost race with the same key)."""
+        with self.db.lookup() as conn:
+            existing = self._by_key(conn, trial_id, key)
+        return patient_view(existing) if existing is not None else None
 
     @staticmethod
     def _by_key(conn: Connection, trial_id: str, key: str) -> Row[Any] | None:
         return conn.execute(_BY_KEY, {"trial_id": trial_id, "key": key}).one_or_none()
 
     @staticmethod
-    def _same_request(existing: Row[Any], site_id: str) -> PatientView:
+    def _same_request(existing: Row[Any] | PatientView, site_id: str) -> PatientView:
         if existing.site_id != site_id:
             raise InvalidError("this idempotency key was already used for another enrolment")
-        return patient_view(existing)
+        return existing if isinstance(existing, PatientView) else patient_view(existing)
 
     def _protocol_at_site(self, trial: AnyTrial, site_id: str, now: dt.datetime) -> Protocol:
         protocol = in_force(trial, now.date())
@@ -246,4 +278,4 @@ _TRIAL_AND_KEY = (
 _BY_KEY = select(_patients).where(_patients.c.trial_id == bindparam("trial_id"),
                                   _patients.c.idempotency_key == bindparam("key"))
 
-__all__ = ["ForbiddenError", "IneligibleError", "PatientService", "PatientView", "local_date"]
+__all__ = ["ForbiddenError", "IneligibleError", "NewPatient", "PatientService", "PatientView", "local_date"]

@@ -110,63 +110,69 @@ class RandomizationService:
         now = self.clock()
         if not principal.system and not principal.grants_for(Action.RANDOMIZE, trial_id):
             raise ForbiddenError("your role does not allow randomize")
+        with self.db.write(principal.audit_context(reason="randomization")) as s:
+            return self.randomize_in(s, principal, trial_id, patient_id, key, now)
+
+    def randomize_in(self, s: Session, principal: Principal, trial_id: str, patient_id: int, key: str,
+                     now: dt.datetime) -> AllocationView:
+        """Randomize inside the caller's write transaction (``randomize``, or enrol-and-randomize's one
+        transaction); the caller has checked that the principal may randomize in this trial."""
         # Core statements on the session's connection (the ORM unit of work cost more than the SQL): the rows
         # written are audited by ``core_rows`` exactly as the ORM hook would, in this same transaction.
-        with self.db.write(principal.audit_context(reason="randomization")) as s:
-            conn = s.connection()
-            # The patient, locked, and its trial's row in one statement (``FOR UPDATE OF patients`` only).
-            patient = conn.execute(_PATIENT_FOR_UPDATE, {"patient_id": patient_id, "trial_id": trial_id}
-                                   ).one_or_none()
-            if patient is None:
-                trial_record(s, trial_id)  # "no trial" when the trial itself does not exist
-                raise NotFoundError(f"no patient {patient_id} in trial {trial_id}")
-            trial = trial_from_row(conn, trial_id, patient.trial_blinded, patient.trial_unblinded_at,
-                                   patient.trial_status, patient.trial_protocol_sha256)
-            sites = principal.site_filter(Action.VIEW_PATIENTS, trial_id)
-            if sites is not None and patient.site_id not in sites:
-                raise NotFoundError(f"no patient {patient_id} in trial {trial_id}")
-            principal.require(Action.RANDOMIZE, trial_id, patient.site_id)
-            code = patient_code(patient_id)
-            earlier = conn.execute(_EARLIER, {"trial_id": trial_id, "key": key, "patient_id": patient_id}).all()
-            by_key = next((a for a in earlier if a.idempotency_key == key), None)
-            if by_key is not None:
-                if by_key.patient_id != patient_id:
-                    raise ConflictError("this idempotency key was already used to randomize another patient")
-                return allocation_view(by_key, patient.site_id, trial, principal, replayed=True)
-            done = next((a for a in earlier if a.patient_id == patient_id), None)
-            if done is not None:
-                raise ConflictError(f"patient {code} is already randomized (allocation {done.id}); "
-                               "a patient is never randomized twice")
-            date = local_date(in_force(trial, now.date()), patient.site_id, now)
-            protocol = in_force(trial, date)
-            if protocol.randomization is None:
-                raise InvalidError(f"trial {trial_id} has no randomization section")
-            values = typed_values(protocol, patient.enrolment_values)
-            table = self._adaptive_table(s, trial_id) if protocol.randomization.method == "response-adaptive" else None
-            try:
-                prepared = engine.prepare(protocol, patient.site_id, values,
-                                          table.probabilities if table is not None else None)
-                state_row = self._lock_state(s, trial_id, prepared.state_key, prepared.scheme.initial_state())
-                allocation, draws = engine.allocate_recorded(prepared, state_row["state"])
-            except engine.AllocationError as exc:
-                raise InvalidError(f"cannot randomize patient {code}: {exc}") from None
-            sequence = state_row["count"] + 1
-            update_row(s, AllocationState, state_row, {"count": sequence, "state": allocation.state})
-            row: dict[str, Any] = {
-                "trial_id": trial_id, "patient_id": patient_id, "state_id": state_row["id"], "sequence": sequence,
-                "stratum": prepared.request.stratum, "factors": dict(prepared.request.factors),
-                "arm": allocation.arm,
-                "kit_code": new_kit_code(self._kit_prefix(protocol, allocation.arm)) if trial.blinded else None,
-                "protocol_version": protocol.trial.version, "allocation_date": date,
-                "method": prepared.scheme.method, "parameters": prepared.scheme.parameters(),
-                "request": prepared.request.to_dict(), "draws": draws, "diagnostics": allocation.diagnostics,
-                "state_after": allocation.state,
-                "adaptive_table_version": table.version if table is not None else None, "idempotency_key": key,
-                "allocated_by": principal.user_id, "allocated_at": now}
-            row["id"] = insert_row(s, Allocation, row)
-            update_row(s, Patient, {"id": patient.id, "trial_id": trial_id, "status": patient.status,
-                                    "protocol_version": patient.protocol_version}, {"status": "randomized"})
-            return allocation_view(_AllocationRow(**row), patient.site_id, trial, principal)
+        conn = s.connection()
+        # The patient, locked, and its trial's row in one statement (``FOR UPDATE OF patients`` only).
+        patient = conn.execute(_PATIENT_FOR_UPDATE, {"patient_id": patient_id, "trial_id": trial_id}
+                               ).one_or_none()
+        if patient is None:
+            trial_record(s, trial_id)  # "no trial" when the trial itself does not exist
+            raise NotFoundError(f"no patient {patient_id} in trial {trial_id}")
+        trial = trial_from_row(conn, trial_id, patient.trial_blinded, patient.trial_unblinded_at,
+                               patient.trial_status, patient.trial_protocol_sha256)
+        sites = principal.site_filter(Action.VIEW_PATIENTS, trial_id)
+        if sites is not None and patient.site_id not in sites:
+            raise NotFoundError(f"no patient {patient_id} in trial {trial_id}")
+        principal.require(Action.RANDOMIZE, trial_id, patient.site_id)
+        code = patient_code(patient_id)
+        earlier = conn.execute(_EARLIER, {"trial_id": trial_id, "key": key, "patient_id": patient_id}).all()
+        by_key = next((a for a in earlier if a.idempotency_key == key), None)
+        if by_key is not None:
+            if by_key.patient_id != patient_id:
+                raise ConflictError("this idempotency key was already used to randomize another patient")
+            return allocation_view(by_key, patient.site_id, trial, principal, replayed=True)
+        done = next((a for a in earlier if a.patient_id == patient_id), None)
+        if done is not None:
+            raise ConflictError(f"patient {code} is already randomized (allocation {done.id}); "
+                           "a patient is never randomized twice")
+        date = local_date(in_force(trial, now.date()), patient.site_id, now)
+        protocol = in_force(trial, date)
+        if protocol.randomization is None:
+            raise InvalidError(f"trial {trial_id} has no randomization section")
+        values = typed_values(protocol, patient.enrolment_values)
+        table = self._adaptive_table(s, trial_id) if protocol.randomization.method == "response-adaptive" else None
+        try:
+            prepared = engine.prepare(protocol, patient.site_id, values,
+                                      table.probabilities if table is not None else None)
+            state_row = self._lock_state(s, trial_id, prepared.state_key, prepared.scheme.initial_state())
+            allocation, draws = engine.allocate_recorded(prepared, state_row["state"])
+        except engine.AllocationError as exc:
+            raise InvalidError(f"cannot randomize patient {code}: {exc}") from None
+        sequence = state_row["count"] + 1
+        update_row(s, AllocationState, state_row, {"count": sequence, "state": allocation.state})
+        row: dict[str, Any] = {
+            "trial_id": trial_id, "patient_id": patient_id, "state_id": state_row["id"], "sequence": sequence,
+            "stratum": prepared.request.stratum, "factors": dict(prepared.request.factors),
+            "arm": allocation.arm,
+            "kit_code": new_kit_code(self._kit_prefix(protocol, allocation.arm)) if trial.blinded else None,
+            "protocol_version": protocol.trial.version, "allocation_date": date,
+            "method": prepared.scheme.method, "parameters": prepared.scheme.parameters(),
+            "request": prepared.request.to_dict(), "draws": draws, "diagnostics": allocation.diagnostics,
+            "state_after": allocation.state,
+            "adaptive_table_version": table.version if table is not None else None, "idempotency_key": key,
+            "allocated_by": principal.user_id, "allocated_at": now}
+        row["id"] = insert_row(s, Allocation, row)
+        update_row(s, Patient, {"id": patient.id, "trial_id": trial_id, "status": patient.status,
+                                "protocol_version": patient.protocol_version}, {"status": "randomized"})
+        return allocation_view(_AllocationRow(**row), patient.site_id, trial, principal)
 
     @staticmethod
     def _kit_prefix(protocol: Any, arm_id: str) -> str | None:
