@@ -98,6 +98,31 @@ def test_rel_64_clients_randomize_5000_patients_in_20_strata_through_4_processes
     check_integrity(db_url, result.acknowledged, PATIENTS)
 
 
+def test_rel_64_clients_enrol_and_randomize_in_one_request_through_4_processes(db_url: str):
+    # The one-transaction path under the same concurrency: the same exactly-once, balance and audit checks.
+    prepare(db_url)
+    total = min(PATIENTS, 1000)
+    server = ServerProcess(db_url, workers=4).start()
+    try:
+        token = api_token(server.base, "loader", PASSWORD)
+        result = run_load(server.base, token, TRIAL, patients(total), clients=64, one_request=True)
+        log = server.stderr()
+    finally:
+        server.stop()
+    assert result.errors == [], (result.errors[:5], log[-3000:])
+    assert len(result.acknowledged) == total
+    check_integrity(db_url, result.acknowledged, total)
+    db = Database(db_url)
+    try:
+        with db.read() as s:  # one-request patients carry the request's key on both rows
+            keys = s.execute(select(Patient.idempotency_key, Allocation.idempotency_key)
+                             .join(Allocation, Allocation.patient_id == Patient.id)).all()
+        assert len(keys) == total
+        assert all(enrolment == allocation for enrolment, allocation in keys)
+    finally:
+        db.dispose()
+
+
 def test_rel_kill_9_during_load_then_restart_keeps_every_acknowledged_allocation(db_url: str):
     prepare(db_url)
     total = 1200
