@@ -13,10 +13,12 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import resource
 import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -59,7 +61,30 @@ def _prepare(url: str) -> None:
 
 
 FLOWS = {"two requests": False, "one request": True}
-Row = tuple[str, int, float, float, float, int]  # flow, clients, rate, p50, p99, errors
+# flow, clients, rate, p50, p99, errors, CPU ms per patient of the server, the load generator and PostgreSQL
+Row = tuple[str, int, float, float, float, int, float, float, float]
+
+
+def _cpu_seconds(match: Callable[[int, str, int], bool]) -> float:
+    """User + system CPU of the live processes (pid, command name, process group) that ``match`` selects."""
+    total = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            text = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue  # the process ended meanwhile
+        name = text[text.index("(") + 1: text.rindex(")")]
+        fields = text[text.rindex(")") + 2:].split()
+        if match(int(entry), name, int(fields[2])):
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def _own_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _measure(url: str) -> list[Row]:
@@ -67,6 +92,8 @@ def _measure(url: str) -> list[Row]:
 
     _prepare(url)
     server = ServerProcess(url, workers=4).start()
+    assert server.process is not None
+    group = server.process.pid
     rows = []
     try:
         token = api_token(server.base, "loader", PASSWORD)
@@ -76,9 +103,17 @@ def _measure(url: str) -> list[Row]:
                 patients = [(f"s{(offset + i) % 5 + 1}", {"group": f"g{((offset + i) // 5) % 4 + 1}",
                                                           "consent": True}) for i in range(n)]
                 offset += n
+                # Where the CPU goes (Linux /proc): the server's process group, this process (the load
+                # generator's threads), PostgreSQL's backends (none on SQLite).
+                before = (_cpu_seconds(lambda _pid, _name, pgrp: pgrp == group), _own_cpu(),
+                          _cpu_seconds(lambda _pid, name, _pgrp: name.startswith("postgres")))
                 result = run_load(server.base, token, "LOAD-TRIAL", patients, clients, one_request=one_request)
+                after = (_cpu_seconds(lambda _pid, _name, pgrp: pgrp == group), _own_cpu(),
+                         _cpu_seconds(lambda _pid, name, _pgrp: name.startswith("postgres")))
+                done = max(1, len(result.acknowledged))
+                server_ms, load_ms, pg_ms = (1000 * (b - a) / done for a, b in zip(before, after, strict=True))
                 rows.append((flow, clients, result.per_second, result.percentile(50), result.percentile(99),
-                             len(result.errors)))
+                             len(result.errors), server_ms, load_ms, pg_ms))
     finally:
         server.stop()
     return rows
@@ -113,8 +148,9 @@ def run() -> str:
              "Server: `equipoise serve --workers 4`, stratified permuted blocks over 20 strata, blinded kit "
              "codes, audit chain written in the same transaction. Clients never pause between patients (a "
              "closed loop), so at 64 clients a patient's latency is about 64 / rate.", "",
-             "| database | flow | clients | randomizations/s | p50 (ms) | p99 (ms) | errors | vs pgbench TPS |",
-             "|---|---|---:|---:|---:|---:|---:|---:|"]
+             "| database | flow | clients | randomizations/s | p50 (ms) | p99 (ms) | errors | vs pgbench TPS "
+             "| CPU ms/patient: server | load generator | PostgreSQL |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     tps = _pgbench_tps() if _pg_available() else None
     results: dict[str, list[Row]] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -131,10 +167,18 @@ def run() -> str:
             with contextlib.suppress(Exception), psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
                 conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB}")
     for database, rows in results.items():
-        for flow, clients, rate, p50, p99, errors in rows:
+        for flow, clients, rate, p50, p99, errors, server_ms, load_ms, pg_ms in rows:
             ratio = f"{rate / tps:.2f}" if tps else "n/a"
             lines.append(f"| {database} | {flow} | {clients} | {rate:.1f} | {p50:.1f} | {p99:.1f} | {errors} | "
-                         f"{ratio} |")
+                         f"{ratio} | {server_ms:.1f} | {load_ms:.1f} | {pg_ms:.1f} |")
+    cores = os.cpu_count() or 1
+    lines += ["", f"CPU-bound ceiling on this machine ({cores} cores shared by the server, the load generator and "
+              "PostgreSQL): at most cores x 1000 / (CPU ms per patient, all three) randomizations per second. "
+              "At 64 clients: " + "; ".join(
+                  f"{database}, {flow}: {cores * 1000 / (server_ms + load_ms + pg_ms):.0f}/s"
+                  for database, rows in results.items()
+                  for flow, clients, _rate, _p50, _p99, _errors, server_ms, load_ms, pg_ms in rows
+                  if clients == max(CLIENTS) and server_ms + load_ms + pg_ms > 0) + "."]
     lines += ["", f"pgbench simple-update on the same PostgreSQL (64 clients, 20 s, scale 4): "
               f"{f'{tps:.0f} TPS' if tps else 'not available'}.",
               "Goals (issue 5): p99 < 50 ms at 64 clients; randomizations/s >= 0.30 x pgbench TPS.", ""]
