@@ -84,34 +84,29 @@ def check_integrity(db_url: str, acknowledged: list[Acknowledged], expected: int
         db.dispose()
 
 
-def test_rel_64_clients_randomize_5000_patients_in_20_strata_through_4_processes(db_url: str):
+def load_through_4_processes(db_url: str, total: int, one_request: bool = False) -> None:
+    """64 clients, 4 server processes on one database; then every integrity check."""
     prepare(db_url)
     server = ServerProcess(db_url, workers=4).start()
     try:
         token = api_token(server.base, "loader", PASSWORD)
-        result = run_load(server.base, token, TRIAL, patients(PATIENTS), clients=64)
-        log = server.stderr()
-    finally:
-        server.stop()
-    assert result.errors == [], (result.errors[:5], log[-3000:])
-    assert len(result.acknowledged) == PATIENTS
-    check_integrity(db_url, result.acknowledged, PATIENTS)
-
-
-def test_rel_64_clients_enrol_and_randomize_in_one_request_through_4_processes(db_url: str):
-    # The one-transaction path under the same concurrency: the same exactly-once, balance and audit checks.
-    prepare(db_url)
-    total = min(PATIENTS, 1000)
-    server = ServerProcess(db_url, workers=4).start()
-    try:
-        token = api_token(server.base, "loader", PASSWORD)
-        result = run_load(server.base, token, TRIAL, patients(total), clients=64, one_request=True)
+        result = run_load(server.base, token, TRIAL, patients(total), clients=64, one_request=one_request)
         log = server.stderr()
     finally:
         server.stop()
     assert result.errors == [], (result.errors[:5], log[-3000:])
     assert len(result.acknowledged) == total
     check_integrity(db_url, result.acknowledged, total)
+
+
+def test_rel_64_clients_randomize_5000_patients_in_20_strata_through_4_processes(db_url: str):
+    load_through_4_processes(db_url, PATIENTS)
+
+
+def test_rel_64_clients_enrol_and_randomize_in_one_request_through_4_processes(db_url: str):
+    # The one-transaction path under the same concurrency: the same exactly-once, balance and audit checks.
+    total = min(PATIENTS, 1000)
+    load_through_4_processes(db_url, total, one_request=True)
     db = Database(db_url)
     try:
         with db.read() as s:  # one-request patients carry the request's key on both rows

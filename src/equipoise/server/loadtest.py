@@ -161,8 +161,10 @@ def run_load(base: str, token: str, trial_id: str, patients: list[Patient], clie
                         return
                     number, (site, values) = queue.pop()
                 try:
+                    key = f"rand-{run_tag}-{number}"
                     if one_request:
-                        one_step(client, number, site, values)
+                        randomize(client, f"/api/trials/{trial_id}/enrol-and-randomize",
+                                  {"site_id": site, "values": values}, key, site, None)
                         continue
                     status, body = client.post(f"/api/trials/{trial_id}/patients",
                                                {"site_id": site, "values": values}, f"enrol-{run_tag}-{number}")
@@ -171,46 +173,31 @@ def run_load(base: str, token: str, trial_id: str, patients: list[Patient], clie
                             errors.append(f"enrol {number}: {status} {body[:200]!r}")
                         continue
                     pid = int(json.loads(body)["id"])
-                    key = f"rand-{run_tag}-{number}"
-                    with lock:
-                        pending.append((pid, key))
-                    started = time.perf_counter()
-                    status, body = client.post(f"/api/trials/{trial_id}/patients/{pid}/randomize", None, key)
-                    elapsed = (time.perf_counter() - started) * 1000
-                    if status != 201:
-                        with lock:
-                            errors.append(f"randomize {pid}: {status} {body[:200]!r}")
-                        continue
-                    answer = json.loads(body)
-                    with lock:
-                        pending.remove((pid, key))
-                        latencies.append(elapsed)
-                        acknowledged.append(Acknowledged(pid, int(answer["allocation_id"]), answer.get("kit_code"),
-                                                         key, site))
+                    randomize(client, f"/api/trials/{trial_id}/patients/{pid}/randomize", None, key, site, pid)
                 except (OSError, http.client.HTTPException) as exc:
                     client.close()  # the next request opens a fresh connection
                     with lock:
                         errors.append(f"patient {number}: {type(exc).__name__}")
 
-    def one_step(client: _Client, number: int, site: str, values: dict[str, Any]) -> None:
-        key = f"rand-{run_tag}-{number}"
+    def randomize(client: _Client, path: str, payload: object, key: str, site: str, pid: int | None) -> None:
+        """The timed request that randomizes (``pid`` None: one that enrols too, and answers with the id)."""
         with lock:
-            pending.append((-1, key))  # the patient id is not known before the answer
+            pending.append((-1 if pid is None else pid, key))
         started = time.perf_counter()
-        status, body = client.post(f"/api/trials/{trial_id}/enrol-and-randomize",
-                                   {"site_id": site, "values": values}, key)
+        status, body = client.post(path, payload, key)
         elapsed = (time.perf_counter() - started) * 1000
         if status != 201:
             with lock:
-                errors.append(f"enrol-and-randomize {number}: {status} {body[:200]!r}")
+                errors.append(f"{path}: {status} {body[:200]!r}")
             return
         answer = json.loads(body)
-        allocation = answer["allocation"]
+        allocation = answer["allocation"] if pid is None else answer
+        patient_id = int(answer["patient"]["id"]) if pid is None else pid
         with lock:
-            pending.remove((-1, key))
+            pending.remove((-1 if pid is None else pid, key))
             latencies.append(elapsed)
-            acknowledged.append(Acknowledged(int(answer["patient"]["id"]), int(allocation["allocation_id"]),
-                                             allocation.get("kit_code"), key, site))
+            acknowledged.append(Acknowledged(patient_id, int(allocation["allocation_id"]), allocation.get("kit_code"),
+                                             key, site))
 
     threads = [threading.Thread(target=worker, daemon=True) for _ in range(clients)]
     started = time.perf_counter()
