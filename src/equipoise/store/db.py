@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from equipoise.errors import UserError
 from equipoise.store.audit import AuditContext, set_context
+from equipoise.store.group_commit import GroupCommit
 
 DATABASE_URL_ENV = "EQUIPOISE_DATABASE_URL"
 DATA_DIR_ENV = "EQUIPOISE_DATA_DIR"
@@ -120,6 +121,9 @@ class Database:
             self.read_engine = self.write_engine
             self._lookup_engine = self.write_engine.execution_options(isolation_level="AUTOCOMMIT")
         self._writer = sessionmaker(self.write_engine, expire_on_commit=False)
+        # SQLite files: concurrent writers of this process share transactions and fsyncs (group_commit).
+        self.group_commit = (GroupCommit(self.write_engine.connect, self._writer_turn)
+                       if self.dialect == "sqlite" and self._lock_path is not None else None)
         self._reader = sessionmaker(self.read_engine, expire_on_commit=False)
 
     def _sqlite_engine(self, *, immediate: bool) -> Engine:
@@ -144,7 +148,15 @@ class Database:
 
     @contextmanager
     def write(self, context: AuditContext | None = None) -> Iterator[Session]:
-        """A write transaction: commits (with its audit entries) on success, rolls back on any error."""
+        """A write transaction: commits (with its audit entries) on success, rolls back on any error.
+
+        It returns only once the change is durable. On a SQLite file it may share its transaction (and fsync)
+        with other writers of this process, each in its own savepoint (``group_commit``).
+        """
+        if self.group_commit is not None:
+            with self.group_commit.write(context or AuditContext()) as session:
+                yield session
+            return
         with self._writer_turn(), self._writer() as session:
             set_context(session, context or AuditContext())
             with session.begin():
