@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -98,7 +99,7 @@ def slow_writer(db: Database, name: str) -> Callable[[threading.Event, threading
 
 def test_queued_writers_share_one_commit_and_the_chain_stays_whole(sqlite_db: Database):
     counter = commits(sqlite_db)
-    others: dict[str, Callable[[], None]] = {f"w{i}": (lambda i=i: write_event(sqlite_db, f"w{i}")) for i in range(8)}
+    others: dict[str, Callable[[], None]] = {f"w{i}": partial(write_event, sqlite_db, f"w{i}") for i in range(8)}
     outcome = run_batch(sqlite_db, slow_writer(sqlite_db, "first"), others)
     assert outcome == dict.fromkeys(["first", *others])
     assert counter[0] == 1  # nine writers, one transaction, one fsync
@@ -131,7 +132,7 @@ def test_a_failed_commit_fails_every_writer_of_the_batch_and_writes_nothing(sqli
             inside.set()
             assert release.wait(30)
 
-    others: dict[str, Callable[[], None]] = {f"w{i}": (lambda i=i: write_event(sqlite_db, f"w{i}")) for i in range(3)}
+    others: dict[str, Callable[[], None]] = {f"w{i}": partial(write_event, sqlite_db, f"w{i}") for i in range(3)}
     outcome = run_batch(sqlite_db, first, others)
     assert all(isinstance(error, IntegrityError) for error in outcome.values()), outcome
     assert events(sqlite_db) == []
