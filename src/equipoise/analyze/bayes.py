@@ -117,10 +117,13 @@ def proportional_odds_posterior(y_index: npt.ArrayLike, treatment: npt.ArrayLike
     where l_p is the profile log-likelihood (the model refitted with the treatment effect fixed at b as an
     offset) and I_nuisance the observed information of the other parameters at that fit; then integrated on a
     grid of ``grid_points`` over the MLE ± 7 SE. ``orientation`` "lower" reports the odds ratio for a lower
-    level (as :func:`equipoise.analyze.ordinal.compare_ordinal` does with better: lower)."""
+    level (as :func:`equipoise.analyze.ordinal.compare_ordinal` does with better: lower).
+
+    Raises :class:`UserError` when the model has no finite estimate (separation, common at an early look) or
+    cannot be refitted around it: then there is no posterior to report, only the frequentist result."""
     from scipy.interpolate import CubicSpline
 
-    from equipoise.analyze.cumulative_logit import fit_cumulative_logit
+    from equipoise.analyze.cumulative_logit import CumulativeLogitFit, fit_cumulative_logit
 
     y = np.asarray(y_index, dtype=np.intp)
     t = np.asarray(treatment, float)
@@ -128,23 +131,48 @@ def proportional_odds_posterior(y_index: npt.ArrayLike, treatment: npt.ArrayLike
     if cov is not None and cov.shape[1] == 0:
         cov = None
     full = fit_cumulative_logit(y, t[:, None] if cov is None else np.column_stack([t, cov]))
+    # Separation (an arm or a covariate level wholly above or below a threshold of the outcome) leaves the
+    # likelihood without a finite maximum (Albert & Anderson 1984): Newton stops at a large |beta| (about 40) with
+    # an information matrix singular to working precision (numpy's rank test: a singular value below
+    # max(M, N) * eps of the largest). There MLE ± 7 SE spans ±10^8 or more, and with a separated covariate the
+    # posterior is improper under flat priors on the nuisance parameters; tiny rounding differences then decide
+    # which grid refits fail, so the result would be arbitrary.
+    if not np.all(np.isfinite(full.covariance)) or np.linalg.matrix_rank(full.covariance) < len(full.covariance):
+        raise UserError("the proportional-odds posterior cannot be computed: the model has no finite estimate "
+                        "(separation: in these patients an arm or a covariate level lies wholly above or below some "
+                        "outcome level)")
     b_hat, se = float(full.beta[0]), float(full.beta_se[0])
     grid = np.linspace(b_hat - 7 * se, b_hat + 7 * se, grid_points)
-    start = None
     log_post = np.empty(grid_points)
-    for i in np.argsort(np.abs(grid - b_hat)):  # outward from the MLE so each fit warm-starts the next
+
+    def refit(i: int, start: CumulativeLogitFit | None) -> CumulativeLogitFit:
         fit = fit_cumulative_logit(y, cov, offset=grid[i] * t, start=start)
-        start = fit if abs(grid[i] - b_hat) < 3 * se else start
+        if not fit.converged and start is not None:  # where a warm start fails, Newton from the default start
+            fit = fit_cumulative_logit(y, cov, offset=grid[i] * t)
         _, logdet_cov = np.linalg.slogdet(fit.covariance)
         oriented = -grid[i] if orientation == "lower" else grid[i]
         log_post[i] = fit.log_likelihood + 0.5 * logdet_cov + stats.norm.logpdf(oriented, prior_mean, prior_sd)
+        return fit
+
+    # Outward from the MLE, one side at a time, each refit warm-started from its converged neighbour one grid step
+    # nearer the MLE (continuation). Visiting the points in order of distance from the MLE instead alternates
+    # sides, so the warm start came from the mirror point up to 6 SE away, from which Newton's method diverged in
+    # small trials: most of the failed refits of a sparse early look came from that, not from the model.
+    centre = int(np.argmin(np.abs(grid - b_hat)))
+    centre_fit = refit(centre, None)
+    for direction in (1, -1):
+        start = centre_fit if centre_fit.converged else None
+        for i in range(centre + direction, grid_points if direction > 0 else -1, direction):
+            fit = refit(i, start)
+            start = fit if fit.converged else start
     # work on the oriented scale (increasing); the log posterior is smooth, so a cubic spline through the grid
     # values and adaptive quadrature of its exponential give the probabilities far more accurately than a
     # trapezoid rule on the grid itself
     x = -grid[::-1] if orientation == "lower" else grid
     lp = log_post[::-1] if orientation == "lower" else log_post
-    # Far from the MLE of a small or sparse trial the refit can fail (an empty category in one arm drives a
-    # threshold to infinity): such grid points carry no usable mass and are left out of the spline.
+    # Far out in the tails (6-7 SE, thresholds near ±30) a refit can still stop at its iteration limit without
+    # converging: such grid points carry no usable mass and are left out of the spline; without the fit at the
+    # estimate itself, or with half the grid gone, there is no posterior.
     ok = np.isfinite(lp)
     if ok.sum() < grid_points // 2 or not ok[np.argmin(np.abs(x - (-b_hat if orientation == "lower" else b_hat)))]:
         raise UserError("the proportional-odds posterior cannot be computed: the model cannot be fitted around "
