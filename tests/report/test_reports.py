@@ -142,3 +142,19 @@ def test_reports_work_without_optional_columns(demo_protocol, demo_data, options
                            options)
     assert "No adverse-event data were supplied." in report.html
     assert "Group-sequential monitoring" not in report.html
+
+
+def test_closed_report_on_a_look_without_a_posterior_says_why_and_keeps_the_rest(demo_protocol, demo_data,
+                                                                                  options):
+    # Ten patients, every critical one dead by day 28 and nobody else: severity separates the outcome, so the
+    # adjusted posterior has no finite estimate (tests/analyze/test_po_posterior_sparse.py).
+    patients = pd.concat([demo_data.patients[demo_data.patients["arm"] == arm].head(5) for arm in ("msc", "placebo")])
+    patients = patients.assign(
+        severity=["mild", "severe", "critical", "mild", "severe", "severe", "critical", "mild", "mild", "severe"],
+        age=[52, 67, 71, 45, 60, 58, 74, 49, 66, 63],
+        who_day28=[2, 4, 10, 1, 5, 6, 10, 3, 2, 4])
+    html = closed_report(demo_protocol, replace(demo_data, patients=patients), options).html
+    assert "No Bayesian summary at this look" in html
+    assert "no finite estimate" in html
+    assert "Common odds ratio (95% CI)" in html  # the frequentist primary result is there
+    assert "Safety" in html

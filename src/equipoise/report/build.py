@@ -318,14 +318,7 @@ def closed_report(protocol: Protocol, data: TrialData, options: ReportOptions | 
     prim_sec.table(_result_table(prim))
     if isinstance(prim.result, OrdinalResult):
         adjusted = list(protocol.analysis.primary.covariates) if protocol.analysis else []
-        post = ordinal_posterior(work, prim.result, arm=data.arm, covariates=adjusted,
-                                 prior_sd=options.prior_sd, important=options.important_or)
-        prim_sec.bullets([f"Bayesian summary (neutral prior N(0, {options.prior_sd:g}²) on the log odds ratio, "
-                          "proportional-odds likelihood with thresholds and covariates integrated out by the Laplace "
-                          f"approximation): P(OR > 1) = {post.probability_of_benefit:.3f}; "
-                          f"P(OR > {options.important_or:g}) = {post.probability_important:.3f}; posterior median OR "
-                          f"{post.posterior_median:.2f} (95% credible interval {post.credible_low:.2f} to "
-                          f"{post.credible_high:.2f})."])
+        prim_sec.bullets([_bayesian_summary(work, prim.result, data.arm, adjusted, options)])
     counts = _ordinal_counts(work, protocol, data.arm, arms)
     if counts:
         prim_sec.figure(who_stacked_bars(*counts), "Distribution of the WHO clinical progression scale by arm and "
@@ -482,3 +475,20 @@ def _methods_section(comparisons: Sequence[ComparisonResult]) -> Section:
 def _footer() -> str:
     return (f"Produced by Equipoise {__version__}. Every number in this report is computed from the data it names "
             "(the files on the command line, or the trial server's export); rerun `equipoise report` to reproduce it.")
+
+
+def _bayesian_summary(work: pd.DataFrame, result: OrdinalResult, arm: str, covariates: list[str],
+                      options: ReportOptions) -> str:
+    """The primary's Bayesian line, or why there is none: a sparse early look (separated data, say) has no
+    computable posterior, and the committee still gets the rest of the report."""
+    try:
+        post = ordinal_posterior(work, result, arm=arm, covariates=covariates, prior_sd=options.prior_sd,
+                                 important=options.important_or)
+    except UserError as refusal:
+        return f"No Bayesian summary at this look: {str(refusal).splitlines()[0]}"
+    return (f"Bayesian summary (neutral prior N(0, {options.prior_sd:g}²) on the log odds ratio, "
+            "proportional-odds likelihood with thresholds and covariates integrated out by the Laplace "
+            f"approximation): P(OR > 1) = {post.probability_of_benefit:.3f}; "
+            f"P(OR > {options.important_or:g}) = {post.probability_important:.3f}; posterior median OR "
+            f"{post.posterior_median:.2f} (95% credible interval {post.credible_low:.2f} to "
+            f"{post.credible_high:.2f}).")
