@@ -106,9 +106,9 @@ def test_analyze_protocol_on_the_server_equals_the_analysis_of_the_same_data(pop
     assert last.reason == "csv export for the protocol's analyses"
 
 
-def test_direction_conventions_hold_from_virtual_patients_to_the_analysis(effective: Demo):
+def test_direction_conventions_hold_from_virtual_patients_to_the_analysis(strong_effect: Demo):
     """MSC helps every daily transition (odds ratio 4 in the natural history): every estimate must say so."""
-    result = cli("analyze", "protocol", "--trial", TRIAL, "--db", effective.url, "--json")
+    result = cli("analyze", "protocol", "--trial", TRIAL, "--db", strong_effect.url, "--json")
     assert result.code == 0, result.stderr
     by_outcome = {c["outcome"]: c["result"] for c in json.loads(result.stdout)["comparisons"]}
     who = by_outcome["who_day28"]
