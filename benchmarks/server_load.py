@@ -66,8 +66,9 @@ Row = tuple[str, int, float, float, float, int, float, float, float]
 
 
 def _cpu_seconds(match: Callable[[int, str, int], bool]) -> float:
-    """User + system CPU of the live processes (pid, command name, process group) that ``match`` selects."""
-    total = 0
+    """User + system CPU of the processes (pid, command name, process group) that ``match`` selects, including
+    their children that have ended (a PostgreSQL backend's CPU goes to the postmaster when it exits)."""
+    stats: dict[int, tuple[str, list[str]]] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -75,10 +76,15 @@ def _cpu_seconds(match: Callable[[int, str, int], bool]) -> float:
             text = Path(f"/proc/{entry}/stat").read_text()
         except OSError:
             continue  # the process ended meanwhile
-        name = text[text.index("(") + 1: text.rindex(")")]
-        fields = text[text.rindex(")") + 2:].split()
-        if match(int(entry), name, int(fields[2])):
-            total += int(fields[11]) + int(fields[12])
+        stats[int(entry)] = (text[text.index("(") + 1: text.rindex(")")], text[text.rindex(")") + 2:].split())
+    total = 0
+    for pid, (name, fields) in stats.items():
+        if not match(pid, name, int(fields[2])):
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+        parent = stats.get(int(fields[1]))
+        if parent is None or not match(int(fields[1]), parent[0], int(parent[1][2])):
+            total += int(fields[13]) + int(fields[14])  # cutime, cstime: its ended children, counted once
     return total / os.sysconf("SC_CLK_TCK")
 
 
