@@ -60,3 +60,22 @@ def test_newton_fit_recovers_a_large_simulated_effect():
     assert fit.converged
     assert fit.beta[0] == pytest.approx(0.7, abs=4 * fit.beta_se[0])
     assert fit.thresholds[:, 0] == pytest.approx([-1.0, 0.0, 1.5], abs=0.08)
+
+
+def test_a_fit_whose_line_search_gives_up_is_not_reported_converged():
+    # Every patient in one arm: the arm's coefficient is aliased with the thresholds and the fit drifts to
+    # ~1e12 while the likelihood stops moving. The step-halving search then gives up with a halved step below
+    # the tolerance, which the fit used to report as "converged" (with a finite covariance for an estimate of
+    # 1e12); found by a random search over sparse data.
+    y = np.array([0, 1, 2, 1, 0, 0, 1, 1])
+    aliased = np.column_stack([np.ones(8), [-0.598, 1.072, -0.697, -0.196, 0.887, 1.722, -1.311, 0.921]])
+    fit = fit_cumulative_logit(y, aliased)
+    assert not fit.converged
+    assert np.all(np.isnan(fit.covariance))
+    # an ordinary fit of the same size still converges, to the same estimate from any start
+    ordinary = np.column_stack([[1, 0, 1, 0, 1, 0, 1, 0], aliased[:, 1]])
+    ok = fit_cumulative_logit(y, ordinary)
+    assert ok.converged
+    assert np.all(np.isfinite(ok.covariance))
+    again = fit_cumulative_logit(y, ordinary, start=fit_cumulative_logit(y, ordinary, max_iter=1))
+    assert np.allclose(again.beta, ok.beta, atol=1e-8)

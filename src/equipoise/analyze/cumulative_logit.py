@@ -76,8 +76,8 @@ def _loglik_terms(y: npt.NDArray[np.intp], J: int, W: npt.NDArray[np.float64] | 
     P = Fa - Fb
     if np.any(P <= 0):
         return -math.inf, P, P, P, P, P
-    # P(Y = y) is computed as a difference only when both cuts are finite; near the ends use the tail forms
-    # so that probabilities close to 1 keep their precision.
+    # P(Y = y) = F(upper cut) - F(lower cut) for every category (the end categories have a cut at -inf or +inf,
+    # where F is exactly 0 or 1); a non-positive difference means the parameters left the model's domain.
     ll = float(np.sum(np.log(P)))
     u, v = fa / P, fb / P
     du, dv = fa * (1 - 2 * Fa) / P, fb * (1 - 2 * Fb) / P
@@ -129,11 +129,17 @@ def fit_cumulative_logit(y: npt.ArrayLike, X: npt.ArrayLike | None = None, W: np
             new_theta = theta + scale * step[:k].reshape(J - 1, q)
             new_beta = beta + scale * step[k:]
             new_ll, _, nu, nv, ndu, ndv = _loglik_terms(yv, J, Wv, Xv, new_theta, new_beta, off)
-            if new_ll >= ll - 1e-12 * abs(ll) or scale < 1e-8:
+            if new_ll >= ll - 1e-12 * abs(ll):
                 break
             scale /= 2
+            if scale < 1e-8:
+                break
+        if scale < 1e-8:
+            # No point along the Newton direction is better: stop where we are, not converged (the halved step
+            # is tiny because the search gave up, not because the estimate settled).
+            break
         theta, beta, ll, u, v, du, dv = new_theta, new_beta, new_ll, nu, nv, ndu, ndv
-        if np.max(np.abs(scale * step)) < tol:
+        if np.max(np.abs(step)) < tol:  # the full Newton step, not the halved one
             converged = True
             break
         if singular and abs(ll - old_ll) < 1e-13 * (1 + abs(ll)):
