@@ -3,7 +3,9 @@ several server processes.
 
 Concurrency comes from the database, never from an in-process lock: on PostgreSQL, write transactions take
 row locks (``SELECT ... FOR UPDATE``); on SQLite, every write transaction starts with ``BEGIN IMMEDIATE``
-(one writer at a time, across processes) in WAL mode, and readers use plain deferred transactions.
+(one writer at a time, across processes) in WAL mode, and readers use plain deferred transactions. On a
+SQLite file the writers of one process take turns inside one shared transaction (``group_commit``): that turn
+only groups them, the safety still comes from ``BEGIN IMMEDIATE`` and the constraints.
 """
 
 from __future__ import annotations
@@ -123,7 +125,7 @@ class Database:
         self._writer = sessionmaker(self.write_engine, expire_on_commit=False)
         # SQLite files: concurrent writers of this process share transactions and fsyncs (group_commit).
         self.group_commit = (GroupCommit(self.write_engine.connect, self._writer_turn)
-                       if self.dialect == "sqlite" and self._lock_path is not None else None)
+                             if self.dialect == "sqlite" and self._lock_path is not None else None)
         self._reader = sessionmaker(self.read_engine, expire_on_commit=False)
 
     def _sqlite_engine(self, *, immediate: bool) -> Engine:
