@@ -61,7 +61,8 @@ async def _lifespan(_app: FastAPI) -> AsyncIterator[None]:
 
 
 def create_app(db: Database | None = None, settings: Settings | None = None) -> FastAPI:
-    database = db or Database()
+    # A pooled connection for every request thread (and the group commit's), so none is opened per request.
+    database = db or Database(pool_size=request_threads() + 2)
     auth = AuthService(database, settings)
     app = FastAPI(
         lifespan=_lifespan,

@@ -100,6 +100,10 @@ class Database:
     """One database: a write engine and a read engine sharing its URL."""
 
     def __init__(self, url: str | None = None, *, pool_size: int = 5) -> None:
+        """``pool_size``: connections kept open per engine, at least the threads that use it at once. A pool
+        smaller than that closes every connection beyond it when it is returned and opens a new one for the
+        next request (QueuePool overflow): a new PostgreSQL backend, or a new SQLite connection with its
+        PRAGMAs, per request."""
         self.url = normalize_url(url or default_database_url())
         try:
             parsed = make_url(self.url)
@@ -113,8 +117,8 @@ class Database:
             if database and database != ":memory:":
                 Path(database).parent.mkdir(parents=True, exist_ok=True)
             self._lock_path = f"{database}.writelock" if database and database != ":memory:" and fcntl else None
-            self.write_engine = self._sqlite_engine(immediate=True)
-            self.read_engine = self._sqlite_engine(immediate=False)
+            self.write_engine = self._sqlite_engine(immediate=True, pool_size=pool_size)
+            self.read_engine = self._sqlite_engine(immediate=False, pool_size=pool_size)
             self._lookup_engine = self.read_engine
         else:
             self._lock_path = None
@@ -128,8 +132,9 @@ class Database:
                              if self.dialect == "sqlite" and self._lock_path is not None else None)
         self._reader = sessionmaker(self.read_engine, expire_on_commit=False)
 
-    def _sqlite_engine(self, *, immediate: bool) -> Engine:
-        engine = create_engine(self.url, connect_args={"timeout": 60, "check_same_thread": False})
+    def _sqlite_engine(self, *, immediate: bool, pool_size: int) -> Engine:
+        engine = create_engine(self.url, connect_args={"timeout": 60, "check_same_thread": False},
+                               pool_size=pool_size, max_overflow=pool_size)
 
         @event.listens_for(engine, "connect")
         def _connect(dbapi_conn: Any, _record: object) -> None:
