@@ -31,6 +31,9 @@ ALLOWED: dict[str, set[str]] = {
     "correct": {"coord", "investigator"},
     "discrepancies": {"coord", "coord_milan", "investigator", "monitor"},
     "emergency": {"investigator"},
+    "ask_unblinding": {"investigator"},
+    "unblinding_requests": {"investigator", "unblinded_stat"},
+    "unblinding_decision": {"unblinded_stat"},
     "notifications": {"unblinded_stat", "dmc"},
     "aggregates": {"unblinded_stat", "dmc"},
     "adaptive": {"unblinded_stat", "dmc"},
@@ -49,7 +52,7 @@ REFUSED: dict[tuple[str, str], int] = {
 SEES_ARMS = {"unblinded_stat", "dmc"}
 
 
-def _request(api: Api, user: str, endpoint: str, pid: int, fresh: int) -> Any:
+def _request(api: Api, user: str, endpoint: str, pid: int, fresh: int, asked: int) -> Any:
     c, h = api.client, api.headers(user, **{"Idempotency-Key": f"m-{user}-{endpoint}"})
     calls = {
         "trial": lambda: c.get(BASE, headers=h),
@@ -67,6 +70,11 @@ def _request(api: Api, user: str, endpoint: str, pid: int, fresh: int) -> Any:
         "discrepancies": lambda: c.get(f"{BASE}/discrepancies", headers=h),
         "emergency": lambda: c.post(f"{BASE}/patients/{pid}/emergency-unblind",
                                     json={"reason": "SAE", "password": PASSWORD}, headers=h),
+        "ask_unblinding": lambda: c.post(f"{BASE}/patients/{pid}/unblinding-requests", json={"reason": "SUSAR"},
+                                         headers=h),
+        "unblinding_requests": lambda: c.get(f"{BASE}/unblinding-requests", headers=h),
+        "unblinding_decision": lambda: c.post(f"{BASE}/unblinding-requests/{asked}/decision", headers=h, json={
+            "decision": "reject", "reason": "not needed", "password": PASSWORD}),
         "notifications": lambda: c.get(f"{BASE}/notifications", headers=h),
         "aggregates": lambda: c.get(f"{BASE}/aggregates", headers=h),
         "adaptive": lambda: c.get(f"{BASE}/adaptive-tables", headers=h),
@@ -106,10 +114,13 @@ def _enrol_and_randomize(api: Api) -> int:
 @pytest.mark.parametrize("user", ROLES)
 def test_role_endpoint_matrix(api: Api, user: str):
     pid = _enrol_and_randomize(api)
+    # An open unblinding request (on another patient) for the reviewer's decision.
+    asked = api.client.post(f"{BASE}/patients/{_enrol_and_randomize(api)}/unblinding-requests",
+                            json={"reason": "SUSAR"}, headers=api.headers("investigator")).json()["id"]
     for endpoint, allowed in ALLOWED.items():
         fresh = api.client.post(f"{BASE}/patients", json={"site_id": "pumch", "values": eligible()},
                                 headers=api.headers("coord")).json()["id"]
-        response = _request(api, user, endpoint, pid, fresh)
+        response = _request(api, user, endpoint, pid, fresh, asked)
         if user in allowed:
             assert response.status_code < 300, f"{user} {endpoint}: {response.status_code} {response.text}"
         else:

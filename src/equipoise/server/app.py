@@ -19,6 +19,7 @@ from equipoise.errors import UserError
 from equipoise.server.deps import Services
 from equipoise.server.form_routes import router as form_router
 from equipoise.server.routes import router
+from equipoise.server.unblinding_routes import router as unblinding_router
 from equipoise.store.auth import AuthService
 from equipoise.store.db import Database
 from equipoise.store.enrol_randomize import EnrolAndRandomizeService
@@ -109,4 +110,5 @@ def create_app(db: Database | None = None, settings: Settings | None = None) -> 
 
     app.include_router(router)
     app.include_router(form_router)
+    app.include_router(unblinding_router)
     return app

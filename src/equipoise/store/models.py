@@ -197,7 +197,8 @@ class Discrepancy(Base):
 
 
 class Unblinding(Base):
-    """An emergency unblinding of one patient, or the planned unblinding of a whole trial (patient_id null)."""
+    """An emergency unblinding of one patient, one approved on request (``on-request``), or the planned
+    unblinding of a whole trial (patient_id null)."""
 
     __tablename__ = "unblindings"
     __audited__ = True
@@ -205,10 +206,31 @@ class Unblinding(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     trial_id: Mapped[str] = mapped_column(ForeignKey("trials.id"), index=True)
     patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"), default=None)
-    kind: Mapped[str] = mapped_column(String(16))  # emergency | planned
+    kind: Mapped[str] = mapped_column(String(16))  # emergency | on-request | planned
     reason: Mapped[str] = mapped_column(Text)
     unblinded_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
     unblinded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class UnblindingRequest(Base):
+    """A request to unblind one patient outside an emergency (a SUSAR report, say), and its review (UNB-2).
+
+    status: requested -> approved | rejected (by the reviewer) | withdrawn (by the requester).
+    """
+
+    __tablename__ = "unblinding_requests"
+    __audited__ = True
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    trial_id: Mapped[str] = mapped_column(ForeignKey("trials.id"), index=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
+    reason: Mapped[str] = mapped_column(Text)
+    requested_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    requested_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    status: Mapped[str] = mapped_column(String(16), default="requested")
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
+    decision_reason: Mapped[str | None] = mapped_column(Text, default=None)
 
 
 class Notification(Base):

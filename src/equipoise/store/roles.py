@@ -40,6 +40,8 @@ class Action(StrEnum):
     VIEW_ARMS = "view-arms"  # in a blinded trial; everyone in the trial sees arms of an open-label one
     EMERGENCY_UNBLIND = "emergency-unblind"
     PLANNED_UNBLIND = "planned-unblind"
+    REQUEST_UNBLINDING = "request-unblinding"
+    REVIEW_UNBLINDING = "review-unblinding"
     PUBLISH_ADAPTIVE = "publish-adaptive"
     VIEW_ADAPTIVE = "view-adaptive"
     VIEW_NOTIFICATIONS = "view-notifications"
@@ -74,6 +76,10 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     # ICH E6(R3) §3 / EMA-CTFG: the investigator unblinds one patient at once, without sponsor approval.
     Action.EMERGENCY_UNBLIND: frozenset({R.INVESTIGATOR}),
     Action.PLANNED_UNBLIND: frozenset({R.UNBLINDED_STATISTICIAN}),
+    # UNB-2 (clinicedc edc_unblinding; E6(R3) p. 40): outside an emergency the investigator asks, and an
+    # unblinded reviewer approves or rejects; only the requester is shown the arm.
+    Action.REQUEST_UNBLINDING: frozenset({R.INVESTIGATOR}),
+    Action.REVIEW_UNBLINDING: frozenset({R.UNBLINDED_STATISTICIAN}),
     Action.PUBLISH_ADAPTIVE: frozenset({R.UNBLINDED_STATISTICIAN}),
     Action.VIEW_ADAPTIVE: frozenset({R.UNBLINDED_STATISTICIAN, R.DMC}),
     Action.VIEW_NOTIFICATIONS: frozenset({R.UNBLINDED_STATISTICIAN, R.DMC}),

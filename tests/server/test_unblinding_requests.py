@@ -1,0 +1,162 @@
+"""UNB-2: unblinding one patient outside an emergency goes through a request and a review, and reveals the
+arm to the requester only (clinicedc edc_unblinding; ICH E6(R3) Annex 1 p. 40)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.server.conftest import TRIAL, Api, eligible
+from tests.store.support import PASSWORD
+
+BASE = f"/api/trials/{TRIAL}"
+REQUESTS = f"{BASE}/unblinding-requests"
+
+
+def _randomized(api: Api, key: str, site: str = "pumch", user: str = "coord") -> int:
+    pid = api.client.post(f"{BASE}/patients", json={"site_id": site, "values": eligible()},
+                          headers=api.headers(user)).json()["id"]
+    response = api.client.post(f"{BASE}/patients/{pid}/randomize", headers=api.headers(user, **{
+        "Idempotency-Key": key}))
+    assert response.status_code == 201, response.text
+    return int(pid)
+
+
+def _ask(api: Api, pid: int, user: str = "investigator", reason: str = "SUSAR: hepatic failure") -> Any:
+    return api.client.post(f"{BASE}/patients/{pid}/unblinding-requests", json={"reason": reason},
+                           headers=api.headers(user))
+
+
+def _decide(api: Api, rid: int, decision: str, password: str = PASSWORD, user: str = "unblinded_stat") -> Any:
+    return api.client.post(f"{REQUESTS}/{rid}/decision",
+                           json={"decision": decision, "reason": "expedited report due", "password": password},
+                           headers=api.headers(user))
+
+
+def test_request_review_approve_shows_the_arm_to_the_requester_only(api: Api):
+    pid = _randomized(api, "r1")
+    true_arm = api.client.get(f"{BASE}/patients/{pid}/allocation", headers=api.headers("unblinded_stat")).json()["arm"]
+    assert _ask(api, pid, user="coord").status_code == 403  # coordinators do not ask
+    assert _ask(api, pid, user="coord_milan").status_code == 403
+    assert _ask(api, pid, reason="  ").status_code == 422
+    asked = _ask(api, pid)
+    assert asked.status_code == 201, asked.text
+    request = asked.json()
+    assert request["status"] == "requested" and request["arm"] is None and request["kit_code"]
+    assert request["requested_by"] == "investigator"
+    rid = request["id"]
+    # At most one open request per patient.
+    assert _ask(api, pid).status_code == 409
+    # The Milan coordinator's site does not see the request; the reviewer sees every site's.
+    assert api.client.get(f"{REQUESTS}/{rid}", headers=api.headers("coord_milan")).status_code == 403
+    listed = api.client.get(REQUESTS, headers=api.headers("unblinded_stat"), params={"status": "requested"}).json()
+    assert [r["id"] for r in listed] == [rid]
+    # Only the reviewer decides, with the password again; nothing is shown before the decision.
+    assert _decide(api, rid, "approve", user="investigator").status_code == 403
+    assert _decide(api, rid, "approve", user="monitor").status_code == 403
+    assert _decide(api, rid, "approve", password="wrong password").status_code == 401
+    assert api.client.get(f"{REQUESTS}/{rid}", headers=api.headers("investigator")).json()["arm"] is None
+    approved = _decide(api, rid, "approve")
+    assert approved.status_code == 200, approved.text
+    assert approved.json()["status"] == "approved" and approved.json()["decided_by"] == "unblinded_stat"
+    # The requester now sees the arm on the request; the allocation itself stays blinded for the site.
+    seen = api.client.get(f"{REQUESTS}/{rid}", headers=api.headers("investigator")).json()
+    assert seen["arm"] == true_arm and seen["arm_name"]
+    assert api.client.get(f"{BASE}/patients/{pid}/allocation", headers=api.headers("investigator")).json()["arm"] is None
+    assert _decide(api, rid, "reject").status_code == 409  # decided once
+    # Every step notified the unblinded roles, and the unblinding itself is recorded and audited.
+    kinds = [n["kind"] for n in api.client.get(f"{BASE}/notifications", headers=api.headers("dmc")).json()]
+    assert kinds == ["unblinding-requested", "unblinding-approved"]
+    audit = api.client.get("/api/audit", params={"trial_id": TRIAL, "table": "unblindings"},
+                           headers=api.headers("admin")).json()
+    assert [(e["action"], e["new_values"]["kind"]) for e in audit] == [("insert", "on-request")]
+    changes = api.client.get("/api/audit", params={"trial_id": TRIAL, "table": "unblinding_requests"},
+                             headers=api.headers("admin")).json()
+    assert {e["reason"] for e in changes} == {"SUSAR: hepatic failure", "expedited report due"}
+    report = api.client.get("/api/audit/verify", headers=api.headers("admin")).json()
+    assert report["ok"], [f["message"] for f in report["findings"]]
+
+
+def test_a_second_investigator_at_the_site_is_not_shown_the_arm(api: Api):
+    from equipoise.store.principal import system_principal
+    from equipoise.store.roles import Role
+    from equipoise.store.users import add_user
+
+    add_user(api.db, system_principal("test"), "investigator2", "Investigator Two", PASSWORD,
+             roles=[(Role.INVESTIGATOR, TRIAL, "pumch")])
+    token = api.client.post("/api/auth/login", json={"username": "investigator2", "password": PASSWORD}).json()["token"]
+    pid = _randomized(api, "r2")
+    rid = _ask(api, pid).json()["id"]
+    assert _decide(api, rid, "approve").status_code == 200
+    colleague = api.client.get(f"{REQUESTS}/{rid}", headers={"Authorization": f"Bearer {token}"})
+    assert colleague.status_code == 200
+    assert colleague.json()["status"] == "approved" and colleague.json()["arm"] is None
+    listed = api.client.get(REQUESTS, headers={"Authorization": f"Bearer {token}"}).json()
+    assert [r["arm"] for r in listed] == [None]
+    # Only the requester withdraws, and only an open request.
+    other = _randomized(api, "r3")
+    open_id = _ask(api, other).json()["id"]
+    refused = api.client.post(f"{REQUESTS}/{open_id}/withdraw", json={"reason": "not needed"},
+                              headers={"Authorization": f"Bearer {token}"})
+    assert refused.status_code == 403
+
+
+def test_reject_and_withdraw_show_nothing_and_free_the_patient_for_a_new_request(api: Api):
+    pid = _randomized(api, "r4")
+    rid = _ask(api, pid).json()["id"]
+    rejected = _decide(api, rid, "reject")
+    assert rejected.status_code == 200 and rejected.json()["status"] == "rejected"
+    assert api.client.get(f"{REQUESTS}/{rid}", headers=api.headers("investigator")).json()["arm"] is None
+    again = _ask(api, pid, reason="SUSAR: new information")
+    assert again.status_code == 201
+    second = again.json()["id"]
+    withdrawn = api.client.post(f"{REQUESTS}/{second}/withdraw", json={"reason": "the event was not serious"},
+                                headers=api.headers("investigator"))
+    assert withdrawn.status_code == 200 and withdrawn.json()["status"] == "withdrawn"
+    assert _decide(api, second, "approve").status_code == 409
+    assert api.client.post(f"{REQUESTS}/{second}/withdraw", json={"reason": "twice"},
+                           headers=api.headers("investigator")).status_code == 409
+    statuses = [r["status"] for r in api.client.get(REQUESTS, headers=api.headers("investigator")).json()]
+    assert statuses == ["rejected", "withdrawn"]
+
+
+def test_requests_refused_for_patients_not_randomized_or_unknown(api: Api):
+    pid = api.client.post(f"{BASE}/patients", json={"site_id": "pumch", "values": eligible()},
+                          headers=api.headers("coord")).json()["id"]
+    not_randomized = _ask(api, pid)
+    assert not_randomized.status_code == 409 and "not randomized" in not_randomized.json()["detail"]
+    assert _ask(api, 999999).status_code == 404
+    milan = _randomized(api, "r5", site="milan-sacco", user="coord_milan")
+    assert _ask(api, milan).status_code == 404  # another site's patient: its existence is not revealed
+    assert api.client.get(f"{REQUESTS}/999999", headers=api.headers("unblinded_stat")).status_code == 404
+    assert _decide(api, 999999, "approve").status_code == 404
+    bad = api.client.post(f"{REQUESTS}/1/decision", json={"decision": "maybe", "reason": "x", "password": PASSWORD},
+                          headers=api.headers("unblinded_stat"))
+    assert bad.status_code == 422 and bad.json()["detail"]
+
+
+def test_no_request_after_planned_unblinding(api: Api):
+    pid = _randomized(api, "r6")
+    unblinded = api.client.post(f"{BASE}/unblind", json={"reason": "final analysis", "password": PASSWORD},
+                                headers=api.headers("unblinded_stat"))
+    assert unblinded.status_code == 200, unblinded.text
+    refused = _ask(api, pid)
+    assert refused.status_code == 409 and "unblinded" in refused.json()["detail"]
+
+
+def test_nobody_reviews_their_own_request(api: Api):
+    from equipoise.store.principal import system_principal
+    from equipoise.store.roles import Role
+    from equipoise.store.users import add_user
+
+    add_user(api.db, system_principal("test"), "both", "Both Roles", PASSWORD,
+             roles=[(Role.INVESTIGATOR, TRIAL, "pumch"), (Role.UNBLINDED_STATISTICIAN, TRIAL, None)])
+    token = api.client.post("/api/auth/login", json={"username": "both", "password": PASSWORD}).json()["token"]
+    pid = _randomized(api, "r7")
+    asked = api.client.post(f"{BASE}/patients/{pid}/unblinding-requests", json={"reason": "SUSAR"},
+                            headers={"Authorization": f"Bearer {token}"})
+    assert asked.status_code == 201, asked.text
+    own = api.client.post(f"{REQUESTS}/{asked.json()['id']}/decision",
+                          json={"decision": "approve", "reason": "mine", "password": PASSWORD},
+                          headers={"Authorization": f"Bearer {token}"})
+    assert own.status_code == 403 and "own" in own.json()["detail"]
+    assert _decide(api, asked.json()["id"], "approve").status_code == 200
