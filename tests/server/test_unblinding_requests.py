@@ -41,7 +41,9 @@ def test_request_review_approve_shows_the_arm_to_the_requester_only(api: Api):
     asked = _ask(api, pid)
     assert asked.status_code == 201, asked.text
     request = asked.json()
-    assert request["status"] == "requested" and request["arm"] is None and request["kit_code"]
+    assert request["status"] == "requested"
+    assert request["arm"] is None
+    assert request["kit_code"]
     assert request["requested_by"] == "investigator"
     rid = request["id"]
     # At most one open request per patient.
@@ -57,11 +59,14 @@ def test_request_review_approve_shows_the_arm_to_the_requester_only(api: Api):
     assert api.client.get(f"{REQUESTS}/{rid}", headers=api.headers("investigator")).json()["arm"] is None
     approved = _decide(api, rid, "approve")
     assert approved.status_code == 200, approved.text
-    assert approved.json()["status"] == "approved" and approved.json()["decided_by"] == "unblinded_stat"
+    assert approved.json()["status"] == "approved"
+    assert approved.json()["decided_by"] == "unblinded_stat"
     # The requester now sees the arm on the request; the allocation itself stays blinded for the site.
     seen = api.client.get(f"{REQUESTS}/{rid}", headers=api.headers("investigator")).json()
-    assert seen["arm"] == true_arm and seen["arm_name"]
-    assert api.client.get(f"{BASE}/patients/{pid}/allocation", headers=api.headers("investigator")).json()["arm"] is None
+    assert seen["arm"] == true_arm
+    assert seen["arm_name"]
+    allocation = api.client.get(f"{BASE}/patients/{pid}/allocation", headers=api.headers("investigator")).json()
+    assert allocation["arm"] is None
     assert _decide(api, rid, "reject").status_code == 409  # decided once
     # Every step notified the unblinded roles, and the unblinding itself is recorded and audited.
     kinds = [n["kind"] for n in api.client.get(f"{BASE}/notifications", headers=api.headers("dmc")).json()]
@@ -89,7 +94,8 @@ def test_a_second_investigator_at_the_site_is_not_shown_the_arm(api: Api):
     assert _decide(api, rid, "approve").status_code == 200
     colleague = api.client.get(f"{REQUESTS}/{rid}", headers={"Authorization": f"Bearer {token}"})
     assert colleague.status_code == 200
-    assert colleague.json()["status"] == "approved" and colleague.json()["arm"] is None
+    assert colleague.json()["status"] == "approved"
+    assert colleague.json()["arm"] is None
     listed = api.client.get(REQUESTS, headers={"Authorization": f"Bearer {token}"}).json()
     assert [r["arm"] for r in listed] == [None]
     # Only the requester withdraws, and only an open request.
@@ -104,14 +110,16 @@ def test_reject_and_withdraw_show_nothing_and_free_the_patient_for_a_new_request
     pid = _randomized(api, "r4")
     rid = _ask(api, pid).json()["id"]
     rejected = _decide(api, rid, "reject")
-    assert rejected.status_code == 200 and rejected.json()["status"] == "rejected"
+    assert rejected.status_code == 200
+    assert rejected.json()["status"] == "rejected"
     assert api.client.get(f"{REQUESTS}/{rid}", headers=api.headers("investigator")).json()["arm"] is None
     again = _ask(api, pid, reason="SUSAR: new information")
     assert again.status_code == 201
     second = again.json()["id"]
     withdrawn = api.client.post(f"{REQUESTS}/{second}/withdraw", json={"reason": "the event was not serious"},
                                 headers=api.headers("investigator"))
-    assert withdrawn.status_code == 200 and withdrawn.json()["status"] == "withdrawn"
+    assert withdrawn.status_code == 200
+    assert withdrawn.json()["status"] == "withdrawn"
     assert _decide(api, second, "approve").status_code == 409
     assert api.client.post(f"{REQUESTS}/{second}/withdraw", json={"reason": "twice"},
                            headers=api.headers("investigator")).status_code == 409
@@ -123,7 +131,8 @@ def test_requests_refused_for_patients_not_randomized_or_unknown(api: Api):
     pid = api.client.post(f"{BASE}/patients", json={"site_id": "pumch", "values": eligible()},
                           headers=api.headers("coord")).json()["id"]
     not_randomized = _ask(api, pid)
-    assert not_randomized.status_code == 409 and "not randomized" in not_randomized.json()["detail"]
+    assert not_randomized.status_code == 409
+    assert "not randomized" in not_randomized.json()["detail"]
     assert _ask(api, 999999).status_code == 404
     milan = _randomized(api, "r5", site="milan-sacco", user="coord_milan")
     assert _ask(api, milan).status_code == 404  # another site's patient: its existence is not revealed
@@ -131,7 +140,8 @@ def test_requests_refused_for_patients_not_randomized_or_unknown(api: Api):
     assert _decide(api, 999999, "approve").status_code == 404
     bad = api.client.post(f"{REQUESTS}/1/decision", json={"decision": "maybe", "reason": "x", "password": PASSWORD},
                           headers=api.headers("unblinded_stat"))
-    assert bad.status_code == 422 and bad.json()["detail"]
+    assert bad.status_code == 422
+    assert bad.json()["detail"]
 
 
 def test_no_request_after_planned_unblinding(api: Api):
@@ -140,7 +150,8 @@ def test_no_request_after_planned_unblinding(api: Api):
                                 headers=api.headers("unblinded_stat"))
     assert unblinded.status_code == 200, unblinded.text
     refused = _ask(api, pid)
-    assert refused.status_code == 409 and "unblinded" in refused.json()["detail"]
+    assert refused.status_code == 409
+    assert "unblinded" in refused.json()["detail"]
 
 
 def test_nobody_reviews_their_own_request(api: Api):
@@ -158,5 +169,6 @@ def test_nobody_reviews_their_own_request(api: Api):
     own = api.client.post(f"{REQUESTS}/{asked.json()['id']}/decision",
                           json={"decision": "approve", "reason": "mine", "password": PASSWORD},
                           headers={"Authorization": f"Bearer {token}"})
-    assert own.status_code == 403 and "own" in own.json()["detail"]
+    assert own.status_code == 403
+    assert "own" in own.json()["detail"]
     assert _decide(api, asked.json()["id"], "approve").status_code == 200
