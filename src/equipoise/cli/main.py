@@ -12,6 +12,7 @@ from equipoise import __version__
 from equipoise.cli.allocation_commands import allocation_app
 from equipoise.cli.analyze_commands import analyze_app
 from equipoise.cli.audit_commands import audit_app
+from equipoise.cli.backup_commands import backup_app
 from equipoise.cli.design_commands import design_app
 from equipoise.cli.export_commands import export_app
 from equipoise.cli.forms_commands import forms_app
@@ -42,6 +43,7 @@ app.command("demo")(demo)
 app.add_typer(trial_app, name="trial")
 app.add_typer(user_app, name="user")
 app.add_typer(audit_app, name="audit")
+app.add_typer(backup_app, name="backup")
 app.add_typer(allocation_app, name="allocation")
 app.add_typer(forms_app, name="forms")
 app.add_typer(export_app, name="export")
