@@ -79,3 +79,22 @@ def test_a_fit_whose_line_search_gives_up_is_not_reported_converged():
     assert np.all(np.isfinite(ok.covariance))
     again = fit_cumulative_logit(y, ordinary, start=fit_cumulative_logit(y, ordinary, max_iter=1))
     assert np.allclose(again.beta, ok.beta, atol=1e-8)
+
+
+def test_separation_by_a_covariate_gives_the_limit_fit_for_the_arm():
+    # Every patient with z = 1 is in the top level: z's coefficient has no finite maximum (quasi-complete
+    # separation). As it grows those patients' likelihood tends to 1, so the limit of the other estimates is the
+    # fit without them; the arm's estimate and standard error are that limit's, z's variance is infinite.
+    y = np.array([0, 1, 2, 1, 0, 2, 1, 0, 1, 2, 0, 1, 2, 2, 2, 2])
+    arm = np.array([1, 0, 1, 1, 0, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0], float)
+    z = np.array([0] * 12 + [1] * 4, float)
+    fit = fit_cumulative_logit(y, np.column_stack([arm, z]))
+    assert not fit.converged  # there is no maximum
+    k = fit.thresholds.size
+    assert fit.separated == (k + 1,)
+    assert np.isinf(fit.beta_se[1])
+    without = fit_cumulative_logit(y[z == 0], arm[z == 0, None])
+    assert without.converged
+    assert fit.beta[0] == pytest.approx(without.beta[0], abs=1e-6)
+    assert fit.beta_se[0] == pytest.approx(without.beta_se[0], rel=1e-5)
+    assert fit.thresholds[:, 0] == pytest.approx(without.thresholds[:, 0], abs=1e-6)

@@ -33,6 +33,10 @@ class CumulativeLogitFit:
     log_likelihood: float
     iterations: int
     converged: bool
+    # Parameters (indices into thresholds.ravel() then beta) that separation sends to infinity: the fit is the
+    # limit as they grow (``converged`` stays False), with infinite variance for them and the limit's covariance
+    # for the others (``_separated_limit``).
+    separated: tuple[int, ...] = ()
 
     @property
     def beta_se(self) -> npt.NDArray[np.float64]:
@@ -109,6 +113,7 @@ def fit_cumulative_logit(y: npt.ArrayLike, X: npt.ArrayLike | None = None, W: np
     k = (J - 1) * q
     ll, _, u, v, du, dv = _loglik_terms(yv, J, Wv, Xv, theta, beta, off)
     converged = False
+    full_rank = True
     it = 0
     for it in range(1, max_iter + 1):
         g, H = _gradient_hessian(yv, J, Wv, Xv, u, v, du, dv)
@@ -117,6 +122,7 @@ def fit_cumulative_logit(y: npt.ArrayLike, X: npt.ArrayLike | None = None, W: np
             step = np.linalg.solve(H, -g)
         except np.linalg.LinAlgError:
             singular = True
+            full_rank = full_rank and it > 1
             # separation (a level empty in one group) sends some parameters to infinity while the
             # log-likelihood approaches its supremum: keep climbing along the least-squares step
             step = np.linalg.lstsq(H, -g, rcond=None)[0]
@@ -149,7 +155,46 @@ def fit_cumulative_logit(y: npt.ArrayLike, X: npt.ArrayLike | None = None, W: np
         cov = np.asarray(np.linalg.inv(-H), dtype=np.float64) if converged else np.full_like(H, np.nan)
     except np.linalg.LinAlgError:
         cov = np.full_like(H, np.nan)
+    if not converged and full_rank:
+        limit = _separated_limit(np.concatenate([theta.ravel(), beta]), g, H, ll)
+        if limit is not None:
+            # Not "converged": there is no maximum; but the settled parameters' estimates and variances stand.
+            return CumulativeLogitFit(theta, beta, limit[0], ll, it, False, limit[1])
     return CumulativeLogitFit(theta, beta, cov, ll, it, converged)
+
+
+# On the logit scale a coefficient beyond this is an odds ratio above 5e8: no real effect, only separation.
+DIVERGED = 20.0
+
+
+def _separated_limit(params: npt.NDArray[np.float64], g: npt.NDArray[np.float64], H: npt.NDArray[np.float64],
+                     ll: float) -> tuple[npt.NDArray[np.float64], tuple[int, ...]] | None:
+    """The fit under (quasi-)complete separation, where the likelihood has a supremum but no maximum.
+
+    Some parameters run off to infinity (Albert & Anderson 1984, Biometrika 71:1-10) while the others settle at
+    the maximum of the limiting likelihood, where the diverged ones no longer matter: their derivatives, and
+    the information they share with the others, vanish. Newton's search stalls there. If the settled
+    parameters' score is zero to working precision, the fit is that limit: the covariance of the settled
+    parameters is the inverse of their own information block, the diverged ones get an infinite variance (as
+    R's clm, which warns that the Hessian is singular, reports them with no usable standard error). A design
+    whose information is singular from the start (aliased columns) is not separation and is not treated so.
+    """
+    diverged = np.abs(params) > DIVERGED
+    if not diverged.any() or diverged.all():
+        return None
+    settled = np.flatnonzero(~diverged)
+    if np.max(np.abs(g[settled])) > 1e-6 * (1 + abs(ll)):
+        return None
+    try:
+        block = np.linalg.inv(-H[np.ix_(settled, settled)])
+    except np.linalg.LinAlgError:
+        return None
+    if not np.all(np.isfinite(block)) or np.any(np.diag(block) <= 0):
+        return None
+    cov = np.full_like(H, np.nan)
+    cov[np.ix_(settled, settled)] = block
+    cov[np.flatnonzero(diverged), np.flatnonzero(diverged)] = np.inf
+    return cov, tuple(int(i) for i in np.flatnonzero(diverged))
 
 
 def _gradient_hessian(y: npt.NDArray[np.intp], J: int, W: npt.NDArray[np.float64] | None, X: npt.NDArray[np.float64],

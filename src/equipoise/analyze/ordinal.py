@@ -3,6 +3,7 @@ of the proportional-odds assumption, and the Wilcoxon–Mann–Whitney test."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -156,6 +157,8 @@ def compare_ordinal(y: npt.ArrayLike, arm: npt.ArrayLike, *, experimental: str, 
     thresholds = {f"{labels[j]}|{labels[j + 1]}": float(fit.thresholds[j, 0]) for j in range(len(values) - 1)}
     orientation = "lower" if better == "lower" else "higher"
     log_or = -beta if orientation == "lower" else beta
+    if fit.thresholds.size in fit.separated:  # the arm's own coefficient diverged: no estimate, no interval
+        se = math.nan
     odds = wald(log_or, se, conf_level, "proportional odds, Wald interval", log_scale=True)
     if better == "lower":
         direction = (f"odds_ratio is the odds of a lower (better) level in {experimental} vs {control}: "
@@ -169,6 +172,15 @@ def compare_ordinal(y: npt.ArrayLike, arm: npt.ArrayLike, *, experimental: str, 
     cov_effects = {name: (float(fit.beta[i + 1]), float(se_all[i + 1])) for i, name in enumerate(covariate_names)}
     test = None
     notes: list[str] = []
+    first_beta = fit.thresholds.size
+    if first_beta in fit.separated:
+        notes.append(f"the arms separate the outcome (every {experimental} patient lies above or below some level "
+                     f"that every {control} patient does not reach): the odds ratio has no finite estimate")
+    elif fit.separated:
+        separated = [name for i, name in enumerate(covariate_names) if first_beta + 1 + i in fit.separated]
+        notes.append(f"separation: {', '.join(separated) or 'the thresholds'} perfectly predict(s) the outcome at "
+                     "some levels, so their coefficients are infinite; the odds ratio and its interval are the "
+                     "limit as they grow (R's clm warns that the Hessian is singular here)")
     if po_test and len(values) > 2:
         try:
             # Started from the proportional-odds fit (the partial model nests it), so the partial fit can only
