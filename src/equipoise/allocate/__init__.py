@@ -8,15 +8,18 @@ recomputes every stored allocation with ``ReplaySource``.
 from equipoise.allocate.adaptive import ResponseAdaptiveScheme
 from equipoise.allocate.errors import AllocationError
 from equipoise.allocate.from_protocol import (
+    all_strata,
     arm_weights,
     arms_for_patient,
     build_request,
+    factor_levels,
     patient_factors,
     scheme_from_protocol,
     stratum_key,
 )
 from equipoise.allocate.minimization import MinimizationScheme
 from equipoise.allocate.permuted_blocks import PermutedBlocksScheme
+from equipoise.allocate.randomization_list import ListEntries, RandomizationListScheme
 from equipoise.allocate.replay import ReplayDifference, ReplayRecord, ReplayReport, replay
 from equipoise.allocate.request import Allocation, AllocationRequest, ArmWeight, arm_signature
 from equipoise.allocate.scheme import Scheme, scheme_from_parameters
@@ -35,9 +38,11 @@ __all__ = [
     "AllocationError",
     "AllocationRequest",
     "ArmWeight",
+    "ListEntries",
     "MinimizationScheme",
     "PermutedBlocksScheme",
     "RandomSource",
+    "RandomizationListScheme",
     "RecordingSource",
     "ReplayDifference",
     "ReplayExhausted",
@@ -49,10 +54,12 @@ __all__ = [
     "SeededSource",
     "SimpleScheme",
     "SystemSource",
+    "all_strata",
     "arm_signature",
     "arm_weights",
     "arms_for_patient",
     "build_request",
+    "factor_levels",
     "patient_factors",
     "replay",
     "scheme_from_parameters",

@@ -8,6 +8,7 @@ from equipoise.allocate.adaptive import ResponseAdaptiveScheme
 from equipoise.allocate.errors import AllocationError
 from equipoise.allocate.minimization import MinimizationScheme
 from equipoise.allocate.permuted_blocks import PermutedBlocksScheme
+from equipoise.allocate.randomization_list import ListEntries, RandomizationListScheme
 from equipoise.allocate.request import AllocationRequest, ArmWeight
 from equipoise.allocate.scheme import Scheme
 from equipoise.allocate.simple import SimpleScheme
@@ -27,10 +28,13 @@ def arm_weights(protocol_in_force: Protocol) -> tuple[ArmWeight, ...]:
     return tuple(ArmWeight(a.id, a.allocation) for a in protocol_in_force.arms)
 
 
-def scheme_from_protocol(protocol_in_force: Protocol) -> Scheme:
-    """The allocation scheme of a protocol already ``.in_force(date)``: its method, settings and arms."""
+def scheme_from_protocol(protocol_in_force: Protocol, randomization_list: ListEntries | None = None) -> Scheme:
+    """The allocation scheme of a protocol already ``.in_force(date)``: its method, settings and arms (and, for
+    method ``list``, the trial's uploaded list)."""
     r = _randomization(protocol_in_force)
     arms = arm_weights(protocol_in_force)
+    if r.method is RandomizationMethod.LIST:
+        return RandomizationListScheme(arms, randomization_list)
     if r.method is RandomizationMethod.SIMPLE:
         return SimpleScheme(arms)
     if r.method is RandomizationMethod.PERMUTED_BLOCKS:
@@ -96,6 +100,33 @@ def stratum_key(protocol_in_force: Protocol, factors: Mapping[str, str]) -> str:
             raise AllocationError(f"stratification factor {factor_id!r} has no level for this patient")
         parts.append(f"{factor_id}={factors[factor_id]}")
     return ";".join(parts)
+
+
+def all_strata(protocol_in_force: Protocol) -> list[str]:
+    """Every stratum key the protocol can give a patient (the product of the ``stratify_by`` factors' levels)."""
+    r = _randomization(protocol_in_force)
+    keys = [""]
+    for factor_id in r.stratify_by:
+        factor = r.factor(factor_id)
+        if factor is None:
+            raise AllocationError(f"stratification factor {factor_id!r} is not defined")
+        keys = [f"{key};{factor_id}={level}" if key else f"{factor_id}={level}" for key in keys
+                for level in factor_levels(protocol_in_force, factor.id)]
+    return keys
+
+
+def factor_levels(protocol_in_force: Protocol, factor_id: str) -> list[str]:
+    """The levels of a factor: its own list, the site ids, the field's choices, or the cut-point ranges."""
+    r = _randomization(protocol_in_force)
+    factor = r.factor(factor_id)
+    if factor is None:
+        raise AllocationError(f"no factor {factor_id!r}")
+    if factor.field == SITE_FIELD:
+        return list(factor.levels or [s.id for s in protocol_in_force.sites])
+    field = protocol_in_force.enrolment.field(factor.field)
+    choices = ["no", "yes"] if field is not None and field.type is FieldType.BOOLEAN else (
+        field.choice_values if field is not None else None)
+    return factor.level_names(choices)
 
 
 def arms_for_patient(protocol_in_force: Protocol, site_id: str, enrolment_values: Mapping[str, object]) -> list[Arm]:

@@ -342,7 +342,21 @@ def _randomization(p: Protocol) -> Found:
             yield _err(("randomization", "adaptive"), "response-adaptive randomization needs its settings")
     elif r.adaptive is not None:
         yield _err(("randomization", "adaptive"), f"adaptive settings do not apply to {method.value}")
+    if method is RandomizationMethod.LIST:
+        yield from _list_problems(p)
     yield from _allocation_problems(p, ())
+
+
+def _list_problems(p: Protocol) -> Found:
+    """A pre-generated list gives each patient the next entry of the stratum: no arm may be closed to anyone."""
+    for i, arm in enumerate(p.arms):
+        if arm.excluded_if:
+            yield _err(("arms", i, "excluded_if"), "a randomization list cannot leave arms out for some patients: "
+                                                   "use a dynamic method (simple, permuted-blocks, minimization)")
+    for i, site in enumerate(p.sites):
+        if site.arms is not None and set(site.arms) != {a.id for a in p.arms}:
+            yield _err(("sites", i, "arms"), "a randomization list cannot leave arms out at some sites: use a "
+                                             "dynamic method (simple, permuted-blocks, minimization)")
 
 
 def _allocation_problems(p: Protocol, prefix: Path) -> Found:

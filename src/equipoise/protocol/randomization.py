@@ -19,6 +19,7 @@ class RandomizationMethod(StrEnum):
     PERMUTED_BLOCKS = "permuted-blocks"
     MINIMIZATION = "minimization"
     RESPONSE_ADAPTIVE = "response-adaptive"
+    LIST = "list"  # a pre-generated list uploaded by the unblinded statistician
 
 
 class Factor(ProtocolModel):
@@ -88,6 +89,11 @@ class Randomization(ProtocolModel):
     )
     minimization: MinimizationSettings | None = None
     adaptive: AdaptiveSettings | None = None
+    list_alert_at: float = Field(
+        default=0.8, gt=0, le=1,
+        description="Method list: the share of a stratum's entries used at which the unblinded roles are alerted "
+        "to upload a longer list (RND-9).",
+    )
 
     def factor(self, factor_id: str) -> Factor | None:
         return next((f for f in self.factors if f.id == factor_id), None)

@@ -18,6 +18,7 @@ from equipoise import __version__
 from equipoise.errors import UserError
 from equipoise.server.deps import Services
 from equipoise.server.form_routes import router as form_router
+from equipoise.server.list_routes import router as list_router
 from equipoise.server.routes import router
 from equipoise.server.unblinding_routes import router as unblinding_router
 from equipoise.store.auth import AuthService
@@ -111,4 +112,5 @@ def create_app(db: Database | None = None, settings: Settings | None = None) -> 
     app.include_router(router)
     app.include_router(form_router)
     app.include_router(unblinding_router)
+    app.include_router(list_router)
     return app

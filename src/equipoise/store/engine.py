@@ -14,6 +14,7 @@ from equipoise.allocate import (
     Allocation,
     AllocationError,
     AllocationRequest,
+    ListEntries,
     RecordingSource,
     ReplayExhausted,
     ReplaySource,
@@ -26,6 +27,7 @@ from equipoise.protocol import Protocol
 __all__ = [
     "AllocationError",
     "AllocationRequest",
+    "ListEntries",
     "Prepared",
     "ReplayExhausted",
     "allocate_recorded",
@@ -42,10 +44,11 @@ class Prepared:
 
 
 def prepare(protocol: Protocol, site_id: str, values: Mapping[str, Any],
-            adaptive_probabilities: Mapping[str, float] | None = None) -> Prepared:
+            adaptive_probabilities: Mapping[str, float] | None = None,
+            randomization_list: ListEntries | None = None) -> Prepared:
     """Scheme and request for one patient under the protocol in force (RND-5: arms open to this patient)."""
     request = build_request(protocol, site_id, dict(values), adaptive_probabilities)
-    scheme = scheme_from_protocol(protocol)
+    scheme = scheme_from_protocol(protocol, randomization_list)
     return Prepared(scheme, request, scheme.state_key(request))
 
 
@@ -57,11 +60,11 @@ def allocate_recorded(prepared: Prepared, state: Mapping[str, Any]) -> tuple[All
 
 
 def replay_one(protocol: Protocol, request_data: Mapping[str, Any], state: Mapping[str, Any],
-               draws: list[float]) -> Allocation:
-    """Recompute one stored allocation from its inputs and draws (RND-7)."""
+               draws: list[float], randomization_list: ListEntries | None = None) -> Allocation:
+    """Recompute one stored allocation from its inputs and draws (RND-7), or its list entry (RND-8)."""
     request = AllocationRequest.from_dict(request_data)
-    return scheme_from_protocol(protocol).allocate(state, request, ReplaySource(draws))
+    return scheme_from_protocol(protocol, randomization_list).allocate(state, request, ReplaySource(draws))
 
 
-def scheme_for(protocol: Protocol) -> Scheme:
-    return scheme_from_protocol(protocol)
+def scheme_for(protocol: Protocol, randomization_list: ListEntries | None = None) -> Scheme:
+    return scheme_from_protocol(protocol, randomization_list)

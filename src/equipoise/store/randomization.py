@@ -27,6 +27,7 @@ from equipoise.store.errors import ConflictError, ForbiddenError, InvalidError, 
 from equipoise.store.models import AdaptiveTable, Allocation, AllocationState, Patient, Trial, patient_code
 from equipoise.store.patients import Clock, local_date
 from equipoise.store.principal import Principal
+from equipoise.store.randomization_lists import active_list, alert_if_running_out
 from equipoise.store.roles import Action
 from equipoise.store.trials import AnyTrial, get_trial, in_force, trial_from_row, trial_record
 from equipoise.store.types import iso, utcnow
@@ -149,9 +150,10 @@ class RandomizationService:
             raise InvalidError(f"trial {trial_id} has no randomization section")
         values = typed_values(protocol, patient.enrolment_values)
         table = self._adaptive_table(s, trial_id) if protocol.randomization.method == "response-adaptive" else None
+        entries = active_list(s, trial_id) if protocol.randomization.method == "list" else None
         try:
             prepared = engine.prepare(protocol, patient.site_id, values,
-                                      table.probabilities if table is not None else None)
+                                      table.probabilities if table is not None else None, entries)
             state_row = self._lock_state(s, trial_id, prepared.state_key, prepared.scheme.initial_state())
             allocation, draws = engine.allocate_recorded(prepared, state_row["state"])
         except engine.AllocationError as exc:
@@ -172,6 +174,9 @@ class RandomizationService:
         row["id"] = insert_row(s, Allocation, row)
         update_row(s, Patient, {"id": patient.id, "trial_id": trial_id, "status": patient.status,
                                 "protocol_version": patient.protocol_version}, {"status": "randomized"})
+        if entries is not None:
+            alert_if_running_out(s, trial_id, entries, prepared.request.stratum, int(allocation.state["used"]),
+                                 protocol.randomization.list_alert_at, principal.user_id)
         return allocation_view(_AllocationRow(**row), patient.site_id, trial, principal)
 
     @staticmethod

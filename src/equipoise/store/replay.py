@@ -2,20 +2,24 @@
 
 Per state row (a stratum, or the trial for minimization) the allocations are taken in sequence order,
 starting from the scheme's initial state; each is recomputed from its stored request and draws with the
-protocol version in force on its date, and must give the same arm, state and diagnostics. Sequence numbers
+protocol version in force on its date (and, for a list, the uploaded list it names, whose entries must still
+match their audited checksum), and must give the same arm, state and diagnostics. Sequence numbers
 must run 1..n without a gap or a repeat, and the state row must equal the last allocation's state.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from equipoise.store import engine
 from equipoise.store.db import Database
 from equipoise.store.models import Allocation, AllocationState, Trial, patient_code
+from equipoise.store.randomization_lists import LoadedListEntries, list_digest, load_list
 from equipoise.store.trials import in_force
 
 
@@ -62,6 +66,7 @@ class ReplayReport:
 def replay_trial(db: Database, trial_id: str) -> ReplayReport:
     differences: list[ReplayDifference] = []
     total = 0
+    lists: dict[int, LoadedListEntries | None] = {}
     with db.read() as s:
         trial = s.get(Trial, trial_id)
         if trial is None:
@@ -89,12 +94,13 @@ def replay_trial(db: Database, trial_id: str) -> ReplayReport:
                     differ(f"recorded under protocol version {row.protocol_version}, but version "
                            f"{protocol.trial.version} was in force on {row.allocation_date}")
                 try:
-                    scheme = engine.scheme_for(protocol)
+                    entries = _list_of(s, row, lists, differ) if row.method == "list" else None
+                    scheme = engine.scheme_for(protocol, entries)
                     if scheme.parameters() != row.parameters:
                         differ("stored algorithm parameters differ from the protocol's")
                     if state is None:
                         state = scheme.initial_state()
-                    result = engine.replay_one(protocol, row.request, state, list(row.draws))
+                    result = engine.replay_one(protocol, row.request, state, list(row.draws), entries)
                 except (engine.AllocationError, engine.ReplayExhausted) as exc:
                     differ(f"cannot be recomputed: {exc}")
                     state = dict(row.state_after)
@@ -114,3 +120,21 @@ def replay_trial(db: Database, trial_id: str) -> ReplayReport:
                 differences.append(ReplayDifference(None, None, state_row.state_key,
                                                     "the stored state differs from the replay of its allocations"))
     return ReplayReport(trial_id, total, len(states), differences)
+
+
+def _list_of(s: Session, row: Allocation, lists: dict[int, LoadedListEntries | None],
+             differ: Callable[[str], None]) -> LoadedListEntries | None:
+    """The uploaded list a list allocation names, if it is there and its entries match its audited checksum."""
+    ref = row.parameters.get("list") if isinstance(row.parameters, dict) else None
+    list_id = ref.get("id") if isinstance(ref, dict) else None
+    if not isinstance(list_id, int):
+        differ("a list allocation that names no list")
+        return None
+    if list_id not in lists:
+        loaded = load_list(s, list_id)
+        if loaded is not None and list_digest((k[0], k[1], arm) for k, arm in loaded.arms.items()) != loaded.sha256:
+            differ(f"randomization list {list_id}: its entries do not match its checksum (changed after upload)")
+        lists[list_id] = loaded
+    if lists[list_id] is None:
+        differ(f"randomization list {list_id} is missing")
+    return lists[list_id]

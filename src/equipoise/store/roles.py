@@ -42,6 +42,7 @@ class Action(StrEnum):
     PLANNED_UNBLIND = "planned-unblind"
     REQUEST_UNBLINDING = "request-unblinding"
     REVIEW_UNBLINDING = "review-unblinding"
+    MANAGE_LISTS = "manage-lists"
     PUBLISH_ADAPTIVE = "publish-adaptive"
     VIEW_ADAPTIVE = "view-adaptive"
     VIEW_NOTIFICATIONS = "view-notifications"
@@ -80,6 +81,8 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     # unblinded reviewer approves or rejects; only the requester is shown the arm.
     Action.REQUEST_UNBLINDING: frozenset({R.INVESTIGATOR}),
     Action.REVIEW_UNBLINDING: frozenset({R.UNBLINDED_STATISTICIAN}),
+    # RND-8: the allocation sequence itself; uploaded, read and downloaded by the unblinded statistician only.
+    Action.MANAGE_LISTS: frozenset({R.UNBLINDED_STATISTICIAN}),
     Action.PUBLISH_ADAPTIVE: frozenset({R.UNBLINDED_STATISTICIAN}),
     Action.VIEW_ADAPTIVE: frozenset({R.UNBLINDED_STATISTICIAN, R.DMC}),
     Action.VIEW_NOTIFICATIONS: frozenset({R.UNBLINDED_STATISTICIAN, R.DMC}),

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from equipoise.store.audit import entry_hash, hashed_fields, row_values
 from equipoise.store.db import Database
@@ -131,7 +132,25 @@ def verify(db: Database) -> VerifyReport:
                 if table == name and history.values is not None and record_id not in seen:
                     findings.append(Finding("record", None, name, record_id,
                                             f"was deleted without an audit entry (last entry {history.last_entry})"))
+        findings += _list_findings(s)
     return VerifyReport(count, records, prev_hash, findings)
+
+
+def _list_findings(s: Session) -> list[Finding]:
+    """Uploaded list entries are not audited one by one: their list's audited checksum must still match them."""
+    from equipoise.store.list_models import RandomizationList, RandomizationListEntry
+    from equipoise.store.randomization_lists import list_digest
+
+    findings = []
+    for row in s.scalars(select(RandomizationList).order_by(RandomizationList.id)):
+        entries = s.execute(select(RandomizationListEntry.stratum, RandomizationListEntry.position,
+                                   RandomizationListEntry.arm).where(RandomizationListEntry.list_id == row.id)).all()
+        if len(entries) != row.entries or list_digest((e.stratum, e.position, e.arm) for e in entries) != (
+                row.entries_sha256):
+            findings.append(Finding("record", None, "randomization_list_entries", str(row.id),
+                                    f"the entries of randomization list {row.id} do not match its audited checksum "
+                                    f"({len(entries)} entries, {row.entries} uploaded): changed in the database"))
+    return findings
 
 
 def _record_id(model: type[Base], row: Base) -> str:

@@ -1,0 +1,47 @@
+"""Tables of uploaded randomization lists (RND-8): the list (audited) and its entries.
+
+The entries are written once, with the list, and never changed. They are not audited one by one (a list holds
+thousands); instead the list's audited row carries the SHA-256 of its entries in a canonical form, and
+``equipoise audit verify`` recomputes it, so an entry changed in the database is found like any other
+tampering.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from equipoise.store.models import Base
+from equipoise.store.types import UTCDateTime, utcnow
+
+
+class RandomizationList(Base):
+    """One upload of a trial's list. The active one allocates; a replacement must agree with it on every entry
+    already used (RND-9: a list is extended, never rewritten)."""
+
+    __tablename__ = "randomization_lists"
+    __audited__ = True
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    trial_id: Mapped[str] = mapped_column(ForeignKey("trials.id"), index=True)
+    file_name: Mapped[str] = mapped_column(String(200))
+    file_sha256: Mapped[str] = mapped_column(String(64))  # of the uploaded file, as the statistician gave it
+    entries_sha256: Mapped[str] = mapped_column(String(64))  # of the entries, canonical (``list_digest``)
+    entries: Mapped[int] = mapped_column(Integer)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    uploaded_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    uploaded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    note: Mapped[str] = mapped_column(Text)
+
+
+class RandomizationListEntry(Base):
+    __tablename__ = "randomization_list_entries"
+    __table_args__ = (UniqueConstraint("list_id", "stratum", "position"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    list_id: Mapped[int] = mapped_column(ForeignKey("randomization_lists.id"))
+    stratum: Mapped[str] = mapped_column(String(400))
+    position: Mapped[int] = mapped_column(Integer)  # from 1 within the stratum, in upload order
+    arm: Mapped[str] = mapped_column(String(64))

@@ -1,0 +1,86 @@
+"""Allocation from an uploaded list (RND-8): the next entry of the stratum, nothing drawn, refusals with reasons."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from equipoise.allocate import (
+    AllocationError,
+    AllocationRequest,
+    ArmWeight,
+    RandomizationListScheme,
+    RecordingSource,
+    all_strata,
+    scheme_from_parameters,
+    scheme_from_protocol,
+)
+from equipoise.protocol import load_protocol, validate_file
+
+LIST_TRIAL = Path(__file__).resolve().parents[1] / "server" / "data" / "list-trial.yaml"
+ARMS = (ArmWeight("active", 1), ArmWeight("placebo", 1))
+
+
+@dataclass(frozen=True)
+class Entries:
+    arms: dict[tuple[str, int], str]
+    list_id: int = 7
+    sha256: str = "ab" * 32
+
+    def arm_at(self, stratum: str, position: int) -> str | None:
+        return self.arms.get((stratum, position))
+
+
+def _request(stratum: str, open_arms: tuple[ArmWeight, ...] = ARMS) -> AllocationRequest:
+    return AllocationRequest(arms=open_arms, all_arms=ARMS, factors={}, stratum=stratum)
+
+
+def test_each_stratum_takes_its_entries_in_order_and_nothing_is_drawn():
+    entries = Entries({("a", 1): "placebo", ("a", 2): "active", ("b", 1): "active"})
+    scheme = RandomizationListScheme(ARMS, entries)
+    state = scheme.initial_state()
+    source = RecordingSource()
+    first = scheme.allocate(state, _request("a"), source)
+    second = scheme.allocate(first.state, _request("a"), source)
+    other = scheme.allocate(scheme.initial_state(), _request("b"), source)
+    assert [first.arm, second.arm, other.arm] == ["placebo", "active", "active"]
+    assert second.state == {"used": 2}
+    assert second.diagnostics == {"method": "list", "list_id": 7, "position": 2}
+    assert source.draws == []
+    assert state == {"used": 0}  # the given state is never changed
+    assert scheme.parameters() == {"method": "list", "arms": [a.to_dict() for a in ARMS],
+                                   "list": {"id": 7, "sha256": "ab" * 32}}
+    # Rebuilt from the stored parameters the scheme describes itself, but cannot allocate without the entries.
+    rebuilt = scheme_from_parameters(scheme.parameters())
+    assert rebuilt == scheme
+    with pytest.raises(AllocationError, match="none is active"):
+        rebuilt.allocate(state, _request("a"), RecordingSource())
+
+
+def test_refusals_say_why():
+    scheme = RandomizationListScheme(ARMS, Entries({("a", 1): "placebo"}))
+    with pytest.raises(AllocationError, match="used up for stratum a"):
+        scheme.allocate({"used": 1}, _request("a"), RecordingSource())
+    three = (*ARMS, ArmWeight("other", 1))
+    with pytest.raises(AllocationError, match=r"arm\(s\) other are not open .* cannot leave arms out"):
+        RandomizationListScheme(three, Entries({("a", 1): "placebo"})).allocate(
+            {"used": 0}, AllocationRequest(arms=ARMS, all_arms=three, stratum="a"), RecordingSource())
+
+
+def test_protocol_builds_the_list_scheme_and_names_every_stratum():
+    protocol = load_protocol(LIST_TRIAL)
+    scheme = scheme_from_protocol(protocol, Entries({}))
+    assert isinstance(scheme, RandomizationListScheme)
+    assert all_strata(protocol) == ["site=s1;group=mild", "site=s1;group=severe", "site=s2;group=mild",
+                                    "site=s2;group=severe"]
+
+
+def test_a_list_trial_cannot_close_arms_to_some_patients(tmp_path: Path):
+    text = LIST_TRIAL.read_text().replace("kit_prefix: LI}\n  - {id: placebo",
+                                          "kit_prefix: LI, excluded_if: [consent]}\n  - {id: placebo", 1)
+    path = tmp_path / "list-excluded.yaml"
+    path.write_text(text)
+    report = validate_file(path)
+    assert any("cannot leave arms out" in str(p) for p in report.errors)
