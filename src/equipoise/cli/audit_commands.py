@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from equipoise.cli.database_option import DbOption, open_database
-from equipoise.cli.output import JsonOption, print_json, print_plain
+from equipoise.cli.output import JsonOption, print_report
 
 audit_app = typer.Typer(help="Verify the audit trail.", no_args_is_help=True)
 
@@ -28,9 +28,4 @@ def verify_command(db: str | None = DbOption, as_json: bool = JsonOption,
             if s.scalar(select(AuditEntry.id).where(AuditEntry.hash == expect_head)) is None:
                 report.findings.append(Finding("chain", None, "audit_log", None,
                                                f"no entry has the expected hash {expect_head[:16]}…"))
-    if as_json:
-        print_json(report.to_dict())
-    else:
-        print_plain(str(report))
-    if not report.ok:
-        raise typer.Exit(1)
+    print_report(report, as_json)

@@ -12,7 +12,7 @@ import typer
 from rich.progress import Progress, TextColumn, TimeElapsedColumn
 
 from equipoise.cli.database_option import DbOption, open_database
-from equipoise.cli.output import JsonOption, error_console, print_json, print_plain
+from equipoise.cli.output import JsonOption, error_console, print_json, print_plain, print_report
 
 backup_app = typer.Typer(help="Back up, check and restore a trial database.", no_args_is_help=True)
 
@@ -94,9 +94,4 @@ def restore_command(backup: Path = typer.Argument(..., help="A backup file."), d
     database = Database(db)
     with _progress(not as_json, "restoring") as hook:
         report = restore_backup(database, backup, hook)
-    if as_json:
-        print_json(report.to_dict())
-    else:
-        print_plain(str(report))
-    if not report.ok:
-        raise typer.Exit(1)
+    print_report(report, as_json)

@@ -42,3 +42,13 @@ def parse_date(text: str, option: str) -> dt.date:
         return dt.date.fromisoformat(text)
     except ValueError:
         raise UserError(f"{option}: {text!r} is not a date in the form YYYY-MM-DD") from None
+
+
+def print_report(report: Any, as_json: bool) -> None:
+    """A check's report, readable or as JSON; exit 1 when it is not clean (``report.ok`` false)."""
+    if as_json:
+        print_json(report.to_dict())
+    else:
+        print_plain(str(report))
+    if not report.ok:
+        raise typer.Exit(1)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -32,6 +33,19 @@ def services(request: Request) -> Services:
     svc = request.app.state.services
     assert isinstance(svc, Services)
     return svc
+
+
+T = TypeVar("T")
+
+
+def built_once(request: Request, name: str, kind: type[T], build: Callable[[Services], T]) -> T:
+    """A service of the routes of one area, built once per application over the core services (on app.state)."""
+    existing = getattr(request.app.state, name, None)
+    if isinstance(existing, kind):
+        return existing
+    built = build(services(request))
+    setattr(request.app.state, name, built)
+    return built
 
 
 async def services_dependency(request: Request) -> Services:

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
-from equipoise.server.deps import UserDep, services
+from equipoise.server.deps import UserDep, built_once
 from equipoise.server.form_schemas import (
     FormBody,
     FormPatchBody,
@@ -47,15 +47,9 @@ class CrfServices:
 
 def crf_services(request: Request) -> CrfServices:
     """The form services, built once per application over the core services' database and authentication."""
-    existing = getattr(request.app.state, "crf_services", None)
-    if isinstance(existing, CrfServices):
-        return existing
-    core = services(request)
-    built = CrfServices(FormService(core.db), QueryService(core.db), LockService(core.db),
-                        SignatureService(core.db, core.auth), ExportService(core.db),
-                        OffStudyService(core.db))
-    request.app.state.crf_services = built
-    return built
+    return built_once(request, "crf_services", CrfServices, lambda core: CrfServices(
+        FormService(core.db), QueryService(core.db), LockService(core.db), SignatureService(core.db, core.auth),
+        ExportService(core.db), OffStudyService(core.db)))
 
 
 Crf = Annotated[CrfServices, Depends(crf_services)]

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import PlainTextResponse
 from pydantic import Field
 
-from equipoise.server.deps import UserDep, services
+from equipoise.server.deps import UserDep, built_once
 from equipoise.server.routes import ERRORS, MAX_ID
 from equipoise.server.schemas import Body
 from equipoise.store.randomization_lists import RandomizationListService
@@ -34,13 +34,8 @@ class PasswordBody(Body):
 
 
 def list_service(request: Request) -> RandomizationListService:
-    existing = getattr(request.app.state, "randomization_lists", None)
-    if isinstance(existing, RandomizationListService):
-        return existing
-    core = services(request)
-    built = RandomizationListService(core.db, core.auth)
-    request.app.state.randomization_lists = built
-    return built
+    return built_once(request, "randomization_lists", RandomizationListService,
+                      lambda core: RandomizationListService(core.db, core.auth))
 
 
 Lists = Annotated[RandomizationListService, Depends(list_service)]

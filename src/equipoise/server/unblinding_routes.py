@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import Field
 
-from equipoise.server.deps import UserDep, services
+from equipoise.server.deps import UserDep, built_once
 from equipoise.server.form_schemas import ReasonBody
 from equipoise.server.routes import ERRORS, MAX_ID, PatientId
 from equipoise.server.schemas import ReauthBody
@@ -24,14 +24,8 @@ class DecisionBody(ReauthBody):
 
 
 def request_service(request: Request) -> UnblindingRequestService:
-    """Built once per application over the core services' database and authentication."""
-    existing = getattr(request.app.state, "unblinding_requests", None)
-    if isinstance(existing, UnblindingRequestService):
-        return existing
-    core = services(request)
-    built = UnblindingRequestService(core.db, core.auth)
-    request.app.state.unblinding_requests = built
-    return built
+    return built_once(request, "unblinding_requests", UnblindingRequestService,
+                      lambda core: UnblindingRequestService(core.db, core.auth))
 
 
 Requests = Annotated[UnblindingRequestService, Depends(request_service)]

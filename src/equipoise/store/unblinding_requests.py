@@ -19,6 +19,7 @@ Every row is audited in the same transaction, like every other change.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -104,10 +105,9 @@ class UnblindingRequestService:
                                     requested_by=principal.user_id, requested_at=now, status="requested")
             s.add(row)
             s.flush()
-            s.add(Notification(trial_id=trial_id, kind="unblinding-requested", patient_id=patient.id,
-                               message=f"{principal.username} asks to unblind patient {patient_code(patient.id)} "
-                               f"(site {patient.site_id}), request {row.id}. Reason: {why}",
-                               created_by=principal.user_id, created_at=now))
+            _notify(s, principal, trial_id, "unblinding-requested", patient.id, now,
+                    f"{principal.username} asks to unblind patient {patient_code(patient.id)} "
+                    f"(site {patient.site_id}), request {row.id}. Reason: {why}")
             s.flush()
             return self._view(s, principal, trial, row)
 
@@ -131,10 +131,9 @@ class UnblindingRequestService:
                 # The unblinded person is the requester; who approved is on the request.
                 s.add(Unblinding(trial_id=trial_id, patient_id=row.patient_id, kind="on-request",
                                  reason=row.reason, unblinded_by=row.requested_by, unblinded_at=now))
-            s.add(Notification(trial_id=trial_id, kind=f"unblinding-{row.status}", patient_id=row.patient_id,
-                               message=f"Unblinding request {row.id} for patient {code} {row.status} by "
-                               f"{principal.username} at {iso(now)}. Reason: {why}",
-                               created_by=principal.user_id, created_at=now))
+            _notify(s, principal, trial_id, f"unblinding-{row.status}", row.patient_id, now,
+                    f"Unblinding request {row.id} for patient {code} {row.status} by "
+                    f"{principal.username} at {iso(now)}. Reason: {why}")
             s.flush()
             return self._view(s, principal, trial, row)
 
@@ -151,10 +150,9 @@ class UnblindingRequestService:
             if row.status != "requested":
                 raise ConflictError(f"unblinding request {row.id} was already {row.status}")
             row.status, row.decided_by, row.decided_at, row.decision_reason = "withdrawn", principal.user_id, now, why
-            s.add(Notification(trial_id=trial_id, kind="unblinding-withdrawn", patient_id=row.patient_id,
-                               message=f"Unblinding request {row.id} for patient {patient_code(row.patient_id)} "
-                               f"withdrawn by {principal.username} at {iso(now)}. Reason: {why}",
-                               created_by=principal.user_id, created_at=now))
+            _notify(s, principal, trial_id, "unblinding-withdrawn", row.patient_id, now,
+                    f"Unblinding request {row.id} for patient {patient_code(row.patient_id)} "
+                    f"withdrawn by {principal.username} at {iso(now)}. Reason: {why}")
             s.flush()
             return self._view(s, principal, trial, row)
 
@@ -235,3 +233,10 @@ def _usernames(s: Session, ids: set[int | None]) -> dict[int, str]:
         return {}
     return {int(row.id): str(row.username) for row in s.execute(select(User.id, User.username)
                                                                    .where(User.id.in_(wanted)))}
+
+
+def _notify(s: Session, principal: Principal, trial_id: str, kind: str, patient_id: int, now: dt.datetime,
+            message: str) -> None:
+    """A notice for the unblinded roles (sponsor, pharmacovigilance) of each step of a request."""
+    s.add(Notification(trial_id=trial_id, kind=kind, patient_id=patient_id, message=message,
+                       created_by=principal.user_id, created_at=now))
