@@ -84,3 +84,20 @@ def test_a_list_trial_cannot_close_arms_to_some_patients(tmp_path: Path):
     path.write_text(text)
     report = validate_file(path)
     assert any("cannot leave arms out" in str(p) for p in report.errors)
+
+
+def test_emergency_envelopes_come_in_balanced_blocks():
+    from equipoise.allocate import SeededSource
+    from equipoise.allocate.emergency_envelopes import draw_envelopes
+
+    arms = (ArmWeight("usual_care", 2), ArmWeight("drug_a", 1), ArmWeight("drug_b", 1))
+    drawn = draw_envelopes(arms, 400, SeededSource(11))
+    assert len(drawn) == 400
+    # At every point the imbalance against the 2:1:1 ratio is at most one block (two replicates) of it.
+    counts = {a.id: 0 for a in arms}
+    for i, arm in enumerate(drawn, start=1):
+        counts[arm] += 1
+        for a in arms:
+            assert abs(counts[a.id] - i * a.weight / 4) <= 2 * a.weight
+    with pytest.raises(AllocationError, match="at least two arms"):
+        draw_envelopes(arms[:1], 3, SeededSource(1))

@@ -35,6 +35,7 @@ ALLOWED: dict[str, set[str]] = {
     "unblinding_requests": {"investigator", "unblinded_stat"},
     "unblinding_decision": {"unblinded_stat"},
     "randomization_lists": {"unblinded_stat"},
+    "envelopes": {"coord", "coord_milan", "investigator", "monitor", "blinded_stat", "unblinded_stat", "dmc"},
     "notifications": {"unblinded_stat", "dmc"},
     "aggregates": {"unblinded_stat", "dmc"},
     "adaptive": {"unblinded_stat", "dmc"},
@@ -77,6 +78,7 @@ def _request(api: Api, user: str, endpoint: str, pid: int, fresh: int, asked: in
         "unblinding_decision": lambda: c.post(f"{BASE}/unblinding-requests/{asked}/decision", headers=h, json={
             "decision": "reject", "reason": "not needed", "password": PASSWORD}),
         "randomization_lists": lambda: c.get(f"{BASE}/randomization-lists", headers=h),
+        "envelopes": lambda: c.get(f"{BASE}/emergency-envelopes", headers=h),
         "notifications": lambda: c.get(f"{BASE}/notifications", headers=h),
         "aggregates": lambda: c.get(f"{BASE}/aggregates", headers=h),
         "adaptive": lambda: c.get(f"{BASE}/adaptive-tables", headers=h),

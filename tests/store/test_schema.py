@@ -26,5 +26,6 @@ def test_upgrade_is_idempotent(db: Database):
 def test_every_audited_table_has_an_integer_id_for_the_generic_replay():
     tables = {m.__tablename__ for m in audited_models()}
     assert {"trials", "users", "memberships", "patients", "allocations", "allocation_states", "discrepancies",
-            "unblindings", "unblinding_requests", "notifications", "randomization_lists", "adaptive_tables",
+            "unblindings", "unblinding_requests", "notifications", "randomization_lists", "emergency_envelopes",
+            "adaptive_tables",
             "form_records", "form_queries", "patient_locks", "signatures", "off_study"} == tables

@@ -1,4 +1,5 @@
-"""Tables of uploaded randomization lists (RND-8): the list (audited) and its entries.
+"""Tables of pre-drawn allocations: uploaded randomization lists (RND-8), the list (audited) and its entries,
+and emergency envelopes for downtime (RND-12, audited).
 
 The entries are written once, with the list, and never changed. They are not audited one by one (a list holds
 thousands); instead the list's audited row carries the SHA-256 of its entries in a canonical form, and
@@ -9,6 +10,7 @@ tampering.
 from __future__ import annotations
 
 import datetime as dt
+from typing import ClassVar
 
 from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
@@ -45,3 +47,27 @@ class RandomizationListEntry(Base):
     stratum: Mapped[str] = mapped_column(String(400))
     position: Mapped[int] = mapped_column(Integer)  # from 1 within the stratum, in upload order
     arm: Mapped[str] = mapped_column(String(64))
+
+
+class EmergencyEnvelope(Base):
+    """One pre-drawn allocation a site opens when the server cannot be reached (RND-12; Sealed Envelope's
+    downtime procedure), back-entered with the time it was opened and why once the server is back."""
+
+    __tablename__ = "emergency_envelopes"
+    __table_args__ = (UniqueConstraint("trial_id", "site_id", "number"), UniqueConstraint("patient_id"))
+    __audited__ = True
+    __audit_secret__: ClassVar[frozenset[str]] = frozenset({"arm"})
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    trial_id: Mapped[str] = mapped_column(ForeignKey("trials.id"), index=True)
+    site_id: Mapped[str] = mapped_column(String(64))
+    number: Mapped[int] = mapped_column(Integer)  # from 1 within the site, printed on the envelope
+    arm: Mapped[str] = mapped_column(String(64))
+    kit_code: Mapped[str | None] = mapped_column(String(64), default=None)
+    issued_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    issued_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"), default=None)
+    opened_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
+    entered_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    entered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
+    reason: Mapped[str | None] = mapped_column(Text, default=None)

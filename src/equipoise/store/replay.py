@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from equipoise.store import engine
 from equipoise.store.db import Database
+from equipoise.store.emergency_envelopes import METHOD, envelope_of
 from equipoise.store.models import Allocation, AllocationState, Trial, patient_code
 from equipoise.store.randomization_lists import LoadedListEntries, list_digest, load_list
 from equipoise.store.trials import in_force
@@ -93,6 +94,10 @@ def replay_trial(db: Database, trial_id: str) -> ReplayReport:
                 if protocol.trial.version != row.protocol_version:
                     differ(f"recorded under protocol version {row.protocol_version}, but version "
                            f"{protocol.trial.version} was in force on {row.allocation_date}")
+                if row.method == METHOD:  # back-entered: the arm is the envelope's, nothing to recompute
+                    _check_envelope(s, row, expected, differ)
+                    state = {"used": expected}
+                    continue
                 try:
                     entries = _list_of(s, row, lists, differ) if row.method == "list" else None
                     scheme = engine.scheme_for(protocol, entries)
@@ -138,3 +143,15 @@ def _list_of(s: Session, row: Allocation, lists: dict[int, LoadedListEntries | N
     if lists[list_id] is None:
         differ(f"randomization list {list_id} is missing")
     return lists[list_id]
+
+
+def _check_envelope(s: Session, row: Allocation, sequence: int, differ: Callable[[str], None]) -> None:
+    """A back-entered allocation must name the envelope that records it, with the same arm and kit code."""
+    envelope = envelope_of(s, row)
+    if envelope is None or envelope.number != row.diagnostics.get("envelope"):
+        differ("no emergency envelope records this back-entered allocation")
+        return
+    if envelope.arm != row.arm or envelope.kit_code != row.kit_code:
+        differ(f"emergency envelope {envelope.number} holds another arm or kit code than the allocation")
+    if row.state_after != {"used": sequence}:
+        differ("the recomputed state differs from the stored state")
