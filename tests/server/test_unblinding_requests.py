@@ -5,6 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
+from equipoise.errors import UserError
+from equipoise.store.errors import ServiceError
+from equipoise.store.principal import system_principal
 from tests.server.conftest import TRIAL, Api, eligible
 from tests.store.support import PASSWORD
 
@@ -155,20 +160,22 @@ def test_no_request_after_planned_unblinding(api: Api):
 
 
 def test_nobody_reviews_their_own_request(api: Api):
-    from equipoise.store.principal import system_principal
+    """Defence in depth: user administration refuses a blinded and an unblinded role in one trial (ACC-3), so the
+    service is given such a principal directly."""
+    from equipoise.store.auth import AuthService
+    from equipoise.store.principal import Grant, Principal
     from equipoise.store.roles import Role
+    from equipoise.store.unblinding_requests import UnblindingRequestService
     from equipoise.store.users import add_user
 
-    add_user(api.db, system_principal("test"), "both", "Both Roles", PASSWORD,
-             roles=[(Role.INVESTIGATOR, TRIAL, "pumch"), (Role.UNBLINDED_STATISTICIAN, TRIAL, None)])
-    token = api.client.post("/api/auth/login", json={"username": "both", "password": PASSWORD}).json()["token"]
-    pid = _randomized(api, "r7")
-    asked = api.client.post(f"{BASE}/patients/{pid}/unblinding-requests", json={"reason": "SUSAR"},
-                            headers={"Authorization": f"Bearer {token}"})
-    assert asked.status_code == 201, asked.text
-    own = api.client.post(f"{REQUESTS}/{asked.json()['id']}/decision",
-                          json={"decision": "approve", "reason": "mine", "password": PASSWORD},
-                          headers={"Authorization": f"Bearer {token}"})
-    assert own.status_code == 403
-    assert "own" in own.json()["detail"]
-    assert _decide(api, asked.json()["id"], "approve").status_code == 200
+    with pytest.raises(UserError, match="blinded or unblinded, not both"):
+        add_user(api.db, system_principal("test"), "both", "Both Roles", PASSWORD,
+                 roles=[(Role.INVESTIGATOR, TRIAL, "pumch"), (Role.UNBLINDED_STATISTICIAN, TRIAL, None)])
+    me = api.client.get("/api/auth/me", headers=api.headers("investigator")).json()
+    both = Principal(user_id=me["id"], username="investigator", grants=(
+        Grant(Role.INVESTIGATOR, TRIAL, "pumch"), Grant(Role.UNBLINDED_STATISTICIAN, TRIAL, None)))
+    service = UnblindingRequestService(api.db, AuthService(api.db))
+    asked = service.request(both, TRIAL, _randomized(api, "r7"), "SUSAR")
+    with pytest.raises(ServiceError, match="own"):
+        service.decide(both, TRIAL, asked.id, "approve", "mine", PASSWORD)
+    assert _decide(api, asked.id, "approve").status_code == 200

@@ -52,7 +52,9 @@ def _view(session: Session, user: User) -> UserView:
                     [RoleView(m.id, m.role, m.trial_id, m.site_id, m.active) for m in roles])
 
 
-def _check_grant(session: Session, role: Role, trial_id: str | None, site_id: str | None) -> None:
+def _check_grant(session: Session, role: Role, trial_id: str | None, site_id: str | None,
+                 user_id: int | None = None, pending: tuple[Role, ...] = ()) -> None:
+    """Whether this role can be given; ``pending``: roles in the same trial given in the same request."""
     if role is Role.ADMIN:
         if trial_id is not None or site_id is not None:
             raise InvalidError("the admin role is system-wide: give no trial or site")
@@ -70,6 +72,24 @@ def _check_grant(session: Session, role: Role, trial_id: str | None, site_id: st
         sites += [c.site.id for a in protocol.amendments for c in a.changes if isinstance(c, AddSite)]
         if site_id not in sites:
             raise InvalidError(f"trial {trial_id} has no site {site_id!r} (sites: {', '.join(sites)})")
+    _refuse_mixed_blinding(session, role, trial_id, user_id, pending)
+
+
+def _refuse_mixed_blinding(session: Session, role: Role, trial_id: str, user_id: int | None,
+                           pending: tuple[Role, ...]) -> None:
+    """ACC-3 (clinicedc raise_if_prohibited_from_unblinded_rando_group; ICH E6(R3) 3.10): in one trial a person
+    is blinded or unblinded, never both. A site investigator who is also the unblinded statistician would see
+    every arm; someone who must change sides gives up the old role first (revoked, audited)."""
+    held = list(pending)
+    if user_id is not None:
+        held += [Role(r) for r in session.scalars(select(Membership.role).where(
+            Membership.user_id == user_id, Membership.trial_id == trial_id, Membership.active.is_(True)))]
+    other = next((r for r in held if r.unblinded != role.unblinded), None)
+    if other is not None:
+        side = "unblinded" if role.unblinded else "blinded"
+        raise InvalidError(f"the {role.value} role is {side}, and this user already holds the "
+                           f"{'unblinded' if other.unblinded else 'blinded'} role {other.value} in trial {trial_id}: "
+                           "in one trial a person is blinded or unblinded, not both (revoke the other role first)")
 
 
 def add_user(db: Database, principal: Principal, username: str, full_name: str, password: str,
@@ -84,8 +104,10 @@ def add_user(db: Database, principal: Principal, username: str, full_name: str, 
         user = User(username=username, full_name=full_name or username, email=email, password_hash=password_hash)
         s.add(user)
         s.flush()
+        given: list[tuple[Role, str | None]] = []
         for role, trial_id, site_id in roles or []:
-            _check_grant(s, role, trial_id, site_id)
+            _check_grant(s, role, trial_id, site_id, None, tuple(r for r, t in given if t == trial_id))
+            given.append((role, trial_id))
             s.add(Membership(user_id=user.id, role=role.value, trial_id=trial_id, site_id=site_id))
         s.flush()
         return _view(s, user)
@@ -98,7 +120,7 @@ def grant_role(db: Database, principal: Principal, username: str, role: Role, tr
         user = s.scalar(select(User).where(User.username == username))
         if user is None:
             raise NotFoundError(f"no user {username!r}")
-        _check_grant(s, role, trial_id, site_id)
+        _check_grant(s, role, trial_id, site_id, user.id)
         s.add(Membership(user_id=user.id, role=role.value, trial_id=trial_id, site_id=site_id))
         s.flush()
         return _view(s, user)

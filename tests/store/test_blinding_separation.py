@@ -1,0 +1,40 @@
+"""ACC-3: in one trial a person is blinded or unblinded, never both; across trials the roles are independent."""
+
+from __future__ import annotations
+
+import pytest
+
+from equipoise.store.db import Database
+from equipoise.store.errors import InvalidError
+from equipoise.store.principal import system_principal
+from equipoise.store.roles import Role
+from equipoise.store.trials import create_trial_from_file
+from equipoise.store.users import add_user, grant_role, revoke_role
+from tests.store.support import DEMO, PASSWORD, PLATFORM
+
+RCT, PLATFORM_ID = "MSC-COVID-RCT", "PANDEMIC-PLATFORM"
+
+
+def test_a_person_is_blinded_or_unblinded_in_one_trial(db: Database):
+    operator = system_principal("test")
+    create_trial_from_file(db, operator, DEMO)
+    create_trial_from_file(db, operator, PLATFORM)
+    with pytest.raises(InvalidError, match="blinded or unblinded, not both"):
+        add_user(db, operator, "mixed", "Mixed", PASSWORD,
+                 roles=[(Role.INVESTIGATOR, RCT, "pumch"), (Role.DMC, RCT, None)])
+    site_user = add_user(db, operator, "sam", "Sam", PASSWORD, roles=[(Role.COORDINATOR, RCT, "pumch")])
+    with pytest.raises(InvalidError, match="already holds the blinded role site-coordinator"):
+        grant_role(db, operator, "sam", Role.UNBLINDED_STATISTICIAN, RCT, None)
+    # The unblinded side of another trial is fine, and so is another blinded role in this one.
+    grant_role(db, operator, "sam", Role.UNBLINDED_STATISTICIAN, PLATFORM_ID, None)
+    grant_role(db, operator, "sam", Role.MONITOR, RCT, None)
+    statistician = add_user(db, operator, "una", "Una", PASSWORD,
+                            roles=[(Role.UNBLINDED_STATISTICIAN, RCT, None), (Role.DMC, RCT, None)])
+    with pytest.raises(InvalidError, match="already holds the unblinded role"):
+        grant_role(db, operator, "una", Role.BLINDED_STATISTICIAN, RCT, None)
+    # Changing sides: revoke first (audited), then grant.
+    for role in statistician.roles:
+        revoke_role(db, operator, role.id, "moves to the blinded team")
+    after = grant_role(db, operator, "una", Role.BLINDED_STATISTICIAN, RCT, None)
+    assert [(r.role, r.active) for r in after.roles][-1] == ("blinded-statistician", True)
+    assert site_user.roles[0].role == "site-coordinator"
