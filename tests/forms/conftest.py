@@ -19,6 +19,7 @@ from fastapi.testclient import TestClient
 
 from equipoise.server import create_app
 from equipoise.server.form_routes import CrfServices
+from equipoise.store.database_lock import DatabaseLockService
 from equipoise.store.db import Database
 from equipoise.store.exports import ExportService
 from equipoise.store.forms import FormService
@@ -152,7 +153,7 @@ def make_world(url: str) -> Iterator[World]:
     core = app.state.services
     crf = CrfServices(FormService(database), QueryService(database), LockService(database),
                       SignatureService(database, core.auth), ExportService(database),
-                      OffStudyService(database))
+                      OffStudyService(database), DatabaseLockService(database, core.auth))
     app.state.crf_services = crf
     with TestClient(app) as client:
         tokens = {}

@@ -20,6 +20,8 @@ from equipoise.server.form_schemas import (
     SignBody,
 )
 from equipoise.server.routes import ERRORS, MAX_ID, PatientId
+from equipoise.server.schemas import ReauthBody
+from equipoise.store.database_lock import DatabaseLockService
 from equipoise.store.exports import ExportService
 from equipoise.store.forms import FormService
 from equipoise.store.locks import LockService
@@ -43,13 +45,14 @@ class CrfServices:
     signatures: SignatureService
     exports: ExportService
     off_study: OffStudyService
+    database_lock: DatabaseLockService
 
 
 def crf_services(request: Request) -> CrfServices:
     """The form services, built once per application over the core services' database and authentication."""
     return built_once(request, "crf_services", CrfServices, lambda core: CrfServices(
         FormService(core.db), QueryService(core.db), LockService(core.db), SignatureService(core.db, core.auth),
-        ExportService(core.db), OffStudyService(core.db)))
+        ExportService(core.db), OffStudyService(core.db), DatabaseLockService(core.db, core.auth)))
 
 
 Crf = Annotated[CrfServices, Depends(crf_services)]
@@ -155,6 +158,19 @@ def lock_patient(trial_id: str, patient_id: PatientId, user: UserDep, crf: Crf,
 @router.post("/api/trials/{trial_id}/patients/{patient_id}/unlock", tags=["locks"])
 def unlock_patient(trial_id: str, patient_id: PatientId, body: ReasonBody, user: UserDep, crf: Crf) -> Json:
     return crf.locks.unlock_patient(user, trial_id, patient_id, body.reason)
+
+
+@router.post("/api/trials/{trial_id}/database-lock", tags=["locks"])
+def lock_database(trial_id: str, body: ReauthBody, user: UserDep, crf: Crf) -> Json:
+    """Lock the trial's database before the final analysis (monitor; every query closed; password again): no
+    enrolment, randomization or data change until it is unlocked. Emergency unblinding stays possible."""
+    return crf.database_lock.lock(user, trial_id, body.reason, body.password)
+
+
+@router.post("/api/trials/{trial_id}/database-unlock", tags=["locks"])
+def unlock_database(trial_id: str, body: ReauthBody, user: UserDep, crf: Crf) -> Json:
+    """Unlock the trial's database, with a reason and the password again."""
+    return crf.database_lock.unlock(user, trial_id, body.reason, body.password)
 
 
 @router.post(f"{FORM}/sign", tags=["signatures"], status_code=201)

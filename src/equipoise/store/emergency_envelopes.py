@@ -31,7 +31,7 @@ from equipoise.store.auth import AuthService
 from equipoise.store.core_rows import insert_row, update_row
 from equipoise.store.crf_access import clean_text, patient_for, require_in_trial
 from equipoise.store.db import Database
-from equipoise.store.errors import ConflictError, InvalidError, NotFoundError
+from equipoise.store.errors import ConflictError, InvalidError, NotFoundError, refuse_if_database_locked
 from equipoise.store.list_models import EmergencyEnvelope
 from equipoise.store.models import Allocation, AllocationState, Notification, Patient, patient_code
 from equipoise.store.patients import Clock, local_date
@@ -137,6 +137,7 @@ class EmergencyEnvelopeService:
                     opened_at: dt.datetime, why: str, key: str, now: dt.datetime) -> AllocationView:
         patient = patient_for(s, principal, trial_id, patient_id, Action.RANDOMIZE, lock=True)
         trial = get_trial(s, trial_id)
+        refuse_if_database_locked(trial_id, trial.status)
         earlier = s.scalar(select(Allocation).where(Allocation.patient_id == patient.id))
         if earlier is not None:
             if earlier.idempotency_key == key and earlier.method == METHOD:

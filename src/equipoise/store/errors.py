@@ -36,5 +36,17 @@ class InvalidError(ServiceError):
     status = 422
 
 
+class DatabaseLockedError(ServiceError):
+    """423 Locked: the trial's database is locked (EDC-3); nothing is entered until it is unlocked with a reason."""
+
+    status = 423
+
+
+def refuse_if_database_locked(trial_id: str, status: str) -> None:
+    if status == "locked":
+        raise DatabaseLockedError(f"the database of trial {trial_id} is locked: nothing can be entered or changed "
+                                  "until it is unlocked, with a reason")
+
+
 class AccountLockedError(ServiceError):
     status = 423

@@ -42,7 +42,7 @@ from equipoise.store.crf_access import (
 from equipoise.store.crf_models import FormQuery, FormRecord
 from equipoise.store.crf_values import DateContext, check_values, require_complete
 from equipoise.store.db import Database
-from equipoise.store.errors import ConflictError, InvalidError, NotFoundError
+from equipoise.store.errors import ConflictError, InvalidError, NotFoundError, refuse_if_database_locked
 from equipoise.store.item_history import item_changes
 from equipoise.store.models import Allocation, AuditEntry, Patient, Trial, patient_code
 from equipoise.store.off_study_view import off_study_view
@@ -114,6 +114,8 @@ def record_view(s: Session, record: FormRecord, patient: Patient, form: Form | N
 
 
 def refuse_if_locked(s: Session, patient: Patient, record: FormRecord | None) -> None:
+    """Refuse a change under the trial's database lock, the patient's casebook lock or the form's lock."""
+    refuse_if_database_locked(patient.trial_id, str(s.scalar(select(Trial.status).where(Trial.id == patient.trial_id))))
     lock = patient_lock(s, patient.id)
     if lock is not None:
         who = name_of(user_names(s, [lock.locked_by]), lock.locked_by)

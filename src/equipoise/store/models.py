@@ -50,9 +50,11 @@ class Trial(Base):
     protocol_text: Mapped[str] = mapped_column(Text)
     protocol_sha256: Mapped[str] = mapped_column(String(64))
     blinded: Mapped[bool] = mapped_column(Boolean)
-    status: Mapped[str] = mapped_column(String(16), default="active")
+    status: Mapped[str] = mapped_column(String(16), default="active")  # active | locked (database lock)
     unblinded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    locked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
+    locked_by: Mapped[int | None] = mapped_column(Integer, default=None)  # a user id (users refer to trials)
 
 
 class User(Base):

@@ -21,7 +21,13 @@ from equipoise.protocol import Protocol, evaluate_eligibility
 from equipoise.store.audit import record_event
 from equipoise.store.core_rows import insert_row
 from equipoise.store.db import Database
-from equipoise.store.errors import ForbiddenError, InvalidError, NotFoundError, ServiceError
+from equipoise.store.errors import (
+    ForbiddenError,
+    InvalidError,
+    NotFoundError,
+    ServiceError,
+    refuse_if_database_locked,
+)
 from equipoise.store.models import Allocation, Discrepancy, Patient, Trial, patient_code
 from equipoise.store.principal import Principal
 from equipoise.store.roles import Action
@@ -124,6 +130,7 @@ class PatientService:
                                    found.trial_status, found.trial_protocol_sha256)
             if found.id is not None:
                 return self._same_request(found, site_id)
+            refuse_if_database_locked(trial_id, found.trial_status)
         protocol = self._protocol_at_site(trial, site_id, now)
         values = typed_values(protocol, raw_values)
         missing = [f"{fid} (from {field})" for fid, field in factor_fields(protocol).items()

@@ -25,11 +25,12 @@ from equipoise.store.crf_access import (
 )
 from equipoise.store.crf_models import FormQuery
 from equipoise.store.db import Database
-from equipoise.store.errors import ConflictError, InvalidError, NotFoundError
+from equipoise.store.errors import ConflictError, InvalidError, NotFoundError, refuse_if_database_locked
 from equipoise.store.models import Patient, patient_code
 from equipoise.store.patients import Clock
 from equipoise.store.principal import Principal
 from equipoise.store.roles import Action
+from equipoise.store.trials import get_trial
 from equipoise.store.types import iso, utcnow
 
 STATUSES = ("open", "answered", "closed")
@@ -74,7 +75,8 @@ class QueryService:
         now = self.clock()
         with self.db.write(principal.audit_context(reason="query raised")) as s:
             patient = patient_for(s, principal, trial_id, patient_id, Action.RAISE_QUERY)
-            _trial, protocol = trial_and_protocol(s, trial_id)
+            trial, protocol = trial_and_protocol(s, trial_id)
+            refuse_if_database_locked(trial_id, trial.status)
             form, _visit = form_and_visit(protocol, form_id, visit_id)
             if field_id is not None and form.field(field_id) is None:
                 raise InvalidError(f"form {form_id} has no field {field_id!r} (fields: "
@@ -103,6 +105,7 @@ class QueryService:
         require_in_trial(principal, action, trial_id)
         with self.db.write(principal.audit_context(reason=f"query {to}")) as s:
             query = self._query(s, principal, trial_id, query_id, action, lock=True)
+            refuse_if_database_locked(trial_id, get_trial(s, trial_id).status)
             if query.status not in allowed_from:
                 raise ConflictError(_transition_refusal(query, to))
             kind = {"answered": "answered", "closed": "closed", "open": "reopened"}[to]

@@ -23,7 +23,13 @@ from sqlalchemy.orm import Session
 from equipoise.store import engine
 from equipoise.store.core_rows import insert_row, update_row
 from equipoise.store.db import Database
-from equipoise.store.errors import ConflictError, ForbiddenError, InvalidError, NotFoundError
+from equipoise.store.errors import (
+    ConflictError,
+    ForbiddenError,
+    InvalidError,
+    NotFoundError,
+    refuse_if_database_locked,
+)
 from equipoise.store.models import AdaptiveTable, Allocation, AllocationState, Patient, Trial, patient_code
 from equipoise.store.patients import Clock, local_date
 from equipoise.store.principal import Principal
@@ -133,6 +139,7 @@ class RandomizationService:
         if sites is not None and patient.site_id not in sites:
             raise NotFoundError(f"no patient {patient_id} in trial {trial_id}")
         principal.require(Action.RANDOMIZE, trial_id, patient.site_id)
+        refuse_if_database_locked(trial_id, patient.trial_status)
         code = patient_code(patient_id)
         earlier = conn.execute(_EARLIER, {"trial_id": trial_id, "key": key, "patient_id": patient_id}).all()
         by_key = next((a for a in earlier if a.idempotency_key == key), None)

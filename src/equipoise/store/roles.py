@@ -43,6 +43,7 @@ class Action(StrEnum):
     REQUEST_UNBLINDING = "request-unblinding"
     REVIEW_UNBLINDING = "review-unblinding"
     MANAGE_LISTS = "manage-lists"
+    LOCK_DATABASE = "lock-database"
     PUBLISH_ADAPTIVE = "publish-adaptive"
     VIEW_ADAPTIVE = "view-adaptive"
     VIEW_NOTIFICATIONS = "view-notifications"
@@ -99,6 +100,8 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.ANSWER_QUERY: frozenset({R.COORDINATOR, R.INVESTIGATOR}),
     Action.VIEW_QUERIES: frozenset({R.COORDINATOR, R.INVESTIGATOR, R.MONITOR}),
     Action.LOCK: frozenset({R.MONITOR}),
+    # EDC-3: the database lock before the final analysis, by the monitor who locks forms and casebooks.
+    Action.LOCK_DATABASE: frozenset({R.MONITOR}),
     Action.UNLOCK: frozenset({R.MONITOR}),
     # 21 CFR 11.50: the investigator signs (approval, review, responsibility, authorship).
     Action.SIGN: frozenset({R.INVESTIGATOR}),

@@ -27,11 +27,19 @@ from equipoise.store.auth import AuthService
 from equipoise.store.crf_access import form_and_visit, name_of, patient_for, trial_and_protocol, user_names
 from equipoise.store.crf_models import FormRecord, Signature
 from equipoise.store.db import Database
-from equipoise.store.errors import ConflictError, ForbiddenError, InvalidError, NotFoundError, UnauthorizedError
+from equipoise.store.errors import (
+    ConflictError,
+    ForbiddenError,
+    InvalidError,
+    NotFoundError,
+    UnauthorizedError,
+    refuse_if_database_locked,
+)
 from equipoise.store.models import AuthSession, patient_code
 from equipoise.store.patients import Clock
 from equipoise.store.principal import Principal
 from equipoise.store.roles import Action
+from equipoise.store.trials import get_trial
 from equipoise.store.types import iso, utcnow
 
 MEANINGS: dict[str, str] = {
@@ -178,6 +186,7 @@ class SignatureService:
         reason = f"electronic signature ({meaning})"
         with self.db.write(principal.audit_context(reason=reason)) as s:
             patient = patient_for(s, principal, trial_id, patient_id, Action.SIGN, lock=True)
+            refuse_if_database_locked(trial_id, get_trial(s, trial_id).status)
             record: FormRecord | None = None
             if form_id is not None and visit_id is not None:
                 record = s.scalar(select(FormRecord).where(FormRecord.patient_id == patient.id,

@@ -107,6 +107,7 @@ class TrialView:
     protocol_sha256: str
     created_at: str
     unblinded_at: str | None
+    locked_at: str | None
     versions: list[dict[str, str]]
     sites: list[dict[str, str]]
 
@@ -125,6 +126,7 @@ def trial_view(trial: Trial, on: dt.date | None = None) -> TrialView:
         id=trial.id, title=trial.title, version=current.trial.version, blinded=trial.blinded, status=trial.status,
         protocol_sha256=trial.protocol_sha256, created_at=iso(trial.created_at),
         unblinded_at=iso(trial.unblinded_at) if trial.unblinded_at else None,
+        locked_at=iso(trial.locked_at) if trial.locked_at else None,
         versions=[{"version": v, "effective_date": d.isoformat()} for v, d in protocol.versions()],
         sites=[{"id": s.id, "name": s.name, "country": s.country, "timezone": s.timezone} for s in current.sites],
     )
