@@ -3,7 +3,10 @@ site, back-entered with when and why, reconciled, replayed against their envelop
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
+import zipfile
 from collections import Counter
 from typing import Any
 
@@ -108,6 +111,13 @@ def test_back_entry_records_the_envelope_allocation_once_and_replay_checks_it(ap
     assert first["arm"] is None
     notes = api.client.get(f"{BASE}/notifications", headers=api.headers("dmc")).json()
     assert any(n["kind"] == "emergency-envelope" and n["patient_id"] == pid for n in notes)
+    # The export says which allocations came from an envelope.
+    exported = api.client.get(f"{BASE}/export", params={"format": "csv"}, headers=api.headers("monitor"))
+    assert exported.status_code == 200
+    with zipfile.ZipFile(io.BytesIO(exported.content)) as archive:
+        rows = list(csv.DictReader(io.StringIO(archive.read("allocations.csv").decode())))
+    offline = {r["patient_id"]: r["randomized_offline"] for r in rows}
+    assert offline == {f"P-{pid:06d}": "true", f"P-{other:06d}": "false"}
     # The blinded monitor reads the trail with the envelopes' arms masked.
     trail = api.client.get("/api/audit", params={"trial_id": TRIAL, "table": "emergency_envelopes"},
                            headers=api.headers("monitor")).json()

@@ -35,6 +35,7 @@ class AllocationRow:
     kit_code: str | None
     arm: str  # the arm id, or MASKED
     factors: dict[str, Any]
+    offline: bool = False  # an emergency envelope opened while the server was down, entered afterwards (RND-12)
 
 
 @dataclass
@@ -91,12 +92,13 @@ def collect(s: Session, trial: Trial, *, current_version: str, arms_shown: bool,
     data.patients = list(s.scalars(query))
     ids = {p.id for p in data.patients}
     columns = (Allocation.patient_id, Allocation.allocated_at, Allocation.allocation_date, Allocation.protocol_version,
-               Allocation.kit_code, Allocation.factors)
+               Allocation.kit_code, Allocation.factors, Allocation.method)
     arm_column = (Allocation.arm,) if arms_shown else ()
     for row in s.execute(select(*columns, *arm_column).where(Allocation.trial_id == trial.id)):
         if row[0] in ids:
-            arm = row[6] if arms_shown else MASKED
-            data.allocations[row[0]] = AllocationRow(row[0], row[1], row[2], row[3], row[4], arm, dict(row[5]))
+            arm = row[7] if arms_shown else MASKED
+            data.allocations[row[0]] = AllocationRow(row[0], row[1], row[2], row[3], row[4], arm, dict(row[5]),
+                                                     row[6] == "emergency-envelope")
     data.records = [r for r in s.scalars(select(FormRecord).where(FormRecord.trial_id == trial.id)
                                          .order_by(FormRecord.id)) if r.patient_id in ids]
     data.queries = [q for q in s.scalars(select(FormQuery).where(FormQuery.trial_id == trial.id)
