@@ -18,6 +18,7 @@ from equipoise import __version__
 from equipoise.errors import UserError
 from equipoise.server.deps import Services
 from equipoise.server.envelope_routes import router as envelope_router
+from equipoise.server.flag_routes import router as flag_router
 from equipoise.server.form_routes import router as form_router
 from equipoise.server.list_routes import router as list_router
 from equipoise.server.routes import router
@@ -115,4 +116,5 @@ def create_app(db: Database | None = None, settings: Settings | None = None) -> 
     app.include_router(unblinding_router)
     app.include_router(list_router)
     app.include_router(envelope_router)
+    app.include_router(flag_router)
     return app

@@ -1,5 +1,5 @@
-"""Tables of pre-drawn allocations: uploaded randomization lists (RND-8), the list (audited) and its entries,
-and emergency envelopes for downtime (RND-12, audited).
+"""Tables around allocations: uploaded randomization lists (RND-8), the list (audited) and its entries;
+emergency envelopes for downtime (RND-12, audited); and flags on allocations made in error (RND-10, audited).
 
 The entries are written once, with the list, and never changed. They are not audited one by one (a list holds
 thousands); instead the list's audited row carries the SHA-256 of its entries in a canonical form, and
@@ -71,3 +71,24 @@ class EmergencyEnvelope(Base):
     entered_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
     entered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
     reason: Mapped[str | None] = mapped_column(Text, default=None)
+
+
+class AllocationFlag(Base):
+    """A correction recorded against an allocation that stands (RND-10): the allocation is never changed or
+    deleted (intention to treat keeps the patient in the arm allocated); the flag says what went wrong and why.
+    Withdrawing a flag (it was raised in error) keeps it, with who withdrew it, when and why."""
+
+    __tablename__ = "allocation_flags"
+    __audited__ = True
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    trial_id: Mapped[str] = mapped_column(ForeignKey("trials.id"), index=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
+    allocation_id: Mapped[int] = mapped_column(ForeignKey("allocations.id"))
+    kind: Mapped[str] = mapped_column(String(40))
+    reason: Mapped[str] = mapped_column(Text)
+    flagged_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    flagged_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    withdrawn_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    withdrawn_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
+    withdraw_reason: Mapped[str | None] = mapped_column(Text, default=None)

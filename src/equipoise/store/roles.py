@@ -44,6 +44,7 @@ class Action(StrEnum):
     REVIEW_UNBLINDING = "review-unblinding"
     MANAGE_LISTS = "manage-lists"
     LOCK_DATABASE = "lock-database"
+    FLAG_ALLOCATION = "flag-allocation"
     PUBLISH_ADAPTIVE = "publish-adaptive"
     VIEW_ADAPTIVE = "view-adaptive"
     VIEW_NOTIFICATIONS = "view-notifications"
@@ -102,6 +103,8 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.LOCK: frozenset({R.MONITOR}),
     # EDC-3: the database lock before the final analysis, by the monitor who locks forms and casebooks.
     Action.LOCK_DATABASE: frozenset({R.MONITOR}),
+    # RND-10: the site's investigator or the monitor records that an allocation was made in error.
+    Action.FLAG_ALLOCATION: frozenset({R.INVESTIGATOR, R.MONITOR}),
     Action.UNLOCK: frozenset({R.MONITOR}),
     # 21 CFR 11.50: the investigator signs (approval, review, responsibility, authorship).
     Action.SIGN: frozenset({R.INVESTIGATOR}),

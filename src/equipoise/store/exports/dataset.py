@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from equipoise.protocol import Arm, Form, Protocol
 from equipoise.protocol.amendments import AddArm
+from equipoise.store.allocation_flags import active_flags
 from equipoise.store.crf_models import FormQuery, FormRecord, OffStudy, PatientLock, Signature
 from equipoise.store.models import Allocation, AuditEntry, Patient, Trial, User
 from equipoise.store.signatures import SignatureView, signature_view
@@ -36,6 +37,7 @@ class AllocationRow:
     arm: str  # the arm id, or MASKED
     factors: dict[str, Any]
     offline: bool = False  # an emergency envelope opened while the server was down, entered afterwards (RND-12)
+    flags: tuple[str, ...] = ()  # kinds of the flags that stand on it (RND-10)
 
 
 @dataclass
@@ -94,11 +96,12 @@ def collect(s: Session, trial: Trial, *, current_version: str, arms_shown: bool,
     columns = (Allocation.patient_id, Allocation.allocated_at, Allocation.allocation_date, Allocation.protocol_version,
                Allocation.kit_code, Allocation.factors, Allocation.method)
     arm_column = (Allocation.arm,) if arms_shown else ()
+    flags = active_flags(s, trial.id)
     for row in s.execute(select(*columns, *arm_column).where(Allocation.trial_id == trial.id)):
         if row[0] in ids:
             arm = row[7] if arms_shown else MASKED
             data.allocations[row[0]] = AllocationRow(row[0], row[1], row[2], row[3], row[4], arm, dict(row[5]),
-                                                     row[6] == "emergency-envelope")
+                                                     row[6] == "emergency-envelope", tuple(flags.get(row[0], [])))
     data.records = [r for r in s.scalars(select(FormRecord).where(FormRecord.trial_id == trial.id)
                                          .order_by(FormRecord.id)) if r.patient_id in ids]
     data.queries = [q for q in s.scalars(select(FormQuery).where(FormQuery.trial_id == trial.id)

@@ -58,10 +58,11 @@ def patients_table(data: Dataset) -> str:
 def allocations_table(data: Dataset) -> str:
     factors = factor_ids(data.protocol)
     header = ["patient_id", "site", "randomised_on", "randomized_at", "protocol_version", "kit_code", "arm",
-              "randomized_offline", *(f"factor_{f}" for f in factors)]
+              "randomized_offline", "flags", *(f"factor_{f}" for f in factors)]
     site_of = data.site_of
     rows = ([patient_code(a.patient_id), site_of[a.patient_id], a.allocation_date.isoformat(), iso(a.randomized_at),
-             a.protocol_version, a.kit_code, a.arm, a.offline, *(a.factors.get(f) for f in factors)]
+             a.protocol_version, a.kit_code, a.arm, a.offline, "|".join(a.flags),
+             *(a.factors.get(f) for f in factors)]
             for a in sorted(data.allocations.values(), key=lambda a: a.patient_id))
     return csv_text(header, rows)
 
@@ -195,6 +196,9 @@ def dictionary_table(data: Dataset) -> str:
     rows.append(["allocations.csv", "randomized_offline", "randomization", "Randomization", "", "randomized_offline",
                  "Allocated from an emergency envelope while the server was down, entered afterwards", "boolean",
                  None, None, None, "", True, None, None])
+    rows.append(["allocations.csv", "flags", "randomization", "Randomization", "", "flags",
+                 "Flags that stand on the allocation, '|'-separated (it is never changed: intention to treat)",
+                 "text", None, None, None, "", False, None, None])
     enrolment = {f.id: f for f in protocol.enrolment.fields}
     for factor in protocol.randomization.factors if protocol.randomization else []:
         source = enrolment.get(factor.field)
