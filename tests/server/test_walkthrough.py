@@ -46,6 +46,27 @@ def test_rnd3_ineligible_patient_gets_failed_criteria_and_is_not_enrolled(api: A
     assert any(e["action"] == "enrolment.refused" for e in audit)
 
 
+def test_rnd3_eligibility_is_checked_again_at_randomization(api: Api):
+    """A correction between enrolment and randomization that makes the patient ineligible stops the
+    randomization (the two-step path; enrol-and-randomize checks both at once)."""
+    pid = enrol(api).json()["id"]
+    corrected = api.client.patch(f"{BASE}/patients/{pid}", json={"values": {"consent": False},
+                                                                 "reason": "consent form was not signed"},
+                                 headers=api.headers("coord"))
+    assert corrected.status_code == 200, corrected.text
+    refused = api.client.post(f"{BASE}/patients/{pid}/randomize", headers=api.headers("coord", **{
+        "Idempotency-Key": "after-correction"}))
+    assert refused.status_code == 422
+    assert refused.json()["detail"].startswith(f"patient P-{pid:06d} is not eligible now")
+    assert [c["id"] for c in refused.json()["failed"]] == ["consent"]
+    assert api.client.get(f"{BASE}/allocations", headers=api.headers("unblinded_stat")).json() == []
+    # Corrected back (it was signed after all): randomized.
+    api.client.patch(f"{BASE}/patients/{pid}", json={"values": {"consent": True}, "reason": "signed form found"},
+                     headers=api.headers("coord"))
+    assert api.client.post(f"{BASE}/patients/{pid}/randomize", headers=api.headers("coord", **{
+        "Idempotency-Key": "after-second-correction"})).status_code == 201
+
+
 def test_rnd3_missing_factor_and_bad_values_are_refused_with_reasons(api: Api):
     response = enrol(api, severity=None)
     assert response.status_code == 422

@@ -67,7 +67,7 @@ class EnrolAndRandomizeService:
                 # The randomization's entries carry the context the two-step randomize gives them.
                 set_context(s, principal.audit_context(reason="randomization"))
                 allocation = self.randomization.randomize_in(s, principal, trial_id, patient.id, idempotency_key,
-                                                             now)
+                                                             now, eligibility_checked=True)
         except IntegrityError:
             # A concurrent request with the same key enrolled first: answer as its retry would be answered.
             existing = self.patients.by_key(trial_id, idempotency_key)

@@ -20,6 +20,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from equipoise.protocol import evaluate_eligibility
 from equipoise.store import engine
 from equipoise.store.core_rows import insert_row, update_row
 from equipoise.store.db import Database
@@ -31,7 +32,7 @@ from equipoise.store.errors import (
     refuse_if_database_locked,
 )
 from equipoise.store.models import AdaptiveTable, Allocation, AllocationState, Patient, Trial, patient_code
-from equipoise.store.patients import Clock, local_date
+from equipoise.store.patients import Clock, IneligibleError, local_date
 from equipoise.store.principal import Principal
 from equipoise.store.randomization_lists import active_list, alert_if_running_out
 from equipoise.store.roles import Action
@@ -121,9 +122,13 @@ class RandomizationService:
             return self.randomize_in(s, principal, trial_id, patient_id, key, now)
 
     def randomize_in(self, s: Session, principal: Principal, trial_id: str, patient_id: int, key: str,
-                     now: dt.datetime) -> AllocationView:
+                     now: dt.datetime, *, eligibility_checked: bool = False) -> AllocationView:
         """Randomize inside the caller's write transaction (``randomize``, or enrol-and-randomize's one
-        transaction); the caller has checked that the principal may randomize in this trial."""
+        transaction); the caller has checked that the principal may randomize in this trial.
+
+        RND-3: eligibility is evaluated again on the patient's values as they stand now and on today's date (a
+        correction since enrolment, or a time window that closed, makes a patient ineligible), unless the caller
+        has just evaluated it at ``now`` (``eligibility_checked``: enrol-and-randomize)."""
         # Core statements on the session's connection (the ORM unit of work cost more than the SQL): the rows
         # written are audited by ``core_rows`` exactly as the ORM hook would, in this same transaction.
         conn = s.connection()
@@ -156,6 +161,14 @@ class RandomizationService:
         if protocol.randomization is None:
             raise InvalidError(f"trial {trial_id} has no randomization section")
         values = typed_values(protocol, patient.enrolment_values)
+        if not eligibility_checked:
+            eligibility = evaluate_eligibility(protocol.eligibility, values, date)
+            if not eligibility.eligible:
+                reasons = [c.reason for c in (*eligibility.failed, *eligibility.missing)]
+                raise IneligibleError(f"patient {code} is not eligible now, so is not randomized: "
+                                      + "; ".join(reasons),
+                                      {"eligible": False, "failed": [c.to_dict() for c in eligibility.failed],
+                                       "missing": [c.to_dict() for c in eligibility.missing]})
         table = self._adaptive_table(s, trial_id) if protocol.randomization.method == "response-adaptive" else None
         entries = active_list(s, trial_id) if protocol.randomization.method == "list" else None
         try:
