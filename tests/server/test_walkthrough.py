@@ -155,6 +155,26 @@ def test_aud_verify_after_a_walkthrough_is_clean(api: Api):
     assert replay["allocations"] == 3
 
 
+def test_aud5_aud7_logins_and_logouts_are_audited_and_the_trail_filters_by_user_action_and_time(api: Api):
+    import datetime as dt
+
+    start = dt.datetime.now(dt.UTC)  # after the fixture logged everyone in
+    token = api.client.post("/api/auth/login", json={"username": "coord", "password": PASSWORD}).json()["token"]
+    assert api.client.post("/api/auth/logout", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    patient = enrol(api).json()
+    url, admin = "/api/audit", api.headers("admin")
+    mine = api.client.get(url, params={"actor": "coord", "since": start.isoformat()}, headers=admin).json()
+    assert [e["action"] for e in mine] == ["login", "logout", "insert"]
+    assert mine[2]["record_id"] == str(patient["id"])
+    logouts = api.client.get(url, params={"action": "logout"}, headers=admin).json()
+    assert [e["actor"] for e in logouts] == ["coord"]
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1)
+    assert api.client.get(url, params={"since": later.isoformat()}, headers=admin).json() == []
+    before = api.client.get(url, params={"actor": "coord", "until": start.isoformat()}, headers=admin).json()
+    assert all(e["at"] < start.strftime("%Y-%m-%dT%H:%M:%S.%fZ") for e in before)
+    assert api.client.get(url, params={"since": "yesterday"}, headers=admin).status_code == 422
+
+
 def test_secrets_never_reach_the_logs(api: Api, caplog):
     """RND-8/RND-13: arms, draws and states are never logged, whatever the log level."""
     import logging

@@ -277,10 +277,16 @@ def replay(trial_id: str, user: UserDep, svc: SvcDep) -> Json:
 
 @router.get("/api/audit", tags=["audit"])
 def audit(user: UserDep, svc: SvcDep, trial_id: str | None = None, table: str | None = None,
-          record_id: str | None = None, after_id: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
+          record_id: str | None = None, actor: Annotated[str | None, Query(max_length=64)] = None,
+          action: Annotated[str | None, Query(max_length=40)] = None,
+          since: Annotated[dt.datetime | None, Query(description="From this time (ISO 8601; UTC if no zone).")] = None,
+          until: Annotated[dt.datetime | None, Query(description="Before this time.")] = None,
+          after_id: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
           limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[Json]:
-    return read_audit(svc.db, user, trial_id=trial_id, table=table, record_id=record_id, after_id=after_id,
-                      limit=limit)
+    """The audit trail in order, filtered by trial, table, record, user (actor), action and time; arms and
+    allocation secrets masked for blinded readers. Page with after_id (the last id seen)."""
+    return read_audit(svc.db, user, trial_id=trial_id, table=table, record_id=record_id, actor=actor, action=action,
+                      since=since, until=until, after_id=after_id, limit=limit)
 
 
 @router.get("/api/audit/verify", tags=["audit"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from sqlalchemy import select
@@ -11,6 +12,7 @@ from equipoise.store.errors import ForbiddenError
 from equipoise.store.models import AuditEntry, Trial, audited_models
 from equipoise.store.principal import Principal
 from equipoise.store.roles import Action
+from equipoise.store.types import iso
 
 MASK = "(blinded)"
 SECRET_EVENT_KEYS = frozenset({"arm", "state", "draws", "diagnostics", "probabilities"})
@@ -23,7 +25,10 @@ def _masked(values: dict[str, Any] | None, secret: frozenset[str]) -> dict[str, 
 
 
 def read_audit(db: Database, principal: Principal, *, trial_id: str | None = None, table: str | None = None,
-               record_id: str | None = None, after_id: int = 0, limit: int = 100) -> list[dict[str, Any]]:
+               record_id: str | None = None, actor: str | None = None, action: str | None = None,
+               since: dt.datetime | None = None, until: dt.datetime | None = None, after_id: int = 0,
+               limit: int = 100) -> list[dict[str, Any]]:
+    """Entries in order, filtered (AUD-7: by trial, table, record, user, action and time, [since, until))."""
     if not principal.is_admin and (trial_id is None or not principal.can(Action.VIEW_AUDIT, trial_id)):
         raise ForbiddenError("your role does not allow view-audit" + ("" if trial_id else ": give a trial_id"))
     secrets_by_table = {m.__tablename__: m.__audit_secret__ for m in audited_models()}
@@ -36,6 +41,15 @@ def read_audit(db: Database, principal: Principal, *, trial_id: str | None = Non
             query = query.where(AuditEntry.table_name == table)
         if record_id is not None:
             query = query.where(AuditEntry.record_id == record_id)
+        if actor is not None:
+            query = query.where(AuditEntry.actor == actor)
+        if action is not None:
+            query = query.where(AuditEntry.action == action)
+        # ``at`` is stored as fixed-width ISO 8601 UTC text (``iso``), so text order is time order.
+        if since is not None:
+            query = query.where(AuditEntry.at >= iso(_aware(since)))
+        if until is not None:
+            query = query.where(AuditEntry.at < iso(_aware(until)))
         out = []
         for e in s.scalars(query):
             trial = trials.get(e.trial_id) if e.trial_id else None
@@ -47,3 +61,8 @@ def read_audit(db: Database, principal: Principal, *, trial_id: str | None = Non
                         "reason": e.reason, "source": e.source, "protocol_version": e.protocol_version,
                         "prev_hash": e.prev_hash, "hash": e.hash})
         return out
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    """A time without a zone is read as UTC, the trail's own zone."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
