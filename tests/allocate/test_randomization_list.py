@@ -101,3 +101,42 @@ def test_emergency_envelopes_come_in_balanced_blocks():
             assert abs(counts[a.id] - i * a.weight / 4) <= 2 * a.weight
     with pytest.raises(AllocationError, match="at least two arms"):
         draw_envelopes(arms[:1], 3, SeededSource(1))
+
+
+def test_a_generated_list_is_reproducible_from_its_seed_balanced_and_accepted_by_the_upload(tmp_path: Path):
+    from collections import Counter
+
+    from equipoise.allocate.list_generation import generate_list, list_csv
+    from equipoise.store.randomization_lists import parse_list
+    from tests.integration.conftest import cli
+
+    protocol = load_protocol(LIST_TRIAL)
+    entries = generate_list(protocol, 10, seed=2024, block_sizes=[4, 6])
+    assert list_csv(protocol, entries) == list_csv(protocol, generate_list(protocol, 10, seed=2024, block_sizes=[4, 6]))
+    assert list_csv(protocol, entries) != list_csv(protocol, generate_list(protocol, 10, seed=2025, block_sizes=[4, 6]))
+    by_stratum: dict[str, list[str]] = {}
+    for e in entries:
+        by_stratum.setdefault(e.stratum, []).append(e.arm)
+    assert set(by_stratum) == set(all_strata(protocol))
+    for arms in by_stratum.values():
+        assert len(arms) >= 10
+        assert Counter(arms)["active"] == Counter(arms)["placebo"]  # whole blocks at 1:1
+    blocks = Counter((e.stratum, e.block) for e in entries)
+    assert set(blocks.values()) <= {4, 6}
+    parsed = parse_list(protocol, list_csv(protocol, entries))  # the extra block columns are ignored
+    assert parsed.strata == by_stratum
+    with pytest.raises(AllocationError, match="multiples"):
+        generate_list(protocol, 10, seed=1, block_sizes=[3])
+    # The command writes the file (owner-only) and prints its SHA-256 for the upload.
+    out = tmp_path / "list.csv"
+    made = cli("allocation", "generate-list", LIST_TRIAL, "--output", out, "--per-stratum", "10", "--seed", "2024",
+               "--block-sizes", "4,6")
+    assert made.code == 0, made.stderr
+    assert out.read_text() == list_csv(protocol, entries)
+    assert oct(out.stat().st_mode & 0o777) == "0o600"
+    import hashlib
+
+    assert hashlib.sha256(out.read_bytes()).hexdigest() in made.stdout
+    again = cli("allocation", "generate-list", LIST_TRIAL, "--output", out, "--per-stratum", "10", "--seed", "1")
+    assert again.code != 0
+    assert "exists already" in again.stderr
