@@ -29,6 +29,7 @@ from equipoise.store.enrol_randomize import EnrolAndRandomizeService
 from equipoise.store.errors import ServiceError
 from equipoise.store.patients import PatientService
 from equipoise.store.randomization import RandomizationService
+from equipoise.store.scheduled_verify import verify_and_record
 from equipoise.store.settings import Settings
 from equipoise.store.unblinding import UnblindingService
 
@@ -59,9 +60,25 @@ def request_threads() -> int:
 
 
 @contextlib.asynccontextmanager
-async def _lifespan(_app: FastAPI) -> AsyncIterator[None]:
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     anyio.to_thread.current_default_thread_limiter().total_tokens = request_threads()
-    yield
+    services: Services = app.state.services
+    interval = services.auth.settings.verify_interval_seconds
+    async with anyio.create_task_group() as tasks:
+        if interval > 0:
+            tasks.start_soon(_verify_on_schedule, services.db, interval)
+        yield
+        tasks.cancel_scope.cancel()
+
+
+async def _verify_on_schedule(db: Database, interval: float) -> None:
+    """AUD-8: verify the audit trail every ``interval`` seconds, in a worker thread (it reads the whole trail)."""
+    while True:
+        await anyio.sleep(interval)
+        try:
+            await anyio.to_thread.run_sync(verify_and_record, db, interval)
+        except Exception as exc:  # a database that is down now may be back at the next interval
+            log.error("scheduled audit verification could not run: %s", type(exc).__name__)
 
 
 def create_app(db: Database | None = None, settings: Settings | None = None) -> FastAPI:

@@ -20,6 +20,8 @@ class Settings:
     max_failed_logins: int = 5
     lockout_seconds: int = 15 * 60
     touch_interval_seconds: int = 30
+    # AUD-8: how often a running server verifies the audit trail (0: never; ``equipoise audit verify`` any time)
+    verify_interval_seconds: int = 24 * 3600
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -30,4 +32,5 @@ class Settings:
             lockout_seconds=_int("EQUIPOISE_LOCKOUT_SECONDS", cls.lockout_seconds),
             touch_interval_seconds=min(_int("EQUIPOISE_TOUCH_INTERVAL", cls.touch_interval_seconds),
                                        _int("EQUIPOISE_IDLE_TIMEOUT", cls.idle_timeout_seconds)),
+            verify_interval_seconds=_int("EQUIPOISE_VERIFY_INTERVAL", cls.verify_interval_seconds),
         )
