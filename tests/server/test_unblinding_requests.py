@@ -69,6 +69,9 @@ def test_request_review_approve_shows_the_arm_to_the_requester_only(api: Api):
     # The requester now sees the arm on the request; the allocation itself stays blinded for the site.
     seen = api.client.get(f"{REQUESTS}/{rid}", headers=api.headers("investigator")).json()
     assert seen["arm"] == true_arm
+    views = api.client.get("/api/audit", params={"trial_id": TRIAL, "action": "unblinding.viewed"},
+                           headers=api.headers("admin")).json()
+    assert [(e["actor"], e["record_id"]) for e in views] == [("investigator", str(rid))]  # each view audited
     assert seen["arm_name"]
     allocation = api.client.get(f"{BASE}/patients/{pid}/allocation", headers=api.headers("investigator")).json()
     assert allocation["arm"] is None
@@ -81,7 +84,8 @@ def test_request_review_approve_shows_the_arm_to_the_requester_only(api: Api):
     assert [(e["action"], e["new_values"]["kind"]) for e in audit] == [("insert", "on-request")]
     changes = api.client.get("/api/audit", params={"trial_id": TRIAL, "table": "unblinding_requests"},
                              headers=api.headers("admin")).json()
-    assert {e["reason"] for e in changes} == {"SUSAR: hepatic failure", "expedited report due"}
+    assert {e["reason"] for e in changes} == {"SUSAR: hepatic failure", "expedited report due",
+                                              "approved unblinding request read"}
     report = api.client.get("/api/audit/verify", headers=api.headers("admin")).json()
     assert report["ok"], [f["message"] for f in report["findings"]]
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from equipoise.store.audit import record_event
 from equipoise.store.auth import AuthService
 from equipoise.store.crf_access import clean_text, patient_for, require_in_trial
 from equipoise.store.db import Database
@@ -170,9 +171,16 @@ class UnblindingRequestService:
             return [self._view(s, principal, trial, row) for row in s.scalars(query)]
 
     def get(self, principal: Principal, trial_id: str, request_id: int) -> UnblindingRequestView:
+        """One request; a blinded requester shown the arm of an approved request is an audited view (AUD-6)."""
         with self.db.read() as s:
             trial = get_trial(s, trial_id)
-            return self._view(s, principal, trial, self._visible(s, principal, trial_id, request_id))
+            view = self._view(s, principal, trial, self._visible(s, principal, trial_id, request_id))
+            revealed = view.arm is not None and not principal.sees_arms(trial.id, trial.blinded, trial.unblinded_at)
+        if revealed:
+            with self.db.write(principal.audit_context(reason="approved unblinding request read")) as s:
+                record_event(s, "unblinding.viewed", trial_id=trial_id, table_name="unblinding_requests",
+                             record_id=str(request_id), details={"patient_id": view.patient_id})
+        return view
 
     @staticmethod
     def _sites(principal: Principal, trial_id: str) -> set[str] | None:
