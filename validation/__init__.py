@@ -1,0 +1,1 @@
+"""The validation pack of a release (VAL-1): the traceability matrix with each listed test's outcome."""
