@@ -71,4 +71,6 @@ def test_flags_record_errors_without_touching_the_allocation(api: Api):
         rows = {r["patient_id"]: r for r in csv.DictReader(io.StringIO(archive.read("allocations.csv").decode()))}
     assert rows[f"P-{pid:06d}"]["flags"] == "wrong-stratum"
     assert rows[f"P-{milan:06d}"]["flags"] == ""
+    odm = api.client.get(f"{BASE}/export/odm", headers=api.headers("monitor")).text
+    assert 'ItemOID="IT.RANDOMIZATION.flags" Value="wrong-stratum"' in odm
     assert verify(api.db).ok

@@ -122,7 +122,11 @@ def _codelist(oid: str, name: str, data_type: str, items: Iterable[tuple[str, st
 def _randomization_fields(data: Dataset) -> list[DataField]:
     fields = [DataField(id="randomised_on", label="Date of randomization", type=FieldType.DATE),
               DataField(id="kit_code", label="Kit code", type=FieldType.TEXT, required=False),
-              DataField(id="arm", label="Arm", type=FieldType.CHOICE, choices=[a.id for a in every_arm(data.protocol)])]
+              DataField(id="arm", label="Arm", type=FieldType.CHOICE, choices=[a.id for a in every_arm(data.protocol)]),
+              DataField(id="randomized_offline", label="Allocated from an emergency envelope while the server was "
+                        "down", type=FieldType.BOOLEAN),
+              DataField(id="flags", label="Flags that stand on the allocation ('|'-separated)", type=FieldType.TEXT,
+                        required=False)]
     for factor in data.protocol.randomization.factors if data.protocol.randomization else []:
         fields.append(DataField(id=f"factor_{factor.id}", label=f"Randomization factor {factor.id} (as randomized)",
                                 type=FieldType.TEXT))
@@ -257,6 +261,7 @@ def snapshot(data: Dataset) -> bytes:
                                             ("kit_code", allocation.kit_code)]
             if data.arms_shown:
                 items.append(("arm", allocation.arm))
+            items += [("randomized_offline", allocation.offline), ("flags", "|".join(allocation.flags) or None)]
             items += [(f"factor_{k}", v) for k, v in allocation.factors.items()]
             _form_data(event, RANDOMIZATION, items, patient.id, RANDOMIZATION, last, patient.site_id)
         by_visit: dict[str, list[Any]] = {}
