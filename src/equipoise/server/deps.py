@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated, TypeVar
+from typing import Annotated, Protocol, TypeVar
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -46,6 +46,24 @@ def built_once(request: Request, name: str, kind: type[T], build: Callable[[Serv
     built = build(services(request))
     setattr(request.app.state, name, built)
     return built
+
+
+class AuditedService(Protocol):
+    def __init__(self, db: Database, auth: AuthService) -> None: ...
+
+
+S = TypeVar("S", bound=AuditedService)
+
+
+def service_of(kind: type[S]) -> Callable[[Request], Awaitable[S]]:
+    """A request dependency giving the application's one ``kind(db, auth)`` (built at its first request).
+
+    async: building it does no I/O, and a plain ``def`` dependency would cost a hand-off to the thread pool."""
+
+    async def dependency(request: Request) -> S:
+        return built_once(request, kind.__name__, kind, lambda core: kind(core.db, core.auth))
+
+    return dependency
 
 
 async def services_dependency(request: Request) -> Services:

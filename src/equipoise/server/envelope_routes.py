@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Query, Response
 from pydantic import Field
 
-from equipoise.server.deps import UserDep, built_once
+from equipoise.server.deps import UserDep, service_of
 from equipoise.server.routes import ERRORS, MAX_ID, PatientId
 from equipoise.server.schemas import Body
 from equipoise.store.emergency_envelopes import MAX_ISSUE, EmergencyEnvelopeService
@@ -30,12 +30,7 @@ class BackEntryBody(Body):
     reason: str = Field(min_length=1, max_length=2000, description="Why the server could not be used.")
 
 
-def envelope_service(request: Request) -> EmergencyEnvelopeService:
-    return built_once(request, "emergency_envelopes", EmergencyEnvelopeService,
-                      lambda core: EmergencyEnvelopeService(core.db, core.auth))
-
-
-Envelopes = Annotated[EmergencyEnvelopeService, Depends(envelope_service)]
+Envelopes = Annotated[EmergencyEnvelopeService, Depends(service_of(EmergencyEnvelopeService))]
 
 
 @router.post(ENVELOPES, tags=["randomization"], status_code=201)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Depends, Path
 from pydantic import Field
 
-from equipoise.server.deps import UserDep, built_once
+from equipoise.server.deps import UserDep, service_of
 from equipoise.server.form_schemas import ReasonBody
 from equipoise.server.routes import ERRORS, MAX_ID, PatientId
 from equipoise.server.schemas import ReauthBody
@@ -23,12 +23,7 @@ class FlagBody(ReauthBody):
         description="What went wrong; the allocation itself stands (intention to treat).")
 
 
-def flag_service(request: Request) -> AllocationFlagService:
-    return built_once(request, "allocation_flags", AllocationFlagService,
-                      lambda core: AllocationFlagService(core.db, core.auth))
-
-
-Flags = Annotated[AllocationFlagService, Depends(flag_service)]
+Flags = Annotated[AllocationFlagService, Depends(service_of(AllocationFlagService))]
 
 
 @router.post("/api/trials/{trial_id}/patients/{patient_id}/allocation/flags", tags=["randomization"],

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Depends, Path
 from fastapi.responses import PlainTextResponse
 from pydantic import Field
 
-from equipoise.server.deps import UserDep, built_once
+from equipoise.server.deps import UserDep, service_of
 from equipoise.server.routes import ERRORS, MAX_ID
 from equipoise.server.schemas import Body
 from equipoise.store.randomization_lists import RandomizationListService
@@ -33,12 +33,7 @@ class PasswordBody(Body):
     password: str = Field(min_length=1, max_length=1000, description="Your password again (re-authentication).")
 
 
-def list_service(request: Request) -> RandomizationListService:
-    return built_once(request, "randomization_lists", RandomizationListService,
-                      lambda core: RandomizationListService(core.db, core.auth))
-
-
-Lists = Annotated[RandomizationListService, Depends(list_service)]
+Lists = Annotated[RandomizationListService, Depends(service_of(RandomizationListService))]
 
 
 @router.post(LISTS, tags=["randomization"], status_code=201)

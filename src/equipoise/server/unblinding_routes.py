@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query
 from pydantic import Field
 
-from equipoise.server.deps import UserDep, built_once
+from equipoise.server.deps import UserDep, service_of
 from equipoise.server.form_schemas import ReasonBody
 from equipoise.server.routes import ERRORS, MAX_ID, PatientId
 from equipoise.server.schemas import ReauthBody
@@ -23,12 +23,7 @@ class DecisionBody(ReauthBody):
     decision: Literal["approve", "reject"] = Field(description="approve: the requester is shown the arm.")
 
 
-def request_service(request: Request) -> UnblindingRequestService:
-    return built_once(request, "unblinding_requests", UnblindingRequestService,
-                      lambda core: UnblindingRequestService(core.db, core.auth))
-
-
-Requests = Annotated[UnblindingRequestService, Depends(request_service)]
+Requests = Annotated[UnblindingRequestService, Depends(service_of(UnblindingRequestService))]
 
 
 @router.post("/api/trials/{trial_id}/patients/{patient_id}/unblinding-requests", tags=["unblinding"],
