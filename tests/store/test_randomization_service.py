@@ -93,6 +93,24 @@ def test_rnd5_site_availability_and_contraindications_narrow_the_open_arms(db: D
     assert edinburgh.arm in open_arms
 
 
+def test_rnd5_the_committee_sees_allocations_by_eligible_arm_set(db: Database):
+    coord, stat = setup(db, PLATFORM.read_text())
+    clock = Clock(dt.date(2020, 4, 1))
+    made = [randomize(db, clock, coord, "edinburgh", "a1", long_qt=True),
+            randomize(db, clock, coord, "edinburgh", "a2", long_qt=True),
+            randomize(db, clock, coord, "oxford", "a3")]
+    aggregates = UnblindingService(db, AuthService(db)).aggregates(stat, TRIAL)
+    sets = {"+".join(a["id"] for a in m.request["arms"]) for m in made}
+    assert set(aggregates["by_arm_set"]) == sets
+    assert len(sets) == 2  # Edinburgh without lopinavir and hydroxychloroquine; Oxford with more arms
+    edinburgh = "+".join(a["id"] for a in made[0].request["arms"])
+    assert sum(aggregates["by_arm_set"][edinburgh].values()) == 2
+    assert set(aggregates["by_arm_set"][edinburgh]) <= {"usual_care", "dexamethasone"}
+    assert sum(n for counts in aggregates["by_arm_set"].values() for n in counts.values()) == aggregates["total"] == 3
+    with pytest.raises(ForbiddenError):
+        UnblindingService(db, AuthService(db)).aggregates(coord, TRIAL)
+
+
 def test_rnd13_adaptive_tables_are_versioned_reauthenticated_and_recorded(db: Database):
     text = PLATFORM.read_text().replace("randomization:\n  method: simple",
                                         "randomization:\n  method: response-adaptive\n  adaptive: {floor: 0.05}")

@@ -142,18 +142,26 @@ class UnblindingService:
                     for t in rows]
 
     def aggregates(self, principal: Principal, trial_id: str) -> dict[str, Any]:
-        """Allocations by arm and site: the DMC's unblinded aggregate view."""
+        """Allocations by arm, by site and by the set of arms each patient could be randomized to: the DMC's
+        unblinded aggregate view.
+
+        RND-5 (RECOVERY: "randomisation will be between fewer arms"): a comparison of two arms is fair only among
+        the patients who could have been randomized to both, so the allocations are also counted by eligible
+        arm set (CONSORT 2010 extension for multi-arm trials, Juszczak et al. 2019, *JAMA* 321:1610, item 13a).
+        """
         principal.require(Action.VIEW_AGGREGATES, trial_id)
         with self.db.read() as s:
             trial = get_trial(s, trial_id)
-            rows = s.execute(select(Allocation.arm, Patient.site_id, func.count())
+            rows = s.execute(select(Allocation.arm, Patient.site_id, Allocation.request)
                              .join(Patient, Patient.id == Allocation.patient_id)
-                             .where(Allocation.trial_id == trial_id)
-                             .group_by(Allocation.arm, Patient.site_id)).all()
+                             .where(Allocation.trial_id == trial_id)).all()
         by_arm: dict[str, int] = {}
         by_site: dict[str, dict[str, int]] = {}
-        for arm, site, n in rows:
-            by_arm[arm] = by_arm.get(arm, 0) + n
-            by_site.setdefault(site, {})[arm] = n
+        by_arm_set: dict[str, dict[str, int]] = {}
+        for arm, site, request in rows:
+            by_arm[arm] = by_arm.get(arm, 0) + 1
+            by_site.setdefault(site, {})[arm] = by_site.get(site, {}).get(arm, 0) + 1
+            open_arms = "+".join(a["id"] for a in (request or {}).get("arms", [])) or "(not recorded)"
+            by_arm_set.setdefault(open_arms, {})[arm] = by_arm_set.get(open_arms, {}).get(arm, 0) + 1
         return {"trial_id": trial_id, "total": sum(by_arm.values()), "by_arm": by_arm, "by_site": by_site,
-                "arms": [a.id for a in protocol_of(trial).arms]}
+                "by_arm_set": by_arm_set, "arms": [a.id for a in protocol_of(trial).arms]}
