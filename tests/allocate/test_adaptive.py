@@ -118,3 +118,60 @@ def test_adaptive_settings_are_checked():
         ResponseAdaptiveScheme(ARMS, control_arm="placebo")
     with pytest.raises(AllocationError, match="floor"):
         ResponseAdaptiveScheme(ARMS, floor=1.0)
+
+
+def test_a_ceiling_caps_the_table_and_the_others_share_the_rest():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from equipoise.allocate.adaptive import bounded
+
+    assert bounded([0.9, 0.05, 0.05], 1.0, 0.1, 0.6) == pytest.approx([0.6, 0.2, 0.2], abs=1e-12)
+    assert bounded([0.98, 0.01, 0.01], 1.0, 0.15, 0.7) == pytest.approx([0.7, 0.15, 0.15], abs=1e-12)
+    assert bounded([0.5, 0.3, 0.2], 1.0, 0.1, 0.9) == pytest.approx([0.5, 0.3, 0.2], abs=1e-12)  # inside: as is
+    assert bounded([1.0, 0.0, 0.0], 1.0, 0.1, 0.6) == pytest.approx([0.6, 0.2, 0.2], abs=1e-12)
+    assert bounded([0.7, 0.3], 1.0, 0.0, 0.4) == [0.5, 0.5]  # two open arms under a cap of 0.4: equal
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.lists(st.floats(0.0, 1.0), min_size=2, max_size=6), st.floats(0.0, 0.15), st.floats(0.35, 1.0))
+    def check(raw: list[float], floor: float, ceiling: float) -> None:
+        shares = bounded(raw, 1.0, floor, ceiling)
+        assert sum(shares) == pytest.approx(1.0, abs=1e-9)
+        if floor * len(raw) < 1 < ceiling * len(raw) and sum(raw) > 0:
+            assert all(floor - 1e-9 <= s <= ceiling + 1e-9 for s in shares)
+        if ceiling == 1.0 and sum(raw) > 0:
+            assert shares == pytest.approx(floored(raw, 1.0, floor), abs=1e-9)  # no cap: the floor rule
+
+    check()
+
+
+def test_the_ceiling_is_a_scheme_setting_kept_in_the_parameters():
+    from equipoise.allocate import scheme_from_parameters
+
+    scheme = ResponseAdaptiveScheme(ARMS, burn_in=0, floor=0.05, ceiling=0.5)
+    assert scheme.parameters()["ceiling"] == 0.5
+    assert "ceiling" not in ResponseAdaptiveScheme(ARMS, floor=0.05).parameters()  # old allocations unchanged
+    assert scheme_from_parameters(scheme.parameters()) == scheme
+    request = AllocationRequest(arms=ARMS, all_arms=ARMS, adaptive_probabilities={
+        "uc": 0.05, "dex": 0.9, "hcq": 0.03, "lpv": 0.02})
+    _phase, probabilities = scheme.probabilities(request, 10)
+    assert probabilities["dex"] == pytest.approx(0.5)
+    assert sum(probabilities.values()) == pytest.approx(1.0)
+    with pytest.raises(AllocationError, match="ceiling"):
+        ResponseAdaptiveScheme(ARMS, floor=0.2, ceiling=0.1)
+
+
+def test_the_protocol_checks_the_ceiling_and_the_platform_uses_it():
+    from equipoise.protocol import validate_text
+    from tests.allocate.conftest import PLATFORM_FACTORS, PLATFORM_TEXT, platform_with
+
+    def problems(settings: str) -> list[str]:
+        text = PLATFORM_TEXT.replace("randomization:\n  method: simple\n",
+                                     PLATFORM_FACTORS.format(method="response-adaptive") + settings, 1)
+        return [str(p) for p in validate_text(text, "variant.yaml").errors]
+
+    assert any("must be above the floor" in p for p in problems("  adaptive: {floor: 0.2, ceiling: 0.15}\n"))
+    assert any("leaves probability unallocated" in p for p in problems("  adaptive: {ceiling: 0.2}\n"))
+    capped = platform_with("  adaptive: {floor: 0.05, ceiling: 0.6}\n", "response-adaptive")
+    scheme = scheme_from_protocol(capped.in_force(PLATFORM_DATES[-1]))
+    assert scheme.parameters()["ceiling"] == 0.6

@@ -36,6 +36,41 @@ def floored(raw: Sequence[float], mass: float, floor: float) -> list[float]:
         fixed |= below
 
 
+def bounded(raw: Sequence[float], mass: float, floor: float, ceiling: float) -> list[float]:
+    """Shares of ``mass`` proportional to ``raw``, each clipped to [``floor``, ``ceiling``] (water-filling).
+
+    s_i = min(ceiling, max(floor, c * raw_i)) with the one scale c that makes them add up to ``mass``; found by
+    bisection, since the sum only grows with c. With no cap (ceiling 1) this is ``floored``; the cap keeps any
+    one arm from taking nearly every patient on an early, noisy table (REMAP-CAP capped response-adaptive
+    probabilities; Robertson et al. 2023, *Stat Sci* 38:185-208, §4). If the bounds leave no room (floors or
+    caps alone decide the mass), the arms share it equally.
+    """
+    k = len(raw)
+    if floor * k >= mass or ceiling * k <= mass:
+        return [mass / k] * k
+    top = max(raw)
+    if not top > 0:
+        return [mass / k] * k
+    # Relative to the largest value; a share below 1e-12 of it is none (it keeps the scale's bracket finite).
+    raw = [r / top if r >= 1e-12 * top else 0.0 for r in raw]
+    positive = [r for r in raw if r > 0]
+
+    def total(c: float) -> float:
+        return sum(min(ceiling, max(floor, c * r)) for r in raw)
+
+    low, high = 0.0, ceiling / min(positive)  # every arm with raw > 0 at the cap
+    if total(high) < mass:  # the capped arms and the floors of the others leave mass over: the others share it
+        rest = (mass - ceiling * len(positive)) / (k - len(positive))
+        return [ceiling if r > 0 else rest for r in raw]
+    for _ in range(200):
+        mid = (low + high) / 2
+        if total(mid) < mass:
+            low = mid
+        else:
+            high = mid
+    return [min(ceiling, max(floor, high * r)) for r in raw]
+
+
 class ResponseAdaptiveScheme(Scheme):
     """Allocation probabilities from the statisticians' current table, with burn-in, floor and control share.
 
@@ -49,8 +84,8 @@ class ResponseAdaptiveScheme(Scheme):
        and the control arm is open, the control gets exactly that share and the other open arms split the
        rest in proportion to their table values; otherwise all open arms split 1 in proportion to their
        table values (renormalised).
-    3. No arm whose share comes from the table gets less than ``floor`` (see ``floored``); a fixed control
-       share is kept as it is.
+    3. No arm whose share comes from the table gets less than ``floor`` (see ``floored``), nor, when the
+       protocol sets a ``ceiling``, more than it (see ``bounded``); a fixed control share is kept as it is.
 
     A fixed control share and a floor are the mitigations Proschan & Evans (2020, *Clin Infect Dis*
     71:3002-3004) and Robertson et al. (2023) discuss against time-trend bias and runaway allocation.
@@ -65,6 +100,7 @@ class ResponseAdaptiveScheme(Scheme):
         floor: float = 0.0,
         control_arm: str | None = None,
         control_share: float | None = None,
+        ceiling: float | None = None,
     ) -> None:
         super().__init__(arms)
         if burn_in < 0:
@@ -78,22 +114,30 @@ class ResponseAdaptiveScheme(Scheme):
                 raise AllocationError("a fixed control share needs a control arm (analysis.control_arm)")
         if control_arm is not None and control_arm not in {a.id for a in self.arms}:
             raise AllocationError(f"control arm {control_arm!r} is not in force")
+        if ceiling is not None and not floor < ceiling <= 1:
+            raise AllocationError(f"the probability ceiling must be above the floor ({floor}) and at most 1, not "
+                                  f"{ceiling}")
+        self.ceiling = None if ceiling is None else float(ceiling)
         self.burn_in = int(burn_in)
         self.floor = float(floor)
         self.control_arm = control_arm
         self.control_share = None if control_share is None else float(control_share)
 
     def _settings(self) -> dict[str, Any]:
-        return {
+        settings: dict[str, Any] = {
             "burn_in": self.burn_in,
             "floor": self.floor,
             "control_arm": self.control_arm,
             "control_share": self.control_share,
         }
+        if self.ceiling is not None:  # absent when unset, so allocations stored before it existed replay as stored
+            settings["ceiling"] = self.ceiling
+        return settings
 
     @classmethod
     def _from_parameters(cls, arms: tuple[ArmWeight, ...], settings: Mapping[str, Any]) -> ResponseAdaptiveScheme:
-        return cls(arms, settings["burn_in"], settings["floor"], settings["control_arm"], settings["control_share"])
+        return cls(arms, settings["burn_in"], settings["floor"], settings["control_arm"], settings["control_share"],
+                   settings.get("ceiling"))
 
     def state_key(self, request: AllocationRequest) -> str:
         return "trial"
@@ -118,7 +162,9 @@ class ResponseAdaptiveScheme(Scheme):
         raw = [table[a.id] for a in others]
         if sum(raw) <= 0:
             raw = [a.weight for a in others]  # the table gives nothing to any open arm: fall back to the weights
-        shares = dict(zip((a.id for a in others), floored(raw, mass, self.floor), strict=True))
+        split = floored(raw, mass, self.floor) if self.ceiling is None else bounded(raw, mass, self.floor,
+                                                                                     self.ceiling)
+        shares = dict(zip((a.id for a in others), split, strict=True))
         if fixed and control is not None:
             shares[control] = 1.0 - mass
         return "adaptive", {a.id: shares[a.id] for a in arms}

@@ -57,7 +57,8 @@ def scheme_from_protocol(protocol_in_force: Protocol, randomization_list: ListEn
         raise AllocationError("response-adaptive randomization needs its settings")
     control = protocol_in_force.control_arm
     return ResponseAdaptiveScheme(arms, settings_a.burn_in, settings_a.floor,
-                                  control.id if control is not None else None, settings_a.control_share)
+                                  control.id if control is not None else None, settings_a.control_share,
+                                  settings_a.ceiling)
 
 
 def patient_factors(

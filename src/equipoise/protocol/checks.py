@@ -379,6 +379,13 @@ def _allocation_problems(p: Protocol, prefix: Path) -> Found:
     if adaptive is not None and adaptive.floor * len(p.arms) > 1:
         yield _err(prefix or ("randomization", "adaptive", "floor"),
                    f"a floor of {adaptive.floor} for {len(p.arms)} arms exceeds 1 in total")
+    if adaptive is not None and adaptive.ceiling is not None:
+        if adaptive.ceiling <= adaptive.floor:
+            yield _err(prefix or ("randomization", "adaptive", "ceiling"),
+                       f"the ceiling {adaptive.ceiling} must be above the floor {adaptive.floor}")
+        elif adaptive.ceiling * len(p.arms) < 1:
+            yield _err(prefix or ("randomization", "adaptive", "ceiling"),
+                       f"a ceiling of {adaptive.ceiling} for {len(p.arms)} arms leaves probability unallocated")
 
 
 # --- outcomes, visits, forms ---------------------------------------------------------------------------

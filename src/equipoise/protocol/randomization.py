@@ -76,6 +76,9 @@ class AdaptiveSettings(ProtocolModel):
     control_share: float | None = Field(
         default=None, gt=0, lt=1, description="Fixed probability kept for the control arm."
     )
+    ceiling: float | None = Field(
+        default=None, gt=0, le=1, description="Largest probability any arm whose share comes from the table may get."
+    )
 
 
 class Randomization(ProtocolModel):
