@@ -134,6 +134,17 @@ def test_rnd13_adaptive_tables_are_versioned_reauthenticated_and_recorded(db: Da
     assert [t["version"] for t in service.tables(stat, TRIAL)] == [1]
     with pytest.raises(ForbiddenError):
         service.tables(coord, TRIAL)
+    # A table agreed at an interim meeting, published ahead of the day it starts: until then version 1 allocates.
+    later = {"usual_care": 0.25, "dexamethasone": 0.55, "hydroxychloroquine": 0.1, "lopinavir": 0.1}
+    starts = clock.now + dt.timedelta(days=2)
+    with pytest.raises(InvalidError, match="in the past"):
+        service.publish_table(stat, TRIAL, later, "interim 2", PASSWORD, clock.now - dt.timedelta(hours=1))
+    published = service.publish_table(stat, TRIAL, later, "interim 2", PASSWORD, starts)
+    assert published["version"] == 2
+    assert published["effective_at"] == starts.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    assert randomize(db, clock, coord, "oxford", "r2").adaptive_table_version == 1
+    clock.set(dt.date(2020, 4, 3))
+    assert randomize(db, clock, coord, "oxford", "r3").adaptive_table_version == 2
     assert replay_trial(db, TRIAL).identical
     assert verify(db).ok
 

@@ -259,7 +259,8 @@ def adaptive_tables(trial_id: str, user: UserDep, svc: SvcDep) -> list[Json]:
 
 @router.post("/api/trials/{trial_id}/adaptive-tables", tags=["randomization"], status_code=201)
 def publish_adaptive(trial_id: str, body: AdaptiveBody, user: UserDep, svc: SvcDep) -> Json:
-    return svc.unblinding.publish_table(user, trial_id, body.probabilities, body.reason, body.password)
+    return svc.unblinding.publish_table(user, trial_id, body.probabilities, body.reason, body.password,
+                                        body.effective_at)
 
 
 @router.get("/api/trials/{trial_id}/aggregates", tags=["unblinding"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -62,6 +63,8 @@ class ReauthBody(Body):
 
 class AdaptiveBody(ReauthBody):
     probabilities: dict[str, float] = Field(description="Arm id -> allocation probability; they add up to 1.")
+    effective_at: dt.datetime | None = Field(default=None, description="From when the table allocates (ISO 8601 "
+                                             "with its time zone; default: at once); never in the past.")
 
 
 class RoleGrant(Body):

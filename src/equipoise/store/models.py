@@ -264,6 +264,8 @@ class AdaptiveTable(Base):
     probabilities: Mapped[dict[str, float]] = mapped_column(JSON)
     published_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
     published_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # From when it allocates (None: from its publication); a table can be published ahead of its time.
+    effective_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
 
 
 class AuditEntry(Base):

@@ -31,13 +31,14 @@ from equipoise.store.errors import (
     NotFoundError,
     refuse_if_database_locked,
 )
-from equipoise.store.models import AdaptiveTable, Allocation, AllocationState, Patient, Trial, patient_code
+from equipoise.store.models import Allocation, AllocationState, Patient, Trial, patient_code
 from equipoise.store.patients import Clock, IneligibleError, local_date
 from equipoise.store.principal import Principal
 from equipoise.store.randomization_lists import active_list, alert_if_running_out
 from equipoise.store.roles import Action
 from equipoise.store.trials import AnyTrial, get_trial, in_force, trial_from_row, trial_record
 from equipoise.store.types import iso, utcnow
+from equipoise.store.unblinding import table_in_force
 from equipoise.store.values import typed_values
 
 KIT_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: codes are read aloud and typed
@@ -169,7 +170,7 @@ class RandomizationService:
                                       + "; ".join(reasons),
                                       {"eligible": False, "failed": [c.to_dict() for c in eligibility.failed],
                                        "missing": [c.to_dict() for c in eligibility.missing]})
-        table = self._adaptive_table(s, trial_id) if protocol.randomization.method == "response-adaptive" else None
+        table = table_in_force(s, trial_id, now) if protocol.randomization.method == "response-adaptive" else None
         entries = active_list(s, trial_id) if protocol.randomization.method == "list" else None
         try:
             prepared = engine.prepare(protocol, patient.site_id, values,
@@ -203,11 +204,6 @@ class RandomizationService:
     def _kit_prefix(protocol: Any, arm_id: str) -> str | None:
         arm = protocol.arm(arm_id)
         return arm.kit_prefix if arm is not None else None
-
-    @staticmethod
-    def _adaptive_table(s: Session, trial_id: str) -> AdaptiveTable | None:
-        return s.scalar(select(AdaptiveTable).where(AdaptiveTable.trial_id == trial_id)
-                        .order_by(AdaptiveTable.version.desc()).limit(1))
 
     @staticmethod
     def _lock_state(s: Session, trial_id: str, state_key: str, initial: dict[str, Any]) -> dict[str, Any]:

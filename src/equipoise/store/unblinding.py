@@ -9,11 +9,12 @@ statistician, versioned, audited, with re-authentication, and hidden from every 
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
 from equipoise.store.auth import AuthService
 from equipoise.store.db import Database
@@ -97,8 +98,18 @@ class UnblindingService:
                      "created_at": iso(n.created_at)} for n in rows]
 
     def publish_table(self, principal: Principal, trial_id: str, probabilities: Mapping[str, float],
-                      reason: str | None, password: str | None) -> dict[str, Any]:
+                      reason: str | None, password: str | None,
+                      effective_at: dt.datetime | None = None) -> dict[str, Any]:
+        """Publish the next version of the table; it allocates from ``effective_at`` (default: now), which may be
+        later (a table agreed at an interim meeting, to start on a given day) but never earlier."""
         why = _reason(reason)
+        now = self.clock()
+        if effective_at is not None:
+            if effective_at.tzinfo is None:
+                raise InvalidError("effective_at needs a time zone (e.g. 2026-03-01T00:00:00+00:00)")
+            if effective_at < now:
+                raise InvalidError(f"effective_at {iso(effective_at)} is in the past: a table never applies to "
+                                   "allocations already made")
         principal.require(Action.PUBLISH_ADAPTIVE, trial_id)
         with self.db.read() as s:
             trial = get_trial(s, trial_id)
@@ -126,11 +137,10 @@ class UnblindingService:
             latest = s.scalar(select(func.max(AdaptiveTable.version)).where(AdaptiveTable.trial_id == trial_id))
             table = AdaptiveTable(trial_id=trial_id, version=(latest or 0) + 1,
                                   probabilities={k: float(v) for k, v in probabilities.items()},
-                                  published_by=principal.user_id, published_at=self.clock())
+                                  published_by=principal.user_id, published_at=now, effective_at=effective_at)
             s.add(table)
             s.flush()
-            return {"version": table.version, "probabilities": table.probabilities,
-                    "published_at": iso(table.published_at)}
+            return _table_view(table)
 
     def tables(self, principal: Principal, trial_id: str) -> list[dict[str, Any]]:
         principal.require(Action.VIEW_ADAPTIVE, trial_id)
@@ -138,8 +148,7 @@ class UnblindingService:
             get_trial(s, trial_id)
             rows = s.scalars(select(AdaptiveTable).where(AdaptiveTable.trial_id == trial_id)
                              .order_by(AdaptiveTable.version))
-            return [{"version": t.version, "probabilities": t.probabilities, "published_at": iso(t.published_at)}
-                    for t in rows]
+            return [_table_view(t) for t in rows]
 
     def aggregates(self, principal: Principal, trial_id: str) -> dict[str, Any]:
         """Allocations by arm, by site and by the set of arms each patient could be randomized to: the DMC's
@@ -165,3 +174,17 @@ class UnblindingService:
             by_arm_set.setdefault(open_arms, {})[arm] = by_arm_set.get(open_arms, {}).get(arm, 0) + 1
         return {"trial_id": trial_id, "total": sum(by_arm.values()), "by_arm": by_arm, "by_site": by_site,
                 "by_arm_set": by_arm_set, "arms": [a.id for a in protocol_of(trial).arms]}
+
+
+def _table_view(table: AdaptiveTable) -> dict[str, Any]:
+    effective = table.effective_at or table.published_at
+    return {"version": table.version, "probabilities": table.probabilities, "published_at": iso(table.published_at),
+            "effective_at": iso(effective)}
+
+
+def table_in_force(s: Any, trial_id: str, now: dt.datetime) -> AdaptiveTable | None:
+    """The highest version whose time has come (published and, if dated ahead, effective)."""
+    return cast(AdaptiveTable | None, s.scalar(
+        select(AdaptiveTable).where(AdaptiveTable.trial_id == trial_id,
+                                    or_(AdaptiveTable.effective_at.is_(None), AdaptiveTable.effective_at <= now))
+        .order_by(AdaptiveTable.version.desc()).limit(1)))
