@@ -126,3 +126,44 @@ def test_sec_change_own_password_needs_the_old_one(api: Api):
     assert api.client.post("/api/auth/login", json={"username": "coord",
                                                     "password": "a new password 1"}).status_code == 200
     assert verify(api.db).ok
+
+
+def test_acc4_two_factor_login_with_one_time_codes(api: Api):
+    import time
+
+    from equipoise.store.totp import totp
+    from equipoise.store.users import reset_two_factor
+
+    c = api.client
+    setup = c.post("/api/auth/2fa/setup", json={"password": "wrong password"}, headers=api.headers("investigator"))
+    assert setup.status_code == 401
+    setup = c.post("/api/auth/2fa/setup", json={"password": PASSWORD}, headers=api.headers("investigator"))
+    assert setup.status_code == 200, setup.text
+    secret = setup.json()["secret"]
+    assert setup.json()["otpauth_uri"].startswith("otpauth://totp/")
+    assert c.post("/api/auth/2fa/confirm", json={"code": "000000"},
+                  headers=api.headers("investigator")).status_code == 422
+    code = totp(secret, time.time())
+    assert c.post("/api/auth/2fa/confirm", json={"code": code}, headers=api.headers("investigator")).status_code == 200
+    # From now on the password alone is not enough; the code just used cannot be used again.
+    body = {"username": "investigator", "password": PASSWORD}
+    missing = c.post("/api/auth/login", json=body)
+    assert missing.status_code == 401
+    assert "two-factor" in missing.json()["detail"]
+    reused = c.post("/api/auth/login", json={**body, "code": code})
+    assert reused.status_code == 401
+    step = int(time.time() // 30)
+    fresh = totp(secret, (step + 1) * 30)  # the next step's code (one step of drift is accepted)
+    assert c.post("/api/auth/login", json={**body, "code": fresh}).status_code == 200
+    audit = c.get("/api/audit", params={"actor": "investigator"}, headers=api.headers("admin")).json()
+    actions = [e["action"] for e in audit]
+    assert "2fa.enabled" in actions
+    assert any(e["action"] == "login.failed" and e["new_values"]["why"] == "wrong or reused one-time code"
+               for e in audit)
+    # The secret never appears in the trail: the users row stores a digest of it.
+    assert secret not in str(audit)
+    # A lost phone: the administrator resets it with a reason; the password alone works again.
+    from equipoise.store.principal import system_principal
+
+    reset_two_factor(api.db, system_principal("test"), "investigator", "phone lost")
+    assert c.post("/api/auth/login", json=body).status_code == 200

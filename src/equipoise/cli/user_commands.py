@@ -11,7 +11,7 @@ from equipoise.cli.output import JsonOption, print_json, print_plain
 from equipoise.errors import UserError
 from equipoise.store.principal import system_principal
 from equipoise.store.roles import Role, parse_role
-from equipoise.store.users import add_user, grant_role, list_users, revoke_role
+from equipoise.store.users import add_user, grant_role, list_users, reset_two_factor, revoke_role
 
 user_app = typer.Typer(help="Add users and give them roles.", no_args_is_help=True)
 
@@ -69,6 +69,14 @@ def revoke(role_id: int = typer.Argument(..., help="Role assignment id (see `use
     """Withdraw a role (the assignment is kept, inactive, in the audit trail)."""
     revoke_role(open_database(db), system_principal(), role_id, reason)
     print_plain(f"role assignment {role_id} revoked")
+
+
+@user_app.command("reset-2fa")
+def reset_2fa(username: str = typer.Argument(...), reason: str = typer.Option(..., "--reason"),
+              db: str | None = DbOption) -> None:
+    """Turn off a user's two-factor login (a lost phone), with a reason; audited."""
+    reset_two_factor(open_database(db), system_principal(), username, reason)
+    print_plain(f"two-factor login of {username} reset: they log in with the password and set it up again")
 
 
 @user_app.command("list")

@@ -15,6 +15,7 @@ from equipoise.server.schemas import (
     EnrolBody,
     LoginBody,
     PasswordBody,
+    PasswordOnlyBody,
     Problem,
     RandomizeBody,
     ReauthBody,
@@ -22,6 +23,8 @@ from equipoise.server.schemas import (
     RoleGrant,
     TokenBody,
     TrialBody,
+    TwoFactorCodeBody,
+    TwoFactorOffBody,
     UserBody,
 )
 from equipoise.store import trials as trial_store
@@ -53,7 +56,26 @@ def health() -> Json:
 @router.post("/api/auth/login", tags=["auth"])
 def login(body: LoginBody, request: Request, svc: SvcDep) -> Json:
     """Log in; the token expires after the idle time-out without activity. Repeated failures lock the account."""
-    return svc.auth.login(body.username, body.password, client_source(request)).to_dict()
+    return svc.auth.login(body.username, body.password, client_source(request), body.code).to_dict()
+
+
+@router.post("/api/auth/2fa/setup", tags=["auth"])
+def two_factor_setup(body: PasswordOnlyBody, user: UserDep, svc: SvcDep) -> Json:
+    """Start two-factor login (password again): a secret and an otpauth:// URI for the authenticator app; it
+    takes effect once POST /api/auth/2fa/confirm gets a code from the app."""
+    return svc.auth.start_two_factor(user, body.password)
+
+
+@router.post("/api/auth/2fa/confirm", tags=["auth"])
+def two_factor_confirm(body: TwoFactorCodeBody, user: UserDep, svc: SvcDep) -> Json:
+    svc.auth.confirm_two_factor(user, body.code)
+    return {"two_factor": True}
+
+
+@router.post("/api/auth/2fa/disable", tags=["auth"])
+def two_factor_disable(body: TwoFactorOffBody, user: UserDep, svc: SvcDep) -> Json:
+    svc.auth.disable_two_factor(user, body.password, body.code)
+    return {"two_factor": False}
 
 
 @router.post("/api/auth/logout", tags=["auth"])

@@ -15,6 +15,20 @@ class Body(BaseModel):
 class LoginBody(Body):
     username: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=1000)
+    code: str | None = Field(default=None, max_length=12, description="The 6-digit one-time code of an account "
+                             "with two-factor login.")
+
+
+class PasswordOnlyBody(Body):
+    password: str = Field(min_length=1, max_length=1000, description="Your password again (re-authentication).")
+
+
+class TwoFactorCodeBody(Body):
+    code: str = Field(min_length=1, max_length=12, description="The current 6-digit code of the authenticator app.")
+
+
+class TwoFactorOffBody(TwoFactorCodeBody):
+    password: str = Field(min_length=1, max_length=1000, description="Your password again (re-authentication).")
 
 
 class PasswordBody(Body):

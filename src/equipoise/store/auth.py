@@ -25,6 +25,7 @@ from equipoise.store.models import AuthSession, Membership, User
 from equipoise.store.principal import Grant, Principal
 from equipoise.store.roles import Role
 from equipoise.store.settings import Settings
+from equipoise.store.totp import matching_step, new_secret, otpauth_uri
 from equipoise.store.types import utcnow
 
 # OWASP Password Storage Cheat Sheet: Argon2id, 19 MiB, 2 iterations, 1 lane.
@@ -90,22 +91,47 @@ class AuthService:
                 user.failed_logins = 0
                 user.locked_until = None
             return None
-        user.failed_logins += 1
-        record_event(session, f"{what}.failed", details={"username": username, "failures": user.failed_logins},
-                     context=ctx)
-        if user.failed_logins >= self.settings.max_failed_logins:
-            user.locked_until = now + dt.timedelta(seconds=self.settings.lockout_seconds)
-            user.failed_logins = 0
-            record_event(session, "account.locked",
-                         details={"username": username, "until": user.locked_until.isoformat()}, context=ctx)
+        self._count_failure(session, user, ctx, what, "wrong password")
         return "wrong username or password"
 
-    def login(self, username: str, password: str, source: str | None = None) -> LoginResult:
+    def _count_failure(self, session: Session, user: User, ctx: AuditContext, what: str, why: str) -> None:
+        """A failed attempt: audited, and counted toward the lockout (ACC-1)."""
+        user.failed_logins += 1
+        record_event(session, f"{what}.failed", details={"username": user.username, "why": why,
+                                                         "failures": user.failed_logins}, context=ctx)
+        if user.failed_logins >= self.settings.max_failed_logins:
+            user.locked_until = utcnow() + dt.timedelta(seconds=self.settings.lockout_seconds)
+            user.failed_logins = 0
+            record_event(session, "account.locked",
+                         details={"username": user.username, "until": user.locked_until.isoformat()}, context=ctx)
+
+    def _check_code(self, session: Session, user: User, code: str | None, source: str | None) -> str | None:
+        """ACC-4: an account with two-factor login needs the current one-time code; a wrong or reused code counts
+        toward the lockout like a wrong password."""
+        if user.totp_secret is None:
+            return None
+        ctx = AuditContext(actor=user.username, actor_id=user.id, source=source)
+        if not code:
+            record_event(session, "login.failed", details={"username": user.username, "why": "one-time code missing"},
+                         context=ctx)
+            return ("this account uses two-factor login: send the 6-digit code from your authenticator app as "
+                    "'code'")
+        step = matching_step(user.totp_secret, code, utcnow().timestamp(), user.totp_last_step)
+        if step is None:
+            self._count_failure(session, user, ctx, "login", "wrong or reused one-time code")
+            return "wrong or already used one-time code"
+        user.totp_last_step = step
+        return None
+
+    def login(self, username: str, password: str, source: str | None = None, code: str | None = None
+              ) -> LoginResult:
         failure: str | None = None
         result: LoginResult | None = None
         with self.db.write(AuditContext(actor=username, source=source)) as session:
             user = session.scalar(select(User).where(User.username == username))
             failure = self._check_password(session, user, username, password, source, "login")
+            if failure is None and user is not None:
+                failure = self._check_code(session, user, code, source)
             if failure is None and user is not None:
                 token = secrets.token_urlsafe(32)
                 now = utcnow()
@@ -159,6 +185,43 @@ class AuthService:
             user = session.get(User, principal.user_id)
             if user is not None:
                 user.password_hash = new_hash
+
+    def start_two_factor(self, principal: Principal, password: str | None) -> dict[str, str]:
+        """Begin two-factor login (password again): a new secret for the authenticator app; it takes effect once
+        a code from the app confirms it (``confirm_two_factor``)."""
+        self.reauthenticate(principal, password)
+        secret = new_secret()
+        with self.db.write(principal.audit_context(reason="two-factor login being set up")) as session:
+            user = session.get(User, principal.user_id)
+            if user is None:
+                raise UnauthorizedError("log in as a user to set up two-factor login")
+            user.totp_pending = secret
+            record_event(session, "2fa.setup-started", details={"username": user.username})
+            return {"secret": secret, "otpauth_uri": otpauth_uri(secret, user.username)}
+
+    def confirm_two_factor(self, principal: Principal, code: str) -> None:
+        with self.db.write(principal.audit_context(reason="two-factor login enabled")) as session:
+            user = session.get(User, principal.user_id)
+            if user is None or user.totp_pending is None:
+                raise InvalidError("start the two-factor setup first (POST /api/auth/2fa/setup)")
+            step = matching_step(user.totp_pending, code, utcnow().timestamp(), None)
+            if step is None:
+                raise InvalidError("that code does not match the new secret: check the authenticator app's clock "
+                                   "and try the current code")
+            user.totp_secret, user.totp_pending, user.totp_last_step = user.totp_pending, None, step
+            record_event(session, "2fa.enabled", details={"username": user.username})
+
+    def disable_two_factor(self, principal: Principal, password: str | None, code: str | None) -> None:
+        self.reauthenticate(principal, password)
+        with self.db.write(principal.audit_context(reason="two-factor login disabled by its owner")) as session:
+            user = session.get(User, principal.user_id)
+            if user is None or user.totp_secret is None:
+                raise InvalidError("two-factor login is not enabled for this account")
+            step = matching_step(user.totp_secret, code or "", utcnow().timestamp(), user.totp_last_step)
+            if step is None:
+                raise UnauthorizedError("a current one-time code is needed to turn two-factor login off")
+            user.totp_secret, user.totp_pending, user.totp_last_step = None, None, None
+            record_event(session, "2fa.disabled", details={"username": user.username})
 
     def logout(self, principal: Principal) -> None:
         with self.db.write(principal.audit_context()) as session:

@@ -60,7 +60,7 @@ class Trial(Base):
 class User(Base):
     __tablename__ = "users"
     __audited__ = True
-    __audit_digest__ = frozenset({"password_hash"})
+    __audit_digest__ = frozenset({"password_hash", "totp_secret", "totp_pending"})
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
@@ -71,6 +71,10 @@ class User(Base):
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Two-factor login (ACC-4): the confirmed TOTP secret, one being set up, the last time step used.
+    totp_secret: Mapped[str | None] = mapped_column(String(64), default=None)
+    totp_pending: Mapped[str | None] = mapped_column(String(64), default=None)
+    totp_last_step: Mapped[int | None] = mapped_column(Integer, default=None)
 
 
 class Membership(Base):

@@ -137,6 +137,19 @@ def revoke_role(db: Database, principal: Principal, membership_id: int, reason: 
         membership.active = False
 
 
+def reset_two_factor(db: Database, principal: Principal, username: str, reason: str) -> None:
+    """An administrator turns off a user's two-factor login (a lost phone), with a reason; the user sets it up
+    again after logging in with the password."""
+    principal.require(Action.MANAGE_USERS, None)
+    if not reason.strip():
+        raise InvalidError("a reason is required to reset two-factor login")
+    with db.write(principal.audit_context(reason=reason)) as s:
+        user = s.scalar(select(User).where(User.username == username))
+        if user is None:
+            raise NotFoundError(f"no user {username!r}")
+        user.totp_secret, user.totp_pending, user.totp_last_step = None, None, None
+
+
 def set_password(db: Database, principal: Principal, username: str, password: str) -> None:
     if not principal.is_admin and principal.username != username:
         raise InvalidError("you can only change your own password")
