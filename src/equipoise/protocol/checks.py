@@ -153,6 +153,13 @@ def _field_problems(field: DataField, path: Path, siblings: Sequence[DataField])
             yield _err((*path, "range"), f"range applies to integer and number fields, not {kind.value}")
         elif field.range[0] >= field.range[1]:
             yield _err((*path, "range"), "range must be [low, high] with low < high")
+    if field.expected is not None:
+        if kind not in (FieldType.INTEGER, FieldType.NUMBER):
+            yield _err((*path, "expected"), f"expected applies to integer and number fields, not {kind.value}")
+        elif field.expected[0] >= field.expected[1]:
+            yield _err((*path, "expected"), "expected must be [low, high] with low < high")
+        elif field.range is not None and not field.range[0] <= field.expected[0] < field.expected[1] <= field.range[1]:
+            yield _err((*path, "expected"), "the expected values must lie inside the allowed range")
     if kind is FieldType.CHOICE:
         if not field.choices:
             yield _err((*path, "choices"), "a choice field needs a list of choices")

@@ -43,6 +43,10 @@ class DataField(ProtocolModel):
     range: tuple[float, float] | None = Field(
         default=None, description="Inclusive [low, high] for integer and number fields."
     )
+    expected: tuple[float, float] | None = Field(
+        default=None, description="Inclusive [low, high] of plausible values (integer and number fields): a value "
+        "outside it but inside range is saved and opens a query for the site to confirm (a soft edit check).",
+    )
     required: bool = True
     choices: list[Identifier | Choice] | None = Field(default=None, description="Allowed values of a choice field.")
     scale: Identifier | OrdinalScale | None = Field(
@@ -78,6 +82,19 @@ class DataField(ProtocolModel):
                 unit = f" {self.unit}" if self.unit else ""
                 return f"{value}{unit} is outside the allowed range {format_number(low)} to {format_number(high)}{unit}"
         return None
+
+    def unexpected(self, value: object) -> str | None:
+        """Why an accepted value deserves a second look (outside ``expected``), or None (EDC-2 soft check)."""
+        if self.expected is None or self.type not in (FieldType.INTEGER, FieldType.NUMBER):
+            return None
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            return None
+        low, high = self.expected
+        if low <= float(value) <= high:
+            return None
+        unit = f" {self.unit}" if self.unit else ""
+        return (f"{self.label}: {value}{unit} is outside the expected {format_number(low)} to "
+                f"{format_number(high)}{unit}: please confirm it against the source, or correct it")
 
     def _type_reason(self, value: object) -> str | None:
         kind = self.type

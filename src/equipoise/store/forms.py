@@ -184,6 +184,7 @@ class FormService:
                                     updated_at=now)
                 s.add(record)
                 s.flush()
+                warnings += _soft_checks(s, form, record, {}, principal, now)
                 # A new form changes the patient's casebook: a casebook signature no longer covers it.
                 invalidated = invalidate(s, patient_id=patient.id, form_record_id=None, by=principal.user_id, at=now,
                                          reason=f"form {form_id} at visit {visit_id} added by {principal.username}")
@@ -193,6 +194,7 @@ class FormService:
             if why is None:
                 raise InvalidError(f"a reason for the change is required: form {form_id} at visit {visit_id} was first "
                                    f"saved at {iso(record.created_at)} (version {record.version})")
+            warnings += _soft_checks(s, form, record, record.field_values, principal, now, checked.values)
             record.field_values = checked.values
             record.status = status
             record.not_done_reason = None
@@ -376,3 +378,29 @@ def _protocol_at(trial: Trial, base: Protocol, site_id: str, now: dt.datetime) -
 
 
 __all__ = ["FormRecordView", "FormService", "SaveResult", "record_view", "refuse_if_locked"]
+
+
+def _soft_checks(s: Session, form: Form, record: FormRecord, before: Mapping[str, Any], principal: Principal,
+                 now: dt.datetime, after: Mapping[str, Any] | None = None) -> list[str]:
+    """EDC-2 soft edit checks: each newly entered value outside its field's ``expected`` range is saved and opens
+    a query on that field (raised by the system, for the site to confirm or correct; the monitor closes it), in
+    the same transaction; a field that already has an unresolved query gets no second one. The messages are also
+    returned as warnings of the save."""
+    values = record.field_values if after is None else after
+    messages = []
+    for spec in form.fields:
+        value = values.get(spec.id)
+        why = spec.unexpected(value) if value is not None and value != before.get(spec.id) else None
+        if why is None:
+            continue
+        messages.append(why)
+        open_query = s.scalar(select(FormQuery.id).where(
+            FormQuery.patient_id == record.patient_id, FormQuery.form_id == record.form_id,
+            FormQuery.visit_id == record.visit_id, FormQuery.field_id == spec.id, FormQuery.status != "closed"))
+        if open_query is None:
+            s.add(FormQuery(trial_id=record.trial_id, patient_id=record.patient_id, form_id=record.form_id,
+                            visit_id=record.visit_id, field_id=spec.id, status="open", raised_by=None,
+                            raised_at=now, updated_at=now,
+                            messages=[{"kind": "raised", "by": "system", "name": "Soft edit check", "at": iso(now),
+                                       "text": why, "entered_by": principal.username}]))
+    return messages
