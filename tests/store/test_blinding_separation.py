@@ -38,3 +38,17 @@ def test_a_person_is_blinded_or_unblinded_in_one_trial(db: Database):
     after = grant_role(db, operator, "una", Role.BLINDED_STATISTICIAN, RCT, None)
     assert [(r.role, r.active) for r in after.roles][-1] == ("blinded-statistician", True)
     assert site_user.roles[0].role == "site-coordinator"
+
+
+def test_an_allow_list_limits_who_may_be_unblinded(db: Database, monkeypatch: pytest.MonkeyPatch):
+    operator = system_principal("test")
+    create_trial_from_file(db, operator, DEMO)
+    monkeypatch.setenv("EQUIPOISE_UNBLINDED_USERS", "una, dora")
+    with pytest.raises(InvalidError, match="not on this installation's list"):
+        add_user(db, operator, "eve", "Eve", PASSWORD, roles=[(Role.DMC, RCT, None)])
+    add_user(db, operator, "una", "Una", PASSWORD, roles=[(Role.UNBLINDED_STATISTICIAN, RCT, None)])
+    add_user(db, operator, "bob", "Bob", PASSWORD, roles=[(Role.MONITOR, RCT, None)])  # blinded roles: anyone
+    add_user(db, operator, "dora", "Dora", PASSWORD)
+    assert grant_role(db, operator, "dora", Role.DMC, RCT, None).roles[-1].role == "dmc"
+    with pytest.raises(InvalidError, match="not on this installation's list"):
+        grant_role(db, operator, "bob", Role.DMC, PLATFORM_ID, None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -52,9 +53,25 @@ def _view(session: Session, user: User) -> UserView:
                     [RoleView(m.id, m.role, m.trial_id, m.site_id, m.active) for m in roles])
 
 
+UNBLINDED_USERS_ENV = "EQUIPOISE_UNBLINDED_USERS"
+
+
+def _refuse_unlisted_unblinded(role: Role, username: str) -> None:
+    """ACC-3 (clinicedc's allow-list of the unblinded randomization group): when $EQUIPOISE_UNBLINDED_USERS lists
+    usernames (comma-separated), only they may hold an unblinded role; unset, anyone may."""
+    listed = os.environ.get(UNBLINDED_USERS_ENV, "").strip()
+    if not role.unblinded or not listed:
+        return
+    allowed = {name.strip() for name in listed.split(",") if name.strip()}
+    if username not in allowed:
+        raise InvalidError(f"{username} is not on this installation's list of people who may be unblinded "
+                           f"(${UNBLINDED_USERS_ENV}): the {role.value} role is refused")
+
+
 def _check_grant(session: Session, role: Role, trial_id: str | None, site_id: str | None,
-                 user_id: int | None = None, pending: tuple[Role, ...] = ()) -> None:
+                 user_id: int | None = None, pending: tuple[Role, ...] = (), username: str = "") -> None:
     """Whether this role can be given; ``pending``: roles in the same trial given in the same request."""
+    _refuse_unlisted_unblinded(role, username)
     if role is Role.ADMIN:
         if trial_id is not None or site_id is not None:
             raise InvalidError("the admin role is system-wide: give no trial or site")
@@ -106,7 +123,7 @@ def add_user(db: Database, principal: Principal, username: str, full_name: str, 
         s.flush()
         given: list[tuple[Role, str | None]] = []
         for role, trial_id, site_id in roles or []:
-            _check_grant(s, role, trial_id, site_id, None, tuple(r for r, t in given if t == trial_id))
+            _check_grant(s, role, trial_id, site_id, None, tuple(r for r, t in given if t == trial_id), username)
             given.append((role, trial_id))
             s.add(Membership(user_id=user.id, role=role.value, trial_id=trial_id, site_id=site_id))
         s.flush()
@@ -120,7 +137,7 @@ def grant_role(db: Database, principal: Principal, username: str, role: Role, tr
         user = s.scalar(select(User).where(User.username == username))
         if user is None:
             raise NotFoundError(f"no user {username!r}")
-        _check_grant(s, role, trial_id, site_id, user.id)
+        _check_grant(s, role, trial_id, site_id, user.id, (), username)
         s.add(Membership(user_id=user.id, role=role.value, trial_id=trial_id, site_id=site_id))
         s.flush()
         return _view(s, user)
