@@ -82,8 +82,10 @@ async def _verify_on_schedule(db: Database, interval: float) -> None:
 
 
 def create_app(db: Database | None = None, settings: Settings | None = None) -> FastAPI:
-    # A pooled connection for every request thread (and the group commit's), so none is opened per request.
-    database = db or Database(pool_size=request_threads() + 2)
+    # A pooled connection for every request thread (and the group commit's and the scheduled verification's), so
+    # none is opened per request; a small overflow keeps each process at most request threads + 4 PostgreSQL
+    # connections (8 processes with 8 threads: 96, under PostgreSQL's default max_connections of 100).
+    database = db or Database(pool_size=request_threads() + 2, max_overflow=2)
     auth = AuthService(database, settings)
     app = FastAPI(
         lifespan=_lifespan,

@@ -99,11 +99,14 @@ def _ping_when_idle(engine: Engine) -> None:
 class Database:
     """One database: a write engine and a read engine sharing its URL."""
 
-    def __init__(self, url: str | None = None, *, pool_size: int = 5) -> None:
+    def __init__(self, url: str | None = None, *, pool_size: int = 5, max_overflow: int | None = None) -> None:
         """``pool_size``: connections kept open per engine, at least the threads that use it at once. A pool
         smaller than that closes every connection beyond it when it is returned and opens a new one for the
         next request (QueuePool overflow): a new PostgreSQL backend, or a new SQLite connection with its
-        PRAGMAs, per request."""
+        PRAGMAs, per request. ``max_overflow`` (default: ``pool_size``) bounds the connections opened beyond
+        it: each server process may hold ``pool_size + max_overflow`` PostgreSQL connections, and all of them
+        together must stay under the server's ``max_connections`` (100 by default)."""
+        overflow = pool_size if max_overflow is None else max_overflow
         self.url = normalize_url(url or default_database_url())
         try:
             parsed = make_url(self.url)
@@ -117,12 +120,12 @@ class Database:
             if database and database != ":memory:":
                 Path(database).parent.mkdir(parents=True, exist_ok=True)
             self._lock_path = f"{database}.writelock" if database and database != ":memory:" and fcntl else None
-            self.write_engine = self._sqlite_engine(immediate=True, pool_size=pool_size)
-            self.read_engine = self._sqlite_engine(immediate=False, pool_size=pool_size)
+            self.write_engine = self._sqlite_engine(immediate=True, pool_size=pool_size, max_overflow=overflow)
+            self.read_engine = self._sqlite_engine(immediate=False, pool_size=pool_size, max_overflow=overflow)
             self._lookup_engine = self.read_engine
         else:
             self._lock_path = None
-            self.write_engine = create_engine(self.url, pool_size=pool_size, max_overflow=pool_size)
+            self.write_engine = create_engine(self.url, pool_size=pool_size, max_overflow=overflow)
             _ping_when_idle(self.write_engine)
             self.read_engine = self.write_engine
             self._lookup_engine = self.write_engine.execution_options(isolation_level="AUTOCOMMIT")
@@ -132,9 +135,9 @@ class Database:
                              if self.dialect == "sqlite" and self._lock_path is not None else None)
         self._reader = sessionmaker(self.read_engine, expire_on_commit=False)
 
-    def _sqlite_engine(self, *, immediate: bool, pool_size: int) -> Engine:
+    def _sqlite_engine(self, *, immediate: bool, pool_size: int, max_overflow: int) -> Engine:
         engine = create_engine(self.url, connect_args={"timeout": 60, "check_same_thread": False},
-                               pool_size=pool_size, max_overflow=pool_size)
+                               pool_size=pool_size, max_overflow=max_overflow)
 
         @event.listens_for(engine, "connect")
         def _connect(dbapi_conn: Any, _record: object) -> None:
