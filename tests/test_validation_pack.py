@@ -38,5 +38,6 @@ def test_each_requirement_gets_the_verdict_of_its_tests():
                if line.startswith("| ") and line.split("|")[1].strip()[:3] in ("RND", "UNB", "AUD")}
     assert verdict == {"RND-2": "verified", "UNB-1": "FAILED", "RND-6": "no test listed", "AUD-8": "not run"}
     assert "4 passed, 1 failed, 1 skipped" in pack
-    assert "1 of 4 verified" in pack
+    assert "1 of 4 have every listed test passing" in pack
+    assert "3 built, 0 partly built, 1 not built" in pack
     assert "`tests/server/test_walkthrough.py::test_c` 1/1/0" in pack

@@ -81,9 +81,12 @@ def build(matrix: str, junit: str, header: list[str]) -> str:
     for counts in runs.values():
         totals.update(counts)
     verdicts = {r.id: verdict(r, runs) for r in reqs}
+    built = Counter("built" if r.status == "built" else r.status.split(":", 1)[0] for r in reqs)
     lines = [*header, "",
              f"Test runs: {totals['passed']} passed, {totals['failed']} failed, {totals['skipped']} skipped. "
-             f"Requirements: {Counter(verdicts.values())['verified']} of {len(reqs)} verified by passing tests.", "",
+             f"Requirements: {built['built']} built, {built['partly built']} partly built, {built['not built']} not "
+             f"built (the matrix's status); {Counter(verdicts.values())['verified']} of {len(reqs)} have every listed "
+             "test passing (verdict: verified; for a partly built requirement that covers what is built).", "",
              "| ID | requirement | status (traceability matrix) | tests: passed/failed/skipped runs | verdict |",
              "|---|---|---|---|---|"]
     for r in reqs:
