@@ -166,3 +166,23 @@ def test_backup_check_runs_a_restore_drill(populated: Demo, tmp_path: Path):
     assert report["verify"]["ok"] is True
     assert report["trials_replayed"] == 1
     assert report["rows"] > 500
+
+
+def test_a_backup_from_an_unknown_schema_is_refused(populated: Demo, tmp_path: Path):
+    backup = tmp_path / "demo.eqbackup"
+    source = Database(populated.copy(tmp_path / "source"))
+    create_backup(source, backup)
+    source.dispose()
+    newer = tmp_path / "newer.eqbackup"
+    with zipfile.ZipFile(backup) as original, zipfile.ZipFile(newer, "w") as copy:
+        for name in original.namelist():
+            data = original.read(name)
+            if name == "manifest.json":
+                manifest = json.loads(data)
+                manifest["schema_revision"] = "9999_from_the_future"
+                data = json.dumps(manifest).encode()
+            copy.writestr(name, data)
+    refused = cli("backup", "restore", newer, "--db", f"sqlite:///{tmp_path / 'target.sqlite3'}")
+    assert refused.code != 0
+    assert "does not know" in refused.stderr
+    assert "Traceback" not in refused.stderr

@@ -289,13 +289,15 @@ def restore_backup(db: Database, path: Path, progress: Progress | None = None,
 
 
 def _knows(revision: str) -> bool:
+    """Whether this Equipoise has the schema revision a backup was made at."""
     from alembic.script import ScriptDirectory
+    from alembic.util import CommandError
 
     from equipoise.store.migrate import alembic_config_from_path
 
     try:
         return ScriptDirectory.from_config(alembic_config_from_path()).get_revision(revision) is not None
-    except Exception:
+    except CommandError:  # alembic's answer for a revision it has never heard of
         return False
 
 
