@@ -175,6 +175,27 @@ def test_aud5_aud7_logins_and_logouts_are_audited_and_the_trail_filters_by_user_
     assert api.client.get(url, params={"since": "yesterday"}, headers=admin).status_code == 422
 
 
+def test_aud7_one_subjects_whole_history(api: Api):
+    pid = enrol(api).json()["id"]
+    other = enrol(api).json()["id"]
+    api.client.post(f"{BASE}/patients/{pid}/randomize", headers=api.headers("coord", **{"Idempotency-Key": "h1"}))
+    api.client.patch(f"{BASE}/patients/{pid}", json={"values": {"age": 55}, "reason": "typo in age"},
+                     headers=api.headers("coord"))
+    api.client.post(f"{BASE}/patients/{pid}/emergency-unblind", json={"reason": "anaphylaxis", "password": PASSWORD},
+                    headers=api.headers("investigator"))
+    history = api.client.get("/api/audit", params={"trial_id": TRIAL, "patient_id": pid},
+                             headers=api.headers("monitor")).json()
+    tables = [e["table"] for e in history]
+    assert tables.count("patients") >= 3  # enrolled, randomized, corrected
+    assert {"allocations", "unblindings", "notifications"} <= set(tables)
+    records = {(e["table"], e["record_id"]) for e in history}
+    assert ("patients", str(other)) not in records
+    assert [e["id"] for e in history] == sorted(e["id"] for e in history)
+    assert any(e["reason"] == "typo in age" for e in history)
+    assert api.client.get("/api/audit", params={"trial_id": TRIAL, "patient_id": 0},
+                          headers=api.headers("monitor")).status_code == 422
+
+
 def test_secrets_never_reach_the_logs(api: Api, caplog):
     """RND-8/RND-13: arms, draws and states are never logged, whatever the log level."""
     import logging

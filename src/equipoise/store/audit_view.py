@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy.orm import Session
 
 from equipoise.store.db import Database
 from equipoise.store.errors import ForbiddenError
@@ -26,9 +27,11 @@ def _masked(values: dict[str, Any] | None, secret: frozenset[str]) -> dict[str, 
 
 def read_audit(db: Database, principal: Principal, *, trial_id: str | None = None, table: str | None = None,
                record_id: str | None = None, actor: str | None = None, action: str | None = None,
-               since: dt.datetime | None = None, until: dt.datetime | None = None, after_id: int = 0,
-               limit: int = 100) -> list[dict[str, Any]]:
-    """Entries in order, filtered (AUD-7: by trial, table, record, user, action and time, [since, until))."""
+               since: dt.datetime | None = None, until: dt.datetime | None = None, patient_id: int | None = None,
+               after_id: int = 0, limit: int = 100) -> list[dict[str, Any]]:
+    """Entries in order, filtered (AUD-7: by trial, table, record, subject, user, action and time, [since,
+    until)). ``patient_id``: one subject's whole history, i.e. the patient's row and every row of a table that
+    belongs to the patient (forms, allocation, queries, signatures, locks, unblindings, ...)."""
     if not principal.is_admin and (trial_id is None or not principal.can(Action.VIEW_AUDIT, trial_id)):
         raise ForbiddenError("your role does not allow view-audit" + ("" if trial_id else ": give a trial_id"))
     secrets_by_table = {m.__tablename__: m.__audit_secret__ for m in audited_models()}
@@ -41,6 +44,8 @@ def read_audit(db: Database, principal: Principal, *, trial_id: str | None = Non
             query = query.where(AuditEntry.table_name == table)
         if record_id is not None:
             query = query.where(AuditEntry.record_id == record_id)
+        if patient_id is not None:
+            query = query.where(_subject(s, patient_id))
         if actor is not None:
             query = query.where(AuditEntry.actor == actor)
         if action is not None:
@@ -66,3 +71,17 @@ def read_audit(db: Database, principal: Principal, *, trial_id: str | None = Non
 def _aware(value: dt.datetime) -> dt.datetime:
     """A time without a zone is read as UTC, the trail's own zone."""
     return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+
+
+def _subject(s: Session, patient_id: int) -> ColumnElement[bool]:
+    """The entries of one patient: its own row, and the rows of audited tables whose ``patient_id`` is it (found
+    in the current tables; an update entry carries only the changed columns, so the record ids come from there)."""
+    parts = [and_(AuditEntry.table_name == "patients", AuditEntry.record_id == str(patient_id))]
+    for model in audited_models():
+        column = getattr(model, "patient_id", None)
+        if column is None or model.__tablename__ == "patients":
+            continue
+        ids = [str(i) for i in s.scalars(select(model.id).where(column == patient_id))]  # type: ignore[attr-defined]
+        if ids:
+            parts.append(and_(AuditEntry.table_name == model.__tablename__, AuditEntry.record_id.in_(ids)))
+    return or_(*parts)
