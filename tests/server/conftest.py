@@ -29,6 +29,7 @@ USERS = {
     "blinded_stat": (Role.BLINDED_STATISTICIAN, None),
     "unblinded_stat": (Role.UNBLINDED_STATISTICIAN, None),
     "dmc": (Role.DMC, None),
+    "pv": (Role.PHARMACOVIGILANCE, None),
 }
 
 

@@ -183,3 +183,24 @@ def test_nobody_reviews_their_own_request(api: Api):
     with pytest.raises(ServiceError, match="own"):
         service.decide(both, TRIAL, asked.id, "approve", "mine", PASSWORD)
     assert _decide(api, asked.id, "approve").status_code == 200
+
+
+def test_pharmacovigilance_is_told_and_asks_for_the_arm_of_a_susar(api: Api):
+    """UNB-1 and UNB-2 for the sponsor's safety team: notified of an emergency unblinding (kit code, never the
+    arm), then shown the arm only through an approved request."""
+    pid = _randomized(api, "pv1")
+    emergency = api.client.post(f"{BASE}/patients/{pid}/emergency-unblind", headers=api.headers("investigator"),
+                                json={"reason": "anaphylaxis", "password": PASSWORD})
+    assert emergency.status_code == 200
+    notes = api.client.get(f"{BASE}/notifications", headers=api.headers("pv")).json()
+    assert [n["kind"] for n in notes] == ["emergency-unblinding"]
+    assert emergency.json()["arm"] not in notes[0]["message"].split()
+    asked = _ask(api, pid, user="pv", reason="SUSAR: expedited report to the regulator")
+    assert asked.status_code == 201, asked.text
+    assert asked.json()["arm"] is None
+    assert _decide(api, asked.json()["id"], "approve").status_code == 200
+    seen = api.client.get(f"{REQUESTS}/{asked.json()['id']}", headers=api.headers("pv")).json()
+    assert seen["arm"] == emergency.json()["arm"]
+    # The safety team sees no patient data and no allocation list.
+    assert api.client.get(f"{BASE}/patients", headers=api.headers("pv")).status_code == 403
+    assert api.client.get(f"{BASE}/allocations", headers=api.headers("pv")).status_code == 403

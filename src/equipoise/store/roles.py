@@ -18,6 +18,8 @@ class Role(StrEnum):
     BLINDED_STATISTICIAN = "blinded-statistician"
     UNBLINDED_STATISTICIAN = "unblinded-statistician"
     DMC = "dmc"
+    # The sponsor's safety team: told of every unblinding, asks for one when a SUSAR must be reported; blinded.
+    PHARMACOVIGILANCE = "pharmacovigilance"
 
     @property
     def site_scoped(self) -> bool:
@@ -81,13 +83,15 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.PLANNED_UNBLIND: frozenset({R.UNBLINDED_STATISTICIAN}),
     # UNB-2 (clinicedc edc_unblinding; E6(R3) p. 40): outside an emergency the investigator asks, and an
     # unblinded reviewer approves or rejects; only the requester is shown the arm.
-    Action.REQUEST_UNBLINDING: frozenset({R.INVESTIGATOR}),
+    Action.REQUEST_UNBLINDING: frozenset({R.INVESTIGATOR, R.PHARMACOVIGILANCE}),
     Action.REVIEW_UNBLINDING: frozenset({R.UNBLINDED_STATISTICIAN}),
     # RND-8: the allocation sequence itself; uploaded, read and downloaded by the unblinded statistician only.
     Action.MANAGE_LISTS: frozenset({R.UNBLINDED_STATISTICIAN}),
     Action.PUBLISH_ADAPTIVE: frozenset({R.UNBLINDED_STATISTICIAN}),
     Action.VIEW_ADAPTIVE: frozenset({R.UNBLINDED_STATISTICIAN, R.DMC}),
-    Action.VIEW_NOTIFICATIONS: frozenset({R.UNBLINDED_STATISTICIAN, R.DMC}),
+    # UNB-1: the sponsor and pharmacovigilance are told after an emergency unblinding (the notices carry kit codes
+    # and patient codes, never an arm).
+    Action.VIEW_NOTIFICATIONS: frozenset({R.UNBLINDED_STATISTICIAN, R.DMC, R.PHARMACOVIGILANCE}),
     Action.VIEW_AGGREGATES: frozenset({R.UNBLINDED_STATISTICIAN, R.DMC}),
     Action.VIEW_AUDIT: frozenset({R.ADMIN, R.MONITOR, R.UNBLINDED_STATISTICIAN}),
     Action.VIEW_DISCREPANCIES: frozenset({R.COORDINATOR, R.INVESTIGATOR, R.MONITOR}),
@@ -117,7 +121,7 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
 def parse_role(text: str) -> Role:
     aliases = {"coordinator": Role.COORDINATOR, "site_coordinator": Role.COORDINATOR,
                "blinded_statistician": Role.BLINDED_STATISTICIAN,
-               "unblinded_statistician": Role.UNBLINDED_STATISTICIAN}
+               "unblinded_statistician": Role.UNBLINDED_STATISTICIAN, "pv": Role.PHARMACOVIGILANCE}
     try:
         return aliases.get(text) or Role(text)
     except ValueError:
