@@ -4,6 +4,7 @@ nothing written."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import stat
 import zipfile
@@ -16,6 +17,7 @@ from equipoise.store.auth import AuthService
 from equipoise.store.backup import check_backup, create_backup, restore_backup
 from equipoise.store.db import Database
 from equipoise.store.enrol_randomize import EnrolAndRandomizeService
+from equipoise.store.migrate import head_revision
 from equipoise.store.patients import PatientService
 from equipoise.store.principal import system_principal
 from equipoise.store.randomization import RandomizationService
@@ -186,3 +188,37 @@ def test_a_backup_from_an_unknown_schema_is_refused(populated: Demo, tmp_path: P
     assert refused.code != 0
     assert "does not know" in refused.stderr
     assert "Traceback" not in refused.stderr
+
+
+@pytest.mark.parametrize("database", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_a_backup_from_an_older_schema_restores_and_is_upgraded(populated: Demo, tmp_path: Path, database: str,
+                                                                 request: pytest.FixtureRequest):
+    """A backup made before the two-factor columns existed (schema 0009) restores into a new database: the rows
+    go in at 0009, then the schema is upgraded, and the trail still verifies."""
+    backup = tmp_path / "demo.eqbackup"
+    source = Database(populated.copy(tmp_path / "source"))
+    create_backup(source, backup)
+    source.dispose()
+    older = tmp_path / "older.eqbackup"
+    with zipfile.ZipFile(backup) as original, zipfile.ZipFile(older, "w") as copy:
+        manifest = json.loads(original.read("manifest.json"))
+        for name in original.namelist():
+            data = original.read(name)
+            if name == "tables/users.jsonl":
+                rows = [json.loads(line) for line in data.splitlines()]
+                for row in rows:
+                    for column in ("totp_secret", "totp_pending", "totp_last_step"):
+                        del row[column]
+                data = b"".join(json.dumps(r, sort_keys=True).encode() + b"\n" for r in rows)
+                manifest["tables"]["users"]["sha256"] = hashlib.sha256(data).hexdigest()
+            if name != "manifest.json":
+                copy.writestr(name, data)
+        manifest["schema_revision"] = "0009_adaptive_effective_at"
+        copy.writestr("manifest.json", json.dumps(manifest))
+    url = (request.getfixturevalue("pg_schemas").new() if database == "postgres"
+           else f"sqlite:///{tmp_path / 'target.sqlite3'}")
+    target = Database(url)
+    report = restore_backup(target, older)
+    assert report.ok, (str(report.verify), report.problems)
+    assert report.schema_revision == head_revision()
+    target.dispose()

@@ -30,7 +30,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
 
-from sqlalchemy import Connection, Date, DateTime, Table, delete, func, insert, select, text
+from sqlalchemy import (
+    Column,
+    Connection,
+    Date,
+    DateTime,
+    MetaData,
+    Table,
+    delete,
+    func,
+    insert,
+    inspect,
+    select,
+    text,
+)
 from sqlalchemy.exc import SQLAlchemyError
 
 from equipoise import __version__
@@ -310,7 +323,10 @@ def _unknown(path: Path, manifest: Manifest) -> NoReturn:
 def _require_empty(db: Database) -> None:
     with db.read_engine.connect() as conn:
         filled = []
+        present = set(inspect(conn).get_table_names())  # a schema older than this Equipoise has fewer tables
         for table in tables():
+            if table.name not in present:
+                continue
             count = conn.execute(select(func.count()).select_from(table)).scalar_one()
             if table.name == AuditHead.__tablename__:
                 head = conn.execute(select(AuditHead.last_id, AuditHead.last_hash)).all()
@@ -327,10 +343,20 @@ def _load_table(conn: Connection, path: Path, archive: zipfile.ZipFile, table: T
                 ) -> None:
     batch: list[dict[str, Any]] = []
     done = 0
-    statement = insert(table)
+    target: Table | None = None
+    statement: Any = None
     for number, line in enumerate(_lines(path, archive, table.name), start=1):
         try:
-            batch.append(_decode(table, json.loads(line)))
+            values = json.loads(line)
+            if not isinstance(values, dict):
+                raise ValueError("not a JSON object")
+            if target is None:
+                # The columns the backup has (an older schema has fewer), without the model's defaults: the
+                # database is at the backup's revision while these rows go in.
+                target = Table(table.name, MetaData(), *(Column(c.name, c.type, primary_key=c.primary_key)
+                                                         for c in table.columns if c.name in values))
+                statement = insert(target)
+            batch.append(_decode(target, values))
         except (ValueError, TypeError, KeyError) as error:
             raise UserError(f"{path}: tables/{table.name}.jsonl line {number}: {error}") from None
         if len(batch) == BATCH:
@@ -371,8 +397,9 @@ def _decode(table: Table, values: Mapping[str, Any]) -> dict[str, Any]:
 
 def _reset_sequences(conn: Connection) -> None:
     """Explicit ids do not advance PostgreSQL's sequences: move each past the highest id restored."""
+    present = set(inspect(conn).get_table_names())
     for table in tables():
-        if "id" not in table.columns:
+        if "id" not in table.columns or table.name not in present:
             continue
         sequence = conn.execute(text("SELECT pg_get_serial_sequence(:t, 'id')"), {"t": table.name}).scalar()
         if sequence is not None:
