@@ -12,7 +12,7 @@ from equipoise.store.db import Database
 from equipoise.store.models import AuditEntry, AuthSession, User
 from equipoise.store.settings import Settings
 from equipoise.store.verify import verify
-from tests.server.conftest import TRIAL, Api, seed
+from tests.server.conftest import TRIAL, USERS, Api, seed
 from tests.store.support import PASSWORD
 
 
@@ -40,7 +40,7 @@ def test_sec_logins_and_failed_logins_are_audited(api: Api):
     unknown = api.client.post("/api/auth/login", json={"username": "nobody", "password": "nope"})
     assert unknown.status_code == 401  # same message: no user enumeration
     actions = _actions(api.db)
-    assert actions.count("login") == 8
+    assert actions.count("login") == len(USERS)  # each user of the fixture logged in once
     assert actions.count("login.failed") == 2
 
 
