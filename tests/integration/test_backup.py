@@ -9,6 +9,7 @@ import json
 import stat
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -47,6 +48,26 @@ def _assert_same_records(original: Path, again: Path) -> None:
     old_log, new_log = first["audit_log"].splitlines(), second["audit_log"].splitlines()
     assert new_log[:len(old_log)] == old_log
     assert [json.loads(line)["action"] for line in new_log[len(old_log):]] == ["backup.restored"]
+
+
+def _demo_backup(populated: Demo, tmp_path: Path) -> Path:
+    """A backup of a copy of the session's demo database."""
+    backup = tmp_path / "demo.eqbackup"
+    source = Database(populated.copy(tmp_path / "source"))
+    create_backup(source, backup)
+    source.dispose()
+    return backup
+
+
+def _rewritten(backup: Path, target: Path, files: dict[str, bytes], manifest: dict[str, Any] | None = None) -> Path:
+    """A copy of ``backup`` with some member files replaced (and, if given, another manifest)."""
+    with zipfile.ZipFile(backup) as original, zipfile.ZipFile(target, "w") as copy:
+        for name in original.namelist():
+            if name == "manifest.json" and manifest is not None:
+                copy.writestr(name, json.dumps(manifest))
+            else:
+                copy.writestr(name, files.get(name, original.read(name)))
+    return target
 
 
 def test_backup_restores_the_demo_trial_on_sqlite(populated: Demo, tmp_path: Path):
@@ -109,17 +130,12 @@ def test_sqlite_backup_moves_to_postgresql_and_back(populated: Demo, pg_schemas:
 
 
 def test_damaged_backup_is_refused_before_anything_is_written(populated: Demo, tmp_path: Path):
-    backup = tmp_path / "demo.eqbackup"
-    source = Database(populated.copy(tmp_path / "source"))
-    create_backup(source, backup)
-    source.dispose()
-    damaged = tmp_path / "damaged.eqbackup"
-    with zipfile.ZipFile(backup) as original, zipfile.ZipFile(damaged, "w") as copy:
-        for name in original.namelist():
-            data = original.read(name)
-            if name == "tables/allocations.jsonl":  # one arm changed, as a tamperer would
-                data = data.replace(b'"arm": "placebo"', b'"arm": "msc"', 1)
-            copy.writestr(name, data)
+    backup = _demo_backup(populated, tmp_path)
+    with zipfile.ZipFile(backup) as archive:
+        allocations = archive.read("tables/allocations.jsonl")
+    # one arm changed, as a tamperer would
+    damaged = _rewritten(backup, tmp_path / "damaged.eqbackup", {
+        "tables/allocations.jsonl": allocations.replace(b'"arm": "placebo"', b'"arm": "msc"', 1)})
     with pytest.raises(UserError, match=r"tables/allocations\.jsonl is damaged"):
         check_backup(damaged)
     target_url = f"sqlite:///{tmp_path / 'target.sqlite3'}"
@@ -171,19 +187,11 @@ def test_backup_check_runs_a_restore_drill(populated: Demo, tmp_path: Path):
 
 
 def test_a_backup_from_an_unknown_schema_is_refused(populated: Demo, tmp_path: Path):
-    backup = tmp_path / "demo.eqbackup"
-    source = Database(populated.copy(tmp_path / "source"))
-    create_backup(source, backup)
-    source.dispose()
-    newer = tmp_path / "newer.eqbackup"
-    with zipfile.ZipFile(backup) as original, zipfile.ZipFile(newer, "w") as copy:
-        for name in original.namelist():
-            data = original.read(name)
-            if name == "manifest.json":
-                manifest = json.loads(data)
-                manifest["schema_revision"] = "9999_from_the_future"
-                data = json.dumps(manifest).encode()
-            copy.writestr(name, data)
+    backup = _demo_backup(populated, tmp_path)
+    with zipfile.ZipFile(backup) as archive:
+        manifest = json.loads(archive.read("manifest.json"))
+    newer = _rewritten(backup, tmp_path / "newer.eqbackup", {},
+                       {**manifest, "schema_revision": "9999_from_the_future"})
     refused = cli("backup", "restore", newer, "--db", f"sqlite:///{tmp_path / 'target.sqlite3'}")
     assert refused.code != 0
     assert "does not know" in refused.stderr
@@ -195,26 +203,17 @@ def test_a_backup_from_an_older_schema_restores_and_is_upgraded(populated: Demo,
                                                                  request: pytest.FixtureRequest):
     """A backup made before the two-factor columns existed (schema 0009) restores into a new database: the rows
     go in at 0009, then the schema is upgraded, and the trail still verifies."""
-    backup = tmp_path / "demo.eqbackup"
-    source = Database(populated.copy(tmp_path / "source"))
-    create_backup(source, backup)
-    source.dispose()
-    older = tmp_path / "older.eqbackup"
-    with zipfile.ZipFile(backup) as original, zipfile.ZipFile(older, "w") as copy:
-        manifest = json.loads(original.read("manifest.json"))
-        for name in original.namelist():
-            data = original.read(name)
-            if name == "tables/users.jsonl":
-                rows = [json.loads(line) for line in data.splitlines()]
-                for row in rows:
-                    for column in ("totp_secret", "totp_pending", "totp_last_step"):
-                        del row[column]
-                data = b"".join(json.dumps(r, sort_keys=True).encode() + b"\n" for r in rows)
-                manifest["tables"]["users"]["sha256"] = hashlib.sha256(data).hexdigest()
-            if name != "manifest.json":
-                copy.writestr(name, data)
-        manifest["schema_revision"] = "0009_adaptive_effective_at"
-        copy.writestr("manifest.json", json.dumps(manifest))
+    backup = _demo_backup(populated, tmp_path)
+    with zipfile.ZipFile(backup) as archive:
+        manifest = json.loads(archive.read("manifest.json"))
+        rows = [json.loads(line) for line in archive.read("tables/users.jsonl").splitlines()]
+    for row in rows:
+        for column in ("totp_secret", "totp_pending", "totp_last_step"):
+            del row[column]
+    users = b"".join(json.dumps(r, sort_keys=True).encode() + b"\n" for r in rows)
+    manifest["tables"]["users"]["sha256"] = hashlib.sha256(users).hexdigest()
+    manifest["schema_revision"] = "0009_adaptive_effective_at"
+    older = _rewritten(backup, tmp_path / "older.eqbackup", {"tables/users.jsonl": users}, manifest)
     url = (request.getfixturevalue("pg_schemas").new() if database == "postgres"
            else f"sqlite:///{tmp_path / 'target.sqlite3'}")
     target = Database(url)
