@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from equipoise.allocate.draws import choose, index_below, shuffled
+from equipoise.allocate.draws import choose, index_below
 from equipoise.allocate.errors import AllocationError
+from equipoise.allocate.permuted_blocks import permuted_block
 from equipoise.allocate.request import ArmWeight
 from equipoise.allocate.sources import RandomSource
 
@@ -28,5 +29,5 @@ def draw_envelopes(arms: Sequence[ArmWeight], count: int, source: RandomSource) 
     drawn: list[str] = []
     while len(drawn) < count:
         replicates = 1 + index_below(source, 2)
-        drawn += shuffled(source, [a.id for a in arms for _ in range(int(a.weight) * replicates)])
+        drawn += permuted_block(source, arms, replicates)
     return drawn[:count]

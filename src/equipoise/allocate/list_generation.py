@@ -13,9 +13,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from equipoise.allocate.draws import index_below, shuffled
+from equipoise.allocate.draws import index_below
 from equipoise.allocate.errors import AllocationError
 from equipoise.allocate.from_protocol import all_strata, arm_weights
+from equipoise.allocate.permuted_blocks import permuted_block
 from equipoise.allocate.request import arm_signature
 from equipoise.allocate.sources import SeededSource
 from equipoise.protocol.model import Protocol
@@ -52,7 +53,7 @@ def generate_list(protocol: Protocol, per_stratum: int, seed: int,
             size = sizes[index_below(source, len(sizes))] if len(sizes) > 1 else sizes[0]
             block += 1
             replicates = size // total
-            for arm in shuffled(source, [a.id for a in arms for _ in range(int(a.weight) * replicates)]):
+            for arm in permuted_block(source, arms, replicates):
                 entries.append(ListEntry(stratum, levels, arm, block, size))
             made += size
     return entries

@@ -13,6 +13,12 @@ from equipoise.allocate.scheme import Scheme
 from equipoise.allocate.sources import RandomSource
 
 
+def permuted_block(source: RandomSource, arms: Sequence[ArmWeight], replicates: int) -> list[str]:
+    """One block: every arm ``weight x replicates`` times, in a uniformly random order (Fisher-Yates). Shared by
+    the scheme, generated lists and emergency envelopes, so all three draw blocks the same way."""
+    return shuffled(source, [a.id for a in arms for _ in range(int(a.weight) * replicates)])
+
+
 class PermutedBlocksScheme(Scheme):
     """Permuted blocks within strata, each block's size drawn at random (Rosenberger & Lachin 2016, ch. 3).
 
@@ -75,8 +81,7 @@ class PermutedBlocksScheme(Scheme):
         if new_block:
             choice = index_below(source, len(self.replicates)) if len(self.replicates) > 1 else 0
             replicates = self.replicates[choice]
-            slots = [a.id for a in arms for _ in range(int(a.weight) * replicates)]
-            block = shuffled(source, slots)
+            block = permuted_block(source, arms, replicates)
             position = 0
             blocks += 1
         remaining = Counter(block[position:])
