@@ -31,20 +31,20 @@ from equipoise.store.auth import AuthService
 from equipoise.store.core_rows import insert_row, update_row
 from equipoise.store.crf_access import clean_text, patient_for, require_in_trial
 from equipoise.store.db import Database
-from equipoise.store.errors import ConflictError, InvalidError, NotFoundError, refuse_if_database_locked
+from equipoise.store.errors import ConflictError, InvalidError, NotFoundError
 from equipoise.store.list_models import EmergencyEnvelope
 from equipoise.store.models import Allocation, AllocationState, Notification, Patient, patient_code
 from equipoise.store.patients import Clock, local_date
 from equipoise.store.principal import Principal
 from equipoise.store.randomization import (
+    AllocationRow,
     AllocationView,
     RandomizationService,
-    _AllocationRow,
     allocation_view,
     new_kit_code,
 )
 from equipoise.store.roles import Action
-from equipoise.store.trials import get_trial, in_force
+from equipoise.store.trials import get_trial, in_force, refuse_if_database_locked
 from equipoise.store.types import iso, utcnow
 from equipoise.store.values import typed_values
 
@@ -158,7 +158,7 @@ class EmergencyEnvelopeService:
         date = local_date(in_force(trial, opened_at.date()), patient.site_id, opened_at)
         protocol = in_force(trial, date)
         request = build_request(protocol, patient.site_id, typed_values(protocol, patient.enrolment_values))
-        state = RandomizationService._lock_state(s, trial_id, f"{METHOD}|{patient.site_id}", {"used": 0})
+        state = RandomizationService.lock_state(s, trial_id, f"{METHOD}|{patient.site_id}", {"used": 0})
         sequence = state["count"] + 1
         update_row(s, AllocationState, state, {"count": sequence, "state": {"used": sequence}})
         contraindicated = envelope.arm not in request.arm_ids
@@ -185,7 +185,7 @@ class EmergencyEnvelopeService:
                            f"{principal.username} at {iso(now)}. Reason: {why}.{warning}",
                            created_by=principal.user_id, created_at=now))
         s.flush()
-        return allocation_view(_AllocationRow(**row), patient.site_id, trial, principal)
+        return allocation_view(AllocationRow(**row), patient.site_id, trial, principal)
 
 
 def envelope_of(s: Session, allocation: Allocation) -> EmergencyEnvelope | None:

@@ -42,11 +42,6 @@ class DatabaseLockedError(ServiceError):
     status = 423
 
 
-def refuse_if_database_locked(trial_id: str, status: str) -> None:
-    if status == "locked":
-        raise DatabaseLockedError(f"the database of trial {trial_id} is locked: nothing can be entered or changed "
-                                  "until it is unlocked, with a reason")
-
 
 class AccountLockedError(ServiceError):
     status = 423

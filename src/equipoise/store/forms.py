@@ -42,7 +42,7 @@ from equipoise.store.crf_access import (
 from equipoise.store.crf_models import FormQuery, FormRecord
 from equipoise.store.crf_values import DateContext, check_values, require_complete
 from equipoise.store.db import Database
-from equipoise.store.errors import ConflictError, InvalidError, NotFoundError, refuse_if_database_locked
+from equipoise.store.errors import ConflictError, InvalidError, NotFoundError
 from equipoise.store.item_history import item_changes
 from equipoise.store.models import Allocation, AuditEntry, Patient, Trial, patient_code
 from equipoise.store.off_study_view import off_study_view
@@ -51,7 +51,7 @@ from equipoise.store.principal import Principal
 from equipoise.store.roles import Action
 from equipoise.store.schedule import FormDue, schedule, window_warning
 from equipoise.store.signatures import invalidate, signature_view, signatures_of
-from equipoise.store.trials import in_force
+from equipoise.store.trials import in_force, refuse_if_database_locked
 from equipoise.store.types import iso, utcnow
 
 

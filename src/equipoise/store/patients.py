@@ -26,12 +26,11 @@ from equipoise.store.errors import (
     InvalidError,
     NotFoundError,
     ServiceError,
-    refuse_if_database_locked,
 )
 from equipoise.store.models import Allocation, Discrepancy, Patient, Trial, patient_code
 from equipoise.store.principal import Principal
 from equipoise.store.roles import Action
-from equipoise.store.trials import AnyTrial, get_trial, in_force, trial_from_row
+from equipoise.store.trials import AnyTrial, get_trial, in_force, refuse_if_database_locked, trial_from_row
 from equipoise.store.types import iso, utcnow
 from equipoise.store.values import factor_fields, json_values, typed_values
 

@@ -25,12 +25,12 @@ from equipoise.store.crf_access import (
 )
 from equipoise.store.crf_models import FormQuery
 from equipoise.store.db import Database
-from equipoise.store.errors import ConflictError, InvalidError, NotFoundError, refuse_if_database_locked
+from equipoise.store.errors import ConflictError, InvalidError, NotFoundError
 from equipoise.store.models import Patient, patient_code
 from equipoise.store.patients import Clock
 from equipoise.store.principal import Principal
 from equipoise.store.roles import Action
-from equipoise.store.trials import get_trial
+from equipoise.store.trials import get_trial, refuse_if_database_locked
 from equipoise.store.types import iso, utcnow
 
 STATUSES = ("open", "answered", "closed")

@@ -29,14 +29,20 @@ from equipoise.store.errors import (
     ForbiddenError,
     InvalidError,
     NotFoundError,
-    refuse_if_database_locked,
 )
 from equipoise.store.models import Allocation, AllocationState, Patient, Trial, patient_code
 from equipoise.store.patients import Clock, IneligibleError, local_date
 from equipoise.store.principal import Principal
 from equipoise.store.randomization_lists import active_list, alert_if_running_out
 from equipoise.store.roles import Action
-from equipoise.store.trials import AnyTrial, get_trial, in_force, trial_from_row, trial_record
+from equipoise.store.trials import (
+    AnyTrial,
+    get_trial,
+    in_force,
+    refuse_if_database_locked,
+    trial_from_row,
+    trial_record,
+)
 from equipoise.store.types import iso, utcnow
 from equipoise.store.unblinding import table_in_force
 from equipoise.store.values import typed_values
@@ -70,7 +76,7 @@ class AllocationView:
         return dict(self.__dict__)
 
 
-def allocation_view(allocation: Allocation | Row[Any] | _AllocationRow, site_id: str, trial: AnyTrial,
+def allocation_view(allocation: Allocation | Row[Any] | AllocationRow, site_id: str, trial: AnyTrial,
                     principal: Principal, replayed: bool = False) -> AllocationView:
     """An allocation (ORM object, or a Core row of ``allocations``) as this principal may see it."""
     show = principal.sees_arms(trial.id, trial.blinded, trial.unblinded_at)
@@ -175,7 +181,7 @@ class RandomizationService:
         try:
             prepared = engine.prepare(protocol, patient.site_id, values,
                                       table.probabilities if table is not None else None, entries)
-            state_row = self._lock_state(s, trial_id, prepared.state_key, prepared.scheme.initial_state())
+            state_row = self.lock_state(s, trial_id, prepared.state_key, prepared.scheme.initial_state())
             allocation, draws = engine.allocate_recorded(prepared, state_row["state"])
         except engine.AllocationError as exc:
             raise InvalidError(f"cannot randomize patient {code}: {exc}") from None
@@ -198,7 +204,7 @@ class RandomizationService:
         if entries is not None:
             alert_if_running_out(s, trial_id, entries, prepared.request.stratum, int(allocation.state["used"]),
                                  protocol.randomization.list_alert_at, principal.user_id)
-        return allocation_view(_AllocationRow(**row), patient.site_id, trial, principal)
+        return allocation_view(AllocationRow(**row), patient.site_id, trial, principal)
 
     @staticmethod
     def _kit_prefix(protocol: Any, arm_id: str) -> str | None:
@@ -206,7 +212,7 @@ class RandomizationService:
         return arm.kit_prefix if arm is not None else None
 
     @staticmethod
-    def _lock_state(s: Session, trial_id: str, state_key: str, initial: dict[str, Any]) -> dict[str, Any]:
+    def lock_state(s: Session, trial_id: str, state_key: str, initial: dict[str, Any]) -> dict[str, Any]:
         """The stratum's state row (id, trial_id, state, count), locked; created if this is its first patient."""
         conn = s.connection()
         params = {"trial_id": trial_id, "state_key": state_key}
@@ -262,7 +268,7 @@ def _audit_raw_insert(s: Session, trial_id: str, state_key: str, row: dict[str, 
 
 
 @dataclass(frozen=True)
-class _AllocationRow:
+class AllocationRow:
     """A just-written allocation row, for ``allocation_view`` (every column of ``allocations``)."""
 
     id: int
@@ -304,4 +310,4 @@ _STATE_FOR_UPDATE = (select(_states.c.id, _states.c.trial_id, _states.c.state, _
                      .with_for_update())
 
 
-__all__ = ["AllocationView", "RandomizationService", "allocation_view", "new_kit_code"]
+__all__ = ["AllocationRow", "AllocationView", "RandomizationService", "allocation_view", "new_kit_code"]

@@ -33,13 +33,12 @@ from equipoise.store.errors import (
     InvalidError,
     NotFoundError,
     UnauthorizedError,
-    refuse_if_database_locked,
 )
 from equipoise.store.models import AuthSession, patient_code
 from equipoise.store.patients import Clock
 from equipoise.store.principal import Principal
 from equipoise.store.roles import Action
-from equipoise.store.trials import get_trial
+from equipoise.store.trials import get_trial, refuse_if_database_locked
 from equipoise.store.types import iso, utcnow
 
 MEANINGS: dict[str, str] = {

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from equipoise.protocol import InvalidProtocolError, Protocol, validate_text
 from equipoise.store.db import Database
-from equipoise.store.errors import ConflictError, InvalidError, NotFoundError
+from equipoise.store.errors import ConflictError, DatabaseLockedError, InvalidError, NotFoundError
 from equipoise.store.models import Trial
 from equipoise.store.principal import Principal
 from equipoise.store.roles import Action
@@ -57,6 +57,13 @@ def trial_record(source: Session | Connection, trial_id: str) -> TrialRecord:
     if row is None:
         raise NotFoundError(f"no trial {trial_id!r}")
     return trial_from_row(conn, trial_id, row.blinded, row.unblinded_at, row.status, row.protocol_sha256)
+
+
+def refuse_if_database_locked(trial_id: str, status: str) -> None:
+    """EDC-3: while the trial's database is locked nothing is entered or changed (423, with the reason)."""
+    if status == "locked":
+        raise DatabaseLockedError(f"the database of trial {trial_id} is locked: nothing can be entered or changed "
+                                  "until it is unlocked, with a reason")
 
 
 def trial_from_row(conn: Connection, trial_id: str, blinded: bool, unblinded_at: dt.datetime | None, status: str,

@@ -12,9 +12,10 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Mapping
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
 
 from equipoise.store.auth import AuthService
 from equipoise.store.db import Database
@@ -182,9 +183,9 @@ def _table_view(table: AdaptiveTable) -> dict[str, Any]:
             "effective_at": iso(effective)}
 
 
-def table_in_force(s: Any, trial_id: str, now: dt.datetime) -> AdaptiveTable | None:
+def table_in_force(s: Session, trial_id: str, now: dt.datetime) -> AdaptiveTable | None:
     """The highest version whose time has come (published and, if dated ahead, effective)."""
-    return cast(AdaptiveTable | None, s.scalar(
-        select(AdaptiveTable).where(AdaptiveTable.trial_id == trial_id,
-                                    or_(AdaptiveTable.effective_at.is_(None), AdaptiveTable.effective_at <= now))
-        .order_by(AdaptiveTable.version.desc()).limit(1)))
+    return s.scalar(select(AdaptiveTable).where(
+        AdaptiveTable.trial_id == trial_id,
+        or_(AdaptiveTable.effective_at.is_(None), AdaptiveTable.effective_at <= now))
+        .order_by(AdaptiveTable.version.desc()).limit(1))
