@@ -54,7 +54,7 @@ from equipoise.store.migrate import current_revision, head_revision, upgrade
 from equipoise.store.models import GENESIS_HASH, AuditHead, Base
 from equipoise.store.replay import ReplayReport
 from equipoise.store.types import UTCDateTime, iso, utcnow
-from equipoise.store.verify import VerifyReport, verify
+from equipoise.store.verify import VerifyReport, chain_contains, verify
 
 FORMAT = "equipoise-backup"
 FORMAT_VERSION = 1
@@ -294,7 +294,7 @@ def restore_backup(db: Database, path: Path, progress: Progress | None = None,
     report = verify(db)
     problems = []
     head = manifest.audit_head.get("last_hash")
-    if head and not _chain_contains(db, str(head)):
+    if head and not chain_contains(db, str(head)):
         problems.append(f"the restored audit trail does not contain the backup's head {str(head)[:16]}…")
     replays = _replay_every_trial(db)
     problems += [str(r) for r in replays if not r.identical]
@@ -415,13 +415,6 @@ def _replay_every_trial(db: Database) -> list[ReplayReport]:
     with db.read() as s:
         trial_ids = list(s.scalars(select(Trial.id).order_by(Trial.id)))
     return [replay_trial(db, trial_id) for trial_id in trial_ids]
-
-
-def _chain_contains(db: Database, head_hash: str) -> bool:
-    from equipoise.store.models import AuditEntry
-
-    with db.read() as s:
-        return s.scalar(select(AuditEntry.id).where(AuditEntry.hash == head_hash)) is not None
 
 
 def _where(db: Database) -> str:

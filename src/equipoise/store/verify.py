@@ -183,3 +183,9 @@ def _apply(replayed: dict[tuple[str, str], _Replayed], entry: AuditEntry, findin
         replayed[key] = _Replayed(values, entry.id)
     elif entry.action == "delete":
         replayed[key] = _Replayed(None, entry.id)
+
+
+def chain_contains(db: Database, entry_hash: str) -> bool:
+    """Whether an entry of the trail has this hash (a head recorded earlier, say: the chain must still hold it)."""
+    with db.read() as s:
+        return s.scalar(select(AuditEntry.id).where(AuditEntry.hash == entry_hash)) is not None
