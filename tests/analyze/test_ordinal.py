@@ -3,7 +3,9 @@ and Wilcoxon–Mann–Whitney against wilcox.test. Tolerances: 1e-6 relative (cl
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -85,16 +87,21 @@ def test_separation_by_a_covariate_gives_the_limit_fit_for_the_arm():
     # Every patient with z = 1 is in the top level: z's coefficient has no finite maximum (quasi-complete
     # separation). As it grows those patients' likelihood tends to 1, so the limit of the other estimates is the
     # fit without them; the arm's estimate and standard error are that limit's, z's variance is infinite.
-    y = np.array([0, 1, 2, 1, 0, 2, 1, 0, 1, 2, 0, 1, 2, 2, 2, 2])
-    arm = np.array([1, 0, 1, 1, 0, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0], float)
-    z = np.array([0] * 12 + [1] * 4, float)
+    # Reference: R's clm on the same data (tests/reference/analyze_po_separation.R), which stops with z large and
+    # gives the same thresholds and arm but no standard errors, and clm without the z = 1 patients.
+    ref = json.loads((Path(__file__).resolve().parents[1] / "reference" / "fixtures" /
+                      "analyze_po_separation.json").read_text())
+    y = np.array(ref["data"]["y"])
+    arm = np.array(ref["data"]["arm"], float)
+    z = np.array(ref["data"]["z"], float)
     fit = fit_cumulative_logit(y, np.column_stack([arm, z]))
     assert not fit.converged  # there is no maximum
     k = fit.thresholds.size
     assert fit.separated == (k + 1,)
     assert np.isinf(fit.beta_se[1])
+    assert fit.beta[0] == pytest.approx(ref["full"]["arm"], abs=1e-6)
+    assert fit.thresholds[:, 0] == pytest.approx(ref["full"]["thresholds"], abs=1e-6)
+    assert fit.beta_se[0] == pytest.approx(ref["without"]["arm_se"], rel=1e-5)
     without = fit_cumulative_logit(y[z == 0], arm[z == 0, None])
     assert without.converged
-    assert fit.beta[0] == pytest.approx(without.beta[0], abs=1e-6)
-    assert fit.beta_se[0] == pytest.approx(without.beta_se[0], rel=1e-5)
-    assert fit.thresholds[:, 0] == pytest.approx(without.thresholds[:, 0], abs=1e-6)
+    assert without.beta[0] == pytest.approx(ref["without"]["arm"], abs=1e-6)
