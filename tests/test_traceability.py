@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from validation.pack import cells as split_cells
+
 ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src" / "equipoise"
 MATRIX = ROOT / "docs" / "traceability.md"
@@ -58,21 +60,18 @@ class Row:
     status: str
 
 
-def _cells(line: str) -> list[str]:
-    return [cell.strip() for cell in line.strip().removeprefix("|").removesuffix("|").split("|")]
-
-
 @cache
 def rows() -> tuple[Row, ...]:
     """The matrix's data rows: the Markdown table whose header is ``HEADER``."""
     lines = MATRIX.read_text(encoding="utf-8").splitlines()
-    start = next((n for n, line in enumerate(lines) if line.startswith("|") and tuple(_cells(line)) == HEADER), None)
+    start = next((n for n, line in enumerate(lines)
+                  if line.startswith("|") and tuple(split_cells(line)) == HEADER), None)
     assert start is not None, f"{MATRIX}: no table with the header {' | '.join(HEADER)}"
     out: list[Row] = []
     for number, line in enumerate(lines[start + 2:], start=start + 3):
         if not line.startswith("|"):
             break
-        cells = _cells(line)
+        cells = split_cells(line)
         assert len(cells) == len(HEADER), f"{MATRIX.name}:{number}: {len(cells)} cells, not {len(HEADER)}"
         tests = tuple(t.strip().strip("`") for t in cells[3].split("<br>"))
         out.append(Row(number, cells[0], cells[1], cells[2], tuple(t for t in tests if t not in NONE), cells[4]))
