@@ -201,19 +201,23 @@ def test_a_backup_from_an_unknown_schema_is_refused(populated: Demo, tmp_path: P
 @pytest.mark.parametrize("database", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def test_a_backup_from_an_older_schema_restores_and_is_upgraded(populated: Demo, tmp_path: Path, database: str,
                                                                  request: pytest.FixtureRequest):
-    """A backup made before the two-factor columns existed (schema 0009) restores into a new database: the rows
-    go in at 0009, then the schema is upgraded, and the trail still verifies."""
+    """A backup made before the two-factor columns and form record numbers existed (schema 0009) restores into a
+    new database: the rows go in at 0009, then the schema is upgraded, and the trail still verifies."""
     backup = _demo_backup(populated, tmp_path)
+    later = {"users": ("totp_secret", "totp_pending", "totp_last_step"),  # 0010
+             "form_records": ("instance",), "form_queries": ("instance",)}  # 0011
+    files = {}
     with zipfile.ZipFile(backup) as archive:
         manifest = json.loads(archive.read("manifest.json"))
-        rows = [json.loads(line) for line in archive.read("tables/users.jsonl").splitlines()]
-    for row in rows:
-        for column in ("totp_secret", "totp_pending", "totp_last_step"):
-            del row[column]
-    users = b"".join(json.dumps(r, sort_keys=True).encode() + b"\n" for r in rows)
-    manifest["tables"]["users"]["sha256"] = hashlib.sha256(users).hexdigest()
+        for table, columns in later.items():
+            rows = [json.loads(line) for line in archive.read(f"tables/{table}.jsonl").splitlines()]
+            for row in rows:
+                for column in columns:
+                    del row[column]
+            files[f"tables/{table}.jsonl"] = b"".join(json.dumps(r, sort_keys=True).encode() + b"\n" for r in rows)
+            manifest["tables"][table]["sha256"] = hashlib.sha256(files[f"tables/{table}.jsonl"]).hexdigest()
     manifest["schema_revision"] = "0009_adaptive_effective_at"
-    older = _rewritten(backup, tmp_path / "older.eqbackup", {"tables/users.jsonl": users}, manifest)
+    older = _rewritten(backup, tmp_path / "older.eqbackup", files, manifest)
     url = (request.getfixturevalue("pg_schemas").new() if database == "postgres"
            else f"sqlite:///{tmp_path / 'target.sqlite3'}")
     target = Database(url)

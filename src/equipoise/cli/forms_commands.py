@@ -60,4 +60,5 @@ def schedule(trial: str = typer.Argument(..., help="Trial id."),
     for f in result["forms"]:
         window = f"{f['opens']} to {f['closes']}" if f["opens"] else "after randomization"
         print_plain(f"  {f['visit_id']:<10} day {f['day']:>3}  {f['form_id']:<20} {window:<26} {f['state']}"
-                    + (" (late)" if f["late"] and f["state"] != "overdue" else ""))
+                    + (" (late)" if f["late"] and f["state"] != "overdue" else "")
+                    + (f" ({f['records']} records)" if f.get("repeating") and f["records"] > 1 else ""))

@@ -415,6 +415,9 @@ def _outcomes(p: Protocol) -> Found:
             form = p.form(form_id)
             if form is None or form.field(field_id) is None:
                 yield _err((*here, "source"), f"no field {field_id!r} on a form {form_id!r}")
+            elif form.repeating:
+                yield _err((*here, "source"), f"form {form_id!r} is repeating (several records per visit), so "
+                           "it cannot give one value per patient: take the outcome from a form that is not")
 
 
 def _visits_and_forms(p: Protocol) -> Found:

@@ -20,6 +20,9 @@ class Form(ProtocolModel):
     name: str = Field(min_length=1)
     visits: list[Identifier] = Field(min_length=1, description="Visits at which the form is due.")
     fields: list[DataField] = Field(min_length=1)
+    repeating: bool = Field(default=False, description=(
+        "A log form: any number of records per visit, numbered 1, 2, ... (each serious adverse event, each "
+        "concomitant medication). A form that is not repeating has one record per visit."))
 
     def field(self, field_id: str) -> DataField | None:
         return next((f for f in self.fields if f.id == field_id), None)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from equipoise.server.deps import UserDep, built_once
 from equipoise.server.form_schemas import (
+    MAX_INSTANCE,
     FormBody,
     FormPatchBody,
     OffStudyBody,
@@ -34,6 +35,9 @@ Json = dict[str, Any]
 FormId = Annotated[str, Path(min_length=1, max_length=64, description="Form id from the protocol.")]
 VisitId = Annotated[str, Path(min_length=1, max_length=64, description="Visit id from the protocol.")]
 QueryId = Annotated[int, Path(ge=1, le=MAX_ID)]
+Instance = Annotated[int, Query(ge=1, le=MAX_INSTANCE, description=(
+    "Which record of a repeating (log) form at this visit: 1, 2, ...; a new record takes the next number. Forms "
+    "that are not repeating have record 1 only."))]
 FORM = "/api/trials/{trial_id}/patients/{patient_id}/forms/{form_id}/{visit_id}"
 
 
@@ -74,39 +78,43 @@ def schedule(trial_id: str, patient_id: PatientId, user: UserDep, crf: Crf) -> J
 
 @router.get(FORM, tags=["forms"])
 def get_form(trial_id: str, patient_id: PatientId, form_id: FormId, visit_id: VisitId, user: UserDep,
-             crf: Crf) -> Json:
-    return crf.forms.get(user, trial_id, patient_id, form_id, visit_id).to_dict()
+             crf: Crf, instance: Instance = 1) -> Json:
+    return crf.forms.get(user, trial_id, patient_id, form_id, visit_id, instance).to_dict()
 
 
 @router.put(FORM, tags=["forms"])
 def save_form(trial_id: str, patient_id: PatientId, form_id: FormId, visit_id: VisitId, body: FormBody,
-              user: UserDep, crf: Crf) -> Json:
+              user: UserDep, crf: Crf, instance: Instance = 1) -> Json:
     """Save the whole form. Values are checked per field (422 names each bad field); a change after the first
-    save needs a reason and invalidates the form's signatures; a locked form answers 423."""
+    save needs a reason and invalidates the form's signatures; a locked form answers 423. A repeating form adds
+    a record with the next number (``instance``; 409 names it if another is given)."""
     return crf.forms.save(user, trial_id, patient_id, form_id, visit_id, body.values, reason=body.reason,
-                          incomplete=body.incomplete, expected_version=body.expected_version).to_dict()
+                          incomplete=body.incomplete, expected_version=body.expected_version,
+                          instance=instance).to_dict()
 
 
 @router.patch(FORM, tags=["forms"])
 def change_form(trial_id: str, patient_id: PatientId, form_id: FormId, visit_id: VisitId, body: FormPatchBody,
-                user: UserDep, crf: Crf) -> Json:
+                user: UserDep, crf: Crf, instance: Instance = 1) -> Json:
     """Change some fields of a saved form, with a reason."""
     return crf.forms.save(user, trial_id, patient_id, form_id, visit_id, body.values, reason=body.reason,
-                          incomplete=body.incomplete, merge=True, expected_version=body.expected_version).to_dict()
+                          incomplete=body.incomplete, merge=True, expected_version=body.expected_version,
+                          instance=instance).to_dict()
 
 
 @router.post(f"{FORM}/not-done", tags=["forms"])
 def not_done(trial_id: str, patient_id: PatientId, form_id: FormId, visit_id: VisitId, body: ReasonBody,
-             user: UserDep, crf: Crf) -> Json:
-    """Record that the form will not be collected (e.g. the patient died), with the reason."""
-    return crf.forms.mark_not_done(user, trial_id, patient_id, form_id, visit_id, body.reason).to_dict()
+             user: UserDep, crf: Crf, instance: Instance = 1) -> Json:
+    """Record that the form will not be collected (e.g. the patient died), or that a repeating form's record
+    was entered in error, with the reason."""
+    return crf.forms.mark_not_done(user, trial_id, patient_id, form_id, visit_id, body.reason, instance).to_dict()
 
 
 @router.get(f"{FORM}/history", tags=["forms"])
 def form_history(trial_id: str, patient_id: PatientId, form_id: FormId, visit_id: VisitId, user: UserDep,
-                 crf: Crf) -> list[Json]:
+                 crf: Crf, instance: Instance = 1) -> list[Json]:
     """Every change, field by field, from the audit trail: who, when (UTC), old and new value, reason."""
-    return crf.forms.history(user, trial_id, patient_id, form_id, visit_id)
+    return crf.forms.history(user, trial_id, patient_id, form_id, visit_id, instance)
 
 
 @router.get("/api/trials/{trial_id}/tracking", tags=["forms"])
@@ -120,15 +128,16 @@ def tracking(trial_id: str, user: UserDep, crf: Crf,
 
 @router.post(f"{FORM}/lock", tags=["locks"])
 def lock_form(trial_id: str, patient_id: PatientId, form_id: FormId, visit_id: VisitId, user: UserDep, crf: Crf,
-              body: OptionalReasonBody | None = None) -> Json:
-    return crf.locks.lock_form(user, trial_id, patient_id, form_id, visit_id, body.reason if body else None)
+              body: OptionalReasonBody | None = None, instance: Instance = 1) -> Json:
+    return crf.locks.lock_form(user, trial_id, patient_id, form_id, visit_id, body.reason if body else None,
+                               instance)
 
 
 @router.post(f"{FORM}/unlock", tags=["locks"])
 def unlock_form(trial_id: str, patient_id: PatientId, form_id: FormId, visit_id: VisitId, body: ReasonBody,
-                user: UserDep, crf: Crf) -> Json:
+                user: UserDep, crf: Crf, instance: Instance = 1) -> Json:
     """Unlock with a reason; the form's (and the casebook's) signatures become invalidated."""
-    return crf.locks.unlock_form(user, trial_id, patient_id, form_id, visit_id, body.reason)
+    return crf.locks.unlock_form(user, trial_id, patient_id, form_id, visit_id, body.reason, instance)
 
 
 @router.post("/api/trials/{trial_id}/patients/{patient_id}/off-study", tags=["forms"], status_code=201)
@@ -175,11 +184,11 @@ def unlock_database(trial_id: str, body: ReauthBody, user: UserDep, crf: Crf) ->
 
 @router.post(f"{FORM}/sign", tags=["signatures"], status_code=201)
 def sign_form(trial_id: str, patient_id: PatientId, form_id: FormId, visit_id: VisitId, body: SignBody,
-              user: UserDep, crf: Crf) -> Json:
+              user: UserDep, crf: Crf, instance: Instance = 1) -> Json:
     """Sign a complete form (investigator, own site): printed name, UTC time and meaning, bound to the form's
     content hash; needs the password (and the user name at the first signature of a session)."""
     return crf.signatures.sign(user, trial_id, patient_id, form_id, visit_id, body.meaning, body.password,
-                               body.username).to_dict()
+                               body.username, instance).to_dict()
 
 
 @router.post("/api/trials/{trial_id}/patients/{patient_id}/sign", tags=["signatures"], status_code=201)
@@ -200,7 +209,7 @@ def signatures(trial_id: str, patient_id: PatientId, user: UserDep, crf: Crf) ->
 def raise_query(trial_id: str, body: QueryBody, user: UserDep, crf: Crf) -> Json:
     """Raise a query on a form or one of its fields (monitor)."""
     return crf.queries.raise_query(user, trial_id, body.patient_id, body.form_id, body.visit_id, body.field_id,
-                                   body.text).to_dict()
+                                   body.text, body.instance).to_dict()
 
 
 @router.get("/api/trials/{trial_id}/queries", tags=["queries"])

@@ -9,6 +9,8 @@ from pydantic import Field
 
 from equipoise.server.schemas import Body
 
+MAX_INSTANCE = 10_000  # records of one repeating form at one visit
+
 
 class FormBody(Body):
     values: dict[str, Any] = Field(description="Field id -> value (numbers, true/false, dates as YYYY-MM-DD); "
@@ -56,6 +58,7 @@ class QueryBody(Body):
     patient_id: int = Field(ge=1, le=2_147_483_647)
     form_id: str = Field(min_length=1, max_length=64)
     visit_id: str = Field(min_length=1, max_length=64)
+    instance: int = Field(default=1, ge=1, le=MAX_INSTANCE, description="Which record of a repeating form (1, 2, ...).")
     field_id: str | None = Field(default=None, max_length=64, description="The field queried, if one.")
     text: str = Field(min_length=1, max_length=4000, description="The question to the site.")
 

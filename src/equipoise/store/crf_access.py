@@ -10,11 +10,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from equipoise.protocol import Form, Protocol, Visit
-from equipoise.store.crf_models import OffStudy, PatientLock
+from equipoise.store.crf_models import FormRecord, OffStudy, PatientLock
 from equipoise.store.errors import ConflictError, ForbiddenError, InvalidError, NotFoundError, ServiceError
 from equipoise.store.models import Allocation, Patient, Trial, User
 from equipoise.store.patients import local_date
@@ -53,7 +53,9 @@ def patient_for(s: Session, principal: Principal, trial_id: str, patient_id: int
     return patient
 
 
-def form_and_visit(protocol: Protocol, form_id: str, visit_id: str) -> tuple[Form, Visit]:
+def form_and_visit(protocol: Protocol, form_id: str, visit_id: str, instance: int = 1) -> tuple[Form, Visit]:
+    """The form and visit, refusing a form the visit does not collect, and a record number other than 1 of a form
+    that is not repeating."""
     form = protocol.form(form_id)
     if form is None:
         forms = ", ".join(f.id for f in protocol.forms) or "none"
@@ -62,7 +64,21 @@ def form_and_visit(protocol: Protocol, form_id: str, visit_id: str) -> tuple[For
     if visit is None or visit_id not in form.visits:
         raise NotFoundError(f"form {form_id} is not collected at visit {visit_id!r} (its visits: "
                             f"{', '.join(form.visits)})")
+    if instance != 1 and not form.repeating:
+        raise NotFoundError(f"form {form_id} is not repeating: it has one record per visit (instance 1), not "
+                            f"instance {instance}")
     return form, visit
+
+
+def form_name(form_id: str, visit_id: str, instance: int = 1) -> str:
+    """How messages name one record: the record number shows only beyond the first."""
+    return f"form {form_id} #{instance} at visit {visit_id}" if instance != 1 else f"form {form_id} at visit {visit_id}"
+
+
+def record_key(patient_id: int, form_id: str, visit_id: str, instance: int = 1) -> list[ColumnElement[bool]]:
+    """The WHERE clause of one form record."""
+    return [FormRecord.patient_id == patient_id, FormRecord.form_id == form_id, FormRecord.visit_id == visit_id,
+            FormRecord.instance == instance]
 
 
 def trial_and_protocol(s: Session, trial_id: str, on: dt.date | None = None) -> tuple[Trial, Protocol]:

@@ -19,23 +19,30 @@ from equipoise.store.types import UTCDateTime, utcnow
 
 JsonDict = dict[str, Any]
 
+# Entries written before a column existed carry no value for it: ``audit verify`` reads the column's
+# ``audit_default`` there, the value its migration gave the existing rows.
+FIRST_INSTANCE = {"audit_default": 1}
+
 
 class FormRecord(Base):
     """One case report form of one patient at one visit: its values, status, version and lock.
 
-    ``field_values`` holds field id -> JSON value (dates as YYYY-MM-DD). ``version`` counts saves: 1 at the first
+    ``instance`` numbers the records of a repeating (log) form at one visit, 1, 2, ...; it is 1 for every other
+    form. ``field_values`` holds field id -> JSON value (dates as YYYY-MM-DD). ``version`` counts saves: 1 at the first
     save, +1 at every change (each later change needs a reason, ICH E6(R3) §4.2.2, AUD-4).
     """
 
     __tablename__ = "form_records"
     __audited__ = True
-    __table_args__ = (UniqueConstraint("patient_id", "form_id", "visit_id", name="uq_form_records_patient_form_visit"),)
+    __table_args__ = (UniqueConstraint("patient_id", "form_id", "visit_id", "instance",
+                                       name="uq_form_records_patient_form_visit_instance"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     trial_id: Mapped[str] = mapped_column(ForeignKey("trials.id"), index=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
     form_id: Mapped[str] = mapped_column(String(64))
     visit_id: Mapped[str] = mapped_column(String(64))
+    instance: Mapped[int] = mapped_column(Integer, default=1, server_default="1", info=FIRST_INSTANCE)
     field_values: Mapped[JsonDict] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(16))  # complete | incomplete | not-done
     not_done_reason: Mapped[str | None] = mapped_column(Text, default=None)
@@ -60,6 +67,7 @@ class FormQuery(Base):
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
     form_id: Mapped[str] = mapped_column(String(64))
     visit_id: Mapped[str] = mapped_column(String(64))
+    instance: Mapped[int] = mapped_column(Integer, default=1, server_default="1", info=FIRST_INSTANCE)
     field_id: Mapped[str | None] = mapped_column(String(64), default=None)
     status: Mapped[str] = mapped_column(String(16), default="open")  # open | answered | closed
     messages: Mapped[list[JsonDict]] = mapped_column(JSON)  # [{kind, by, name, at, text}]

@@ -28,11 +28,13 @@ from equipoise.store.crf_access import (
     check_site,
     clean_text,
     form_and_visit,
+    form_name,
     name_of,
     off_study_dates,
     off_study_row,
     patient_for,
     patient_lock,
+    record_key,
     refuse_after_withdrawal,
     site_today,
     trial_and_protocol,
@@ -49,7 +51,7 @@ from equipoise.store.off_study_view import off_study_view
 from equipoise.store.patients import Clock
 from equipoise.store.principal import Principal
 from equipoise.store.roles import Action
-from equipoise.store.schedule import FormDue, schedule, window_warning
+from equipoise.store.schedule import FormDue, saved_states, schedule, window_warning
 from equipoise.store.signatures import invalidate, signature_view, signatures_of
 from equipoise.store.trials import in_force, refuse_if_database_locked
 from equipoise.store.types import iso, utcnow
@@ -64,6 +66,7 @@ class FormRecordView:
     form_id: str
     form_name: str
     visit_id: str
+    instance: int
     status: str
     values: dict[str, Any]
     not_done_reason: str | None
@@ -102,13 +105,15 @@ def record_view(s: Session, record: FormRecord, patient: Patient, form: Form | N
                            *(g.invalidated_by for g in sigs)])
     open_queries = s.scalar(select(func.count()).select_from(FormQuery).where(
         FormQuery.patient_id == record.patient_id, FormQuery.form_id == record.form_id,
-        FormQuery.visit_id == record.visit_id, FormQuery.status != "closed")) or 0
+        FormQuery.visit_id == record.visit_id, FormQuery.instance == record.instance,
+        FormQuery.status != "closed")) or 0
     return FormRecordView(
         record.id, record.patient_id, patient_code(record.patient_id), patient.site_id, record.form_id,
-        form.name if form else record.form_id, record.visit_id, record.status, dict(record.field_values),
-        record.not_done_reason, record.version, record.protocol_version, iso(record.created_at),
-        name_of(names, record.created_by), iso(record.updated_at), name_of(names, record.updated_by),
-        record.locked_at is not None, iso(record.locked_at) if record.locked_at else None,
+        form.name if form else record.form_id, record.visit_id, record.instance, record.status,
+        dict(record.field_values), record.not_done_reason, record.version, record.protocol_version,
+        iso(record.created_at), name_of(names, record.created_by), iso(record.updated_at),
+        name_of(names, record.updated_by), record.locked_at is not None,
+        iso(record.locked_at) if record.locked_at else None,
         name_of(names, record.locked_by) if record.locked_at else None, patient_lock(s, patient.id) is not None,
         open_queries, [signature_view(s, g, record, names).to_dict() for g in sigs])
 
@@ -124,9 +129,9 @@ def refuse_if_locked(s: Session, patient: Patient, record: FormRecord | None) ->
                                 "unlock it, with a reason, before any change")
     if record is not None and record.locked_at is not None:
         who = name_of(user_names(s, [record.locked_by]), record.locked_by)
-        raise RecordLockedError(f"form {record.form_id} at visit {record.visit_id} of patient {patient.code} is "
-                                f"locked (by {who} at {iso(record.locked_at)}): a monitor must unlock it, with a "
-                                "reason, before any change")
+        raise RecordLockedError(f"{form_name(record.form_id, record.visit_id, record.instance)} of patient "
+                                f"{patient.code} is locked (by {who} at {iso(record.locked_at)}): a monitor must "
+                                "unlock it, with a reason, before any change")
 
 
 class FormService:
@@ -138,16 +143,20 @@ class FormService:
 
     def save(self, principal: Principal, trial_id: str, patient_id: int, form_id: str, visit_id: str,
              raw_values: Mapping[str, Any], *, reason: str | None = None, incomplete: bool = False,
-             merge: bool = False, expected_version: int | None = None) -> SaveResult:
-        """Save a form: the whole form (``merge=False``) or only the fields given (``merge=True``)."""
+             merge: bool = False, expected_version: int | None = None, instance: int = 1) -> SaveResult:
+        """Save a form: the whole form (``merge=False``) or only the fields given (``merge=True``).
+
+        A repeating form's records are numbered in order: a new record is the next number (a client that
+        retries a save of record n after a lost answer finds it saved, unchanged, instead of adding another)."""
         now = self.clock()
+        name = form_name(form_id, visit_id, instance)
         with self.db.read() as s:
             patient = patient_for(s, principal, trial_id, patient_id, Action.ENTER_DATA)
             trial, base = trial_and_protocol(s, trial_id)
-            form_and_visit(base, form_id, visit_id)
+            form_and_visit(base, form_id, visit_id, instance)
             randomized_on = allocation_date(s, patient.id)
         protocol = in_force(trial, site_today(base, patient.site_id, now))
-        form, visit = form_and_visit(protocol, form_id, visit_id)
+        form, visit = form_and_visit(protocol, form_id, visit_id, instance)
         today = site_today(protocol, patient.site_id, now)
         anchor = anchor_date(protocol, patient, randomized_on)
         if anchor is None and visit.day > 0:
@@ -157,14 +166,16 @@ class FormService:
         version = protocol.trial.version
         with self.db.write(principal.audit_context(reason=why, protocol_version=version)) as s:
             patient = patient_for(s, principal, trial_id, patient_id, Action.ENTER_DATA, lock=True)
-            record = self._record(s, patient.id, form_id, visit_id)
+            record = self._record(s, patient.id, form_id, visit_id, instance)
             refuse_if_locked(s, patient, record)
             if anchor is not None:
                 opens = anchor + dt.timedelta(days=visit.day + visit.window[0])
                 refuse_after_withdrawal(off_study_row(s, patient.id), patient, visit_id, opens)
             if record is None and merge:
-                raise NotFoundError(f"form {form_id} at visit {visit_id} of patient {patient.code} has not been saved "
-                                    "yet: save the whole form first (PUT)")
+                raise NotFoundError(f"{name} of patient {patient.code} has not been saved yet: save the whole form "
+                                    "first (PUT)")
+            if record is None:
+                self._refuse_gap(s, patient, form_id, visit_id, instance)
             if expected_version is not None and (record.version if record else 0) != expected_version:
                 current = record.version if record else 0
                 raise ConflictError(f"the form was saved by someone else since you loaded it (version {current}, you "
@@ -179,7 +190,8 @@ class FormService:
             warnings = [w for w in [window_warning(protocol, visit_id, anchor, today)] if w]
             if record is None:
                 record = FormRecord(trial_id=trial_id, patient_id=patient.id, form_id=form_id, visit_id=visit_id,
-                                    field_values=checked.values, status=status, version=1, protocol_version=version,
+                                    instance=instance, field_values=checked.values, status=status, version=1,
+                                    protocol_version=version,
                                     created_by=principal.user_id, created_at=now, updated_by=principal.user_id,
                                     updated_at=now)
                 s.add(record)
@@ -187,13 +199,13 @@ class FormService:
                 warnings += _soft_checks(s, form, record, {}, principal, now)
                 # A new form changes the patient's casebook: a casebook signature no longer covers it.
                 invalidated = invalidate(s, patient_id=patient.id, form_record_id=None, by=principal.user_id, at=now,
-                                         reason=f"form {form_id} at visit {visit_id} added by {principal.username}")
+                                         reason=f"{name} added by {principal.username}")
                 return SaveResult(record_view(s, record, patient, form), True, invalidated, warnings)
             if checked.values == record.field_values and status == record.status:
                 return SaveResult(record_view(s, record, patient, form), False, [], warnings)
             if why is None:
-                raise InvalidError(f"a reason for the change is required: form {form_id} at visit {visit_id} was first "
-                                   f"saved at {iso(record.created_at)} (version {record.version})")
+                raise InvalidError(f"a reason for the change is required: {name} was first saved at "
+                                   f"{iso(record.created_at)} (version {record.version})")
             warnings += _soft_checks(s, form, record, record.field_values, principal, now, checked.values)
             record.field_values = checked.values
             record.status = status
@@ -208,28 +220,31 @@ class FormService:
             return SaveResult(record_view(s, record, patient, form), True, invalidated, warnings)
 
     def mark_not_done(self, principal: Principal, trial_id: str, patient_id: int, form_id: str, visit_id: str,
-                      reason: str | None) -> SaveResult:
-        """Record that a form will not be collected (patient died, visit missed), with the reason."""
+                      reason: str | None, instance: int = 1) -> SaveResult:
+        """Record that a form will not be collected (patient died, visit missed; for a repeating form's record,
+        entered in error), with the reason."""
         why = clean_text(reason, "a reason why the form is not done")
+        name = form_name(form_id, visit_id, instance)
         now = self.clock()
         with self.db.write(principal.audit_context(reason=why)) as s:
             patient = patient_for(s, principal, trial_id, patient_id, Action.ENTER_DATA, lock=True)
             _trial, protocol = trial_and_protocol(s, trial_id)
-            form, _visit = form_and_visit(protocol, form_id, visit_id)
-            record = self._record(s, patient.id, form_id, visit_id)
+            form, _visit = form_and_visit(protocol, form_id, visit_id, instance)
+            record = self._record(s, patient.id, form_id, visit_id, instance)
             refuse_if_locked(s, patient, record)
             if record is None:
+                self._refuse_gap(s, patient, form_id, visit_id, instance)
                 record = FormRecord(trial_id=trial_id, patient_id=patient.id, form_id=form_id, visit_id=visit_id,
-                                    field_values={}, status="not-done", not_done_reason=why, version=1,
-                                    protocol_version=protocol.trial.version, created_by=principal.user_id,
+                                    instance=instance, field_values={}, status="not-done", not_done_reason=why,
+                                    version=1, protocol_version=protocol.trial.version, created_by=principal.user_id,
                                     created_at=now, updated_by=principal.user_id, updated_at=now)
                 s.add(record)
                 s.flush()
                 invalidated = invalidate(s, patient_id=patient.id, form_record_id=None, by=principal.user_id, at=now,
-                                         reason=f"form {form_id} at visit {visit_id} marked not done")
+                                         reason=f"{name} marked not done")
             else:
                 if record.status == "not-done":
-                    raise ConflictError(f"form {form_id} at visit {visit_id} is already marked not done")
+                    raise ConflictError(f"{name} is already marked not done")
                 record.field_values = {}
                 record.status = "not-done"
                 record.not_done_reason = why
@@ -242,21 +257,34 @@ class FormService:
             return SaveResult(record_view(s, record, patient, form), True, invalidated, [])
 
     @staticmethod
-    def _record(s: Session, patient_id: int, form_id: str, visit_id: str) -> FormRecord | None:
-        return s.scalars(select(FormRecord).where(FormRecord.patient_id == patient_id, FormRecord.form_id == form_id,
-                                                  FormRecord.visit_id == visit_id).with_for_update()).one_or_none()
+    def _record(s: Session, patient_id: int, form_id: str, visit_id: str, instance: int) -> FormRecord | None:
+        return s.scalars(select(FormRecord).where(*record_key(patient_id, form_id, visit_id, instance))
+                         .with_for_update()).one_or_none()
+
+    @staticmethod
+    def _refuse_gap(s: Session, patient: Patient, form_id: str, visit_id: str, instance: int) -> None:
+        """A new record of a repeating form is the next number: none is skipped (the patient row is locked, so
+        two writers cannot both take the same next number)."""
+        if instance == 1:
+            return
+        saved = s.scalar(select(func.max(FormRecord.instance)).where(
+            FormRecord.patient_id == patient.id, FormRecord.form_id == form_id, FormRecord.visit_id == visit_id)) or 0
+        if instance != saved + 1:
+            raise ConflictError(f"form {form_id} at visit {visit_id} of patient {patient.code} has {saved} "
+                                f"record{'s' if saved != 1 else ''}: the next one is #{saved + 1}, not #{instance}")
 
     # --- reading -------------------------------------------------------------------------------------------------
 
-    def get(self, principal: Principal, trial_id: str, patient_id: int, form_id: str, visit_id: str) -> FormRecordView:
+    def get(self, principal: Principal, trial_id: str, patient_id: int, form_id: str, visit_id: str,
+            instance: int = 1) -> FormRecordView:
         with self.db.read() as s:
             patient = patient_for(s, principal, trial_id, patient_id, Action.VIEW_FORMS)
             _trial, protocol = trial_and_protocol(s, trial_id)
-            form, _visit = form_and_visit(protocol, form_id, visit_id)
-            record = s.scalar(select(FormRecord).where(FormRecord.patient_id == patient.id,
-                                                       FormRecord.form_id == form_id, FormRecord.visit_id == visit_id))
+            form, _visit = form_and_visit(protocol, form_id, visit_id, instance)
+            record = s.scalar(select(FormRecord).where(*record_key(patient.id, form_id, visit_id, instance)))
             if record is None:
-                raise NotFoundError(f"form {form_id} at visit {visit_id} of patient {patient.code} has not been saved")
+                raise NotFoundError(f"{form_name(form_id, visit_id, instance)} of patient {patient.code} has not "
+                                    "been saved")
             return record_view(s, record, patient, form)
 
     def list_records(self, principal: Principal, trial_id: str, patient_id: int) -> list[FormRecordView]:
@@ -268,16 +296,16 @@ class FormService:
             return [record_view(s, r, patient, protocol.form(r.form_id)) for r in records]
 
     def history(self, principal: Principal, trial_id: str, patient_id: int, form_id: str,
-                visit_id: str) -> list[dict[str, Any]]:
+                visit_id: str, instance: int = 1) -> list[dict[str, Any]]:
         """Every change of the form, field by field, from the audit trail: who, when (UTC), old, new and why."""
         with self.db.read() as s:
             patient = patient_for(s, principal, trial_id, patient_id, Action.VIEW_FORMS)
             _trial, protocol = trial_and_protocol(s, trial_id)
-            form_and_visit(protocol, form_id, visit_id)
-            record = s.scalar(select(FormRecord).where(FormRecord.patient_id == patient.id,
-                                                       FormRecord.form_id == form_id, FormRecord.visit_id == visit_id))
+            form_and_visit(protocol, form_id, visit_id, instance)
+            record = s.scalar(select(FormRecord).where(*record_key(patient.id, form_id, visit_id, instance)))
             if record is None:
-                raise NotFoundError(f"form {form_id} at visit {visit_id} of patient {patient.code} has not been saved")
+                raise NotFoundError(f"{form_name(form_id, visit_id, instance)} of patient {patient.code} has not "
+                                    "been saved")
             entries = s.scalars(select(AuditEntry).where(AuditEntry.table_name == "form_records",
                                                          AuditEntry.record_id == str(record.id))
                                 .order_by(AuditEntry.id)).all()
@@ -291,9 +319,9 @@ class FormService:
             patient = patient_for(s, principal, trial_id, patient_id, Action.VIEW_FORMS)
             trial, base = trial_and_protocol(s, trial_id)
             randomized_on = allocation_date(s, patient.id)
-            saved = {(f, v): st for f, v, st in s.execute(
+            saved, counts = saved_states((f, v, st) for f, v, st in s.execute(
                 select(FormRecord.form_id, FormRecord.visit_id, FormRecord.status)
-                .where(FormRecord.patient_id == patient.id))}
+                .where(FormRecord.patient_id == patient.id)))
             locked = patient_lock(s, patient.id) is not None
             left = off_study_row(s, patient.id)
             off_study = off_study_view(left, patient).to_dict() if left is not None else None
@@ -301,7 +329,7 @@ class FormService:
         today = site_today(protocol, patient.site_id, now)
         anchor = anchor_date(protocol, patient, randomized_on)
         items = schedule(protocol, anchor=anchor, provisional_anchor=patient.enrolment_date, today=today, saved=saved,
-                         off_study=left.effective_date if left is not None else None)
+                         off_study=left.effective_date if left is not None else None, records=counts)
         return {"patient_id": patient.id, "patient_code": patient.code, "site_id": patient.site_id,
                 "today": today.isoformat(), "day0": anchor.isoformat() if anchor else None,
                 "randomized_on": randomized_on.isoformat() if randomized_on else None, "locked": locked,
@@ -321,11 +349,11 @@ class FormService:
             patients = s.scalars(query).all()
             dates = dict(s.execute(select(Allocation.patient_id, Allocation.allocation_date)
                                    .where(Allocation.trial_id == trial_id)).all())
-            saved: dict[int, dict[tuple[str, str], str]] = {}
+            rows: dict[int, list[tuple[str, str, str]]] = {}
             for pid, form_id, visit_id, status in s.execute(
                     select(FormRecord.patient_id, FormRecord.form_id, FormRecord.visit_id, FormRecord.status)
                     .where(FormRecord.trial_id == trial_id)):
-                saved.setdefault(pid, {})[(form_id, visit_id)] = status
+                rows.setdefault(pid, []).append((form_id, visit_id, status))
             queries: dict[int, dict[str, int]] = {}
             for pid, status, n in s.execute(select(FormQuery.patient_id, FormQuery.status, func.count())
                                             .where(FormQuery.trial_id == trial_id)
@@ -338,8 +366,9 @@ class FormService:
             protocol = _protocol_at(trial, base, patient.site_id, now)
             today = site_today(protocol, patient.site_id, now)
             anchor = anchor_date(protocol, patient, dates.get(patient.id))
+            saved, counts = saved_states(rows.get(patient.id, []))
             items = schedule(protocol, anchor=anchor, provisional_anchor=patient.enrolment_date, today=today,
-                             saved=saved.get(patient.id, {}), off_study=left.get(patient.id))
+                             saved=saved, off_study=left.get(patient.id), records=counts)
             summary = by_site.setdefault(patient.site_id, {"patients": 0, "patients_off_study": 0,
                                                            **dict.fromkeys(STATES, 0), "late": 0,
                                                            "open_queries": 0, "answered_queries": 0})
@@ -396,11 +425,12 @@ def _soft_checks(s: Session, form: Form, record: FormRecord, before: Mapping[str
         messages.append(why)
         open_query = s.scalar(select(FormQuery.id).where(
             FormQuery.patient_id == record.patient_id, FormQuery.form_id == record.form_id,
-            FormQuery.visit_id == record.visit_id, FormQuery.field_id == spec.id, FormQuery.status != "closed"))
+            FormQuery.visit_id == record.visit_id, FormQuery.instance == record.instance, FormQuery.field_id == spec.id,
+            FormQuery.status != "closed"))
         if open_query is None:
             s.add(FormQuery(trial_id=record.trial_id, patient_id=record.patient_id, form_id=record.form_id,
-                            visit_id=record.visit_id, field_id=spec.id, status="open", raised_by=None,
-                            raised_at=now, updated_at=now,
+                            visit_id=record.visit_id, instance=record.instance, field_id=spec.id, status="open",
+                            raised_by=None, raised_at=now, updated_at=now,
                             messages=[{"kind": "raised", "by": "system", "name": "Soft edit check", "at": iso(now),
                                        "text": why, "entered_by": principal.username}]))
     return messages

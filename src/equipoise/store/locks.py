@@ -17,8 +17,10 @@ from equipoise.store.crf_access import (
     RecordLockedError,
     clean_text,
     form_and_visit,
+    form_name,
     patient_for,
     patient_lock,
+    record_key,
     trial_and_protocol,
 )
 from equipoise.store.crf_models import FormQuery, FormRecord, PatientLock
@@ -43,37 +45,38 @@ class LockService:
         self.clock = clock
 
     def lock_form(self, principal: Principal, trial_id: str, patient_id: int, form_id: str, visit_id: str,
-                  reason: str | None = None) -> dict[str, Any]:
+                  reason: str | None = None, instance: int = 1) -> dict[str, Any]:
         now = self.clock()
+        name = form_name(form_id, visit_id, instance)
         with self.db.write(principal.audit_context(reason=(reason or "").strip() or "form locked")) as s:
             patient = patient_for(s, principal, trial_id, patient_id, Action.LOCK, lock=True)
             _trial, protocol = trial_and_protocol(s, trial_id)
-            form, _visit = form_and_visit(protocol, form_id, visit_id)
-            record = self._record(s, patient.id, form_id, visit_id, patient.code)
+            form, _visit = form_and_visit(protocol, form_id, visit_id, instance)
+            record = self._record(s, patient.id, form_id, visit_id, instance, patient.code)
             if record.locked_at is not None:
-                raise ConflictError(f"form {form_id} at visit {visit_id} is already locked (since "
+                raise ConflictError(f"{name} is already locked (since "
                                     f"{iso(record.locked_at)})")
             open_queries = s.scalars(select(FormQuery).where(
                 FormQuery.patient_id == patient.id, FormQuery.form_id == form_id, FormQuery.visit_id == visit_id,
-                FormQuery.status != "closed").order_by(FormQuery.id)).all()
+                FormQuery.instance == instance, FormQuery.status != "closed").order_by(FormQuery.id)).all()
             if open_queries:
-                raise ConflictError(f"form {form_id} at visit {visit_id} has {_unresolved(list(open_queries))}")
+                raise ConflictError(f"{name} has {_unresolved(list(open_queries))}")
             record.locked_at = now
             record.locked_by = principal.user_id
             s.flush()
             return record_view(s, record, patient, form).to_dict()
 
     def unlock_form(self, principal: Principal, trial_id: str, patient_id: int, form_id: str, visit_id: str,
-                    reason: str | None) -> dict[str, Any]:
+                    reason: str | None, instance: int = 1) -> dict[str, Any]:
         why = clean_text(reason, "a reason for unlocking")
         now = self.clock()
         with self.db.write(principal.audit_context(reason=why)) as s:
             patient = patient_for(s, principal, trial_id, patient_id, Action.UNLOCK, lock=True)
             _trial, protocol = trial_and_protocol(s, trial_id)
-            form, _visit = form_and_visit(protocol, form_id, visit_id)
-            record = self._record(s, patient.id, form_id, visit_id, patient.code)
+            form, _visit = form_and_visit(protocol, form_id, visit_id, instance)
+            record = self._record(s, patient.id, form_id, visit_id, instance, patient.code)
             if record.locked_at is None:
-                raise ConflictError(f"form {form_id} at visit {visit_id} is not locked")
+                raise ConflictError(f"{form_name(form_id, visit_id, instance)} is not locked")
             if patient_lock(s, patient.id) is not None:
                 raise RecordLockedError(f"patient {patient.code}'s casebook is locked: unlock the patient first")
             record.locked_at = None
@@ -125,10 +128,10 @@ class LockService:
                     "unlocked_at": iso(now), "unlocked_by": principal.username, "invalidated_signatures": invalidated}
 
     @staticmethod
-    def _record(s: Session, patient_id: int, form_id: str, visit_id: str, code: str) -> FormRecord:
-        record = s.scalars(select(FormRecord).where(FormRecord.patient_id == patient_id, FormRecord.form_id == form_id,
-                                                    FormRecord.visit_id == visit_id).with_for_update()).one_or_none()
+    def _record(s: Session, patient_id: int, form_id: str, visit_id: str, instance: int, code: str) -> FormRecord:
+        record = s.scalars(select(FormRecord).where(*record_key(patient_id, form_id, visit_id, instance))
+                           .with_for_update()).one_or_none()
         if record is None:
-            raise NotFoundError(f"form {form_id} at visit {visit_id} of patient {code} has not been saved: there is "
-                                "nothing to lock")
+            raise NotFoundError(f"{form_name(form_id, visit_id, instance)} of patient {code} has not been saved: "
+                                "there is nothing to lock")
         return record

@@ -18,12 +18,14 @@ from equipoise.store.crf_access import (
     check_site,
     clean_text,
     form_and_visit,
+    form_name,
     patient_for,
+    record_key,
     require_in_trial,
     trial_and_protocol,
     visible_sites,
 )
-from equipoise.store.crf_models import FormQuery
+from equipoise.store.crf_models import FormQuery, FormRecord
 from equipoise.store.db import Database
 from equipoise.store.errors import ConflictError, InvalidError, NotFoundError
 from equipoise.store.models import Patient, patient_code
@@ -44,6 +46,7 @@ class QueryView:
     site_id: str
     form_id: str
     visit_id: str
+    instance: int
     field_id: str | None
     status: str
     messages: list[dict[str, Any]]
@@ -56,7 +59,7 @@ class QueryView:
 
 def query_view(query: FormQuery, site_id: str) -> QueryView:
     return QueryView(query.id, query.patient_id, patient_code(query.patient_id), site_id, query.form_id,
-                     query.visit_id, query.field_id, query.status, [dict(m) for m in query.messages],
+                     query.visit_id, query.instance, query.field_id, query.status, [dict(m) for m in query.messages],
                      iso(query.raised_at), iso(query.updated_at))
 
 
@@ -70,20 +73,26 @@ class QueryService:
                 "at": iso(self.clock()), "text": text}
 
     def raise_query(self, principal: Principal, trial_id: str, patient_id: int, form_id: str, visit_id: str,
-                    field_id: str | None, text: str | None) -> QueryView:
+                    field_id: str | None, text: str | None, instance: int = 1) -> QueryView:
         body = clean_text(text, "the query's text")
         now = self.clock()
         with self.db.write(principal.audit_context(reason="query raised")) as s:
             patient = patient_for(s, principal, trial_id, patient_id, Action.RAISE_QUERY)
             trial, protocol = trial_and_protocol(s, trial_id)
             refuse_if_database_locked(trial_id, trial.status)
-            form, _visit = form_and_visit(protocol, form_id, visit_id)
+            form, _visit = form_and_visit(protocol, form_id, visit_id, instance)
             if field_id is not None and form.field(field_id) is None:
                 raise InvalidError(f"form {form_id} has no field {field_id!r} (fields: "
                                    f"{', '.join(f.id for f in form.fields)})")
+            # A query may ask why a form is missing, but a later record of a repeating form is asked about once saved.
+            if instance != 1 and s.scalar(select(FormRecord.id).where(
+                    *record_key(patient.id, form_id, visit_id, instance))) is None:
+                raise NotFoundError(f"{form_name(form_id, visit_id, instance)} of patient {patient.code} has not "
+                                    "been saved")
             query = FormQuery(trial_id=trial_id, patient_id=patient.id, form_id=form_id, visit_id=visit_id,
-                              field_id=field_id, status="open", messages=[self._message(principal, "raised", body)],
-                              raised_by=principal.user_id, raised_at=now, updated_at=now)
+                              instance=instance, field_id=field_id, status="open",
+                              messages=[self._message(principal, "raised", body)], raised_by=principal.user_id,
+                              raised_at=now, updated_at=now)
             s.add(query)
             s.flush()
             return query_view(query, patient.site_id)

@@ -7,7 +7,8 @@ REDCap's missing-form reports are the anchors); a form saved as incomplete stays
 after its window); a form marked not done (with a reason) counts as resolved. Once a patient is off study
 (withdrew consent, lost to follow-up, investigator's decision), a form not saved whose window opens after the
 off-study date is *off-study*: no longer expected, never overdue (CONSORT 2010 item 13b counts such patients
-in the flow diagram instead).
+in the flow diagram instead). A repeating (log) form counts its records at the visit: it is incomplete while one
+of them is, complete when one is complete and the rest are complete or not done.
 
 Pure: it takes dates and statuses and returns values, so the rules are tested without a database.
 """
@@ -15,7 +16,7 @@ Pure: it takes dates and statuses and returns values, so the rules are tested wi
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from equipoise.protocol import Protocol
@@ -35,11 +36,29 @@ class FormDue:
     closes: dt.date | None
     state: str  # complete | not-done | incomplete | overdue | due | upcoming | awaiting-randomization | off-study
     late: bool  # past the window and not complete
+    repeating: bool = False
+    records: int = 0  # records saved (for a repeating form, the next one is number records + 1)
 
     def to_dict(self) -> dict[str, object]:
         return {"visit_id": self.visit_id, "visit_name": self.visit_name, "day": self.day, "form_id": self.form_id,
                 "form_name": self.form_name, "target": _iso(self.target), "opens": _iso(self.opens),
-                "closes": _iso(self.closes), "state": self.state, "late": self.late}
+                "closes": _iso(self.closes), "state": self.state, "late": self.late, "repeating": self.repeating,
+                "records": self.records}
+
+
+def saved_states(rows: Iterable[tuple[str, str, str]]) -> tuple[dict[tuple[str, str], str], dict[tuple[str, str], int]]:
+    """From (form id, visit id, status) of each saved record: each (form, visit)'s status and its record count."""
+    statuses: dict[tuple[str, str], list[str]] = {}
+    for form_id, visit_id, status in rows:
+        statuses.setdefault((form_id, visit_id), []).append(status)
+    return ({key: _combined(found) for key, found in statuses.items()},
+            {key: len(found) for key, found in statuses.items()})
+
+
+def _combined(statuses: list[str]) -> str:
+    if "incomplete" in statuses:
+        return "incomplete"
+    return "complete" if "complete" in statuses else statuses[0]
 
 
 def _iso(value: dt.date | None) -> str | None:
@@ -47,15 +66,18 @@ def _iso(value: dt.date | None) -> str | None:
 
 
 def schedule(protocol: Protocol, *, anchor: dt.date | None, provisional_anchor: dt.date, today: dt.date,
-             saved: Mapping[tuple[str, str], str], off_study: dt.date | None = None) -> list[FormDue]:
+             saved: Mapping[tuple[str, str], str], off_study: dt.date | None = None,
+             records: Mapping[tuple[str, str], int] | None = None) -> list[FormDue]:
     """Every (visit, form) the protocol expects, in visit order, with its state on ``today``.
 
     ``anchor`` is day 0 (None while a patient of a randomized trial awaits randomization: then only the
     day-0 visits are scheduled, from ``provisional_anchor``, the enrolment date); ``saved`` maps
-    (form id, visit id) to the saved record's status (complete, incomplete or not-done); ``off_study`` is the
-    date the patient left the study, if they did.
+    (form id, visit id) to the saved record's status (complete, incomplete or not-done; ``saved_states`` combines
+    the records of a repeating form); ``off_study`` is the date the patient left the study, if they did;
+    ``records`` counts the records of each (form id, visit id) (one per saved status, if not given).
     """
     forms_at: dict[str, list[tuple[str, str]]] = {}
+    repeating = {form.id for form in protocol.forms if form.repeating}
     for form in protocol.forms:
         for visit_id in form.visits:
             forms_at.setdefault(visit_id, []).append((form.id, form.name))
@@ -64,10 +86,11 @@ def schedule(protocol: Protocol, *, anchor: dt.date | None, provisional_anchor: 
         day0 = anchor if anchor is not None else (provisional_anchor if visit.day <= 0 else None)
         for form_id, form_name in forms_at.get(visit.id, []):
             status = saved.get((form_id, visit.id))
+            count = (records or {}).get((form_id, visit.id), int(status is not None))
             if day0 is None:
                 state = status or ("off-study" if off_study is not None else "awaiting-randomization")
                 out.append(FormDue(visit.id, visit.name or visit.id, visit.day, form_id, form_name, None, None, None,
-                                   state, False))
+                                   state, False, form_id in repeating, count))
                 continue
             target = day0 + dt.timedelta(days=visit.day)
             opens = target + dt.timedelta(days=visit.window[0])
@@ -84,7 +107,7 @@ def schedule(protocol: Protocol, *, anchor: dt.date | None, provisional_anchor: 
                 state = "upcoming"
             late = today > closes and state not in DONE_STATES and state != "off-study"
             out.append(FormDue(visit.id, visit.name or visit.id, visit.day, form_id, form_name, target, opens, closes,
-                               state, late))
+                               state, late, form_id in repeating, count))
     return out
 
 

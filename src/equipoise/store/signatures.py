@@ -24,7 +24,15 @@ from sqlalchemy.orm import Session
 
 from equipoise.store.audit import canonical, record_event
 from equipoise.store.auth import AuthService
-from equipoise.store.crf_access import form_and_visit, name_of, patient_for, trial_and_protocol, user_names
+from equipoise.store.crf_access import (
+    form_and_visit,
+    form_name,
+    name_of,
+    patient_for,
+    record_key,
+    trial_and_protocol,
+    user_names,
+)
 from equipoise.store.crf_models import FormRecord, Signature
 from equipoise.store.db import Database
 from equipoise.store.errors import (
@@ -54,15 +62,19 @@ def sha256(content: object) -> str:
 
 
 def form_content(record: FormRecord) -> dict[str, Any]:
-    """What a form signature signs: the record's identity, status, version and every value."""
+    """What a form signature signs: the record's identity, status, version and every value.
+
+    The record number of a repeating form is part of its identity from #2 on; #1 (every record of a form that
+    is not repeating) signs as before record numbers existed, so earlier signatures still match their content."""
+    number = {"instance": record.instance} if record.instance != 1 else {}
     return {"trial": record.trial_id, "patient": patient_code(record.patient_id), "form": record.form_id,
-            "visit": record.visit_id, "status": record.status, "version": record.version,
+            "visit": record.visit_id, **number, "status": record.status, "version": record.version,
             "values": dict(record.field_values)}
 
 
 def casebook_content(trial_id: str, patient_id: int, records: Iterable[FormRecord]) -> dict[str, Any]:
     """What a casebook signature signs: every form record of the patient."""
-    forms = sorted((form_content(r) for r in records), key=lambda c: (c["visit"], c["form"]))
+    forms = sorted((form_content(r) for r in records), key=lambda c: (c["visit"], c["form"], c.get("instance", 1)))
     return {"trial": trial_id, "patient": patient_code(patient_id), "forms": forms}
 
 
@@ -87,6 +99,7 @@ class SignatureView:
     patient_code: str
     form_id: str | None
     visit_id: str | None
+    instance: int | None
     printed_name: str
     username: str
     signed_at: str
@@ -120,8 +133,8 @@ def signature_view(s: Session, sig: Signature, record: FormRecord | None = None,
     if record is None and sig.form_record_id is not None:
         record = s.get(FormRecord, sig.form_record_id)
     return SignatureView(sig.id, sig.scope, patient_code(sig.patient_id), record.form_id if record else None,
-                         record.visit_id if record else None, sig.printed_name, sig.username, iso(sig.signed_at),
-                         sig.meaning, MEANINGS.get(sig.meaning, sig.meaning),
+                         record.visit_id if record else None, record.instance if record else None, sig.printed_name,
+                         sig.username, iso(sig.signed_at), sig.meaning, MEANINGS.get(sig.meaning, sig.meaning),
                          "valid" if invalidation is None else "invalidated", invalidation, sig.content_sha256)
 
 
@@ -159,8 +172,9 @@ class SignatureService:
         self.clock = clock
 
     def sign(self, principal: Principal, trial_id: str, patient_id: int, form_id: str | None, visit_id: str | None,
-             meaning: str, password: str | None, username: str | None = None) -> SignatureView:
-        """Sign a form record (form and visit given) or the patient's whole casebook."""
+             meaning: str, password: str | None, username: str | None = None, instance: int = 1) -> SignatureView:
+        """Sign a form record (form, visit and, for a repeating form, record number given) or the patient's whole
+        casebook."""
         if principal.system or principal.user_id is None:
             raise ForbiddenError("a signature is personal: log in as the investigator who signs")
         if meaning not in MEANINGS:
@@ -169,7 +183,7 @@ class SignatureService:
             patient = patient_for(s, principal, trial_id, patient_id, Action.SIGN)
             _trial, protocol = trial_and_protocol(s, trial_id)
             if form_id is not None and visit_id is not None:
-                form_and_visit(protocol, form_id, visit_id)
+                form_and_visit(protocol, form_id, visit_id, instance)
             both_needed = self._needs_user_name(s, principal)
         if both_needed and not username:
             raise UnauthorizedError("the first signature of a session (and every signature made with an API token) "
@@ -188,21 +202,20 @@ class SignatureService:
             refuse_if_database_locked(trial_id, get_trial(s, trial_id).status)
             record: FormRecord | None = None
             if form_id is not None and visit_id is not None:
-                record = s.scalar(select(FormRecord).where(FormRecord.patient_id == patient.id,
-                                                           FormRecord.form_id == form_id,
-                                                           FormRecord.visit_id == visit_id))
+                record = s.scalar(select(FormRecord).where(*record_key(patient.id, form_id, visit_id, instance)))
+                name = form_name(form_id, visit_id, instance)
                 if record is None:
-                    raise NotFoundError(f"form {form_id} at visit {visit_id} of patient {patient.code} has not been "
-                                        "saved: there is nothing to sign")
+                    raise NotFoundError(f"{name} of patient {patient.code} has not been saved: there is nothing to "
+                                        "sign")
                 if record.status != "complete":
-                    raise ConflictError(f"only a complete form can be signed: form {form_id} at visit {visit_id} "
-                                        f"is {record.status}")
+                    raise ConflictError(f"only a complete form can be signed: {name} is {record.status}")
                 content = sha256(form_content(record))
             else:
                 records = s.scalars(select(FormRecord).where(FormRecord.patient_id == patient.id)).all()
                 if not records:
                     raise ConflictError(f"patient {patient.code} has no saved forms: there is nothing to sign")
-                incomplete = sorted(f"{r.form_id}@{r.visit_id}" for r in records if r.status == "incomplete")
+                incomplete = sorted(f"{r.form_id}@{r.visit_id}" + (f"#{r.instance}" if r.instance != 1 else "")
+                                    for r in records if r.status == "incomplete")
                 if incomplete:
                     raise ConflictError(f"the casebook has incomplete forms ({', '.join(incomplete)}): complete them "
                                         "before signing it")

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
 from equipoise.store.audit import entry_hash, hashed_fields, row_values
@@ -110,6 +110,7 @@ def verify(db: Database) -> VerifyReport:
         records = 0
         for name, model in tables.items():
             seen: set[str] = set()
+            defaults = _audit_defaults(model)
             for row in s.scalars(select(model).execution_options(yield_per=2000)):
                 records += 1
                 current = row_values(row)
@@ -122,8 +123,9 @@ def verify(db: Database) -> VerifyReport:
                                             "the audit trail)" if history is None else
                                             "exists although its history ends with a delete"))
                     continue
-                differing = sorted(k for k in set(current) | set(history.values)
-                                   if current.get(k) != history.values.get(k))
+                replayed_values = {**defaults, **history.values}
+                differing = sorted(k for k in set(current) | set(replayed_values)
+                                   if current.get(k) != replayed_values.get(k))
                 if differing:
                     findings.append(Finding("record", None, name, record_id,
                                             f"differs from the replay of its history in {', '.join(differing)} "
@@ -153,9 +155,13 @@ def _list_findings(s: Session) -> list[Finding]:
     return findings
 
 
-def _record_id(model: type[Base], row: Base) -> str:
-    from sqlalchemy import inspect
+def _audit_defaults(model: type[Base]) -> dict[str, Any]:
+    """Values of columns added after entries were written: those entries have no value for them."""
+    return {c.key: c.columns[0].info["audit_default"] for c in inspect(model).column_attrs
+            if "audit_default" in c.columns[0].info}
 
+
+def _record_id(model: type[Base], row: Base) -> str:
     return "/".join(str(part) for part in inspect(model).primary_key_from_instance(row))
 
 

@@ -170,7 +170,9 @@ def _study(root: ET.Element, data: Dataset) -> None:
         for number, form in enumerate((f for f in protocol.forms if visit.id in f.visits), start=1):
             el(event, "FormRef", {"FormOID": f"F.{form.id}", "OrderNumber": number, "Mandatory": "Yes"})
     for form_id, name, _fields in forms:
-        form_def = el(mdv, "FormDef", {"OID": f"F.{form_id}", "Name": name, "Repeating": "No"})
+        definition = protocol.form(form_id)
+        repeating = "Yes" if definition is not None and definition.repeating else "No"
+        form_def = el(mdv, "FormDef", {"OID": f"F.{form_id}", "Name": name, "Repeating": repeating})
         el(form_def, "ItemGroupRef", {"ItemGroupOID": f"IG.{form_id}", "Mandatory": "Yes"})
     for form_id, name, fields in forms:
         group = el(mdv, "ItemGroupDef", {"OID": f"IG.{form_id}", "Name": name, "Repeating": "No"})
@@ -217,29 +219,36 @@ def _audit_record(parent: ET.Element, change: dict[str, Any], site_id: str) -> N
     el(record, "SourceID", text=f"audit-entry-{change['entry_id']}")
 
 
-def _changes(data: Dataset) -> list[tuple[AuditEntry, int, str, str, list[dict[str, Any]]]]:
-    """Per audit entry: (entry, patient, form, visit, field changes), for form records and enrolment values."""
+def _changes(data: Dataset) -> list[tuple[AuditEntry, int, str, str, int, list[dict[str, Any]]]]:
+    """Per audit entry: (entry, patient, form, visit, instance, field changes), for form records and enrolment
+    values."""
     records = {r.id: r for r in data.records}
     out = []
     for entry in data.audit:
         if entry.table_name == "form_records":
             record = records[int(entry.record_id or 0)]
             changes = [c for c in item_changes(entry, "field_values") if c["field"] is not None]
-            out.append((entry, record.patient_id, record.form_id, record.visit_id, changes))
+            out.append((entry, record.patient_id, record.form_id, record.visit_id, record.instance, changes))
         else:
-            out.append((entry, int(entry.record_id or 0), ENROLMENT, ENROLMENT,
+            out.append((entry, int(entry.record_id or 0), ENROLMENT, ENROLMENT, 1,
                         item_changes(entry, "enrolment_values")))
     return out
+
+
+def _repeat_key(data: Dataset, form_id: str, instance: int) -> dict[str, Any]:
+    """ODM 1.3.2 §3.1.3.5: a repeating form's FormData carries its FormRepeatKey."""
+    form = data.form(form_id)
+    return {"FormRepeatKey": instance} if form is not None and form.repeating else {}
 
 
 def snapshot(data: Dataset) -> bytes:
     """``odm.xml``: current values, each with the audit record of its last change, and form signatures."""
     root = _root(data, "Snapshot", "snapshot")
     _study(root, data)
-    last: dict[tuple[int, str, str, str], dict[str, Any]] = {}
-    for _entry, pid, form, visit, changes in _changes(data):
+    last: dict[tuple[int, str, str, int, str], dict[str, Any]] = {}
+    for _entry, pid, form, visit, instance, changes in _changes(data):
         for change in changes:
-            last[(pid, form, visit, change["field"])] = change
+            last[(pid, form, visit, instance, change["field"])] = change
     users = {c["user"] for c in last.values()} | {view.username for _s, view in data.signatures}
     _admin(root, data, users)
     clinical = el(root, "ClinicalData", {"StudyOID": study_oid(data), "MetaDataVersionOID": mdv_oid(data)})
@@ -249,12 +258,13 @@ def snapshot(data: Dataset) -> bytes:
     valid_signatures = {sig.form_record_id: (sig, view) for sig, view in data.signatures
                         if view.status == "valid" and sig.form_record_id is not None}
     order = {v.id: v.day for v in data.protocol.visits}
+    form_order = {f.id: i for i, f in enumerate(data.protocol.forms)}
     for patient in data.patients:
         subject = el(clinical, "SubjectData", {"SubjectKey": patient.code})
         el(subject, "SiteRef", {"LocationOID": f"LOC.{patient.site_id}"})
         event = el(subject, "StudyEventData", {"StudyEventOID": f"SE.{ENROLMENT}"})
         values = [(f.id, patient.enrolment_values.get(f.id)) for f in data.protocol.enrolment.fields]
-        _form_data(event, ENROLMENT, values, patient.id, ENROLMENT, last, patient.site_id)
+        _form_data(event, ENROLMENT, values, (patient.id, ENROLMENT, 1), last, patient.site_id)
         allocation = data.allocations.get(patient.id)
         if allocation is not None:
             items: list[tuple[str, Any]] = [("randomised_on", allocation.allocation_date.isoformat()),
@@ -263,25 +273,28 @@ def snapshot(data: Dataset) -> bytes:
                 items.append(("arm", allocation.arm))
             items += [("randomized_offline", allocation.offline), ("flags", "|".join(allocation.flags) or None)]
             items += [(f"factor_{k}", v) for k, v in allocation.factors.items()]
-            _form_data(event, RANDOMIZATION, items, patient.id, RANDOMIZATION, last, patient.site_id)
+            _form_data(event, RANDOMIZATION, items, (patient.id, RANDOMIZATION, 1), last, patient.site_id)
         by_visit: dict[str, list[Any]] = {}
         for r in records.get(patient.id, []):
             by_visit.setdefault(r.visit_id, []).append(r)
         for visit_id in sorted(by_visit, key=lambda v: order.get(v, 0)):
             event = el(subject, "StudyEventData", {"StudyEventOID": f"SE.{visit_id}"})
-            for r in by_visit[visit_id]:
+            for r in sorted(by_visit[visit_id], key=lambda r: (form_order.get(r.form_id, 0), r.instance)):
                 definition = data.form(r.form_id)
                 fields = [f.id for f in definition.fields] if definition else list(r.field_values)
                 signature = valid_signatures.get(r.id)
-                _form_data(event, r.form_id, [(f, r.field_values.get(f)) for f in fields], patient.id, visit_id, last,
-                           patient.site_id, signature)
+                _form_data(event, r.form_id, [(f, r.field_values.get(f)) for f in fields],
+                           (patient.id, visit_id, r.instance), last, patient.site_id, signature,
+                           _repeat_key(data, r.form_id, r.instance))
     return _bytes(root)
 
 
-def _form_data(event: ET.Element, form_id: str, values: list[tuple[str, Any]], pid: int, visit_id: str,
-               last: dict[tuple[int, str, str, str], dict[str, Any]], site_id: str,
-               signature: tuple[Any, Any] | None = None) -> None:
-    form = el(event, "FormData", {"FormOID": f"F.{form_id}"})
+def _form_data(event: ET.Element, form_id: str, values: list[tuple[str, Any]], where: tuple[int, str, int],
+               last: dict[tuple[int, str, str, int, str], dict[str, Any]], site_id: str,
+               signature: tuple[Any, Any] | None = None, repeat_key: dict[str, Any] | None = None) -> None:
+    """One FormData; ``where`` is (patient, visit, instance), the key of its items' last changes in ``last``."""
+    pid, visit_id, instance = where
+    form = el(event, "FormData", {"FormOID": f"F.{form_id}", **(repeat_key or {})})
     if signature is not None:
         sig, view = signature
         node = el(form, "Signature", {"ID": f"SIG.{sig.id}"})
@@ -294,7 +307,7 @@ def _form_data(event: ET.Element, form_id: str, values: list[tuple[str, Any]], p
         if value is None:
             continue
         item = el(group, "ItemData", {"ItemOID": item_oid(form_id, field_id), "Value": odm_value(value)})
-        change = last.get((pid, form_id, visit_id, field_id))
+        change = last.get((pid, form_id, visit_id, instance, field_id))
         if change is not None:
             _audit_record(item, change, site_id)
 
@@ -307,14 +320,14 @@ def transactional(data: Dataset) -> bytes:
     _admin(root, data, {c["user"] for *_ignored, cs in changes for c in cs})
     clinical = el(root, "ClinicalData", {"StudyOID": study_oid(data), "MetaDataVersionOID": mdv_oid(data)})
     site_of = data.site_of
-    for entry, pid, form_id, visit_id, items in changes:
+    for entry, pid, form_id, visit_id, instance, items in changes:
         if not items:
             continue
         subject = el(clinical, "SubjectData", {"SubjectKey": patient_code(pid), "TransactionType": "Context"})
         el(subject, "SiteRef", {"LocationOID": f"LOC.{site_of[pid]}"})
         event_oid = f"SE.{ENROLMENT}" if visit_id == ENROLMENT else f"SE.{visit_id}"
         event = el(subject, "StudyEventData", {"StudyEventOID": event_oid, "TransactionType": "Context"})
-        form = el(event, "FormData", {"FormOID": f"F.{form_id}",
+        form = el(event, "FormData", {"FormOID": f"F.{form_id}", **_repeat_key(data, form_id, instance),
                                       "TransactionType": "Insert" if entry.action == "insert" else "Context"})
         group = el(form, "ItemGroupData", {"ItemGroupOID": f"IG.{form_id}",
                                            "TransactionType": "Insert" if entry.action == "insert" else "Context"})

@@ -76,21 +76,24 @@ def form_table(data: Dataset, form_id: str) -> str:
     for sig, view in data.signatures:
         if sig.form_record_id is not None and view.status == "valid":
             signed.setdefault(sig.form_record_id, []).append(sig.meaning)
-    header = ["patient_id", "site", "visit", "visit_day", "status", "not_done_reason", "version", "protocol_version",
-              "saved_at", "saved_by", "locked", "signed", *(f.id for f in form.fields)]
+    # A repeating form's file has one row per record: (patient_id, visit, instance) is its key.
+    number = ["instance"] if form.repeating else []
+    header = ["patient_id", "site", "visit", "visit_day", *number, "status", "not_done_reason", "version",
+              "protocol_version", "saved_at", "saved_by", "locked", "signed", *(f.id for f in form.fields)]
     site_of = data.site_of
     records = sorted((r for r in data.records if r.form_id == form_id),
-                     key=lambda r: (r.patient_id, order.get(r.visit_id, 99)))
-    rows = ([patient_code(r.patient_id), site_of[r.patient_id], r.visit_id, days.get(r.visit_id), r.status,
-             r.not_done_reason, r.version, r.protocol_version, iso(r.updated_at), data.username(r.updated_by),
-             r.locked_at is not None, ";".join(signed.get(r.id, [])), *(r.field_values.get(f.id) for f in form.fields)]
+                     key=lambda r: (r.patient_id, order.get(r.visit_id, 99), r.instance))
+    rows = ([patient_code(r.patient_id), site_of[r.patient_id], r.visit_id, days.get(r.visit_id),
+             *([r.instance] if form.repeating else []), r.status, r.not_done_reason, r.version, r.protocol_version,
+             iso(r.updated_at), data.username(r.updated_by), r.locked_at is not None, ";".join(signed.get(r.id, [])),
+             *(r.field_values.get(f.id) for f in form.fields)]
             for r in records)
     return csv_text(header, rows)
 
 
 def queries_table(data: Dataset) -> str:
-    header = ["query_id", "patient_id", "site", "form", "visit", "field", "status", "raised_at", "raised_by",
-              "question", "answer", "answered_at", "answered_by", "closed_at", "closed_by", "messages"]
+    header = ["query_id", "patient_id", "site", "form", "visit", "instance", "field", "status", "raised_at",
+              "raised_by", "question", "answer", "answered_at", "answered_by", "closed_at", "closed_by", "messages"]
     site_of = data.site_of
     rows = []
     for q in data.queries:
@@ -99,7 +102,8 @@ def queries_table(data: Dataset) -> str:
         closes = [m for m in messages if m.get("kind") == "closed"]
         last_answer = answers[-1] if answers else {}
         closed = closes[-1] if closes and q.status == "closed" else {}
-        rows.append([q.id, patient_code(q.patient_id), site_of[q.patient_id], q.form_id, q.visit_id, q.field_id,
+        rows.append([q.id, patient_code(q.patient_id), site_of[q.patient_id], q.form_id, q.visit_id, q.instance,
+                     q.field_id,
                      q.status, iso(q.raised_at), messages[0].get("by") if messages else None,
                      messages[0].get("text") if messages else None, last_answer.get("text"), last_answer.get("at"),
                      last_answer.get("by"), closed.get("at"), closed.get("by"), len(messages)])
@@ -107,11 +111,11 @@ def queries_table(data: Dataset) -> str:
 
 
 def signatures_table(data: Dataset) -> str:
-    header = ["signature_id", "patient_id", "site", "scope", "form", "visit", "printed_name", "username", "signed_at",
-              "meaning", "statement", "status", "invalidation", "content_sha256"]
+    header = ["signature_id", "patient_id", "site", "scope", "form", "visit", "instance", "printed_name", "username",
+              "signed_at", "meaning", "statement", "status", "invalidation", "content_sha256"]
     site_of = data.site_of
     rows = ([sig.id, view.patient_code, site_of[sig.patient_id], view.scope, view.form_id, view.visit_id,
-             view.printed_name, view.username, view.signed_at, view.meaning, view.statement, view.status,
+             view.instance, view.printed_name, view.username, view.signed_at, view.meaning, view.statement, view.status,
              view.invalidation, view.content_sha256] for sig, view in data.signatures)
     return csv_text(header, rows)
 
@@ -144,22 +148,22 @@ def screening_table(data: Dataset) -> str:
 
 def audit_table(data: Dataset) -> str:
     """Every change of form values and enrolment values, one row per field: who, when, old, new, why, where."""
-    header = ["entry_id", "at", "user", "action", "patient_id", "site", "form", "visit", "field", "old_value",
-              "new_value", "reason", "source"]
+    header = ["entry_id", "at", "user", "action", "patient_id", "site", "form", "visit", "instance", "field",
+              "old_value", "new_value", "reason", "source"]
     records = {r.id: r for r in data.records}
     site_of = data.site_of
     rows = []
     for entry in data.audit:
         if entry.table_name == "form_records":
             record = records[int(entry.record_id or 0)]
-            pid, form, visit = record.patient_id, record.form_id, record.visit_id
+            pid, form, visit, instance = record.patient_id, record.form_id, record.visit_id, record.instance
             changes = item_changes(entry, "field_values")
         else:
-            pid, form, visit = int(entry.record_id or 0), "enrolment", "enrolment"
+            pid, form, visit, instance = int(entry.record_id or 0), "enrolment", "enrolment", 1
             changes = item_changes(entry, "enrolment_values")
         for c in changes:
             rows.append([c["entry_id"], c["at"], c["user"], c["action"], patient_code(pid), site_of[pid], form, visit,
-                         c["field"], c["old"], c["new"], c["reason"], c["source"]])
+                         instance, c["field"], c["old"], c["new"], c["reason"], c["source"]])
     return csv_text(header, rows)
 
 
@@ -208,6 +212,10 @@ def dictionary_table(data: Dataset) -> str:
                      "choice", None, None, None, "|".join(levels), True, None, None])
     for form in protocol.forms:
         visits = "|".join(form.visits)
+        if form.repeating:
+            rows.append([form_file(form.id), "instance", form.id, form.name, visits, "instance",
+                         "Record number at the visit (a repeating form: 1, 2, ...)", "integer", None, 1, None, "",
+                         True, None, None])
         rows += [_field_row(form.id, form.name, visits, f, form_file(form.id)) for f in form.fields]
     for column, label, kind in (("screening_id", "Screening number (enrolments refused on eligibility)", "text"),
                                 ("site", "Site id", "text"),
