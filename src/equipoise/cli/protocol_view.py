@@ -79,6 +79,12 @@ def render_protocol(base: Protocol, p: Protocol, on: dt.date, console: Console) 
         if r.adaptive is not None:
             parts.append(f"burn-in {r.adaptive.burn_in}, floor {r.adaptive.floor:g}")
         console.print(Text("Randomization: " + "; ".join(parts)))
+    for part in p.further_randomizations:
+        arms_text = " vs ".join(f"{a.id} ({a.allocation:g})" for a in part.arms)
+        asked = f"; asks {', '.join(f.id for f in part.fields)}" if part.fields else ""
+        criteria = f"; {len(part.eligibility)} criteria" if part.eligibility else ""
+        console.print(Text(f"Further randomization {part.id}: {part.name}: {arms_text}, "
+                           f"{part.randomization.method.value}{asked}{criteria}"))
 
     sites = Table(title="Sites", title_justify="left")
     for column in ("id", "name", "country", "time zone"):

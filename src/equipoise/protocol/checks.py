@@ -53,9 +53,42 @@ def check_protocol(protocol: Protocol) -> list[Problem]:
         _visits_and_forms,
         _analysis,
         _amendments,
+        _further_randomizations,
     ):
         found.extend(check(protocol))
     return found
+
+
+# --- further randomizations ----------------------------------------------------------------------------
+
+
+def _further_randomizations(p: Protocol) -> Found:
+    """Each part is checked as the protocol the server reads it as (``Protocol.part_protocol``): the main
+    checks of arms, fields, eligibility and randomization, each problem at its path inside the part."""
+    yield from _duplicates([r.id for r in p.further_randomizations], ("further_randomizations",), "part")
+    if p.further_randomizations and not p.is_controlled:
+        yield _err(("further_randomizations",), "a single-arm trial has no main randomization to follow")
+    enrolment = {f.id for f in p.enrolment.fields}
+    for i, part in enumerate(p.further_randomizations):
+        here: Path = ("further_randomizations", i)
+        view = p.part_protocol(part)
+        yield from _duplicates([a.id for a in part.arms], (*here, "arms"), "arm")
+        for j, field in enumerate(part.fields):
+            if field.id in enrolment:
+                yield _err((*here, "fields", j, "id"), f"{field.id!r} is an enrolment field already: give the "
+                                                       "part's field another id")
+            yield from _field_problems(field, (*here, "fields", j), view.enrolment.fields)
+        if part.randomization.method not in PART_METHODS:
+            yield _err((*here, "randomization", "method"),
+                       f"a further randomization uses {', '.join(m.value for m in PART_METHODS)}, not "
+                       f"{part.randomization.method.value}")
+            continue
+        for check in (_arms_and_blinding, _eligibility, _randomization):
+            for problem in check(view):
+                yield Problem((*here, *problem.path), problem.message, problem.severity)
+
+
+PART_METHODS = (RandomizationMethod.SIMPLE, RandomizationMethod.PERMUTED_BLOCKS, RandomizationMethod.MINIMIZATION)
 
 
 # --- identity ------------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from equipoise.protocol.arms import Arm
 from equipoise.protocol.base import Identifier, ProtocolModel
 from equipoise.protocol.eligibility import Criterion
 from equipoise.protocol.forms import Enrolment, Form, Visit
+from equipoise.protocol.further_randomization import FurtherRandomization
 from equipoise.protocol.outcomes import Outcome
 from equipoise.protocol.randomization import Randomization
 from equipoise.protocol.sites import Site
@@ -62,9 +63,24 @@ class Protocol(ProtocolModel):
     forms: list[Form] = Field(default_factory=list)
     analysis: AnalysisPlan | None = None
     amendments: list[Amendment] = Field(default_factory=list)
+    further_randomizations: list[FurtherRandomization] = Field(
+        default_factory=list, description="Factorial parts and later re-randomizations (RECOVERY's second "
+        "randomization), each randomizing patients already randomized in the main part.")
 
     def arm(self, arm_id: str) -> Arm | None:
         return next((a for a in self.arms if a.id == arm_id), None)
+
+    def further_randomization(self, part_id: str) -> FurtherRandomization | None:
+        return next((r for r in self.further_randomizations if r.id == part_id), None)
+
+    def part_protocol(self, part: FurtherRandomization) -> Protocol:
+        """The part read as a protocol of its own (see ``equipoise.protocol.further_randomization``)."""
+        return self.model_copy(update={
+            "trial": self.trial.model_copy(update={"blinding": Blinding.OPEN_LABEL}),
+            "arms": part.arms, "randomization": part.randomization,
+            "sites": [site.model_copy(update={"arms": None}) for site in self.sites],
+            "enrolment": self.enrolment.model_copy(update={"fields": [*self.enrolment.fields, *part.fields]}),
+            "eligibility": part.eligibility, "analysis": None, "amendments": [], "further_randomizations": []})
 
     def site(self, site_id: str) -> Site | None:
         return next((s for s in self.sites if s.id == site_id), None)

@@ -3,13 +3,14 @@
 Per state row (a stratum, or the trial for minimization) the allocations are taken in sequence order,
 starting from the scheme's initial state; each is recomputed from its stored request and draws with the
 protocol version in force on its date (and, for a list, the uploaded list it names, whose entries must still
-match their audited checksum), and must give the same arm, state and diagnostics. Sequence numbers
+match their audited checksum), and must give the same arm, state and diagnostics. The state rows of further
+randomizations (RND-6) hold that part's allocations, recomputed with the part read as its own protocol. Sequence numbers
 must run 1..n without a gap or a repeat, and the state row must equal the last allocation's state.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +21,7 @@ from equipoise.store import engine
 from equipoise.store.db import Database
 from equipoise.store.emergency_envelopes import METHOD, envelope_of
 from equipoise.store.models import Allocation, AllocationState, Trial, patient_code
+from equipoise.store.part_models import PART_STATE_PREFIX, PartAllocation
 from equipoise.store.randomization_lists import LoadedListEntries, list_digest, load_list
 from equipoise.store.trials import in_force
 
@@ -77,29 +79,45 @@ def replay_trial(db: Database, trial_id: str) -> ReplayReport:
         states = s.scalars(select(AllocationState).where(AllocationState.trial_id == trial_id)
                            .order_by(AllocationState.id)).all()
         for state_row in states:
-            rows = s.scalars(select(Allocation).where(Allocation.state_id == state_row.id)
-                             .order_by(Allocation.sequence)).all()
+            rows: Sequence[Allocation | PartAllocation]
+            if state_row.state_key.startswith(PART_STATE_PREFIX):
+                rows = s.scalars(select(PartAllocation).where(PartAllocation.state_id == state_row.id)
+                                 .order_by(PartAllocation.sequence)).all()
+            else:
+                rows = s.scalars(select(Allocation).where(Allocation.state_id == state_row.id)
+                                 .order_by(Allocation.sequence)).all()
             state: dict[str, Any] | None = None
-            for expected, row in enumerate(rows, start=1):
+            for position in range(len(rows)):
+                expected = position + 1
+                row = rows[position]  # (enumerate would widen the union to their base class for mypy)
                 total += 1
                 who = patient_code(row.patient_id)
 
-                def differ(message: str, row: Allocation = row, who: str = who,
+                def differ(message: str, row: Allocation | PartAllocation = row, who: str = who,
                            key: str = state_row.state_key) -> None:
                     differences.append(ReplayDifference(row.id, who, key, message))
 
                 if row.sequence != expected:
                     differ(f"sequence number {row.sequence} where {expected} was expected (skipped or repeated)")
                 protocol = in_force(trial, row.allocation_date)
+                if isinstance(row, PartAllocation):
+                    part = protocol.further_randomization(row.part_id)
+                    if part is None:
+                        differ(f"further randomization {row.part_id} is not in protocol version "
+                               f"{protocol.trial.version}")
+                        state = dict(row.state_after)
+                        continue
+                    protocol = protocol.part_protocol(part)
                 if protocol.trial.version != row.protocol_version:
                     differ(f"recorded under protocol version {row.protocol_version}, but version "
                            f"{protocol.trial.version} was in force on {row.allocation_date}")
-                if row.method == METHOD:  # back-entered: the arm is the envelope's, nothing to recompute
+                if isinstance(row, Allocation) and row.method == METHOD:  # back-entered: the envelope's arm
                     _check_envelope(s, row, expected, differ)
                     state = {"used": expected}
                     continue
                 try:
-                    entries = _list_of(s, row, lists, differ) if row.method == "list" else None
+                    entries = (_list_of(s, row, lists, differ)
+                               if isinstance(row, Allocation) and row.method == "list" else None)
                     scheme = engine.scheme_for(protocol, entries)
                     if scheme.parameters() != row.parameters:
                         differ("stored algorithm parameters differ from the protocol's")

@@ -42,8 +42,8 @@ class Column:
     name: str
     label: str
     kind: str
-    origin: str  # base | factor | enrolment | form | time | status
-    key: str  # base column, factor id, enrolment field, or form field id (time, status: the event's date field)
+    origin: str  # base | part | factor | enrolment | form | time | status
+    key: str  # base column, part id, factor id, enrolment field, or form field id (time, status: the event's date)
     form_id: str | None = None
     visit_id: str | None = None
     as_01: bool = False
@@ -70,6 +70,10 @@ def columns(protocol: Protocol) -> list[Column]:
             Column("protocol_version", "Protocol version in force at randomization", "text", "base",
                    "protocol_version")]
     taken = set(BASE)
+    for part in protocol.further_randomizations:  # factorial parts and re-randomizations: open label
+        cols.append(Column(f"arm_{part.id}", f"Arm of {part.name} (empty: not randomized in it)", "choice", "part",
+                           part.id))
+        taken.add(f"arm_{part.id}")
     for factor in protocol.randomization.factors if protocol.randomization else []:
         if factor.field == SITE_FIELD or factor.id in taken:
             continue
@@ -150,6 +154,8 @@ def analysis_rows(data: Dataset) -> tuple[list[str], list[list[Any]]]:
         for c in cols:
             if c.origin == "base":
                 row.append(base[c.key])
+            elif c.origin == "part":
+                row.append(data.part_arms.get((patient.id, c.key)))
             elif c.origin == "factor":
                 row.append(allocation.factors.get(c.key))
             elif c.origin == "enrolment":

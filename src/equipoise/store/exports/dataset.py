@@ -19,6 +19,7 @@ from equipoise.protocol.amendments import AddArm
 from equipoise.store.allocation_flags import active_flags
 from equipoise.store.crf_models import FormQuery, FormRecord, OffStudy, PatientLock, Signature
 from equipoise.store.models import Allocation, AuditEntry, Patient, Trial, User
+from equipoise.store.part_models import PartAllocation
 from equipoise.store.signatures import SignatureView, signature_view
 from equipoise.store.trials import protocol_of
 
@@ -59,6 +60,8 @@ class Dataset:
     users: dict[int, User] = field(default_factory=dict)
     audit: list[AuditEntry] = field(default_factory=list)  # changes of form records and enrolment values
     refusals: list[AuditEntry] = field(default_factory=list)  # enrolments refused on eligibility (screening log)
+    part_allocations: list[PartAllocation] = field(default_factory=list)  # further randomizations (open label)
+    part_arms: dict[tuple[int, str], str] = field(default_factory=dict)  # (patient, part) -> arm
 
     @property
     def site_of(self) -> dict[int, str]:
@@ -102,6 +105,9 @@ def collect(s: Session, trial: Trial, *, current_version: str, arms_shown: bool,
             arm = row[7] if arms_shown else MASKED
             data.allocations[row[0]] = AllocationRow(row[0], row[1], row[2], row[3], row[4], arm, dict(row[5]),
                                                      row[6] == "emergency-envelope", tuple(flags.get(row[0], [])))
+    data.part_allocations = [a for a in s.scalars(select(PartAllocation).where(PartAllocation.trial_id == trial.id)
+                                                  .order_by(PartAllocation.id)) if a.patient_id in ids]
+    data.part_arms = {(a.patient_id, a.part_id): a.arm for a in data.part_allocations}
     data.records = [r for r in s.scalars(select(FormRecord).where(FormRecord.trial_id == trial.id)
                                          .order_by(FormRecord.id)) if r.patient_id in ids]
     data.queries = [q for q in s.scalars(select(FormQuery).where(FormQuery.trial_id == trial.id)

@@ -67,6 +67,25 @@ def allocations_table(data: Dataset) -> str:
     return csv_text(header, rows)
 
 
+def part_file(part_id: str) -> str:
+    return f"randomization_{part_id}.csv"
+
+
+def part_table(data: Dataset, part_id: str) -> str:
+    """One further randomization (open label): who, when, the arm, the factors and the part's fields as entered."""
+    part = data.protocol.further_randomization(part_id)
+    assert part is not None
+    factors = [f.id for f in part.randomization.factors]
+    fields = [f.id for f in part.fields]
+    header = ["patient_id", "site", "randomised_on", "randomized_at", "protocol_version", "arm",
+              *(f"factor_{f}" for f in factors), *fields]
+    site_of = data.site_of
+    rows = ([patient_code(a.patient_id), site_of[a.patient_id], a.allocation_date.isoformat(), iso(a.allocated_at),
+             a.protocol_version, a.arm, *(a.factors.get(f) for f in factors), *(a.part_values.get(f) for f in fields)]
+            for a in data.part_allocations if a.part_id == part_id)
+    return csv_text(header, rows)
+
+
 def form_table(data: Dataset, form_id: str) -> str:
     form = data.form(form_id)
     assert form is not None
@@ -210,6 +229,17 @@ def dictionary_table(data: Dataset) -> str:
         rows.append(["allocations.csv", f"factor_{factor.id}", "randomization", "Randomization", "",
                      f"factor_{factor.id}", f"Randomization factor {factor.id} as randomized (from {factor.field})",
                      "choice", None, None, None, "|".join(levels), True, None, None])
+    for part in protocol.further_randomizations:
+        file, arms = part_file(part.id), "|".join(f"{a.id}={a.name}" for a in part.arms)
+        for column, label, kind, choices in (
+                ("randomised_on", "Date of this randomization (site's local date)", "date", ""),
+                ("arm", f"Arm of {part.name} (open label)", "choice", arms)):
+            rows.append([file, column, part.id, part.name, "", column, label, kind, None, None, None, choices, True,
+                         None, None])
+        rows += [[file, f"factor_{factor.id}", part.id, part.name, "", f"factor_{factor.id}",
+                  f"Randomization factor {factor.id} as randomized (from {factor.field})", "choice", None, None,
+                  None, "", True, None, None] for factor in part.randomization.factors]
+        rows += [_field_row(part.id, part.name, "", f, file) for f in part.fields]
     for form in protocol.forms:
         visits = "|".join(form.visits)
         if form.repeating:
@@ -242,6 +272,8 @@ def csv_files(data: Dataset) -> dict[str, str]:
     """Every CSV file of the export, by file name."""
     files = {"data_dictionary.csv": dictionary_table(data), "patients.csv": patients_table(data),
              "allocations.csv": allocations_table(data)}
+    for part in data.protocol.further_randomizations:
+        files[part_file(part.id)] = part_table(data, part.id)
     for form in data.protocol.forms:
         files[form_file(form.id)] = form_table(data, form.id)
     files["screening_log.csv"] = screening_table(data)

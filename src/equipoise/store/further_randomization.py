@@ -1,0 +1,192 @@
+"""Further randomizations (RND-6): a randomized patient is randomized again in a factorial part or a later
+re-randomization (see ``equipoise.protocol.further_randomization``).
+
+One write transaction, like the main randomization: the patient row is locked, then the part's state row; the
+part's eligibility is evaluated on the enrolment values as they stand and the part's values, on the site's
+date; the allocation stores its request, parameters, draws and state, so ``equipoise allocation replay``
+recomputes it. A patient is randomized at most once in each part, only after the main randomization and
+never once off study; a retry with the same idempotency key returns the allocation already made (RND-2).
+Parts are open label: whoever may read the patient sees the part's arm.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from equipoise.protocol import Protocol, evaluate_eligibility
+from equipoise.protocol.further_randomization import FurtherRandomization
+from equipoise.store import engine
+from equipoise.store.core_rows import update_row
+from equipoise.store.crf_access import off_study_row, patient_for
+from equipoise.store.db import Database
+from equipoise.store.errors import ConflictError, InvalidError, NotFoundError
+from equipoise.store.models import Allocation, AllocationState, Patient, patient_code
+from equipoise.store.part_models import PartAllocation, part_state_key
+from equipoise.store.patients import Clock, IneligibleError, local_date
+from equipoise.store.principal import Principal
+from equipoise.store.randomization import RandomizationService
+from equipoise.store.roles import Action
+from equipoise.store.trials import get_trial, in_force, refuse_if_database_locked
+from equipoise.store.types import iso, utcnow
+from equipoise.store.values import json_values, typed_values
+
+
+@dataclass(frozen=True)
+class PartAllocationView:
+    allocation_id: int
+    patient_id: int
+    patient_code: str
+    site_id: str
+    part_id: str
+    part_name: str
+    arm: str
+    arm_name: str
+    randomized_on: str
+    randomized_at: str
+    protocol_version: str
+    factors: dict[str, str]
+    values: dict[str, Any]
+    replayed: bool = False
+
+    def to_dict(self) -> dict[str, object]:
+        return dict(self.__dict__)
+
+
+def part_view(row: PartAllocation, site_id: str, protocol: Protocol, replayed: bool = False) -> PartAllocationView:
+    part = protocol.further_randomization(row.part_id)
+    arm = part.arm(row.arm) if part is not None else None
+    return PartAllocationView(row.id, row.patient_id, patient_code(row.patient_id), site_id, row.part_id,
+                              part.name if part is not None else row.part_id, row.arm,
+                              arm.name if arm is not None else row.arm, row.allocation_date.isoformat(),
+                              iso(row.allocated_at), row.protocol_version, dict(row.factors), dict(row.part_values),
+                              replayed)
+
+
+def find_part(protocol: Protocol, part_id: str) -> FurtherRandomization:
+    part = protocol.further_randomization(part_id)
+    if part is None:
+        parts = ", ".join(r.id for r in protocol.further_randomizations) or "none"
+        raise NotFoundError(f"trial {protocol.trial.id} has no further randomization {part_id!r} (parts: {parts})")
+    return part
+
+
+class FurtherRandomizationService:
+    def __init__(self, db: Database, clock: Clock = utcnow) -> None:
+        self.db = db
+        self.clock = clock
+
+    def randomize(self, principal: Principal, trial_id: str, patient_id: int, part_id: str,
+                  raw_values: Mapping[str, Any], idempotency_key: str | None) -> PartAllocationView:
+        if not idempotency_key or len(idempotency_key) > 100:
+            raise InvalidError("an idempotency key (1-100 characters) is required, so that a retry cannot "
+                               "randomize twice")
+        try:
+            with self.db.write(principal.audit_context(reason=f"further randomization {part_id}")) as s:
+                return self._randomize(s, principal, trial_id, patient_id, part_id, raw_values, idempotency_key)
+        except IntegrityError:
+            # A concurrent request with the same key won the race: answer with its allocation, as a retry would.
+            with self.db.read() as s:
+                row = s.scalar(select(PartAllocation).where(PartAllocation.trial_id == trial_id,
+                                                            PartAllocation.idempotency_key == idempotency_key))
+                if row is None or row.patient_id != patient_id or row.part_id != part_id:
+                    raise ConflictError(f"patient {patient_code(patient_id)} was randomized in {part_id} "
+                                        "concurrently by another request") from None
+                patient = s.get(Patient, patient_id)
+                assert patient is not None
+                return part_view(row, patient.site_id, in_force(get_trial(s, trial_id), row.allocation_date),
+                                 replayed=True)
+
+    def _randomize(self, s: Session, principal: Principal, trial_id: str, patient_id: int, part_id: str,
+                   raw_values: Mapping[str, Any], key: str) -> PartAllocationView:
+        now = self.clock()
+        patient = patient_for(s, principal, trial_id, patient_id, Action.RANDOMIZE, lock=True)
+        trial = get_trial(s, trial_id)
+        refuse_if_database_locked(trial_id, trial.status)
+        date = local_date(in_force(trial, now.date()), patient.site_id, now)
+        protocol = in_force(trial, date)
+        earlier = s.scalars(select(PartAllocation).where(
+            PartAllocation.trial_id == trial_id,
+            (PartAllocation.idempotency_key == key)
+            | ((PartAllocation.patient_id == patient.id) & (PartAllocation.part_id == part_id)))).all()
+        by_key = next((a for a in earlier if a.idempotency_key == key), None)
+        if by_key is not None:
+            if (by_key.patient_id, by_key.part_id) != (patient.id, part_id):
+                raise ConflictError("this idempotency key was already used for another randomization")
+            return part_view(by_key, patient.site_id, protocol, replayed=True)
+        if earlier:
+            raise ConflictError(f"patient {patient.code} is already randomized in {part_id} (allocation "
+                                f"{earlier[0].id}, arm {earlier[0].arm}): a patient is randomized once in each part")
+        part = find_part(protocol, part_id)
+        if s.scalar(select(Allocation.id).where(Allocation.patient_id == patient.id)) is None:
+            raise ConflictError(f"patient {patient.code} is not randomized yet: {part_id} randomizes patients "
+                                "after the main randomization")
+        left = off_study_row(s, patient.id)
+        if left is not None:
+            raise ConflictError(f"patient {patient.code} is off study ({left.kind} from "
+                                f"{left.effective_date.isoformat()}): no further randomization")
+        view = protocol.part_protocol(part)
+        own = {f.id for f in part.fields}
+        unknown = sorted(set(raw_values) - own)
+        if unknown:
+            raise InvalidError(f"{', '.join(unknown)}: not a field of {part_id} (its fields: "
+                               f"{', '.join(sorted(own)) or 'none'})",
+                               {"errors": dict.fromkeys(unknown, f"not a field of {part_id}")})
+        values = typed_values(view, {**patient.enrolment_values, **raw_values})
+        eligibility = evaluate_eligibility(part.eligibility, values, date)
+        if not eligibility.eligible:
+            reasons = [c.reason for c in (*eligibility.failed, *eligibility.missing)]
+            raise IneligibleError(f"patient {patient.code} is not eligible for {part_id}: " + "; ".join(reasons),
+                                  {"eligible": False, "failed": [c.to_dict() for c in eligibility.failed],
+                                   "missing": [c.to_dict() for c in eligibility.missing]})
+        try:
+            prepared = engine.prepare(view, patient.site_id, values)
+            state_key = part_state_key(part_id, prepared.state_key)
+            state_row = RandomizationService.lock_state(s, trial_id, state_key, prepared.scheme.initial_state())
+            allocation, draws = engine.allocate_recorded(prepared, state_row["state"])
+        except engine.AllocationError as exc:
+            raise InvalidError(f"cannot randomize patient {patient.code} in {part_id}: {exc}") from None
+        sequence = state_row["count"] + 1
+        update_row(s, AllocationState, state_row, {"count": sequence, "state": allocation.state})
+        row = PartAllocation(
+            trial_id=trial_id, patient_id=patient.id, part_id=part_id, state_id=state_row["id"], sequence=sequence,
+            stratum=prepared.request.stratum, factors=dict(prepared.request.factors),
+            part_values=json_values({k: v for k, v in values.items() if k in own}), arm=allocation.arm,
+            protocol_version=protocol.trial.version, allocation_date=date, method=prepared.scheme.method,
+            parameters=prepared.scheme.parameters(), request=prepared.request.to_dict(), draws=draws,
+            diagnostics=allocation.diagnostics, state_after=allocation.state, idempotency_key=key,
+            allocated_by=principal.user_id, allocated_at=now)
+        s.add(row)
+        s.flush()
+        return part_view(row, patient.site_id, protocol)
+
+    def for_patient(self, principal: Principal, trial_id: str, patient_id: int) -> list[PartAllocationView]:
+        """The patient's further randomizations, in the order they were made."""
+        with self.db.read() as s:
+            patient = patient_for(s, principal, trial_id, patient_id, Action.VIEW_PATIENTS)
+            trial = get_trial(s, trial_id)
+            rows = s.scalars(select(PartAllocation).where(PartAllocation.patient_id == patient.id)
+                             .order_by(PartAllocation.id)).all()
+            return [part_view(r, patient.site_id, in_force(trial, r.allocation_date)) for r in rows]
+
+    def list_part(self, principal: Principal, trial_id: str, part_id: str) -> list[PartAllocationView]:
+        """Every allocation of one part, for the sites the principal sees."""
+        principal.require(Action.VIEW_PATIENTS, trial_id)
+        sites = principal.site_filter(Action.VIEW_PATIENTS, trial_id)
+        with self.db.read() as s:
+            trial = get_trial(s, trial_id)
+            find_part(in_force(trial, self.clock().date()), part_id)
+            query = (select(PartAllocation, Patient.site_id).join(Patient, Patient.id == PartAllocation.patient_id)
+                     .where(PartAllocation.trial_id == trial_id, PartAllocation.part_id == part_id)
+                     .order_by(PartAllocation.id))
+            if sites is not None:
+                query = query.where(Patient.site_id.in_(sorted(sites)))
+            return [part_view(r, site, in_force(trial, r.allocation_date)) for r, site in s.execute(query).all()]
+
+
+__all__ = ["FurtherRandomizationService", "PartAllocationView", "find_part", "part_view"]
