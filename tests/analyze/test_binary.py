@@ -116,3 +116,22 @@ def test_exact_limits_solve_the_tail_equation():
         return float(w[support >= x].sum() / w.sum())
 
     assert upper_tail(low) == pytest.approx(0.025, abs=1e-9)
+
+
+def test_a_further_randomization_is_analysed_among_the_patients_randomized_in_it():
+    """An export's arm_<part> column is empty for patients not randomized in that part: they are left out of
+    its comparison (the same counts as the frame without them), while an empty main arm is refused."""
+    import pandas as pd
+
+    from equipoise.errors import UserError
+
+    df = pd.DataFrame({"arm": ["msc", "placebo", "msc", "placebo", "msc", "placebo"],
+                       "arm_tocilizumab": ["tocilizumab", "usual-care", None, "tocilizumab", "usual-care", None],
+                       "died": [0, 1, 1, 0, 1, 0]})
+    part = analyze_binary(df, outcome="died", arm="arm_tocilizumab", control="usual-care")
+    randomized = analyze_binary(df.dropna(subset=["arm_tocilizumab"]), outcome="died", arm="arm_tocilizumab",
+                                control="usual-care")
+    assert [(a.events, a.n) for a in part.arms] == [(a.events, a.n) for a in randomized.arms] == [(0, 2), (2, 2)]
+    with pytest.raises(UserError, match="every randomised patient needs an arm"):
+        analyze_binary(df.assign(arm=["msc", "", "msc", "placebo", "msc", "placebo"]), outcome="died", arm="arm",
+                       control="placebo")

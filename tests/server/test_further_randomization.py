@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import csv
 import io
+import xml.etree.ElementTree as ET
 import zipfile
 from typing import Any
 
+import xmlschema
 from sqlalchemy import update
 
 from equipoise.protocol import validate_text
@@ -16,9 +18,10 @@ from equipoise.store.part_models import PartAllocation
 from equipoise.store.replay import replay_trial
 from equipoise.store.verify import verify
 from tests.forms.conftest import Trial, World, world
+from tests.forms.test_exports import odm_schema
 from tests.store.support import DEMO
 
-__all__ = ["world"]  # the forms tests' module-wide server (both databases), one trial per test
+__all__ = ["odm_schema", "world"]  # the forms tests' server (both databases, one trial per test); the schema
 
 PARTS = """
 further_randomizations:
@@ -48,6 +51,7 @@ further_randomizations:
       - {id: no-plasma, name: No plasma, role: usual-care}
     randomization: {method: simple}
 """
+ODM = "{http://www.cdisc.org/ns/odm/v1.3}"
 PROGRESSING = {"crp": 120, "on_oxygen": True, "hypoxia": True}
 
 
@@ -124,6 +128,15 @@ def test_blocks_balance_each_stratum_replay_recomputes_them_and_finds_a_changed_
             assert abs(got[:k].count("tocilizumab") - got[:k].count("usual-care")) <= 2
     report = replay_trial(world.db, trial.id)
     assert report.identical, str(report)
+    # The committee's aggregates count the part by arm and crossed with the main arm (the factorial table).
+    aggregates = trial.get("/aggregates", "dmc").json()
+    part = aggregates["further_randomizations"]["tocilizumab"]
+    assert part["total"] == 12
+    assert part["by_arm"] == {arm: sum(a == arm for _l, a, _i in arms) for arm in {a for _l, a, _i in arms}}
+    assert sum(n for cell in part["by_main_arm"].values() for n in cell.values()) == 12
+    assert set(part["by_main_arm"]) <= {"msc", "placebo"}
+    assert aggregates["further_randomizations"]["plasma"]["total"] == 0
+    assert trial.get("/aggregates", "blinded_stat").status_code == 403
     target = arms[3]
     other = "usual-care" if target[1] == "tocilizumab" else "tocilizumab"
     with world.db.write_engine.begin() as connection:
@@ -139,12 +152,12 @@ def test_blocks_balance_each_stratum_replay_recomputes_them_and_finds_a_changed_
     assert verify(world.db).ok
 
 
-def test_exports_give_each_part_its_file_and_the_analysis_file_its_arm(world: World):
+def test_exports_give_each_part_its_file_and_the_analysis_file_its_arm(world: World, odm_schema: xmlschema.XMLSchema):
     trial = world.trial(_text())
     pid = trial.patient()
     other = trial.patient()
     made = _post(trial, pid, "tocilizumab", "coord", PROGRESSING, "e-1").json()
-    response = trial.get("/export?format=csv", "blinded_stat")
+    response = trial.get("/export?format=all", "blinded_stat")
     assert response.status_code == 200, response.text
     files = zipfile.ZipFile(io.BytesIO(response.content))
     rows = list(csv.DictReader(io.StringIO(files.read("randomization_tocilizumab.csv").decode())))
@@ -160,6 +173,16 @@ def test_exports_give_each_part_its_file_and_the_analysis_file_its_arm(world: Wo
     described = {r["column"] for r in dictionary if r["file"] == "randomization_tocilizumab.csv"}
     assert described == {"randomised_on", "arm", "factor_oxygen", "crp", "on_oxygen", "hypoxia"}
     assert any(r["file"] == "analysis.csv" and r["column"] == "arm_tocilizumab" for r in dictionary)
+    # ODM: one more form of the enrolment event, valid against the ODM 1.3.2 schema.
+    odm = files.read("odm.xml").decode()
+    assert [str(e) for e in odm_schema.iter_errors(odm)] == []
+    root = ET.fromstring(odm)
+    assert any(f.get("OID") == "F.RANDOMIZATION.tocilizumab" for f in root.iter(f"{ODM}FormDef"))
+    subject = next(s for s in root.iter(f"{ODM}SubjectData") if s.get("SubjectKey") == f"P-{pid:06d}")
+    form = next(f for f in subject.iter(f"{ODM}FormData") if f.get("FormOID") == "F.RANDOMIZATION.tocilizumab")
+    items = {i.get("ItemOID"): i.get("Value") for i in form.iter(f"{ODM}ItemData")}
+    assert items["IT.RANDOMIZATION.tocilizumab.arm"] == made["arm"]
+    assert items["IT.RANDOMIZATION.tocilizumab.crp"] == "120.0"
 
 
 def test_the_protocol_check_reads_each_part_as_a_protocol_of_its_own():

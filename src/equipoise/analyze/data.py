@@ -27,6 +27,9 @@ def line_of(df: pd.DataFrame, position: int) -> int:
     return position + 2
 
 
+PART_ARM_PREFIX = "arm_"  # the export's column of a further randomization's arm: arm_<part>
+
+
 def require_columns(df: pd.DataFrame, columns: Sequence[str], what: str = "data") -> None:
     for col in columns:
         if col not in df.columns:
@@ -54,14 +57,18 @@ class ArmPair:
 
 def resolve_arms(df: pd.DataFrame, arm_column: str, control: str, experimental: str | None = None,
                  what: str = "data") -> ArmPair:
-    """Check the arm column and name the two arms compared (the other arm, when only two are present)."""
+    """Check the arm column and name the two arms compared (the other arm, when only two are present).
+
+    An export's ``arm_<part>`` column (a further randomization, RND-6) is empty for the patients not randomized
+    in that part: they are not in its comparison, so they are left out rather than refused."""
     require_columns(df, [arm_column], what)
     values = df[arm_column]
+    part = arm_column.startswith(PART_ARM_PREFIX)
     for pos, v in enumerate(values.tolist()):
-        if is_missing(v):
+        if is_missing(v) and not part:
             raise UserError(f"{what}: line {line_of(df, pos)}: column {arm_column!r} is empty (every randomised "
                             "patient needs an arm)")
-    arms = sorted(set(values.astype(str).tolist()))
+    arms = sorted({str(v) for v in values.tolist() if not is_missing(v)})
     if control not in arms:
         raise UserError(f"{what}: control arm {control!r} not found in column {arm_column!r} "
                         f"(arms present: {', '.join(arms)})")

@@ -21,6 +21,7 @@ from equipoise.store.auth import AuthService
 from equipoise.store.db import Database
 from equipoise.store.errors import ConflictError, ForbiddenError, InvalidError, NotFoundError
 from equipoise.store.models import AdaptiveTable, Allocation, Notification, Patient, Unblinding, patient_code
+from equipoise.store.part_models import PartAllocation
 from equipoise.store.patients import Clock
 from equipoise.store.principal import Principal
 from equipoise.store.roles import Action
@@ -158,6 +159,9 @@ class UnblindingService:
         RND-5 (RECOVERY: "randomisation will be between fewer arms"): a comparison of two arms is fair only among
         the patients who could have been randomized to both, so the allocations are also counted by eligible
         arm set (CONSORT 2010 extension for multi-arm trials, Juszczak et al. 2019, *JAMA* 321:1610, item 13a).
+        Each further randomization (RND-6) is counted by its arm, by site and crossed with the main arm: the
+        factorial table whose margins the comparisons use and whose cells show an interaction (CONSORT 2010
+        extension for factorial trials, Kahan et al. 2023, *JAMA* 330:2106, item 13a).
         """
         principal.require(Action.VIEW_AGGREGATES, trial_id)
         with self.db.read() as s:
@@ -165,6 +169,10 @@ class UnblindingService:
             rows = s.execute(select(Allocation.arm, Patient.site_id, Allocation.request)
                              .join(Patient, Patient.id == Allocation.patient_id)
                              .where(Allocation.trial_id == trial_id)).all()
+            part_rows = s.execute(select(PartAllocation.part_id, PartAllocation.arm, Patient.site_id, Allocation.arm)
+                                  .join(Patient, Patient.id == PartAllocation.patient_id)
+                                  .join(Allocation, Allocation.patient_id == PartAllocation.patient_id)
+                                  .where(PartAllocation.trial_id == trial_id)).all()
         by_arm: dict[str, int] = {}
         by_site: dict[str, dict[str, int]] = {}
         by_arm_set: dict[str, dict[str, int]] = {}
@@ -173,8 +181,19 @@ class UnblindingService:
             by_site.setdefault(site, {})[arm] = by_site.get(site, {}).get(arm, 0) + 1
             open_arms = "+".join(a["id"] for a in (request or {}).get("arms", [])) or "(not recorded)"
             by_arm_set.setdefault(open_arms, {})[arm] = by_arm_set.get(open_arms, {}).get(arm, 0) + 1
+        parts: dict[str, dict[str, Any]] = {
+            part.id: {"arms": [a.id for a in part.arms], "total": 0, "by_arm": {}, "by_site": {}, "by_main_arm": {}}
+            for part in protocol_of(trial).further_randomizations}
+        for part_id, arm, site, main_arm in part_rows:
+            counts = parts.setdefault(part_id, {"arms": [], "total": 0, "by_arm": {}, "by_site": {}, "by_main_arm": {}})
+            counts["total"] += 1
+            counts["by_arm"][arm] = counts["by_arm"].get(arm, 0) + 1
+            counts["by_site"].setdefault(site, {})[arm] = counts["by_site"].get(site, {}).get(arm, 0) + 1
+            cross = counts["by_main_arm"].setdefault(main_arm, {})
+            cross[arm] = cross.get(arm, 0) + 1
         return {"trial_id": trial_id, "total": sum(by_arm.values()), "by_arm": by_arm, "by_site": by_site,
-                "by_arm_set": by_arm_set, "arms": [a.id for a in protocol_of(trial).arms]}
+                "by_arm_set": by_arm_set, "arms": [a.id for a in protocol_of(trial).arms],
+                "further_randomizations": parts}
 
 
 def _table_view(table: AdaptiveTable) -> dict[str, Any]:

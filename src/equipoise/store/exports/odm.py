@@ -13,7 +13,9 @@ Two files (CDISC ODM 1.3.2 specification, §2.1 and §3.1.4):
 Metadata: one ``StudyEventDef`` per visit plus ``SE.ENROLMENT``; one ``FormDef`` and ``ItemGroupDef`` per form
 plus the enrolment and randomization forms; ``ItemDef`` with data type, question (the label), unit,
 ``RangeCheck`` (hard, GE low and LE high) and ``CodeList`` (choices, ordinal scale levels). In a blinded
-export the randomization form has no arm item data (its kit code only).
+export the randomization form has no arm item data (its kit code only). Each further randomization (RND-6,
+open label) is one more form of the enrolment event, ``F.RANDOMIZATION.<part>``, with its date, arm, factors
+and the part's own fields.
 """
 
 from __future__ import annotations
@@ -24,10 +26,12 @@ from typing import Any
 
 from equipoise import __version__
 from equipoise.protocol import DataField, FieldType
+from equipoise.protocol.further_randomization import FurtherRandomization
 from equipoise.store.crf_access import every_site
 from equipoise.store.exports.dataset import MASKED, Dataset, every_arm
 from equipoise.store.item_history import item_changes
 from equipoise.store.models import AuditEntry, patient_code
+from equipoise.store.part_models import PartAllocation
 from equipoise.store.signatures import MEANINGS
 from equipoise.store.types import iso
 
@@ -133,6 +137,19 @@ def _randomization_fields(data: Dataset) -> list[DataField]:
     return fields
 
 
+def part_form(part_id: str) -> str:
+    return f"{RANDOMIZATION}.{part_id}"
+
+
+def _part_fields(part: FurtherRandomization) -> list[DataField]:
+    return [DataField(id="randomised_on", label=f"Date of {part.name}", type=FieldType.DATE),
+            DataField(id="arm", label=f"Arm of {part.name} (open label)", type=FieldType.CHOICE,
+                      choices=[a.id for a in part.arms]),
+            *(DataField(id=f"factor_{f.id}", label=f"Randomization factor {f.id} (as randomized)",
+                        type=FieldType.TEXT) for f in part.randomization.factors),
+            *part.fields]
+
+
 def _study(root: ET.Element, data: Dataset) -> None:
     protocol = data.protocol
     study = el(root, "Study", {"OID": study_oid(data)})
@@ -142,6 +159,7 @@ def _study(root: ET.Element, data: Dataset) -> None:
     el(variables, "ProtocolName", text=protocol.trial.short_title or protocol.trial.id)
     forms = [(ENROLMENT, "Enrolment", list(protocol.enrolment.fields)),
              (RANDOMIZATION, "Randomization", _randomization_fields(data)),
+             *((part_form(r.id), r.name, _part_fields(r)) for r in protocol.further_randomizations),
              *((f.id, f.name, list(f.fields)) for f in protocol.forms)]
     units: dict[str, str] = {}
     for _form, _name, fields in forms:
@@ -164,6 +182,9 @@ def _study(root: ET.Element, data: Dataset) -> None:
                                                 "Repeating": "No", "Type": "Scheduled"})
     el(enrolment_event, "FormRef", {"FormOID": f"F.{ENROLMENT}", "OrderNumber": 1, "Mandatory": "Yes"})
     el(enrolment_event, "FormRef", {"FormOID": f"F.{RANDOMIZATION}", "OrderNumber": 2, "Mandatory": "No"})
+    for number, part in enumerate(protocol.further_randomizations, start=3):
+        el(enrolment_event, "FormRef", {"FormOID": f"F.{part_form(part.id)}", "OrderNumber": number,
+                                        "Mandatory": "No"})
     for visit in visits:
         event = el(mdv, "StudyEventDef", {"OID": f"SE.{visit.id}", "Name": visit.name or visit.id, "Repeating": "No",
                                           "Type": "Scheduled", "Category": f"day {visit.day}"})
@@ -255,6 +276,9 @@ def snapshot(data: Dataset) -> bytes:
     records: dict[int, list[Any]] = {}
     for r in data.records:
         records.setdefault(r.patient_id, []).append(r)
+    parts: dict[int, list[PartAllocation]] = {}
+    for further in data.part_allocations:
+        parts.setdefault(further.patient_id, []).append(further)
     valid_signatures = {sig.form_record_id: (sig, view) for sig, view in data.signatures
                         if view.status == "valid" and sig.form_record_id is not None}
     order = {v.id: v.day for v in data.protocol.visits}
@@ -274,6 +298,13 @@ def snapshot(data: Dataset) -> bytes:
             items += [("randomized_offline", allocation.offline), ("flags", "|".join(allocation.flags) or None)]
             items += [(f"factor_{k}", v) for k, v in allocation.factors.items()]
             _form_data(event, RANDOMIZATION, items, (patient.id, RANDOMIZATION, 1), last, patient.site_id)
+        for row in parts.get(patient.id, []):
+            part = data.protocol.further_randomization(row.part_id)
+            fields = [f.id for f in _part_fields(part)] if part is not None else ["randomised_on", "arm"]
+            given = {"randomised_on": row.allocation_date.isoformat(), "arm": row.arm,
+                     **{f"factor_{k}": v for k, v in row.factors.items()}, **row.part_values}
+            _form_data(event, part_form(row.part_id), [(f, given.get(f)) for f in fields],
+                       (patient.id, part_form(row.part_id), 1), last, patient.site_id)
         by_visit: dict[str, list[Any]] = {}
         for r in records.get(patient.id, []):
             by_visit.setdefault(r.visit_id, []).append(r)
