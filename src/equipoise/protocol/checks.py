@@ -465,6 +465,36 @@ def _visits_and_forms(p: Protocol) -> Found:
                 yield _err(("forms", i, "visits", j), f"unknown visit {visit_id!r}")
         for j, field in enumerate(form.fields):
             yield from _field_problems(field, ("forms", i, "fields", j), form.fields)
+            if field.asked_if is not None:
+                yield from _condition_problems(field, form.fields[:j], ("forms", i, "fields", j, "asked_if"))
+    for i, spec in enumerate(p.enrolment.fields):
+        if spec.asked_if is not None:
+            yield _err(("enrolment", "fields", i, "asked_if"), "skip logic applies to case report forms: every "
+                       "enrolment field is asked")
+    for i, part in enumerate(p.further_randomizations):
+        for j, spec in enumerate(part.fields):
+            if spec.asked_if is not None:
+                yield _err(("further_randomizations", i, "fields", j, "asked_if"),
+                           "skip logic applies to case report forms: every field of a randomization is asked")
+
+
+def _condition_problems(field: DataField, earlier: Sequence[DataField], here: Path) -> Found:
+    """The field a condition reads is earlier on the same form (so no condition can loop), and can hold the
+    values it names."""
+    assert field.asked_if is not None
+    condition = field.asked_if
+    source = next((f for f in earlier if f.id == condition.field), None)
+    if source is None:
+        yield _err((*here, "field"), f"{condition.field!r} is not a field before {field.id!r} on this form")
+        return
+    if source.type not in (FieldType.BOOLEAN, FieldType.CHOICE, FieldType.INTEGER, FieldType.ORDINAL):
+        yield _err((*here, "field"), f"a condition reads a yes/no, choice, integer or ordinal field; "
+                                     f"{source.id!r} is {source.type.value}")
+        return
+    for value in condition.values:
+        problem = _value_problem(source, value)
+        if problem is not None:
+            yield _err((*here, "equals"), problem)
 
 
 # --- analysis plan -------------------------------------------------------------------------------------

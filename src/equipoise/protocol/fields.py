@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Mapping
 from enum import StrEnum
 
 from pydantic import Field
@@ -33,6 +34,43 @@ class Choice(ProtocolModel):
     label: str
 
 
+ConditionValue = bool | int | str
+
+
+class Condition(ProtocolModel):
+    """When a field of a case report form is asked (skip logic; REDCap's branching logic): when an earlier field of
+    the same form has one of the given values."""
+
+    field: Identifier = Field(description="A yes/no, choice, integer or ordinal field earlier on the same form.")
+    equals: ConditionValue | list[ConditionValue] = Field(description="The value, or any of the values, for which "
+                                                          "the field is asked.")
+
+    @property
+    def values(self) -> list[ConditionValue]:
+        return list(self.equals) if isinstance(self.equals, list) else [self.equals]
+
+    def holds(self, values: Mapping[str, object]) -> bool:
+        """Whether the field is asked; not while the field it depends on is unanswered."""
+        value = values.get(self.field)
+        # true is not 1 here, though Python says True == 1
+        return value is not None and any(type(value) is type(v) and value == v for v in self.values)
+
+    def describe(self, label: str) -> str:
+        def show(v: ConditionValue) -> str:
+            return ("yes" if v else "no") if isinstance(v, bool) else str(v)
+
+        shown = [show(v) for v in self.values]
+        return f"{label} is {shown[0]}" if len(shown) == 1 else f"{label} is one of {', '.join(shown)}"
+
+    def expression(self) -> str:
+        """The condition as one line of text (data dictionary, ODM FormalExpression)."""
+        def text(v: ConditionValue) -> str:
+            return ("true" if v else "false") if isinstance(v, bool) else str(v)
+
+        shown = [text(v) for v in self.values]
+        return f"{self.field} == {shown[0]}" if len(shown) == 1 else f"{self.field} in {'|'.join(shown)}"
+
+
 class DataField(ProtocolModel):
     """One field on a form: its type, unit, allowed range or choices, and whether it is required."""
 
@@ -55,6 +93,9 @@ class DataField(ProtocolModel):
     not_before: Identifier | None = Field(
         default=None, description="A date field on the same form that this date may not precede."
     )
+    asked_if: Condition | None = Field(
+        default=None, description="Case report forms: the field is asked only when an earlier field has one of "
+        "the given values (required then, if required); otherwise it must stay empty.")
     help: str | None = None
 
     @property

@@ -4,7 +4,10 @@ Each field is checked by the protocol's ``DataField.check`` (type, range with it
 ordinal scale levels), and dates further by three rules: a date may not be in the future (the site's local
 date), may not precede another date of the same form named by ``not_before``, and, at visits after day 0,
 may not precede the randomization date (a follow-up assessment cannot come before the patient was in the
-trial). Every problem is reported at once, keyed by field (EDC-2: edit checks run on the server).
+trial). A field with ``asked_if`` (skip logic) is asked only when the earlier field it names has one of the
+given values: then it is required if it is required; otherwise a value is refused (a death date for a patient
+recorded alive is a contradiction, not extra information). Every problem is reported at once, keyed by field
+(EDC-2: edit checks run on the server).
 """
 
 from __future__ import annotations
@@ -59,7 +62,7 @@ def check_values(form: Form, visit: Visit, raw: Mapping[str, Any], dates: DateCo
     for spec in form.fields:
         value = raw.get(spec.id)
         if value is None or value == "":
-            if spec.required:
+            if spec.required and spec.asked_if is None:
                 missing.append(spec.id)
             continue
         value, problem = _typed(spec, value)
@@ -70,6 +73,20 @@ def check_values(form: Form, visit: Visit, raw: Mapping[str, Any], dates: DateCo
         if spec.type is FieldType.NUMBER and isinstance(value, int):
             value = float(value)  # one JSON type per field, whatever the client sent
         typed[spec.id] = value
+    for spec in form.fields:
+        if spec.asked_if is None or spec.id in errors:
+            continue
+        condition = spec.asked_if
+        asked = condition.holds(typed)
+        if asked and spec.required and spec.id not in typed:
+            missing.append(spec.id)
+        elif not asked and spec.id in typed:
+            source = fields[condition.field]
+            because = (f"answer {source.label} first" if typed.get(condition.field) is None
+                       else f"{source.label} is {_shown(typed[condition.field])}")
+            errors[spec.id] = (f"{spec.label}: only asked when {condition.describe(source.label)} ({because}): "
+                               "leave it empty")
+            del typed[spec.id]
     for spec in form.fields:
         value = typed.get(spec.id)
         if spec.type is FieldType.DATE and isinstance(value, dt.date):
@@ -82,6 +99,10 @@ def check_values(form: Form, visit: Visit, raw: Mapping[str, Any], dates: DateCo
         raise InvalidError(f"{first_field}: {first}{more}", {"errors": errors})
     values = {k: v.isoformat() if isinstance(v, dt.date) else v for k, v in typed.items()}
     return CheckedValues(values, missing)
+
+
+def _shown(value: Any) -> str:
+    return ("yes" if value else "no") if isinstance(value, bool) else str(value)
 
 
 def _date_problem(spec: DataField, value: dt.date, typed: Mapping[str, Any], fields: Mapping[str, DataField],

@@ -58,6 +58,10 @@ def translated(parent: ET.Element, tag: str, text: str) -> None:
     el(el(parent, tag), "TranslatedText", {XML_LANG: "en"}, text)
 
 
+def condition_oid(form: str, field: str) -> str:
+    return f"COND.{form}.{field}"
+
+
 def item_oid(form: str, field: str) -> str:
     return f"IT.{form}.{field}"
 
@@ -198,13 +202,26 @@ def _study(root: ET.Element, data: Dataset) -> None:
     for form_id, name, fields in forms:
         group = el(mdv, "ItemGroupDef", {"OID": f"IG.{form_id}", "Name": name, "Repeating": "No"})
         for number, spec in enumerate(fields, start=1):
-            el(group, "ItemRef", {"ItemOID": item_oid(form_id, spec.id), "OrderNumber": number,
-                                  "Mandatory": "Yes" if spec.required else "No"})
+            ref = {"ItemOID": item_oid(form_id, spec.id), "OrderNumber": number,
+                   "Mandatory": "Yes" if spec.required else "No"}
+            if spec.asked_if is not None:
+                ref["CollectionExceptionConditionOID"] = condition_oid(form_id, spec.id)
+            el(group, "ItemRef", ref)
     codelists: list[ET.Element] = []
     for form_id, _name, fields in forms:
         for spec in fields:
             _item_def(mdv, form_id, spec, units, codelists)
     mdv.extend(codelists)
+    for form_id, _name, fields in forms:
+        for spec in fields:
+            if spec.asked_if is not None:
+                # ODM 1.3.2 §3.1.1.3.6.1: the condition under which the item is NOT collected (skip logic).
+                condition = el(mdv, "ConditionDef", {"OID": condition_oid(form_id, spec.id),
+                                                     "Name": f"{spec.id} not asked"})
+                translated(condition, "Description", f"{spec.label} is asked only when "
+                           f"{spec.asked_if.expression()}")
+                el(condition, "FormalExpression", {"Context": "Equipoise"},
+                   text=f"not ({spec.asked_if.expression()})")
 
 
 def _admin(root: ET.Element, data: Dataset, usernames: Iterable[str]) -> None:

@@ -199,14 +199,15 @@ def _field_row(form: str, form_name: str, visits: str, spec: DataField, file: st
     low, high = spec.range if spec.range is not None else (None, None)
     scale = spec.resolved_scale
     return [file, spec.id, form, form_name, visits, spec.id, spec.label, spec.type.value, spec.unit, low, high,
-            _choices(spec), spec.required, spec.not_before, scale.id if scale else None]
+            _choices(spec), spec.required, spec.not_before, scale.id if scale else None,
+            spec.asked_if.expression() if spec.asked_if else None]
 
 
 def dictionary_table(data: Dataset) -> str:
     """Every data column: file, column, form, visits, field, label, type, unit, range, choices, required..."""
     protocol = data.protocol
     header = ["file", "column", "form", "form_name", "visits", "field", "label", "type", "unit", "range_low",
-              "range_high", "choices", "required", "not_before", "scale"]
+              "range_high", "choices", "required", "not_before", "scale", "asked_if"]
     rows: list[list[Any]] = [_field_row("enrolment", "Enrolment", "", f, "patients.csv")
                              for f in protocol.enrolment.fields]
     arms = "|".join(f"{a.id}={a.name}" for a in every_arm(protocol))
@@ -265,7 +266,7 @@ def dictionary_table(data: Dataset) -> str:
     for column, label, kind in analysis_columns(protocol):
         rows.append(["analysis.csv", column, "analysis", "Analysis file", "", column, label, kind, None, None, None,
                      "", False, None, None])
-    return csv_text(header, rows)
+    return csv_text(header, (row + [None] * (len(header) - len(row)) for row in rows))
 
 
 def csv_files(data: Dataset) -> dict[str, str]:
