@@ -334,3 +334,35 @@ def test_cli_export_writes_the_files_and_forms_tracking_reports(run_cli: Any, wo
     assert json.loads(schedule.stdout)["day0"] == days_ago(20).date().isoformat()
     shown = run_cli("forms", "schedule", trial.id, str(pid), "--db", url)
     assert "day28      day  28  outcome" in shown.stdout
+
+
+def test_aud7_the_whole_trail_is_exported_for_those_who_may_read_it_with_its_secrets_masked(world: World,
+                                                                                             filled: Filled):
+    trial = filled.trial
+    monitor = _zip(trial, "monitor", format="csv")
+    entries = _rows(monitor, "audit_log.csv")
+    with world.db.read() as s:
+        from equipoise.store.models import AuditEntry
+
+        live = s.scalars(select(AuditEntry).where(AuditEntry.trial_id == trial.id).order_by(AuditEntry.id)).all()
+        allocations = s.scalars(select(Allocation).where(Allocation.trial_id == trial.id)).all()
+    # Every entry up to the export, which is audited right after it.
+    assert [(int(r["entry_id"]), r["hash"]) for r in entries] == [(e.id, e.hash) for e in live[:-1]]
+    assert live[-1].action == "export"
+    randomized = [json.loads(r["new_values"]) for r in entries if r["table"] == "allocations"]
+    assert len(randomized) == 6
+    assert {v["arm"] for v in randomized} == {v["draws"] for v in randomized} == {"(blinded)"}
+    assert {v["idempotency_key"] for v in randomized} == {"(blinded)"}
+    signed = next(r for r in entries if r["table"] == "signatures")
+    assert (signed["user"], signed["user_name"]) == ("investigator", "Investigator (full name)")
+    assert {r["app_version"] for r in entries} != {""}
+    # The unblinded statistician sees the arms, never the draws; site roles and site exports get no trail.
+    unblinded = _rows(_zip(trial, "unblinded_stat", format="csv", unblinded=True), "audit_log.csv")
+    shown = [json.loads(r["new_values"]) for r in unblinded if r["table"] == "allocations"]
+    assert {v["arm"] for v in shown} <= ARMS
+    assert {v["draws"] for v in shown} == {"(blinded)"}
+    text = "\n".join(r["new_values"] + r["old_values"] for r in unblinded)
+    assert [str(d) for a in allocations for d in a.draws if str(d) in text] == []
+    assert "audit_log.csv" not in _zip(trial, "coord", format="csv")
+    assert "audit_log.csv" not in _zip(trial, "monitor", format="csv", site_id="pumch")
+    assert "audit_log.csv" not in _zip(trial, "blinded_stat", format="csv")

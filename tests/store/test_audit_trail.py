@@ -65,6 +65,23 @@ def test_aud_every_change_has_who_what_old_new_when_utc_why_where_and_version(se
     assert verify(seeded).ok
 
 
+def test_aud1_entries_name_the_actor_and_the_version_that_wrote_them(seeded: Database):
+    """The printed name (as a signature shows it) and the Equipoise version are part of each new entry and of its
+    hash: changing either in the database breaks the chain."""
+    from equipoise import __version__
+
+    context = AuditContext(actor="alice", actor_id=1, source="10.0.0.9", reason="typo", actor_name="Alice Liddell")
+    with seeded.write(context) as s:
+        s.scalars(select(Patient)).one().enrolment_values = {"age": 52}
+    last = _entries(seeded)[-1]
+    assert (last.actor, last.actor_name, last.app_version) == ("alice", "Alice Liddell", __version__)
+    assert verify(seeded).ok
+    _tamper(seeded, "UPDATE audit_log SET app_version = '0.0.1' WHERE id = :id", id=last.id)
+    report = verify(seeded)
+    assert report.first_bad_entry == last.id
+    assert "does not match its hash" in str(report)
+
+
 def test_aud_change_and_entry_roll_back_together(seeded: Database):
     before = len(_entries(seeded))
     def change_then_fail() -> None:

@@ -29,3 +29,15 @@ def test_every_audited_table_has_an_integer_id_for_the_generic_replay():
             "unblindings", "unblinding_requests", "notifications", "randomization_lists", "emergency_envelopes",
             "allocation_flags", "adaptive_tables", "part_allocations",
             "form_records", "form_queries", "patient_locks", "signatures", "off_study"} == tables
+
+
+def test_revision_ids_fit_alembic_version():
+    """alembic_version.version_num is VARCHAR(32): a longer id upgrades SQLite (which ignores lengths) and fails
+    on PostgreSQL."""
+    from alembic.script import ScriptDirectory
+
+    from equipoise.store.migrate import alembic_config_from_path
+
+    revisions = list(ScriptDirectory.from_config(alembic_config_from_path()).walk_revisions())
+    assert len(revisions) >= 13
+    assert [r.revision for r in revisions if len(r.revision) > 32] == []

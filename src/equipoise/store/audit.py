@@ -28,6 +28,7 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, event, insert, inspect, select, update
 from sqlalchemy.orm import ORMExecuteState, Session
 
+from equipoise import __version__
 from equipoise.store.models import GENESIS_HASH, AuditEntry, AuditHead, Base
 from equipoise.store.types import iso, utcnow
 
@@ -44,6 +45,7 @@ class AuditContext:
     source: str | None = None
     reason: str | None = None
     protocol_version: str | None = None
+    actor_name: str | None = None  # the printed name, as a signature shows it
 
 
 @dataclass
@@ -185,12 +187,16 @@ def entry_hash(prev_hash: str, fields: Mapping[str, Any]) -> str:
     return hashlib.sha256((prev_hash + "\n" + canonical(dict(fields))).encode()).hexdigest()
 
 
+HASHED = ("id", "at", "actor_id", "actor", "action", "table_name", "record_id", "trial_id", "old_values",
+          "new_values", "reason", "source", "protocol_version", "prev_hash")
+HASHED_WHEN_SET = ("actor_name", "app_version")  # added later: an entry without them hashes as it always did
+
+
 def hashed_fields(entry: AuditEntry | Mapping[str, Any]) -> dict[str, Any]:
-    names = ("id", "at", "actor_id", "actor", "action", "table_name", "record_id", "trial_id", "old_values",
-             "new_values", "reason", "source", "protocol_version", "prev_hash")
-    if isinstance(entry, AuditEntry):
-        return {n: getattr(entry, n) for n in names}
-    return {n: entry.get(n) for n in names}
+    get = (lambda n: getattr(entry, n)) if isinstance(entry, AuditEntry) else entry.get
+    fields = {n: get(n) for n in HASHED}
+    fields.update({n: get(n) for n in HASHED_WHEN_SET if get(n) is not None})
+    return fields
 
 
 @event.listens_for(Session, "before_commit")
@@ -223,9 +229,11 @@ def _seal(session: Session) -> None:
             "reason": entry.context.reason,
             "source": entry.context.source,
             "protocol_version": entry.protocol_version,
+            "actor_name": entry.context.actor_name,
+            "app_version": __version__,
             "prev_hash": last_hash,
         }
-        last_hash = entry_hash(last_hash, fields)
+        last_hash = entry_hash(last_hash, hashed_fields(fields))
         rows.append({**fields, "hash": last_hash})
     if len(rows) == 1 and conn.dialect.name == "postgresql":
         # One entry (an enrolment, most single changes): insert it and move the head in one statement, one

@@ -64,6 +64,7 @@ def read_audit(db: Database, principal: Principal, *, trial_id: str | None = Non
                         "table": e.table_name, "record_id": e.record_id, "trial_id": e.trial_id,
                         "old_values": _masked(e.old_values, secret), "new_values": _masked(e.new_values, secret),
                         "reason": e.reason, "source": e.source, "protocol_version": e.protocol_version,
+                        "actor_name": e.actor_name, "app_version": e.app_version,
                         "prev_hash": e.prev_hash, "hash": e.hash})
         return out
 

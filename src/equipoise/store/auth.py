@@ -76,7 +76,8 @@ class AuthService:
                         source: str | None, what: str) -> str | None:
         """Check a password, counting failures toward lockout; returns why it failed, or None."""
         now = utcnow()
-        ctx = AuditContext(actor=username, actor_id=user.id if user else None, source=source)
+        ctx = AuditContext(actor=username, actor_id=user.id if user else None, source=source,
+                           actor_name=user.full_name if user else None)
         if user is None or not user.active:
             password_matches(_DUMMY_HASH, password)
             record_event(session, f"{what}.failed", details={"username": username, "why": "unknown or inactive"},
@@ -110,7 +111,7 @@ class AuthService:
         toward the lockout like a wrong password."""
         if user.totp_secret is None:
             return None
-        ctx = AuditContext(actor=user.username, actor_id=user.id, source=source)
+        ctx = AuditContext(actor=user.username, actor_id=user.id, source=source, actor_name=user.full_name)
         if not code:
             record_event(session, "login.failed", details={"username": user.username, "why": "one-time code missing"},
                          context=ctx)
@@ -139,7 +140,8 @@ class AuthService:
                 session.add(AuthSession(token_hash=token_digest(token), user_id=user.id, kind="session",
                                         created_at=now, last_seen_at=now, expires_at=expires))
                 record_event(session, "login", details={"username": username},
-                             context=AuditContext(actor=username, actor_id=user.id, source=source))
+                             context=AuditContext(actor=username, actor_id=user.id, source=source,
+                                                  actor_name=user.full_name))
                 result = LoginResult(token, "session", user.id, username, expires,
                                      self.settings.idle_timeout_seconds)
         if failure == "locked":

@@ -290,6 +290,10 @@ class AuditEntry(Base):
     reason: Mapped[str | None] = mapped_column(Text, default=None)
     source: Mapped[str | None] = mapped_column(String(200), default=None)
     protocol_version: Mapped[str | None] = mapped_column(String(32), default=None)
+    # The actor's printed name and the Equipoise version that wrote the entry (AUD-1); entries written before
+    # these columns existed have neither, and their hashes cover neither (``audit.hashed_fields``).
+    actor_name: Mapped[str | None] = mapped_column(String(200), default=None)
+    app_version: Mapped[str | None] = mapped_column(String(32), default=None)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
 

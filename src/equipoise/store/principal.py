@@ -67,7 +67,7 @@ class Principal:
 
     def audit_context(self, reason: str | None = None, protocol_version: str | None = None) -> AuditContext:
         return AuditContext(actor=self.username, actor_id=self.user_id, source=self.source, reason=reason,
-                            protocol_version=protocol_version)
+                            protocol_version=protocol_version, actor_name=self.full_name or None)
 
 
 def system_principal(source: str = "cli") -> Principal:

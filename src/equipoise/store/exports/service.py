@@ -8,6 +8,8 @@
 - Audit: every export is an entry naming the formats, arms shown or masked, sites and each file's SHA-256,
   so an exported file can be matched to the entry that produced it.
 - Consistency: everything is read in one transaction (REPEATABLE READ on PostgreSQL), so the files agree.
+- The whole audit trail (``audit_log.csv``) goes only into a whole-trial export by a role that may read the
+  trail (the monitor, the unblinded statistician), with its secrets masked.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from equipoise import __version__
@@ -29,9 +32,11 @@ from equipoise.store.audit import record_event
 from equipoise.store.crf_access import check_site, require_in_trial, visible_sites
 from equipoise.store.db import Database
 from equipoise.store.errors import ForbiddenError, InvalidError
+from equipoise.store.exports.audit_log import audit_log_table
 from equipoise.store.exports.dataset import Dataset, collect
 from equipoise.store.exports.odm import snapshot, transactional
 from equipoise.store.exports.tables import csv_files
+from equipoise.store.models import AuditEntry
 from equipoise.store.patients import Clock
 from equipoise.store.principal import Principal
 from equipoise.store.roles import Action
@@ -105,6 +110,11 @@ class ExportService:
             data = collect(s, trial, current_version=current, arms_shown=arms_shown, sites=sites, exported_at=now,
                            exported_by=principal.username)
             files = self._files(data, fmt)
+            if fmt in ("csv", "all") and sites is None and (principal.system or principal.can(Action.VIEW_AUDIT,
+                                                                                              trial_id)):
+                entries = s.scalars(select(AuditEntry).where(AuditEntry.trial_id == trial_id)
+                                    .order_by(AuditEntry.id)).all()
+                files["audit_log.csv"] = audit_log_table(entries, arms_shown).encode()
         manifest = self._manifest(data, files, fmt)
         files["manifest.json"] = (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode()
         reason = f"{fmt} export" + (f" for {purpose}" if purpose else "")
