@@ -25,7 +25,7 @@ from tests.forms.conftest import Trial, World
 from tests.store.support import DEMO, PASSWORD
 
 ODM = "{http://www.cdisc.org/ns/odm/v1.3}"
-OLD_BACKUP = Path(__file__).parent / "data" / "schema-0010-demo.eqbackup"
+OLD_BACKUP = Path(__file__).parents[1] / "data" / "schema-0010-demo.eqbackup"
 
 
 def _event(description: str, grade: int = 3) -> dict[str, object]:
