@@ -22,6 +22,7 @@ from equipoise.server.form_schemas import (
 )
 from equipoise.server.routes import ERRORS, MAX_ID, PatientId
 from equipoise.server.schemas import ReauthBody
+from equipoise.store.change_reasons import change_reason
 from equipoise.store.database_lock import DatabaseLockService
 from equipoise.store.exports import ExportService
 from equipoise.store.forms import FormService
@@ -88,18 +89,18 @@ def save_form(trial_id: str, patient_id: PatientId, form_id: FormId, visit_id: V
     """Save the whole form. Values are checked per field (422 names each bad field); a change after the first
     save needs a reason and invalidates the form's signatures; a locked form answers 423. A repeating form adds
     a record with the next number (``instance``; 409 names it if another is given)."""
-    return crf.forms.save(user, trial_id, patient_id, form_id, visit_id, body.values, reason=body.reason,
-                          incomplete=body.incomplete, expected_version=body.expected_version,
-                          instance=instance).to_dict()
+    return crf.forms.save(user, trial_id, patient_id, form_id, visit_id, body.values,
+                          reason=change_reason(body.reason_code, body.reason), incomplete=body.incomplete,
+                          expected_version=body.expected_version, instance=instance).to_dict()
 
 
 @router.patch(FORM, tags=["forms"])
 def change_form(trial_id: str, patient_id: PatientId, form_id: FormId, visit_id: VisitId, body: FormPatchBody,
                 user: UserDep, crf: Crf, instance: Instance = 1) -> Json:
     """Change some fields of a saved form, with a reason."""
-    return crf.forms.save(user, trial_id, patient_id, form_id, visit_id, body.values, reason=body.reason,
-                          incomplete=body.incomplete, merge=True, expected_version=body.expected_version,
-                          instance=instance).to_dict()
+    return crf.forms.save(user, trial_id, patient_id, form_id, visit_id, body.values,
+                          reason=change_reason(body.reason_code, body.reason), incomplete=body.incomplete,
+                          merge=True, expected_version=body.expected_version, instance=instance).to_dict()
 
 
 @router.post(f"{FORM}/not-done", tags=["forms"])

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from equipoise.server.schemas import Body
+from equipoise.store.change_reasons import ChangeReason
 
 MAX_INSTANCE = 10_000  # records of one repeating form at one visit
 
@@ -16,7 +17,9 @@ class FormBody(Body):
     values: dict[str, Any] = Field(description="Field id -> value (numbers, true/false, dates as YYYY-MM-DD); "
                                    "a field left out is empty.")
     reason: str | None = Field(default=None, max_length=2000,
-                               description="Why the form is changed: required for every change after the first save.")
+                               description="Why the form is changed: required for every change after the first save "
+                               "(as reason_code, reason, or both).")
+    reason_code: ChangeReason | None = Field(default=None, description="The kind of change, from the pick list.")
     incomplete: bool = Field(default=False, description="Save although required fields are empty (status incomplete).")
     expected_version: int | None = Field(default=None, ge=0, le=2_147_483_647,
                                          description="The version you loaded: 409 if someone saved since.")
@@ -24,7 +27,9 @@ class FormBody(Body):
 
 class FormPatchBody(Body):
     values: dict[str, Any] = Field(description="Only the fields to change (null empties a field).")
-    reason: str = Field(min_length=1, max_length=2000, description="Why the values are changed (required).")
+    reason: str | None = Field(default=None, max_length=2000,
+                               description="Why the values are changed (this, reason_code, or both, required).")
+    reason_code: ChangeReason | None = Field(default=None, description="The kind of change, from the pick list.")
     incomplete: bool = False
     expected_version: int | None = Field(default=None, ge=0, le=2_147_483_647)
 

@@ -30,6 +30,7 @@ from equipoise.server.schemas import (
 from equipoise.store import trials as trial_store
 from equipoise.store import users as user_store
 from equipoise.store.audit_view import read_audit
+from equipoise.store.change_reasons import change_reason
 from equipoise.store.errors import ForbiddenError, InvalidError
 from equipoise.store.principal import Principal
 from equipoise.store.replay import replay_trial
@@ -207,7 +208,8 @@ def get_patient(trial_id: str, patient_id: PatientId, user: UserDep, svc: SvcDep
 @router.patch("/api/trials/{trial_id}/patients/{patient_id}", tags=["patients"])
 def correct_patient(trial_id: str, patient_id: PatientId, body: CorrectionBody, user: UserDep, svc: SvcDep) -> Json:
     """Correct enrolment values with a reason; the allocation never changes, differences become discrepancies."""
-    patient, raised = svc.patients.correct(user, trial_id, patient_id, body.values, body.reason)
+    patient, raised = svc.patients.correct(user, trial_id, patient_id, body.values,
+                                           change_reason(body.reason_code, body.reason))
     return {"patient": patient.to_dict(), "discrepancies": raised}
 
 

@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from equipoise.store.change_reasons import ChangeReason
+
 
 class Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -60,7 +62,9 @@ class EnrolBody(Body):
 
 class CorrectionBody(Body):
     values: dict[str, Any] = Field(description="Only the fields being corrected.")
-    reason: str = Field(min_length=1, max_length=2000, description="Why the value is changed (required).")
+    reason: str | None = Field(default=None, max_length=2000,
+                               description="Why the value is changed (this, reason_code, or both, required).")
+    reason_code: ChangeReason | None = Field(default=None, description="The kind of change, from the pick list.")
 
 
 class RandomizeBody(Body):

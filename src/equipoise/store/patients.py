@@ -207,7 +207,7 @@ class PatientService:
             return [patient_view(p) for p in s.scalars(query.limit(limit).offset(offset))]
 
     def correct(self, principal: Principal, trial_id: str, patient_id: int, raw_values: Mapping[str, Any],
-                reason: str) -> tuple[PatientView, list[dict[str, Any]]]:
+                reason: str | None) -> tuple[PatientView, list[dict[str, Any]]]:
         """Correct enrolment values (reason required); frozen factors stay, differences become discrepancies."""
         if not reason or not reason.strip():
             raise InvalidError("a reason for the change is required")
