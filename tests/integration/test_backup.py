@@ -215,3 +215,47 @@ def test_a_backup_from_an_older_schema_restores_and_is_upgraded(tmp_path: Path, 
     assert report.trials_replayed == 1
     assert report.schema_revision == head_revision()
     target.dispose()
+
+
+def test_an_encrypted_backup_needs_its_passphrase_and_refuses_any_change(populated: Demo, tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch):
+    """SEC-1: `backup create --encrypt` seals the file (AES-256-GCM, scrypt); check and restore need the
+    passphrase, and a wrong one or a changed byte is refused before anything is written."""
+    from equipoise.store.backup_crypto import MAGIC, PASSPHRASE_ENV
+
+    backup = tmp_path / "sealed.eqbackup"
+    source = populated.copy(tmp_path / "source")
+    monkeypatch.setenv(PASSPHRASE_ENV, "correct horse battery staple")
+    made = cli("backup", "create", backup, "--db", source, "--encrypt")
+    assert made.code == 0, made.stderr
+    content = backup.read_bytes()
+    assert content.startswith(MAGIC)
+    assert b"manifest.json" not in content  # not even the zip's member names are readable
+    assert stat.S_IMODE(backup.stat().st_mode) == 0o600
+    drill = cli("backup", "check", backup, "--json")
+    assert drill.code == 0, drill.stderr
+    assert json.loads(drill.stdout)["ok"] is True
+    target = f"sqlite:///{tmp_path / 'target.sqlite3'}"
+    monkeypatch.setenv(PASSPHRASE_ENV, "a wrong passphrase, long enough")
+    wrong = cli("backup", "restore", backup, "--db", target)
+    assert wrong.code != 0
+    assert "does not decrypt: a wrong passphrase, or the file was changed" in wrong.stderr
+    assert "Traceback" not in wrong.stderr
+    monkeypatch.setenv(PASSPHRASE_ENV, "correct horse battery staple")
+    changed = tmp_path / "changed.eqbackup"
+    flipped = bytearray(content)
+    flipped[len(content) // 2] ^= 1
+    changed.write_bytes(bytes(flipped))
+    assert "does not decrypt" in cli("backup", "check", changed).stderr
+    monkeypatch.delenv(PASSPHRASE_ENV)
+    assert "is encrypted: give its passphrase" in str(_refusal(lambda: restore_backup(Database(target), backup)))
+    restored = restore_backup(Database(target), backup, passphrase="correct horse battery staple")
+    assert restored.ok, (str(restored.verify), restored.problems)
+    assert "at least 12 characters" in str(_refusal(lambda: create_backup(Database(source), tmp_path / "weak",
+                                                                           passphrase="short")))
+
+
+def _refusal(action: Any) -> UserError:
+    with pytest.raises(UserError) as refused:
+        action()
+    return refused.value

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,8 +15,29 @@ from rich.progress import Progress, TextColumn, TimeElapsedColumn
 
 from equipoise.cli.database_option import DbOption, open_database
 from equipoise.cli.output import JsonOption, error_console, print_json, print_plain, print_report
+from equipoise.errors import UserError
 
 backup_app = typer.Typer(help="Back up, check and restore a trial database.", no_args_is_help=True)
+PASSPHRASE_HELP = ("the passphrase comes from $EQUIPOISE_BACKUP_PASSPHRASE or is asked for (never on the command "
+                   "line, where other users of the machine could read it)")
+
+
+def _passphrase(confirm: bool) -> str:
+    """The backup passphrase: from the environment (scripts, cron), else typed at a prompt."""
+    from equipoise.store.backup_crypto import PASSPHRASE_ENV
+
+    given = os.environ.get(PASSPHRASE_ENV)
+    if given:
+        return given
+    if not sys.stdin.isatty():
+        raise UserError(f"set ${PASSPHRASE_ENV} to the backup passphrase (no terminal to ask it at)")
+    return str(typer.prompt("Backup passphrase", hide_input=True, confirmation_prompt=confirm))
+
+
+def _passphrase_if_encrypted(path: Path) -> str | None:
+    from equipoise.store.backup_crypto import is_encrypted
+
+    return _passphrase(confirm=False) if is_encrypted(path) else None
 
 
 @contextmanager
@@ -35,16 +58,20 @@ def _progress(enabled: bool, what: str) -> Iterator[Any]:
 
 @backup_app.command("create")
 def create_command(output: Path = typer.Argument(..., help="The backup file to write (it must not exist)."),
-                   db: str | None = DbOption, as_json: bool = JsonOption) -> None:
+                   db: str | None = DbOption, as_json: bool = JsonOption,
+                   encrypt: bool = typer.Option(False, "--encrypt", help="Seal the file with AES-256-GCM under a "
+                                                "passphrase; " + PASSPHRASE_HELP + ".")) -> None:
     """Write every table to one file in one consistent snapshot; the server may keep running.
 
     The file holds everything, password hashes and allocation secrets included: keep it as safe as the
-    database (it is written readable by its owner only)."""
+    database (it is written readable by its owner only), and encrypt it (--encrypt) before it leaves the
+    server."""
     from equipoise.store.backup import create_backup
 
     database = open_database(db)
+    passphrase = _passphrase(confirm=True) if encrypt else None
     with _progress(not as_json, "backing up") as hook:
-        manifest = create_backup(database, output, hook)
+        manifest = create_backup(database, output, hook, passphrase=passphrase)
     if as_json:
         print_json({"file": str(output), **manifest.to_dict()})
     else:
@@ -56,11 +83,12 @@ def create_command(output: Path = typer.Argument(..., help="The backup file to w
 def check_command(backup: Path = typer.Argument(..., help="A backup file."), as_json: bool = JsonOption,
                   quick: bool = typer.Option(False, "--quick", help="Only the checksums; no restore drill.")) -> None:
     """Check every checksum, then restore into a temporary database and verify the audit trail and every
-    allocation (a restore drill); exit 1 if anything is wrong."""
+    allocation (a restore drill); exit 1 if anything is wrong. An encrypted backup needs its passphrase."""
     from equipoise.store.backup import check_backup, restore_backup
     from equipoise.store.db import Database
 
-    manifest = check_backup(backup)
+    passphrase = _passphrase_if_encrypted(backup)
+    manifest = check_backup(backup, passphrase)
     if quick:
         if as_json:
             print_json({"ok": True, "file": str(backup), **manifest.to_dict()})
@@ -71,7 +99,7 @@ def check_command(backup: Path = typer.Argument(..., help="A backup file."), as_
         drill = Database(f"sqlite:///{scratch}/drill.sqlite3")
         try:
             with _progress(not as_json, "restore drill") as hook:
-                report = restore_backup(drill, backup, hook)
+                report = restore_backup(drill, backup, hook, passphrase=passphrase)
         finally:
             drill.dispose()
     if as_json:
@@ -87,11 +115,12 @@ def restore_command(backup: Path = typer.Argument(..., help="A backup file."), d
                     as_json: bool = JsonOption) -> None:
     """Restore a backup into an empty database (SQLite or PostgreSQL, whichever made it); nothing is written
     unless every checksum matches; then verify the audit trail and replay every allocation (exit 1 if not
-    clean)."""
+    clean). An encrypted backup needs its passphrase."""
     from equipoise.store.backup import restore_backup
     from equipoise.store.db import Database
 
+    passphrase = _passphrase_if_encrypted(backup)
     database = Database(db)
     with _progress(not as_json, "restoring") as hook:
-        report = restore_backup(database, backup, hook)
+        report = restore_backup(database, backup, hook, passphrase=passphrase)
     print_report(report, as_json)

@@ -15,6 +15,8 @@ written when anything fails), then upgrades the schema and verifies the audit ch
 its history. Making a backup and restoring one are audit events of their own.
 
 A JSON column holding SQL NULL comes back as JSON ``null``: both read as ``None`` everywhere in Equipoise.
+With a passphrase the zip is sealed with AES-256-GCM (``backup_crypto``); checking and restoring it need the
+passphrase, and a file that does not authenticate is refused before anything is read from it.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import tempfile
 import zipfile
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -49,6 +52,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from equipoise import __version__
 from equipoise.errors import UserError
 from equipoise.store.audit import AuditContext, record_event
+from equipoise.store.backup_crypto import MIN_PASSPHRASE, decrypted, encrypt_file, is_encrypted
 from equipoise.store.db import Database
 from equipoise.store.migrate import current_revision, head_revision, upgrade
 from equipoise.store.models import GENESIS_HASH, AuditHead, Base
@@ -122,8 +126,11 @@ def tables() -> list[Table]:
 # --- making a backup -----------------------------------------------------------------------------------------------
 
 def create_backup(db: Database, path: Path, progress: Progress | None = None,
-                  operator: AuditContext | None = None) -> Manifest:
-    """Write a backup of ``db`` to ``path`` (a new file; an existing one is refused)."""
+                  operator: AuditContext | None = None, passphrase: str | None = None) -> Manifest:
+    """Write a backup of ``db`` to ``path`` (a new file; an existing one is refused), encrypted under
+    ``passphrase`` if one is given (``backup_crypto``)."""
+    if passphrase is not None and len(passphrase) < MIN_PASSPHRASE:
+        raise UserError(f"the backup passphrase needs at least {MIN_PASSPHRASE} characters")
     revision = current_revision(db)
     if revision is None:
         raise UserError(f"{_where(db)} holds no Equipoise schema: nothing to back up")
@@ -131,23 +138,42 @@ def create_backup(db: Database, path: Path, progress: Progress | None = None,
         raise UserError(f"{path} exists already: choose a new file name (a backup never overwrites a file)")
     partial = path.with_name(path.name + ".partial")
     entries: dict[str, TableEntry] = {}
-    try:
-        # Owner-only: the file holds everything, password hashes and allocation secrets included.
-        handle = os.fdopen(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb")
-        with handle, _snapshot(db) as conn, zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-            for table in tables():
-                entries[table.name] = _dump_table(conn, table, archive, progress)
-            head = conn.execute(select(AuditHead.last_id, AuditHead.last_hash)).one_or_none()
-            manifest = Manifest(__version__, revision, db.dialect, iso(utcnow()), entries,
-                                {"last_id": head.last_id, "last_hash": head.last_hash} if head else {})
-            archive.writestr("manifest.json", json.dumps(manifest.to_dict(), indent=2, sort_keys=True))
-        partial.replace(path)  # only a complete backup gets the name asked for
-    finally:
-        partial.unlink(missing_ok=True)
+    with tempfile.TemporaryDirectory(prefix="equipoise-backup-") as scratch:
+        plain = Path(scratch) / "backup.zip" if passphrase is not None else partial
+        try:
+            # Owner-only: the file holds everything, password hashes and allocation secrets included.
+            handle = os.fdopen(os.open(plain, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb")
+            with handle, _snapshot(db) as conn, zipfile.ZipFile(handle, "w",
+                                                                compression=zipfile.ZIP_DEFLATED) as archive:
+                for table in tables():
+                    entries[table.name] = _dump_table(conn, table, archive, progress)
+                head = conn.execute(select(AuditHead.last_id, AuditHead.last_hash)).one_or_none()
+                manifest = Manifest(__version__, revision, db.dialect, iso(utcnow()), entries,
+                                    {"last_id": head.last_id, "last_hash": head.last_hash} if head else {})
+                archive.writestr("manifest.json", json.dumps(manifest.to_dict(), indent=2, sort_keys=True))
+            if passphrase is not None:
+                with os.fdopen(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as out:
+                    encrypt_file(plain, out, passphrase)
+            partial.replace(path)  # only a complete backup gets the name asked for
+        finally:
+            partial.unlink(missing_ok=True)
     with db.write(operator or AuditContext(actor="cli", source="cli")) as s:
         record_event(s, "backup.created", details={"file": path.name, "sha256": file_sha256(path),
-                                                   "rows": manifest.rows, "audit_head": manifest.audit_head})
+                                                   "rows": manifest.rows, "audit_head": manifest.audit_head,
+                                                   "encrypted": passphrase is not None})
     return manifest
+
+
+@contextmanager
+def _readable(path: Path, passphrase: str | None) -> Iterator[Path]:
+    """The backup zip: the file itself, or the decryption of an encrypted backup."""
+    if not path.exists():
+        raise UserError(f"{path}: no such file")
+    if is_encrypted(path):
+        with decrypted(path, passphrase) as plain:
+            yield plain
+    else:
+        yield path
 
 
 @contextmanager
@@ -204,10 +230,15 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def check_backup(path: Path) -> Manifest:
+def check_backup(path: Path, passphrase: str | None = None) -> Manifest:
     """The backup's manifest, once every table file matches its row count and checksum; else a UserError
     that says what is wrong."""
-    with _open(path) as archive:
+    with _readable(path, passphrase) as plain:
+        return _check(path, plain)
+
+
+def _check(path: Path, plain: Path) -> Manifest:
+    with _open(path, plain) as archive:
         manifest = _manifest(path, archive)
         for name, entry in manifest.tables.items():
             digest = hashlib.sha256()
@@ -221,9 +252,10 @@ def check_backup(path: Path) -> Manifest:
     return manifest
 
 
-def _open(path: Path) -> zipfile.ZipFile:
+def _open(path: Path, plain: Path) -> zipfile.ZipFile:
+    """The zip ``plain`` (``path`` itself, or its decryption), its errors named after ``path``."""
     try:
-        return zipfile.ZipFile(path)
+        return zipfile.ZipFile(plain)
     except FileNotFoundError:
         raise UserError(f"{path}: no such file") from None
     except (zipfile.BadZipFile, OSError) as error:
@@ -264,9 +296,15 @@ def _lines(path: Path, archive: zipfile.ZipFile, table: str) -> Iterator[bytes]:
 # --- restoring one -------------------------------------------------------------------------------------------------
 
 def restore_backup(db: Database, path: Path, progress: Progress | None = None,
-                   operator: AuditContext | None = None) -> RestoreReport:
+                   operator: AuditContext | None = None, passphrase: str | None = None) -> RestoreReport:
     """Restore the backup at ``path`` into ``db``, which must hold no data; then verify the audit trail."""
-    manifest = check_backup(path)  # every checksum before anything is written
+    with _readable(path, passphrase) as plain:
+        return _restore(db, path, plain, progress, operator)
+
+
+def _restore(db: Database, path: Path, plain: Path, progress: Progress | None,
+             operator: AuditContext | None) -> RestoreReport:
+    manifest = _check(path, plain)  # every checksum before anything is written
     known = {t.name: t for t in tables()}
     if not _knows(manifest.schema_revision):
         _unknown(path, manifest)
@@ -279,7 +317,7 @@ def restore_backup(db: Database, path: Path, progress: Progress | None = None,
     unexpected = sorted(set(manifest.tables) - set(known))
     if unexpected:
         raise UserError(f"{path}: tables {', '.join(unexpected)} are not in this Equipoise's schema")
-    with _open(path) as archive, db.write_engine.begin() as conn:
+    with _open(path, plain) as archive, db.write_engine.begin() as conn:
         conn.execute(delete(AuditHead))  # the migration's genesis row; the backup has the real head
         for table in tables():
             if table.name in manifest.tables:
