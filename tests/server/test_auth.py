@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
@@ -16,7 +17,7 @@ from tests.server.conftest import TRIAL, USERS, Api, seed
 from tests.store.support import PASSWORD
 
 
-def _client(db: Database, **settings: int) -> TestClient:
+def _client(db: Database, **settings: Any) -> TestClient:
     seed(db)
     return TestClient(create_app(db, Settings(**settings)))
 

@@ -27,7 +27,7 @@ def test_every_audited_table_has_an_integer_id_for_the_generic_replay():
     tables = {m.__tablename__ for m in audited_models()}
     assert {"trials", "users", "memberships", "patients", "allocations", "allocation_states", "discrepancies",
             "unblindings", "unblinding_requests", "notifications", "randomization_lists", "emergency_envelopes",
-            "allocation_flags", "adaptive_tables", "part_allocations",
+            "allocation_flags", "adaptive_tables", "part_allocations", "notification_deliveries",
             "form_records", "form_queries", "patient_locks", "signatures", "off_study"} == tables
 
 

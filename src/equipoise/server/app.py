@@ -28,6 +28,7 @@ from equipoise.store.auth import AuthService
 from equipoise.store.db import Database
 from equipoise.store.enrol_randomize import EnrolAndRandomizeService
 from equipoise.store.errors import ServiceError
+from equipoise.store.notification_delivery import deliver_pending
 from equipoise.store.patients import PatientService
 from equipoise.store.randomization import RandomizationService
 from equipoise.store.scheduled_verify import verify_and_record
@@ -68,8 +69,24 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     async with anyio.create_task_group() as tasks:
         if interval > 0:
             tasks.start_soon(_verify_on_schedule, services.db, interval)
+        settings = services.auth.settings
+        if settings.notify_url:
+            tasks.start_soon(_deliver_notifications, services.db, settings.notify_url, settings.notify_secret,
+                             settings.notify_interval_seconds)
         yield
         tasks.cancel_scope.cancel()
+
+
+async def _deliver_notifications(db: Database, url: str, secret: str, interval: float) -> None:
+    """UNB-1: POST new notifications to the configured receiver, retrying those that failed."""
+    while True:
+        try:
+            report = await anyio.to_thread.run_sync(lambda: deliver_pending(db, url, secret))
+            for notification_id, why in report.failed.items():
+                log.warning("notification %d not delivered: %s", notification_id, why)
+        except Exception as exc:  # a database that is down now may be back at the next round
+            log.error("notification delivery could not run: %s", type(exc).__name__)
+        await anyio.sleep(max(interval, 1))
 
 
 async def _verify_on_schedule(db: Database, interval: float) -> None:

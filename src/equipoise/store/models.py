@@ -315,8 +315,9 @@ def audited_models() -> list[type[Base]]:
     return [m.class_ for m in Base.registry.mappers if getattr(m.class_, "__audited__", False)]
 
 
-# The case report form, randomization list and further randomization tables live in their own modules;
-# importing them here registers them with ``Base``, so the audit trail and ``audit verify`` always know them.
+# The case report form, randomization list, further randomization and delivery tables live in modules of their
+# own; importing them here registers them with ``Base``, so the audit trail and ``audit verify`` always know them.
 from equipoise.store import crf_models as _crf_models  # noqa: E402, F401
+from equipoise.store import delivery_models as _delivery_models  # noqa: E402, F401
 from equipoise.store import list_models as _list_models  # noqa: E402, F401
 from equipoise.store import part_models as _part_models  # noqa: E402, F401

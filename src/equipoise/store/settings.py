@@ -22,6 +22,10 @@ class Settings:
     touch_interval_seconds: int = 30
     # AUD-8: how often a running server verifies the audit trail (0: never; ``equipoise audit verify`` any time)
     verify_interval_seconds: int = 24 * 3600
+    # UNB-1: where notifications are POSTed (empty: they stay in the application), the HMAC key, how often
+    notify_url: str = ""
+    notify_secret: str = ""
+    notify_interval_seconds: int = 30
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -33,4 +37,7 @@ class Settings:
             touch_interval_seconds=min(_int("EQUIPOISE_TOUCH_INTERVAL", cls.touch_interval_seconds),
                                        _int("EQUIPOISE_IDLE_TIMEOUT", cls.idle_timeout_seconds)),
             verify_interval_seconds=_int("EQUIPOISE_VERIFY_INTERVAL", cls.verify_interval_seconds),
+            notify_url=os.environ.get("EQUIPOISE_NOTIFY_URL", ""),
+            notify_secret=os.environ.get("EQUIPOISE_NOTIFY_SECRET", ""),
+            notify_interval_seconds=_int("EQUIPOISE_NOTIFY_INTERVAL", cls.notify_interval_seconds),
         )
