@@ -21,7 +21,9 @@ from equipoise.store.roles import Role
 from equipoise.store.trials import create_trial_from_file
 from equipoise.store.users import add_user, grant_role, revoke_role
 from equipoise.store.verify import verify
-from tests.store.support import DEMO, PASSWORD
+from tests.store.support import DEMO, PASSWORD, PostgresSchemas, pg_schemas
+
+__all__ = ["pg_schemas"]
 
 
 def _entries(db: Database) -> list[AuditEntry]:
@@ -42,6 +44,10 @@ def _tamper(db: Database, sql: str, **params: object) -> None:
 
 @pytest.fixture
 def seeded(db: Database) -> Database:
+    return seeded_database(db)
+
+
+def seeded_database(db: Database) -> Database:
     operator = system_principal("test")
     create_trial_from_file(db, operator, DEMO)
     add_user(db, operator, "alice", "Alice", PASSWORD, roles=[(Role.COORDINATOR, "MSC-COVID-RCT", "pumch")])
@@ -179,3 +185,35 @@ def test_user_row_changed_directly_is_found(seeded: Database):
     assert "password_hash" in finding.message
     with seeded.read() as s:
         assert s.scalar(select(User.username)) == "alice"
+
+
+@pytest.mark.postgres
+def test_aud2_postgresql_refuses_writes_that_do_not_come_from_equipoise(pg_schemas: PostgresSchemas):
+    """A write from another connection (psql, a script) would change data with no audit entry: on PostgreSQL
+    every table refuses it (migration 0015); Equipoise's own connections write as before. SQLite has no such
+    guard; there ``audit verify`` finds the change afterwards (test_tamper_a_value_changed_in_the_database_is_found).
+    """
+    import psycopg
+
+    from equipoise.store.migrate import upgrade
+    from equipoise.store.models import Base
+    from tests.store.support import plain_pg_url
+
+    database = Database(pg_schemas.new())
+    upgrade(database)
+    seeded = seeded_database(database)
+    with psycopg.connect(plain_pg_url(seeded.url), autocommit=True) as conn:
+        for statement in ("UPDATE patients SET site_id = 'milan-sacco'",
+                          "DELETE FROM form_records",
+                          "INSERT INTO audit_head (id, last_id, last_hash) VALUES (2, 0, 'x')"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege,
+                               match="refused: only Equipoise writes its tables"):
+                conn.execute(statement)
+        guarded = {row[0] for row in conn.execute(
+            "SELECT c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+            "WHERE t.tgname LIKE '%_writer_only' AND c.relnamespace = current_schema()::regnamespace")}
+    assert {t.name for t in Base.metadata.sorted_tables} - guarded == set()  # a new table needs its trigger
+    with seeded.write(AuditContext(actor="alice", actor_id=1, reason="typo")) as s:
+        s.scalars(select(Patient)).one().enrolment_values = {"age": 53}
+    assert verify(seeded).ok
+    database.dispose()

@@ -96,6 +96,23 @@ def _ping_when_idle(engine: Engine) -> None:
             raise DisconnectionError("the pooled connection is gone")
 
 
+WRITER_SETTING = "equipoise.writer"
+
+
+def _mark_as_writer(engine: Engine) -> None:
+    """PostgreSQL: say on each new connection that it is Equipoise's, which the tables' triggers require of every
+    write (migration 0015, AUD-2). Once per connection, in autocommit so no rollback undoes it."""
+
+    @event.listens_for(engine, "connect")
+    def _writer(dbapi_conn: Any, _record: Any) -> None:
+        autocommit = dbapi_conn.autocommit
+        dbapi_conn.autocommit = True
+        try:
+            dbapi_conn.execute(f"SET {WRITER_SETTING} = 'on'")
+        finally:
+            dbapi_conn.autocommit = autocommit
+
+
 class Database:
     """One database: a write engine and a read engine sharing its URL."""
 
@@ -127,6 +144,7 @@ class Database:
             self._lock_path = None
             self.write_engine = create_engine(self.url, pool_size=pool_size, max_overflow=overflow)
             _ping_when_idle(self.write_engine)
+            _mark_as_writer(self.write_engine)
             self.read_engine = self.write_engine
             self._lookup_engine = self.write_engine.execution_options(isolation_level="AUTOCOMMIT")
         self._writer = sessionmaker(self.write_engine, expire_on_commit=False)
