@@ -150,7 +150,20 @@ class AllocationState(Base):
     count: Mapped[int] = mapped_column(Integer, default=0)
 
 
-class Allocation(Base):
+class Recomputable:
+    """The columns ``equipoise allocation replay`` recomputes an allocation from (RND-7): the algorithm and its
+    parameters, the request, the random draws, the diagnostics and the state after it. Shared by the main
+    randomization's ``allocations`` and the further randomizations' ``part_allocations``."""
+
+    method: Mapped[str] = mapped_column(String(32))
+    parameters: Mapped[JsonDict] = mapped_column(JSON)
+    request: Mapped[JsonDict] = mapped_column(JSON)
+    draws: Mapped[list[float]] = mapped_column(JSON)
+    diagnostics: Mapped[JsonDict] = mapped_column(JSON)
+    state_after: Mapped[JsonDict] = mapped_column(JSON)
+
+
+class Allocation(Recomputable, Base):
     """One randomization with everything needed to recompute it (RND-7): inputs, parameters, draws, state."""
 
     __tablename__ = "allocations"
@@ -172,12 +185,6 @@ class Allocation(Base):
     kit_code: Mapped[str | None] = mapped_column(String(40), unique=True, default=None)
     protocol_version: Mapped[str] = mapped_column(String(32))
     allocation_date: Mapped[dt.date] = mapped_column(Date)
-    method: Mapped[str] = mapped_column(String(32))
-    parameters: Mapped[JsonDict] = mapped_column(JSON)
-    request: Mapped[JsonDict] = mapped_column(JSON)
-    draws: Mapped[list[float]] = mapped_column(JSON)
-    diagnostics: Mapped[JsonDict] = mapped_column(JSON)
-    state_after: Mapped[JsonDict] = mapped_column(JSON)
     adaptive_table_version: Mapped[int | None] = mapped_column(Integer, default=None)
     idempotency_key: Mapped[str] = mapped_column(String(100))
     allocated_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import JSON, Date, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from equipoise.store.models import Base
+from equipoise.store.models import Base, Recomputable
 from equipoise.store.types import UTCDateTime, utcnow
 
 JsonDict = dict[str, Any]
@@ -26,7 +26,7 @@ def part_state_key(part_id: str, key: str) -> str:
     return f"{PART_STATE_PREFIX}{part_id}|{key}"
 
 
-class PartAllocation(Base):
+class PartAllocation(Recomputable, Base):
     __tablename__ = "part_allocations"
     __audited__ = True
     __audit_secret__ = frozenset({"state_after", "draws", "diagnostics", "parameters", "request"})
@@ -48,12 +48,6 @@ class PartAllocation(Base):
     arm: Mapped[str] = mapped_column(String(64))
     protocol_version: Mapped[str] = mapped_column(String(32))
     allocation_date: Mapped[dt.date] = mapped_column(Date)
-    method: Mapped[str] = mapped_column(String(32))
-    parameters: Mapped[JsonDict] = mapped_column(JSON)
-    request: Mapped[JsonDict] = mapped_column(JSON)
-    draws: Mapped[list[float]] = mapped_column(JSON)
-    diagnostics: Mapped[JsonDict] = mapped_column(JSON)
-    state_after: Mapped[JsonDict] = mapped_column(JSON)
     idempotency_key: Mapped[str] = mapped_column(String(100))
     allocated_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
     allocated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
