@@ -145,3 +145,20 @@ def test_design_json_from_the_design_command_is_a_plan(run_cli, tmp_path):
                         "--json")
     assert from_json.code == 0, from_json.stderr
     assert json.loads(from_json.stdout) == json.loads(from_file.stdout)
+
+
+def test_a_look_with_one_arm_only_is_named(run_cli, tmp_path):
+    """An early look whose patients are all in one arm cannot compare the arms: the refusal names the look."""
+    import pandas as pd
+
+    from tests.conftest import EXAMPLES
+
+    df = pd.read_csv(EXAMPLES / "data" / "msc-rct-demo.csv")
+    df.loc[(df["look"] == 1) & (df["arm"] == "msc"), "look"] = 2
+    path = tmp_path / "one-arm-first.csv"
+    df.to_csv(path, index=False)
+    out = run_cli("analyze", "interim", "--protocol", EXAMPLES / "covid19-msc-rct.yaml", "--data", path)
+    assert out.code == 2
+    assert out.stderr.startswith("look 1 (")
+    assert "choose later look dates or fewer looks" in out.stderr
+    assert "Traceback" not in out.stderr

@@ -104,8 +104,13 @@ def looks_from_protocol(protocol: Protocol, df: pd.DataFrame, *, look_column: st
     measure, log_scale = "effect", False
     for k in range(1, int(look_of.max()) + 1):
         sub = df.loc[look_of <= k].reset_index(drop=True)
-        comp = run_comparison(protocol, sub, plan.primary, arm=arm, control=control.id, experimental=experimental[0],
-                              role="primary")
+        try:
+            comp = run_comparison(protocol, sub, plan.primary, arm=arm, control=control.id,
+                                  experimental=experimental[0], role="primary")
+        except UserError as error:
+            # Early looks are the ones with too few patients (one arm only, say): say which look it is.
+            raise UserError(f"look {k} ({len(sub)} patients, looks 1 to {k}): {error}; choose later look dates or "
+                            "fewer looks") from None
         est, se, measure, log_scale = oriented_effect(comp.result, plan.primary.method, outcome.better.value)
         n = _analysed(comp.result)
         fraction = (1 / se**2) / max_information if max_information else n / float(target or 1)
