@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from equipoise.protocol.amendments import AddArm, AddSite, Amendment, DropArm, SetAllocation, SetSiteArms
+from equipoise.protocol.amendments import AddArm, AddField, AddSite, Amendment, DropArm, SetAllocation, SetSiteArms
 from equipoise.protocol.problems import Path
 
 if TYPE_CHECKING:
@@ -16,6 +16,7 @@ def apply_amendment_checked(protocol: Protocol, amendment: Amendment) -> tuple[P
     """The amended protocol and the problems found, each with its path inside the amendment."""
     arms = list(protocol.arms)
     sites = list(protocol.sites)
+    forms = list(protocol.forms)
     problems: list[tuple[Path, str]] = []
 
     def arm_ids() -> set[str]:
@@ -70,12 +71,37 @@ def apply_amendment_checked(protocol: Protocol, amendment: Amendment) -> tuple[P
                 problems.append(((*here, "site", "id"), f"site {change.site.id!r} already exists"))
                 continue
             sites.append(change.site)
+        elif isinstance(change, AddField):
+            form = next((f for f in forms if f.id == change.form), None)
+            if form is None:
+                problems.append(((*here, "form"), f"unknown form {change.form!r}"))
+                continue
+            if form.field(change.field.id) is not None:
+                problems.append(((*here, "field", "id"), f"form {form.id} has a field {change.field.id!r} already"))
+                continue
+            if change.field.required:
+                problems.append(((*here, "field", "required"), "a field added by an amendment must be optional "
+                                 "(required: false): records saved before it have no value"))
+            added = form.model_copy(update={"fields": [*form.fields, change.field]})
+            forms = [added if f.id == form.id else f for f in forms]
 
     trial = protocol.trial.model_copy(
         update={"version": amendment.version, "effective_date": amendment.effective_date}
     )
-    amended = protocol.model_copy(update={"trial": trial, "arms": arms, "sites": sites})
+    amended = protocol.model_copy(update={"trial": trial, "arms": arms, "sites": sites, "forms": forms})
     return amended, problems
+
+
+def with_every_field(protocol: Protocol) -> Protocol:
+    """The base protocol with every field its amendments add to its forms: what records of any version can hold
+    (exports, the data dictionary, reading and tracing forms). Saving checks the version in force instead."""
+    forms = {f.id: f for f in protocol.forms}
+    for amendment in protocol.amendments:
+        for change in amendment.changes:
+            form = forms.get(change.form) if isinstance(change, AddField) else None
+            if isinstance(change, AddField) and form is not None and form.field(change.field.id) is None:
+                forms[form.id] = form.model_copy(update={"fields": [*form.fields, change.field]})
+    return protocol.model_copy(update={"forms": list(forms.values())})
 
 
 def apply_amendment(protocol: Protocol, amendment: Amendment) -> Protocol:

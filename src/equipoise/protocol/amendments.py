@@ -1,4 +1,5 @@
-"""Protocol amendments: dated, versioned changes to arms, allocation and site availability."""
+"""Protocol amendments: dated, versioned changes to arms, allocation, site availability and the fields of case
+report forms."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pydantic import Field
 
 from equipoise.protocol.arms import Arm
 from equipoise.protocol.base import Identifier, ProtocolModel
+from equipoise.protocol.fields import DataField
 from equipoise.protocol.sites import Site
 
 
@@ -40,7 +42,17 @@ class AddSite(ProtocolModel):
     site: Site
 
 
-Change = Annotated[AddArm | DropArm | SetAllocation | SetSiteArms | AddSite, Field(discriminator="change")]
+class AddField(ProtocolModel):
+    """A new field on a case report form from this version on (a pandemic's case report forms change: RECOVERY
+    added questions as treatments and knowledge changed). It is optional: records saved before have no value."""
+
+    change: Literal["add-field"]
+    form: Identifier
+    field: DataField
+
+
+Change = Annotated[AddArm | DropArm | SetAllocation | SetSiteArms | AddSite | AddField,
+                   Field(discriminator="change")]
 
 
 class Amendment(ProtocolModel):

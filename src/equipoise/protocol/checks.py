@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 
 from equipoise.protocol.amending import apply_amendment_checked
+from equipoise.protocol.amendments import AddField
 from equipoise.protocol.analysis_plan import (
     ASSUMPTIONS_BY_OUTCOME,
     METHODS_BY_OUTCOME,
@@ -598,9 +599,17 @@ def _amendments(p: Protocol) -> Found:
             yield _err((*here, "effective_date"),
                        f"must be after the previous version's date {previous_date.isoformat()}")
         previous_date = max(previous_date, amendment.effective_date)
+        before = current
         current, problems = apply_amendment_checked(current, amendment)
         for path, message in problems:
             yield _err((*here, *path), message)
+        for j, change in enumerate(amendment.changes):
+            form = before.form(change.form) if isinstance(change, AddField) else None
+            if isinstance(change, AddField) and form is not None:
+                where: Path = (*here, "changes", j, "field")
+                yield from _field_problems(change.field, where, [*form.fields, change.field])
+                if change.field.asked_if is not None:
+                    yield from _condition_problems(change.field, form.fields, (*where, "asked_if"))
         for problem in (*_arm_set_problems(current, here), *_site_problems(current, here),
                         *_allocation_problems(current, here)):
             yield Problem(problem.path, f"after amendment {amendment.version}: {problem.message}", problem.severity)

@@ -14,6 +14,7 @@ from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from equipoise.protocol import Form, Protocol, Visit
+from equipoise.protocol.amending import with_every_field
 from equipoise.store.crf_models import FormRecord, OffStudy, PatientLock
 from equipoise.store.errors import ConflictError, ForbiddenError, InvalidError, NotFoundError, ServiceError
 from equipoise.store.models import Allocation, Patient, Trial, User
@@ -82,8 +83,10 @@ def record_key(patient_id: int, form_id: str, visit_id: str, instance: int = 1) 
 
 
 def trial_and_protocol(s: Session, trial_id: str, on: dt.date | None = None) -> tuple[Trial, Protocol]:
+    """The trial and its protocol in force ``on`` a date, or (no date) the base protocol with every field its
+    amendments add, which records of any version can hold."""
     trial = get_trial(s, trial_id)
-    return trial, (in_force(trial, on) if on is not None else protocol_of(trial))
+    return trial, (in_force(trial, on) if on is not None else with_every_field(protocol_of(trial)))
 
 
 def site_today(protocol: Protocol, site_id: str, now: dt.datetime) -> dt.date:

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from equipoise.protocol import Arm, Form, Protocol
+from equipoise.protocol.amending import with_every_field
 from equipoise.protocol.amendments import AddArm
 from equipoise.store.allocation_flags import active_flags
 from equipoise.store.crf_models import FormQuery, FormRecord, OffStudy, PatientLock, Signature
@@ -89,8 +90,8 @@ def every_arm(protocol: Protocol) -> list[Arm]:
 
 def collect(s: Session, trial: Trial, *, current_version: str, arms_shown: bool, sites: set[str] | None,
             exported_at: dt.datetime, exported_by: str) -> Dataset:
-    data = Dataset(trial, protocol_of(trial), current_version, arms_shown, sorted(sites) if sites is not None else None,
-                   exported_at, exported_by)
+    data = Dataset(trial, with_every_field(protocol_of(trial)), current_version, arms_shown,
+                   sorted(sites) if sites is not None else None, exported_at, exported_by)
     query = select(Patient).where(Patient.trial_id == trial.id).order_by(Patient.id)
     if sites is not None:
         query = query.where(Patient.site_id.in_(sorted(sites)))
