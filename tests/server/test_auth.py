@@ -168,3 +168,29 @@ def test_acc4_two_factor_login_with_one_time_codes(api: Api):
 
     reset_two_factor(api.db, system_principal("test"), "investigator", "phone lost")
     assert c.post("/api/auth/login", json=body).status_code == 200
+
+
+def test_acc4_creating_or_amending_a_trial_needs_the_password_again(api: Api):
+    """Publishing a configuration (a new trial, a protocol amendment) re-authenticates, like signing and
+    unblinding; a wrong password creates nothing and counts toward the lockout."""
+    from tests.store.support import DEMO
+
+    text = DEMO.read_text().replace("id: MSC-COVID-RCT\n", "id: REAUTH-1\n", 1)
+    wrong = api.client.post("/api/trials", json={"protocol_yaml": text, "password": "not it"},
+                            headers=api.headers("admin"))
+    assert wrong.status_code == 401
+    missing = api.client.post("/api/trials", json={"protocol_yaml": text}, headers=api.headers("admin"))
+    assert missing.status_code == 422
+    assert [t["id"] for t in api.client.get("/api/trials", headers=api.headers("admin")).json()] == [TRIAL]
+    made = api.client.post("/api/trials", json={"protocol_yaml": text, "password": PASSWORD},
+                           headers=api.headers("admin"))
+    assert made.status_code == 201, made.text
+    amendment = text + ('\namendments:\n  - version: "1.1"\n    effective_date: 2099-01-01\n    summary: Lyon.\n'
+                        '    changes:\n      - change: add-site\n        site: {id: lyon, name: Croix-Rousse, '
+                        'country: FR, timezone: Europe/Paris}\n')
+    body = {"protocol_yaml": amendment, "reason": "ethics approval 7"}
+    assert api.client.put("/api/trials/REAUTH-1/protocol", json={**body, "password": "not it"},
+                          headers=api.headers("admin")).status_code == 401
+    amended = api.client.put("/api/trials/REAUTH-1/protocol", json={**body, "password": PASSWORD},
+                             headers=api.headers("admin"))
+    assert amended.status_code == 200, amended.text

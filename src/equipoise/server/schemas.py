@@ -47,12 +47,14 @@ class TokenBody(Body):
 class TrialBody(Body):
     protocol_yaml: str = Field(min_length=1, max_length=2_000_000, description="The protocol file's text.")
     filename: str = Field(default="protocol.yaml", max_length=200)
+    password: str = Field(min_length=1, max_length=1000, description="Your password again (re-authentication).")
 
 
 class AmendBody(Body):
     protocol_yaml: str = Field(min_length=1, max_length=2_000_000, description="The whole new protocol file.")
     reason: str = Field(min_length=1, max_length=2000)
     filename: str = Field(default="protocol.yaml", max_length=200)
+    password: str = Field(min_length=1, max_length=1000, description="Your password again (re-authentication).")
 
 
 class EnrolBody(Body):
