@@ -5,7 +5,8 @@ With ``EQUIPOISE_NOTIFY_URL`` set, the server POSTs every notification once as J
 patient code, message and time (the message never names an arm; see ``unblinding``). The body is signed with
 HMAC-SHA256 under ``EQUIPOISE_NOTIFY_SECRET`` (header ``X-Equipoise-Signature: sha256=<hex>``, the GitHub
 webhook convention) so the receiver can tell it came from this server; ``X-Equipoise-Delivery`` carries the
-notification id so a receiver can drop a repeat. A 2xx answer is a delivery; anything else, or no answer, is
+notification id so a receiver can drop a repeat. Every notification is sent, those made before the URL was set
+too. A 2xx answer is a delivery; anything else, or no answer, is
 tried again after 30 s, 1 min, 2 min, ... up to an hour between attempts. Each attempt is claimed in a write
 transaction before the request, so several server processes never send the same attempt twice (delivery is
 still at least once: a receiver that answers too late may get the notice again). Attempts and the delivery are
@@ -25,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 
 from equipoise.store.audit import AuditContext
@@ -98,14 +99,14 @@ def deliver_pending(db: Database, url: str, secret: str, *, now: Callable[[], dt
 
 def _due(db: Database, target: str, at: dt.datetime) -> list[int]:
     with db.read() as s:
+        # Delivered notices are most of them in a long trial: the database leaves them out.
         rows = s.execute(select(Notification.id, NotificationDelivery.status, NotificationDelivery.attempts,
                                 NotificationDelivery.last_attempt_at)
                          .outerjoin(NotificationDelivery, NotificationDelivery.notification_id == Notification.id)
+                         .where(or_(NotificationDelivery.status.is_(None), NotificationDelivery.status != "delivered"))
                          .order_by(Notification.id)).all()
     due = []
     for notification_id, status, attempts, last in rows:
-        if status == "delivered":
-            continue
         if status is None or last is None or at >= last + _wait(attempts):
             due.append(notification_id)
         if len(due) >= BATCH:
