@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
@@ -41,9 +42,19 @@ DEMO_ID = "MSC-COVID-RCT"
 _counter = itertools.count(1)
 
 
+PUMCH = ZoneInfo("Asia/Shanghai")  # the demo site most tests enrol at
+
+
+def site_date(when: dt.datetime | None = None, zone: ZoneInfo = PUMCH) -> dt.date:
+    """The date at the site (PUMCH, UTC+8, unless ``zone``) at ``when`` (default: now): the date the server checks
+    form dates against. From 16:00 to 24:00 UTC it is a day ahead of UTC's date, and a test that used UTC's
+    date for "today" failed in those hours."""
+    return (when or dt.datetime.now(dt.UTC)).astimezone(zone).date()
+
+
 def demo_values(today: dt.date | None = None, **changes: object) -> dict[str, object]:
     """Enrolment values of an eligible patient whose symptoms began 3 days before ``today``."""
-    day = today or dt.datetime.now(dt.UTC).date()
+    day = today or site_date()
     values: dict[str, object] = {"age": 54, "sex": "female", "severity": "severe", "sars_cov_2_pcr": True,
                                  "symptom_onset": (day - dt.timedelta(days=3)).isoformat(), "who_baseline": 5,
                                  "pregnant": False, "malignancy": False, "consent": True}
@@ -109,7 +120,7 @@ class World:
     now: dt.datetime | None = None  # the clock set by ``at``, if any
 
     def today(self) -> dt.date:
-        return (self.now or dt.datetime.now(dt.UTC)).date()
+        return site_date(self.now)
 
     def headers(self, user: str, **extra: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[user]}", **extra}

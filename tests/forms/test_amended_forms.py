@@ -9,7 +9,7 @@ import io
 import zipfile
 
 from equipoise.protocol import validate_text
-from tests.forms.conftest import World
+from tests.forms.conftest import World, site_date
 from tests.store.support import DEMO
 
 FERRITIN = "{id: ferritin, label: Ferritin, type: number, unit: ng/mL, range: [0, 100000], required: false}"
@@ -27,7 +27,7 @@ amendments:
 
 
 def test_a_field_added_by_amendment_is_asked_from_its_date_and_exported_with_every_record(world: World):
-    today = dt.datetime.now(dt.UTC).date()
+    today = site_date()
     trial = world.trial(_amended(today + dt.timedelta(days=2)))
     pid = trial.patient()
     values = {"assessment_date": today.isoformat(), "who_score": 5}
@@ -39,7 +39,7 @@ def test_a_field_added_by_amendment_is_asked_from_its_date_and_exported_with_eve
     later = dt.datetime.now(dt.UTC) + dt.timedelta(days=3)
     with world.at(later):
         saved = trial.put(trial.form(pid, "clinical_status", "day3"), "coord", {"values": {
-            "assessment_date": later.date().isoformat(), "who_score": 4, "ferritin": 1450}})
+            "assessment_date": site_date(later).isoformat(), "who_score": 4, "ferritin": 1450}})
     assert saved.status_code == 200, saved.text
     assert (saved.json()["values"]["ferritin"], saved.json()["protocol_version"]) == (1450.0, "1.1")
     files = zipfile.ZipFile(io.BytesIO(trial.get("/export?format=csv", "monitor").content))

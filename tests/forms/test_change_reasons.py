@@ -3,11 +3,9 @@ the list's label with the words, so a reviewer can count changes by kind and sti
 
 from __future__ import annotations
 
-import datetime as dt
+from tests.forms.conftest import Trial, site_date
 
-from tests.forms.conftest import Trial
-
-VALUES = {"assessment_date": dt.datetime.now(dt.UTC).date().isoformat(), "who_score": 5, "spo2": 93}
+VALUES = {"assessment_date": site_date().isoformat(), "who_score": 5, "spo2": 93}
 
 
 def _reasons(trial: Trial, record_id: int) -> list[str | None]:

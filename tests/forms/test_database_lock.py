@@ -3,18 +3,16 @@ or changed until it is unlocked with a reason; emergency unblinding still works;
 
 from __future__ import annotations
 
-import datetime as dt
-
 from sqlalchemy import select
 
 from equipoise.store.models import AuditEntry
 from equipoise.store.verify import verify
-from tests.forms.conftest import Trial, World, demo_values
+from tests.forms.conftest import Trial, World, demo_values, site_date
 from tests.store.support import PASSWORD
 
 
 def _clinical() -> dict[str, object]:
-    today = dt.datetime.now(dt.UTC).date().isoformat()
+    today = site_date().isoformat()
     return {"values": {"assessment_date": today, "who_score": 5, "spo2": 94, "resp_rate": 22}}
 
 
@@ -46,7 +44,7 @@ def test_database_lock_freezes_the_trial_until_unlocked(world: World, trial: Tri
         "form": trial.put(form, "coord", _clinical()),
         "correction": trial.patch(f"/patients/{pid}", "coord", {"values": {"age": 55}, "reason": "typo"}),
         "off-study": trial.post(f"/patients/{pid}/off-study", "coord", {
-            "kind": "lost-to-follow-up", "effective_date": dt.datetime.now(dt.UTC).date().isoformat(),
+            "kind": "lost-to-follow-up", "effective_date": site_date().isoformat(),
             "reason": "no answer"}),
         "query": trial.post("/queries", "monitor", {"patient_id": pid, "form_id": "clinical_status",
                                                     "visit_id": "baseline", "text": "again?"}),

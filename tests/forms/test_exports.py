@@ -20,7 +20,7 @@ import xmlschema
 from sqlalchemy import select
 
 from equipoise.store.models import Allocation, AllocationState
-from tests.forms.conftest import Trial, World, days_ago
+from tests.forms.conftest import Trial, World, days_ago, site_date
 from tests.store.support import DEMO, PASSWORD
 
 NS = {"odm": "http://www.cdisc.org/ns/odm/v1.3"}
@@ -43,15 +43,15 @@ def filled(world: World) -> Filled:
     with world.at(days_ago(30)):
         pumch = [trial.patient() for _ in range(4)]
         milan = [trial.patient("coord_milan", "milan-sacco") for _ in range(2)]
-    day28, day14 = days_ago(2).date().isoformat(), days_ago(16).date().isoformat()
+    day28, day14 = site_date(days_ago(2)).isoformat(), site_date(days_ago(16)).isoformat()
     for n, pid in enumerate(pumch + milan):
         user = "coord" if pid in pumch else "coord_milan"
         died = n == 1
         trial.put(trial.form(pid, "clinical_status", "day28"), user, {"values": {
             "assessment_date": day28, "who_score": 10 if died else n + 1}})
         trial.put(trial.form(pid, "outcome", "day28"), user, {"values": {
-            "died": died, "death_date": days_ago(10).date().isoformat() if died else None,
-            "discharge_date": days_ago(5 + n).date().isoformat() if not died else None}})
+            "died": died, "death_date": site_date(days_ago(10)).isoformat() if died else None,
+            "discharge_date": site_date(days_ago(5 + n)).isoformat() if not died else None}})
         trial.put(trial.form(pid, "imaging", "day14"), user, {"values": {"ct_date": day14, "ct_improved": n % 2 == 0}})
     edited = pumch[0]
     trial.put(trial.form(edited, "clinical_status", "day28"), "coord", {
@@ -149,11 +149,11 @@ def test_exp1_unblinded_export_gives_the_analysis_file_and_one_csv_per_form(fill
     edited, died = by_id[f"P-{filled.edited:06d}"], by_id[f"P-{filled.died:06d}"]
     assert (edited["who_day28"], edited["death_day28"], edited["ct_improvement_day14"]) == ("2", "0", "1")
     assert (died["who_day28"], died["death_day28"], died["death_date"], died["discharge_date"]) == (
-        "10", "1", days_ago(10).date().isoformat(), "")
+        "10", "1", site_date(days_ago(10)).isoformat(), "")
     # time to discharge in days from randomization: death first is the competing event (2), on its day
     assert (died["time_to_discharge_time"], died["time_to_discharge_status"]) == ("20.0", "2")
     assert (edited["time_to_discharge_time"], edited["time_to_discharge_status"]) == ("25.0", "1")
-    assert edited["randomised_on"] == days_ago(30).date().isoformat()
+    assert edited["randomised_on"] == site_date(days_ago(30)).isoformat()
     assert (edited["severity"], edited["age65"], edited["site"]) == ("severe", "under-65", "pumch")
     # The data dictionary describes every column of the form files.
     dictionary = _rows(files, "data_dictionary.csv")
@@ -331,7 +331,7 @@ def test_cli_export_writes_the_files_and_forms_tracking_reports(run_cli: Any, wo
     assert "overdue forms (most overdue first):" in readable.stdout
     schedule = run_cli("forms", "schedule", trial.id, str(pid), "--db", url, "--json")
     assert schedule.code == 0, schedule.stderr
-    assert json.loads(schedule.stdout)["day0"] == days_ago(20).date().isoformat()
+    assert json.loads(schedule.stdout)["day0"] == site_date(days_ago(20)).isoformat()
     shown = run_cli("forms", "schedule", trial.id, str(pid), "--db", url)
     assert "day28      day  28  outcome" in shown.stdout
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from tests.forms.conftest import Trial, World, days_ago
+from tests.forms.conftest import Trial, World, days_ago, site_date
 
-TODAY = dt.datetime.now(dt.UTC).date()
+TODAY = site_date()
 
 
 def _clinical(day: dt.date | None = None, **changes: object) -> dict[str, object]:
@@ -54,7 +54,7 @@ def test_edc2_every_bad_field_is_refused_with_its_own_clear_reason(trial: Trial)
 def test_edc2_dates_in_order_not_in_the_future_not_before_randomization(world: World, trial: Trial):
     with world.at(days_ago(10)):
         pid = trial.patient()
-    randomized = days_ago(10).date()
+    randomized = site_date(days_ago(10))
     future = (TODAY + dt.timedelta(days=1)).isoformat()
     response = trial.put(trial.form(pid, "clinical_status", "day7"), "coord", {"values": _clinical(
         dt.date.fromisoformat(future))})
@@ -164,13 +164,13 @@ def test_visits_windows_and_overdue_forms_per_patient_and_site(world: World, tri
         late = trial.patient()
         milan = trial.patient("coord_milan", "milan-sacco")
     fresh = trial.patient()
-    trial.put(trial.form(late, "clinical_status", "baseline"), "coord", {"values": _clinical(days_ago(16).date())})
+    trial.put(trial.form(late, "clinical_status", "baseline"), "coord", {"values": _clinical(site_date(days_ago(16)))})
     trial.post(trial.form(late, "infusion", "day3") + "/not-done", "coord", {"reason": "infusion postponed"})
     schedule = trial.get(f"/patients/{late}/schedule", "coord").json()
-    assert schedule["day0"] == days_ago(16).date().isoformat()
+    assert schedule["day0"] == site_date(days_ago(16)).isoformat()
     day7 = next(f for f in schedule["forms"] if f["form_id"] == "clinical_status" and f["visit_id"] == "day7")
     assert (day7["target"], day7["opens"], day7["closes"]) == (
-        days_ago(9).date().isoformat(), days_ago(10).date().isoformat(), days_ago(8).date().isoformat())
+        site_date(days_ago(9)).isoformat(), site_date(days_ago(10)).isoformat(), site_date(days_ago(8)).isoformat())
     assert (day7["state"], day7["late"]) == ("overdue", True)
     day14 = next(f for f in schedule["forms"] if f["form_id"] == "clinical_status" and f["visit_id"] == "day14")
     assert day14["state"] == "due"  # window [-2, 2] around day 14: open on day 16

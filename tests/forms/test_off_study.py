@@ -16,7 +16,7 @@ from equipoise.analyze.server_export import read_export
 from equipoise.store.models import AuditEntry
 from equipoise.store.trials import get_trial, protocol_of
 from equipoise.store.verify import verify
-from tests.forms.conftest import Trial, World, days_ago
+from tests.forms.conftest import Trial, World, days_ago, site_date
 
 
 def _clinical(day: str) -> dict[str, object]:
@@ -31,10 +31,10 @@ def _states(trial: Trial, pid: int) -> dict[tuple[str, str], str]:
 def test_withdrawal_of_consent_stops_the_schedule_and_refuses_later_data(world: World, trial: Trial):
     with world.at(days_ago(20)):
         pid = trial.patient()
-    day3 = days_ago(17).date().isoformat()
+    day3 = site_date(days_ago(17)).isoformat()
     assert trial.put(trial.form(pid, "clinical_status", "day3"), "coord", _clinical(day3)).status_code == 200
     assert _states(trial, pid)[("clinical_status", "day7")] == "overdue"
-    left_on = days_ago(12).date().isoformat()  # day 8: after the day-7 window closed, before day 14 opens
+    left_on = site_date(days_ago(12)).isoformat()  # day 8: after the day-7 window closed, before day 14 opens
     body = {"kind": "withdrew-consent", "effective_date": left_on, "reason": "patient asked to stop all visits"}
     recorded = trial.post(f"/patients/{pid}/off-study", "coord", body)
     assert recorded.status_code == 201, recorded.text
@@ -48,10 +48,11 @@ def test_withdrawal_of_consent_stops_the_schedule_and_refuses_later_data(world: 
     assert schedule["off_study"]["kind"] == "withdrew-consent"
     assert schedule["counts"]["off-study"] >= 2
     assert not any(f["late"] for f in schedule["forms"] if f["state"] == "off-study")
-    refused = trial.put(trial.form(pid, "clinical_status", "day14"), "coord", _clinical(days_ago(6).date().isoformat()))
+    refused = trial.put(trial.form(pid, "clinical_status", "day14"), "coord",
+                        _clinical(site_date(days_ago(6)).isoformat()))
     assert refused.status_code == 409
     assert "withdrew consent on " + left_on in refused.json()["detail"]
-    day7 = _clinical(days_ago(13).date().isoformat())
+    day7 = _clinical(site_date(days_ago(13)).isoformat())
     late_day7 = trial.put(trial.form(pid, "clinical_status", "day7"), "coord", day7)
     assert late_day7.status_code == 200, late_day7.text  # a visit before the withdrawal may still be entered
     tracking = trial.get("/tracking", "monitor").json()["sites"]["pumch"]
@@ -63,11 +64,12 @@ def test_withdrawal_of_consent_stops_the_schedule_and_refuses_later_data(world: 
 def test_lost_to_follow_up_accepts_data_if_the_patient_reappears_and_cancel_needs_a_reason(world: World, trial: Trial):
     with world.at(days_ago(20)):
         pid = trial.patient()
-    body = {"kind": "lost-to-follow-up", "effective_date": days_ago(12).date().isoformat(),
+    body = {"kind": "lost-to-follow-up", "effective_date": site_date(days_ago(12)).isoformat(),
             "reason": "no answer to three calls"}
     assert trial.post(f"/patients/{pid}/off-study", "coord", body).status_code == 201
     assert _states(trial, pid)[("clinical_status", "day14")] == "off-study"
-    back = trial.put(trial.form(pid, "clinical_status", "day14"), "coord", _clinical(days_ago(5).date().isoformat()))
+    back = trial.put(trial.form(pid, "clinical_status", "day14"), "coord",
+                     _clinical(site_date(days_ago(5)).isoformat()))
     assert back.status_code == 200, back.text
     assert _states(trial, pid)[("clinical_status", "day14")] == "complete"
     assert trial.post(f"/patients/{pid}/off-study/cancel", "coord", {"reason": ""}).status_code == 422
@@ -88,20 +90,20 @@ def test_lost_to_follow_up_accepts_data_if_the_patient_reappears_and_cancel_need
 def test_bad_off_study_records_are_refused_with_the_reason(world: World, trial: Trial):
     with world.at(days_ago(5)):
         pid = trial.patient()
-    future = days_ago(-2).date().isoformat()
-    before = days_ago(9).date().isoformat()
+    future = site_date(days_ago(-2)).isoformat()
+    before = site_date(days_ago(9)).isoformat()
     cases = [
         ({"kind": "moved-away", "effective_date": before, "reason": "x"}, 422, "kind"),
         ({"kind": "withdrew-consent", "effective_date": future, "reason": "x"}, 422, "in the future"),
         ({"kind": "withdrew-consent", "effective_date": before, "reason": "x"}, 422, "before the enrolment"),
-        ({"kind": "withdrew-consent", "effective_date": days_ago(1).date().isoformat(), "reason": " "}, 422,
+        ({"kind": "withdrew-consent", "effective_date": site_date(days_ago(1)).isoformat(), "reason": " "}, 422,
          "reason"),
     ]
     for body, status, words in cases:
         response = trial.post(f"/patients/{pid}/off-study", "coord", body)
         assert response.status_code == status, (body, response.text)
         assert words in str(response.json()["detail"]), response.text
-    ok = {"kind": "investigator-decision", "effective_date": days_ago(1).date().isoformat(), "reason": "safety"}
+    ok = {"kind": "investigator-decision", "effective_date": site_date(days_ago(1)).isoformat(), "reason": "safety"}
     assert trial.post(f"/patients/{pid}/off-study", "coord_milan", ok).status_code == 404  # another site's patient
     assert trial.post(f"/patients/{pid}/off-study", "monitor", ok).status_code == 403
     assert trial.post(f"/patients/{pid}/off-study", "investigator", ok).status_code == 201
@@ -112,7 +114,7 @@ def test_exports_list_patients_off_study_and_the_analysis_counts_them(world: Wor
     with world.at(days_ago(20)):
         gone, lost, stays = trial.patient(), trial.patient(), trial.patient()
     for pid, kind in ((gone, "withdrew-consent"), (lost, "lost-to-follow-up")):
-        body = {"kind": kind, "effective_date": days_ago(10).date().isoformat(), "reason": f"{kind} reason"}
+        body = {"kind": kind, "effective_date": site_date(days_ago(10)).isoformat(), "reason": f"{kind} reason"}
         assert trial.post(f"/patients/{pid}/off-study", "coord", body).status_code == 201
     export = trial.get("/export", "unblinded_stat", params={"format": "csv", "unblinded": True})
     assert export.status_code == 200, export.text

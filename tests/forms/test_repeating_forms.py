@@ -5,7 +5,6 @@ its own. The demo protocol's ``adverse_event`` form is repeating."""
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import io
 import xml.etree.ElementTree as ET
 import zipfile
@@ -21,7 +20,7 @@ from equipoise.store.migrate import head_revision
 from equipoise.store.schedule import saved_states
 from equipoise.store.signatures import signature_view
 from equipoise.store.verify import verify
-from tests.forms.conftest import Trial, World
+from tests.forms.conftest import Trial, World, site_date
 from tests.store.support import DEMO, PASSWORD
 
 ODM = "{http://www.cdisc.org/ns/odm/v1.3}"
@@ -29,7 +28,7 @@ OLD_BACKUP = Path(__file__).parents[1] / "data" / "schema-0010-demo.eqbackup"
 
 
 def _event(description: str, grade: int = 3) -> dict[str, object]:
-    today = dt.datetime.now(dt.UTC).date().isoformat()
+    today = site_date().isoformat()
     return {"values": {"onset_date": today, "description": description, "severity_grade": grade,
                        "related": "unlikely"}}
 

@@ -6,7 +6,6 @@ verify`` names the record and the column, and the signature shows as invalidated
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -17,10 +16,10 @@ from sqlalchemy import select, text
 from equipoise.store.crf_models import FormRecord, Signature
 from equipoise.store.db import Database
 from equipoise.store.verify import verify
-from tests.forms.conftest import Trial, World, make_world
+from tests.forms.conftest import Trial, World, make_world, site_date
 from tests.store.support import PASSWORD
 
-TODAY = dt.datetime.now(dt.UTC).date()
+TODAY = site_date()
 CLINICAL = {"assessment_date": TODAY.isoformat(), "who_score": 5, "spo2": 94}
 
 

@@ -4,13 +4,12 @@ outcome form asks the date of death only when the patient died: required then, r
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import io
 import xml.etree.ElementTree as ET
 import zipfile
 
 from equipoise.protocol import validate_text
-from tests.forms.conftest import Trial
+from tests.forms.conftest import Trial, site_date
 from tests.store.support import DEMO
 
 ODM = "{http://www.cdisc.org/ns/odm/v1.3}"
@@ -18,7 +17,7 @@ DEATH = "{id: death_date, label: Date of death, type: date, asked_if: {field: di
 
 
 def _today() -> str:
-    return dt.datetime.now(dt.UTC).date().isoformat()
+    return site_date().isoformat()
 
 
 def test_the_date_of_death_is_asked_only_when_the_patient_died(trial: Trial):

@@ -3,10 +3,8 @@ opens a query for the site to confirm; the query follows the usual open -> answe
 
 from __future__ import annotations
 
-import datetime as dt
-
 from equipoise.protocol import validate_text
-from tests.forms.conftest import World
+from tests.forms.conftest import World, site_date
 from tests.store.support import DEMO, PASSWORD
 
 SPO2 = '{id: spo2, label: Oxygen saturation, type: number, unit: "%", range: [50, 100], required: false}'
@@ -15,7 +13,7 @@ EXPECTED = ('{id: spo2, label: Oxygen saturation, type: number, unit: "%", range
 
 
 def _values(spo2: float) -> dict[str, object]:
-    today = dt.datetime.now(dt.UTC).date().isoformat()
+    today = site_date().isoformat()
     return {"values": {"assessment_date": today, "who_score": 5, "spo2": spo2, "resp_rate": 22}}
 
 

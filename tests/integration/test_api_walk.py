@@ -23,6 +23,7 @@ import httpx
 import pytest
 
 from equipoise.cli.serve_commands import DEMO_PASSWORD
+from tests.forms.conftest import site_date
 from tests.integration.conftest import TRIAL, Demo, cli
 from tests.store.support import DEMO
 
@@ -87,7 +88,7 @@ def server(populated: Demo, tmp_path_factory: pytest.TempPathFactory) -> Iterato
 
 
 def values(**changes: object) -> dict[str, object]:
-    today = dt.datetime.now(dt.UTC).date()
+    today = site_date()
     base: dict[str, object] = {"age": 58, "sex": "male", "severity": "critical", "sars_cov_2_pcr": True,
                                "symptom_onset": (today - dt.timedelta(days=4)).isoformat(), "who_baseline": 7,
                                "pregnant": False, "malignancy": False, "consent": True}
@@ -118,7 +119,7 @@ def test_a_walk_through_the_api_as_each_role(server: Server):
     assert c.get(f"{BASE}/patients/{pid}", headers=server.as_("milan")).status_code == 404
     # forms: bad values refused field by field; good values saved; a change needs a reason
     form = f"{BASE}/patients/{pid}/forms/clinical_status/baseline"
-    today = dt.datetime.now(dt.UTC).date()
+    today = site_date()
     bad = c.put(form, json={"values": {"assessment_date": (today + dt.timedelta(days=3)).isoformat(),
                                        "who_score": 11, "spo2": 120}}, headers=server.as_("coordinator"))
     assert bad.status_code == 422

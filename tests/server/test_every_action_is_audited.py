@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from equipoise.store.models import AuditEntry
-from tests.forms.conftest import Trial, World, world
+from tests.forms.conftest import Trial, World, site_date, world
 from tests.server.test_further_randomization import PARTS, PROGRESSING
 from tests.store.support import DEMO, PASSWORD
 from tests.test_traceability import missing_test
@@ -66,7 +66,7 @@ def _steps(trial: Trial, world: World) -> list[Step]:
     enrolled = trial.enrol()
     form = f"{p}/patients/{pid}/forms/clinical_status/baseline"
     form_t = f"{t}/patients/{{patient_id}}/forms/{{form_id}}/{{visit_id}}"
-    today = dt.datetime.now(dt.UTC).date().isoformat()
+    today = site_date().isoformat()
     values = {"assessment_date": today, "who_score": 5, "spo2": 93, "resp_rate": 22}
     return [
         Step("POST", "/api/auth/login", "/api/auth/login", "", "login", {"username": "dmc", "password": PASSWORD}),
