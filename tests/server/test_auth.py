@@ -194,3 +194,19 @@ def test_acc4_creating_or_amending_a_trial_needs_the_password_again(api: Api):
     amended = api.client.put("/api/trials/REAUTH-1/protocol", json={**body, "password": PASSWORD},
                              headers=api.headers("admin"))
     assert amended.status_code == 200, amended.text
+
+
+def test_acc4_a_role_that_may_not_create_trials_is_refused_before_its_password_is_checked(api: Api):
+    """403 for the role, not 401 for the password: a forbidden request never counts toward a lockout."""
+    from tests.store.support import DEMO
+
+    refused = api.client.post("/api/trials", json={"protocol_yaml": DEMO.read_text(), "password": "not it"},
+                              headers=api.headers("monitor"))
+    assert refused.status_code == 403
+    with api.db.read() as s:
+        from sqlalchemy import select
+
+        from equipoise.store.models import AuditEntry
+        failures = s.scalars(select(AuditEntry.action).where(AuditEntry.actor == "monitor",
+                                                             AuditEntry.action.like("%failed%"))).all()
+    assert failures == []

@@ -147,17 +147,17 @@ def list_trials(user: UserDep, svc: SvcDep) -> list[Json]:
 @router.post("/api/trials", tags=["trials"], status_code=201)
 def create_trial(body: TrialBody, user: UserDep, svc: SvcDep) -> Json:
     """Load a protocol file as a new trial (admin; password again: ACC-4, publishing a configuration)."""
-    svc.auth.reauthenticate(user, body.password)
-    return trial_store.create_trial(svc.db, user, body.protocol_yaml, body.filename).to_dict()
+    return trial_store.create_trial(svc.db, user, body.protocol_yaml, body.filename,
+                                    lambda: svc.auth.reauthenticate(user, body.password)).to_dict()
 
 
 @router.put("/api/trials/{trial_id}/protocol", tags=["trials"])
 def amend_trial(trial_id: str, body: AmendBody, user: UserDep, svc: SvcDep) -> Json:
     """Load a new version of the protocol file that adds amendments (effective today or later; admin, password
     again)."""
-    svc.auth.reauthenticate(user, body.password)
     return trial_store.amend_trial(svc.db, user, body.protocol_yaml, body.reason, body.filename,
-                                   expect_trial=trial_id).to_dict()
+                                   expect_trial=trial_id,
+                                   reauthenticate=lambda: svc.auth.reauthenticate(user, body.password)).to_dict()
 
 
 def _trial_access(user: Principal, trial_id: str) -> None:

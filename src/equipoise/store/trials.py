@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -139,9 +140,13 @@ def trial_view(trial: Trial, on: dt.date | None = None) -> TrialView:
     )
 
 
-def create_trial(db: Database, principal: Principal, text: str, filename: str = "protocol.yaml") -> TrialView:
-    """Activate a protocol: the file is validated and stored verbatim with its SHA-256."""
+def create_trial(db: Database, principal: Principal, text: str, filename: str = "protocol.yaml",
+                 reauthenticate: Callable[[], None] | None = None) -> TrialView:
+    """Activate a protocol: the file is validated and stored verbatim with its SHA-256. ``reauthenticate`` (the
+    API's: the password again, ACC-4) runs once the principal is known to be allowed."""
     principal.require(Action.CREATE_TRIAL, None)
+    if reauthenticate is not None:
+        reauthenticate()
     report = validate_text(text, filename)
     if report.protocol is None:
         raise InvalidError("the protocol file is not valid:\n" + "\n".join(str(p) for p in report.errors),
@@ -177,7 +182,8 @@ def list_trials(db: Database, principal: Principal) -> list[TrialView]:
 
 
 def amend_trial(db: Database, principal: Principal, text: str, reason: str, filename: str = "protocol.yaml",
-                today: dt.date | None = None, expect_trial: str | None = None) -> TrialView:
+                today: dt.date | None = None, expect_trial: str | None = None,
+                reauthenticate: Callable[[], None] | None = None) -> TrialView:
     """Load a new version of an active trial's protocol file that adds amendments (audited, reason required).
 
     What was in force on any past day must not change, since allocations already record it: the new file keeps
@@ -185,6 +191,8 @@ def amend_trial(db: Database, principal: Principal, text: str, reason: str, file
     effect today or later.
     """
     principal.require(Action.CREATE_TRIAL, None)
+    if reauthenticate is not None:
+        reauthenticate()
     if not reason or not reason.strip():
         raise InvalidError("a reason is required to amend a trial")
     report = validate_text(text, filename)
