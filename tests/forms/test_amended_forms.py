@@ -63,3 +63,104 @@ def test_an_added_field_is_checked_in_the_protocol():
     assert "has a field 'spo2' already" in problems["amendments[0].changes[0].field.id"]
     ranged = FERRITIN.replace("range: [0, 100000]", "range: [100000, 0]")
     assert validate_text(_amended(later, ranged), "demo.yaml").errors
+
+
+CHANGES = """
+      - {change: change-field, form: clinical_status, field: spo2, range: [40, 100], label: SpO2 on room air}
+      - {change: change-field, form: adverse_event, field: related, choices: [unrelated, unlikely, possible, probable,
+         definite, not-assessable]}
+      - {change: drop-field, form: clinical_status, field: resp_rate, reason: Not recorded reliably on the wards.}
+"""
+
+
+def _changed(effective: dt.date, changes: str = CHANGES) -> str:
+    return DEMO.read_text() + f"""
+amendments:
+  - version: "1.1"
+    effective_date: {effective.isoformat()}
+    summary: Forms revised after the first month.
+    changes:{changes}"""
+
+
+def test_a_changed_or_dropped_field_is_checked_by_the_version_in_force_and_old_values_stay(world: World):
+    today = site_date()
+    trial = world.trial(_changed(today + dt.timedelta(days=2)))
+    pid = trial.patient()
+    baseline = trial.form(pid, "clinical_status", "baseline")
+    values = {"assessment_date": today.isoformat(), "who_score": 5}
+    low = trial.put(baseline, "coord", {"values": {**values, "spo2": 45}})
+    assert low.status_code == 422
+    assert "outside the allowed range 50 to 100" in low.json()["errors"]["spo2"]
+    saved = trial.put(baseline, "coord", {"values": {**values, "spo2": 88, "resp_rate": 30}})
+    assert saved.status_code == 200, saved.text
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=3)
+    with world.at(later):
+        day3 = trial.put(trial.form(pid, "clinical_status", "day3"), "coord", {"values": {
+            "assessment_date": site_date(later).isoformat(), "who_score": 4, "spo2": 45}})
+        assert day3.status_code == 200, day3.text
+        assert day3.json()["protocol_version"] == "1.1"
+        asked = trial.put(trial.form(pid, "clinical_status", "day3"), "coord", {"values": {
+            "assessment_date": site_date(later).isoformat(), "who_score": 4, "spo2": 45, "resp_rate": 22},
+            "reason": "typo"})
+        assert asked.status_code == 422
+        assert asked.json()["errors"]["resp_rate"].startswith("unknown field of form clinical_status")
+        # the baseline record, saved under 1.0, keeps its respiratory rate through a change under 1.1
+        fixed = trial.put(baseline, "coord", {"values": {**values, "spo2": 86}, "reason": "misread the monitor"})
+        assert fixed.status_code == 200, fixed.text
+        assert fixed.json()["values"]["resp_rate"] == 30
+        resent = trial.put(baseline, "coord", {"values": {**values, "spo2": 87, "resp_rate": 30},
+                                               "reason": "read again"})
+        assert resent.status_code == 200, resent.text
+        changed = trial.patch(baseline, "coord", {"values": {"resp_rate": 31}, "reason": "recount"})
+        assert changed.status_code == 422
+        assert "an amendment dropped it" in changed.json()["errors"]["resp_rate"]
+        assert trial.get(baseline, "coord").json()["values"]["resp_rate"] == 30
+        event = trial.put(trial.form(pid, "adverse_event", "day3"), "coord", {"values": {
+            "onset_date": site_date(later).isoformat(), "description": "Fever", "severity_grade": 3,
+            "related": "not-assessable"}})
+        assert event.status_code == 200, event.text
+    files = zipfile.ZipFile(io.BytesIO(trial.get("/export?format=csv", "monitor").content))
+    rows = list(csv.DictReader(io.StringIO(files.read("form_clinical_status.csv").decode())))
+    assert [(r["visit"], r["protocol_version"], r["spo2"], r["resp_rate"]) for r in rows] == [
+        ("baseline", "1.1", "87.0", "30"), ("day3", "1.1", "45.0", "")]
+    versions = list(csv.DictReader(io.StringIO(files.read("field_versions.csv").decode())))
+    history = [(v["protocol_version"], v["change"], v["range_low"], v["label"]) for v in versions
+               if (v["form"], v["field"]) == ("clinical_status", "spo2")]
+    assert history == [("1.0", "defined", "50.0", "Oxygen saturation"), ("1.1", "changed", "40.0", "SpO2 on room air")]
+    dropped = next(v for v in versions if v["field"] == "resp_rate" and v["change"] == "dropped")
+    assert dropped["why"] == "Forms revised after the first month. Not recorded reliably on the wards."
+    dictionary = {(d["form"], d["field"]): d for d in csv.DictReader(io.StringIO(
+        files.read("data_dictionary.csv").decode()))}
+    assert dictionary["adverse_event", "related"]["choices"].endswith("|definite|not-assessable")
+    assert dictionary["clinical_status", "resp_rate"]["required"] == "false"
+    odm = zipfile.ZipFile(io.BytesIO(trial.get("/export?format=odm", "monitor").content)).read("odm.xml")
+    assert b'CodedValue="not-assessable"' in odm
+
+
+def test_changed_and_dropped_fields_are_checked_in_the_protocol():
+    later = dt.date(2020, 6, 1)
+    assert validate_text(_changed(later), "demo.yaml").valid
+
+    def problems(changes: str) -> dict[str, str]:
+        return {p.field: p.message for p in validate_text(_changed(later, changes), "demo.yaml").errors}
+
+    found = problems("\n      - {change: change-field, form: clinical_status, field: spo3, range: [40, 100]}")
+    assert found["amendments[0].changes[0].field"].startswith("form clinical_status has no field 'spo3'")
+    found = problems("\n      - {change: change-field, form: clinical_status, field: spo2, range: [100, 40]}")
+    assert found["amendments[0].changes[0].range"] == "range must be [low, high] with low < high"
+    found = problems("\n      - {change: change-field, form: clinical_status, field: spo2, choices: [a, b]}")
+    assert found["amendments[0].changes[0].choices"] == "choices apply to choice fields, not number"
+    found = problems("\n      - {change: change-field, form: clinical_status, field: spo2, type: integer}")
+    assert "amendments[0].changes[0].type" in found
+    found = problems("\n      - {change: change-field, form: clinical_status, field: spo2}")
+    assert "changes at least one of" in found["amendments[0].changes[0]"]
+    found = problems("\n      - {change: drop-field, form: clinical_status, field: who_score}")
+    assert found["amendments[0].changes[0].field"] == ("outcome who_day28 reads clinical_status.who_score: it "
+                                                       "cannot be dropped")
+    messages = [p.message for p in validate_text(_changed(later, "\n      - {change: drop-field, form: outcome, "
+                                                         "field: died}"), "demo.yaml").errors]
+    assert "field 'death_date' of form outcome reads 'died' (asked_if): drop or change it first" in messages
+    found = problems("\n      - {change: drop-field, form: outcome, field: death_date}")
+    assert "takes its dates from form outcome" in found["amendments[0].changes[0].field"]
+    found = problems("\n      - {change: drop-field, form: adverse_event, field: onset_date}")
+    assert "reads 'onset_date' (not_before)" in found["amendments[0].changes[0].field"]

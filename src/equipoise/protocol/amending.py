@@ -4,10 +4,22 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from equipoise.protocol.amendments import AddArm, AddField, AddSite, Amendment, DropArm, SetAllocation, SetSiteArms
+from equipoise.protocol.amendments import (
+    AddArm,
+    AddField,
+    AddSite,
+    Amendment,
+    ChangeField,
+    DropArm,
+    DropField,
+    SetAllocation,
+    SetSiteArms,
+)
 from equipoise.protocol.problems import Path
 
 if TYPE_CHECKING:
+    from equipoise.protocol.fields import DataField
+    from equipoise.protocol.forms import Form
     from equipoise.protocol.model import Protocol
     from equipoise.protocol.sites import Site
 
@@ -84,6 +96,26 @@ def apply_amendment_checked(protocol: Protocol, amendment: Amendment) -> tuple[P
                                  "(required: false): records saved before it have no value"))
             added = form.model_copy(update={"fields": [*form.fields, change.field]})
             forms = [added if f.id == form.id else f for f in forms]
+        elif isinstance(change, ChangeField | DropField):
+            form = next((f for f in forms if f.id == change.form), None)
+            if form is None:
+                problems.append(((*here, "form"), f"unknown form {change.form!r}"))
+                continue
+            spec = form.field(change.field)
+            if spec is None:
+                problems.append(((*here, "field"), f"form {form.id} has no field {change.field!r} at this date "
+                                 f"(fields: {', '.join(f.id for f in form.fields)})"))
+                continue
+            if isinstance(change, ChangeField):
+                if not change.updates:
+                    problems.append((here, "a change-field changes at least one of: label, help, range, expected, "
+                                     "required, choices"))
+                    continue
+                fields = [_changed(f, change) if f.id == spec.id else f for f in form.fields]
+            else:
+                fields = [f for f in form.fields if f.id != spec.id]
+                problems += [((*here, "field"), message) for message in _dependents(form, spec.id)]
+            forms = [form.model_copy(update={"fields": fields}) if f.id == form.id else f for f in forms]
 
     trial = protocol.trial.model_copy(
         update={"version": amendment.version, "effective_date": amendment.effective_date}
@@ -93,15 +125,47 @@ def apply_amendment_checked(protocol: Protocol, amendment: Amendment) -> tuple[P
 
 
 def with_every_field(protocol: Protocol) -> Protocol:
-    """The base protocol with every field its amendments add to its forms: what records of any version can hold
-    (exports, the data dictionary, reading and tracing forms). Saving checks the version in force instead."""
+    """The base protocol with every field its forms had in any version: what records of any version can hold
+    (exports, the data dictionary, reading and tracing forms). Saving checks the version in force instead.
+
+    A changed field reads as its latest definition, with every choice it ever had (so older records decode); a
+    dropped field stays, optional, where it was."""
     forms = {f.id: f for f in protocol.forms}
     for amendment in protocol.amendments:
         for change in amendment.changes:
-            form = forms.get(change.form) if isinstance(change, AddField) else None
-            if isinstance(change, AddField) and form is not None and form.field(change.field.id) is None:
-                forms[form.id] = form.model_copy(update={"fields": [*form.fields, change.field]})
+            if not isinstance(change, AddField | ChangeField | DropField) or change.form not in forms:
+                continue
+            form = forms[change.form]
+            if isinstance(change, AddField):
+                if form.field(change.field.id) is None:
+                    forms[form.id] = form.model_copy(update={"fields": [*form.fields, change.field]})
+                continue
+            spec = form.field(change.field)
+            if spec is None:
+                continue
+            widest = _changed(spec, change, keep_choices=True) if isinstance(change, ChangeField) else \
+                spec.model_copy(update={"required": False})
+            forms[form.id] = form.model_copy(update={"fields": [widest if f.id == spec.id else f for f in form.fields]})
     return protocol.model_copy(update={"forms": list(forms.values())})
+
+
+def _changed(spec: DataField, change: ChangeField, keep_choices: bool = False) -> DataField:
+    """The field after ``change``; with ``keep_choices``, its choices include the ones it had before (the latest
+    label of each value wins)."""
+    updates = dict(change.updates)
+    if keep_choices and "choices" in updates and spec.choices:
+        new = {(c if isinstance(c, str) else c.value): c for c in change.choices or []}
+        before = [new.pop(c if isinstance(c, str) else c.value, c) for c in spec.choices]
+        updates["choices"] = [*before, *new.values()]
+    return spec.model_copy(update=updates)
+
+
+def _dependents(form: Form, field_id: str) -> list[str]:
+    """Why a field cannot be dropped: other fields of its form still read it."""
+    return [f"field {f.id!r} of form {form.id} reads {field_id!r} ({how}): drop or change it first"
+            for f in form.fields if f.id != field_id
+            for how in (["asked_if"] if f.asked_if is not None and f.asked_if.field == field_id else [])
+            + (["not_before"] if f.not_before == field_id else [])]
 
 
 def apply_amendment(protocol: Protocol, amendment: Amendment) -> Protocol:

@@ -1,5 +1,5 @@
 """Protocol amendments: dated, versioned changes to arms, allocation, site availability and the fields of case
-report forms."""
+report forms (added, changed or dropped)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pydantic import Field
 
 from equipoise.protocol.arms import Arm
 from equipoise.protocol.base import Identifier, ProtocolModel
-from equipoise.protocol.fields import DataField
+from equipoise.protocol.fields import Choice, DataField
 from equipoise.protocol.sites import Site
 
 
@@ -51,7 +51,44 @@ class AddField(ProtocolModel):
     field: DataField
 
 
-Change = Annotated[AddArm | DropArm | SetAllocation | SetSiteArms | AddSite | AddField,
+class ChangeField(ProtocolModel):
+    """A field's definition from this version on: its wording, range, expected values, choices or whether it is
+    required (a range widened for a new patient population, a choice added as care changed). What a value means
+    stays: the type and the unit cannot change (add a field instead). Records keep the version they were saved
+    under; each save is checked by the version in force."""
+
+    change: Literal["change-field"]
+    form: Identifier
+    field: Identifier
+    label: str | None = Field(default=None, min_length=1)
+    help: str | None = None
+    range: tuple[float, float] | None = None
+    expected: tuple[float, float] | None = None
+    required: bool | None = None
+    choices: list[Identifier | Choice] | None = None
+
+    @property
+    def updates(self) -> dict[str, object]:
+        """The attributes this change sets; one given as null is removed (a range, say), except label and
+        required, which every field has."""
+        return {name: getattr(self, name) for name in CHANGEABLE if name in self.model_fields_set
+                and not (name in ("label", "required") and getattr(self, name) is None)}
+
+
+CHANGEABLE = ("label", "help", "range", "expected", "required", "choices")
+
+
+class DropField(ProtocolModel):
+    """A field no longer asked from this version on. Values saved before stay in their records, in the exports
+    and in the audit trail; they can no longer be changed."""
+
+    change: Literal["drop-field"]
+    form: Identifier
+    field: Identifier
+    reason: str | None = None
+
+
+Change = Annotated[AddArm | DropArm | SetAllocation | SetSiteArms | AddSite | AddField | ChangeField | DropField,
                    Field(discriminator="change")]
 
 

@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 
 from equipoise.protocol.amending import apply_amendment_checked
-from equipoise.protocol.amendments import AddField
+from equipoise.protocol.amendments import CHANGEABLE, AddField, ChangeField, DropField
 from equipoise.protocol.analysis_plan import (
     ASSUMPTIONS_BY_OUTCOME,
     METHODS_BY_OUTCOME,
@@ -479,6 +479,37 @@ def _visits_and_forms(p: Protocol) -> Found:
                            "skip logic applies to case report forms: every field of a randomization is asked")
 
 
+def _field_change_problems(p: Protocol, after: Protocol, change: ChangeField | DropField, here: Path) -> Found:
+    """A changed field passes its own checks after the change; the pre-specified analysis keeps what it reads:
+    an outcome's field is never dropped nor its choices changed, nor a date of a time-to-event outcome's form
+    dropped (the analysis file reads them)."""
+    form = after.form(change.form)
+    if form is None:
+        return  # named by apply_amendment_checked
+    reads = [o for o in p.outcomes if o.source is not None and o.source.split(".", 1)[0] == change.form]
+    source = next((o for o in reads if o.source == f"{change.form}.{change.field}"), None)
+    if isinstance(change, ChangeField):
+        spec = form.field(change.field)
+        if spec is None:
+            return
+        for problem in _field_problems(spec, here, form.fields):
+            yield problem if problem.path[:len(here)] == here and problem.path[len(here):] and \
+                problem.path[len(here)] in CHANGEABLE else Problem(here, problem.message, problem.severity)
+        if source is not None and "choices" in change.updates:
+            yield _err((*here, "choices"), f"outcome {source.id} reads {source.source}: its choices are part of "
+                       "the pre-specified analysis and cannot change")
+        return
+    if source is not None:
+        yield _err((*here, "field"), f"outcome {source.id} reads {source.source}: it cannot be dropped")
+        return
+    before = p.form(change.form)
+    dropped = before.field(change.field) if before else None
+    timed = [o for o in reads if o.type is OutcomeType.TIME_TO_EVENT]
+    if dropped is not None and dropped.type is FieldType.DATE and timed:
+        yield _err((*here, "field"), f"outcome {timed[0].id} takes its dates from form {change.form}: its date "
+                   f"{change.field!r} cannot be dropped")
+
+
 def _condition_problems(field: DataField, earlier: Sequence[DataField], here: Path) -> Found:
     """The field a condition reads is earlier on the same form (so no condition can loop), and can hold the
     values it names."""
@@ -610,6 +641,8 @@ def _amendments(p: Protocol) -> Found:
                 yield from _field_problems(change.field, where, [*form.fields, change.field])
                 if change.field.asked_if is not None:
                     yield from _condition_problems(change.field, form.fields, (*where, "asked_if"))
+            elif isinstance(change, ChangeField | DropField):
+                yield from _field_change_problems(p, current, change, (*here, "changes", j))
         for problem in (*_arm_set_problems(current, here), *_site_problems(current, here),
                         *_allocation_problems(current, here)):
             yield Problem(problem.path, f"after amendment {amendment.version}: {problem.message}", problem.severity)

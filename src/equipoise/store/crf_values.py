@@ -50,6 +50,21 @@ def _typed(spec: DataField, value: Any) -> tuple[Any, str | None]:
     return value, None
 
 
+def retired_values(form: Form, saved: Mapping[str, Any], raw: Mapping[str, Any]) -> dict[str, Any]:
+    """The saved values of fields an amendment dropped from the form: they stay in the record as they were.
+
+    A save may send one back unchanged (a client that sends the whole record); a different value is refused,
+    as the field is no longer asked."""
+    retired = {k: v for k, v in saved.items() if form.field(k) is None}
+    errors = {k: f"no longer on form {form.id} (an amendment dropped it): the value saved before "
+                 f"({_shown(retired[k])}) stays in the record and cannot be changed"
+              for k, v in raw.items() if k in retired and v != retired[k]}
+    if errors:
+        first_field, first = next(iter(errors.items()))
+        raise InvalidError(f"{first_field}: {first}", {"errors": errors})
+    return retired
+
+
 def check_values(form: Form, visit: Visit, raw: Mapping[str, Any], dates: DateContext) -> CheckedValues:
     """Typed, checked values (JSON-ready: dates as text); raises InvalidError naming every bad field."""
     fields = {f.id: f for f in form.fields}

@@ -42,7 +42,7 @@ from equipoise.store.crf_access import (
     visible_sites,
 )
 from equipoise.store.crf_models import FormQuery, FormRecord
-from equipoise.store.crf_values import DateContext, check_values, require_complete
+from equipoise.store.crf_values import DateContext, check_values, require_complete, retired_values
 from equipoise.store.db import Database
 from equipoise.store.errors import ConflictError, InvalidError, NotFoundError
 from equipoise.store.item_history import item_changes
@@ -180,10 +180,13 @@ class FormService:
                 current = record.version if record else 0
                 raise ConflictError(f"the form was saved by someone else since you loaded it (version {current}, you "
                                     f"had version {expected_version}): reload it and apply your change again")
+            retired = retired_values(form, record.field_values if record else {}, raw_values)
             raw = {**(record.field_values if record and merge else {}), **raw_values}
+            raw = {k: v for k, v in raw.items() if k not in retired}
             if merge:
                 raw = {k: v for k, v in raw.items() if v is not None and v != ""}
             checked = check_values(form, visit, raw, DateContext(today, patient.site_id, anchor))
+            checked.values.update(retired)
             if not incomplete:
                 require_complete(form, checked)
             status = "complete" if checked.complete else "incomplete"

@@ -16,8 +16,10 @@ from typing import Any
 from equipoise.protocol import DataField, FieldType, Protocol
 from equipoise.store.exports.analysis import analysis_columns, analysis_rows
 from equipoise.store.exports.dataset import Dataset, every_arm
+from equipoise.store.exports.field_versions import field_versions_rows
 from equipoise.store.item_history import item_changes
 from equipoise.store.models import patient_code
+from equipoise.store.trials import protocol_of
 from equipoise.store.types import iso
 
 
@@ -282,6 +284,7 @@ def csv_files(data: Dataset) -> dict[str, str]:
     files["queries.csv"] = queries_table(data)
     files["signatures.csv"] = signatures_table(data)
     files["audit_trail.csv"] = audit_table(data)
+    files["field_versions.csv"] = csv_text(*field_versions_rows(protocol_of(data.trial)))
     header, rows = analysis_rows(data)
     files["analysis.csv"] = csv_text(header, rows)
     return files

@@ -1,0 +1,50 @@
+"""``field_versions.csv``: how each case report form field was defined in each protocol version (EDC-1).
+
+Each record keeps the protocol version it was saved under (``protocol_version`` in every form file); this file
+says what that version asked: one row for each field as the base protocol defines it, then one row for each
+amendment that adds, changes or drops it, with the definition from that version on. The data dictionary shows
+each field as it reads today (its latest definition, with every choice it ever had).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from equipoise.protocol import DataField, Protocol
+from equipoise.protocol.amending import apply_amendment
+from equipoise.protocol.amendments import AddField, ChangeField, DropField
+
+HEADER = ["form", "field", "protocol_version", "effective_date", "change", "label", "type", "unit", "range_low",
+          "range_high", "expected_low", "expected_high", "choices", "required", "asked_if", "why"]
+
+
+def _definition(spec: DataField) -> list[Any]:
+    low, high = spec.range if spec.range is not None else (None, None)
+    expected_low, expected_high = spec.expected if spec.expected is not None else (None, None)
+    choices = "|".join(c if isinstance(c, str) else f"{c.value}={c.label}" for c in spec.choices or [])
+    return [spec.label, spec.type.value, spec.unit, low, high, expected_low, expected_high, choices, spec.required,
+            spec.asked_if.expression() if spec.asked_if else None]
+
+
+def field_versions_rows(protocol: Protocol) -> tuple[list[str], list[list[Any]]]:
+    """Header and rows, in protocol order: the base definitions, then each amendment's changes in date order."""
+    trial = protocol.trial
+    rows = [[form.id, spec.id, trial.version, trial.effective_date, "defined", *_definition(spec), None]
+            for form in protocol.forms for spec in form.fields]
+    current = protocol
+    for amendment in protocol.amendments:
+        current = apply_amendment(current, amendment)
+        for change in amendment.changes:
+            if isinstance(change, AddField | ChangeField):
+                field_id = change.field.id if isinstance(change, AddField) else change.field
+                form = current.form(change.form)
+                spec = form.field(field_id) if form else None
+                if spec is not None:
+                    kind = "added" if isinstance(change, AddField) else "changed"
+                    rows.append([change.form, field_id, amendment.version, amendment.effective_date, kind,
+                                 *_definition(spec), amendment.summary])
+            elif isinstance(change, DropField):
+                why = f"{amendment.summary} {change.reason}" if change.reason else amendment.summary
+                rows.append([change.form, change.field, amendment.version, amendment.effective_date, "dropped",
+                             *[None] * 10, why])
+    return HEADER, rows
