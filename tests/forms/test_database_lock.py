@@ -3,12 +3,18 @@ or changed until it is unlocked with a reason; emergency unblinding still works;
 
 from __future__ import annotations
 
+import datetime as dt
+import io
+import json
+import zipfile
+
 from sqlalchemy import select
 
+from equipoise.protocol import validate_text
 from equipoise.store.models import AuditEntry
 from equipoise.store.verify import verify
 from tests.forms.conftest import Trial, World, demo_values, site_date
-from tests.store.support import PASSWORD
+from tests.store.support import DEMO, PASSWORD
 
 
 def _clinical() -> dict[str, object]:
@@ -70,3 +76,37 @@ def test_database_lock_freezes_the_trial_until_unlocked(world: World, trial: Tri
     assert "last patient's day-28 data cleaned; final analysis" in reasons
     assert "late lab values found" in reasons
     assert verify(world.db).ok
+
+
+def test_ret1_records_are_kept_the_protocols_retention_years_from_the_database_lock(world: World):
+    text = DEMO.read_text().replace("  blinding: double-blind\n", "  blinding: double-blind\n  retention_years: 30\n",
+                                    1)
+    assert "retention_years: 30" in text
+    trial = world.trial(text)
+    before = trial.get("", "monitor").json()
+    assert (before["retention_years"], before["retain_until"]) == (30, None)  # it runs from the lock
+    lock = {"reason": "final analysis", "password": PASSWORD}
+    locked = trial.post("/database-lock", "monitor", lock)
+    assert locked.status_code == 200, locked.text
+    day = dt.datetime.fromisoformat(locked.json()["locked_at"].replace("Z", "+00:00")).date()
+    kept = day.replace(year=day.year + 30, day=28 if (day.month, day.day) == (2, 29) else day.day).isoformat()
+    assert locked.json()["retain_until"] == kept
+    assert trial.get("", "coord").json()["retain_until"] == kept
+    manifest = json.loads(zipfile.ZipFile(io.BytesIO(trial.get("/export?format=csv", "monitor").content))
+                          .read("manifest.json"))
+    assert manifest["retention"] == {"years": 30, "from": "database lock", "retain_until": kept}
+    unlocked = trial.post("/database-unlock", "monitor", {"reason": "late query", "password": PASSWORD})
+    assert unlocked.json()["retain_until"] is None
+
+
+def test_ret1_the_retention_period_is_checked_in_the_protocol():
+    def problems(years: int) -> list[tuple[str, str, str]]:
+        text = DEMO.read_text().replace("  blinding: double-blind\n", f"  blinding: double-blind\n  retention_years: "
+                                        f"{years}\n", 1)
+        return [(p.field, p.severity.value, p.message) for p in validate_text(text, "demo.yaml").problems]
+
+    assert not [p for p in problems(25) if p[0] == "trial.retention_years"]
+    assert ("trial.retention_years", "warning", "10 years is shorter than the 25 years the EU Clinical Trials "
+            "Regulation (536/2014, Art. 58) asks of a trial run in the EU") in problems(10)
+    _field, severity, message = next(p for p in problems(1) if p[0] == "trial.retention_years")
+    assert (severity, message) == ("error", "must be >= 2 (got 1)")

@@ -55,9 +55,16 @@ def check_protocol(protocol: Protocol) -> list[Problem]:
         _analysis,
         _amendments,
         _further_randomizations,
+        _retention,
     ):
         found.extend(check(protocol))
     return found
+
+
+def _retention(p: Protocol) -> Found:
+    if p.trial.retention_years < 25:
+        yield _warn(("trial", "retention_years"), f"{p.trial.retention_years} years is shorter than the 25 years "
+                    "the EU Clinical Trials Regulation (536/2014, Art. 58) asks of a trial run in the EU")
 
 
 # --- further randomizations ----------------------------------------------------------------------------

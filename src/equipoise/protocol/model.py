@@ -46,6 +46,10 @@ class TrialIdentity(ProtocolModel):
     phase: str | None = None
     blinding: Blinding = Blinding.OPEN_LABEL
     description: str | None = None
+    retention_years: int = Field(
+        default=25, ge=2, le=100, description="Years the trial's records, audit trail and archive are kept after "
+        "its database lock (EU Clinical Trials Regulation 536/2014 Art. 58: at least 25 years; 21 CFR 312.62(c): "
+        "2 years after approval).")
 
 
 class Protocol(ProtocolModel):

@@ -5,7 +5,8 @@ unanswered) and the password again. While the lock holds nothing is entered or c
 randomization or back-entered envelope, no form, correction, off-study record, query or signature (each
 refused with 423 and the reason). Emergency unblinding stays possible: a patient's safety does not wait for
 an unlock. Unlocking needs a reason and the password again. Both are audited (the trial row's status, with
-the reason) like every other change.
+the reason) like every other change. The retention period (RET-1, the protocol's ``retention_years``) runs from
+the lock: the answer says until when the records must be kept.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from equipoise.store.models import patient_code
 from equipoise.store.patients import Clock
 from equipoise.store.principal import Principal
 from equipoise.store.roles import Action
-from equipoise.store.trials import get_trial
+from equipoise.store.trials import get_trial, protocol_of, retained_until
 from equipoise.store.types import iso, utcnow
 
 
@@ -52,7 +53,8 @@ class DatabaseLockService:
                 raise ConflictError(f"{len(unresolved)} query/queries are not closed: {listed}"
                                     f"{', …' if len(unresolved) > 10 else ''}; close them before the database lock")
             trial.status, trial.locked_at, trial.locked_by = "locked", self.clock(), principal.user_id
-            return _state(trial_id, trial.status, trial.locked_at, why)
+            return {**_state(trial_id, trial.status, trial.locked_at, why),
+                    "retain_until": retained_until(protocol_of(trial), trial.locked_at)}
 
     def unlock(self, principal: Principal, trial_id: str, reason: str | None, password: str | None
                ) -> dict[str, Any]:
@@ -64,7 +66,7 @@ class DatabaseLockService:
             if trial.status != "locked":
                 raise ConflictError(f"the database of trial {trial_id} is not locked")
             trial.status, trial.locked_at, trial.locked_by = "active", None, None
-            return _state(trial_id, trial.status, None, why)
+            return {**_state(trial_id, trial.status, None, why), "retain_until": None}
 
 
 def _state(trial_id: str, status: str, locked_at: Any, reason: str) -> dict[str, Any]:

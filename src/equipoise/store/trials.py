@@ -116,6 +116,8 @@ class TrialView:
     created_at: str
     unblinded_at: str | None
     locked_at: str | None
+    retention_years: int
+    retain_until: str | None  # None until the database lock, from which the retention period runs
     versions: list[dict[str, str]]
     sites: list[dict[str, str]]
 
@@ -135,9 +137,24 @@ def trial_view(trial: Trial, on: dt.date | None = None) -> TrialView:
         protocol_sha256=trial.protocol_sha256, created_at=iso(trial.created_at),
         unblinded_at=iso(trial.unblinded_at) if trial.unblinded_at else None,
         locked_at=iso(trial.locked_at) if trial.locked_at else None,
+        retention_years=protocol.trial.retention_years,
+        retain_until=retained_until(protocol, trial.locked_at),
         versions=[{"version": v, "effective_date": d.isoformat()} for v, d in protocol.versions()],
         sites=[{"id": s.id, "name": s.name, "country": s.country, "timezone": s.timezone} for s in current.sites],
     )
+
+
+def retained_until(protocol: Protocol, locked_at: dt.datetime | None) -> str | None:
+    """The last day the trial's records must be kept (RET-1): ``retention_years`` after the database lock's UTC
+    date (29 February to 28 February), or None while the trial is not locked."""
+    if locked_at is None:
+        return None
+    start = locked_at.astimezone(dt.UTC).date()
+    year = start.year + protocol.trial.retention_years
+    try:
+        return start.replace(year=year).isoformat()
+    except ValueError:
+        return start.replace(year=year, day=28).isoformat()
 
 
 def create_trial(db: Database, principal: Principal, text: str, filename: str = "protocol.yaml",

@@ -40,7 +40,7 @@ from equipoise.store.models import AuditEntry
 from equipoise.store.patients import Clock
 from equipoise.store.principal import Principal
 from equipoise.store.roles import Action
-from equipoise.store.trials import get_trial, in_force, protocol_of
+from equipoise.store.trials import get_trial, in_force, protocol_of, retained_until
 from equipoise.store.types import iso, utcnow
 
 FORMATS = ("csv", "odm", "all")
@@ -161,6 +161,8 @@ class ExportService:
             "exported_by": data.exported_by, "format": fmt, "arms": "shown" if data.arms_shown else "masked",
             "sites": data.sites if data.sites is not None else "all", "patients": len(data.patients),
             "randomized": len(data.allocations), "equipoise_version": __version__,
+            "retention": {"years": data.protocol.trial.retention_years, "from": "database lock",
+                          "retain_until": retained_until(data.protocol, data.trial.locked_at)},
             "files": [{"name": name, "rows": rows(name, content), "sha256": hashlib.sha256(content).hexdigest()}
                       for name, content in files.items()],
         }
