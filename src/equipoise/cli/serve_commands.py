@@ -11,6 +11,7 @@ import typer
 from equipoise.cli.database_option import DbOption, open_database
 from equipoise.cli.output import parse_date, print_plain
 from equipoise.errors import UserError
+from equipoise.server.tls import TLS_CERT_ENV, TLS_KEY_ENV, TlsFiles, tls_files
 from equipoise.store.db import DATABASE_URL_ENV, Database
 
 if TYPE_CHECKING:
@@ -32,14 +33,18 @@ DEMO_USERS = [
 ]
 
 
-def run_server(url: str, host: str, port: int, workers: int) -> None:
+def run_server(url: str, host: str, port: int, workers: int, tls: TlsFiles | None = None) -> None:
     import uvicorn
 
     if workers < 1:
         raise UserError("--workers: give at least 1")
-    # Worker processes build their own app from the environment: hand them the database URL that way.
+    # Worker processes build their own app from the environment: hand them the database URL (and whether they
+    # serve HTTPS) that way.
     os.environ[DATABASE_URL_ENV] = url
+    if tls is not None:
+        os.environ[TLS_CERT_ENV], os.environ[TLS_KEY_ENV] = str(tls.cert), str(tls.key)
     from equipoise.server.protocol import NoDelayHttpProtocol
+    from equipoise.server.tls import tls_context
 
     # httptools' HTTP parser, and uvloop's event loop (uvicorn's "auto" loop picks it where it is installed).
     uvicorn.run("equipoise.server.app:create_app", factory=True, host=host, port=port, workers=workers,
@@ -47,7 +52,9 @@ def run_server(url: str, host: str, port: int, workers: int) -> None:
                 # A worker answers the supervisor's health pings only once it has imported the app; on a busy
                 # machine that takes longer than uvicorn's 5 s default, and the supervisor would kill and
                 # respawn it for ever.
-                timeout_worker_healthcheck=60)
+                timeout_worker_healthcheck=60,
+                ssl_certfile=str(tls.cert) if tls else None, ssl_keyfile=str(tls.key) if tls else None,
+                ssl_context_factory=tls_context if tls else None)
 
 
 def serve(
@@ -55,14 +62,21 @@ def serve(
     workers: int = typer.Option(1, "--workers", "-w", help="Server processes (they share the database)."),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
     port: int = typer.Option(8000, "--port", help="Port to listen on."),
+    tls_cert: Path | None = typer.Option(None, "--tls-cert", help="Serve HTTPS with this PEM certificate (chain) "
+                                         "[env: EQUIPOISE_TLS_CERT]; without it, plain HTTP (behind a TLS proxy)."),
+    tls_key: Path | None = typer.Option(None, "--tls-key", help="The certificate's PEM private key "
+                                        "[env: EQUIPOISE_TLS_KEY]."),
 ) -> None:
     """Run the trial server (JSON API; schema at /openapi.json, browsable at /docs)."""
+    tls = tls_files(tls_cert, tls_key)
     database = open_database(db)
     url = database.url
     database.dispose()
-    print_plain(f"Equipoise trial server on http://{host}:{port} (API docs: http://{host}:{port}/docs)")
-    print_plain(f"database: {url.split('@')[-1] if '@' in url else url}; {workers} process(es)")
-    run_server(url, host, port, workers)
+    scheme = "https" if tls else "http"
+    print_plain(f"Equipoise trial server on {scheme}://{host}:{port} (API docs: {scheme}://{host}:{port}/docs)")
+    print_plain(f"database: {url.split('@')[-1] if '@' in url else url}; {workers} process(es)"
+                + (f"; TLS certificate valid until {tls.expires:%Y-%m-%d}" if tls else ""))
+    run_server(url, host, port, workers, tls)
 
 
 def _populate(database: Database, trial_id: str, patients: int, seed: int, as_of: str | None,

@@ -23,6 +23,7 @@ from equipoise.server.form_routes import router as form_router
 from equipoise.server.list_routes import router as list_router
 from equipoise.server.part_routes import router as part_router
 from equipoise.server.routes import router
+from equipoise.server.tls import TLS_CERT_ENV, StrictTransportSecurity
 from equipoise.server.unblinding_routes import router as unblinding_router
 from equipoise.store.auth import AuthService
 from equipoise.store.db import Database
@@ -113,6 +114,8 @@ def create_app(db: Database | None = None, settings: Settings | None = None) -> 
         "append-only, hash-chained audit trail. Authenticate with POST /api/auth/login and send "
         "'Authorization: Bearer <token>'.",
     )
+    if os.environ.get(TLS_CERT_ENV):
+        app.add_middleware(StrictTransportSecurity)
     patients, randomization = PatientService(database), RandomizationService(database)
     app.state.services = Services(database, auth, patients, randomization, UnblindingService(database, auth),
                                   EnrolAndRandomizeService(database, patients, randomization))

@@ -13,6 +13,7 @@ import os
 import secrets
 import signal
 import socket
+import ssl
 import statistics
 import subprocess
 import sys
@@ -45,8 +46,12 @@ class ServerProcess:
     log: Any = None  # the server's stderr goes to a file: a pipe nobody reads would fill and block it
 
     @property
+    def https(self) -> bool:
+        return bool((self.env or {}).get("EQUIPOISE_TLS_CERT"))
+
+    @property
     def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.https else 'http'}://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 60) -> ServerProcess:
         environment = {**os.environ, **(self.env or {})}
@@ -61,7 +66,10 @@ class ServerProcess:
             if self.process.poll() is not None:
                 raise RuntimeError(f"the server exited with code {self.process.returncode}: {self.stderr()[-2000:]}")
             try:
-                if httpx.get(f"{self.base}/health", timeout=1).status_code == 200:
+                # a self-signed test certificate is its own authority
+                verify = ssl.create_default_context(cafile=(self.env or {})["EQUIPOISE_TLS_CERT"]) if self.https \
+                    else True
+                if httpx.get(f"{self.base}/health", timeout=1, verify=verify).status_code == 200:
                     return self
             except httpx.HTTPError:
                 pass
