@@ -164,14 +164,14 @@ def test_exports_give_each_part_its_file_and_the_analysis_file_its_arm(world: Wo
     assert [(r["patient_id"], r["arm"], r["factor_oxygen"], r["crp"], r["hypoxia"]) for r in rows] == [
         (f"P-{pid:06d}", made["arm"], "yes", "120.0", "true")]
     assert list(csv.reader(io.StringIO(files.read("randomization_plasma.csv").decode()))) == [
-        ["patient_id", "site", "randomised_on", "randomized_at", "protocol_version", "arm"]]
+        ["patient_id", "site", "randomised_on", "randomized_at", "protocol_version", "kit_code", "arm"]]
     analysis = {r["patient_id"]: r for r in csv.DictReader(io.StringIO(files.read("analysis.csv").decode()))}
     assert analysis[f"P-{pid:06d}"]["arm_tocilizumab"] == made["arm"]
     assert analysis[f"P-{other:06d}"]["arm_tocilizumab"] == ""
     assert analysis[f"P-{pid:06d}"]["arm"] == "masked"  # the main comparison stays blinded
     dictionary = list(csv.DictReader(io.StringIO(files.read("data_dictionary.csv").decode())))
     described = {r["column"] for r in dictionary if r["file"] == "randomization_tocilizumab.csv"}
-    assert described == {"randomised_on", "arm", "factor_oxygen", "crp", "on_oxygen", "hypoxia"}
+    assert described == {"randomised_on", "kit_code", "arm", "factor_oxygen", "crp", "on_oxygen", "hypoxia"}
     assert any(r["file"] == "analysis.csv" and r["column"] == "arm_tocilizumab" for r in dictionary)
     # ODM: one more form of the enrolment event, valid against the ODM 1.3.2 schema.
     odm = files.read("odm.xml").decode()

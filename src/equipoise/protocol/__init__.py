@@ -3,11 +3,12 @@
 from equipoise.protocol.amendments import Amendment
 from equipoise.protocol.analysis_plan import AnalysisMethod, AnalysisPlan, Comparison, Looks, SpendingFamily
 from equipoise.protocol.arms import Arm, ArmRole
+from equipoise.protocol.blinding import Blinding
 from equipoise.protocol.eligibility import Criterion, EligibilityResult, evaluate_eligibility
 from equipoise.protocol.fields import DataField, FieldType
 from equipoise.protocol.forms import Enrolment, Form, Target, Visit
 from equipoise.protocol.loader import ValidationReport, load_protocol, validate_file, validate_text
-from equipoise.protocol.model import Blinding, Protocol, TrialIdentity
+from equipoise.protocol.model import Protocol, TrialIdentity
 from equipoise.protocol.outcomes import Better, Outcome, OutcomeType
 from equipoise.protocol.problems import InvalidProtocolError, Problem, Severity
 from equipoise.protocol.randomization import Factor, Randomization, RandomizationMethod

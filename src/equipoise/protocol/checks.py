@@ -81,6 +81,9 @@ def _further_randomizations(p: Protocol) -> Found:
         here: Path = ("further_randomizations", i)
         view = p.part_protocol(part)
         yield from _duplicates([a.id for a in part.arms], (*here, "arms"), "arm")
+        if part.blinding.is_blinded and not p.trial.blinding.is_blinded:
+            yield _err((*here, "blinding"), f"a {part.blinding.value} part needs a blinded trial: in an open-label "
+                       "trial every role sees arms, in exports and in the audit trail")
         for j, field in enumerate(part.fields):
             if field.id in enrolment:
                 yield _err((*here, "fields", j, "id"), f"{field.id!r} is an enrolment field already: give the "

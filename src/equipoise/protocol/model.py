@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from enum import StrEnum
 from typing import Literal
 
 from pydantic import Field
@@ -12,22 +11,13 @@ from equipoise.protocol.amendments import Amendment
 from equipoise.protocol.analysis_plan import AnalysisPlan
 from equipoise.protocol.arms import Arm
 from equipoise.protocol.base import Identifier, ProtocolModel
+from equipoise.protocol.blinding import Blinding
 from equipoise.protocol.eligibility import Criterion
 from equipoise.protocol.forms import Enrolment, Form, Visit
 from equipoise.protocol.further_randomization import FurtherRandomization
 from equipoise.protocol.outcomes import Outcome
 from equipoise.protocol.randomization import Randomization
 from equipoise.protocol.sites import Site
-
-
-class Blinding(StrEnum):
-    OPEN_LABEL = "open-label"
-    SINGLE_BLIND = "single-blind"
-    DOUBLE_BLIND = "double-blind"
-
-    @property
-    def is_blinded(self) -> bool:
-        return self is not Blinding.OPEN_LABEL
 
 
 class RegistryId(ProtocolModel):
@@ -80,7 +70,7 @@ class Protocol(ProtocolModel):
     def part_protocol(self, part: FurtherRandomization) -> Protocol:
         """The part read as a protocol of its own (see ``equipoise.protocol.further_randomization``)."""
         return self.model_copy(update={
-            "trial": self.trial.model_copy(update={"blinding": Blinding.OPEN_LABEL}),
+            "trial": self.trial.model_copy(update={"blinding": part.blinding}),
             "arms": part.arms, "randomization": part.randomization,
             "sites": [site.model_copy(update={"arms": None}) for site in self.sites],
             "enrolment": self.enrolment.model_copy(update={"fields": [*self.enrolment.fields, *part.fields]}),

@@ -37,7 +37,8 @@ def randomize_in_part(trial_id: str, patient_id: PatientId, part_id: PartId, use
                       response: Response, body: PartBody | None = None,
                       idempotency_key: Annotated[str | None, Header(max_length=100)] = None) -> Json:
     """Randomize a randomized patient again, in a factorial part or a later re-randomization (site roles, own
-    site): the part's eligibility is checked on the enrolment values and the part's fields; open label. A retry
+    site): the part's eligibility is checked on the enrolment values and the part's fields; a blinded part answers
+    with a kit code, and the arm only to the roles that see arms. A retry
     with the same Idempotency-Key returns the same allocation (200, replayed: true)."""
     if not idempotency_key:
         raise InvalidError("send an Idempotency-Key header (any unique text, reused on retry)")

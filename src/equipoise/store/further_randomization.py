@@ -6,7 +6,8 @@ part's eligibility is evaluated on the enrolment values as they stand and the pa
 date; the allocation stores its request, parameters, draws and state, so ``equipoise allocation replay``
 recomputes it. A patient is randomized at most once in each part, only after the main randomization and
 never once off study; a retry with the same idempotency key returns the allocation already made (RND-2).
-Parts are open label: whoever may read the patient sees the part's arm.
+An open-label part's arm is seen by whoever may read the patient; a blinded part's allocation gets a kit code,
+and its arm is seen only by the roles that see the main arm (until the trial's planned unblinding).
 """
 
 from __future__ import annotations
@@ -26,11 +27,11 @@ from equipoise.store.core_rows import update_row
 from equipoise.store.crf_access import off_study_row, patient_for
 from equipoise.store.db import Database
 from equipoise.store.errors import ConflictError, InvalidError, NotFoundError
-from equipoise.store.models import Allocation, AllocationState, Patient, patient_code
+from equipoise.store.models import Allocation, AllocationState, Patient, Trial, patient_code
 from equipoise.store.part_models import PartAllocation, part_state_key
 from equipoise.store.patients import Clock, IneligibleError, local_date
 from equipoise.store.principal import Principal
-from equipoise.store.randomization import RandomizationService
+from equipoise.store.randomization import RandomizationService, new_kit_code
 from equipoise.store.roles import Action
 from equipoise.store.trials import get_trial, in_force, refuse_if_database_locked
 from equipoise.store.types import iso, utcnow
@@ -45,8 +46,9 @@ class PartAllocationView:
     site_id: str
     part_id: str
     part_name: str
-    arm: str
-    arm_name: str
+    kit_code: str | None  # a blinded part's kit
+    arm: str | None  # None: the part is blinded to this role
+    arm_name: str | None
     randomized_on: str
     randomized_at: str
     protocol_version: str
@@ -58,14 +60,31 @@ class PartAllocationView:
         return dict(self.__dict__)
 
 
-def part_view(row: PartAllocation, site_id: str, protocol: Protocol, replayed: bool = False) -> PartAllocationView:
+def part_view(row: PartAllocation, site_id: str, protocol: Protocol, shows_arm: bool,
+              replayed: bool = False) -> PartAllocationView:
     part = protocol.further_randomization(row.part_id)
     arm = part.arm(row.arm) if part is not None else None
     return PartAllocationView(row.id, row.patient_id, patient_code(row.patient_id), site_id, row.part_id,
-                              part.name if part is not None else row.part_id, row.arm,
-                              arm.name if arm is not None else row.arm, row.allocation_date.isoformat(),
-                              iso(row.allocated_at), row.protocol_version, dict(row.factors), dict(row.part_values),
-                              replayed)
+                              part.name if part is not None else row.part_id, row.kit_code,
+                              row.arm if shows_arm else None,
+                              (arm.name if arm is not None else row.arm) if shows_arm else None,
+                              row.allocation_date.isoformat(), iso(row.allocated_at), row.protocol_version,
+                              dict(row.factors), dict(row.part_values), replayed)
+
+
+def _kit_code(part: FurtherRandomization, arm_id: str) -> str | None:
+    """A blinded part's kit code: the arms share its prefix (a protocol check), so it reveals nothing."""
+    if not part.blinding.is_blinded:
+        return None
+    arm = part.arm(arm_id)
+    return new_kit_code(arm.kit_prefix if arm is not None else None)
+
+
+def shows_part_arm(principal: Principal, trial: Trial, protocol: Protocol, part_id: str) -> bool:
+    """Whether this principal sees the arms of a part: always in an open-label part, else as the main arm."""
+    part = protocol.further_randomization(part_id)
+    blinded = part is not None and part.blinding.is_blinded
+    return not blinded or principal.sees_arms(trial.id, True, trial.unblinded_at)
 
 
 def find_part(protocol: Protocol, part_id: str) -> FurtherRandomization:
@@ -99,7 +118,9 @@ class FurtherRandomizationService:
                                         "concurrently by another request") from None
                 patient = s.get(Patient, patient_id)
                 assert patient is not None
-                return part_view(row, patient.site_id, in_force(get_trial(s, trial_id), row.allocation_date),
+                trial = get_trial(s, trial_id)
+                protocol = in_force(trial, row.allocation_date)
+                return part_view(row, patient.site_id, protocol, shows_part_arm(principal, trial, protocol, part_id),
                                  replayed=True)
 
     def _randomize(self, s: Session, principal: Principal, trial_id: str, patient_id: int, part_id: str,
@@ -118,10 +139,13 @@ class FurtherRandomizationService:
         if by_key is not None:
             if (by_key.patient_id, by_key.part_id) != (patient.id, part_id):
                 raise ConflictError("this idempotency key was already used for another randomization")
-            return part_view(by_key, patient.site_id, protocol, replayed=True)
+            return part_view(by_key, patient.site_id, protocol,
+                             shows_part_arm(principal, trial, protocol, part_id), replayed=True)
         if earlier:
+            shown = f"arm {earlier[0].arm}" if shows_part_arm(principal, trial, protocol, part_id) else \
+                f"kit {earlier[0].kit_code}"
             raise ConflictError(f"patient {patient.code} is already randomized in {part_id} (allocation "
-                                f"{earlier[0].id}, arm {earlier[0].arm}): a patient is randomized once in each part")
+                                f"{earlier[0].id}, {shown}): a patient is randomized once in each part")
         part = find_part(protocol, part_id)
         if s.scalar(select(Allocation.id).where(Allocation.patient_id == patient.id)) is None:
             raise ConflictError(f"patient {patient.code} is not randomized yet: {part_id} randomizes patients "
@@ -157,13 +181,14 @@ class FurtherRandomizationService:
             trial_id=trial_id, patient_id=patient.id, part_id=part_id, state_id=state_row["id"], sequence=sequence,
             stratum=prepared.request.stratum, factors=dict(prepared.request.factors),
             part_values=json_values({k: v for k, v in values.items() if k in own}), arm=allocation.arm,
+            kit_code=_kit_code(part, allocation.arm),
             protocol_version=protocol.trial.version, allocation_date=date, method=prepared.scheme.method,
             parameters=prepared.scheme.parameters(), request=prepared.request.to_dict(), draws=draws,
             diagnostics=allocation.diagnostics, state_after=allocation.state, idempotency_key=key,
             allocated_by=principal.user_id, allocated_at=now)
         s.add(row)
         s.flush()
-        return part_view(row, patient.site_id, protocol)
+        return part_view(row, patient.site_id, protocol, shows_part_arm(principal, trial, protocol, part_id))
 
     def for_patient(self, principal: Principal, trial_id: str, patient_id: int) -> list[PartAllocationView]:
         """The patient's further randomizations, in the order they were made."""
@@ -172,7 +197,12 @@ class FurtherRandomizationService:
             trial = get_trial(s, trial_id)
             rows = s.scalars(select(PartAllocation).where(PartAllocation.patient_id == patient.id)
                              .order_by(PartAllocation.id)).all()
-            return [part_view(r, patient.site_id, in_force(trial, r.allocation_date)) for r in rows]
+            views = []
+            for r in rows:
+                protocol = in_force(trial, r.allocation_date)
+                views.append(part_view(r, patient.site_id, protocol, shows_part_arm(principal, trial, protocol,
+                                                                                    r.part_id)))
+            return views
 
     def list_part(self, principal: Principal, trial_id: str, part_id: str) -> list[PartAllocationView]:
         """Every allocation of one part, for the sites the principal sees."""
@@ -186,7 +216,11 @@ class FurtherRandomizationService:
                      .order_by(PartAllocation.id))
             if sites is not None:
                 query = query.where(Patient.site_id.in_(sorted(sites)))
-            return [part_view(r, site, in_force(trial, r.allocation_date)) for r, site in s.execute(query).all()]
+            views = []
+            for r, site in s.execute(query).all():
+                protocol = in_force(trial, r.allocation_date)
+                views.append(part_view(r, site, protocol, shows_part_arm(principal, trial, protocol, part_id)))
+            return views
 
 
-__all__ = ["FurtherRandomizationService", "PartAllocationView", "find_part", "part_view"]
+__all__ = ["FurtherRandomizationService", "PartAllocationView", "find_part", "part_view", "shows_part_arm"]

@@ -2,8 +2,10 @@
 
 A row holds, like an ``allocations`` row, everything needed to recompute it (RND-7): the request, the
 algorithm's parameters, the draws and the state after it; its state row is an ``allocation_states`` row whose
-key starts with ``part:<part id>|``. The parts are open label, so the arm is not a secret of the audit trail;
-the draws and states are. Imported at the end of ``equipoise.store.models`` so the audit trail knows it.
+key starts with ``part:<part id>|``. A blinded part's row carries a kit code; its arm is masked in the audit
+trail shown to blinded roles, as the main allocation's is (an open-label part's arm too: the trail does not
+know which part an entry's arm belongs to, so it masks every part's). The draws and states are secrets of the
+trail. Imported at the end of ``equipoise.store.models`` so the audit trail knows it.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ def part_state_key(part_id: str, key: str) -> str:
 class PartAllocation(Recomputable, Base):
     __tablename__ = "part_allocations"
     __audited__ = True
-    __audit_secret__ = frozenset({"state_after", "draws", "diagnostics", "parameters", "request"})
+    __audit_secret__ = frozenset({"arm", "state_after", "draws", "diagnostics", "parameters", "request"})
     __table_args__ = (
         UniqueConstraint("trial_id", "idempotency_key", name="uq_part_allocations_trial_idempotency"),
         UniqueConstraint("patient_id", "part_id", name="uq_part_allocations_patient_part"),
@@ -46,6 +48,8 @@ class PartAllocation(Recomputable, Base):
     factors: Mapped[JsonDict] = mapped_column(JSON)
     part_values: Mapped[JsonDict] = mapped_column(JSON)  # the part's fields as entered, frozen (RND-4)
     arm: Mapped[str] = mapped_column(String(64))
+    # A blinded part's kit (migration 0016; entries written before it carry none: open-label parts only).
+    kit_code: Mapped[str | None] = mapped_column(String(40), default=None, info={"audit_default": None})
     protocol_version: Mapped[str] = mapped_column(String(32))
     allocation_date: Mapped[dt.date] = mapped_column(Date)
     idempotency_key: Mapped[str] = mapped_column(String(100))

@@ -20,7 +20,15 @@ from sqlalchemy.orm import Session
 from equipoise.store.auth import AuthService
 from equipoise.store.db import Database
 from equipoise.store.errors import ConflictError, ForbiddenError, InvalidError, NotFoundError
-from equipoise.store.models import AdaptiveTable, Allocation, Notification, Patient, Unblinding, patient_code
+from equipoise.store.models import (
+    AdaptiveTable,
+    Allocation,
+    Notification,
+    Patient,
+    Trial,
+    Unblinding,
+    patient_code,
+)
 from equipoise.store.part_models import PartAllocation
 from equipoise.store.patients import Clock
 from equipoise.store.principal import Principal
@@ -63,14 +71,16 @@ class UnblindingService:
                 raise ConflictError(f"patient {patient_code(patient_id)} is not randomized: nothing to unblind")
             s.add(Unblinding(trial_id=trial_id, patient_id=patient_id, kind="emergency", reason=why,
                              unblinded_by=principal.user_id, unblinded_at=now))
+            parts = _blinded_parts(s, trial, patient_id)
+            kits = "".join(f", {p['part_id']} kit {p['kit_code']}" for p in parts)
             message = (f"Emergency unblinding of patient {patient_code(patient_id)} (site {patient.site_id}, kit "
-                       f"{allocation.kit_code}) by {principal.username} at {iso(now)}. Reason: {why}")
+                       f"{allocation.kit_code}{kits}) by {principal.username} at {iso(now)}. Reason: {why}")
             s.add(Notification(trial_id=trial_id, kind="emergency-unblinding", patient_id=patient_id,
                                message=message, created_by=principal.user_id, created_at=now))
             arm = in_force(trial, allocation.allocation_date).arm(allocation.arm)
             return {"patient_id": patient_id, "patient_code": patient_code(patient_id),
                     "kit_code": allocation.kit_code, "arm": allocation.arm, "arm_name": arm.name if arm else None,
-                    "unblinded_at": iso(now), "reason": why, "notified": True}
+                    "further_randomizations": parts, "unblinded_at": iso(now), "reason": why, "notified": True}
 
     def planned(self, principal: Principal, trial_id: str, reason: str | None, password: str | None) -> dict[str, Any]:
         why = _reason(reason)
@@ -194,6 +204,21 @@ class UnblindingService:
         return {"trial_id": trial_id, "total": sum(by_arm.values()), "by_arm": by_arm, "by_site": by_site,
                 "by_arm_set": by_arm_set, "arms": [a.id for a in protocol_of(trial).arms],
                 "further_randomizations": parts}
+
+
+def _blinded_parts(s: Session, trial: Trial, patient_id: int) -> list[dict[str, Any]]:
+    """The patient's allocations in blinded further randomizations: an emergency unblinding reveals every
+    treatment the patient may have received (RND-6, UNB-1)."""
+    out = []
+    for row in s.scalars(select(PartAllocation).where(PartAllocation.patient_id == patient_id)
+                         .order_by(PartAllocation.id)):
+        part = in_force(trial, row.allocation_date).further_randomization(row.part_id)
+        if part is None or not part.blinding.is_blinded:
+            continue
+        arm = part.arm(row.arm)
+        out.append({"part_id": row.part_id, "kit_code": row.kit_code, "arm": row.arm,
+                    "arm_name": arm.name if arm else None})
+    return out
 
 
 def _table_view(table: AdaptiveTable) -> dict[str, Any]:

@@ -61,8 +61,9 @@ class Dataset:
     users: dict[int, User] = field(default_factory=dict)
     audit: list[AuditEntry] = field(default_factory=list)  # changes of form records and enrolment values
     refusals: list[AuditEntry] = field(default_factory=list)  # enrolments refused on eligibility (screening log)
-    part_allocations: list[PartAllocation] = field(default_factory=list)  # further randomizations (open label)
-    part_arms: dict[tuple[int, str], str] = field(default_factory=dict)  # (patient, part) -> arm
+    part_allocations: list[PartAllocation] = field(default_factory=list)  # further randomizations (read arms
+    # through part_arm, which masks a blinded part's)
+    part_arms: dict[tuple[int, str], str] = field(default_factory=dict)  # (patient, part) -> arm, or MASKED
 
     @property
     def site_of(self) -> dict[int, str]:
@@ -70,6 +71,12 @@ class Dataset:
 
     def form(self, form_id: str) -> Form | None:
         return self.protocol.form(form_id)
+
+    def part_arm(self, row: PartAllocation) -> str:
+        """A further randomization's arm as this export shows it: a blinded part's is masked like the main arm."""
+        part = self.protocol.further_randomization(row.part_id)
+        blinded = part is not None and part.blinding.is_blinded
+        return MASKED if blinded and not self.arms_shown else row.arm
 
     def username(self, user_id: int | None) -> str:
         if user_id is None:
@@ -108,7 +115,7 @@ def collect(s: Session, trial: Trial, *, current_version: str, arms_shown: bool,
                                                      row[6] == "emergency-envelope", tuple(flags.get(row[0], [])))
     data.part_allocations = [a for a in s.scalars(select(PartAllocation).where(PartAllocation.trial_id == trial.id)
                                                   .order_by(PartAllocation.id)) if a.patient_id in ids]
-    data.part_arms = {(a.patient_id, a.part_id): a.arm for a in data.part_allocations}
+    data.part_arms = {(a.patient_id, a.part_id): data.part_arm(a) for a in data.part_allocations}
     data.records = [r for r in s.scalars(select(FormRecord).where(FormRecord.trial_id == trial.id)
                                          .order_by(FormRecord.id)) if r.patient_id in ids]
     data.queries = [q for q in s.scalars(select(FormQuery).where(FormQuery.trial_id == trial.id)

@@ -13,9 +13,9 @@ Two files (CDISC ODM 1.3.2 specification, §2.1 and §3.1.4):
 Metadata: one ``StudyEventDef`` per visit plus ``SE.ENROLMENT``; one ``FormDef`` and ``ItemGroupDef`` per form
 plus the enrolment and randomization forms; ``ItemDef`` with data type, question (the label), unit,
 ``RangeCheck`` (hard, GE low and LE high) and ``CodeList`` (choices, ordinal scale levels). In a blinded
-export the randomization form has no arm item data (its kit code only). Each further randomization (RND-6,
-open label) is one more form of the enrolment event, ``F.RANDOMIZATION.<part>``, with its date, arm, factors
-and the part's own fields.
+export the randomization form has no arm item data (its kit code only). Each further randomization (RND-6) is
+one more form of the enrolment event, ``F.RANDOMIZATION.<part>``, with its date, kit code (a blinded part), arm
+(left out like the main arm when a blinded part is masked), factors and the part's own fields.
 """
 
 from __future__ import annotations
@@ -146,9 +146,11 @@ def part_form(part_id: str) -> str:
 
 
 def _part_fields(part: FurtherRandomization) -> list[DataField]:
-    return [DataField(id="randomised_on", label=f"Date of {part.name}", type=FieldType.DATE),
-            DataField(id="arm", label=f"Arm of {part.name} (open label)", type=FieldType.CHOICE,
-                      choices=[a.id for a in part.arms]),
+    blinded = part.blinding.is_blinded
+    kit = [DataField(id="kit_code", label=f"Kit code of {part.name}", type=FieldType.TEXT)] if blinded else []
+    return [DataField(id="randomised_on", label=f"Date of {part.name}", type=FieldType.DATE), *kit,
+            DataField(id="arm", label=f"Arm of {part.name} ({'blinded' if blinded else 'open label'})",
+                      type=FieldType.CHOICE, choices=[a.id for a in part.arms]),
             *(DataField(id=f"factor_{f.id}", label=f"Randomization factor {f.id} (as randomized)",
                         type=FieldType.TEXT) for f in part.randomization.factors),
             *part.fields]
@@ -317,8 +319,10 @@ def snapshot(data: Dataset) -> bytes:
             _form_data(event, RANDOMIZATION, items, (patient.id, RANDOMIZATION, 1), last, patient.site_id)
         for row in parts.get(patient.id, []):
             part = data.protocol.further_randomization(row.part_id)
-            fields = [f.id for f in _part_fields(part)] if part is not None else ["randomised_on", "arm"]
-            given = {"randomised_on": row.allocation_date.isoformat(), "arm": row.arm,
+            arm = data.part_arm(row)
+            fields = [f.id for f in _part_fields(part) if f.id != "arm" or arm != MASKED] if part is not None \
+                else ["randomised_on", "arm"]  # a masked arm is left out, as the main one is
+            given = {"randomised_on": row.allocation_date.isoformat(), "kit_code": row.kit_code, "arm": arm,
                      **{f"factor_{k}": v for k, v in row.factors.items()}, **row.part_values}
             _form_data(event, part_form(row.part_id), [(f, given.get(f)) for f in fields],
                        (patient.id, part_form(row.part_id), 1), last, patient.site_id)

@@ -74,16 +74,18 @@ def part_file(part_id: str) -> str:
 
 
 def part_table(data: Dataset, part_id: str) -> str:
-    """One further randomization (open label): who, when, the arm, the factors and the part's fields as entered."""
+    """One further randomization: who, when, the kit (a blinded part), the arm (masked like the main arm in a
+    blinded part), the factors and the part's fields as entered."""
     part = data.protocol.further_randomization(part_id)
     assert part is not None
     factors = [f.id for f in part.randomization.factors]
     fields = [f.id for f in part.fields]
-    header = ["patient_id", "site", "randomised_on", "randomized_at", "protocol_version", "arm",
+    header = ["patient_id", "site", "randomised_on", "randomized_at", "protocol_version", "kit_code", "arm",
               *(f"factor_{f}" for f in factors), *fields]
     site_of = data.site_of
     rows = ([patient_code(a.patient_id), site_of[a.patient_id], a.allocation_date.isoformat(), iso(a.allocated_at),
-             a.protocol_version, a.arm, *(a.factors.get(f) for f in factors), *(a.part_values.get(f) for f in fields)]
+             a.protocol_version, a.kit_code, data.part_arm(a), *(a.factors.get(f) for f in factors),
+             *(a.part_values.get(f) for f in fields)]
             for a in data.part_allocations if a.part_id == part_id)
     return csv_text(header, rows)
 
@@ -234,9 +236,11 @@ def dictionary_table(data: Dataset) -> str:
                      "choice", None, None, None, "|".join(levels), True, None, None])
     for part in protocol.further_randomizations:
         file, arms = part_file(part.id), "|".join(f"{a.id}={a.name}" for a in part.arms)
+        shown = "masked in a blinded export" if part.blinding.is_blinded else "open label"
         for column, label, kind, choices in (
                 ("randomised_on", "Date of this randomization (site's local date)", "date", ""),
-                ("arm", f"Arm of {part.name} (open label)", "choice", arms)):
+                ("kit_code", f"Kit code of {part.name} (a blinded part; empty when open label)", "text", ""),
+                ("arm", f"Arm of {part.name} ({shown})", "choice", arms)):
             rows.append([file, column, part.id, part.name, "", column, label, kind, None, None, None, choices, True,
                          None, None])
         rows += [[file, f"factor_{factor.id}", part.id, part.name, "", f"factor_{factor.id}",
