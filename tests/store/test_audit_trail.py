@@ -8,6 +8,7 @@ or an audit entry directly in the database: ``audit verify`` names it).
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select, text
@@ -190,8 +191,9 @@ def test_user_row_changed_directly_is_found(seeded: Database):
 @pytest.mark.postgres
 def test_aud2_postgresql_refuses_writes_that_do_not_come_from_equipoise(pg_schemas: PostgresSchemas):
     """A write from another connection (psql, a script) would change data with no audit entry: on PostgreSQL
-    every table refuses it (migration 0015); Equipoise's own connections write as before. SQLite has no such
-    guard; there ``audit verify`` finds the change afterwards (test_tamper_a_value_changed_in_the_database_is_found).
+    every table refuses it (migration 0015); Equipoise's own connections write as before. On SQLite, see
+    test_aud2_sqlite_refuses_writes_that_do_not_come_from_equipoise; a change made around either guard is found
+    afterwards by ``audit verify`` (test_tamper_a_value_changed_in_the_database_is_found).
     """
     import psycopg
 
@@ -215,5 +217,43 @@ def test_aud2_postgresql_refuses_writes_that_do_not_come_from_equipoise(pg_schem
     assert {t.name for t in Base.metadata.sorted_tables} - guarded == set()  # a new table needs its trigger
     with seeded.write(AuditContext(actor="alice", actor_id=1, reason="typo")) as s:
         s.scalars(select(Patient)).one().enrolment_values = {"age": 53}
+    assert verify(seeded).ok
+    database.dispose()
+
+
+def test_aud2_sqlite_refuses_writes_that_do_not_come_from_equipoise(tmp_path: Path):
+    """The same guard on SQLite (migration 0017): another program's connection (the sqlite3 shell, a script) may
+    read, but each of its writes fails on the tables' triggers, which call a function only Equipoise's connections
+    have; Equipoise's own writes go through, audited."""
+    import sqlite3
+
+    from equipoise.store.migrate import upgrade
+    from equipoise.store.models import Base
+
+    path = tmp_path / "guarded.sqlite3"
+    database = Database(f"sqlite:///{path}")
+    upgrade(database)
+    seeded = seeded_database(database)
+    other = sqlite3.connect(path)
+    try:
+        assert other.execute("SELECT count(*) FROM patients").fetchone() == (1,)
+        for statement in ("UPDATE patients SET site_id = 'milan-sacco'",
+                          "DELETE FROM form_records",
+                          "INSERT INTO audit_head (id, last_id, last_hash) VALUES (2, 0, 'x')"):
+            with pytest.raises(sqlite3.OperationalError, match="no such function: only_equipoise_writes_these_tables"):
+                other.execute(statement)
+        other.rollback()
+        triggers = {row[0] for row in other.execute("SELECT tbl_name FROM sqlite_master WHERE type = 'trigger' "
+                                                    "AND name LIKE '%_writer_only_%'")}
+        counts = other.execute("SELECT tbl_name, count(*) FROM sqlite_master WHERE type = 'trigger' AND name LIKE "
+                               "'%_writer_only_%' GROUP BY tbl_name").fetchall()
+    finally:
+        other.close()
+    assert {t.name for t in Base.metadata.sorted_tables} - triggers == set()  # a new table needs its triggers
+    assert {n for _table, n in counts} == {3}  # insert, update and delete
+    with seeded.write(AuditContext(actor="alice", actor_id=1, reason="typo")) as s:
+        s.scalars(select(Patient)).one().enrolment_values = {"age": 53}
+    with seeded.read() as s:
+        assert s.scalars(select(Patient)).one().enrolment_values == {"age": 53}
     assert verify(seeded).ok
     database.dispose()

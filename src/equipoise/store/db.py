@@ -97,6 +97,11 @@ def _ping_when_idle(engine: Engine) -> None:
 
 
 WRITER_SETTING = "equipoise.writer"
+SQLITE_WRITER_FUNCTION = "only_equipoise_writes_these_tables"
+
+
+def _one() -> int:
+    return 1
 
 
 def _mark_as_writer(engine: Engine) -> None:
@@ -167,6 +172,9 @@ class Database:
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=60000")
             cursor.close()
+            # The tables' triggers call it (migration 0017, AUD-2): another program's connection lacks it, so its
+            # writes fail ("no such function: only_equipoise_writes_these_tables").
+            dbapi_conn.create_function(SQLITE_WRITER_FUNCTION, 0, _one, deterministic=True)
 
         @event.listens_for(engine, "begin")
         def _begin(conn: Any) -> None:
