@@ -35,7 +35,8 @@ from equipoise.store.errors import ForbiddenError, InvalidError
 from equipoise.store.exports.audit_log import audit_log_table
 from equipoise.store.exports.dataset import Dataset, collect
 from equipoise.store.exports.odm import snapshot, transactional
-from equipoise.store.exports.tables import csv_files
+from equipoise.store.exports.table import Table
+from equipoise.store.exports.tables import export_tables
 from equipoise.store.models import AuditEntry
 from equipoise.store.patients import Clock
 from equipoise.store.principal import Principal
@@ -44,6 +45,7 @@ from equipoise.store.trials import get_trial, in_force, protocol_of
 from equipoise.store.types import iso, utcnow
 
 FORMATS = ("csv", "odm", "all")
+TABULAR = ("csv", "all")  # the formats that write the tables
 
 
 @dataclass(frozen=True)
@@ -109,12 +111,12 @@ class ExportService:
             current = in_force(trial, now.date()).trial.version
             data = collect(s, trial, current_version=current, arms_shown=arms_shown, sites=sites, exported_at=now,
                            exported_by=principal.username)
-            files = self._files(data, fmt)
-            if fmt in ("csv", "all") and sites is None and (principal.system or principal.can(Action.VIEW_AUDIT,
-                                                                                              trial_id)):
+            tables = export_tables(data) if fmt in TABULAR else {}
+            if fmt in TABULAR and sites is None and (principal.system or principal.can(Action.VIEW_AUDIT, trial_id)):
                 entries = s.scalars(select(AuditEntry).where(AuditEntry.trial_id == trial_id)
                                     .order_by(AuditEntry.id)).all()
-                files["audit_log.csv"] = audit_log_table(entries, arms_shown).encode()
+                tables["audit_log"] = audit_log_table(entries, arms_shown)
+            files = self._files(data, tables, fmt)
         manifest = self._manifest(data, files, fmt)
         files["manifest.json"] = (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode()
         reason = f"{fmt} export" + (f" for {purpose}" if purpose else "")
@@ -139,10 +141,10 @@ class ExportService:
         return session()
 
     @staticmethod
-    def _files(data: Dataset, fmt: str) -> dict[str, bytes]:
+    def _files(data: Dataset, tables: dict[str, Table], fmt: str) -> dict[str, bytes]:
         files: dict[str, bytes] = {}
         if fmt in ("csv", "all"):
-            files.update({name: text.encode() for name, text in csv_files(data).items()})
+            files.update({f"{name}.csv": table.csv().encode() for name, table in tables.items()})
         if fmt in ("odm", "all"):
             files["odm.xml"] = snapshot(data)
             files["odm_audit.xml"] = transactional(data)
