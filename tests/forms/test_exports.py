@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pyarrow.parquet as pq
 import pytest
 import xmlschema
 from sqlalchemy import select
@@ -76,6 +77,15 @@ def _rows(files: dict[str, bytes], name: str) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(files[name].decode())))
 
 
+def _text(name: str, content: bytes) -> str:
+    """What a file says: its text, or a Parquet file's schema with all its metadata and every row."""
+    if not name.endswith(".parquet"):
+        return content.decode()
+    table = pq.read_table(io.BytesIO(content))
+    schema = table.schema.to_string(show_field_metadata=True, show_schema_metadata=True, truncate_metadata=False)
+    return f"{schema}\n{json.dumps(table.to_pylist(), default=str, ensure_ascii=False)}"
+
+
 @pytest.fixture(scope="module")
 def odm_schema() -> xmlschema.XMLSchema:
     """The official ODM 1.3.2 schema (CDISC), as shipped in the odmlib package."""
@@ -91,6 +101,8 @@ def test_exp2_blinded_export_masks_arms_and_no_secret_reaches_any_file(world: Wo
     assert {r["arm"] for r in _rows(files, "allocations.csv")} == {"masked"}
     assert all(r["kit_code"].startswith("MSC-") for r in _rows(files, "allocations.csv"))
     assert {r["arm"] for r in _rows(files, "analysis.csv")} == {"masked"}
+    for name in ("allocations.parquet", "analysis.parquet"):  # `all` holds the Parquet files too
+        assert {r["arm"] for r in pq.read_table(io.BytesIO(files[name])).to_pylist()} == {"masked"}, name
     snapshot = ET.fromstring(files["odm.xml"])
     assert snapshot.findall(".//odm:ItemData[@ItemOID='IT.RANDOMIZATION.arm']", NS) == []
     assert "arms masked" in snapshot.get("Description", "")
@@ -100,8 +112,9 @@ def test_exp2_blinded_export_masks_arms_and_no_secret_reaches_any_file(world: Wo
     secrets = {a.idempotency_key for a in allocations}
     secrets |= {repr(d) for a in allocations for d in a.draws} | {str(d) for a in allocations for d in a.draws}
     secrets |= {json.dumps(s.state, sort_keys=True) for s in states}
+    assert any(name.endswith(".parquet") for name in files)
     for name, content in files.items():
-        text = content.decode()
+        text = _text(name, content)
         leaked = [secret for secret in secrets if secret and secret in text]
         assert leaked == [], f"{name} contains allocation secrets {leaked[:3]}"
         for word in ("draws", "state_after", "idempotency", "diagnostics"):
@@ -133,9 +146,9 @@ def test_exp1_unblinded_export_gives_the_analysis_file_and_one_csv_per_form(fill
     trial = filled.trial
     files = _zip(trial, "unblinded_stat", unblinded=True)
     assert json.loads(files["manifest.json"])["arms"] == "shown"
-    assert {n for n in files if n.startswith("form_")} == {
-        "form_clinical_status.csv", "form_imaging.csv", "form_infusion.csv", "form_outcome.csv",
-        "form_adverse_event.csv"}
+    forms = {"form_clinical_status", "form_imaging", "form_infusion", "form_outcome", "form_adverse_event"}
+    # `all`: each form as CSV and as Parquet (tests/forms/test_parquet_export.py reads those)
+    assert {n for n in files if n.startswith("form_")} == {f"{f}.{ext}" for f in forms for ext in ("csv", "parquet")}
     analysis = _rows(files, "analysis.csv")
     header = next(csv.reader(io.StringIO(files["analysis.csv"].decode())))
     assert header == ["patient_id", "site", "arm", "randomised_on", "protocol_version", "severity", "age65", "age",
@@ -164,7 +177,7 @@ def test_exp1_unblinded_export_gives_the_analysis_file_and_one_csv_per_form(fill
     who = next(r for r in dictionary if r["column"] == "who_score")
     assert who["choices"].startswith("0=Uninfected; no viral RNA detected|1=Ambulatory")
     for name in files:
-        if name.startswith("form_"):
+        if name.startswith("form_") and name.endswith(".csv"):
             described = {r["column"] for r in dictionary if r["file"] == name}
             columns = next(csv.reader(io.StringIO(files[name].decode())))
             fields = columns[columns.index("signed") + 1:]

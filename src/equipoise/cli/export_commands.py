@@ -1,16 +1,30 @@
-"""``equipoise export``: a trial's data as CSV files (with a data dictionary and analysis.csv) and CDISC ODM 1.3.2."""
+"""``equipoise export``: a trial's data as CSV files (with a data dictionary and analysis.csv), as Parquet files
+(the same tables with typed columns) and as CDISC ODM 1.3.2."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
+from typer.core import TyperGroup
 
 from equipoise.cli.database_option import DbOption, open_database
 from equipoise.cli.output import JsonOption, print_json, print_plain
 
-export_app = typer.Typer(help="Export a trial's data (CSV, CDISC ODM 1.3.2); every export is audited.",
-                         no_args_is_help=True)
+
+class FormatGroup(TyperGroup):
+    """``equipoise export FORMAT ...``: an unknown format is answered with the formats there are."""
+
+    # Any: Typer's context and command classes live in its private copy of click
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        if args and not args[0].startswith("-") and self.get_command(ctx, args[0]) is None:
+            ctx.fail(f"no export format {args[0]!r} (formats: {', '.join(self.list_commands(ctx))})")
+        return super().resolve_command(ctx, args)
+
+
+export_app = typer.Typer(cls=FormatGroup, no_args_is_help=True,
+                         help="Export a trial's data (CSV, Parquet, CDISC ODM 1.3.2); every export is audited.")
 
 OutputOption = typer.Option(..., "--output", "-o", help="Directory to write the files to (created if needed).")
 UnblindedOption = typer.Option(False, "--unblinded", help="Show arms (blinded trials mask them: 'masked').")
@@ -39,6 +53,14 @@ def csv_command(trial: str = typer.Argument(..., help="Trial id."), output: Path
     _export("csv", trial, output, unblinded, site, db, as_json)
 
 
+@export_app.command("parquet")
+def parquet_command(trial: str = typer.Argument(..., help="Trial id."), output: Path = OutputOption,
+                    unblinded: bool = UnblindedOption, site: str | None = SiteOption, db: str | None = DbOption,
+                    as_json: bool = JsonOption) -> None:
+    """Parquet: the CSV export's files with typed columns (integers, numbers, dates, UTC times, booleans, text)."""
+    _export("parquet", trial, output, unblinded, site, db, as_json)
+
+
 @export_app.command("odm")
 def odm_command(trial: str = typer.Argument(..., help="Trial id."), output: Path = OutputOption,
                 unblinded: bool = UnblindedOption, site: str | None = SiteOption, db: str | None = DbOption,
@@ -51,5 +73,5 @@ def odm_command(trial: str = typer.Argument(..., help="Trial id."), output: Path
 def all_command(trial: str = typer.Argument(..., help="Trial id."), output: Path = OutputOption,
                 unblinded: bool = UnblindedOption, site: str | None = SiteOption, db: str | None = DbOption,
                 as_json: bool = JsonOption) -> None:
-    """CSV and ODM together, with manifest.json (file hashes, arms shown or masked)."""
+    """CSV, Parquet and ODM together, with manifest.json (file hashes, arms shown or masked)."""
     _export("all", trial, output, unblinded, site, db, as_json)

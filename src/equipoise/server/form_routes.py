@@ -24,7 +24,7 @@ from equipoise.server.routes import ERRORS, MAX_ID, PatientId
 from equipoise.server.schemas import ReauthBody
 from equipoise.store.change_reasons import change_reason
 from equipoise.store.database_lock import DatabaseLockService
-from equipoise.store.exports import ExportService
+from equipoise.store.exports import ExportService, Format
 from equipoise.store.forms import FormService
 from equipoise.store.locks import LockService
 from equipoise.store.off_study import OffStudyService
@@ -247,7 +247,7 @@ def reopen_query(trial_id: str, query_id: QueryId, body: QueryMessageBody, user:
 
 # --- exports -------------------------------------------------------------------------------------------------------
 
-ExportFormat = Annotated[str, Query(pattern="^(csv|odm|all)$", description="csv, odm or all")]
+ExportFormat = Annotated[Format, Query(description="csv, parquet (typed columns), odm or all of them")]
 Unblinded = Annotated[bool, Query(description="Show arms (unblinded statistician and DMC only).")]
 SiteFilter = Annotated[str | None, Query(max_length=64, description="Only this site.")]
 Responses = dict[int | str, dict[str, Any]]
@@ -259,7 +259,8 @@ XML: Responses = {200: {"content": {"application/xml": {}}, "description": "CDIS
 def export_zip(trial_id: str, user: UserDep, crf: Crf, format: ExportFormat = "all",
                unblinded: Unblinded = False, site_id: SiteFilter = None) -> Response:
     """A zip: CSV files (one per form, patients, allocations, queries, signatures, audit trail, analysis.csv,
-    data_dictionary.csv) and/or ODM 1.3.2 (odm.xml snapshot, odm_audit.xml history), with manifest.json."""
+    data_dictionary.csv), the same tables as Parquet files with typed columns, and/or ODM 1.3.2 (odm.xml snapshot,
+    odm_audit.xml history), with manifest.json."""
     bundle = crf.exports.export(user, trial_id, fmt=format, unblinded=unblinded, site_id=site_id)
     name = f"{trial_id}-{format}-{bundle.manifest['exported_at'][:19].replace(':', '')}.zip"
     return Response(bundle.zip_bytes(), media_type="application/zip",

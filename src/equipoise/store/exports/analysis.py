@@ -32,6 +32,7 @@ from equipoise.analyze.events import event_time
 from equipoise.protocol import FieldType, Form, OutcomeType, Protocol
 from equipoise.protocol.randomization import SITE_FIELD
 from equipoise.store.exports.dataset import Dataset
+from equipoise.store.exports.table import ColumnType, Table, TableColumn, choices_text
 from equipoise.store.models import patient_code
 
 BASE = ("patient_id", "site", "arm", "randomised_on", "protocol_version")
@@ -49,6 +50,9 @@ class Column:
     as_01: bool = False
     competing: str | None = None  # time, status: the date field of the competing event (death)
     horizon: int = 0  # time, status: the outcome's day
+    type: ColumnType = ColumnType.TEXT  # how Parquet stores it: the source field's type; 1/0, status: integer
+    unit: str | None = None
+    choices: str | None = None  # "value=label|..." of a choice or ordinal source field
 
 
 def outcome_visit(protocol: Protocol, form: Form, day: int) -> str:
@@ -66,7 +70,8 @@ def columns(protocol: Protocol) -> list[Column]:
     cols = [Column("patient_id", "Patient code", "text", "base", "patient_id"),
             Column("site", "Site id", "text", "base", "site"),
             Column("arm", "Arm id (masked in a blinded export)", "choice", "base", "arm"),
-            Column("randomised_on", "Date of randomization (site's local date)", "date", "base", "randomised_on"),
+            Column("randomised_on", "Date of randomization (site's local date)", "date", "base", "randomised_on",
+                   type=ColumnType.DATE),
             Column("protocol_version", "Protocol version in force at randomization", "text", "base",
                    "protocol_version")]
     taken = set(BASE)
@@ -82,7 +87,9 @@ def columns(protocol: Protocol) -> list[Column]:
         taken.add(factor.id)
     for spec in protocol.enrolment.fields:
         if spec.id not in taken:
-            cols.append(Column(spec.id, spec.label, spec.type.value, "enrolment", spec.id))
+            cols.append(Column(spec.id, spec.label, spec.type.value, "enrolment", spec.id,
+                               type=ColumnType.of_field(spec.type), unit=spec.unit,
+                               choices=choices_text(spec) or None))
             taken.add(spec.id)
     for outcome in protocol.outcomes:
         if outcome.source is None:
@@ -99,7 +106,7 @@ def columns(protocol: Protocol) -> list[Column]:
             for date in dates:
                 if date.type is FieldType.DATE and date.id not in taken:
                     cols.append(Column(date.id, f"{date.label} ({form_id} at {visit}; for {outcome.id})", "date",
-                                       "form", date.id, form_id, visit))
+                                       "form", date.id, form_id, visit, type=ColumnType.DATE))
                     taken.add(date.id)
             # the analysis takes death as the competing event from a date field named death_date
             death = "death_date" if outcome.competing_events and form.field("death_date") else None
@@ -110,13 +117,17 @@ def columns(protocol: Protocol) -> list[Column]:
                 name = f"{outcome.id}_{suffix}"
                 if name not in taken:
                     cols.append(Column(name, f"{outcome.name}: {label} ({outcome.source} at {visit})", kind, suffix,
-                                       field_id, form_id, visit, competing=death, horizon=outcome.day))
+                                       field_id, form_id, visit, competing=death, horizon=outcome.day,
+                                       type=ColumnType.NUMBER if suffix == "time" else ColumnType.INTEGER,
+                                       unit="days" if suffix == "time" else None))
                     taken.add(name)
         elif outcome.id not in taken:
             as_01 = spec.type is FieldType.BOOLEAN
             kind = "binary" if as_01 else outcome.type.value
+            stored = ColumnType.INTEGER if as_01 else ColumnType.of_field(spec.type)
             column = Column(outcome.id, f"{outcome.name} ({outcome.source} at {visit})", kind, "form", field_id,
-                            form_id, visit, as_01)
+                            form_id, visit, as_01, type=stored, unit=spec.unit,
+                            choices=None if as_01 else choices_text(spec) or None)
             by_day = re.match(r"^(.+)_day\d+$", outcome.id)
             if outcome.type is not OutcomeType.ORDINAL or by_day is None:
                 cols.append(column)
@@ -130,7 +141,8 @@ def columns(protocol: Protocol) -> list[Column]:
                     taken.add(outcome.id)
                 elif name not in taken:
                     cols.append(Column(name, f"{spec.label} at visit {other} ({outcome.source})", kind, "form",
-                                       field_id, form_id, other))
+                                       field_id, form_id, other, type=stored, unit=spec.unit,
+                                       choices=choices_text(spec) or None))
                     taken.add(name)
     return cols
 
@@ -139,8 +151,14 @@ def analysis_columns(protocol: Protocol) -> list[tuple[str, str, str]]:
     return [(c.name, c.label, c.kind) for c in columns(protocol)]
 
 
-def analysis_rows(data: Dataset) -> tuple[list[str], list[list[Any]]]:
+def analysis_table(data: Dataset) -> Table:
+    """The file's columns, typed and labelled, and one row per randomized patient."""
     cols = columns(data.protocol)
+    header = tuple(TableColumn(c.name, c.type, c.label, c.unit, c.choices) for c in cols)
+    return Table(header, analysis_rows(data, cols))
+
+
+def analysis_rows(data: Dataset, cols: list[Column]) -> list[list[Any]]:
     records = {(r.patient_id, r.form_id, r.visit_id): r for r in data.records}
     rows: list[list[Any]] = []
     for patient in data.patients:
@@ -171,7 +189,7 @@ def analysis_rows(data: Dataset) -> tuple[list[str], list[list[Any]]]:
                     value = int(value)
                 row.append(value)
         rows.append(row)
-    return [c.name for c in cols], rows
+    return rows
 
 
 def _time_or_status(c: Column, values: dict[str, Any] | None, start: dt.date) -> float | int | None:

@@ -1,4 +1,5 @@
-"""``audit_log.csv``: the trial's whole audit trail in the export, for the roles that may read it (AUD-7, RET-1).
+"""``audit_log.csv`` (and ``.parquet``): the trial's whole audit trail in the export, for the roles that may read
+it (AUD-7, RET-1).
 
 ``audit_trail.csv`` has one row per changed form or enrolment value, for data managers; this file has every
 entry of the trial (randomizations, unblindings, locks, signatures, exports, queries, ...), one row each, with
@@ -15,15 +16,19 @@ from collections.abc import Sequence
 from typing import Any
 
 from equipoise.store.audit_view import MASK, SECRET_EVENT_KEYS
-from equipoise.store.exports.tables import csv_text
+from equipoise.store.exports.table import ColumnType, Table, columns
 from equipoise.store.models import AuditEntry, audited_models
 
 KEYS = frozenset({"idempotency_key"})  # the export's other files never carry them either
-HEADER = ["entry_id", "at", "user", "user_name", "action", "table", "record_id", "reason", "source",
-          "protocol_version", "app_version", "old_values", "new_values", "prev_hash", "hash"]
+INT, TEXT = ColumnType.INTEGER, ColumnType.TEXT
+# record_id is text, as the trail stores it (the key of a row of any audited table)
+COLUMNS = columns(("entry_id", INT), ("at", ColumnType.DATETIME), ("user", TEXT), ("user_name", TEXT),
+                  ("action", TEXT), ("table", TEXT), ("record_id", TEXT), ("reason", TEXT), ("source", TEXT),
+                  ("protocol_version", TEXT), ("app_version", TEXT), ("old_values", TEXT), ("new_values", TEXT),
+                  ("prev_hash", TEXT), ("hash", TEXT))
 
 
-def audit_log_table(entries: Sequence[AuditEntry], arms_shown: bool) -> str:
+def audit_log_table(entries: Sequence[AuditEntry], arms_shown: bool) -> Table:
     shown = frozenset({"arm"}) if arms_shown else frozenset()
     secrets = {m.__tablename__: (frozenset(m.__audit_secret__) | KEYS) - shown for m in audited_models()}
     rows = []
@@ -32,7 +37,7 @@ def audit_log_table(entries: Sequence[AuditEntry], arms_shown: bool) -> str:
         rows.append([e.id, e.at, e.actor, e.actor_name, e.action, e.table_name, e.record_id, e.reason, e.source,
                      e.protocol_version, e.app_version, _json(e.old_values, secret), _json(e.new_values, secret),
                      e.prev_hash, e.hash])
-    return csv_text(HEADER, rows)
+    return Table(COLUMNS, rows)
 
 
 def _json(values: dict[str, Any] | None, secret: frozenset[str]) -> str | None:

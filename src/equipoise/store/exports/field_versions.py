@@ -13,9 +13,13 @@ from typing import Any
 from equipoise.protocol import DataField, Protocol
 from equipoise.protocol.amending import apply_amendment
 from equipoise.protocol.amendments import AddField, ChangeField, DropField
+from equipoise.store.exports.table import ColumnType, Table, columns
 
-HEADER = ["form", "field", "protocol_version", "effective_date", "change", "label", "type", "unit", "range_low",
-          "range_high", "expected_low", "expected_high", "choices", "required", "asked_if", "why"]
+_T, _N, _B, _D = ColumnType.TEXT, ColumnType.NUMBER, ColumnType.BOOLEAN, ColumnType.DATE
+COLUMNS = columns(("form", _T), ("field", _T), ("protocol_version", _T), ("effective_date", _D), ("change", _T),
+                  ("label", _T), ("type", _T), ("unit", _T), ("range_low", _N), ("range_high", _N),
+                  ("expected_low", _N), ("expected_high", _N), ("choices", _T), ("required", _B), ("asked_if", _T),
+                  ("why", _T))
 
 
 def _definition(spec: DataField) -> list[Any]:
@@ -26,10 +30,10 @@ def _definition(spec: DataField) -> list[Any]:
             spec.asked_if.expression() if spec.asked_if else None]
 
 
-def field_versions_rows(protocol: Protocol) -> tuple[list[str], list[list[Any]]]:
-    """Header and rows, in protocol order: the base definitions, then each amendment's changes in date order."""
+def field_versions_table(protocol: Protocol) -> Table:
+    """The rows in protocol order: the base definitions, then each amendment's changes in date order."""
     trial = protocol.trial
-    rows = [[form.id, spec.id, trial.version, trial.effective_date, "defined", *_definition(spec), None]
+    rows = [[form.id, spec.id, trial.version, trial.effective_date.isoformat(), "defined", *_definition(spec), None]
             for form in protocol.forms for spec in form.fields]
     current = protocol
     for amendment in protocol.amendments:
@@ -41,10 +45,11 @@ def field_versions_rows(protocol: Protocol) -> tuple[list[str], list[list[Any]]]
                 spec = form.field(field_id) if form else None
                 if spec is not None:
                     kind = "added" if isinstance(change, AddField) else "changed"
-                    rows.append([change.form, field_id, amendment.version, amendment.effective_date, kind,
+                    rows.append([change.form, field_id, amendment.version, amendment.effective_date.isoformat(), kind,
                                  *_definition(spec), amendment.summary])
             elif isinstance(change, DropField):
                 why = f"{amendment.summary} {change.reason}" if change.reason else amendment.summary
-                rows.append([change.form, change.field, amendment.version, amendment.effective_date, "dropped",
+                rows.append([change.form, change.field, amendment.version, amendment.effective_date.isoformat(),
+                             "dropped",
                              *[None] * 10, why])
-    return HEADER, rows
+    return Table(COLUMNS, rows)

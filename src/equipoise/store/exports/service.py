@@ -1,5 +1,8 @@
 """Exports: permission-checked per site, arms masked unless the role is unblinded, audited (EXP-1, EXP-2, AUD-6).
 
+- Formats: ``csv`` (the tables as CSV files), ``parquet`` (the same tables with typed columns), ``odm`` (CDISC
+  ODM 1.3.2) or ``all`` of them; each table is made once and written in every format asked for.
+
 - Who: every role with the export permission; site roles get their own sites only.
 - Arms: an open-label trial (or one past its planned unblinding) shows arms to everyone who may export; in a
   blinded trial the export masks them (``masked``; kit codes stay) unless an unblinded role asks for the
@@ -8,8 +11,8 @@
 - Audit: every export is an entry naming the formats, arms shown or masked, sites and each file's SHA-256,
   so an exported file can be matched to the entry that produced it.
 - Consistency: everything is read in one transaction (REPEATABLE READ on PostgreSQL), so the files agree.
-- The whole audit trail (``audit_log.csv``) goes only into a whole-trial export by a role that may read the
-  trail (the monitor, the unblinded statistician), with its secrets masked.
+- The whole audit trail (``audit_log.csv``, ``audit_log.parquet``) goes only into a whole-trial export by a role
+  that may read the trail (the monitor, the unblinded statistician), with its secrets masked.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import json
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -35,7 +38,9 @@ from equipoise.store.errors import ForbiddenError, InvalidError
 from equipoise.store.exports.audit_log import audit_log_table
 from equipoise.store.exports.dataset import Dataset, collect
 from equipoise.store.exports.odm import snapshot, transactional
-from equipoise.store.exports.tables import csv_files
+from equipoise.store.exports.parquet import parquet_files, row_count
+from equipoise.store.exports.table import Table
+from equipoise.store.exports.tables import export_tables
 from equipoise.store.models import AuditEntry
 from equipoise.store.patients import Clock
 from equipoise.store.principal import Principal
@@ -43,7 +48,9 @@ from equipoise.store.roles import Action
 from equipoise.store.trials import get_trial, in_force, protocol_of, retained_until
 from equipoise.store.types import iso, utcnow
 
-FORMATS = ("csv", "odm", "all")
+Format = Literal["csv", "parquet", "odm", "all"]
+FORMATS: tuple[str, ...] = get_args(Format)
+TABULAR = ("csv", "parquet", "all")  # the formats that write the tables
 
 
 @dataclass(frozen=True)
@@ -109,12 +116,12 @@ class ExportService:
             current = in_force(trial, now.date()).trial.version
             data = collect(s, trial, current_version=current, arms_shown=arms_shown, sites=sites, exported_at=now,
                            exported_by=principal.username)
-            files = self._files(data, fmt)
-            if fmt in ("csv", "all") and sites is None and (principal.system or principal.can(Action.VIEW_AUDIT,
-                                                                                              trial_id)):
+            tables = export_tables(data) if fmt in TABULAR else {}
+            if fmt in TABULAR and sites is None and (principal.system or principal.can(Action.VIEW_AUDIT, trial_id)):
                 entries = s.scalars(select(AuditEntry).where(AuditEntry.trial_id == trial_id)
                                     .order_by(AuditEntry.id)).all()
-                files["audit_log.csv"] = audit_log_table(entries, arms_shown).encode()
+                tables["audit_log"] = audit_log_table(entries, arms_shown)
+            files = self._files(data, tables, fmt)
         manifest = self._manifest(data, files, fmt)
         files["manifest.json"] = (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode()
         reason = f"{fmt} export" + (f" for {purpose}" if purpose else "")
@@ -139,18 +146,23 @@ class ExportService:
         return session()
 
     @staticmethod
-    def _files(data: Dataset, fmt: str) -> dict[str, bytes]:
+    def _files(data: Dataset, tables: dict[str, Table], fmt: str) -> dict[str, bytes]:
         files: dict[str, bytes] = {}
         if fmt in ("csv", "all"):
-            files.update({name: text.encode() for name, text in csv_files(data).items()})
+            files.update({f"{name}.csv": table.csv().encode() for name, table in tables.items()})
         if fmt in ("odm", "all"):
             files["odm.xml"] = snapshot(data)
             files["odm_audit.xml"] = transactional(data)
+        if fmt in ("parquet", "all"):
+            files.update(parquet_files(tables, trial_id=data.trial.id, protocol_version=data.current_version,
+                                       arms_shown=data.arms_shown))
         return files
 
     @staticmethod
     def _manifest(data: Dataset, files: dict[str, bytes], fmt: str) -> dict[str, Any]:
         def rows(name: str, content: bytes) -> int | None:
+            if name.endswith(".parquet"):
+                return row_count(content)
             if not name.endswith(".csv"):
                 return None
             return sum(1 for _row in csv.reader(io.StringIO(content.decode()))) - 1

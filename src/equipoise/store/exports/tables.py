@@ -1,96 +1,98 @@
-"""The CSV files of an export: one per form, patients, allocations, queries, signatures, audit trail, dictionary.
+"""The tables of an export: one per form, patients, allocations, queries, signatures, audit trail, dictionary.
 
-Layout (UTF-8, comma-separated, header row, one row per record, ``\\n`` line ends): empty cell = no value;
-booleans ``true``/``false``; dates ``YYYY-MM-DD``; timestamps ISO 8601 UTC with ``Z``; patients are identified
-by their code (``P-000001``) in the column ``patient_id`` of every file, so files join on it. Arms are the
-protocol's arm ids, or ``masked`` in a blinded export.
+Each table is made once, with typed columns (``table.Table``), and written as CSV here or as Parquet by
+``parquet.py``. CSV layout (UTF-8, comma-separated, header row, one row per record, ``\\n`` line ends): empty
+cell = no value; booleans ``true``/``false``; dates ``YYYY-MM-DD``; timestamps ISO 8601 UTC with ``Z``; patients
+are identified by their code (``P-000001``) in the column ``patient_id`` of every file, so files join on it.
+Arms are the protocol's arm ids, or ``masked`` in a blinded export.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Iterable, Sequence
 from typing import Any
 
-from equipoise.protocol import DataField, FieldType, Protocol
-from equipoise.store.exports.analysis import analysis_columns, analysis_rows
+from equipoise.protocol import DataField, Protocol
+from equipoise.store.exports.analysis import analysis_columns, analysis_table
 from equipoise.store.exports.dataset import Dataset, every_arm
-from equipoise.store.exports.field_versions import field_versions_rows
+from equipoise.store.exports.field_versions import field_versions_table
+from equipoise.store.exports.table import ColumnType, Table, TableColumn, choices_text, columns
 from equipoise.store.item_history import item_changes
 from equipoise.store.models import patient_code
 from equipoise.store.trials import protocol_of
 from equipoise.store.types import iso
 
-
-def cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
+INT, NUM, TEXT, BOOL, DATE, TIME = (ColumnType.INTEGER, ColumnType.NUMBER, ColumnType.TEXT, ColumnType.BOOLEAN,
+                                    ColumnType.DATE, ColumnType.DATETIME)
 
 
-def csv_text(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(header)
-    for row in rows:
-        writer.writerow([cell(v) for v in row])
-    return out.getvalue()
+def form_table_name(form_id: str) -> str:
+    return f"form_{form_id}"
 
 
 def form_file(form_id: str) -> str:
-    return f"form_{form_id}.csv"
+    return f"{form_table_name(form_id)}.csv"
+
+
+def part_table_name(part_id: str) -> str:
+    return f"randomization_{part_id}"
+
+
+def part_file(part_id: str) -> str:
+    return f"{part_table_name(part_id)}.csv"
 
 
 def factor_ids(protocol: Protocol) -> list[str]:
     return [f.id for f in protocol.randomization.factors] if protocol.randomization else []
 
 
-def patients_table(data: Dataset) -> str:
-    fields = [f.id for f in data.protocol.enrolment.fields]
-    header = ["patient_id", "patient_number", "site", "status", "enrolment_date", "enrolled_at", "protocol_version",
-              "locked", *fields]
-    rows = ([p.code, p.id, p.site_id, p.status, p.enrolment_date.isoformat(), iso(p.enrolled_at), p.protocol_version,
-             p.id in data.locked_patients, *(p.enrolment_values.get(f) for f in fields)] for p in data.patients)
-    return csv_text(header, rows)
+def _factor_columns(factor_ids: list[str]) -> list[TableColumn]:
+    return [TableColumn.of(f"factor_{f}", TEXT, f"Randomization factor {f} as randomized") for f in factor_ids]
 
 
-def allocations_table(data: Dataset) -> str:
+def patients_table(data: Dataset) -> Table:
+    fields = data.protocol.enrolment.fields
+    cols = columns(("patient_id", TEXT), ("patient_number", INT), ("site", TEXT), ("status", TEXT),
+                   ("enrolment_date", DATE), ("enrolled_at", TIME), ("protocol_version", TEXT), ("locked", BOOL),
+                   *(TableColumn.of_field(f) for f in fields))
+    rows = [[p.code, p.id, p.site_id, p.status, p.enrolment_date.isoformat(), iso(p.enrolled_at), p.protocol_version,
+             p.id in data.locked_patients, *(p.enrolment_values.get(f.id) for f in fields)] for p in data.patients]
+    return Table(cols, rows)
+
+
+def allocations_table(data: Dataset) -> Table:
     factors = factor_ids(data.protocol)
-    header = ["patient_id", "site", "randomised_on", "randomized_at", "protocol_version", "kit_code", "arm",
-              "randomized_offline", "flags", *(f"factor_{f}" for f in factors)]
+    cols = columns(("patient_id", TEXT), ("site", TEXT), ("randomised_on", DATE), ("randomized_at", TIME),
+                   ("protocol_version", TEXT), ("kit_code", TEXT), ("arm", TEXT), ("randomized_offline", BOOL),
+                   ("flags", TEXT), *_factor_columns(factors))
     site_of = data.site_of
-    rows = ([patient_code(a.patient_id), site_of[a.patient_id], a.allocation_date.isoformat(), iso(a.randomized_at),
+    rows = [[patient_code(a.patient_id), site_of[a.patient_id], a.allocation_date.isoformat(), iso(a.randomized_at),
              a.protocol_version, a.kit_code, a.arm, a.offline, "|".join(a.flags),
              *(a.factors.get(f) for f in factors)]
-            for a in sorted(data.allocations.values(), key=lambda a: a.patient_id))
-    return csv_text(header, rows)
+            for a in sorted(data.allocations.values(), key=lambda a: a.patient_id)]
+    return Table(cols, rows)
 
 
-def part_file(part_id: str) -> str:
-    return f"randomization_{part_id}.csv"
-
-
-def part_table(data: Dataset, part_id: str) -> str:
+def part_table(data: Dataset, part_id: str) -> Table:
     """One further randomization: who, when, the kit (a blinded part), the arm (masked like the main arm in a
     blinded part), the factors and the part's fields as entered."""
     part = data.protocol.further_randomization(part_id)
     assert part is not None
     factors = [f.id for f in part.randomization.factors]
-    fields = [f.id for f in part.fields]
-    header = ["patient_id", "site", "randomised_on", "randomized_at", "protocol_version", "kit_code", "arm",
-              *(f"factor_{f}" for f in factors), *fields]
+    shown = "masked in a blinded export" if part.blinding.is_blinded else "open label"
+    cols = columns(("patient_id", TEXT), ("site", TEXT), ("randomised_on", DATE), ("randomized_at", TIME),
+                   ("protocol_version", TEXT), TableColumn.of("kit_code", TEXT, f"Kit code of {part.name} (a blinded "
+                                                              "part; empty when open label)"),
+                   TableColumn.of("arm", TEXT, f"Arm of {part.name} ({shown})"),
+                   *_factor_columns(factors), *(TableColumn.of_field(f) for f in part.fields))
     site_of = data.site_of
-    rows = ([patient_code(a.patient_id), site_of[a.patient_id], a.allocation_date.isoformat(), iso(a.allocated_at),
+    rows = [[patient_code(a.patient_id), site_of[a.patient_id], a.allocation_date.isoformat(), iso(a.allocated_at),
              a.protocol_version, a.kit_code, data.part_arm(a), *(a.factors.get(f) for f in factors),
-             *(a.part_values.get(f) for f in fields)]
-            for a in data.part_allocations if a.part_id == part_id)
-    return csv_text(header, rows)
+             *(a.part_values.get(f.id) for f in part.fields)]
+            for a in data.part_allocations if a.part_id == part_id]
+    return Table(cols, rows)
 
 
-def form_table(data: Dataset, form_id: str) -> str:
+def form_table(data: Dataset, form_id: str) -> Table:
     form = data.form(form_id)
     assert form is not None
     days = {v.id: v.day for v in data.protocol.visits}
@@ -100,23 +102,27 @@ def form_table(data: Dataset, form_id: str) -> str:
         if sig.form_record_id is not None and view.status == "valid":
             signed.setdefault(sig.form_record_id, []).append(sig.meaning)
     # A repeating form's file has one row per record: (patient_id, visit, instance) is its key.
-    number = ["instance"] if form.repeating else []
-    header = ["patient_id", "site", "visit", "visit_day", *number, "status", "not_done_reason", "version",
-              "protocol_version", "saved_at", "saved_by", "locked", "signed", *(f.id for f in form.fields)]
+    number = [("instance", INT)] if form.repeating else []
+    cols = columns(("patient_id", TEXT), ("site", TEXT), ("visit", TEXT), ("visit_day", INT), *number,
+                   ("status", TEXT), ("not_done_reason", TEXT), ("version", INT), ("protocol_version", TEXT),
+                   ("saved_at", TIME), ("saved_by", TEXT), ("locked", BOOL), ("signed", TEXT),
+                   *(TableColumn.of_field(f) for f in form.fields))
     site_of = data.site_of
     records = sorted((r for r in data.records if r.form_id == form_id),
                      key=lambda r: (r.patient_id, order.get(r.visit_id, 99), r.instance))
-    rows = ([patient_code(r.patient_id), site_of[r.patient_id], r.visit_id, days.get(r.visit_id),
+    rows = [[patient_code(r.patient_id), site_of[r.patient_id], r.visit_id, days.get(r.visit_id),
              *([r.instance] if form.repeating else []), r.status, r.not_done_reason, r.version, r.protocol_version,
              iso(r.updated_at), data.username(r.updated_by), r.locked_at is not None, ";".join(signed.get(r.id, [])),
              *(r.field_values.get(f.id) for f in form.fields)]
-            for r in records)
-    return csv_text(header, rows)
+            for r in records]
+    return Table(cols, rows)
 
 
-def queries_table(data: Dataset) -> str:
-    header = ["query_id", "patient_id", "site", "form", "visit", "instance", "field", "status", "raised_at",
-              "raised_by", "question", "answer", "answered_at", "answered_by", "closed_at", "closed_by", "messages"]
+def queries_table(data: Dataset) -> Table:
+    cols = columns(("query_id", INT), ("patient_id", TEXT), ("site", TEXT), ("form", TEXT), ("visit", TEXT),
+                   ("instance", INT), ("field", TEXT), ("status", TEXT), ("raised_at", TIME), ("raised_by", TEXT),
+                   ("question", TEXT), ("answer", TEXT), ("answered_at", TIME), ("answered_by", TEXT),
+                   ("closed_at", TIME), ("closed_by", TEXT), ("messages", INT))
     site_of = data.site_of
     rows = []
     for q in data.queries:
@@ -130,34 +136,37 @@ def queries_table(data: Dataset) -> str:
                      q.status, iso(q.raised_at), messages[0].get("by") if messages else None,
                      messages[0].get("text") if messages else None, last_answer.get("text"), last_answer.get("at"),
                      last_answer.get("by"), closed.get("at"), closed.get("by"), len(messages)])
-    return csv_text(header, rows)
+    return Table(cols, rows)
 
 
-def signatures_table(data: Dataset) -> str:
-    header = ["signature_id", "patient_id", "site", "scope", "form", "visit", "instance", "printed_name", "username",
-              "signed_at", "meaning", "statement", "status", "invalidation", "content_sha256"]
+def signatures_table(data: Dataset) -> Table:
+    cols = columns(("signature_id", INT), ("patient_id", TEXT), ("site", TEXT), ("scope", TEXT), ("form", TEXT),
+                   ("visit", TEXT), ("instance", INT), ("printed_name", TEXT), ("username", TEXT),
+                   ("signed_at", TIME), ("meaning", TEXT), ("statement", TEXT), ("status", TEXT),
+                   ("invalidation", TEXT), ("content_sha256", TEXT))
     site_of = data.site_of
-    rows = ([sig.id, view.patient_code, site_of[sig.patient_id], view.scope, view.form_id, view.visit_id,
-             view.instance, view.printed_name, view.username, view.signed_at, view.meaning, view.statement, view.status,
-             view.invalidation, view.content_sha256] for sig, view in data.signatures)
-    return csv_text(header, rows)
+    rows = [[sig.id, view.patient_code, site_of[sig.patient_id], view.scope, view.form_id, view.visit_id,
+             view.instance, view.printed_name, view.username, view.signed_at, view.meaning, view.statement,
+             view.status, view.invalidation, view.content_sha256] for sig, view in data.signatures]
+    return Table(cols, rows)
 
 
-def off_study_table(data: Dataset) -> str:
+def off_study_table(data: Dataset) -> Table:
     """Patients who left the study early: kind, the site's date, the reason, who recorded it and when."""
-    header = ["patient_id", "site", "kind", "effective_date", "reason", "recorded_by", "recorded_at"]
+    cols = columns(("patient_id", TEXT), ("site", TEXT), ("kind", TEXT), ("effective_date", DATE), ("reason", TEXT),
+                   ("recorded_by", TEXT), ("recorded_at", TIME))
     site_of = data.site_of
-    rows = ([patient_code(o.patient_id), site_of[o.patient_id], o.kind, o.effective_date.isoformat(), o.reason,
-             data.username(o.recorded_by), iso(o.recorded_at)] for o in data.off_study)
-    return csv_text(header, rows)
+    rows = [[patient_code(o.patient_id), site_of[o.patient_id], o.kind, o.effective_date.isoformat(), o.reason,
+             data.username(o.recorded_by), iso(o.recorded_at)] for o in data.off_study]
+    return Table(cols, rows)
 
 
-def screening_table(data: Dataset) -> str:
+def screening_table(data: Dataset) -> Table:
     """The screening log: every enrolment refused on eligibility (the audit trail's ``enrolment.refused``
     entries), with the site, the site's date and the criteria not met, in the layout the reports read. Nothing
     about the person is kept: a refused enrolment stores no values."""
     texts = {c.id: c.text for c in data.protocol.eligibility}
-    header = ["screening_id", "site", "screened_on", "failed", "reason"]
+    cols = columns(("screening_id", TEXT), ("site", TEXT), ("screened_on", DATE), ("failed", TEXT), ("reason", TEXT))
     rows = []
     for number, entry in enumerate(data.refusals, start=1):
         details = entry.new_values or {}
@@ -166,13 +175,15 @@ def screening_table(data: Dataset) -> str:
         reason = "; ".join([texts.get(c, c) for c in failed] + [f"{texts.get(c, c)} (not recorded)" for c in missing])
         rows.append([f"S-{number:06d}", details.get("site_id"), details.get("date") or str(entry.at)[:10],
                      ";".join(failed + missing), reason])
-    return csv_text(header, rows)
+    return Table(cols, rows)
 
 
-def audit_table(data: Dataset) -> str:
-    """Every change of form values and enrolment values, one row per field: who, when, old, new, why, where."""
-    header = ["entry_id", "at", "user", "action", "patient_id", "site", "form", "visit", "instance", "field",
-              "old_value", "new_value", "reason", "source"]
+def audit_table(data: Dataset) -> Table:
+    """Every change of form values and enrolment values, one row per field: who, when, old, new, why, where.
+    Old and new values are text as the CSV writes them, since one column holds the values of every field."""
+    cols = columns(("entry_id", INT), ("at", TIME), ("user", TEXT), ("action", TEXT), ("patient_id", TEXT),
+                   ("site", TEXT), ("form", TEXT), ("visit", TEXT), ("instance", INT), ("field", TEXT),
+                   ("old_value", TEXT), ("new_value", TEXT), ("reason", TEXT), ("source", TEXT))
     records = {r.id: r for r in data.records}
     site_of = data.site_of
     rows = []
@@ -187,31 +198,26 @@ def audit_table(data: Dataset) -> str:
         for c in changes:
             rows.append([c["entry_id"], c["at"], c["user"], c["action"], patient_code(pid), site_of[pid], form, visit,
                          instance, c["field"], c["old"], c["new"], c["reason"], c["source"]])
-    return csv_text(header, rows)
-
-
-def _choices(spec: DataField) -> str:
-    if spec.type is FieldType.ORDINAL:
-        scale = spec.resolved_scale
-        return "|".join(f"{lv.value}={lv.label}" for lv in scale.levels) if scale else ""
-    if spec.choices:
-        return "|".join(c if isinstance(c, str) else f"{c.value}={c.label}" for c in spec.choices)
-    return ""
+    return Table(cols, rows)
 
 
 def _field_row(form: str, form_name: str, visits: str, spec: DataField, file: str) -> list[Any]:
     low, high = spec.range if spec.range is not None else (None, None)
     scale = spec.resolved_scale
     return [file, spec.id, form, form_name, visits, spec.id, spec.label, spec.type.value, spec.unit, low, high,
-            _choices(spec), spec.required, spec.not_before, scale.id if scale else None,
+            choices_text(spec), spec.required, spec.not_before, scale.id if scale else None,
             spec.asked_if.expression() if spec.asked_if else None]
 
 
-def dictionary_table(data: Dataset) -> str:
+DICTIONARY_COLUMNS = columns(("file", TEXT), ("column", TEXT), ("form", TEXT), ("form_name", TEXT), ("visits", TEXT),
+                             ("field", TEXT), ("label", TEXT), ("type", TEXT), ("unit", TEXT), ("range_low", NUM),
+                             ("range_high", NUM), ("choices", TEXT), ("required", BOOL), ("not_before", TEXT),
+                             ("scale", TEXT), ("asked_if", TEXT))
+
+
+def dictionary_table(data: Dataset) -> Table:
     """Every data column: file, column, form, visits, field, label, type, unit, range, choices, required..."""
     protocol = data.protocol
-    header = ["file", "column", "form", "form_name", "visits", "field", "label", "type", "unit", "range_low",
-              "range_high", "choices", "required", "not_before", "scale", "asked_if"]
     rows: list[list[Any]] = [_field_row("enrolment", "Enrolment", "", f, "patients.csv")
                              for f in protocol.enrolment.fields]
     arms = "|".join(f"{a.id}={a.name}" for a in every_arm(protocol))
@@ -272,23 +278,23 @@ def dictionary_table(data: Dataset) -> str:
     for column, label, kind in analysis_columns(protocol):
         rows.append(["analysis.csv", column, "analysis", "Analysis file", "", column, label, kind, None, None, None,
                      "", False, None, None])
-    return csv_text(header, (row + [None] * (len(header) - len(row)) for row in rows))
+    width = len(DICTIONARY_COLUMNS)
+    return Table(DICTIONARY_COLUMNS, [row + [None] * (width - len(row)) for row in rows])
 
 
-def csv_files(data: Dataset) -> dict[str, str]:
-    """Every CSV file of the export, by file name."""
-    files = {"data_dictionary.csv": dictionary_table(data), "patients.csv": patients_table(data),
-             "allocations.csv": allocations_table(data)}
+def export_tables(data: Dataset) -> dict[str, Table]:
+    """Every table of the export by name (the file name without its extension), in the order of the files."""
+    tables = {"data_dictionary": dictionary_table(data), "patients": patients_table(data),
+              "allocations": allocations_table(data)}
     for part in data.protocol.further_randomizations:
-        files[part_file(part.id)] = part_table(data, part.id)
+        tables[part_table_name(part.id)] = part_table(data, part.id)
     for form in data.protocol.forms:
-        files[form_file(form.id)] = form_table(data, form.id)
-    files["screening_log.csv"] = screening_table(data)
-    files["off_study.csv"] = off_study_table(data)
-    files["queries.csv"] = queries_table(data)
-    files["signatures.csv"] = signatures_table(data)
-    files["audit_trail.csv"] = audit_table(data)
-    files["field_versions.csv"] = csv_text(*field_versions_rows(protocol_of(data.trial)))
-    header, rows = analysis_rows(data)
-    files["analysis.csv"] = csv_text(header, rows)
-    return files
+        tables[form_table_name(form.id)] = form_table(data, form.id)
+    tables["screening_log"] = screening_table(data)
+    tables["off_study"] = off_study_table(data)
+    tables["queries"] = queries_table(data)
+    tables["signatures"] = signatures_table(data)
+    tables["audit_trail"] = audit_table(data)
+    tables["field_versions"] = field_versions_table(protocol_of(data.trial))
+    tables["analysis"] = analysis_table(data)
+    return tables

@@ -1,0 +1,122 @@
+"""One table of an export, made once and written as CSV (``csv_text``) or Parquet (``parquet.py``).
+
+A table is its columns, each with a storage type, and its rows. The rows hold the values as the CSV layout
+writes them (``cell``: ``None`` is an empty cell, booleans ``true``/``false``, the rest ``str``), so the CSV
+files stay byte for byte what they were before Parquet existed (their SHA-256 is in every export's audit
+entry); the Parquet writer turns the same values into its column's type.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from equipoise.protocol import DataField, FieldType
+
+
+class ColumnType(StrEnum):
+    """How a column is stored in Parquet (the CSV writes every type as text)."""
+
+    INTEGER = "integer"
+    NUMBER = "number"
+    TEXT = "text"
+    BOOLEAN = "boolean"
+    DATE = "date"
+    DATETIME = "datetime"  # UTC
+
+    @classmethod
+    def of_field(cls, kind: FieldType) -> ColumnType:
+        """A protocol field's storage type: ordinal levels are integers, choices are their value ids (text)."""
+        return _OF_FIELD[kind]
+
+
+_OF_FIELD = {FieldType.INTEGER: ColumnType.INTEGER, FieldType.ORDINAL: ColumnType.INTEGER,
+             FieldType.NUMBER: ColumnType.NUMBER, FieldType.TEXT: ColumnType.TEXT, FieldType.CHOICE: ColumnType.TEXT,
+             FieldType.BOOLEAN: ColumnType.BOOLEAN, FieldType.DATE: ColumnType.DATE}
+
+# Labels of the columns that several files share (the Parquet files carry them as field metadata).
+COMMON_LABELS = {
+    "patient_id": "Patient code (P-000001): the key that joins the files",
+    "site": "Site id",
+    "visit": "Visit id",
+    "visit_day": "Day of the visit in the schedule",
+    "instance": "Record number at the visit (a repeating form: 1, 2, ...)",
+    "protocol_version": "Protocol version in force",
+    "randomised_on": "Date of randomization (site's local date)",
+    "randomized_at": "Time of randomization (UTC)",
+    "kit_code": "Kit code (blinded trials)",
+    "arm": "Arm (masked in a blinded export)",
+    "randomized_offline": "Allocated from an emergency envelope while the server was down, entered afterwards",
+    "flags": "Flags that stand on the allocation, '|'-separated (it is never changed: intention to treat)",
+    "saved_at": "When the record was last saved (UTC)",
+    "saved_by": "User who last saved the record",
+    "locked": "Locked (no change without unlocking)",
+    "signed": "Meanings of the valid signatures, ';'-separated",
+}
+
+
+@dataclass(frozen=True)
+class TableColumn:
+    name: str
+    type: ColumnType
+    label: str | None = None
+    unit: str | None = None
+    choices: str | None = None  # "value=label|..." as in data_dictionary.csv
+
+    @classmethod
+    def of(cls, name: str, kind: ColumnType, label: str | None = None) -> TableColumn:
+        return cls(name, kind, label if label is not None else COMMON_LABELS.get(name))
+
+    @classmethod
+    def of_field(cls, spec: DataField, name: str | None = None, label: str | None = None) -> TableColumn:
+        """The column of a protocol field, typed, labelled and with the unit and choices the protocol gives."""
+        return cls(name or spec.id, ColumnType.of_field(spec.type), label or spec.label, spec.unit,
+                   choices_text(spec) or None)
+
+
+@dataclass(frozen=True)
+class Table:
+    columns: tuple[TableColumn, ...]
+    rows: list[list[Any]]  # one value per column, as the CSV writes it
+
+    @property
+    def header(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    def csv(self) -> str:
+        return csv_text(self.header, self.rows)
+
+
+def columns(*specs: tuple[str, ColumnType] | TableColumn) -> tuple[TableColumn, ...]:
+    return tuple(s if isinstance(s, TableColumn) else TableColumn.of(*s) for s in specs)
+
+
+def choices_text(spec: DataField) -> str:
+    """The choices of a choice or ordinal field, ``value=label|...`` (empty for other fields)."""
+    if spec.type is FieldType.ORDINAL:
+        scale = spec.resolved_scale
+        return "|".join(f"{lv.value}={lv.label}" for lv in scale.levels) if scale else ""
+    if spec.choices:
+        return "|".join(c if isinstance(c, str) else f"{c.value}={c.label}" for c in spec.choices)
+    return ""
+
+
+def cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def csv_text(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow([cell(v) for v in row])
+    return out.getvalue()
