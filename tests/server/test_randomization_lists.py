@@ -5,6 +5,8 @@ but never rewritten; replay and audit verify cover it, tampering included."""
 from __future__ import annotations
 
 import hashlib
+import io
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,8 +21,9 @@ from equipoise.store.db import Database
 from equipoise.store.list_models import RandomizationListEntry
 from equipoise.store.principal import system_principal
 from equipoise.store.roles import Role
-from equipoise.store.trials import create_trial_from_file
-from equipoise.store.users import add_user
+from equipoise.store.trials import create_trial, create_trial_from_file
+from equipoise.store.users import add_user, grant_role
+from equipoise.store.verify import verify
 from tests.store.support import DEMO, PASSWORD
 
 TRIAL = "LIST-TRIAL"
@@ -69,10 +72,10 @@ def _csv(per_stratum: dict[tuple[str, str], list[str]], extra_column: bool = Fal
 
 
 def _upload(client: Client, text: str, user: str = "stat", sha: str | None = None, password: str = PASSWORD,
-            note: str | None = None, trial: str = TRIAL) -> Any:
+            note: str | None = None, trial: str = TRIAL, purpose: str = "production") -> Any:
     return client.http.post(f"/api/trials/{trial}/randomization-lists", headers=client.h(user), json={
         "file_name": "list.csv", "csv": text, "sha256": sha or hashlib.sha256(text.encode()).hexdigest(),
-        "note": note, "password": password})
+        "note": note, "password": password, "purpose": purpose})
 
 
 FIRST = {("s1", "mild"): ["active", "placebo", "placebo", "active"],
@@ -203,3 +206,43 @@ def test_download_needs_the_password_and_is_audited(client: Client):
     with client.db.read() as s:
         actions = list(s.scalars(select(AuditEntry.action).where(AuditEntry.trial_id == TRIAL)))
     assert "randomization-list.downloaded" in actions
+
+
+def test_rnd8_test_and_production_lists_are_kept_apart(client: Client):
+    """REDCap keeps development and production allocation tables apart; here a test trial (``trial create
+    --test``) takes test lists only, a production trial production lists only, and no entries serve both: the
+    testers have seen a test list, and must never see the production one."""
+    operator = system_principal("test")
+    copy = PROTOCOL.read_text().replace(f"id: {TRIAL}\n", f"id: {TRIAL}-TEST\n", 1)
+    assert f"id: {TRIAL}-TEST" in copy
+    created = create_trial(client.db, operator, copy, "list-trial-test.yaml", test=True)
+    assert (created.id, created.purpose) == (f"{TRIAL}-TEST", "test")
+    grant_role(client.db, operator, "stat", Role.UNBLINDED_STATISTICIAN, f"{TRIAL}-TEST", None)
+    assert client.http.get(BASE, headers=client.h("stat")).json()["purpose"] == "production"
+    rehearsal = _csv(FIRST)
+    real = _csv({k: list(reversed(v)) for k, v in FIRST.items()})
+    wrong_way = _upload(client, rehearsal, trial=f"{TRIAL}-TEST", purpose="production")
+    assert wrong_way.status_code == 409
+    assert "a test trial takes test lists only" in wrong_way.json()["detail"]
+    assert _upload(client, rehearsal, purpose="test").status_code == 409
+    missing = client.http.post(LISTS, headers=client.h("stat"), json={
+        "file_name": "list.csv", "csv": real, "sha256": hashlib.sha256(real.encode()).hexdigest(),
+        "password": PASSWORD})
+    assert missing.status_code == 422  # the purpose is always said, never assumed
+    assert "purpose" in missing.json()["detail"]
+    tried = _upload(client, rehearsal, trial=f"{TRIAL}-TEST", purpose="test")
+    assert tried.status_code == 201, tried.text
+    assert tried.json()["purpose"] == "test"
+    reused = _upload(client, rehearsal + "\n", purpose="production")  # the same entries, another file
+    assert reused.status_code == 409
+    assert "uploaded as a test list" in reused.json()["detail"]
+    assert "testers have seen its sequence" in reused.json()["detail"]
+    live = _upload(client, real, purpose="production")
+    assert live.status_code == 201, live.text
+    leaked = _upload(client, real, trial=f"{TRIAL}-TEST", purpose="test", note="extended")
+    assert leaked.status_code == 409
+    assert "would show testers the production sequence" in leaked.json()["detail"]
+    assert [r["purpose"] for r in client.http.get(LISTS, headers=client.h("stat")).json()] == ["production"]
+    exported = client.http.get(f"/api/trials/{TRIAL}-TEST/export?format=csv", headers=client.h("stat"))
+    assert zipfile.ZipFile(io.BytesIO(exported.content)).read("manifest.json").count(b'"trial_purpose": "test"') == 1
+    assert verify(client.db).ok

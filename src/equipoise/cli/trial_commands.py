@@ -17,13 +17,15 @@ trial_app = typer.Typer(help="Activate and list trials on the server's database.
 
 @trial_app.command("create")
 def create(file: Path = typer.Argument(..., help="Protocol file (YAML)."), db: str | None = DbOption,
+           test: bool = typer.Option(False, "--test", help="A test trial, to try the setup out (its own id in the "
+                                     "file, e.g. MSC-COVID-RCT-TEST): it takes test randomization lists only."),
            as_json: bool = JsonOption) -> None:
     """Activate a protocol file (validated, stored verbatim with its SHA-256; audited)."""
-    view = create_trial_from_file(open_database(db), system_principal(), file)
+    view = create_trial_from_file(open_database(db), system_principal(), file, test=test)
     if as_json:
         print_json(view.to_dict())
     else:
-        print_plain(f"trial {view.id} created: {view.title} (version {view.version}, "
+        print_plain(f"{'test ' if test else ''}trial {view.id} created: {view.title} (version {view.version}, "
                     f"{'blinded' if view.blinded else 'open-label'}, {len(view.sites)} sites)")
 
 

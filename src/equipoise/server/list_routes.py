@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path
 from fastapi.responses import PlainTextResponse
@@ -27,6 +27,9 @@ class ListUploadBody(Body):
                         "(e.g. sha256sum list.csv); the upload is refused unless the text matches it.")
     note: str | None = Field(default=None, max_length=2000, description="Why (e.g. 'extended: stratum s1 ran low').")
     password: str = Field(min_length=1, max_length=1000, description="Your password again (re-authentication).")
+    purpose: Literal["production", "test"] = Field(description="What the list is for: 'test' for a test trial "
+                                                   "(trial create --test), 'production' for the real trial; it must "
+                                                   "match the trial, and no list serves both (RND-8).")
 
 
 class PasswordBody(Body):
@@ -38,9 +41,10 @@ Lists = Annotated[RandomizationListService, Depends(service_of(RandomizationList
 
 @router.post(LISTS, tags=["randomization"], status_code=201)
 def upload_list(trial_id: str, body: ListUploadBody, user: UserDep, svc: Lists) -> Json:
-    """Upload the trial's randomization list (unblinded statistician; method 'list'). A replacement must keep
-    every entry already used. Every problem of a refused file is listed with its line."""
-    return svc.upload(user, trial_id, body.csv, body.file_name, body.sha256, body.note, body.password)
+    """Upload the trial's randomization list (unblinded statistician; method 'list'), saying whether it is a test
+    or a production list. A replacement must keep every entry already used. Every problem of a refused file is
+    listed with its line."""
+    return svc.upload(user, trial_id, body.csv, body.file_name, body.sha256, body.note, body.password, body.purpose)
 
 
 @router.get(LISTS, tags=["randomization"])

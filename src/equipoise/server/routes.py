@@ -148,7 +148,7 @@ def list_trials(user: UserDep, svc: SvcDep) -> list[Json]:
 def create_trial(body: TrialBody, user: UserDep, svc: SvcDep) -> Json:
     """Load a protocol file as a new trial (admin; password again: ACC-4, publishing a configuration)."""
     return trial_store.create_trial(svc.db, user, body.protocol_yaml, body.filename,
-                                    lambda: svc.auth.reauthenticate(user, body.password)).to_dict()
+                                    lambda: svc.auth.reauthenticate(user, body.password), test=body.test).to_dict()
 
 
 @router.put("/api/trials/{trial_id}/protocol", tags=["trials"])

@@ -48,6 +48,8 @@ class TrialBody(Body):
     protocol_yaml: str = Field(min_length=1, max_length=2_000_000, description="The protocol file's text.")
     filename: str = Field(default="protocol.yaml", max_length=200)
     password: str = Field(min_length=1, max_length=1000, description="Your password again (re-authentication).")
+    test: bool = Field(default=False, description="A test trial, to try the setup out: it takes test "
+                       "randomization lists only (RND-8).")
 
 
 class AmendBody(Body):

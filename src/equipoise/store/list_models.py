@@ -36,6 +36,9 @@ class RandomizationList(Base):
     uploaded_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
     uploaded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     note: Mapped[str] = mapped_column(Text)
+    # RND-8: "test" (a test trial's) or "production"; lists from before migration 0018 were production lists.
+    purpose: Mapped[str] = mapped_column(String(16), default="production", server_default="production",
+                                         info={"audit_default": "production"})
 
 
 class RandomizationListEntry(Base):

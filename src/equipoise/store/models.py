@@ -55,6 +55,9 @@ class Trial(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     locked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
     locked_by: Mapped[int | None] = mapped_column(Integer, default=None)  # a user id (users refer to trials)
+    # RND-8: "production", or "test" (a copy of a trial to try it out: test lists, test data; migration 0018)
+    purpose: Mapped[str] = mapped_column(String(16), default="production", server_default="production",
+                                         info={"audit_default": "production"})
 
 
 class User(Base):

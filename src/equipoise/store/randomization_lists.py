@@ -3,7 +3,10 @@
 RND-8 (REDCap C.3.30.1500; clinicedc RandomizationListVerifier): only the unblinded statistician uploads or
 downloads a list, with the password again; the SHA-256 the statistician computed of the file must match what
 arrives; each download is audited; site and blinded roles never see a list (it is the allocation sequence),
-nor is one ever exported. RND-9 (REDCap "no allocations available"): lists never run out silently. When a
+nor is one ever exported. Test and production lists are separate (REDCap's development and production tables):
+each upload says which it is, a test trial (``trial create --test``) takes test lists only and a production
+trial production lists only, and the same entries are never uploaded for both. RND-9 (REDCap "no allocations
+available"): lists never run out silently. When a
 stratum has used ``list_alert_at`` of its entries, and when it has used them all, the unblinded roles get a
 notification; a longer list replaces the active one only if it agrees with it on every entry already used, so
 no allocation made changes its meaning.
@@ -42,6 +45,7 @@ from equipoise.store.trials import get_trial, in_force
 from equipoise.store.types import iso, utcnow
 
 MAX_PROBLEMS = 20  # problems listed in one refusal: enough to fix a file, not a wall of text
+PURPOSES = ("production", "test")
 
 
 def list_digest(entries: Iterable[tuple[str, int, str]]) -> str:
@@ -189,19 +193,29 @@ class RandomizationListService:
         self.auth = auth
 
     def upload(self, principal: Principal, trial_id: str, text: str, file_name: str, sha256: str,
-               note: str | None, password: str | None) -> dict[str, object]:
+               note: str | None, password: str | None, purpose: str = "production") -> dict[str, object]:
+        """``purpose``: what the statistician says the list is for, "test" or "production"; it must be what the
+        trial is for (RND-8: a test list never allocates production patients, nor the other way round)."""
         principal.require(Action.MANAGE_LISTS, trial_id)
+        if purpose not in PURPOSES:
+            raise InvalidError(f"purpose must be one of: {', '.join(PURPOSES)}")
         actual = hashlib.sha256(text.encode()).hexdigest()
         if actual != sha256.strip().lower():
             raise InvalidError(f"the list's SHA-256 is {actual}, not the {sha256.strip()} you gave: the file is not "
                                "the one you checked (or it changed on its way); nothing was stored")
         with self.db.read() as s:
             protocol = self._list_protocol(s, trial_id)
+            trial_purpose = get_trial(s, trial_id).purpose or "production"
+        if purpose != trial_purpose:
+            raise ConflictError(f"this is a {purpose} list, and trial {trial_id} is a {trial_purpose} trial: a "
+                                f"{trial_purpose} trial takes {trial_purpose} lists only (check that you picked "
+                                "the right file and the right trial); nothing was stored")
         parsed = parse_list(protocol, text)
         self.auth.reauthenticate(principal, password)
         why = (note or "").strip() or "randomization list uploaded"
         with self.db.write(principal.audit_context(reason=why)) as s:
             self._list_protocol(s, trial_id)
+            self._refuse_crossing(s, purpose, actual, list_digest(parsed.triples()))
             previous = s.scalar(select(RandomizationList).where(RandomizationList.trial_id == trial_id,
                                                                 RandomizationList.active.is_(True))
                                 .with_for_update())
@@ -210,7 +224,8 @@ class RandomizationListService:
                 previous.active = False
             row = RandomizationList(trial_id=trial_id, file_name=file_name[:200] or "list.csv", file_sha256=actual,
                                     entries_sha256=list_digest(parsed.triples()), entries=parsed.entries,
-                                    active=True, uploaded_by=principal.user_id, uploaded_at=utcnow(), note=why)
+                                    active=True, uploaded_by=principal.user_id, uploaded_at=utcnow(), note=why,
+                                    purpose=purpose)
             s.add(row)
             s.flush()
             s.connection().execute(_entries.insert(), [
@@ -262,6 +277,24 @@ class RandomizationListService:
         return protocol
 
     @staticmethod
+    def _refuse_crossing(s: Session, purpose: str, file_sha256: str, entries_sha256: str) -> None:
+        """A list is used for one purpose only: a test list has been seen by testers, so it cannot conceal
+        production allocations; a production list must not reach a test trial's testers (REDCap keeps separate
+        development and production allocation tables for the same reason)."""
+        other = s.execute(select(RandomizationList.id, RandomizationList.trial_id, RandomizationList.purpose,
+                                 RandomizationList.uploaded_at)
+                          .where(RandomizationList.purpose != purpose,
+                                 (RandomizationList.file_sha256 == file_sha256)
+                                 | (RandomizationList.entries_sha256 == entries_sha256))).first()
+        if other is None:
+            return
+        why = ("testers have seen its sequence, so it cannot conceal production allocations: generate a new list"
+               if purpose == "production" else "a test trial would show testers the production sequence: "
+               "generate a separate test list")
+        raise ConflictError(f"these entries were uploaded as a {other.purpose} list (list {other.id} of trial "
+                            f"{other.trial_id}, {iso(other.uploaded_at)}): {why}; nothing was stored")
+
+    @staticmethod
     def _agrees_with_used(s: Session, trial_id: str, previous: RandomizationList, parsed: ParsedList) -> None:
         """A replacement keeps every entry already used, so each allocation still names its own entry."""
         used = {row.state_key: int(row.state.get("used", 0)) for row in s.scalars(
@@ -286,7 +319,7 @@ class RandomizationListService:
         used = {st.state_key: int(st.state.get("used", 0)) for st in s.scalars(
             select(AllocationState).where(AllocationState.trial_id == row.trial_id))} if row.active else {}
         who = s.scalar(select(User.username).where(User.id == row.uploaded_by)) if row.uploaded_by else None
-        return {"id": row.id, "file_name": row.file_name, "file_sha256": row.file_sha256,
+        return {"id": row.id, "purpose": row.purpose, "file_name": row.file_name, "file_sha256": row.file_sha256,
                 "entries_sha256": row.entries_sha256, "entries": row.entries, "active": row.active,
                 "uploaded_by": who, "uploaded_at": iso(row.uploaded_at), "note": row.note,
                 "strata": [{"stratum": stratum, "entries": int(size), "used": used.get(stratum, 0)}

@@ -118,6 +118,7 @@ class TrialView:
     locked_at: str | None
     retention_years: int
     retain_until: str | None  # None until the database lock, from which the retention period runs
+    purpose: str  # production, or test (RND-8: a copy to try the setup out)
     versions: list[dict[str, str]]
     sites: list[dict[str, str]]
 
@@ -139,6 +140,7 @@ def trial_view(trial: Trial, on: dt.date | None = None) -> TrialView:
         locked_at=iso(trial.locked_at) if trial.locked_at else None,
         retention_years=protocol.trial.retention_years,
         retain_until=retained_until(protocol, trial.locked_at),
+        purpose=trial.purpose or "production",
         versions=[{"version": v, "effective_date": d.isoformat()} for v, d in protocol.versions()],
         sites=[{"id": s.id, "name": s.name, "country": s.country, "timezone": s.timezone} for s in current.sites],
     )
@@ -158,9 +160,10 @@ def retained_until(protocol: Protocol, locked_at: dt.datetime | None) -> str | N
 
 
 def create_trial(db: Database, principal: Principal, text: str, filename: str = "protocol.yaml",
-                 reauthenticate: Callable[[], None] | None = None) -> TrialView:
+                 reauthenticate: Callable[[], None] | None = None, test: bool = False) -> TrialView:
     """Activate a protocol: the file is validated and stored verbatim with its SHA-256. ``reauthenticate`` (the
-    API's: the password again, ACC-4) runs once the principal is known to be allowed."""
+    API's: the password again, ACC-4) runs once the principal is known to be allowed. ``test``: a test trial
+    (RND-8), to try the setup out with test lists before the production trial opens."""
     principal.require(Action.CREATE_TRIAL, None)
     if reauthenticate is not None:
         reauthenticate()
@@ -176,20 +179,21 @@ def create_trial(db: Database, principal: Principal, text: str, filename: str = 
             raise ConflictError(f"trial {protocol.trial.id!r} already exists")
         trial = Trial(id=protocol.trial.id, title=protocol.trial.title, protocol_text=text,
                       protocol_sha256=hashlib.sha256(text.encode()).hexdigest(),
-                      blinded=protocol.trial.blinding.is_blinded, status="active")
+                      blinded=protocol.trial.blinding.is_blinded, status="active",
+                      purpose="test" if test else "production")
         s.add(trial)
         s.flush()
         return trial_view(trial)
 
 
-def create_trial_from_file(db: Database, principal: Principal, path: Path) -> TrialView:
+def create_trial_from_file(db: Database, principal: Principal, path: Path, test: bool = False) -> TrialView:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise InvalidError(f"{path}: no such file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise InvalidError(f"{path}: cannot read the file: {exc}") from None
-    return create_trial(db, principal, text, str(path))
+    return create_trial(db, principal, text, str(path), test=test)
 
 
 def list_trials(db: Database, principal: Principal) -> list[TrialView]:

@@ -173,6 +173,7 @@ class ExportService:
             "exported_by": data.exported_by, "format": fmt, "arms": "shown" if data.arms_shown else "masked",
             "sites": data.sites if data.sites is not None else "all", "patients": len(data.patients),
             "randomized": len(data.allocations), "equipoise_version": __version__,
+            "trial_purpose": data.trial.purpose or "production",  # "test": a test trial's data (RND-8)
             "retention": {"years": data.protocol.trial.retention_years, "from": "database lock",
                           "retain_until": retained_until(data.protocol, data.trial.locked_at)},
             "files": [{"name": name, "rows": rows(name, content), "sha256": hashlib.sha256(content).hexdigest()}
