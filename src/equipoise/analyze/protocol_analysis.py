@@ -25,7 +25,7 @@ import pandas as pd
 from equipoise.analyze.bayes import Posterior
 from equipoise.analyze.binary import BinaryResult, Interval
 from equipoise.analyze.continuous import ContinuousResult
-from equipoise.analyze.data import check_known_arms, is_missing, line_of, require_columns
+from equipoise.analyze.data import PART_ARM_PREFIX, check_known_arms, is_missing, line_of, require_columns
 from equipoise.analyze.events import event_time
 from equipoise.analyze.frame import (
     analyze_binary,
@@ -51,9 +51,15 @@ class ComparisonResult:
     method: str
     result: AnyResult
     posterior: Posterior | None = None
+    part: str | None = None  # a further randomization whose arms are compared (a factorial part)
+
+    @property
+    def title(self) -> str:
+        """e.g. "secondary, part ivermectin, risk-difference"."""
+        return ", ".join([self.role, *([f"part {self.part}"] if self.part else []), self.method])
 
     def to_dict(self) -> dict[str, Any]:
-        return {"role": self.role, "outcome": self.outcome.id, "outcome_name": self.outcome.name,
+        return {"role": self.role, "part": self.part, "outcome": self.outcome.id, "outcome_name": self.outcome.name,
                 "method": self.method, "better": self.outcome.better.value, "result": self.result.to_dict(),
                 "posterior": self.posterior.to_dict() if self.posterior else None}
 
@@ -66,18 +72,21 @@ class ProtocolAnalysis:
     experimental: tuple[str, ...]
     n: int
     comparisons: tuple[ComparisonResult, ...]
+    not_run: tuple[str, ...] = ()  # pre-specified comparisons the data cannot give yet, and why
 
     def to_dict(self) -> dict[str, Any]:
         return {"trial": self.trial, "version": self.version, "control": self.control,
                 "experimental": list(self.experimental), "n": self.n,
-                "comparisons": [c.to_dict() for c in self.comparisons]}
+                "comparisons": [c.to_dict() for c in self.comparisons], "not_run": list(self.not_run)}
 
     def __str__(self) -> str:
         lines = [f"{self.trial} (protocol version {self.version}): {self.n} patients; control arm {self.control}"]
         for c in self.comparisons:
-            lines += ["", f"[{c.role}] {c.outcome.name} — {c.method}", str(c.result)]
+            role = f"{c.role}, part {c.part}" if c.part else c.role
+            lines += ["", f"[{role}] {c.outcome.name} — {c.method}", str(c.result)]
             if c.posterior is not None:
                 lines.append("  " + str(c.posterior))
+        lines += ["", *(f"not run: {why}" for why in self.not_run)] if self.not_run else []
         return "\n".join(lines)
 
 
@@ -158,7 +167,7 @@ def time_to_event_columns(df: pd.DataFrame, outcome: Outcome) -> tuple[pd.DataFr
 
 
 def run_comparison(protocol: Protocol, df: pd.DataFrame, comparison: Comparison, *, arm: str, control: str,
-                   experimental: str, role: str) -> ComparisonResult:
+                   experimental: str, role: str, part: str | None = None) -> ComparisonResult:
     outcome = protocol.outcome(comparison.outcome)
     if outcome is None:  # the protocol validator prevents this
         raise UserError(f"protocol: comparison names unknown outcome {comparison.outcome!r}")
@@ -188,7 +197,7 @@ def run_comparison(protocol: Protocol, df: pd.DataFrame, comparison: Comparison,
                                               prior_sd=1.0, important=1.2)
             except UserError:
                 posterior = None
-            return ComparisonResult(role, outcome, method.value, result, posterior)
+            return ComparisonResult(role, outcome, method.value, result, posterior, part)
     elif outcome.type is OutcomeType.TIME_TO_EVENT:
         work, t_col, s_col = time_to_event_columns(work, outcome)
         # an arm without events (early in a trial) leaves the ratios NaN with the reason, and the other
@@ -200,7 +209,7 @@ def run_comparison(protocol: Protocol, df: pd.DataFrame, comparison: Comparison,
     else:
         col = outcome_column(work, outcome)
         result = analyze_continuous(work, outcome=col, covariates=comparison.covariates, **common)
-    return ComparisonResult(role, outcome, method.value, result)
+    return ComparisonResult(role, outcome, method.value, result, part=part)
 
 
 def concurrent_patients(protocol: Protocol, df: pd.DataFrame, experimental: str, *, arm: str = "arm",
@@ -251,12 +260,40 @@ def run_protocol(protocol: Protocol, df: pd.DataFrame, *, arm: str = "arm", expe
     experimental_arms = [a for a in experimental_arms if a in present]
     if control.id not in present or not experimental_arms:
         raise UserError(f"data: column {arm!r} must hold the control arm {control.id!r} and at least one other arm")
-    comparisons = [("primary", plan.primary)] + ([("secondary", c) for c in plan.secondary] if which == "all" else [])
+    secondary = plan.secondary if which == "all" else []
+    comparisons = [("primary", plan.primary)] + [("secondary", c) for c in secondary if c.part is None]
     results = []
     for e in experimental_arms:
         concurrent = concurrent_patients(protocol, df, e, arm=arm)
         sub = df.loc[concurrent].reset_index(drop=True) if not concurrent.all() else df
         results += [run_comparison(protocol, sub, comp, arm=arm, control=control.id, experimental=e, role=role)
                     for role, comp in comparisons]
+    not_run: list[str] = []
+    for comp in (c for c in secondary if c.part is not None):
+        done, why = _part_comparisons(protocol, df, comp)
+        results += done
+        not_run += [why] if why else []
     return ProtocolAnalysis(protocol.trial.id, protocol.trial.version, control.id, tuple(experimental_arms), len(df),
-                            tuple(results))
+                            tuple(results), tuple(not_run))
+
+
+def _part_comparisons(protocol: Protocol, df: pd.DataFrame, comparison: Comparison
+                      ) -> tuple[list[ComparisonResult], str | None]:
+    """A factorial part's comparison (Kahan et al. 2023, CONSORT factorial extension: each factor compared
+    among the patients randomized in it, "at the margins"), for each experimental arm of the part; or why it
+    cannot run yet (no patient randomized in the part, or one of its arms still empty)."""
+    part = protocol.further_randomization(comparison.part or "")
+    control = part.control_arm if part is not None else None
+    if part is None or control is None:  # the protocol check refuses both
+        raise UserError(f"protocol: comparison names further randomization {comparison.part!r}, which has no "
+                        "single control arm")
+    column = f"{PART_ARM_PREFIX}{part.id}"
+    require_columns(df, [column], f"the comparison of part {part.id}")
+    randomized = df[~df[column].map(is_missing)].reset_index(drop=True)
+    present = set(randomized[column].astype(str))
+    experimental = [a.id for a in part.arms if a.id != control.id and a.id in present]
+    if control.id not in present or not experimental:
+        return [], (f"{comparison.outcome} by part {part.id}: {len(randomized)} patients randomized in it, and its "
+                    f"control arm {control.id!r} and another arm are not both among them yet")
+    return [run_comparison(protocol, randomized, comparison, arm=column, control=control.id, experimental=e,
+                           role="secondary", part=part.id) for e in experimental], None

@@ -127,7 +127,8 @@ def render_protocol(base: Protocol, p: Protocol, on: dt.date, console: Console) 
         console.print(Text(f"  {plan.population}; {plan.sided}-sided alpha {plan.alpha:g}{power}"))
         console.print(Text(f"  primary: {plan.primary.outcome} by {plan.primary.method.value}"))
         for s in plan.secondary:
-            console.print(Text(f"  secondary: {s.outcome} by {s.method.value}"))
+            of_part = f" (arms of part {s.part})" if s.part else ""
+            console.print(Text(f"  secondary: {s.outcome} by {s.method.value}{of_part}"))
         if plan.looks is not None:
             rates = ", ".join(f"{x:g}" for x in plan.looks.information_rates)
             futility = plan.looks.futility

@@ -212,6 +212,10 @@ def design_protocol(protocol: Protocol, on: dt.date | None = None) -> ProtocolDe
         outcome = _outcome(protocol, comp)
         if comp.assumptions is None:
             continue
+        if comp.part is not None:  # a factorial part: its patients are those who enter it, not the trial's
+            secondary.append(SecondaryPower(outcome.id, comp.method.value, None, f"compares part {comp.part}: "
+                                            "its power depends on how many patients are randomized in it"))
+            continue
         n = result.events if outcome.type is OutcomeType.TIME_TO_EVENT else result.n_total
         try:
             sec_params = _endpoint_params(outcome, comp)

@@ -133,6 +133,9 @@ ASSUMPTIONS_BY_OUTCOME: dict[OutcomeType, tuple[frozenset[str], frozenset[str]]]
 class Comparison(ProtocolModel):
     outcome: Identifier
     method: AnalysisMethod
+    part: Identifier | None = Field(
+        default=None, description="A further randomization (a factorial part) whose arms this secondary comparison "
+        "compares: its experimental arms against its one control arm, among the patients randomized in it.")
     estimand: Estimand | None = None
     covariates: list[Identifier] = Field(default_factory=list, description="Enrolment fields or factors.")
     strata: list[Identifier] = Field(default_factory=list, description="Enrolment fields or factors.")

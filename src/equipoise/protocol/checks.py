@@ -559,8 +559,20 @@ def _analysis(p: Protocol) -> Found:
     if plan.power is not None and plan.power <= plan.alpha:
         yield _err(("analysis", "power"), "power must exceed alpha")
     yield from _comparison(p, plan.primary, ("analysis", "primary"))
+    if plan.primary.part is not None:
+        yield _err(("analysis", "primary", "part"), "the primary comparison is the main randomization's: compare a "
+                   "further randomization's arms in a secondary comparison")
     for i, comparison in enumerate(plan.secondary):
         yield from _comparison(p, comparison, ("analysis", "secondary", i))
+        if comparison.part is not None:
+            part = p.further_randomization(comparison.part)
+            where: Path = ("analysis", "secondary", i, "part")
+            if part is None:
+                parts = ", ".join(r.id for r in p.further_randomizations) or "none"
+                yield _err(where, f"unknown further randomization {comparison.part!r} (parts: {parts})")
+            elif part.control_arm is None:
+                yield _err(where, f"part {part.id} needs exactly one arm with a control role (placebo, usual-care) "
+                                  "to compare its other arms with")
     if plan.looks is not None:
         yield from _looks(plan.looks, ("analysis", "looks"))
 

@@ -43,3 +43,9 @@ class FurtherRandomization(ProtocolModel):
 
     def arm(self, arm_id: str) -> Arm | None:
         return next((a for a in self.arms if a.id == arm_id), None)
+
+    @property
+    def control_arm(self) -> Arm | None:
+        """The part's one arm with a control role (placebo, usual care), which its comparisons take as control."""
+        controls = [a for a in self.arms if a.role.is_control]
+        return controls[0] if len(controls) == 1 else None

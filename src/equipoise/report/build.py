@@ -171,7 +171,7 @@ def _result_table(comp: ComparisonResult) -> Table:
     else:
         rows = [["Mean difference (95% CI)", str(r.mean_difference)]]
         note = r.direction
-    return Table(f"{comp.outcome.name} ({comp.role}, {comp.method})", ["", "Result"], rows, note)
+    return Table(f"{comp.outcome.name} ({comp.title})", ["", "Result"], rows, note)
 
 
 def _subgroups(patients: pd.DataFrame, protocol: Protocol, arm: str, control: str, experimental: str
@@ -338,6 +338,8 @@ def closed_report(protocol: Protocol, data: TrialData, options: ReportOptions | 
                                aalen_johansen=r.incidence),
                        "Cumulative incidence by arm (Aalen–Johansen, death competing; 95% pointwise band)"
                        if r.incidence else "Cumulative incidence by arm (1 − Kaplan–Meier, 95% pointwise band)")
+    for why in analysis.not_run:
+        sec.text(f"Not analysable yet: {why}.")
     deaths = _death_curves(p, data.arm, arms, protocol=protocol, cutoff=_cutoff(options))
     if deaths:
         sec.figure(km_plot(deaths, title="Survival to day 28", horizon=28),
