@@ -26,8 +26,9 @@ def _text(comparison: str = "{outcome: death_day28, method: risk-difference, par
 
 def _patients(n: int = 80, seed: int = 7) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
-    part = rng.choice(["tocilizumab", "usual-care", None], size=n, p=[0.35, 0.35, 0.3])
-    died = (rng.random(n) < np.where(part == "tocilizumab", 0.15, 0.3)).astype(int)
+    drawn = rng.choice(np.array(["tocilizumab", "usual-care", ""]), size=n, p=[0.35, 0.35, 0.3])
+    part = [str(d) or None for d in drawn]  # not randomized in the part: an empty cell, as the export has it
+    died = (rng.random(n) < np.where(drawn == "tocilizumab", 0.15, 0.3)).astype(int)
     return pd.DataFrame({
         "patient_id": [f"P-{i:06d}" for i in range(1, n + 1)], "site": "pumch",
         "arm": rng.choice(["msc", "placebo"], size=n), "who_day28": rng.integers(0, 11, size=n),

@@ -162,5 +162,27 @@ def test_changed_and_dropped_fields_are_checked_in_the_protocol():
     assert "field 'death_date' of form outcome reads 'died' (asked_if): drop or change it first" in messages
     found = problems("\n      - {change: drop-field, form: outcome, field: death_date}")
     assert "takes its dates from form outcome" in found["amendments[0].changes[0].field"]
+    found = problems("\n      - {change: change-field, form: outcome, field: died, label: Dead at day 28}")
+    assert found == {}
+    # Skip logic that reads a changed field must still name values it can take.
+    device = DEMO.read_text() + """
+amendments:
+  - version: "1.1"
+    effective_date: 2020-06-01
+    summary: Oxygen device and flow.
+    changes:
+      - {change: add-field, form: clinical_status, field: {id: device, label: Oxygen device, type: choice,
+         choices: [none, nasal, mask], required: false}}
+      - {change: add-field, form: clinical_status, field: {id: flow, label: Oxygen flow, type: number, unit: L/min,
+         required: false, asked_if: {field: device, equals: mask}}}
+  - version: "1.2"
+    effective_date: 2020-07-01
+    summary: Masks no longer used.
+    changes:
+      - {change: change-field, form: clinical_status, field: device, choices: [none, nasal]}
+"""
+    found = {p.field: p.message for p in validate_text(device, "demo.yaml").errors}
+    assert found["amendments[1].changes[0]"] == ("field 'flow' is asked if device == mask: not a choice of "
+                                                 "'device' (none, nasal)")
     found = problems("\n      - {change: drop-field, form: adverse_event, field: onset_date}")
     assert "reads 'onset_date' (not_before)" in found["amendments[0].changes[0].field"]

@@ -508,6 +508,11 @@ def _field_change_problems(p: Protocol, after: Protocol, change: ChangeField | D
         if source is not None and "choices" in change.updates:
             yield _err((*here, "choices"), f"outcome {source.id} reads {source.source}: its choices are part of "
                        "the pre-specified analysis and cannot change")
+        for j, other in enumerate(form.fields):  # skip logic that reads the changed field still names its values
+            if other.asked_if is not None and other.asked_if.field == spec.id:
+                for problem in _condition_problems(other, form.fields[:j], here):
+                    yield Problem(here, f"field {other.id!r} is asked if {other.asked_if.expression()}: "
+                                        f"{problem.message}", problem.severity)
         return
     if source is not None:
         yield _err((*here, "field"), f"outcome {source.id} reads {source.source}: it cannot be dropped")
