@@ -6,12 +6,19 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import xml.etree.ElementTree as ET
 import zipfile
+
+import xmlschema
 
 from equipoise.protocol import validate_text
 from tests.forms.conftest import World, site_date
+from tests.forms.test_exports import odm_schema
 from tests.store.support import DEMO
 
+__all__ = ["odm_schema"]  # the ODM 1.3.2 schema fixture
+
+ODM = "{http://www.cdisc.org/ns/odm/v1.3}"
 FERRITIN = "{id: ferritin, label: Ferritin, type: number, unit: ng/mL, range: [0, 100000], required: false}"
 
 
@@ -82,7 +89,8 @@ amendments:
     changes:{changes}"""
 
 
-def test_a_changed_or_dropped_field_is_checked_by_the_version_in_force_and_old_values_stay(world: World):
+def test_a_changed_or_dropped_field_is_checked_by_the_version_in_force_and_old_values_stay(
+        world: World, odm_schema: xmlschema.XMLSchema):
     today = site_date()
     trial = world.trial(_changed(today + dt.timedelta(days=2)))
     pid = trial.patient()
@@ -134,7 +142,37 @@ def test_a_changed_or_dropped_field_is_checked_by_the_version_in_force_and_old_v
     assert dictionary["adverse_event", "related"]["choices"].endswith("|definite|not-assessable")
     assert dictionary["clinical_status", "resp_rate"]["required"] == "false"
     odm = zipfile.ZipFile(io.BytesIO(trial.get("/export?format=odm", "monitor").content)).read("odm.xml")
-    assert b'CodedValue="not-assessable"' in odm
+    assert [str(e) for e in odm_schema.iter_errors(odm.decode())] == []
+    root = ET.fromstring(odm)
+    versions = {m.get("OID"): m for m in root.iter(f"{ODM}MetaDataVersion")}
+    # the data's (named by the version in force at the export, 1.0 here), and each version's as it was
+    assert set(versions) == {"MDV.1.0.every-version", "MDV.1.0", "MDV.1.1"}
+    assert next(root.iter(f"{ODM}ClinicalData")).get("MetaDataVersionOID") == "MDV.1.0.every-version"
+
+    def item(version: str, field: str) -> ET.Element | None:
+        return next((i for i in versions[version].iter(f"{ODM}ItemDef")
+                     if i.get("OID") == f"IT.clinical_status.{field}"), None)
+
+    def lowest(version: str) -> str | None:
+        spec = item(version, "spo2")
+        assert spec is not None
+        check = next(c for c in spec.iter(f"{ODM}RangeCheck") if c.get("Comparator") == "GE")
+        return next(check.iter(f"{ODM}CheckValue")).text
+
+    assert (lowest("MDV.1.0"), lowest("MDV.1.1")) == ("50", "40")
+    assert (item("MDV.1.0", "resp_rate") is not None, item("MDV.1.1", "resp_rate") is None) == (True, True)
+    assert item("MDV.1.0.every-version", "resp_rate") is not None  # older records hold it
+
+    def codes(version: str) -> list[str | None]:
+        codelist = next(c for c in versions[version].iter(f"{ODM}CodeList")
+                        if c.get("OID") == "CL.adverse_event.related")
+        return [i.get("CodedValue") for i in codelist.iter(f"{ODM}CodeListItem")]
+
+    assert "not-assessable" not in codes("MDV.1.0")
+    assert codes("MDV.1.1")[-1] == codes("MDV.1.0.every-version")[-1] == "not-assessable"
+    location = next(loc for loc in root.iter(f"{ODM}Location") if loc.get("OID") == "LOC.pumch")
+    assert [(r.get("MetaDataVersionOID"), r.get("EffectiveDate")) for r in location.iter(f"{ODM}MetaDataVersionRef")
+            ] == [("MDV.1.0", "2020-03-16"), ("MDV.1.1", (today + dt.timedelta(days=2)).isoformat())]
 
 
 def test_changed_and_dropped_fields_are_checked_in_the_protocol():

@@ -10,7 +10,10 @@ Two files (CDISC ODM 1.3.2 specification, §2.1 and §3.1.4):
   order, with ``TransactionType`` Insert, Update or Remove and its ``AuditRecord``; replaying it gives the
   snapshot (AUD-7; the ODM ``AuditRecord`` is the format 21 CFR 11.10(e) reviewers read).
 
-Metadata: one ``StudyEventDef`` per visit plus ``SE.ENROLMENT``; one ``FormDef`` and ``ItemGroupDef`` per form
+Metadata: in an amended trial, one ``MetaDataVersion`` per protocol version as it was (``MDV.<version>``, each
+site's ``MetaDataVersionRef`` giving its effective date), and the one the clinical data use, with the fields and
+codes of every version (``MDV.<current>.every-version``: a record keeps the version it was saved under). In each:
+one ``StudyEventDef`` per visit plus ``SE.ENROLMENT``; one ``FormDef`` and ``ItemGroupDef`` per form
 plus the enrolment and randomization forms; ``ItemDef`` with data type, question (the label), unit,
 ``RangeCheck`` (hard, GE low and LE high) and ``CodeList`` (choices, ordinal scale levels). In a blinded
 export the randomization form has no arm item data (its kit code only). Each further randomization (RND-6) is
@@ -25,7 +28,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from equipoise import __version__
-from equipoise.protocol import DataField, FieldType
+from equipoise.protocol import DataField, FieldType, Protocol
 from equipoise.protocol.further_randomization import FurtherRandomization
 from equipoise.store.crf_access import every_site
 from equipoise.store.exports.dataset import MASKED, Dataset, every_arm
@@ -33,6 +36,7 @@ from equipoise.store.item_history import item_changes
 from equipoise.store.models import AuditEntry, patient_code
 from equipoise.store.part_models import PartAllocation
 from equipoise.store.signatures import MEANINGS
+from equipoise.store.trials import protocol_of
 from equipoise.store.types import iso
 
 NS = "http://www.cdisc.org/ns/odm/v1.3"
@@ -91,7 +95,9 @@ def study_oid(data: Dataset) -> str:
 
 
 def mdv_oid(data: Dataset) -> str:
-    return f"MDV.{data.current_version}"
+    """The clinical data's MetaDataVersion; in an amended trial it holds the fields of every version, and the
+    exact versions take the plain ``MDV.<version>`` OIDs."""
+    return f"MDV.{data.current_version}" + (".every-version" if data.protocol.amendments else "")
 
 
 def _item_def(mdv: ET.Element, form: str, spec: DataField, units: dict[str, str], codelists: list[ET.Element]) -> None:
@@ -127,10 +133,10 @@ def _codelist(oid: str, name: str, data_type: str, items: Iterable[tuple[str, st
     return codelist
 
 
-def _randomization_fields(data: Dataset) -> list[DataField]:
+def _randomization_fields(data: Dataset, arms: list[str]) -> list[DataField]:
     fields = [DataField(id="randomised_on", label="Date of randomization", type=FieldType.DATE),
               DataField(id="kit_code", label="Kit code", type=FieldType.TEXT, required=False),
-              DataField(id="arm", label="Arm", type=FieldType.CHOICE, choices=[a.id for a in every_arm(data.protocol)]),
+              DataField(id="arm", label="Arm", type=FieldType.CHOICE, choices=arms),
               DataField(id="randomized_offline", label="Allocated from an emergency envelope while the server was "
                         "down", type=FieldType.BOOLEAN),
               DataField(id="flags", label="Flags that stand on the allocation ('|'-separated)", type=FieldType.TEXT,
@@ -157,28 +163,55 @@ def _part_fields(part: FurtherRandomization) -> list[DataField]:
 
 
 def _study(root: ET.Element, data: Dataset) -> None:
+    """The study's metadata: one ``MetaDataVersion`` with the fields of every protocol version (the clinical data's),
+    and, in an amended trial, one more for each version exactly as it was (ODM 1.3.2 §3.1.1, §3.1.2.2: each
+    site's ``MetaDataVersionRef`` gives the version in use from its effective date)."""
     protocol = data.protocol
     study = el(root, "Study", {"OID": study_oid(data)})
     variables = el(study, "GlobalVariables")
     el(variables, "StudyName", text=data.trial.id)
     el(variables, "StudyDescription", text=protocol.trial.title)
     el(variables, "ProtocolName", text=protocol.trial.short_title or protocol.trial.id)
-    forms = [(ENROLMENT, "Enrolment", list(protocol.enrolment.fields)),
-             (RANDOMIZATION, "Randomization", _randomization_fields(data)),
-             *((part_form(r.id), r.name, _part_fields(r)) for r in protocol.further_randomizations),
-             *((f.id, f.name, list(f.fields)) for f in protocol.forms)]
+    versions = _exact_versions(data)
     units: dict[str, str] = {}
-    for _form, _name, fields in forms:
-        for spec in fields:
-            if spec.unit and spec.unit not in units:
-                units[spec.unit] = f"MU.{len(units) + 1}"
+    for view in [protocol, *(p for _oid, p in versions)]:
+        for _form, _name, fields in _forms(data, view):
+            for spec in fields:
+                if spec.unit and spec.unit not in units:
+                    units[spec.unit] = f"MU.{len(units) + 1}"
     if units:
         basic = el(study, "BasicDefinitions")
         for unit, oid in units.items():
             measurement = el(basic, "MeasurementUnit", {"OID": oid, "Name": unit})
             translated(measurement, "Symbol", unit)
-    mdv = el(study, "MetaDataVersion", {"OID": mdv_oid(data), "Name": f"Protocol version {data.current_version}",
-                                        "Description": protocol.trial.title})
+    every = " (the fields of every version: the clinical data's)" if versions else ""
+    _metadata_version(study, data, protocol, mdv_oid(data), f"Protocol version {data.current_version}{every}",
+                      units)
+    for oid, view in versions:
+        _metadata_version(study, data, view, oid, f"Protocol version {view.trial.version} as in force from "
+                          f"{view.trial.effective_date.isoformat()}", units)
+
+
+def _exact_versions(data: Dataset) -> list[tuple[str, Protocol]]:
+    """(MetaDataVersion OID, protocol in force) of each version of an amended trial; none for an unamended one."""
+    base = protocol_of(data.trial)
+    if not base.amendments:
+        return []
+    return [(f"MDV.{version}", base.in_force(date)) for version, date in base.versions()]
+
+
+def _forms(data: Dataset, view: Protocol) -> list[tuple[str, str, list[DataField]]]:
+    arms = [a.id for a in every_arm(data.protocol)] if view is data.protocol else [a.id for a in view.arms]
+    return [(ENROLMENT, "Enrolment", list(view.enrolment.fields)),
+            (RANDOMIZATION, "Randomization", _randomization_fields(data, arms)),
+            *((part_form(r.id), r.name, _part_fields(r)) for r in view.further_randomizations),
+            *((f.id, f.name, list(f.fields)) for f in view.forms)]
+
+
+def _metadata_version(study: ET.Element, data: Dataset, protocol: Protocol, oid: str, name: str,
+                      units: dict[str, str]) -> None:
+    forms = _forms(data, protocol)
+    mdv = el(study, "MetaDataVersion", {"OID": oid, "Name": name, "Description": protocol.trial.title})
     visits = sorted(protocol.visits, key=lambda v: v.day)
     plan = el(mdv, "Protocol")
     el(plan, "StudyEventRef", {"StudyEventOID": f"SE.{ENROLMENT}", "OrderNumber": 1, "Mandatory": "Yes"})
@@ -235,14 +268,16 @@ def _admin(root: ET.Element, data: Dataset, usernames: Iterable[str]) -> None:
         known = by_name.get(username)
         el(user, "DisplayName", text=known.full_name if known else username)
         el(user, "FullName", text=known.full_name if known else "Local operator (command line)")
-    effective = data.protocol.trial.effective_date.isoformat()
+    refs = [(oid, view.trial.effective_date.isoformat()) for oid, view in _exact_versions(data)] or \
+        [(mdv_oid(data), data.protocol.trial.effective_date.isoformat())]
     sites = every_site(data.protocol)
     for patient in data.patients:
         sites.setdefault(patient.site_id, patient.site_id)
     for site_id, name in sites.items():
         location = el(admin, "Location", {"OID": f"LOC.{site_id}", "Name": name, "LocationType": "Site"})
-        el(location, "MetaDataVersionRef", {"StudyOID": study_oid(data), "MetaDataVersionOID": mdv_oid(data),
-                                            "EffectiveDate": effective})
+        for oid, effective in refs:
+            el(location, "MetaDataVersionRef", {"StudyOID": study_oid(data), "MetaDataVersionOID": oid,
+                                                "EffectiveDate": effective})
     for meaning, statement in MEANINGS.items():
         definition = el(admin, "SignatureDef", {"OID": f"SD.{meaning}", "Methodology": "Electronic"})
         el(definition, "Meaning", text=f"{meaning}: {statement}")
