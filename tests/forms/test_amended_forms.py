@@ -144,13 +144,13 @@ def test_a_changed_or_dropped_field_is_checked_by_the_version_in_force_and_old_v
     odm = zipfile.ZipFile(io.BytesIO(trial.get("/export?format=odm", "monitor").content)).read("odm.xml")
     assert [str(e) for e in odm_schema.iter_errors(odm.decode())] == []
     root = ET.fromstring(odm)
-    versions = {m.get("OID"): m for m in root.iter(f"{ODM}MetaDataVersion")}
+    mdvs = {m.get("OID"): m for m in root.iter(f"{ODM}MetaDataVersion")}
     # the data's (named by the version in force at the export, 1.0 here), and each version's as it was
-    assert set(versions) == {"MDV.1.0.every-version", "MDV.1.0", "MDV.1.1"}
+    assert set(mdvs) == {"MDV.1.0.every-version", "MDV.1.0", "MDV.1.1"}
     assert next(root.iter(f"{ODM}ClinicalData")).get("MetaDataVersionOID") == "MDV.1.0.every-version"
 
     def item(version: str, field: str) -> ET.Element | None:
-        return next((i for i in versions[version].iter(f"{ODM}ItemDef")
+        return next((i for i in mdvs[version].iter(f"{ODM}ItemDef")
                      if i.get("OID") == f"IT.clinical_status.{field}"), None)
 
     def lowest(version: str) -> str | None:
@@ -164,7 +164,7 @@ def test_a_changed_or_dropped_field_is_checked_by_the_version_in_force_and_old_v
     assert item("MDV.1.0.every-version", "resp_rate") is not None  # older records hold it
 
     def codes(version: str) -> list[str | None]:
-        codelist = next(c for c in versions[version].iter(f"{ODM}CodeList")
+        codelist = next(c for c in mdvs[version].iter(f"{ODM}CodeList")
                         if c.get("OID") == "CL.adverse_event.related")
         return [i.get("CodedValue") for i in codelist.iter(f"{ODM}CodeListItem")]
 
