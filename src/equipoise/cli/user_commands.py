@@ -11,7 +11,14 @@ from equipoise.cli.output import JsonOption, print_json, print_plain
 from equipoise.errors import UserError
 from equipoise.store.principal import system_principal
 from equipoise.store.roles import Role, parse_role
-from equipoise.store.users import add_user, grant_role, list_users, reset_two_factor, revoke_role
+from equipoise.store.users import (
+    add_user,
+    grant_role,
+    list_users,
+    reset_single_sign_on,
+    reset_two_factor,
+    revoke_role,
+)
 
 user_app = typer.Typer(help="Add users and give them roles.", no_args_is_help=True)
 
@@ -77,6 +84,14 @@ def reset_2fa(username: str = typer.Argument(...), reason: str = typer.Option(..
     """Turn off a user's two-factor login (a lost phone), with a reason; audited."""
     reset_two_factor(open_database(db), system_principal(), username, reason)
     print_plain(f"two-factor login of {username} reset: they log in with the password and set it up again")
+
+
+@user_app.command("reset-sso")
+def reset_sso(username: str = typer.Argument(...), reason: str = typer.Option(..., "--reason"),
+              db: str | None = DbOption) -> None:
+    """Unbind a user's single sign-on identity (the provider gave them a new one), with a reason; audited."""
+    reset_single_sign_on(open_database(db), system_principal(), username, reason)
+    print_plain(f"single sign-on of {username} reset: their next sign-on binds the identity it brings")
 
 
 @user_app.command("list")

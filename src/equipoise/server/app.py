@@ -21,6 +21,7 @@ from equipoise.server.envelope_routes import router as envelope_router
 from equipoise.server.flag_routes import router as flag_router
 from equipoise.server.form_routes import router as form_router
 from equipoise.server.list_routes import router as list_router
+from equipoise.server.oidc_routes import router as oidc_router
 from equipoise.server.part_routes import router as part_router
 from equipoise.server.routes import router
 from equipoise.server.tls import TLS_CERT_ENV, StrictTransportSecurity
@@ -158,4 +159,5 @@ def create_app(db: Database | None = None, settings: Settings | None = None) -> 
     app.include_router(envelope_router)
     app.include_router(flag_router)
     app.include_router(part_router)
+    app.include_router(oidc_router)
     return app

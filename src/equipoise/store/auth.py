@@ -134,22 +134,27 @@ class AuthService:
             if failure is None and user is not None:
                 failure = self._check_code(session, user, code, source)
             if failure is None and user is not None:
-                token = secrets.token_urlsafe(32)
-                now = utcnow()
-                expires = now + dt.timedelta(seconds=self.settings.session_lifetime_seconds)
-                session.add(AuthSession(token_hash=token_digest(token), user_id=user.id, kind="session",
-                                        created_at=now, last_seen_at=now, expires_at=expires))
-                record_event(session, "login", details={"username": username},
-                             context=AuditContext(actor=username, actor_id=user.id, source=source,
-                                                  actor_name=user.full_name))
-                result = LoginResult(token, "session", user.id, username, expires,
-                                     self.settings.idle_timeout_seconds)
+                result = self.start_session(session, user, source, {"username": username})
         if failure == "locked":
             raise AccountLockedError("this account is locked after repeated failed logins; try again later "
                                 "or ask an administrator")
         if result is None:
             raise UnauthorizedError(failure or "wrong username or password")
         return result
+
+    def start_session(self, session: Session, user: User, source: str | None, details: dict[str, object]
+                      ) -> LoginResult:
+        """A new session for a user who has proved who they are (password and code, or single sign-on), audited as
+        a login with ``details``."""
+        token = secrets.token_urlsafe(32)
+        now = utcnow()
+        expires = now + dt.timedelta(seconds=self.settings.session_lifetime_seconds)
+        session.add(AuthSession(token_hash=token_digest(token), user_id=user.id, kind="session",
+                                created_at=now, last_seen_at=now, expires_at=expires))
+        record_event(session, "login", details=details,
+                     context=AuditContext(actor=user.username, actor_id=user.id, source=source,
+                                          actor_name=user.full_name))
+        return LoginResult(token, "session", user.id, user.username, expires, self.settings.idle_timeout_seconds)
 
     def reauthenticate(self, principal: Principal, password: str | None) -> None:
         """Ask for the password again before unblinding or changing randomization settings (11.200)."""

@@ -75,6 +75,8 @@ class User(Base):
     locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Two-factor login (ACC-4): the confirmed TOTP secret, one being set up, the last time step used.
+    # Single sign-on (ACC-4, migration 0019): "<issuer>|<subject>" of the identity bound at the first OIDC login
+    oidc_subject: Mapped[str | None] = mapped_column(String(300), default=None, info={"audit_default": None})
     totp_secret: Mapped[str | None] = mapped_column(String(64), default=None)
     totp_pending: Mapped[str | None] = mapped_column(String(64), default=None)
     totp_last_step: Mapped[int | None] = mapped_column(Integer, default=None)

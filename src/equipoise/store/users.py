@@ -167,6 +167,19 @@ def reset_two_factor(db: Database, principal: Principal, username: str, reason: 
         user.totp_secret, user.totp_pending, user.totp_last_step = None, None, None
 
 
+def reset_single_sign_on(db: Database, principal: Principal, username: str, reason: str) -> None:
+    """An administrator unbinds a user's single sign-on identity (the provider gave the person a new one), with a
+    reason; their next sign-on binds the identity it brings."""
+    principal.require(Action.MANAGE_USERS, None)
+    if not reason.strip():
+        raise InvalidError("a reason is required to reset single sign-on")
+    with db.write(principal.audit_context(reason=reason)) as s:
+        user = s.scalar(select(User).where(User.username == username))
+        if user is None:
+            raise NotFoundError(f"no user {username!r}")
+        user.oidc_subject = None
+
+
 def set_password(db: Database, principal: Principal, username: str, password: str) -> None:
     if not principal.is_admin and principal.username != username:
         raise InvalidError("you can only change your own password")
