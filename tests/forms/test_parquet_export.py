@@ -228,7 +228,7 @@ def test_aud6_parquet_exports_are_audited_with_the_hash_and_rows_of_each_file(fi
 def test_exp1_unknown_formats_are_refused_with_the_formats_there_are(filled: Filled):
     refused = filled.trial.get("/export", "monitor", params={"format": "xlsx"})
     assert refused.status_code == 422
-    assert "'csv', 'parquet', 'odm' or 'all'" in refused.text
+    assert "'csv', 'parquet', 'dataset-json', 'odm' or 'all'" in refused.text
 
 
 def test_cli_export_parquet_writes_typed_files(run_cli: Any, world: World, filled: Filled, tmp_path: Path):
@@ -249,5 +249,5 @@ def test_cli_export_parquet_writes_typed_files(run_cli: Any, world: World, fille
     assert set(pd.read_parquet(tmp_path / "u" / "analysis.parquet")["arm"]) <= {"msc", "placebo"}
     wrong = run_cli("export", "xlsx", trial.id, "-o", tmp_path / "x", "--db", url)
     assert wrong.code == 2
-    assert "no export format 'xlsx' (formats: csv, parquet, odm, all)" in wrong.stderr
+    assert "no export format 'xlsx' (formats: csv, parquet, dataset-json, odm, all)" in wrong.stderr
     assert not (tmp_path / "x").exists()

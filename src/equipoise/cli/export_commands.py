@@ -61,6 +61,14 @@ def parquet_command(trial: str = typer.Argument(..., help="Trial id."), output: 
     _export("parquet", trial, output, unblinded, site, db, as_json)
 
 
+@export_app.command("dataset-json")
+def dataset_json_command(trial: str = typer.Argument(..., help="Trial id."), output: Path = OutputOption,
+                         unblinded: bool = UnblindedOption, site: str | None = SiteOption, db: str | None = DbOption,
+                         as_json: bool = JsonOption) -> None:
+    """CDISC Dataset-JSON 1.1: the CSV export's tables as <name>.json, typed, with the ODM file's OIDs."""
+    _export("dataset-json", trial, output, unblinded, site, db, as_json)
+
+
 @export_app.command("odm")
 def odm_command(trial: str = typer.Argument(..., help="Trial id."), output: Path = OutputOption,
                 unblinded: bool = UnblindedOption, site: str | None = SiteOption, db: str | None = DbOption,

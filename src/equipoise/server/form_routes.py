@@ -247,7 +247,8 @@ def reopen_query(trial_id: str, query_id: QueryId, body: QueryMessageBody, user:
 
 # --- exports -------------------------------------------------------------------------------------------------------
 
-ExportFormat = Annotated[Format, Query(description="csv, parquet (typed columns), odm or all of them")]
+ExportFormat = Annotated[Format, Query(description="csv, parquet (typed columns), dataset-json (CDISC "
+                                                   "Dataset-JSON 1.1), odm or all of them")]
 Unblinded = Annotated[bool, Query(description="Show arms (unblinded statistician and DMC only).")]
 SiteFilter = Annotated[str | None, Query(max_length=64, description="Only this site.")]
 Responses = dict[int | str, dict[str, Any]]

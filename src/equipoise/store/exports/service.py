@@ -1,7 +1,8 @@
 """Exports: permission-checked per site, arms masked unless the role is unblinded, audited (EXP-1, EXP-2, AUD-6).
 
-- Formats: ``csv`` (the tables as CSV files), ``parquet`` (the same tables with typed columns), ``odm`` (CDISC
-  ODM 1.3.2) or ``all`` of them; each table is made once and written in every format asked for.
+- Formats: ``csv`` (the tables as CSV files), ``parquet`` (the same tables with typed columns), ``dataset-json``
+  (the same as CDISC Dataset-JSON 1.1), ``odm`` (CDISC ODM 1.3.2) or ``all`` of them; each table is made once and
+  written in every format asked for.
 
 - Who: every role with the export permission; site roles get their own sites only.
 - Arms: an open-label trial (or one past its planned unblinding) shows arms to everyone who may export; in a
@@ -37,6 +38,7 @@ from equipoise.store.db import Database
 from equipoise.store.errors import ForbiddenError, InvalidError
 from equipoise.store.exports.audit_log import audit_log_table
 from equipoise.store.exports.dataset import Dataset, collect
+from equipoise.store.exports.dataset_json import dataset_json_files
 from equipoise.store.exports.odm import snapshot, transactional
 from equipoise.store.exports.parquet import parquet_files, row_count
 from equipoise.store.exports.table import Table
@@ -48,9 +50,9 @@ from equipoise.store.roles import Action
 from equipoise.store.trials import get_trial, in_force, protocol_of, retained_until
 from equipoise.store.types import iso, utcnow
 
-Format = Literal["csv", "parquet", "odm", "all"]
+Format = Literal["csv", "parquet", "dataset-json", "odm", "all"]
 FORMATS: tuple[str, ...] = get_args(Format)
-TABULAR = ("csv", "parquet", "all")  # the formats that write the tables
+TABULAR = ("csv", "parquet", "dataset-json", "all")  # the formats that write the tables
 
 
 @dataclass(frozen=True)
@@ -156,6 +158,8 @@ class ExportService:
         if fmt in ("parquet", "all"):
             files.update(parquet_files(tables, trial_id=data.trial.id, protocol_version=data.current_version,
                                        arms_shown=data.arms_shown))
+        if fmt in ("dataset-json", "all"):
+            files.update(dataset_json_files(tables, data))
         return files
 
     @staticmethod
@@ -163,6 +167,8 @@ class ExportService:
         def rows(name: str, content: bytes) -> int | None:
             if name.endswith(".parquet"):
                 return row_count(content)
+            if name.endswith(".json"):  # Dataset-JSON (the manifest is written after this)
+                return int(json.loads(content)["records"])
             if not name.endswith(".csv"):
                 return None
             return sum(1 for _row in csv.reader(io.StringIO(content.decode()))) - 1
