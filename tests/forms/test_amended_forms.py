@@ -12,7 +12,7 @@ import zipfile
 import xmlschema
 
 from equipoise.protocol import validate_text
-from tests.forms.conftest import World, site_date
+from tests.forms.conftest import World, demo_values, site_date
 from tests.forms.test_exports import odm_schema
 from tests.store.support import DEMO
 
@@ -224,3 +224,48 @@ amendments:
                                                  "'device' (none, nasal)")
     found = problems("\n      - {change: drop-field, form: adverse_event, field: onset_date}")
     assert "reads 'onset_date' (not_before)" in found["amendments[0].changes[0].field"]
+
+
+VACCINATED = "{id: vaccinated, label: Vaccinated against COVID-19, type: boolean, required: false}"
+
+
+def test_an_enrolment_field_added_by_amendment_is_asked_of_patients_enrolled_from_its_date(world: World):
+    today = site_date()
+    trial = world.trial(_amended(today + dt.timedelta(days=2), VACCINATED, form="enrolment"))
+    early = trial.post("/patients", "coord", {"site_id": "pumch", "values": demo_values(today, vaccinated=True)})
+    assert early.status_code == 422
+    assert early.json()["errors"]["vaccinated"].startswith("unknown enrolment field")
+    before = trial.enrol()
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=3)
+    with world.at(later):
+        after = trial.post("/patients", "coord", {"site_id": "pumch", "values": demo_values(
+            site_date(later), vaccinated=True)})
+        assert after.status_code == 201, after.text
+        assert after.json()["protocol_version"] == "1.1"
+        refused = trial.post("/patients", "coord", {"site_id": "pumch", "values": demo_values(
+            site_date(later), vaccinated="yes")})
+        assert "Vaccinated against COVID-19: must be yes (true) or no (false)" in refused.json()["errors"]["vaccinated"]
+    files = zipfile.ZipFile(io.BytesIO(trial.get("/export?format=csv", "monitor").content))
+    patients = {r["patient_id"]: r for r in csv.DictReader(io.StringIO(files.read("patients.csv").decode()))}
+    assert (patients[f"P-{before:06d}"]["vaccinated"], patients[f"P-{after.json()['id']:06d}"]["vaccinated"]) == (
+        "", "true")
+    versions = list(csv.DictReader(io.StringIO(files.read("field_versions.csv").decode())))
+    assert [(v["form"], v["protocol_version"], v["change"]) for v in versions if v["field"] == "vaccinated"] == [
+        ("enrolment", "1.1", "added")]
+    assert ("enrolment", "age", "1.0", "defined") in {(v["form"], v["field"], v["protocol_version"], v["change"])
+                                                      for v in versions}
+
+
+def test_an_added_enrolment_field_is_checked_in_the_protocol():
+    later = dt.date(2020, 6, 1)
+    assert validate_text(_amended(later, VACCINATED, form="enrolment"), "demo.yaml").valid
+    required = VACCINATED.replace("required: false", "required: true")
+    problems = {p.field: p.message for p in validate_text(_amended(later, required, form="enrolment"),
+                                                          "demo.yaml").errors}
+    assert "must be optional" in problems["amendments[0].changes[0].field.required"]
+    age = VACCINATED.replace("id: vaccinated", "id: age")
+    problems = {p.field: p.message for p in validate_text(_amended(later, age, form="enrolment"), "demo.yaml").errors}
+    assert "has a field 'age' already" in problems["amendments[0].changes[0].field.id"]
+    clash = DEMO.read_text().replace("  - id: imaging\n", "  - id: enrolment\n", 1)
+    problems = {p.field: p.message for p in validate_text(clash, "demo.yaml").errors}
+    assert "names the enrolment form" in problems["forms[1].id"]

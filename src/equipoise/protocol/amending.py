@@ -17,6 +17,8 @@ from equipoise.protocol.amendments import (
 )
 from equipoise.protocol.problems import Path
 
+ENROLMENT_FORM = "enrolment"  # add-field's form for an enrolment field (a case report form may not take this id)
+
 if TYPE_CHECKING:
     from equipoise.protocol.fields import DataField
     from equipoise.protocol.forms import Form
@@ -29,6 +31,7 @@ def apply_amendment_checked(protocol: Protocol, amendment: Amendment) -> tuple[P
     arms = list(protocol.arms)
     sites = list(protocol.sites)
     forms = list(protocol.forms)
+    enrolment = protocol.enrolment
     problems: list[tuple[Path, str]] = []
 
     def arm_ids() -> set[str]:
@@ -83,6 +86,19 @@ def apply_amendment_checked(protocol: Protocol, amendment: Amendment) -> tuple[P
                 problems.append(((*here, "site", "id"), f"site {change.site.id!r} already exists"))
                 continue
             sites.append(change.site)
+        elif isinstance(change, AddField) and change.form == ENROLMENT_FORM:
+            taken = {f.id for f in enrolment.fields} | {f.id for r in protocol.further_randomizations for f in r.fields}
+            if change.field.id in taken:
+                problems.append(((*here, "field", "id"), f"the enrolment form (or a further randomization) has a "
+                                 f"field {change.field.id!r} already"))
+                continue
+            if change.field.required:
+                problems.append(((*here, "field", "required"), "a field added by an amendment must be optional "
+                                 "(required: false): patients enrolled before it have no value"))
+            if change.field.asked_if is not None:
+                problems.append(((*here, "field", "asked_if"), "skip logic applies to case report forms: every "
+                                 "enrolment field is asked"))
+            enrolment = enrolment.model_copy(update={"fields": [*enrolment.fields, change.field]})
         elif isinstance(change, AddField):
             form = next((f for f in forms if f.id == change.form), None)
             if form is None:
@@ -120,7 +136,8 @@ def apply_amendment_checked(protocol: Protocol, amendment: Amendment) -> tuple[P
     trial = protocol.trial.model_copy(
         update={"version": amendment.version, "effective_date": amendment.effective_date}
     )
-    amended = protocol.model_copy(update={"trial": trial, "arms": arms, "sites": sites, "forms": forms})
+    amended = protocol.model_copy(update={"trial": trial, "arms": arms, "sites": sites, "forms": forms,
+                                          "enrolment": enrolment})
     return amended, problems
 
 
@@ -131,8 +148,13 @@ def with_every_field(protocol: Protocol) -> Protocol:
     A changed field reads as its latest definition, with every choice it ever had (so older records decode); a
     dropped field stays, optional, where it was."""
     forms = {f.id: f for f in protocol.forms}
+    enrolment = protocol.enrolment
     for amendment in protocol.amendments:
         for change in amendment.changes:
+            if isinstance(change, AddField) and change.form == ENROLMENT_FORM:
+                if all(f.id != change.field.id for f in enrolment.fields):
+                    enrolment = enrolment.model_copy(update={"fields": [*enrolment.fields, change.field]})
+                continue
             if not isinstance(change, AddField | ChangeField | DropField) or change.form not in forms:
                 continue
             form = forms[change.form]
@@ -146,7 +168,7 @@ def with_every_field(protocol: Protocol) -> Protocol:
             widest = _changed(spec, change, keep_choices=True) if isinstance(change, ChangeField) else \
                 spec.model_copy(update={"required": False})
             forms[form.id] = form.model_copy(update={"fields": [widest if f.id == spec.id else f for f in form.fields]})
-    return protocol.model_copy(update={"forms": list(forms.values())})
+    return protocol.model_copy(update={"forms": list(forms.values()), "enrolment": enrolment})
 
 
 def _changed(spec: DataField, change: ChangeField, keep_choices: bool = False) -> DataField:

@@ -43,8 +43,9 @@ class AddSite(ProtocolModel):
 
 
 class AddField(ProtocolModel):
-    """A new field on a case report form from this version on (a pandemic's case report forms change: RECOVERY
-    added questions as treatments and knowledge changed). It is optional: records saved before have no value."""
+    """A new field on a case report form, or on the enrolment form (``form: enrolment``), from this version on (a
+    pandemic's forms change: RECOVERY added questions, vaccination status among them, as treatments and knowledge
+    changed). It is optional: records saved and patients enrolled before have no value."""
 
     change: Literal["add-field"]
     form: Identifier

@@ -11,7 +11,7 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 
-from equipoise.protocol.amending import apply_amendment_checked
+from equipoise.protocol.amending import ENROLMENT_FORM, apply_amendment_checked
 from equipoise.protocol.amendments import CHANGEABLE, AddField, ChangeField, DropField
 from equipoise.protocol.analysis_plan import (
     ASSUMPTIONS_BY_OUTCOME,
@@ -471,6 +471,9 @@ def _visits_and_forms(p: Protocol) -> Found:
             yield _err(("visits", i, "window"), "window must be [early, late] with early <= 0 <= late")
     visit_ids = {v.id for v in p.visits}
     for i, form in enumerate(p.forms):
+        if form.id == ENROLMENT_FORM:
+            yield _err(("forms", i, "id"), f"{ENROLMENT_FORM!r} names the enrolment form (amendments add fields to "
+                                           "it): give the case report form another id")
         for j, visit_id in enumerate(form.visits):
             if visit_id not in visit_ids:
                 yield _err(("forms", i, "visits", j), f"unknown visit {visit_id!r}")
@@ -663,7 +666,10 @@ def _amendments(p: Protocol) -> Found:
             yield _err((*here, *path), message)
         for j, change in enumerate(amendment.changes):
             form = before.form(change.form) if isinstance(change, AddField) else None
-            if isinstance(change, AddField) and form is not None:
+            if isinstance(change, AddField) and change.form == ENROLMENT_FORM:
+                yield from _field_problems(change.field, (*here, "changes", j, "field"),
+                                           [*before.enrolment.fields, change.field])
+            elif isinstance(change, AddField) and form is not None:
                 where: Path = (*here, "changes", j, "field")
                 yield from _field_problems(change.field, where, [*form.fields, change.field])
                 if change.field.asked_if is not None:

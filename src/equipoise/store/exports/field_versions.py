@@ -1,8 +1,9 @@
 """``field_versions.csv``: how each case report form field was defined in each protocol version (EDC-1).
 
 Each record keeps the protocol version it was saved under (``protocol_version`` in every form file); this file
-says what that version asked: one row for each field as the base protocol defines it, then one row for each
-amendment that adds, changes or drops it, with the definition from that version on. The data dictionary shows
+says what that version asked: one row for each field (of the enrolment form, ``enrolment``, and of each case
+report form) as the base protocol defines it, then one row for each amendment that adds, changes or drops it,
+with the definition from that version on. The data dictionary shows
 each field as it reads today (its latest definition, with every choice it ever had).
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from equipoise.protocol import DataField, Protocol
-from equipoise.protocol.amending import apply_amendment
+from equipoise.protocol.amending import ENROLMENT_FORM, apply_amendment
 from equipoise.protocol.amendments import AddField, ChangeField, DropField
 from equipoise.store.exports.table import ColumnType, Table, columns
 
@@ -33,8 +34,9 @@ def _definition(spec: DataField) -> list[Any]:
 def field_versions_table(protocol: Protocol) -> Table:
     """The rows in protocol order: the base definitions, then each amendment's changes in date order."""
     trial = protocol.trial
-    rows = [[form.id, spec.id, trial.version, trial.effective_date.isoformat(), "defined", *_definition(spec), None]
-            for form in protocol.forms for spec in form.fields]
+    every = [(ENROLMENT_FORM, protocol.enrolment.fields), *((form.id, form.fields) for form in protocol.forms)]
+    rows = [[form_id, spec.id, trial.version, trial.effective_date.isoformat(), "defined", *_definition(spec), None]
+            for form_id, fields in every for spec in fields]
     current = protocol
     for amendment in protocol.amendments:
         current = apply_amendment(current, amendment)
@@ -42,7 +44,10 @@ def field_versions_table(protocol: Protocol) -> Table:
             if isinstance(change, AddField | ChangeField):
                 field_id = change.field.id if isinstance(change, AddField) else change.field
                 form = current.form(change.form)
-                spec = form.field(field_id) if form else None
+                if change.form == ENROLMENT_FORM:
+                    spec = next((f for f in current.enrolment.fields if f.id == field_id), None)
+                else:
+                    spec = form.field(field_id) if form else None
                 if spec is not None:
                     kind = "added" if isinstance(change, AddField) else "changed"
                     rows.append([change.form, field_id, amendment.version, amendment.effective_date.isoformat(), kind,
