@@ -24,6 +24,7 @@ from equipoise.store.database_lock import DatabaseLockService
 from equipoise.store.db import Database
 from equipoise.store.exports import ExportService
 from equipoise.store.forms import FormService
+from equipoise.store.further_randomization import FurtherRandomizationService
 from equipoise.store.locks import LockService
 from equipoise.store.migrate import upgrade
 from equipoise.store.off_study import OffStudyService
@@ -166,6 +167,8 @@ def make_world(url: str) -> Iterator[World]:
                       SignatureService(database, core.auth), ExportService(database),
                       OffStudyService(database), DatabaseLockService(database, core.auth))
     app.state.crf_services = crf
+    parts = FurtherRandomizationService(database)  # the part routes' service, so ``at`` moves its clock too
+    app.state.further_randomization = parts
     with TestClient(app) as client:
         tokens = {}
         for name in USERS:
@@ -173,7 +176,7 @@ def make_world(url: str) -> Iterator[World]:
             assert response.status_code == 200, response.text
             tokens[name] = response.json()["token"]
         clocks = [core.patients, core.randomization, crf.forms, crf.queries, crf.locks, crf.signatures, crf.exports,
-                  crf.off_study]
+                  crf.off_study, parts]
         yield World(database, client, tokens, crf, clocks)
     database.dispose()
 

@@ -5,6 +5,7 @@ arms, method, fields and eligibility, open label, replayable and exported."""
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import xml.etree.ElementTree as ET
 import zipfile
@@ -17,7 +18,7 @@ from equipoise.protocol import validate_text
 from equipoise.store.part_models import PartAllocation
 from equipoise.store.replay import replay_trial
 from equipoise.store.verify import verify
-from tests.forms.conftest import Trial, World, world
+from tests.forms.conftest import Trial, World, site_date, world
 from tests.forms.test_exports import odm_schema
 from tests.store.support import DEMO
 
@@ -200,3 +201,80 @@ def test_the_protocol_check_reads_each_part_as_a_protocol_of_its_own():
     assert "not list" in problems["further_randomizations[1].randomization.method"]
     assert all(p.line is not None for p in report.errors), [str(p) for p in report.errors]
     assert validate_text(_text(), "recovery.yaml").valid
+
+
+def _opened_and_closed(opened: dt.date, closed: dt.date, part_id: str = "plasma") -> str:
+    return DEMO.read_text() + f"""
+amendments:
+  - version: "1.1"
+    effective_date: {opened.isoformat()}
+    summary: Convalescent plasma randomization opened.
+    changes:
+      - change: add-further-randomization
+        part:
+          id: {part_id}
+          name: Factorial part, convalescent plasma
+          arms:
+            - {{id: plasma, name: Convalescent plasma, role: experimental}}
+            - {{id: no-plasma, name: No plasma, role: usual-care}}
+          randomization: {{method: simple}}
+  - version: "1.2"
+    effective_date: {closed.isoformat()}
+    summary: Plasma closed for futility.
+    changes:
+      - {{change: close-further-randomization, part: plasma, reason: futility at the interim analysis}}
+"""
+
+
+def test_an_amendment_opens_a_part_from_its_date_and_another_closes_it(world: World):
+    today = site_date()
+    trial = world.trial(_opened_and_closed(today + dt.timedelta(days=2), today + dt.timedelta(days=5)))
+    first = trial.patient()
+    early = _post(trial, first, "plasma", "coord", {}, "early")
+    assert early.status_code == 409
+    assert "randomizes no more patients from protocol version 1.0" in early.json()["detail"]
+    with world.at(dt.datetime.now(dt.UTC) + dt.timedelta(days=3)):
+        made = _post(trial, first, "plasma", "coord", {}, "open")
+        assert made.status_code == 201, made.text
+        assert made.json()["protocol_version"] == "1.1"
+    with world.at(dt.datetime.now(dt.UTC) + dt.timedelta(days=6)):
+        second = trial.patient()
+        closed = _post(trial, second, "plasma", "coord", {}, "closed")
+        assert closed.status_code == 409
+        assert "from protocol version 1.2" in closed.json()["detail"]
+        listed = trial.get("/randomizations/plasma", "coord")
+        assert [r["patient_id"] for r in listed.json()] == [first]  # a closed part's allocations stay
+    files = zipfile.ZipFile(io.BytesIO(trial.get("/export?format=csv", "monitor").content))
+    rows = list(csv.DictReader(io.StringIO(files.read("randomization_plasma.csv").decode())))
+    assert [(r["patient_id"], r["arm"], r["protocol_version"]) for r in rows] == [
+        (f"P-{first:06d}", made.json()["arm"], "1.1")]
+    assert trial.get("/aggregates", "dmc").json()["further_randomizations"]["plasma"]["total"] == 1
+    assert replay_trial(world.db, trial.id).identical
+    assert verify(world.db).ok
+
+
+def test_opening_and_closing_parts_is_checked_in_the_protocol():
+    later, latest = dt.date(2020, 6, 1), dt.date(2020, 7, 1)
+    assert validate_text(_opened_and_closed(later, latest), "plasma.yaml").valid
+    unknown = _opened_and_closed(later, latest).replace("part: plasma, reason", "part: serum, reason")
+    problems = {p.field: p.message for p in validate_text(unknown, "plasma.yaml").errors}
+    assert problems["amendments[1].changes[0].part"] == ("no further randomization 'serum' is open at this date "
+                                                         "(open: plasma)")
+    reopened = _opened_and_closed(later, latest) + """  - version: "1.3"
+    effective_date: 2020-08-01
+    summary: Plasma again.
+    changes:
+      - change: add-further-randomization
+        part:
+          id: plasma
+          name: Plasma again
+          arms:
+            - {id: plasma, name: Convalescent plasma, role: experimental}
+            - {id: no-plasma, name: No plasma, role: usual-care}
+          randomization: {method: simple}
+"""
+    problems = {p.field: p.message for p in validate_text(reopened, "plasma.yaml").errors}
+    assert "was closed before" in problems["amendments[2].changes[0].part.id"]
+    bad = _opened_and_closed(later, latest).replace("randomization: {method: simple}", "randomization: {method: list}")
+    problems = {p.field: p.message for p in validate_text(bad, "plasma.yaml").errors}
+    assert "not list" in problems["amendments[0].changes[0].part.randomization.method"]

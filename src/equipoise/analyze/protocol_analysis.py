@@ -38,6 +38,7 @@ from equipoise.analyze.ordinal import OrdinalResult
 from equipoise.analyze.survival import SurvivalResult
 from equipoise.errors import UserError
 from equipoise.protocol import AnalysisMethod, Comparison, Outcome, OutcomeType, Protocol
+from equipoise.protocol.amending import with_every_field
 
 AnyResult = BinaryResult | OrdinalResult | SurvivalResult | ContinuousResult
 
@@ -282,7 +283,7 @@ def _part_comparisons(protocol: Protocol, df: pd.DataFrame, comparison: Comparis
     """A factorial part's comparison (Kahan et al. 2023, CONSORT factorial extension: each factor compared
     among the patients randomized in it, "at the margins"), for each experimental arm of the part; or why it
     cannot run yet (no patient randomized in the part, or one of its arms still empty)."""
-    part = protocol.further_randomization(comparison.part or "")
+    part = with_every_field(protocol).further_randomization(comparison.part or "")  # opened by an amendment too
     control = part.control_arm if part is not None else None
     if part is None or control is None:  # the protocol check refuses both
         raise UserError(f"protocol: comparison names further randomization {comparison.part!r}, which has no "

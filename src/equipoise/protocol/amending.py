@@ -7,9 +7,11 @@ from typing import TYPE_CHECKING
 from equipoise.protocol.amendments import (
     AddArm,
     AddField,
+    AddPart,
     AddSite,
     Amendment,
     ChangeField,
+    ClosePart,
     DropArm,
     DropField,
     SetAllocation,
@@ -32,6 +34,7 @@ def apply_amendment_checked(protocol: Protocol, amendment: Amendment) -> tuple[P
     sites = list(protocol.sites)
     forms = list(protocol.forms)
     enrolment = protocol.enrolment
+    parts = list(protocol.further_randomizations)
     problems: list[tuple[Path, str]] = []
 
     def arm_ids() -> set[str]:
@@ -86,6 +89,18 @@ def apply_amendment_checked(protocol: Protocol, amendment: Amendment) -> tuple[P
                 problems.append(((*here, "site", "id"), f"site {change.site.id!r} already exists"))
                 continue
             sites.append(change.site)
+        elif isinstance(change, AddPart):
+            if any(r.id == change.part.id for r in parts):
+                problems.append(((*here, "part", "id"), f"further randomization {change.part.id!r} is open already"))
+                continue
+            parts.append(change.part)
+        elif isinstance(change, ClosePart):
+            if all(r.id != change.part for r in parts):
+                open_parts = ", ".join(r.id for r in parts) or "none"
+                problems.append(((*here, "part"), f"no further randomization {change.part!r} is open at this date "
+                                 f"(open: {open_parts})"))
+                continue
+            parts = [r for r in parts if r.id != change.part]
         elif isinstance(change, AddField) and change.form == ENROLMENT_FORM:
             taken = {f.id for f in enrolment.fields} | {f.id for r in protocol.further_randomizations for f in r.fields}
             if change.field.id in taken:
@@ -137,20 +152,25 @@ def apply_amendment_checked(protocol: Protocol, amendment: Amendment) -> tuple[P
         update={"version": amendment.version, "effective_date": amendment.effective_date}
     )
     amended = protocol.model_copy(update={"trial": trial, "arms": arms, "sites": sites, "forms": forms,
-                                          "enrolment": enrolment})
+                                          "enrolment": enrolment, "further_randomizations": parts})
     return amended, problems
 
 
 def with_every_field(protocol: Protocol) -> Protocol:
-    """The base protocol with every field its forms had in any version: what records of any version can hold
-    (exports, the data dictionary, reading and tracing forms). Saving checks the version in force instead.
+    """The base protocol with every field its forms had in any version, and every further randomization any
+    version opened: what records of any version can hold (exports, the data dictionary, reading and tracing forms,
+    the committee's counts). Saving and randomizing check the version in force instead.
 
     A changed field reads as its latest definition, with every choice it ever had (so older records decode); a
     dropped field stays, optional, where it was."""
     forms = {f.id: f for f in protocol.forms}
     enrolment = protocol.enrolment
+    parts = {r.id: r for r in protocol.further_randomizations}
     for amendment in protocol.amendments:
         for change in amendment.changes:
+            if isinstance(change, AddPart):
+                parts.setdefault(change.part.id, change.part)
+                continue
             if isinstance(change, AddField) and change.form == ENROLMENT_FORM:
                 if all(f.id != change.field.id for f in enrolment.fields):
                     enrolment = enrolment.model_copy(update={"fields": [*enrolment.fields, change.field]})
@@ -168,7 +188,8 @@ def with_every_field(protocol: Protocol) -> Protocol:
             widest = _changed(spec, change, keep_choices=True) if isinstance(change, ChangeField) else \
                 spec.model_copy(update={"required": False})
             forms[form.id] = form.model_copy(update={"fields": [widest if f.id == spec.id else f for f in form.fields]})
-    return protocol.model_copy(update={"forms": list(forms.values()), "enrolment": enrolment})
+    return protocol.model_copy(update={"forms": list(forms.values()), "enrolment": enrolment,
+                                       "further_randomizations": list(parts.values())})
 
 
 def _changed(spec: DataField, change: ChangeField, keep_choices: bool = False) -> DataField:

@@ -1,5 +1,5 @@
-"""Protocol amendments: dated, versioned changes to arms, allocation, site availability and the fields of case
-report forms (added, changed or dropped)."""
+"""Protocol amendments: dated, versioned changes to arms, allocation, site availability, the fields of case
+report forms (added, changed or dropped) and further randomizations (added or closed)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pydantic import Field
 from equipoise.protocol.arms import Arm
 from equipoise.protocol.base import Identifier, ProtocolModel
 from equipoise.protocol.fields import Choice, DataField
+from equipoise.protocol.further_randomization import FurtherRandomization
 from equipoise.protocol.sites import Site
 
 
@@ -89,8 +90,25 @@ class DropField(ProtocolModel):
     reason: str | None = None
 
 
-Change = Annotated[AddArm | DropArm | SetAllocation | SetSiteArms | AddSite | AddField | ChangeField | DropField,
-                   Field(discriminator="change")]
+class AddPart(ProtocolModel):
+    """A further randomization from this version on: RECOVERY opened its second randomization (tocilizumab for
+    progressive disease) by amendment, months after the trial started (protocol v7)."""
+
+    change: Literal["add-further-randomization"]
+    part: FurtherRandomization
+
+
+class ClosePart(ProtocolModel):
+    """No more patients randomized in a further randomization from this version on; its allocations stay, in
+    the exports, replay and the analysis."""
+
+    change: Literal["close-further-randomization"]
+    part: Identifier
+    reason: str | None = None
+
+
+Change = Annotated[AddArm | DropArm | SetAllocation | SetSiteArms | AddSite | AddField | ChangeField | DropField
+                   | AddPart | ClosePart, Field(discriminator="change")]
 
 
 class Amendment(ProtocolModel):

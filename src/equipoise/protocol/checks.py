@@ -11,8 +11,8 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 
-from equipoise.protocol.amending import ENROLMENT_FORM, apply_amendment_checked
-from equipoise.protocol.amendments import CHANGEABLE, AddField, ChangeField, DropField
+from equipoise.protocol.amending import ENROLMENT_FORM, apply_amendment_checked, with_every_field
+from equipoise.protocol.amendments import CHANGEABLE, AddField, AddPart, ChangeField, DropField
 from equipoise.protocol.analysis_plan import (
     ASSUMPTIONS_BY_OUTCOME,
     METHODS_BY_OUTCOME,
@@ -24,6 +24,7 @@ from equipoise.protocol.analysis_plan import (
 )
 from equipoise.protocol.eligibility import ORDERING_OPERATORS, Criterion, Operator
 from equipoise.protocol.fields import DataField, FieldType
+from equipoise.protocol.further_randomization import FurtherRandomization
 from equipoise.protocol.model import Protocol
 from equipoise.protocol.outcomes import OutcomeType
 from equipoise.protocol.problems import Path, Problem, Severity
@@ -76,27 +77,31 @@ def _further_randomizations(p: Protocol) -> Found:
     yield from _duplicates([r.id for r in p.further_randomizations], ("further_randomizations",), "part")
     if p.further_randomizations and not p.is_controlled:
         yield _err(("further_randomizations",), "a single-arm trial has no main randomization to follow")
-    enrolment = {f.id for f in p.enrolment.fields}
     for i, part in enumerate(p.further_randomizations):
-        here: Path = ("further_randomizations", i)
-        view = p.part_protocol(part)
-        yield from _duplicates([a.id for a in part.arms], (*here, "arms"), "arm")
-        if part.blinding.is_blinded and not p.trial.blinding.is_blinded:
-            yield _err((*here, "blinding"), f"a {part.blinding.value} part needs a blinded trial: in an open-label "
-                       "trial every role sees arms, in exports and in the audit trail")
-        for j, field in enumerate(part.fields):
-            if field.id in enrolment:
-                yield _err((*here, "fields", j, "id"), f"{field.id!r} is an enrolment field already: give the "
-                                                       "part's field another id")
-            yield from _field_problems(field, (*here, "fields", j), view.enrolment.fields)
-        if part.randomization.method not in PART_METHODS:
-            yield _err((*here, "randomization", "method"),
-                       f"a further randomization uses {', '.join(m.value for m in PART_METHODS)}, not "
-                       f"{part.randomization.method.value}")
-            continue
-        for check in (_arms_and_blinding, _eligibility, _randomization):
-            for problem in check(view):
-                yield Problem((*here, *problem.path), problem.message, problem.severity)
+        yield from _part_problems(p, part, ("further_randomizations", i))
+
+
+def _part_problems(p: Protocol, part: FurtherRandomization, here: Path) -> Found:
+    """One part, read as the protocol the server reads it as (in the base protocol, or opened by an amendment)."""
+    enrolment = {f.id for f in p.enrolment.fields}
+    view = p.part_protocol(part)
+    yield from _duplicates([a.id for a in part.arms], (*here, "arms"), "arm")
+    if part.blinding.is_blinded and not p.trial.blinding.is_blinded:
+        yield _err((*here, "blinding"), f"a {part.blinding.value} part needs a blinded trial: in an open-label "
+                   "trial every role sees arms, in exports and in the audit trail")
+    for j, field in enumerate(part.fields):
+        if field.id in enrolment:
+            yield _err((*here, "fields", j, "id"), f"{field.id!r} is an enrolment field already: give the "
+                                                   "part's field another id")
+        yield from _field_problems(field, (*here, "fields", j), view.enrolment.fields)
+    if part.randomization.method not in PART_METHODS:
+        yield _err((*here, "randomization", "method"),
+                   f"a further randomization uses {', '.join(m.value for m in PART_METHODS)}, not "
+                   f"{part.randomization.method.value}")
+        return
+    for check in (_arms_and_blinding, _eligibility, _randomization):
+        for problem in check(view):
+            yield Problem((*here, *problem.path), problem.message, problem.severity)
 
 
 PART_METHODS = (RandomizationMethod.SIMPLE, RandomizationMethod.PERMUTED_BLOCKS, RandomizationMethod.MINIMIZATION)
@@ -573,10 +578,11 @@ def _analysis(p: Protocol) -> Found:
     for i, comparison in enumerate(plan.secondary):
         yield from _comparison(p, comparison, ("analysis", "secondary", i))
         if comparison.part is not None:
-            part = p.further_randomization(comparison.part)
+            every = with_every_field(p)
+            part = every.further_randomization(comparison.part)
             where: Path = ("analysis", "secondary", i, "part")
             if part is None:
-                parts = ", ".join(r.id for r in p.further_randomizations) or "none"
+                parts = ", ".join(r.id for r in every.further_randomizations) or "none"
                 yield _err(where, f"unknown further randomization {comparison.part!r} (parts: {parts})")
             elif part.control_arm is None:
                 yield _err(where, f"part {part.id} needs exactly one arm with a control role (placebo, usual-care) "
@@ -654,6 +660,7 @@ def _spending(s: Spending, here: Path) -> Found:
 def _amendments(p: Protocol) -> Found:
     current = p
     previous_date = p.trial.effective_date
+    parts_ever = {r.id for r in p.further_randomizations}
     for i, amendment in enumerate(p.amendments):
         here: Path = ("amendments", i)
         if amendment.effective_date <= previous_date:
@@ -676,6 +683,15 @@ def _amendments(p: Protocol) -> Found:
                     yield from _condition_problems(change.field, form.fields, (*where, "asked_if"))
             elif isinstance(change, ChangeField | DropField):
                 yield from _field_change_problems(p, current, change, (*here, "changes", j))
+            elif isinstance(change, AddPart):
+                where = (*here, "changes", j, "part")
+                if change.part.id in parts_ever and change.part.id not in {r.id for r in before.further_randomizations}:
+                    yield _err((*where, "id"), f"further randomization {change.part.id!r} was closed before: give a "
+                               "new part a new id (its allocations keep the old one)")
+                if not current.is_controlled:
+                    yield _err(where, "a single-arm trial has no main randomization to follow")
+                yield from _part_problems(current, change.part, where)
+                parts_ever.add(change.part.id)
         for problem in (*_arm_set_problems(current, here), *_site_problems(current, here),
                         *_allocation_problems(current, here)):
             yield Problem(problem.path, f"after amendment {amendment.version}: {problem.message}", problem.severity)

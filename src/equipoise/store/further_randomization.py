@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from equipoise.protocol import Protocol, evaluate_eligibility
+from equipoise.protocol.amending import with_every_field
 from equipoise.protocol.further_randomization import FurtherRandomization
 from equipoise.store import engine
 from equipoise.store.core_rows import update_row
@@ -33,7 +34,7 @@ from equipoise.store.patients import Clock, IneligibleError, local_date
 from equipoise.store.principal import Principal
 from equipoise.store.randomization import RandomizationService, new_kit_code
 from equipoise.store.roles import Action
-from equipoise.store.trials import get_trial, in_force, refuse_if_database_locked
+from equipoise.store.trials import get_trial, in_force, protocol_of, refuse_if_database_locked
 from equipoise.store.types import iso, utcnow
 from equipoise.store.values import json_values, typed_values
 
@@ -146,6 +147,10 @@ class FurtherRandomizationService:
                 f"kit {earlier[0].kit_code}"
             raise ConflictError(f"patient {patient.code} is already randomized in {part_id} (allocation "
                                 f"{earlier[0].id}, {shown}): a patient is randomized once in each part")
+        if protocol.further_randomization(part_id) is None and \
+                with_every_field(protocol_of(trial)).further_randomization(part_id) is not None:
+            raise ConflictError(f"{part_id} randomizes no more patients from protocol version "
+                                f"{protocol.trial.version} (closed or not yet opened by an amendment at this date)")
         part = find_part(protocol, part_id)
         if s.scalar(select(Allocation.id).where(Allocation.patient_id == patient.id)) is None:
             raise ConflictError(f"patient {patient.code} is not randomized yet: {part_id} randomizes patients "
@@ -210,7 +215,7 @@ class FurtherRandomizationService:
         sites = principal.site_filter(Action.VIEW_PATIENTS, trial_id)
         with self.db.read() as s:
             trial = get_trial(s, trial_id)
-            find_part(in_force(trial, self.clock().date()), part_id)
+            find_part(with_every_field(protocol_of(trial)), part_id)  # a closed part's allocations stay listed
             query = (select(PartAllocation, Patient.site_id).join(Patient, Patient.id == PartAllocation.patient_id)
                      .where(PartAllocation.trial_id == trial_id, PartAllocation.part_id == part_id)
                      .order_by(PartAllocation.id))

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from equipoise.protocol.amending import with_every_field
 from equipoise.store.auth import AuthService
 from equipoise.store.db import Database
 from equipoise.store.errors import ConflictError, ForbiddenError, InvalidError, NotFoundError
@@ -193,7 +194,7 @@ class UnblindingService:
             by_arm_set.setdefault(open_arms, {})[arm] = by_arm_set.get(open_arms, {}).get(arm, 0) + 1
         parts: dict[str, dict[str, Any]] = {
             part.id: {"arms": [a.id for a in part.arms], "total": 0, "by_arm": {}, "by_site": {}, "by_main_arm": {}}
-            for part in protocol_of(trial).further_randomizations}
+            for part in with_every_field(protocol_of(trial)).further_randomizations}
         for part_id, arm, site, main_arm in part_rows:
             counts = parts.setdefault(part_id, {"arms": [], "total": 0, "by_arm": {}, "by_site": {}, "by_main_arm": {}})
             counts["total"] += 1
