@@ -12,21 +12,30 @@ A model of the trial predicts the answer of every request, to the status code, a
 writes. After every request:
 
 - an accepted change wrote entries of exactly the tables (or events) the model expects, every one naming the
-  user who made the request; an accepted request that changes nothing (a retried idempotency key, a form saved
-  again with the same values) wrote none and changed no row;
+  user who made the request (name and id) and, for the rows of the trial, the reason given with it; an accepted
+  request that changes nothing (a retried idempotency key, a form saved again with the same values) wrote none
+  and changed no row;
 - a refused request (4xx) changed no audited row of the trial, and wrote only the entries that record a refusal
   by design: ``enrolment.refused`` for an ineligible patient, ``signature.refused`` for a signature under another
   user name, ``reauth.failed`` and the user's failure counter (ACC-1) for a wrong password.
 
-At the end of every example ``GET /api/audit/verify`` (``equipoise audit verify``) must be clean on the database
-the app writes to, and what the API reports (patients and their values, allocations, replay, queries, forms,
-signatures, locks, off-study records, the database lock) must equal the model. In the permuted-blocks variant no
-stratum is ever more than half the largest block out of balance; in both variants a retried key never gives a
-second allocation.
+At the end of every example ``GET /api/audit/verify`` must be clean on the database the app writes to (and the
+``equipoise audit verify`` command on it after the run), and what the API reports (patients and their values,
+allocations, replay, queries, forms, signatures, locks, off-study records, the database lock) must equal the model.
+In the permuted-blocks variant no stratum is ever more than half the largest block out of balance; in both variants
+a retried key never gives a second allocation.
 
 Each example gets its own copy of the trial on the module's database (users and their sessions are made once,
-as in ``tests.forms``): the model starts from an empty trial, and the failure counters are read from the
-database. ``audit verify`` checks the whole database, so earlier examples are verified again each time.
+as in ``tests.forms``), with a few patients enrolled, and starts with every user's failure counter at zero, so
+that the same steps meet the same state when Hypothesis replays or shrinks an example. ``audit verify`` checks
+the whole database, so earlier examples are verified again each time. The server's clock is stopped for the run:
+the model's "today" at each site is the server's.
+
+The random choices are weighted toward what a trial mostly does (an allowed user, good values) and toward the
+first item of each list, which Hypothesis tries most; still about two requests in three are refused. In longer
+runs (250 examples of 60 steps on SQLite, about 13,700 requests; 60 on PostgreSQL, 3,600) the model and the
+server agreed; the machine found that a re-authentication's failure count was written as "system" (fixed in
+``store/auth.py``).
 """
 
 from __future__ import annotations
@@ -256,6 +265,17 @@ class AuditTrailMachine(RuleBasedStateMachine):
 
     def patient(self, pick: int) -> PatientModel:
         return self.patients[sorted(self.patients)[pick % len(self.patients)]]
+
+    def record_for(self, pick: int, form: str) -> tuple[PatientModel, FormKey]:
+        """The form record a lock or a signature names: a saved one ("saved"; a complete one at PUMCH, where the
+        investigator signs, if there is one), or that form of a patient with saved forms (it may not be saved)."""
+        if form != "saved":
+            p = self.patient_with_forms(pick)
+            return p, self.form_key(p, form, "existing")[0]
+        keys = sorted(self.forms)
+        best = [k for k in keys if self.forms[k].status == "complete" and self.patients[k[0]].site == "pumch"]
+        key = (best or keys)[pick % len(best or keys)]
+        return self.patients[key[0]], key
 
     def patient_with_forms(self, pick: int) -> PatientModel:
         """A patient with saved forms, if there is one (changes, locks and signatures need them)."""
@@ -619,7 +639,7 @@ class AuditTrailMachine(RuleBasedStateMachine):
         return None
 
     @precondition(lambda self: self.patients)
-    @rule(pick=st.integers(0, 20), who=WHO, someone=SOMEONE, form=FORM,
+    @rule(pick=st.integers(0, 20), who=WHO, someone=SOMEONE, form=st.sampled_from(["imaging", "ae", "clinical"]),
           instance_mode=st.sampled_from(["next", "existing", "gap"]))
     def mark_not_done(self, pick: int, who: str, someone: int, form: str, instance_mode: str) -> None:
         p = self.patient(pick)
@@ -695,13 +715,13 @@ class AuditTrailMachine(RuleBasedStateMachine):
 
     # --- locks and signatures -------------------------------------------------------------------------------------
 
-    @precondition(lambda self: self.patients)
-    @rule(pick=st.integers(0, 20), who=WHO, someone=SOMEONE, form=FORM,
-          lock=st.booleans(), reason=st.sampled_from([True, True, True, False]))
+    @precondition(lambda self: self.forms)  # locks and signatures are about saved forms
+    @rule(pick=st.integers(0, 20), who=WHO, someone=SOMEONE,
+          form=st.sampled_from(["saved", "clinical", "imaging", "ae"]), lock=st.booleans(),
+          reason=st.sampled_from([True, True, True, False]))
     def lock_form(self, pick: int, who: str, someone: int, form: str, lock: bool, reason: bool) -> None:
-        p = self.patient_with_forms(pick)
+        p, key = self.record_for(pick, form)
         user = chosen(Action.LOCK, p.site, who, someone)
-        key, _saved = self.form_key(p, form, "existing")
         record = self.forms.get(key)
         refused = access(user, Action.LOCK if lock else Action.UNLOCK, p.site)
         if not lock and not reason:
@@ -745,19 +765,18 @@ class AuditTrailMachine(RuleBasedStateMachine):
             p.locked = lock
             assert body["locked"] is lock
 
-    @precondition(lambda self: self.patients)
+    @precondition(lambda self: self.forms)  # locks and signatures are about saved forms
     @rule(pick=st.integers(0, 20), who=WHO, someone=SOMEONE,
-          what=st.sampled_from(["clinical", "casebook", "imaging", "ae"]), meaning=st.sampled_from(MEANINGS),
+          what=st.sampled_from(["saved", "casebook", "clinical", "imaging", "ae"]), meaning=st.sampled_from(MEANINGS),
           wrong_password=WRONG, wrong_name=st.integers(0, 9))
     def sign(self, pick: int, who: str, someone: int, what: str, meaning: str, wrong_password: bool,
              wrong_name: int) -> None:
-        p = self.patient_with_forms(pick)
+        p, key = self.record_for(pick, "saved" if what == "casebook" else what)
         user = chosen(Action.SIGN, p.site, who, someone)
         password, password_ok = self.password(user, wrong_password)
         target: Target = "casebook"
         record = None
         if what != "casebook":
-            key, _saved = self.form_key(p, what, "existing")
             target, record = key[1:], self.forms.get(key)
         records = [f for k, f in self.forms.items() if k[0] == p.id]
         kinds: set[str] = set()
@@ -902,9 +921,9 @@ def stopped_clock(world: World) -> AbstractContextManager[None]:
     return world.at(dt.datetime.now(dt.UTC))
 
 
-SQLITE_RUNS = settings(max_examples=15, stateful_step_count=50, deadline=None, database=None,
+SQLITE_RUNS = settings(max_examples=20, stateful_step_count=50, deadline=None, database=None,
                        suppress_health_check=[HealthCheck.too_slow])
-POSTGRES_RUNS = settings(SQLITE_RUNS, max_examples=8)
+POSTGRES_RUNS = settings(SQLITE_RUNS, max_examples=10)
 
 
 def test_aud1_random_write_sequences_keep_the_trail_verifiable_and_every_write_audited(
