@@ -112,6 +112,27 @@ def test_sec_reauthentication_needed_for_adaptive_tables_and_planned_unblinding(
     assert "reauth.failed" in _actions(api.db)
 
 
+def test_aud1_reauthentication_failures_are_counted_on_the_users_row_by_entries_naming_that_user(api: Api):
+    """A wrong password given again counts toward the lockout on the user's row, and the right one resets the
+    count: both are changes of a regulated record, so their entries name the user who gave the password (and the
+    request's source), never "system" (found by tests/store/test_audit_properties.py)."""
+    with api.db.read() as s:
+        start = s.scalar(select(AuditEntry.id).order_by(AuditEntry.id.desc()).limit(1))
+        user_id = s.scalar(select(User.id).where(User.username == "unblinded_stat"))
+    url, headers = f"/api/trials/{TRIAL}/unblind", api.headers("unblinded_stat")
+    assert api.client.post(url, json={"reason": "final analysis", "password": "wrong"},
+                           headers=headers).status_code == 401
+    assert api.client.post(url, json={"reason": "final analysis", "password": PASSWORD},
+                           headers=headers).status_code == 200
+    with api.db.read() as s:
+        counted = s.scalars(select(AuditEntry).where(AuditEntry.id > start, AuditEntry.table_name == "users")
+                            .order_by(AuditEntry.id)).all()
+    assert [(e.new_values, e.actor, e.actor_id) for e in counted] == [
+        ({"failed_logins": 1}, "unblinded_stat", user_id), ({"failed_logins": 0}, "unblinded_stat", user_id)]
+    assert all(e.source and "testclient" in e.source for e in counted)
+    assert verify(api.db).ok
+
+
 def test_sec_change_own_password_needs_the_old_one(api: Api):
     wrong = api.client.post("/api/auth/password", json={"old_password": "nope", "new_password": "a new password 1"},
                             headers=api.headers("coord"))

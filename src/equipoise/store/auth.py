@@ -163,7 +163,8 @@ class AuthService:
         if not password:
             raise UnauthorizedError("this action needs your password again (re-authentication)")
         failure: str | None = None
-        with self.db.write() as session:
+        # The failure count (and its reset) is a change of the user's row: its entry names the user, not "system".
+        with self.db.write(principal.audit_context()) as session:
             user = session.get(User, principal.user_id)
             failure = self._check_password(session, user, principal.username, password, principal.source, "reauth")
         if failure == "locked":
