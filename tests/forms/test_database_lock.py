@@ -60,6 +60,10 @@ def test_database_lock_freezes_the_trial_until_unlocked(world: World, trial: Tri
     for what, response in refusals.items():
         assert response.status_code == 423, (what, response.status_code, response.text)
         assert "locked" in response.json()["detail"], what
+    # A retry of a randomization made before the lock changes nothing: the site that lost the answer gets it.
+    retry = world.client.post(f"{trial.base}/patients/{pid}/randomize",
+                              headers=trial.h("coord", **{"Idempotency-Key": f"{trial.id}-{pid}"}))
+    assert (retry.status_code, retry.json()["replayed"]) == (200, True)
     # A patient's safety does not wait: emergency unblinding still works.
     unblinded = trial.post(f"/patients/{pid}/emergency-unblind", "investigator",
                            {"reason": "anaphylaxis", "password": PASSWORD})

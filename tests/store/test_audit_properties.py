@@ -424,11 +424,12 @@ class AuditTrailMachine(RuleBasedStateMachine):
         self.randomized(p, key, expect, body)
 
     def randomization(self, p: PatientModel, by_key: PatientModel | None) -> Expect:
-        """``RandomizationService.randomize_in`` once the role and site are allowed."""
-        if self.db_locked:
-            return Expect(423)
+        """``RandomizationService.randomize_in`` once the role and site are allowed: a retry is answered even under
+        the database lock (it changes nothing), anything else is refused by the lock first."""
         if by_key is not None:
             return Expect(200) if by_key is p else Expect(409)
+        if self.db_locked:
+            return Expect(423)
         if p.allocation is not None:
             return Expect(409)
         if not p.eligible():

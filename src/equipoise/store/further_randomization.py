@@ -129,7 +129,6 @@ class FurtherRandomizationService:
         now = self.clock()
         patient = patient_for(s, principal, trial_id, patient_id, Action.RANDOMIZE, lock=True)
         trial = get_trial(s, trial_id)
-        refuse_if_database_locked(trial_id, trial.status)
         date = local_date(in_force(trial, now.date()), patient.site_id, now)
         protocol = in_force(trial, date)
         earlier = s.scalars(select(PartAllocation).where(
@@ -142,6 +141,7 @@ class FurtherRandomizationService:
                 raise ConflictError("this idempotency key was already used for another randomization")
             return part_view(by_key, patient.site_id, protocol,
                              shows_part_arm(principal, trial, protocol, part_id), replayed=True)
+        refuse_if_database_locked(trial_id, trial.status)  # after the retry: a retry changes nothing
         if earlier:
             shown = f"arm {earlier[0].arm}" if shows_part_arm(principal, trial, protocol, part_id) else \
                 f"kit {earlier[0].kit_code}"

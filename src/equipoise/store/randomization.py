@@ -151,14 +151,16 @@ class RandomizationService:
         if sites is not None and patient.site_id not in sites:
             raise NotFoundError(f"no patient {patient_id} in trial {trial_id}")
         principal.require(Action.RANDOMIZE, trial_id, patient.site_id)
-        refuse_if_database_locked(trial_id, patient.trial_status)
         code = patient_code(patient_id)
         earlier = conn.execute(_EARLIER, {"trial_id": trial_id, "key": key, "patient_id": patient_id}).all()
         by_key = next((a for a in earlier if a.idempotency_key == key), None)
         if by_key is not None:
             if by_key.patient_id != patient_id:
                 raise ConflictError("this idempotency key was already used to randomize another patient")
+            # a retry changes nothing, so it is answered even under the database lock: a site that lost the
+            # answer learns its allocation
             return allocation_view(by_key, patient.site_id, trial, principal, replayed=True)
+        refuse_if_database_locked(trial_id, patient.trial_status)
         done = next((a for a in earlier if a.patient_id == patient_id), None)
         if done is not None:
             raise ConflictError(f"patient {code} is already randomized (allocation {done.id}); "
