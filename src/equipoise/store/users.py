@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -157,27 +159,28 @@ def revoke_role(db: Database, principal: Principal, membership_id: int, reason: 
 def reset_two_factor(db: Database, principal: Principal, username: str, reason: str) -> None:
     """An administrator turns off a user's two-factor login (a lost phone), with a reason; the user sets it up
     again after logging in with the password."""
-    principal.require(Action.MANAGE_USERS, None)
-    if not reason.strip():
-        raise InvalidError("a reason is required to reset two-factor login")
-    with db.write(principal.audit_context(reason=reason)) as s:
-        user = s.scalar(select(User).where(User.username == username))
-        if user is None:
-            raise NotFoundError(f"no user {username!r}")
+    with _user_reset(db, principal, username, reason, "two-factor login") as user:
         user.totp_secret, user.totp_pending, user.totp_last_step = None, None, None
 
 
 def reset_single_sign_on(db: Database, principal: Principal, username: str, reason: str) -> None:
     """An administrator unbinds a user's single sign-on identity (the provider gave the person a new one), with a
     reason; their next sign-on binds the identity it brings."""
+    with _user_reset(db, principal, username, reason, "single sign-on") as user:
+        user.oidc_subject = None
+
+
+@contextmanager
+def _user_reset(db: Database, principal: Principal, username: str, reason: str, what: str) -> Iterator[User]:
+    """The user's row, for an administrator's audited change made with a reason."""
     principal.require(Action.MANAGE_USERS, None)
     if not reason.strip():
-        raise InvalidError("a reason is required to reset single sign-on")
+        raise InvalidError(f"a reason is required to reset {what}")
     with db.write(principal.audit_context(reason=reason)) as s:
         user = s.scalar(select(User).where(User.username == username))
         if user is None:
             raise NotFoundError(f"no user {username!r}")
-        user.oidc_subject = None
+        yield user
 
 
 def set_password(db: Database, principal: Principal, username: str, password: str) -> None:
