@@ -142,7 +142,9 @@ class DataField(ProtocolModel):
         if kind is FieldType.BOOLEAN:
             return None if isinstance(value, bool) else "must be yes (true) or no (false)"
         if kind is FieldType.INTEGER:
-            ok = isinstance(value, int) and not isinstance(value, bool)
+            # JSON does not tell 5.0 from 5 (a JavaScript client cannot even write 5.0), so 5.0 is a whole number
+            ok = (isinstance(value, int) and not isinstance(value, bool)) or (
+                isinstance(value, float) and value.is_integer())
             return None if ok else "must be a whole number"
         if kind is FieldType.NUMBER:
             ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -69,6 +70,18 @@ Crf = Annotated[CrfServices, Depends(crf_services)]
 def list_forms(trial_id: str, patient_id: PatientId, user: UserDep, crf: Crf) -> list[Json]:
     """Every saved form of the patient, with status, version, lock, open queries and signatures."""
     return [r.to_dict() for r in crf.forms.list_records(user, trial_id, patient_id)]
+
+
+@router.get("/api/trials/{trial_id}/forms/{form_id}/schema", tags=["forms"])
+def form_schema(trial_id: str, form_id: FormId, user: UserDep, crf: Crf,
+                site_id: Annotated[str | None, Query(max_length=64, description="The site whose date picks the "
+                                                     "protocol version (default: UTC's date).")] = None,
+                on: Annotated[dt.date | None, Query(description="The protocol version in force on this date "
+                                                    "instead.")] = None) -> Json:
+    """The form's edit checks as JSON Schema (draft 2020-12), for a client to check values before sending them:
+    types, ranges, choices, required fields and skip logic (dates against today, the visit and randomization are
+    checked by the server only)."""
+    return crf.forms.schema(user, trial_id, form_id, site_id, on)
 
 
 @router.get("/api/trials/{trial_id}/patients/{patient_id}/schedule", tags=["forms"])

@@ -19,6 +19,7 @@ from typing import Any
 
 from equipoise.protocol import DataField, FieldType, Form, Visit
 from equipoise.store.errors import InvalidError
+from equipoise.store.values import whole_or_float
 
 
 @dataclass(frozen=True)
@@ -85,8 +86,7 @@ def check_values(form: Form, visit: Visit, raw: Mapping[str, Any], dates: DateCo
         if problem is not None:
             errors[spec.id] = f"{spec.label}: {problem}"
             continue
-        if spec.type is FieldType.NUMBER and isinstance(value, int):
-            value = float(value)  # one JSON type per field, whatever the client sent
+        value = whole_or_float(spec.type, value)  # one JSON type per field, whatever the client sent
         typed[spec.id] = value
     for spec in form.fields:
         if spec.asked_if is None or spec.id in errors:

@@ -21,6 +21,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from equipoise.protocol import Form, Protocol
+from equipoise.protocol.form_schema import form_json_schema
 from equipoise.store.crf_access import (
     RecordLockedError,
     allocation_date,
@@ -36,6 +37,7 @@ from equipoise.store.crf_access import (
     patient_lock,
     record_key,
     refuse_after_withdrawal,
+    require_in_trial,
     site_today,
     trial_and_protocol,
     user_names,
@@ -289,6 +291,23 @@ class FormService:
                 raise NotFoundError(f"{form_name(form_id, visit_id, instance)} of patient {patient.code} has not "
                                     "been saved")
             return record_view(s, record, patient, form)
+
+    def schema(self, principal: Principal, trial_id: str, form_id: str, site_id: str | None = None,
+               on: dt.date | None = None) -> dict[str, Any]:
+        """The form's edit checks as JSON Schema (EDC-2), in the version in force on ``on`` (default: the site's
+        today, or UTC's without a site), for a client to check values before it sends them."""
+        require_in_trial(principal, Action.VIEW_TRIAL, trial_id)
+        with self.db.read() as s:
+            trial, base = trial_and_protocol(s, trial_id)
+        check_site(base, site_id)
+        if on is None:
+            on = site_today(base, site_id, self.clock()) if site_id is not None else self.clock().date()
+        protocol = in_force(trial, on)
+        form = protocol.form(form_id)
+        if form is None:
+            forms = ", ".join(f.id for f in protocol.forms) or "none"
+            raise NotFoundError(f"trial {trial_id} has no form {form_id!r} on {on.isoformat()} (forms: {forms})")
+        return form_json_schema(form, protocol.trial.version)
 
     def list_records(self, principal: Principal, trial_id: str, patient_id: int) -> list[FormRecordView]:
         with self.db.read() as s:

@@ -10,6 +10,16 @@ from equipoise.protocol import FieldType, Protocol
 from equipoise.store.errors import InvalidError
 
 
+def whole_or_float(kind: FieldType, value: Any) -> Any:
+    """A checked value as its field stores it: numbers as floats, whole numbers and ordinal levels as ints (a
+    client may send 5.0 for 5: JSON does not tell them apart)."""
+    if kind is FieldType.NUMBER and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if kind in (FieldType.INTEGER, FieldType.ORDINAL) and isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
 def typed_values(protocol: Protocol, raw: Mapping[str, Any], *, partial: bool = False) -> dict[str, Any]:
     """Typed enrolment values (dates parsed); every problem is reported at once, by field."""
     fields = {f.id: f for f in protocol.enrolment.fields}
@@ -28,9 +38,8 @@ def typed_values(protocol: Protocol, raw: Mapping[str, Any], *, partial: bool = 
             except ValueError:
                 errors[field.id] = f"{value!r} is not a date (YYYY-MM-DD)"
                 continue
-        if field.type is FieldType.NUMBER and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
         problem = field.check(value)
+        value = whole_or_float(field.type, value) if problem is None else value
         if problem is not None:
             errors[field.id] = f"{field.label}: {problem}"
             continue
