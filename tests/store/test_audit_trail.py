@@ -21,7 +21,7 @@ from equipoise.store.principal import system_principal
 from equipoise.store.roles import Role
 from equipoise.store.trials import create_trial_from_file
 from equipoise.store.users import add_user, grant_role, revoke_role
-from equipoise.store.verify import verify
+from equipoise.store.verify import chain_contains, verify
 from tests.store.support import DEMO, PASSWORD, PostgresSchemas, pg_schemas
 
 __all__ = ["pg_schemas"]
@@ -257,3 +257,45 @@ def test_aud2_sqlite_refuses_writes_that_do_not_come_from_equipoise(tmp_path: Pa
         assert s.scalars(select(Patient)).one().enrolment_values == {"age": 53}
     assert verify(seeded).ok
     database.dispose()
+
+
+def test_aud3_an_exports_head_hash_catches_a_chain_rewritten_with_every_hash_recomputed(seeded: Database):
+    """Someone who can bypass the triggers can change an entry and recompute every hash after it: the chain then
+    verifies on its own. The head hash that an export recorded (its manifest's ``audit_head``, a copy outside the
+    database) is no longer in the chain, and ``audit verify --expect-head`` says so."""
+    from equipoise.store.audit import entry_hash, hashed_fields
+    from equipoise.store.exports.service import ExportService
+    from equipoise.store.models import AuditHead
+
+    operator = system_principal("test")
+    manifest = ExportService(seeded).export(operator, "MSC-COVID-RCT", fmt="csv").manifest
+    anchor = manifest["audit_head"]
+    with seeded.read() as s:
+        head = s.get(AuditHead, 1)
+        assert head is not None
+        assert anchor["hash"] == s.scalar(select(AuditEntry.hash).where(AuditEntry.id == anchor["entry_id"]))
+    assert chain_contains(seeded, anchor["hash"])
+    # The rewrite: the first entry's reason changed, then every hash after it recomputed, and the head moved.
+    with seeded.read() as s:
+        entries = list(s.scalars(select(AuditEntry).order_by(AuditEntry.id)))
+    previous = entries[0].prev_hash
+    rewritten: list[tuple[int, str, str]] = []
+    for i, entry in enumerate(entries):
+        fields = hashed_fields(entry)
+        if i == 0:
+            fields["reason"] = "nothing to see"
+        fields["prev_hash"] = previous
+        previous = entry_hash(previous, fields)
+        rewritten.append((entry.id, fields["prev_hash"], previous))
+    for entry_id, prev_hash, new_hash in rewritten:
+        _tamper(seeded, "UPDATE audit_log SET prev_hash = :p, hash = :h, reason = CASE WHEN id = :first "
+                "THEN 'nothing to see' ELSE reason END WHERE id = :id", p=prev_hash, h=new_hash,
+                first=entries[0].id, id=entry_id)
+    _tamper(seeded, "UPDATE audit_head SET last_hash = :h WHERE id = 1", h=previous)
+    assert verify(seeded).ok  # the chain alone cannot tell
+    assert not chain_contains(seeded, anchor["hash"])  # the export's witness can
+    from equipoise.cli.main import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["audit", "verify", "--db", seeded.url, "--expect-head", anchor["hash"]])
+    assert exit_info.value.code == 1

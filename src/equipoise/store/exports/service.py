@@ -43,7 +43,7 @@ from equipoise.store.exports.odm import snapshot, transactional
 from equipoise.store.exports.parquet import parquet_files, row_count
 from equipoise.store.exports.table import Table
 from equipoise.store.exports.tables import export_tables
-from equipoise.store.models import AuditEntry
+from equipoise.store.models import AuditEntry, AuditHead
 from equipoise.store.patients import Clock
 from equipoise.store.principal import Principal
 from equipoise.store.roles import Action
@@ -124,7 +124,11 @@ class ExportService:
                                     .order_by(AuditEntry.id)).all()
                 tables["audit_log"] = audit_log_table(entries, arms_shown)
             files = self._files(data, tables, fmt)
+            head = s.execute(select(AuditHead.last_id, AuditHead.last_hash)).first()
         manifest = self._manifest(data, files, fmt)
+        # AUD-3: the trail's head as the export saw it, a witness kept outside the database: `equipoise audit
+        # verify --expect-head` finds a chain rewritten since, even by someone able to recompute every hash
+        manifest["audit_head"] = {"entry_id": head.last_id, "hash": head.last_hash} if head else None
         files["manifest.json"] = (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode()
         reason = f"{fmt} export" + (f" for {purpose}" if purpose else "")
         with self.db.write(principal.audit_context(reason=reason)) as s:
