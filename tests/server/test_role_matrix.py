@@ -166,3 +166,58 @@ def test_audit_trail_is_masked_for_blinded_readers(api: Api):
     unblinded = api.client.get("/api/audit", params={"trial_id": TRIAL, "table": "allocations"},
                                headers=api.headers("unblinded_stat")).json()
     assert unblinded[0]["new_values"]["arm"] in ARMS
+
+
+def test_a_site_monitor_reads_its_own_sites_audit_entries_only(api: Api):
+    """AUD-1 and site scoping: every entry of a patient's records names the patient's site, and a monitor scoped to
+    one hospital reads that hospital's entries only: another site's patients, refusals and exports are not theirs,
+    nor are trial-wide entries (before migration 0020 the trail gave them every site's records)."""
+    from equipoise.store.principal import system_principal
+    from equipoise.store.roles import Role
+    from equipoise.store.users import add_user
+
+    add_user(api.db, system_principal("test"), "monitor_pumch", "Monitor Pumch", PASSWORD,
+             roles=[(Role.MONITOR, TRIAL, "pumch")])
+    login = api.client.post("/api/auth/login", json={"username": "monitor_pumch", "password": PASSWORD})
+    site_monitor = {"Authorization": f"Bearer {login.json()['token']}"}
+    pumch = _enrol_and_randomize(api)
+    milan = api.client.post(f"{BASE}/enrol-and-randomize", json={"site_id": "milan-sacco", "values": eligible()},
+                            headers=api.headers("coord_milan", **{"Idempotency-Key": "milan-1"}))
+    assert milan.status_code == 201, milan.text
+    milan_id = milan.json()["patient"]["id"]
+    refused = api.client.post(f"{BASE}/patients", json={"site_id": "milan-sacco", "values": eligible(consent=False)},
+                              headers=api.headers("coord_milan"))
+    assert refused.status_code == 422
+    assert api.client.get(f"{BASE}/export", params={"format": "csv"}, headers=api.headers("coord_milan")
+                          ).status_code == 200
+
+    def trail(headers: dict[str, str], **params: object) -> list[dict[str, Any]]:
+        response = api.client.get("/api/audit", params={"trial_id": TRIAL, "limit": 1000, **params}, headers=headers)
+        assert response.status_code == 200, response.text
+        return list(response.json())
+
+    everything = trail(api.headers("monitor"))
+    by_record = {(e["table"], e["record_id"], e["action"]): e["site_id"] for e in everything}
+    assert by_record[("patients", str(pumch), "insert")] == "pumch"
+    assert by_record[("patients", str(pumch), "update")] == "pumch"  # randomized
+    assert by_record[("patients", str(milan_id), "insert")] == "milan-sacco"
+    allocations = {e["new_values"]["patient_id"]: e for e in everything
+                   if e["table"] == "allocations" and e["action"] == "insert"}
+    assert {pid: e["site_id"] for pid, e in allocations.items()} == {pumch: "pumch", milan_id: "milan-sacco"}
+    assert {e["site_id"] for e in everything if e["action"] in ("enrolment.refused", "export")} == {"milan-sacco"}
+    assert {e["site_id"] for e in everything if e["table"] in ("trials", "allocation_states")} == {None}
+
+    mine = trail(site_monitor)
+    assert mine, "the site monitor reads its own site's entries"
+    assert {e["site_id"] for e in mine} == {"pumch"}
+    assert {("patients", str(pumch)), ("allocations", allocations[pumch]["record_id"])} <= {
+        (e["table"], e["record_id"]) for e in mine}
+    assert trail(site_monitor, patient_id=milan_id) == []
+    refused_here = api.client.get("/api/audit", params={"trial_id": TRIAL, "site_id": "milan-sacco"},
+                                  headers=site_monitor)
+    assert refused_here.status_code == 403
+    assert refused_here.json()["detail"] == "your role does not allow view-audit at site milan-sacco"
+    # a trial-wide reader narrows the trail to one site
+    milan_only = trail(api.headers("monitor"), site_id="milan-sacco")
+    assert {e["action"] for e in milan_only} >= {"insert", "update", "enrolment.refused", "export"}
+    assert {e["site_id"] for e in milan_only} == {"milan-sacco"}

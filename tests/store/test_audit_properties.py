@@ -57,7 +57,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition,
 from sqlalchemy import func, inspect, select, text
 
 from equipoise.store.audit import AuditContext, row_values
-from equipoise.store.models import AuditEntry, User, audited_models
+from equipoise.store.models import AuditEntry, Patient, User, audited_models
 from equipoise.store.roles import PERMISSIONS, Action
 from equipoise.store.verify import verify
 from tests.conftest import CliResult
@@ -203,6 +203,32 @@ def trial_rows(world: World, trial_id: str) -> dict[str, dict[str, Any]]:
     return rows
 
 
+def site_of_entries(world: World, entries: list[AuditEntry]) -> list[tuple[int, str | None, str | None]]:
+    """(entry, its site, the site its record says) for each entry: a row's own site, else its patient's (a patient's
+    row is its patient), else none; an event's site or patient named in its details."""
+    models = {m.__tablename__: m for m in audited_models()}
+    out = []
+    with world.db.read() as s:
+        sites = dict(s.execute(select(Patient.id, Patient.site_id)).tuples().all())
+        for e in entries:
+            model = models.get(e.table_name or "")
+            table = model.__table__ if model is not None else None
+            row_id = int(e.record_id) if (e.record_id or "").isdigit() else 0  # a trial's record id is its id
+            expected: str | None = None
+            if table is None:
+                details = e.new_values or {}
+                expected = details.get("site_id") or sites.get(details.get("patient_id", 0))
+            elif e.table_name == "patients":
+                expected = sites.get(row_id)
+            elif "site_id" in table.columns:
+                expected = s.scalar(select(table.c.site_id).where(table.c.id == row_id))
+            elif "patient_id" in table.columns:
+                patient = s.scalar(select(table.c.patient_id).where(table.c.id == row_id))
+                expected = sites.get(patient) if patient is not None else None
+            out.append((e.id, e.site_id, expected))
+    return out
+
+
 def last_entry(world: World) -> int:
     with world.db.read() as s:
         return int(s.scalar(select(func.max(AuditEntry.id))) or 0)
@@ -304,6 +330,9 @@ class AuditTrailMachine(RuleBasedStateMachine):
             f"entries name {[(e.actor, e.actor_id) for e in entries]}, not {user}")
         rows = [e for e in entries if e.table_name not in (None, "users")]
         assert all(e.trial_id == self.trial_id for e in rows)
+        wrong = [(entry, site, expected) for entry, site, expected in site_of_entries(world, list(entries))
+                 if site != expected]
+        assert not wrong, f"{method} {path} as {user}: entries name sites (entry, site, its record's site) {wrong}"
         if expect.reason is not None and rows:
             assert {e.reason for e in rows} == {expect.reason}, [(e.table_name, e.reason) for e in rows]
         if before_rows is not None:

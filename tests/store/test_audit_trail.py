@@ -299,3 +299,20 @@ def test_aud3_an_exports_head_hash_catches_a_chain_rewritten_with_every_hash_rec
     with pytest.raises(SystemExit) as exit_info:
         main(["audit", "verify", "--db", seeded.url, "--expect-head", anchor["hash"]])
     assert exit_info.value.code == 1
+
+
+def test_aud1_entries_name_the_site_and_it_is_hashed(seeded: Database):
+    """A patient's entries name its site, whichever table they are of (here a row found by its patient id); the site
+    is part of the entry's hash, so moving an entry to another site in the database breaks the chain."""
+    from equipoise.store.crf_models import PatientLock
+
+    with seeded.write(AuditContext(actor="alice", actor_id=1, reason="check")) as s:
+        patient = s.scalars(select(Patient)).one()
+        s.add(PatientLock(trial_id=patient.trial_id, patient_id=patient.id, locked_by=1))
+    entries = _entries(seeded)
+    assert [e.site_id for e in entries if e.table_name in ("patients", "patient_locks")] == ["pumch", "pumch"]
+    assert {e.site_id for e in entries if e.table_name in ("trials", "users")} == {None}
+    assert verify(seeded).ok
+    last = entries[-1]
+    _tamper(seeded, "UPDATE audit_log SET site_id = 'milan-sacco' WHERE id = :id", id=last.id)
+    assert verify(seeded).first_bad_entry == last.id

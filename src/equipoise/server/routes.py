@@ -311,12 +311,15 @@ def audit(user: UserDep, svc: SvcDep, trial_id: str | None = None, table: str | 
           since: Annotated[dt.datetime | None, Query(description="From this time (ISO 8601; UTC if no zone).")] = None,
           until: Annotated[dt.datetime | None, Query(description="Before this time.")] = None,
           patient_id: Annotated[int | None, Query(ge=1, le=MAX_ID, description="One subject's whole history.")] = None,
+          site_id: Annotated[str | None, Query(max_length=64, description="One site's entries.")] = None,
           after_id: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
           limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[Json]:
-    """The audit trail in order, filtered by trial, table, record, user (actor), action and time; arms and
-    allocation secrets masked for blinded readers. Page with after_id (the last id seen)."""
+    """The audit trail in order, filtered by trial, table, record, subject, site, user (actor), action and time;
+    arms and allocation secrets masked for blinded readers; a reader scoped to some sites sees their entries only.
+    Page with after_id (the last id seen)."""
     return read_audit(svc.db, user, trial_id=trial_id, table=table, record_id=record_id, actor=actor, action=action,
-                      since=since, until=until, patient_id=patient_id, after_id=after_id, limit=limit)
+                      since=since, until=until, patient_id=patient_id, site_id=site_id, after_id=after_id,
+                      limit=limit)
 
 
 @router.get("/api/audit/verify", tags=["audit"])

@@ -25,11 +25,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, event, insert, inspect, select, update
+from sqlalchemy import Connection, Table, bindparam, event, insert, inspect, select, update
 from sqlalchemy.orm import ORMExecuteState, Session
 
 from equipoise import __version__
-from equipoise.store.models import GENESIS_HASH, AuditEntry, AuditHead, Base
+from equipoise.store.models import GENESIS_HASH, AuditEntry, AuditHead, Base, Patient
 from equipoise.store.types import iso, utcnow
 
 PENDING = "equipoise_audit_pending"
@@ -59,6 +59,8 @@ class PendingEntry:
     context: AuditContext
     protocol_version: str | None = None
     at: dt.datetime = field(default_factory=utcnow)
+    site_id: str | None = None
+    patient_id: int | None = None  # the patient the entry is about: its site, when not known here, is looked up
 
 
 def set_context(session: Session, context: AuditContext) -> None:
@@ -122,11 +124,19 @@ def record_event(
     table_name: str | None = None,
     record_id: str | None = None,
     context: AuditContext | None = None,
+    site_id: str | None = None,
 ) -> None:
-    """Append an event that changes no audited row (a login, a failed login, a refused enrolment)."""
+    """Append an event that changes no audited row (a login, a failed login, a refused enrolment).
+
+    Its site: ``site_id``, else the ``site_id`` of its details, else the site of the patient its details name."""
     ctx = context or get_context(session)
+    values = dict(details or {})
+    site = site_id if site_id is not None else values.get("site_id")
+    patient = values.get("patient_id")
     session.info.setdefault(PENDING, []).append(
-        PendingEntry(action, table_name, record_id, trial_id, None, dict(details or {}), ctx, ctx.protocol_version)
+        PendingEntry(action, table_name, record_id, trial_id, None, values, ctx, ctx.protocol_version,
+                     site_id=site if isinstance(site, str) else None,
+                     patient_id=patient if isinstance(patient, int) else None)
     )
 
 
@@ -149,12 +159,18 @@ def _changes(obj: Base) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 def row_entry(action: str, table_name: str, record_id: str, trial_id: object, protocol_version: object,
-              old: dict[str, Any] | None, new: dict[str, Any] | None, ctx: AuditContext) -> PendingEntry:
-    """The entry of one row's change: the trial and protocol version the row names, else the context's version
-    (the ORM hook and the Core hot path, ``equipoise.store.core_rows``, both build their entries here)."""
+              old: dict[str, Any] | None, new: dict[str, Any] | None, ctx: AuditContext, *,
+              site_id: object = None, patient_id: object = None) -> PendingEntry:
+    """The entry of one row's change: the trial, protocol version, site and patient the row names, else the
+    context's version (the ORM hook and the Core hot path, ``equipoise.store.core_rows``, both build their entries
+    here). A patient's own row is its patient."""
     version = protocol_version or ctx.protocol_version
+    if table_name == "patients":
+        patient_id = int(record_id)
     return PendingEntry(action, table_name, record_id, trial_id if isinstance(trial_id, str) else None, old, new,
-                        ctx, version if isinstance(version, str) else None)
+                        ctx, version if isinstance(version, str) else None,
+                        site_id=site_id if isinstance(site_id, str) else None,
+                        patient_id=patient_id if isinstance(patient_id, int) else None)
 
 
 def _entry_for(obj: Base, action: str, old: dict[str, Any] | None, new: dict[str, Any] | None,
@@ -162,7 +178,7 @@ def _entry_for(obj: Base, action: str, old: dict[str, Any] | None, new: dict[str
     table = type(obj).__tablename__
     trial_id = getattr(obj, "id" if table == "trials" else "trial_id", None)
     return row_entry(action, table, record_id_of(obj), trial_id, getattr(obj, "protocol_version", None), old, new,
-                     ctx)
+                     ctx, site_id=getattr(obj, "site_id", None), patient_id=getattr(obj, "patient_id", None))
 
 
 @event.listens_for(Session, "after_flush")
@@ -189,7 +205,8 @@ def entry_hash(prev_hash: str, fields: Mapping[str, Any]) -> str:
 
 HASHED = ("id", "at", "actor_id", "actor", "action", "table_name", "record_id", "trial_id", "old_values",
           "new_values", "reason", "source", "protocol_version", "prev_hash")
-HASHED_WHEN_SET = ("actor_name", "app_version")  # added later: an entry without them hashes as it always did
+HASHED_WHEN_SET = ("actor_name", "app_version", "site_id")  # added later: an entry without them hashes as it
+# always did
 
 
 def hashed_fields(entry: AuditEntry | Mapping[str, Any]) -> dict[str, Any]:
@@ -212,6 +229,7 @@ def _seal(session: Session) -> None:
     if head is None:
         raise RuntimeError("the audit chain has no head row: run the database migrations")
     last_id, last_hash = head
+    sites = _patient_sites(conn, pending)
     rows = []
     for entry in pending:
         last_id += 1
@@ -231,6 +249,7 @@ def _seal(session: Session) -> None:
             "protocol_version": entry.protocol_version,
             "actor_name": entry.context.actor_name,
             "app_version": __version__,
+            "site_id": entry.site_id or (sites.get(entry.patient_id) if entry.patient_id is not None else None),
             "prev_hash": last_hash,
         }
         last_hash = entry_hash(last_hash, hashed_fields(fields))
@@ -247,8 +266,20 @@ def _seal(session: Session) -> None:
     conn.execute(_MOVE_HEAD, {"last_id": last_id, "last_hash": last_hash})
 
 
+def _patient_sites(conn: Connection, pending: list[PendingEntry]) -> dict[int, str]:
+    """The site of each patient the pending entries are about: from the entries that name both (a patient's own
+    row names its site), else one query for the rest (none on the enrol and randomize path)."""
+    sites = {e.patient_id: e.site_id for e in pending if e.patient_id is not None and e.site_id is not None}
+    unknown = {e.patient_id for e in pending if e.site_id is None and e.patient_id is not None} - sites.keys()
+    if unknown:
+        found = conn.execute(select(_patients.c.id, _patients.c.site_id).where(_patients.c.id.in_(sorted(unknown))))
+        sites.update((patient_id, site_id) for patient_id, site_id in found)
+    return sites
+
+
 # Built once (the seal runs in every write transaction); Core tables, so no ORM compilation either.
 _head, _log = cast(Table, AuditHead.__table__), cast(Table, AuditEntry.__table__)
+_patients = cast(Table, Patient.__table__)
 _HEAD_FOR_UPDATE = select(_head.c.last_id, _head.c.last_hash).where(_head.c.id == 1).with_for_update()
 _APPEND = insert(_log)
 _MOVE_HEAD = update(_head).where(_head.c.id == 1)

@@ -28,12 +28,19 @@ def _masked(values: dict[str, Any] | None, secret: frozenset[str]) -> dict[str, 
 def read_audit(db: Database, principal: Principal, *, trial_id: str | None = None, table: str | None = None,
                record_id: str | None = None, actor: str | None = None, action: str | None = None,
                since: dt.datetime | None = None, until: dt.datetime | None = None, patient_id: int | None = None,
-               after_id: int = 0, limit: int = 100) -> list[dict[str, Any]]:
-    """Entries in order, filtered (AUD-7: by trial, table, record, subject, user, action and time, [since,
+               site_id: str | None = None, after_id: int = 0, limit: int = 100) -> list[dict[str, Any]]:
+    """Entries in order, filtered (AUD-7: by trial, table, record, subject, site, user, action and time, [since,
     until)). ``patient_id``: one subject's whole history, i.e. the patient's row and every row of a table that
-    belongs to the patient (forms, allocation, queries, signatures, locks, unblindings, ...)."""
+    belongs to the patient (forms, allocation, queries, signatures, locks, unblindings, ...).
+
+    A reader whose role is scoped to some sites (a monitor of one hospital) sees the entries of those sites only:
+    not another site's patients, nor the trial- and system-wide entries (amendments, lists, users), nor entries
+    written before entries named their site (migration 0020)."""
     if not principal.is_admin and (trial_id is None or not principal.can(Action.VIEW_AUDIT, trial_id)):
         raise ForbiddenError("your role does not allow view-audit" + ("" if trial_id else ": give a trial_id"))
+    sites = None if principal.is_admin or trial_id is None else principal.site_filter(Action.VIEW_AUDIT, trial_id)
+    if site_id is not None and sites is not None and site_id not in sites:
+        raise ForbiddenError(f"your role does not allow view-audit at site {site_id}")
     secrets_by_table = {m.__tablename__: m.__audit_secret__ for m in audited_models()}
     with db.read() as s:
         trials = {t.id: t for t in s.scalars(select(Trial))}
@@ -44,6 +51,10 @@ def read_audit(db: Database, principal: Principal, *, trial_id: str | None = Non
             query = query.where(AuditEntry.table_name == table)
         if record_id is not None:
             query = query.where(AuditEntry.record_id == record_id)
+        if sites is not None:
+            query = query.where(AuditEntry.site_id.in_(sorted(sites)))
+        if site_id is not None:
+            query = query.where(AuditEntry.site_id == site_id)
         if patient_id is not None:
             query = query.where(_subject(s, patient_id))
         if actor is not None:
@@ -63,7 +74,8 @@ def read_audit(db: Database, principal: Principal, *, trial_id: str | None = Non
             out.append({"id": e.id, "at": e.at, "actor": e.actor, "actor_id": e.actor_id, "action": e.action,
                         "table": e.table_name, "record_id": e.record_id, "trial_id": e.trial_id,
                         "old_values": _masked(e.old_values, secret), "new_values": _masked(e.new_values, secret),
-                        "reason": e.reason, "source": e.source, "protocol_version": e.protocol_version,
+                        "site_id": e.site_id, "reason": e.reason, "source": e.source,
+                        "protocol_version": e.protocol_version,
                         "actor_name": e.actor_name, "app_version": e.app_version,
                         "prev_hash": e.prev_hash, "hash": e.hash})
         return out

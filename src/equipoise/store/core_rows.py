@@ -37,7 +37,7 @@ def _pending(session: Session, model: type[Base], action: str, row: Mapping[str,
              old: dict[str, Any] | None, new: dict[str, Any] | None) -> None:
     session.info.setdefault(PENDING, []).append(row_entry(
         action, model.__tablename__, str(row["id"]), row.get("trial_id"), row.get("protocol_version"), old, new,
-        get_context(session)))
+        get_context(session), site_id=row.get("site_id"), patient_id=row.get("patient_id")))
 
 
 def insert_row(session: Session, model: type[Base], values: Mapping[str, Any]) -> int:
@@ -50,7 +50,8 @@ def insert_row(session: Session, model: type[Base], values: Mapping[str, Any]) -
 
 def update_row(session: Session, model: type[Base], row: Mapping[str, Any], changes: Mapping[str, Any]) -> None:
     """Update columns of one audited row (``row``: its current values, at least id, trial_id and the changed
-    columns; the caller holds its lock) and audit the columns whose stored value really changes."""
+    columns, and its site or patient if it has one; the caller holds its lock) and audit the columns whose stored
+    value really changes."""
     old: dict[str, Any] = {}
     new: dict[str, Any] = {}
     for column, value in changes.items():

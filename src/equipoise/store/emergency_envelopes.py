@@ -173,8 +173,9 @@ class EmergencyEnvelopeService:
             "state_after": {"used": sequence}, "adaptive_table_version": None, "idempotency_key": key,
             "allocated_by": principal.user_id, "allocated_at": opened_at}
         row["id"] = insert_row(s, Allocation, row)
-        update_row(s, Patient, {"id": patient.id, "trial_id": trial_id, "status": patient.status,
-                                "protocol_version": patient.protocol_version}, {"status": "randomized"})
+        update_row(s, Patient, {"id": patient.id, "trial_id": trial_id, "site_id": patient.site_id,
+                                "status": patient.status, "protocol_version": patient.protocol_version},
+                   {"status": "randomized"})
         envelope.patient_id, envelope.opened_at = patient.id, opened_at
         envelope.entered_by, envelope.entered_at, envelope.reason = principal.user_id, now, why
         warning = (" The envelope's arm is not open to this patient under the protocol (site availability or "

@@ -306,6 +306,10 @@ class AuditEntry(Base):
     # these columns existed have neither, and their hashes cover neither (``audit.hashed_fields``).
     actor_name: Mapped[str | None] = mapped_column(String(200), default=None)
     app_version: Mapped[str | None] = mapped_column(String(32), default=None)
+    # The site whose record or event the entry is (AUD-1): a patient's site for every row that belongs to a patient,
+    # a site-scoped role's site, none for trial- and system-wide entries; site-scoped readers see their sites'
+    # entries only. Entries written before this column have none, and their hashes do not cover it.
+    site_id: Mapped[str | None] = mapped_column(String(64), default=None)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
 

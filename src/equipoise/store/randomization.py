@@ -201,8 +201,9 @@ class RandomizationService:
             "adaptive_table_version": table.version if table is not None else None, "idempotency_key": key,
             "allocated_by": principal.user_id, "allocated_at": now}
         row["id"] = insert_row(s, Allocation, row)
-        update_row(s, Patient, {"id": patient.id, "trial_id": trial_id, "status": patient.status,
-                                "protocol_version": patient.protocol_version}, {"status": "randomized"})
+        update_row(s, Patient, {"id": patient.id, "trial_id": trial_id, "site_id": patient.site_id,
+                                "status": patient.status, "protocol_version": patient.protocol_version},
+                   {"status": "randomized"})
         if entries is not None:
             alert_if_running_out(s, trial_id, entries, prepared.request.stratum, int(allocation.state["used"]),
                                  protocol.randomization.list_alert_at, principal.user_id)

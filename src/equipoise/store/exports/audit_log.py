@@ -23,9 +23,9 @@ KEYS = frozenset({"idempotency_key"})  # the export's other files never carry th
 INT, TEXT = ColumnType.INTEGER, ColumnType.TEXT
 # record_id is text, as the trail stores it (the key of a row of any audited table)
 COLUMNS = columns(("entry_id", INT), ("at", ColumnType.DATETIME), ("user", TEXT), ("user_name", TEXT),
-                  ("action", TEXT), ("table", TEXT), ("record_id", TEXT), ("reason", TEXT), ("source", TEXT),
-                  ("protocol_version", TEXT), ("app_version", TEXT), ("old_values", TEXT), ("new_values", TEXT),
-                  ("prev_hash", TEXT), ("hash", TEXT))
+                  ("action", TEXT), ("table", TEXT), ("record_id", TEXT), ("site_id", TEXT), ("reason", TEXT),
+                  ("source", TEXT), ("protocol_version", TEXT), ("app_version", TEXT), ("old_values", TEXT),
+                  ("new_values", TEXT), ("prev_hash", TEXT), ("hash", TEXT))
 
 
 def audit_log_table(entries: Sequence[AuditEntry], arms_shown: bool) -> Table:
@@ -34,9 +34,9 @@ def audit_log_table(entries: Sequence[AuditEntry], arms_shown: bool) -> Table:
     rows = []
     for e in entries:
         secret = secrets.get(e.table_name or "", SECRET_EVENT_KEYS - shown)
-        rows.append([e.id, e.at, e.actor, e.actor_name, e.action, e.table_name, e.record_id, e.reason, e.source,
-                     e.protocol_version, e.app_version, _json(e.old_values, secret), _json(e.new_values, secret),
-                     e.prev_hash, e.hash])
+        rows.append([e.id, e.at, e.actor, e.actor_name, e.action, e.table_name, e.record_id, e.site_id, e.reason,
+                     e.source, e.protocol_version, e.app_version, _json(e.old_values, secret),
+                     _json(e.new_values, secret), e.prev_hash, e.hash])
     return Table(COLUMNS, rows)
 
 

@@ -132,7 +132,9 @@ class ExportService:
         files["manifest.json"] = (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode()
         reason = f"{fmt} export" + (f" for {purpose}" if purpose else "")
         with self.db.write(principal.audit_context(reason=reason)) as s:
-            record_event(s, "export", trial_id=trial_id, details={
+            # one site's export is an entry of that site (its site-scoped monitor sees it)
+            one_site = next(iter(sites)) if sites is not None and len(sites) == 1 else None
+            record_event(s, "export", trial_id=trial_id, site_id=one_site, details={
                 "format": fmt, "arms": manifest["arms"], "sites": manifest["sites"], "patients": manifest["patients"],
                 "files": {f["name"]: f["sha256"] for f in manifest["files"]},
                 **({"purpose": purpose} if purpose else {})})
