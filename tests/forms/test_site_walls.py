@@ -1,5 +1,5 @@
-"""Site walls (ACC-2): a reader whose roles are scoped to one hospital never reads another hospital's patients, on
-any route of the API.
+"""Site walls (ACC-2) and blinding walls (AUD-9): a reader whose roles are scoped to one hospital never reads
+another hospital's patients, and a blinded reader never reads an arm, on any route of the API.
 
 The role matrices check each endpoint by hand; this walks every GET route of ``/openapi.json``, so a route added
 later is covered without anyone remembering to add it. Milan's patient gets a casebook of everything a site can
@@ -11,8 +11,10 @@ the trial's own description, Milan's site id.
 
 from __future__ import annotations
 
+import contextlib
+import csv
 import io
-import re
+import json
 import zipfile
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -96,7 +98,7 @@ def test_acc2_a_site_reader_reads_no_other_sites_patient_on_any_route(walled: Wo
     for user in SITE_READERS:
         headers = walled.headers(user)
         for route in routes:
-            path = re.sub(r"\{(\w+)\}", lambda m: str(milan[m.group(1)]), route)
+            path = route.format(**milan)
             response = walled.client.get(path, headers=headers, params={"trial_id": t.id, "limit": 1000}
                                          if route == "/api/audit" else None)
             assert response.status_code < 500, (user, path, response.text)
@@ -115,3 +117,52 @@ def test_acc2_a_site_reader_reads_no_other_sites_patient_on_any_route(walled: Wo
     assert patient_code(milan["patient_id"]) in own.text
     trail = walled.client.get("/api/audit", params={"trial_id": t.id}, headers=walled.headers("monitor"))
     assert any(m in trail.text for m in markers)
+
+
+BLINDED_READERS = ("coord", "investigator", "monitor", "blinded_stat", "pv")
+ARMS = {"msc", "placebo"}
+
+
+def _arms_named(value: Any, key: str = "") -> list[str]:
+    """Arms a JSON answer gives under a key about arms (``arm``, ``arm_name``, ``arm_<part>``, ...)."""
+    if isinstance(value, dict):
+        return [a for k, v in value.items() for a in _arms_named(v, str(k))]
+    if isinstance(value, list):
+        return [a for v in value for a in _arms_named(v, key)]
+    return [value] if "arm" in key.lower() and isinstance(value, str) and value in ARMS else []
+
+
+def _arms_in_files(files: dict[str, str]) -> list[str]:
+    """Arms in a JSON body, or in an export's CSV columns about arms (ODM's own check: test_exports.py)."""
+    found = []
+    for name, text in files.items():
+        if name == "body":
+            with contextlib.suppress(json.JSONDecodeError):  # an ODM file or a CSV list is not JSON
+                found += _arms_named(json.loads(text))
+        elif name.endswith(".csv"):
+            rows = list(csv.DictReader(io.StringIO(text)))
+            found += [f"{name}:{k}={v}" for r in rows for k, v in r.items() if k and "arm" in k and v in ARMS]
+    return found
+
+
+def test_aud9_a_blinded_reader_reads_no_arm_on_any_route(walled: World):
+    t = walled.trial()
+    milan = _milan_casebook(walled, t)
+    routes = [path for path, ops in walled.client.get("/openapi.json").json()["paths"].items()
+              if "get" in ops and path not in NOT_CALLED | DESCRIBE_THE_TRIAL]
+    pumch = t.patient()
+    leaks = []
+    for user in BLINDED_READERS:
+        ids = {**milan, "patient_id": pumch if user in ("coord", "investigator") else milan["patient_id"]}
+        for route in routes:
+            path = route.format(**ids)
+            response = walled.client.get(path, headers=walled.headers(user), params={"trial_id": t.id, "limit": 1000}
+                                         if route == "/api/audit" else None)
+            assert response.status_code < 500, (user, path, response.text)
+            found = _arms_in_files(_files(response))
+            if found:
+                leaks.append(f"{user} GET {path} -> {response.status_code}: {found[:5]}")
+    assert not leaks, "an arm reached a blinded reader:\n" + "\n".join(leaks)
+    # the walk is not vacuous: the unblinded statistician reads the arms on the same routes
+    allocations = walled.client.get(f"{t.base}/allocations", headers=walled.headers("unblinded_stat"))
+    assert _arms_in_files(_files(allocations))
