@@ -213,7 +213,8 @@ def site_of_entries(world: World, entries: list[AuditEntry]) -> list[tuple[int, 
         for e in entries:
             model = models.get(e.table_name or "")
             table = model.__table__ if model is not None else None
-            row_id = int(e.record_id) if (e.record_id or "").isdigit() else 0  # a trial's record id is its id
+            record = e.record_id or ""
+            row_id = int(record) if record.isdigit() else 0  # a trial's record id is its id
             expected: str | None = None
             if table is None:
                 details = e.new_values or {}

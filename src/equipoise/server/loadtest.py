@@ -144,17 +144,23 @@ Patient = tuple[str, dict[str, Any]]  # (site id, enrolment values)
 
 def run_load(base: str, token: str, trial_id: str, patients: list[Patient], clients: int,
              stop: threading.Event | None = None, timeout: float = 120, tag: str | None = None,
-             one_request: bool = False) -> LoadResult:
+             one_request: bool = False, rate: float | None = None) -> LoadResult:
     """Each client takes the next patient, enrols it, then randomizes it with a fresh idempotency key.
 
     The randomize latency (the request a coordinator waits for) is recorded per call. Idempotency keys are
     ``enrol-<tag>-<n>`` and ``rand-<tag>-<n>``; the tag (random by default) keeps runs on one trial apart.
     With ``one_request`` each patient is enrolled and randomized by one ``enrol-and-randomize`` request (key
     ``rand-<tag>-<n>``), whose latency is recorded.
+
+    By default the clients never pause (a closed loop: the server's pace sets the load). With ``rate``, patients
+    arrive on a fixed schedule, ``rate`` per second (an open loop), and each latency runs from the patient's
+    arrival to the randomization's answer, so time spent waiting for a free client counts too (no coordinated
+    omission: Tene, "How NOT to measure latency", 2015); with two requests it includes the enrolment's.
     """
     run_tag = tag or secrets.token_hex(4)
     lock = threading.Lock()  # guards the client-side work list only; the server sees independent requests
     queue = list(enumerate(patients))
+    arrivals = iter(range(len(patients)))  # the n-th patient taken arrives at n / rate seconds
     latencies: list[float] = []
     acknowledged: list[Acknowledged] = []
     errors: list[str] = []
@@ -168,11 +174,14 @@ def run_load(base: str, token: str, trial_id: str, patients: list[Patient], clie
                     if not queue:
                         return
                     number, (site, values) = queue.pop()
+                    due = None if rate is None else started + next(arrivals) / rate
+                if due is not None:
+                    time.sleep(max(0.0, due - time.perf_counter()))
                 try:
                     key = f"rand-{run_tag}-{number}"
                     if one_request:
                         randomize(client, f"/api/trials/{trial_id}/enrol-and-randomize",
-                                  {"site_id": site, "values": values}, key, site, None)
+                                  {"site_id": site, "values": values}, key, site, None, due)
                         continue
                     status, body = client.post(f"/api/trials/{trial_id}/patients",
                                                {"site_id": site, "values": values}, f"enrol-{run_tag}-{number}")
@@ -181,19 +190,21 @@ def run_load(base: str, token: str, trial_id: str, patients: list[Patient], clie
                             errors.append(f"enrol {number}: {status} {body[:200]!r}")
                         continue
                     pid = int(json.loads(body)["id"])
-                    randomize(client, f"/api/trials/{trial_id}/patients/{pid}/randomize", None, key, site, pid)
+                    randomize(client, f"/api/trials/{trial_id}/patients/{pid}/randomize", None, key, site, pid, due)
                 except (OSError, http.client.HTTPException) as exc:
                     client.close()  # the next request opens a fresh connection
                     with lock:
                         errors.append(f"patient {number}: {type(exc).__name__}")
 
-    def randomize(client: _Client, path: str, payload: object, key: str, site: str, pid: int | None) -> None:
-        """The timed request that randomizes (``pid`` None: one that enrols too, and answers with the id)."""
+    def randomize(client: _Client, path: str, payload: object, key: str, site: str, pid: int | None,
+                  due: float | None) -> None:
+        """The timed request that randomizes (``pid`` None: one that enrols too, and answers with the id), timed
+        from its patient's arrival (``due``) in an open loop."""
         with lock:
             pending.append((-1 if pid is None else pid, key))
-        started = time.perf_counter()
+        sent = time.perf_counter() if due is None else due
         status, body = client.post(path, payload, key)
-        elapsed = (time.perf_counter() - started) * 1000
+        elapsed = (time.perf_counter() - sent) * 1000
         if status != 201:
             with lock:
                 errors.append(f"{path}: {status} {body[:200]!r}")
@@ -208,7 +219,7 @@ def run_load(base: str, token: str, trial_id: str, patients: list[Patient], clie
                                              key, site))
 
     threads = [threading.Thread(target=worker, daemon=True) for _ in range(clients)]
-    started = time.perf_counter()
+    started = time.perf_counter() + (0.05 if rate else 0.0)  # an open loop's first arrival: once all have started
     for thread in threads:
         thread.start()
     for thread in threads:
