@@ -205,11 +205,12 @@ def trial_rows(world: World, trial_id: str) -> dict[str, dict[str, Any]]:
 
 def site_of_entries(world: World, entries: list[AuditEntry]) -> list[tuple[int, str | None, str | None]]:
     """(entry, its site, the site its record says) for each entry: a row's own site, else its patient's (a patient's
-    row is its patient), else none; an event's site or patient named in its details."""
+    row is its patient), else none; an event's site or patient named in its details. A deleted row (an off-study
+    record cancelled) is read from the entry's old values, which hold every column."""
     models = {m.__tablename__: m for m in audited_models()}
     out = []
     with world.db.read() as s:
-        sites = dict(s.execute(select(Patient.id, Patient.site_id)).tuples().all())
+        sites = dict(s.execute(select(Patient.id, Patient.site_id)).all())
         for e in entries:
             model = models.get(e.table_name or "")
             table = model.__table__ if model is not None else None
@@ -221,6 +222,9 @@ def site_of_entries(world: World, entries: list[AuditEntry]) -> list[tuple[int, 
                 expected = details.get("site_id") or sites.get(details.get("patient_id", 0))
             elif e.table_name == "patients":
                 expected = sites.get(row_id)
+            elif e.action == "delete":
+                old = e.old_values or {}
+                expected = old.get("site_id") or sites.get(old.get("patient_id", 0))
             elif "site_id" in table.columns:
                 expected = s.scalar(select(table.c.site_id).where(table.c.id == row_id))
             elif "patient_id" in table.columns:
