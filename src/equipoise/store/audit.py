@@ -205,8 +205,8 @@ def entry_hash(prev_hash: str, fields: Mapping[str, Any]) -> str:
 
 HASHED = ("id", "at", "actor_id", "actor", "action", "table_name", "record_id", "trial_id", "old_values",
           "new_values", "reason", "source", "protocol_version", "prev_hash")
-HASHED_WHEN_SET = ("actor_name", "app_version", "site_id")  # added later: an entry without them hashes as it
-# always did
+# added later: an entry without them hashes as it always did
+HASHED_WHEN_SET = ("actor_name", "app_version", "site_id")
 
 
 def hashed_fields(entry: AuditEntry | Mapping[str, Any]) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session
 
+from equipoise.store.crf_access import visible_sites
 from equipoise.store.db import Database
 from equipoise.store.errors import ForbiddenError
 from equipoise.store.models import AuditEntry, Trial, audited_models
@@ -38,9 +39,10 @@ def read_audit(db: Database, principal: Principal, *, trial_id: str | None = Non
     written before entries named their site (migration 0020)."""
     if not principal.is_admin and (trial_id is None or not principal.can(Action.VIEW_AUDIT, trial_id)):
         raise ForbiddenError("your role does not allow view-audit" + ("" if trial_id else ": give a trial_id"))
-    sites = None if principal.is_admin or trial_id is None else principal.site_filter(Action.VIEW_AUDIT, trial_id)
-    if site_id is not None and sites is not None and site_id not in sites:
-        raise ForbiddenError(f"your role does not allow view-audit at site {site_id}")
+    if trial_id is not None:
+        sites = visible_sites(principal, Action.VIEW_AUDIT, trial_id, site_id)
+    else:  # the admin's whole trail
+        sites = {site_id} if site_id is not None else None
     secrets_by_table = {m.__tablename__: m.__audit_secret__ for m in audited_models()}
     with db.read() as s:
         trials = {t.id: t for t in s.scalars(select(Trial))}
@@ -53,8 +55,6 @@ def read_audit(db: Database, principal: Principal, *, trial_id: str | None = Non
             query = query.where(AuditEntry.record_id == record_id)
         if sites is not None:
             query = query.where(AuditEntry.site_id.in_(sorted(sites)))
-        if site_id is not None:
-            query = query.where(AuditEntry.site_id == site_id)
         if patient_id is not None:
             query = query.where(_subject(s, patient_id))
         if actor is not None:
