@@ -5,7 +5,7 @@ from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "equipoise"
 PURE = ["protocol", "design", "simulate", "allocate", "analyze", "evidence", "report"]
-IO_LAYERS = ("equipoise.store", "equipoise.server", "equipoise.cli")
+IO_LAYERS = ("equipoise.store", "equipoise.evidence_store", "equipoise.server", "equipoise.cli")
 
 
 def imports_of(path: Path) -> set[str]:

@@ -14,6 +14,7 @@ from equipoise.cli.analyze_commands import analyze_app
 from equipoise.cli.audit_commands import audit_app
 from equipoise.cli.backup_commands import backup_app
 from equipoise.cli.design_commands import design_app
+from equipoise.cli.evidence_commands import evidence_app
 from equipoise.cli.export_commands import export_app
 from equipoise.cli.forms_commands import forms_app
 from equipoise.cli.output import error_console
@@ -47,6 +48,7 @@ app.add_typer(backup_app, name="backup")
 app.add_typer(allocation_app, name="allocation")
 app.add_typer(forms_app, name="forms")
 app.add_typer(export_app, name="export")
+app.add_typer(evidence_app, name="evidence")
 
 
 def _show_version(value: bool) -> None:
