@@ -11,19 +11,29 @@ def test_single_arm_json_reports_the_founding_lesson(run_cli, examples):
     assert r.code == 0, r.stderr
     d = json.loads(r.stdout)
     assert d["n_trials"] == 3000
-    assert 0 <= d["probability_all_improved"] <= 0.01
-    assert d["mc_se"]["all_improved"] >= 0
-    claim = next(c for c in d["claims"] if c["key"] == "all_improved")
+    # --effect none leaves the large effect out: no effect against the plausible effect
+    assert [s["label"] for s in d["scenarios"]] == ["no effect", "a plausible effect"]
+    assert 0 <= d["probability_all_improved"]["no effect"] <= 0.01
+    claim = next(c for c in d["scenarios"][0]["claims"] if c["key"] == "all_improved")
     assert claim["upper_95"] <= 0.01
+    assert d["no_effect"]["probability_most_discharged"] > 0.9
 
 
-def test_single_arm_readable_output_says_what_it_means(run_cli, examples, tmp_path):
+def test_single_arm_readable_output_compares_the_effects(run_cli, examples, tmp_path):
     r = run_cli("simulate", "single-arm", examples / "covid19-msc-single-arm.yaml", "-n", "2000", "--plot",
                 tmp_path / "claims.png")
     assert r.code == 0, r.stderr
     assert (tmp_path / "claims.png").stat().st_size > 1000
-    assert "NO treatment effect" in r.stdout
-    assert "Only a concurrent randomized control" in r.stdout.replace("\n", " ")
+    flat = " ".join(r.stdout.split())
+    assert "no effect a plausible effect a large effect" in flat
+    assert "odds ratio 1.3 odds ratio 3" in flat
+    assert "cannot tell them apart" in flat
+    assert "Only a concurrent randomized control" in flat
+    r = run_cli("simulate", "single-arm", examples / "covid19-msc-single-arm.yaml", "-n", "500", "--effect", "or=2",
+                "--plausible", "none", "--json")
+    assert r.code == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert [(s["label"], s["odds_ratio"]) for s in d["scenarios"]] == [("no effect", 1.0), ("a large effect", 2.0)]
 
 
 def test_protocol_fixed_design_type_one_error(run_cli, examples, tmp_path):

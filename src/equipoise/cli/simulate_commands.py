@@ -41,7 +41,7 @@ def _progress(enabled: bool, what: str) -> Iterator[Any]:
         yield hook
 
 
-def _effect_or(text: str) -> tuple[float, float]:
+def _effect_or(text: str, option: str = "--effect") -> tuple[float, float]:
     from equipoise.simulate.protocol import Effect
 
     effect = Effect.parse(text)
@@ -49,7 +49,8 @@ def _effect_or(text: str) -> tuple[float, float]:
         return 1.0, 1.0
     if effect.kind == "or" and effect.value is not None:
         return effect.value, 1.0
-    raise UserError(f"--effect {text!r}: a single-arm simulation takes none or or=VALUE")
+    raise UserError(f"{option} {text!r}: a single-arm simulation takes none or or=VALUE (an odds ratio on the "
+                    "daily transitions of the WHO scale)")
 
 
 def _save(fig: Any, path: Path | None) -> None:
@@ -65,27 +66,41 @@ def _save(fig: Any, path: Path | None) -> None:
 @simulate_app.command("single-arm")
 def single_arm(
     file: Path = typer.Argument(..., help="Protocol file of a single-arm study (enrolment.target.composition)."),
-    effect: str = typer.Option("none", "--effect", help="none, or or=VALUE (odds ratio on daily transitions)."),
-    harm: float = typer.Option(1.0, "--harm", help="Odds ratio on the daily risk of death (harm), 1 = none."),
-    n_trials: int | None = TrialsOption,
+    effect: str = typer.Option("or=3", "--effect", help="The large (claimed) effect set against no effect: or=VALUE, "
+                               "an odds ratio on every daily transition of the WHO scale (not an outcome odds "
+                               "ratio); none leaves it out."),
+    plausible: str = typer.Option("or=1.3", "--plausible", help="A plausible effect, the size randomized trials of "
+                                  "COVID-19 therapies found: or=VALUE on the daily transitions; none leaves it out."),
+    harm: float = typer.Option(1.0, "--harm", help="Odds ratio on the daily risk of death (harm) with the therapy, "
+                               "1 = none."),
+    n_trials: int | None = typer.Option(None, "--n-trials", "-n", help="Simulated studies per effect (default "
+                                        "10000).", min=1),
     seed: int = SeedOption,
     natural_history: str = NaturalHistoryOption,
     scheduler: str | None = SchedulerOption,
     plot: Path | None = PlotOption,
     as_json: bool = JsonOption,
 ) -> None:
-    """How often would each claim of an uncontrolled study come true if the therapy did nothing?"""
+    """The claim check: what a single-arm study would show with no effect, a plausible effect and a large one,
+    side by side, and so what a claim such as 'all 31 improved' can and cannot tell."""
+    from equipoise.simulate.claim_check import Scenario, check_claim
     from equipoise.simulate.natural_history import load_natural_history
-    from equipoise.simulate.single_arm import simulate_single_arm, single_arm_design_from_protocol
+    from equipoise.simulate.single_arm import single_arm_design_from_protocol
 
     if harm <= 0:
         raise UserError("--harm must be positive")
     model = load_natural_history(natural_history)
     design = single_arm_design_from_protocol(load_protocol(file), model)
-    odds, _ = _effect_or(effect)
+    scenarios = [Scenario("no effect", 1.0)]
+    plausible_or, _ = _effect_or(plausible, "--plausible")
+    large_or, _ = _effect_or(effect, "--effect")
+    if plausible_or != 1 or harm != 1:
+        scenarios.append(Scenario("a plausible effect", plausible_or, harm))
+    if large_or != 1 or harm != 1:
+        scenarios.append(Scenario("a large effect", large_or, harm))
     with _progress(not as_json, "simulating studies") as hook:
-        result = simulate_single_arm(design, model, odds_ratio=odds, harm=harm, n_trials=n_trials or 20000,
-                                     seed=seed, scheduler=scheduler, progress=hook)
+        result = check_claim(design, model, scenarios, n_trials=n_trials or 10000, seed=seed, scheduler=scheduler,
+                             progress=hook)
     if as_json:
         print_json(result.to_dict())
     else:

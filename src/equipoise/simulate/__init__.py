@@ -1,7 +1,8 @@
 """Simulate: virtual COVID-19 patients and the operating characteristics of any trial design.
 
 - ``natural_history``: a daily WHO-scale state model calibrated to RECOVERY, ACTT-1 and China CDC figures.
-- ``simulate_single_arm``: how often an uncontrolled study's claims come true with no effect.
+- ``simulate_single_arm``: how often an uncontrolled study's claims come true with no effect (or a given one).
+- ``check_claim``: the claim check, the same single-arm study with no effect and with real effects side by side.
 - ``simulate_group_sequential``: two-arm fixed and group-sequential designs (binary, normal, ordinal,
   survival), validated against rpact's getSimulation* functions.
 - ``simulate_platform``: Bayesian adaptive multi-arm platforms (adaptr's feature set).
@@ -9,6 +10,7 @@
 Every simulation is reproducible from one seed and runs unchanged on a Dask cluster (``scheduler=``).
 """
 
+from equipoise.simulate.claim_check import ClaimCheck, Scenario, check_claim
 from equipoise.simulate.endpoints import BinaryEndpoint, NormalEndpoint, OrdinalEndpoint, SurvivalEndpoint
 from equipoise.simulate.engine import run_chunks
 from equipoise.simulate.generators import Binary, Normal, PiecewiseExponential, exponential, piecewise_exponential
@@ -22,6 +24,7 @@ from equipoise.simulate.single_arm import SingleArmDesign, SingleArmResult, simu
 __all__ = [
     "Binary",
     "BinaryEndpoint",
+    "ClaimCheck",
     "Effect",
     "NaturalHistory",
     "Normal",
@@ -33,10 +36,12 @@ __all__ = [
     "PlatformDesign",
     "PlatformResult",
     "PowerCurve",
+    "Scenario",
     "SequentialPlan",
     "SingleArmDesign",
     "SingleArmResult",
     "SurvivalEndpoint",
+    "check_claim",
     "exponential",
     "load_natural_history",
     "piecewise_exponential",

@@ -215,19 +215,25 @@ class SingleArmResult:
 def _meaning(r: SingleArmResult) -> str:
     all_improved = r.claim("all_improved").probability
     typical = r.expected["improved"] / r.design.n_patients
+    if r.odds_ratio != 1 or r.harm != 1:
+        # the figures above are WITH the effect; what no effect gives is the claim check's comparison
+        return (f"What it means: with this effect, {100 * typical:.0f}% of such patients improve by day "
+                f"{r.design.claim_day} and 'all {r.design.n_patients} improved' happens in {100 * all_improved:.2f}% "
+                "of studies. Set it against the same study with no effect (`equipoise simulate single-arm` "
+                "compares them side by side): a single-arm study tells a real effect from the natural course only "
+                "when the two differ by more than the study's own chance variation.")
     text = (f"What it means: without any effect, {100 * typical:.0f}% of such patients improve on their own, so "
             "improvement in an uncontrolled study is mostly the disease's natural course. ")
-    if r.odds_ratio == 1 and r.harm == 1:
-        if all_improved >= 0.05:
-            text += (f"'All {r.design.n_patients} improved' happens in {100 * all_improved:.1f}% of studies of an "
-                     "inactive therapy: it is no evidence of benefit.")
-        else:
-            how_often = (f"in only {100 * all_improved:.2f}% of" if all_improved > 0
-                         else f"in none of the {r.n_trials:,} simulated")
-            text += (f"'All {r.design.n_patients} improved' happens {how_often} studies of an inactive therapy "
-                     "with these patients; but a single-arm study cannot tell a real effect from the selection of "
-                     "patients, loose definitions of improvement or selective reporting. Only a concurrent "
-                     "randomized control can.")
+    if all_improved >= 0.05:
+        text += (f"'All {r.design.n_patients} improved' happens in {100 * all_improved:.1f}% of studies of an "
+                 "inactive therapy: it is no evidence of benefit.")
+    else:
+        how_often = (f"in only {100 * all_improved:.2f}% of" if all_improved > 0
+                     else f"in none of the {r.n_trials:,} simulated")
+        text += (f"'All {r.design.n_patients} improved' happens {how_often} studies of an inactive therapy "
+                 "with these patients, and rarely with a real effect too: a single-arm study cannot tell a real "
+                 "effect from the selection of patients, loose definitions of improvement or selective reporting. "
+                 "Only a concurrent randomized control can.")
     return text
 
 
