@@ -67,12 +67,41 @@ def test_platform_and_calibration_commands(run_cli):
     assert json.loads(r.stdout)["all_ok"] is True
 
 
-def test_curve_command(run_cli, examples, tmp_path):
+def test_curve_command_labels_its_table(run_cli, examples, tmp_path):
     r = run_cli("simulate", "curve", examples / "covid19-platform.yaml", "--effect", "p=0.2,0.16", "-n", "2000",
                 "--plot", tmp_path / "curve.png")
     assert r.code == 0, r.stderr
-    assert "rejection" in r.stdout
+    flat = " ".join(r.stdout.split())
+    for phrase in ("dexamethasone vs usual_care", "outcome death_day28", "2,000 simulated trials per effect",
+                   "risk of the outcome in the experimental arm", "P(reject H0)", "type I error", "power"):
+        assert phrase in flat, phrase
+    rows = [line.split() for line in r.stdout.splitlines() if line.strip().startswith(("0.2 ", "0.16 "))]
+    assert [row[3] for row in rows] == ["type", "power"]  # p = the control risk is no effect: type I error
     assert (tmp_path / "curve.png").exists()
+    r = run_cli("simulate", "curve", examples / "covid19-platform.yaml", "--effect", "or=1,1.3", "-n", "300",
+                "--natural-history", "covid19", "--population", "recovery-oxygen", "--json")
+    assert r.code == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert d["n_trials_per_effect"] == 300
+    assert d["comparison"] == "dexamethasone vs usual_care"
+    assert d["null_hypothesis_true"] == [True, False]
+    assert "daily transition" in d["effect_meaning"]
+
+
+def test_odds_ratio_says_which_every_time(run_cli, examples):
+    """or= is a daily-transition odds ratio with --natural-history and an outcome odds ratio without it."""
+    r = run_cli("simulate", "protocol", examples / "covid19-msc-rct.yaml", "--effect", "or=1.3", "-n", "200")
+    assert r.code == 0, r.stderr
+    assert "odds ratio of the outcome" in r.stdout
+    r = run_cli("simulate", "protocol", examples / "covid19-platform.yaml", "--natural-history", "covid19",
+                "--population", "recovery-oxygen", "--effect", "or=1.3", "-n", "200", "--json")
+    assert r.code == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert "daily transition of the WHO scale" in d["scenario"]["effect_meaning"]
+    assert any("outcome odds ratio of" in n for n in d["notes"])
+    for command in ("protocol", "curve", "single-arm"):
+        help_text = " ".join(run_cli("simulate", command, "--help").stdout.split())
+        assert "daily transition" in help_text, command
 
 
 @pytest.mark.parametrize("args", [

@@ -112,7 +112,9 @@ def single_arm(
 @simulate_app.command("protocol")
 def protocol(
     file: Path = typer.Argument(..., help="Protocol file with an analysis plan and a control arm."),
-    effect: str = typer.Option("assumed", "--effect", help="none, assumed, or or=/hr=/rd=/p=/delta=VALUE."),
+    effect: str = typer.Option("assumed", "--effect", help="none, assumed, or or=/rr=/hr=/rd=/p=/delta=VALUE. or= is "
+                               "an outcome odds ratio, but with --natural-history an odds ratio on every daily "
+                               "transition of the WHO scale (the only effect a natural history takes)."),
     n_trials: int | None = TrialsOption,
     seed: int = SeedOption,
     natural_history: str | None = typer.Option(
@@ -144,13 +146,23 @@ def protocol(
 @simulate_app.command("curve")
 def curve(
     file: Path = typer.Argument(..., help="Protocol file with an analysis plan and a control arm."),
-    effect: str = typer.Option(..., "--effect", help="NAME=V1,V2,... e.g. or=1,1.2,1.4,1.6 or hr=1,0.8,0.7."),
-    n_trials: int | None = TrialsOption,
+    effect: str = typer.Option(..., "--effect", help="NAME=V1,V2,... e.g. or=1,1.2,1.4,1.6 or hr=1,0.8,0.7 or "
+                               "p=0.2,0.18 (experimental arm's risk). or= is an outcome odds ratio, but with "
+                               "--natural-history an odds ratio on every daily transition of the WHO scale."),
+    n_trials: int | None = typer.Option(None, "--n-trials", "-n", help="Simulated trials per effect (default 5000).",
+                                        min=1),
     seed: int = SeedOption,
+    natural_history: str | None = typer.Option(
+        None, "--natural-history", help="Generate outcomes from virtual patients (e.g. covid19); the effect is then "
+        "or=, an odds ratio on every daily transition."),
+    population: str = typer.Option("actt1-placebo", "--population",
+                                   help="Natural-history population enrolled (with --natural-history)."),
     plot: Path | None = PlotOption,
     as_json: bool = JsonOption,
 ) -> None:
-    """Power (rejection probability) and expected sample size against the true effect."""
+    """Power (the probability of rejecting H0; the type I error at no effect) and expected sample size of the
+    protocol's primary comparison against the true effect, with how many trials each point is."""
+    from equipoise.simulate.natural_history import load_natural_history
     from equipoise.simulate.protocol import power_curve
 
     name, _, values = effect.partition("=")
@@ -160,7 +172,11 @@ def curve(
         raise UserError(f"--effect {effect!r}: expected NAME=V1,V2,... with numbers") from None
     if not numbers:
         raise UserError(f"--effect {effect!r}: expected NAME=V1,V2,...")
-    result = power_curve(load_protocol(file), name.strip().lower(), numbers, n_trials=n_trials or 5000, seed=seed)
+    model = load_natural_history(natural_history) if natural_history else None
+    pop = model.population(name=population) if model is not None else None
+    with _progress(not as_json, "simulating trials") as hook:
+        result = power_curve(load_protocol(file), name.strip().lower(), numbers, natural_history=model,
+                             population=pop, n_trials=n_trials or 5000, seed=seed, progress=hook)
     if as_json:
         print_json(result.to_dict())
     else:

@@ -178,8 +178,11 @@ class OperatingCharacteristics:
 
     def __str__(self) -> str:
         what = "type I error" if self.null else "power"
+        shown = {k: v for k, v in self.scenario.items() if k != "effect_meaning"}
         lines = [
-            f"{self.n_trials:,} simulated trials ({', '.join(f'{k}={v}' for k, v in self.scenario.items())})",
+            f"{self.n_trials:,} simulated trials ({', '.join(f'{k}={v}' for k, v in shown.items())})",
+            *([f"  effect {shown.get('effect', '')}: {self.scenario['effect_meaning']}"]
+              if "effect_meaning" in self.scenario else []),
             f"  {what}: {self.rejection_probability:.4f} (Monte Carlo SE {self.mc_se:.4f})"
             + (f"  [nominal alpha {self.plan.alpha}]" if self.null and self.plan.alpha else ""),
         ]

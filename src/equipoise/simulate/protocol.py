@@ -43,6 +43,25 @@ EFFECT_HELP = ("none, assumed (the protocol's design assumptions), or NAME=VALUE
                "difference)")
 
 
+def effect_meaning(kind: str, natural_history: bool = False) -> str:
+    """What an effect NAME means, said every time: ``or`` is an odds ratio on the daily transitions of the WHO
+    scale with a natural history, and an odds ratio of the outcome itself without one."""
+    if kind == "or":
+        return ("odds ratio on every daily transition of the WHO scale (proportional odds on the virtual patients' "
+                "days), not an odds ratio of the outcome" if natural_history else
+                "odds ratio of the outcome, experimental vs control (for an ordinal outcome the common "
+                "proportional odds ratio), not a daily-transition odds ratio")
+    return {
+        "none": "no effect (the null hypothesis is true)",
+        "assumed": "the effect of the protocol's design assumptions (analysis.primary.assumptions)",
+        "rr": "risk ratio of the outcome, experimental / control",
+        "hr": "hazard ratio, experimental / control",
+        "rd": "risk difference of the outcome, experimental - control",
+        "p": "risk of the outcome in the experimental arm (the control arm keeps the protocol's assumed risk)",
+        "delta": "difference in means, experimental - control",
+    }.get(kind, kind)
+
+
 @dataclass(frozen=True)
 class Effect:
     kind: str  # none | assumed | or | rr | hr | rd | p | delta
@@ -150,7 +169,8 @@ def build(protocol: Protocol, effect: Effect, natural_history: NaturalHistory | 
     exp_arm, ctrl_arm, ratio, notes = _arms(protocol)
     planned = _planned(protocol, plan, (exp_arm, ctrl_arm))
     scenario: dict[str, Any] = {"protocol": protocol.trial.id, "comparison": f"{exp_arm} vs {ctrl_arm}",
-                                "outcome": outcome.id, "method": primary.method.value, "effect": str(effect)}
+                                "outcome": outcome.id, "method": primary.method.value, "effect": str(effect),
+                                "effect_meaning": effect_meaning(effect.kind, natural_history is not None)}
     null = effect.kind == "none"
     lower_better = outcome.better is Better.LOWER
     if natural_history is not None:
@@ -192,6 +212,7 @@ def build(protocol: Protocol, effect: Effect, natural_history: NaturalHistory | 
         endpoint = NormalEndpoint(delta, a.sd, planned, ratio, higher_is_better=not lower_better)
     else:
         endpoint = _survival_endpoint(protocol, effect, plan, lower_better)
+    null = null or abs(endpoint.true_effect) < 1e-12  # e.g. p=<the control risk> is no effect too
     if primary.covariates or primary.strata:
         notes.append("covariate adjustment and stratification are not simulated: the unadjusted test is used "
                      "(conservative when the covariates are prognostic)")
@@ -282,6 +303,11 @@ def _natural_history_endpoint(outcome: Outcome, method: AnalysisMethod, effect: 
         else:
             raise UserError(f"outcome {outcome_id}: the natural history gives death, discharge, improvement and "
                             "CT improvement; name the event accordingly or use the design assumptions")
+        if odds != 1 and 0 < pc < 1 and 0 < pt < 1:
+            outcome_or = (pt / (1 - pt)) / (pc / (1 - pc))
+            notes.append(f"the daily-transition odds ratio {odds:g} gives {outcome_id} risks {pc:.3f} (control) and "
+                         f"{pt:.3f} (experimental): a risk ratio of {pt / pc:.3f} and an outcome odds ratio of "
+                         f"{outcome_or:.3f}")
         return binary_endpoint(float(pc), float(pt), planned, ratio, lower_better, method, notes)
     raise UserError(f"outcome {outcome_id}: a natural-history simulation supports ordinal (WHO scale), binary and "
                     "time-to-event outcomes; use the design assumptions for this one")
@@ -355,7 +381,8 @@ def _with_true_po_effect(endpoint: OrdinalEndpoint, ctrl: np.ndarray, trt: np.nd
                       projected)
 
 
-__all__ = ["EFFECT_HELP", "Effect", "ProtocolSimulation", "build", "plan_for", "po_treatment_distribution"]
+__all__ = ["EFFECT_HELP", "Effect", "ProtocolSimulation", "build", "effect_meaning", "plan_for",
+           "po_treatment_distribution"]
 
 
 def simulate_protocol(protocol: Protocol, effect: Effect, *, natural_history: NaturalHistory | None = None,
@@ -371,13 +398,26 @@ def simulate_protocol(protocol: Protocol, effect: Effect, *, natural_history: Na
 
 def power_curve(protocol: Protocol, kind: str, values: list[float], *, natural_history: NaturalHistory | None = None,
                 population: Population | None = None, n_trials: int = 5000, seed: int | None = 20200316,
-                scheduler: Any = None) -> Any:
+                scheduler: Any = None, progress: Any = None) -> Any:
     """Rejection probability and expected sample size over a range of effects (common random numbers: the
-    same seed at every effect)."""
+    same seed at every effect). ``progress(done, total)`` counts trials over all effects."""
     from equipoise.simulate.plots import PowerCurve
 
-    results = [simulate_protocol(protocol, Effect.parse(f"{kind}={v}"), natural_history=natural_history,
-                                 population=population, n_trials=n_trials, seed=seed, scheduler=scheduler)
-               for v in values]
+    results = []
+    for i, v in enumerate(values):
+        def hook(done: int, total: int, offset: int = i * n_trials) -> None:
+            if progress is not None:
+                progress(offset + done, len(values) * n_trials)
+
+        results.append(simulate_protocol(protocol, Effect.parse(f"{kind}={v}"), natural_history=natural_history,
+                                         population=population, n_trials=n_trials, seed=seed, scheduler=scheduler,
+                                         progress=hook))
+    first = results[0]
     return PowerCurve(kind, values, [r.rejection_probability_futility_obeyed for r in results],
-                      [r.mc_se for r in results], [r.expected_n for r in results])
+                      [r.mc_se for r in results], [r.expected_n for r in results],
+                      protocol=protocol.trial.id, comparison=first.scenario["comparison"],
+                      outcome=first.scenario["outcome"], method=first.scenario["method"], n_trials=n_trials,
+                      effect_meaning=effect_meaning(kind, natural_history is not None),
+                      null=[r.null for r in results], alpha=first.plan.alpha,
+                      futility=first.plan.lower is not None, looks=first.plan.looks,
+                      events=[r.expected_events for r in results])
