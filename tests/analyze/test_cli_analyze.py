@@ -31,6 +31,22 @@ def test_binary_json_fields(run_cli, sim_csv, ref):
     assert "favour msc" in d["direction"]
 
 
+def test_binary_says_how_many_patients_a_missing_outcome_left_out(run_cli):
+    """The demo has 5 patients without a day-28 vital status: the text and the JSON say so, by arm."""
+    df = pd.read_csv(DEMO)
+    missing = df.loc[df["died"].isna(), "arm"].value_counts().to_dict()
+    out = run_cli("analyze", "binary", "--data", DEMO, "--outcome", "died", "--control", "placebo")
+    assert out.code == 0, out.stderr
+    by_arm = ", ".join(f"{arm} {missing[arm]}" for arm in ("msc", "placebo") if missing.get(arm))
+    assert f"{len(df) - sum(missing.values())} patients analysed; {sum(missing.values())} with a missing outcome " \
+           f"excluded ({by_arm})" in out.stdout
+    d = json.loads(run_cli("analyze", "binary", "--data", DEMO, "--outcome", "died", "--control", "placebo",
+                           "--json").stdout)
+    assert d["n_missing"] == sum(missing.values()) == 5
+    assert d["n_missing_by_arm"] == {arm: int(missing.get(arm, 0)) for arm in ("msc", "placebo")}
+    assert d["n_analysed"] == len(df) - 5
+
+
 def test_ordinal_json_fields_and_posterior(run_cli, sim_csv, ref):
     out = run_cli("analyze", "ordinal", "--data", sim_csv, "--outcome", "who_day28", "--arm", "arm", "--control",
                   "placebo", "--covariates", "severity,age", "--scale", "who-cps", "--better", "lower",

@@ -256,10 +256,13 @@ class BinaryResult:
     logistic: LogisticFit | None = None
     n_missing: int = 0
     notes: tuple[str, ...] = field(default=())
+    missing_by_arm: dict[str, int] = field(default_factory=dict)
+    missing_reason: str = "a missing outcome"
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "analysis": "binary", "outcome": self.outcome, "experimental": self.experimental,
+            "analysis": "binary", "n_analysed": sum(a.n for a in self.arms), "n_missing_by_arm": self.missing_by_arm,
+            "missing_reason": self.missing_reason, "outcome": self.outcome, "experimental": self.experimental,
             "control": self.control, "arms": [a.to_dict() for a in self.arms],
             "risk_difference": self.risk_difference.to_dict(), "risk_ratio": self.risk_ratio.to_dict(),
             "odds_ratio": self.odds_ratio.to_dict(), "interval": self.interval, "direction": self.direction,
@@ -275,6 +278,10 @@ class BinaryResult:
         lines = [f"Binary outcome {self.outcome}: {self.experimental} vs {self.control}",
                  f"  {e.arm}: {e.events}/{e.n} ({fmt(100 * e.proportion, 1)}%)",
                  f"  {c.arm}: {c.events}/{c.n} ({fmt(100 * c.proportion, 1)}%)"]
+        if self.n_missing:
+            by_arm = ", ".join(f"{arm} {k}" for arm, k in self.missing_by_arm.items() if k)
+            lines.append(f"  {e.n + c.n} patients analysed; {self.n_missing} with {self.missing_reason} excluded"
+                         + (f" ({by_arm})" if by_arm else ""))
         if self.strata:
             k = self.stratified.strata if self.stratified else 0
             lines.append(f"  stratified by {', '.join(self.strata)} (Mantel–Haenszel, {k} strata)")

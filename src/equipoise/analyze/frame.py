@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -49,15 +50,20 @@ def analyze_binary(df: pd.DataFrame, *, outcome: str, arm: str, control: str, ex
     sub, exp_arm = _two_arms(df, arm, control, experimental, what)
     y = binary_column(sub, outcome, what)
     keep, n_missing = _complete(sub, y, covariates, what)
+    sub_all = sub
     sub = sub.loc[keep].reset_index(drop=True)
     y = y[keep]
     _need_both_arms(sub, arm, exp_arm, control, outcome, what)
     strata_arr = strata_keys(sub, strata, what) if strata else None
     cov = covariate_design(sub, covariates, what) if covariates else None
-    return compare_binary(y, sub[arm].astype(str).to_numpy(), experimental=exp_arm, control=control,
+    dropped = sub_all[arm].astype(str).to_numpy()[~keep]
+    by_arm = {name: int((dropped == name).sum()) for name in (exp_arm, control)}
+    result = compare_binary(y, sub[arm].astype(str).to_numpy(), experimental=exp_arm, control=control,
                           outcome=outcome, strata=strata_arr, strata_names=tuple(strata),
                           covariates=cov.matrix if cov else None, covariate_names=cov.names if cov else (),
                           interval=interval, conf_level=conf_level, better=better, n_missing=n_missing)
+    reason = "a missing outcome or covariate" if covariates else "a missing outcome"
+    return replace(result, missing_by_arm=by_arm, missing_reason=reason)
 
 
 def analyze_ordinal(df: pd.DataFrame, *, outcome: str, arm: str, control: str, experimental: str | None = None,
