@@ -162,3 +162,30 @@ def test_a_look_with_one_arm_only_is_named(run_cli, tmp_path):
     assert out.stderr.startswith("look 1 (")
     assert "choose later look dates or fewer looks" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_mesoblast_like_protocol_gives_and_explains_the_design_effect(run_cli, tmp_path):
+    """The protocol's assumptions (40% -> 22.8% mortality) give the design effect the README used to type by hand,
+    and the output says what it is, on which scale and where it came from; --plot draws the bounds and the Z path."""
+    from tests.conftest import EXAMPLES
+
+    typed = run_cli("analyze", "interim", "--looks", EXAMPLES / "mesoblast-like-interim.csv", "--design",
+                    EXAMPLES / "mesoblast-like-design.json", "--better", "lower", "--design-effect", "0.172", "--json")
+    picture = tmp_path / "interim.png"
+    out = run_cli("analyze", "interim", "--looks", EXAMPLES / "mesoblast-like-interim.csv", "--protocol",
+                  EXAMPLES / "mesoblast-like.yaml", "--json", "--plot", picture)
+    assert out.code == 0, out.stderr
+    d, t = json.loads(out.stdout), json.loads(typed.stdout)
+    assert d["decision"] == t["decision"] == "stop for futility"
+    assert d["conditional_power"]["design_effect"] == pytest.approx(t["conditional_power"]["design_effect"])
+    note = next(n for n in d["notes"] if n.startswith("design effect"))
+    for phrase in ("risk difference 0.172", "MESOBLAST-LIKE-ARDS's analysis.primary.assumptions", "p_control 0.4",
+                   "p_treatment 0.228", "the effect the trial was sized for", "if that were the true effect"):
+        assert phrase in note, phrase
+    assert any("given by --design-effect" in n for n in t["notes"])
+    assert picture.stat().st_size > 5000
+    bare = run_cli("analyze", "interim", "--looks", EXAMPLES / "mesoblast-like-interim.csv", "--design",
+                   EXAMPLES / "mesoblast-like-design.json", "--better", "lower")
+    assert "no design effect" in bare.stdout
+    help_text = " ".join(run_cli("analyze", "interim", "--help").stdout.split())
+    assert "the effect the trial was sized for" in help_text.lower()

@@ -5,7 +5,8 @@ import pytest
 from equipoise.protocol import ArmRole, OutcomeType, RandomizationMethod, Severity, load_protocol, validate_file
 
 
-@pytest.mark.parametrize("name", ["covid19-msc-single-arm.yaml", "covid19-msc-rct.yaml", "covid19-platform.yaml"])
+@pytest.mark.parametrize("name", ["covid19-msc-single-arm.yaml", "covid19-msc-rct.yaml", "covid19-platform.yaml",
+                                  "mesoblast-like.yaml"])
 def test_every_example_is_valid(examples, name):
     report = validate_file(examples / name)
     assert report.valid, str(report)

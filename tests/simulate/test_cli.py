@@ -133,3 +133,17 @@ def test_protocol_time_to_discharge_from_virtual_patients(run_cli, examples, tmp
     assert d["power"] > 0.7
     assert d["expected_events"] > 0
     assert any("virtual patients' paths" in n for n in d["notes"])
+
+
+def test_mesoblast_like_protocol_can_be_simulated(run_cli, examples):
+    """examples/mesoblast-like.yaml is the design of mesoblast-like-design.json as a protocol file."""
+    design = json.loads((examples / "mesoblast-like-design.json").read_text(encoding="utf-8"))
+    r = run_cli("simulate", "protocol", examples / "mesoblast-like.yaml", "--effect", "none", "-n", "3000", "--json")
+    assert r.code == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert d["design"]["information_rates"] == design["information_rates"]
+    assert d["scenario"]["comparison"] == "remestemcel vs placebo"
+    assert abs(d["type_i_error"] - 0.025) < 4 * d["mc_se"]
+    r = run_cli("simulate", "protocol", examples / "mesoblast-like.yaml", "-n", "2000", "--json")
+    assert r.code == 0, r.stderr
+    assert json.loads(r.stdout)["power"] > 0.8  # sized for 240, the protocol's target is 300

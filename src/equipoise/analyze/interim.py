@@ -270,9 +270,27 @@ def final_inference(looks: Sequence[LookData], upper: Sequence[float], alpha: fl
     return FinalInference(m, p, solve(0.5), solve(a), solve(1 - a), 1 - 2 * a)
 
 
+MEASURE_NAMES = {"risk_difference": "risk difference", "risk_ratio": "risk ratio", "odds_ratio": "odds ratio",
+                 "hazard_ratio": "hazard ratio", "effect": "effect"}
+
+
+def design_effect_text(theta: float, measure: str, log_scale: bool, source: str | None) -> str:
+    """What the design effect is, on which scale, and where it came from (said wherever it is used)."""
+    name = MEASURE_NAMES.get(measure, measure.replace("_", " "))
+    shown = fmt(math.exp(theta)) if log_scale else fmt(theta)
+    scale = (f"{name} {shown} (log {theta:.4g}), oriented so that above 1 favours experimental" if log_scale else
+             f"{name} {shown}, oriented so that positive values favour experimental")
+    return (f"design effect: {scale}, {source or 'as given'}: the effect the trial was sized for. Conditional power "
+            "under it is the probability of crossing an efficacy bound at a later look, given the data so far, if "
+            "that were the true effect")
+
+
 def monitor(plan: MonitoringPlan, looks: Sequence[LookData], *, theta_design: float | None = None,
-            cp_futility: float | None = None, measure: str = "effect", log_scale: bool = False) -> InterimResult:
-    """The decision at the latest of ``looks`` (all looks so far, in order)."""
+            cp_futility: float | None = None, measure: str = "effect", log_scale: bool = False,
+            theta_design_source: str | None = None) -> InterimResult:
+    """The decision at the latest of ``looks`` (all looks so far, in order). ``theta_design`` is the effect the
+    trial was sized for on the monitored scale (oriented, log for ratios), ``theta_design_source`` where it came
+    from (said in the notes)."""
     if not looks:
         raise UserError("interim: no look to analyse")
     planned = list(plan.information_rates)
@@ -355,6 +373,11 @@ def monitor(plan: MonitoringPlan, looks: Sequence[LookData], *, theta_design: fl
         reasons.append("no boundary is crossed")
     rci = tuple((lk.estimate - upper[i] * lk.se, lk.estimate + upper[i] * lk.se) for i, lk in enumerate(looks))
     del a
+    if theta_design is not None and not final_look:
+        notes.append(design_effect_text(theta_design, measure, log_scale, theta_design_source))
+    elif theta_design is None and not final_look:
+        notes.append("no design effect: conditional power is given under the current estimate only (give "
+                     "--design-effect, or a protocol whose analysis.primary.assumptions state the effect)")
     return InterimResult(k, K, decision, tuple(reasons), tuple(looks), tuple(rates), tuple(planned), tuple(upper),
                          tuple(lower), rci, cp_d, cp_o, pp, theta_design, final, plan, measure, log_scale,
                          tuple(notes))

@@ -76,6 +76,28 @@ def design_effect(protocol: Protocol) -> float | None:
     return None
 
 
+def design_effect_source(protocol: Protocol) -> str:
+    """Where :func:`design_effect` read the effect: the protocol's assumptions, named."""
+    plan = protocol.analysis
+    a = plan.primary.assumptions if plan is not None else None
+    if plan is None or a is None:
+        return "from the protocol"
+    stated = {k: v for k, v in (("p_control", a.p_control), ("p_treatment", a.p_treatment),
+                                ("odds_ratio", a.odds_ratio), ("hazard_ratio", a.hazard_ratio)) if v is not None}
+    return (f"from {protocol.trial.id}'s analysis.primary.assumptions ("
+            + ", ".join(f"{k} {v:g}" for k, v in stated.items()) + f"; method {plan.primary.method.value})")
+
+
+def risk_difference_design_effect(protocol: Protocol, better: str | None) -> float | None:
+    """The design effect on the risk-difference scale a table of binary counts is monitored on, oriented by
+    ``better`` (fewer events better: control minus experimental risk)."""
+    plan = protocol.analysis
+    a = plan.primary.assumptions if plan is not None else None
+    if a is None or a.p_control is None or a.p_treatment is None or better not in ("lower", "higher"):
+        return None
+    return (-1.0 if better == "lower" else 1.0) * (a.p_treatment - a.p_control)
+
+
 def looks_from_protocol(protocol: Protocol, df: pd.DataFrame, *, look_column: str = "look", arm: str = "arm",
                         max_information: float | None = None, planned_n: int | None = None) -> ProtocolLooks:
     """Analyse the primary comparison on the patients of looks 1..k for each look k in ``look_column``.

@@ -301,11 +301,16 @@ def interim(
     futility_gamma: float | None = typer.Option(None, "--futility-gamma"),
     binding: bool = typer.Option(False, "--binding", help="Futility bounds are binding."),
     beta: float = typer.Option(0.2, "--beta", help="Type II error for beta-spending futility bounds."),
-    theta_design: float | None = typer.Option(None, "--design-effect", help="Effect the trial was sized for, on the "
-                                              "monitoring scale (log ratio or difference; positive = benefit)."),
+    theta_design: float | None = typer.Option(
+        None, "--design-effect", help="The effect the trial was sized for, for the conditional power 'under the design "
+        "effect' (the chance of crossing a later efficacy bound if it were the true effect). On the monitored scale, "
+        "positive = benefit: a risk difference for a table of counts (mortality 40% -> 22.8% is 0.172), else the log "
+        "odds/risk/hazard ratio or the difference. Default: from the protocol's analysis.primary.assumptions."),
     cp_futility: float | None = typer.Option(None, "--cp-futility", help="Also stop for futility when conditional "
                                              "power under the design effect is below this (e.g. 0.1)."),
     better: str | None = BetterOpt,
+    plot: Path | None = typer.Option(None, "--plot", help="Also write the boundary plot with the observed Z path "
+                                     "(PNG, SVG or PDF)."),
     as_json: bool = JsonOption,
 ) -> None:
     """The decision at the current look (continue / stop for efficacy / stop for futility) with its reasons.
@@ -316,7 +321,13 @@ def interim(
     a summary --looks table.
     """
     from equipoise.analyze.interim import MonitoringPlan, monitor
-    from equipoise.analyze.interim_inputs import looks_from_protocol, looks_from_table
+    from equipoise.analyze.interim_inputs import (
+        design_effect,
+        design_effect_source,
+        looks_from_protocol,
+        looks_from_table,
+        risk_difference_design_effect,
+    )
     from equipoise.protocol import load_protocol
 
     plan_from_design = None
@@ -362,36 +373,48 @@ def interim(
     else:
         raise UserError("--design, --protocol or --information-rates: say what the group-sequential plan is")
     measure, log_scale = "effect", False
+    theta_source = "given by --design-effect" if theta_design is not None else None
     if export is not None:
         assert proto is not None
         with_look = with_looks(export, proto, look_dates(look_dates_text))
         inputs = looks_from_protocol(proto, with_look.patients, look_column="look", arm=arm,
                                      max_information=max_information, planned_n=planned_n)
         observed, measure, log_scale = inputs.looks, inputs.measure, inputs.log_scale
-        if theta_design is None:
-            theta_design = inputs.theta_design
+        if theta_design is None and inputs.theta_design is not None:
+            theta_design, theta_source = inputs.theta_design, design_effect_source(proto)
     elif data is not None:
         if proto is None:
             raise UserError("--data: patient-level data are analysed as a protocol says; give --protocol too")
         inputs = looks_from_protocol(proto, read_csv(data), look_column=look_column, arm=arm,
                                      max_information=max_information, planned_n=planned_n)
         observed, measure, log_scale = inputs.looks, inputs.measure, inputs.log_scale
-        if theta_design is None:
-            theta_design = inputs.theta_design
+        if theta_design is None and inputs.theta_design is not None:
+            theta_design, theta_source = inputs.theta_design, design_effect_source(proto)
     elif looks is not None:
         if better is None and proto is not None and proto.analysis is not None:
             o = proto.outcome(proto.analysis.primary.outcome)
             better = o.better.value if o else None
         observed, measure = looks_from_table(read_csv(looks, "--looks"), better=better)
+        if theta_design is None and proto is not None:
+            if measure == "risk_difference":
+                theta_design = risk_difference_design_effect(proto, better)
+                theta_source = (f"{design_effect_source(proto)}, as the risk difference the table of counts is "
+                                "monitored on")
+            else:
+                theta_design = design_effect(proto)
+                theta_source = (f"{design_effect_source(proto)}; the table's estimates must be on the scale of this "
+                                "method")
     else:
         raise UserError("--data or --looks: give the data of the looks so far")
     try:
         result = monitor(plan, observed, theta_design=theta_design, cp_futility=cp_futility, measure=measure,
-                         log_scale=log_scale)
+                         log_scale=log_scale, theta_design_source=theta_source)
     except ModuleNotFoundError as exc:
         if "equipoise.design" not in str(exc):
             raise
         raise UserError("interim: this build has no design layer (equipoise.design) to compute boundaries") from None
+    if plot is not None:
+        _save_figure(result.plot(), plot)
     if as_json:
         print_json(result.to_dict())
     else:
