@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from equipoise.design import gsd, sample_size
+from tests.design.conftest import fixture
 
 
 def test_gsd_command_json_matches_the_api(run_cli):
@@ -182,3 +183,40 @@ def test_protocol_command_single_arm_is_a_clear_error(run_cli, examples):
 def test_protocol_command_missing_file(run_cli, tmp_path):
     res = run_cli("design", "protocol", tmp_path / "nope.yaml")
     assert res.code == 2
+
+
+def test_sample_size_with_a_non_inferiority_margin(run_cli):
+    """--margin with --better gives rpact's thetaH0 (+margin when lower is better, -margin when higher is), and the
+    same numbers as the API validated in test_noninferiority_vs_rpact.py."""
+    cases = {json.dumps(c["params"], sort_keys=True): c["rpact"] for c in fixture("design_noninferiority.json")["cases"]
+             if c["design"]["looks"] == 1}
+    res = run_cli("design", "sample-size", "--outcome", "binary", "--p-control", "0.2", "--p-treatment", "0.2",
+                  "--margin", "0.1", "--better", "lower", "--json")
+    assert res.code == 0, res.stderr
+    d = json.loads(res.stdout)
+    ref = cases[json.dumps({"p_control": 0.2, "p_treatment": 0.2, "theta_h0": 0.1, "ratio": 1}, sort_keys=True)]
+    assert d["n_total"] == pytest.approx(ref["n_total"], rel=1e-5)
+    assert d["assumptions"]["theta_h0"] == 0.1
+    res = run_cli("design", "sample-size", "--outcome", "continuous", "--delta", "0", "--sd", "1", "--margin", "0.3",
+                  "--better", "higher", "--json")
+    assert json.loads(res.stdout)["assumptions"]["theta_h0"] == -0.3
+    res = run_cli("design", "sample-size", "--outcome", "time-to-event", "--hazard-ratio", "1", "--margin", "1.3")
+    assert res.code == 0, res.stderr
+    assert "non-inferiority: H0 hazard ratio >= 1.3" in res.stdout
+
+
+@pytest.mark.parametrize(("args", "fragment"), [
+    (("--outcome", "binary", "--p-control", "0.2", "--p-treatment", "0.2", "--margin", "0.1"), "--better"),
+    (("--outcome", "binary", "--p-control", "0.2", "--p-treatment", "0.2", "--margin", "-0.1", "--better", "lower"),
+     "positive"),
+    (("--outcome", "binary", "--p-control", "0.2", "--p-treatment", "0.2", "--margin", "0.1", "--better", "lower",
+      "--sided", "2", "--alpha", "0.05"), "one-sided"),
+    (("--outcome", "time-to-event", "--hazard-ratio", "1", "--margin", "1"), "not 1"),
+    (("--outcome", "ordinal", "--p-control", "0.5,0.5", "--odds-ratio", "2", "--margin", "1.2"), "binary"),
+    (("--outcome", "binary", "--p-control", "0.2", "--p-treatment", "0.1", "--better", "lower"), "only with"),
+])
+def test_sample_size_margin_refusals_are_one_line(run_cli, args, fragment):
+    res = run_cli("design", "sample-size", *args)
+    assert res.code == 2
+    assert fragment in res.stderr
+    assert "Traceback" not in res.stderr

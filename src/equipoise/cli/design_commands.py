@@ -174,6 +174,40 @@ DropoutTimeOption = typer.Option(None, "--dropout-time", help="Time-to-event: se
 MethodOption = typer.Option(None, "--method", help="Time-to-event events: schoenfeld (default), freedman, "
                             "hsieh-freedman.")
 RatioOption = typer.Option("1", "--ratio", help="Allocation n_experimental / n_control, e.g. 2 or 2:1 or 0.5.")
+MarginOption = typer.Option(
+    None, "--margin", help="Non-inferiority margin (one-sided test): binary and continuous, the largest loss "
+    "acceptable as a positive risk or mean difference, with --better; time-to-event, the hazard ratio under H0 "
+    "(e.g. 1.3 when events are harmful). As rpact's thetaH0.")
+BetterOption = typer.Option(None, "--better", help="With --margin for a binary or continuous outcome: lower (fewer "
+                            "events, a lower mean is better: H0 difference >= margin) or higher (H0 difference "
+                            "<= -margin).")
+
+
+def _theta_h0(outcome: str, margin: float | None, better: str | None) -> float | None:
+    """rpact's thetaH0 from a margin and the direction that is better."""
+    if margin is None:
+        if better is not None:
+            raise UserError("--better applies only with --margin (a non-inferiority test)")
+        return None
+    key = outcome.strip().lower()
+    if key in {"tte", "survival", "time_to_event", "time-to-event"}:
+        if margin <= 0 or margin == 1:
+            raise UserError(f"--margin {margin:g}: a time-to-event margin is the hazard ratio under H0, positive "
+                            "and not 1 (e.g. 1.3 when events are harmful)")
+        if better is not None and (better == "lower") != (margin > 1):
+            raise UserError(f"--margin {margin:g} with --better {better}: when a lower hazard is better the margin is "
+                            "above 1, and below 1 otherwise")
+        return margin
+    if key not in ("binary", "continuous"):
+        raise UserError(f"--margin: a non-inferiority margin is for binary, continuous and time-to-event outcomes, "
+                        f"not {outcome}")
+    if margin <= 0:
+        raise UserError(f"--margin {margin:g}: give the margin as a positive difference, and the direction with "
+                        "--better")
+    if better not in ("lower", "higher"):
+        raise UserError("--better: with --margin, say whether lower or higher values (fewer or more events) are "
+                        "better")
+    return margin if better == "lower" else -margin
 
 
 @design_app.command("sample-size")
@@ -200,6 +234,8 @@ def sample_size_command(
     sided: int | None = SidedOption,
     power: float | None = typer.Option(None, "--power", help="Power (default 0.8)."),
     ratio: str = RatioOption,
+    margin: float | None = MarginOption,
+    better: str | None = BetterOption,
     looks: int | None = LooksOption,
     spending: str = SpendingOption,
     gamma: float | None = GammaOption,
@@ -212,12 +248,16 @@ def sample_size_command(
     plot: Path | None = PlotOption,
     as_json: bool = JsonOption,
 ) -> None:
-    """Patients (and events) for a fixed design or, with --looks/--info-rates, a group-sequential one."""
+    """Patients (and events) for a fixed design or, with --looks/--info-rates, a group-sequential one; with
+    --margin, for a non-inferiority test."""
     from equipoise.design import gsd, sample_size
 
     params = _outcome_params(outcome, p_control, p_treatment, risk_ratio, odds_ratio, effect_measure, variance,
                              delta, sd, sd_known, hazard_ratio, median_control, event_time, accrual, follow_up,
                              dropout, dropout_time, method)
+    theta_h0 = _theta_h0(outcome, margin, better)
+    if theta_h0 is not None:
+        params["theta_h0"] = theta_h0
     if power is not None and not 0 < power < 1:
         raise UserError(f"--power must be between 0 and 1 (exclusive), got {power}")
     beta = None if power is None else 1.0 - power

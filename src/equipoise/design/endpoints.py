@@ -126,6 +126,7 @@ class Binary(Endpoint):
     p_treatment: float = 0.0
     measure: EffectMeasure = EffectMeasure.DIFFERENCE
     variance: Variance = Variance.POOLED
+    theta_h0: float = 0.0  # the risk difference under H0: a non-inferiority margin when not 0 (rpact thetaH0)
 
     def _pbar(self, ratio: float, p1: float | None = None) -> float:
         p1 = self.p_treatment if p1 is None else p1
@@ -146,9 +147,13 @@ class Binary(Endpoint):
             v1 = (1 + r) * ((1 - p1) / (r * p1) + (1 - p2) / p2)
             v0 = v1
         else:  # difference, and the risk-ratio score test of RR = 1 (identical to the pooled difference test)
-            effect = p1 - p2
+            effect = p1 - p2 - self.theta_h0
             v1 = (1 + r) * (p1 * (1 - p1) / r + p2 * (1 - p2))
-            v0 = pbar * (1 - pbar) * (1 + r) ** 2 / r
+            if self.theta_h0 == 0:
+                v0 = pbar * (1 - pbar) * (1 + r) ** 2 / r
+            else:  # the rates restricted to p1 - p2 = theta_h0 by maximum likelihood (Farrington-Manning)
+                m1, m2 = farrington_manning_difference(p1, p2, self.theta_h0, r)
+                v0 = (1 + r) * (m1 * (1 - m1) / r + m2 * (1 - m2))
         if self.variance is Variance.UNPOOLED:
             v0 = v1
         return effect, v0, v1
@@ -194,14 +199,20 @@ class Continuous(Endpoint):
     delta: float = 0.0
     sd: float = 1.0
     sd_known: bool = False
+    theta_h0: float = 0.0  # the mean difference under H0: a non-inferiority margin when not 0 (rpact thetaH0)
+
+    @property
+    def shift(self) -> float:
+        """The assumed difference's distance from H0 (rpact: alternative - thetaH0)."""
+        return self.delta - self.theta_h0
 
     def fixed_size(self, alpha: float, sided: int, beta: float, ratio: float) -> float:
         r = ratio
         za, zb = z_upper(alpha / sided), z_upper(beta)
-        normal = (1 + r) ** 2 / r * (za + zb) ** 2 * (self.sd / self.delta) ** 2
+        normal = (1 + r) ** 2 / r * (za + zb) ** 2 * (self.sd / self.shift) ** 2
         if self.sd_known:
             return normal
-        scale = math.sqrt(r / (1 + r)) * abs(self.delta) / self.sd
+        scale = math.sqrt(r / (1 + r)) * abs(self.shift) / self.sd
 
         def shortfall(n2: float) -> float:
             df = max(0.001, n2 * (1 + r) - 2)
@@ -219,7 +230,7 @@ class Continuous(Endpoint):
 
     def drift(self, size: float, ratio: float, alpha: float, sided: int) -> float:
         r = ratio
-        return abs(self.delta) / self.sd * math.sqrt(r * size) / (1 + r)
+        return abs(self.shift) / self.sd * math.sqrt(r * size) / (1 + r)
 
     def effect_at(self, z: float, size: float, ratio: float) -> float:
         r = ratio
@@ -230,19 +241,20 @@ class Continuous(Endpoint):
             # rpact: the t quantile with the same one-sided level as the z bound, df = n - 2
             df = size - 2
             crit = float(stats.t.ppf(stats.norm.cdf(z), df)) if df > 0 else float("nan")
-        return sign * crit * self.sd * (1 + r) / math.sqrt(r * size)
+        return self.theta_h0 + sign * crit * self.sd * (1 + r) / math.sqrt(r * size)
 
 
 @dataclass(frozen=True)
 class Survival(Endpoint):
     hazard_ratio: float = 1.0
     survival_method: SurvivalMethod = SurvivalMethod.SCHOENFELD
+    theta_h0: float = 1.0  # the hazard ratio under H0: a non-inferiority margin when not 1 (rpact thetaH0)
 
     def _unit(self, ratio: float) -> float:
         """sqrt(D) * this = drift: the standardised effect per sqrt(event)."""
         r, hr = ratio, self.hazard_ratio
         if self.survival_method is SurvivalMethod.SCHOENFELD:
-            return abs(math.log(hr)) * math.sqrt(r) / (1 + r)
+            return abs(math.log(hr) - math.log(self.theta_h0)) * math.sqrt(r) / (1 + r)
         if self.survival_method is SurvivalMethod.FREEDMAN:
             return math.sqrt(r) * abs(1 - hr) / (1 + r * hr)
         return 2 * math.sqrt(r) / (1 + r) * abs(1 - hr) / (1 + hr)
@@ -257,7 +269,7 @@ class Survival(Endpoint):
         """Hazard ratio at the bound, rpact's formula exp(±z (1+r)/sqrt(r D)) for every method."""
         r = ratio
         sign = 1.0 if self.direction_upper else -1.0
-        return math.exp(sign * z * (1 + r) / math.sqrt(r * size))
+        return math.exp(math.log(self.theta_h0) + sign * z * (1 + r) / math.sqrt(r * size))
 
 
 @dataclass(frozen=True)
@@ -297,8 +309,32 @@ def proportional_odds_shift(p_control: FloatArray, odds_ratio: float) -> FloatAr
     return np.diff(np.concatenate(([0.0], cum_t, [1.0])))
 
 
+def farrington_manning_difference(p1: float, p2: float, theta: float, ratio: float) -> tuple[float, float]:
+    """The maximum-likelihood rates (m1, m2) under the restriction m1 - m2 = theta, at the rates p1, p2 with
+    n1 / n2 = ``ratio``: the closed-form root of the likelihood's cubic (Farrington & Manning 1990, Stat Med
+    9:1447-54, appendix; Miettinen & Nurminen 1985), as rpact's ``.getFarringtonManningValuesDiff``."""
+    if theta == 0:
+        pooled = (ratio * p1 + p2) / (1 + ratio)
+        return pooled, pooled
+    a = 1 + 1 / ratio
+    b = -(1 + 1 / ratio + p1 + p2 / ratio + theta * (1 / ratio + 2))
+    c = theta**2 + theta * (2 * p1 + 1 / ratio + 1) + p1 + p2 / ratio
+    d = -theta * (1 + theta) * p1
+    v = b**3 / (3 * a) ** 3 - b * c / (6 * a**2) + d / (2 * a)
+    root = math.sqrt(max(b**2 / (3 * a) ** 2 - c / (3 * a), 0.0))
+    if v == 0:
+        u, w = root, math.pi / 2
+    else:
+        u = math.copysign(root, v)
+        w = (math.pi + math.acos(max(-1.0, min(1.0, v / u**3)))) / 3
+    m1 = min(max(0.0, 2 * u * math.cos(w) - b / (3 * a)), 1.0)
+    return m1, min(max(0.0, m1 - theta), 1.0)
+
+
 def binary_endpoint(p_control: Any, p_treatment: Any = None, *, risk_ratio: Any = None, odds_ratio: Any = None,
-                    effect_measure: str = "difference", variance: str = "pooled") -> Binary:
+                    effect_measure: str = "difference", variance: str = "pooled", theta_h0: Any = 0.0) -> Binary:
+    """``theta_h0`` (not 0) is the risk difference under H0 of a non-inferiority test, rpact's ``thetaH0``:
+    +margin when fewer events are better, -margin when more are."""
     pc = _probability("p_control", p_control)
     given = [x is not None for x in (p_treatment, risk_ratio, odds_ratio)]
     if sum(given) != 1:
@@ -312,10 +348,17 @@ def binary_endpoint(p_control: Any, p_treatment: Any = None, *, risk_ratio: Any 
     else:
         o = _positive("odds_ratio", odds_ratio) * pc / (1 - pc)
         pt = o / (1 + o)
-    if abs(pt - pc) < 1e-12:
-        raise UserError("p_treatment equals p_control: there is no effect to detect")
+    theta0 = _number("theta_h0 (the non-inferiority margin)", theta_h0)
+    if abs(pt - pc - theta0) < 1e-12:
+        raise UserError("p_treatment equals p_control: there is no effect to detect" if theta0 == 0 else
+                        f"p_treatment - p_control equals the margin {theta0:g}: nothing to show")
     measure = _choice(EffectMeasure, effect_measure, "effect measure")
     var = _choice(Variance, variance, "variance")
+    if theta0 != 0 and measure is not EffectMeasure.DIFFERENCE:
+        raise UserError("a non-inferiority margin for a binary outcome is a risk difference: use the effect "
+                        "measure difference")
+    if not -1 < theta0 < 1:
+        raise UserError(f"a risk-difference margin must be between -1 and 1, got {theta0:g}")
     names = {EffectMeasure.DIFFERENCE: "risk difference (experimental - control)",
              EffectMeasure.RISK_RATIO: "risk ratio (experimental / control)",
              EffectMeasure.ODDS_RATIO: "odds ratio (experimental / control)"}
@@ -330,39 +373,78 @@ def binary_endpoint(p_control: Any, p_treatment: Any = None, *, risk_ratio: Any 
         "(gsDesign nBinomial scale OR)",
         (EffectMeasure.ODDS_RATIO, Variance.UNPOOLED): "log odds ratio, Wald variance",
     }[(measure, var)]
+    assumptions: dict[str, Any] = {"p_control": pc, "p_treatment": pt, "effect_measure": measure.value,
+                                   "variance": var.value}
+    if theta0 != 0:
+        test = ("difference of proportions, non-inferiority: H0 risk difference "
+                + (f">= {theta0:g}" if pt - pc < theta0 else f"<= {theta0:g}")
+                + (", Farrington-Manning variance under H0 (rpact getSampleSizeRates thetaH0)"
+                   if var is Variance.POOLED else ", unpooled (Wald) variance"))
+        assumptions["theta_h0"] = theta0
     return Binary(
-        outcome="binary", effect_name=names[measure], direction_upper=pt > pc,
-        assumptions={"p_control": pc, "p_treatment": pt, "effect_measure": measure.value, "variance": var.value},
+        outcome="binary", effect_name=names[measure], direction_upper=pt - pc > theta0, assumptions=assumptions,
         method=f"normal approximation, {test}", p_control=pc, p_treatment=pt, measure=measure, variance=var,
+        theta_h0=theta0,
     )
 
 
-def continuous_endpoint(delta: Any, sd: Any = 1.0, *, sd_known: bool = False) -> Continuous:
+def _number(name: str, value: Any) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise UserError(f"{name} must be a number, got {value!r}") from None
+    if not math.isfinite(v):
+        raise UserError(f"{name} must be a finite number, got {value}")
+    return v
+
+
+def continuous_endpoint(delta: Any, sd: Any = 1.0, *, sd_known: bool = False, theta_h0: Any = 0.0) -> Continuous:
+    """``theta_h0`` (not 0) is the mean difference under H0 of a non-inferiority test, rpact's ``thetaH0``."""
     try:
         d = float(delta)
     except (TypeError, ValueError):
         raise UserError(f"delta must be a number, got {delta!r}") from None
-    if not math.isfinite(d) or d == 0:
+    theta0 = _number("theta_h0 (the non-inferiority margin)", theta_h0)
+    if not math.isfinite(d) or (d == 0 and theta0 == 0):
         raise UserError(f"delta must be a non-zero number (the difference in means to detect), got {delta}")
+    if d == theta0:
+        raise UserError(f"delta equals the margin {theta0:g}: nothing to show")
     s = _positive("sd", sd)
     method = ("normal approximation (known SD)" if sd_known else
               "t test (estimated SD): noncentral t power equation, as rpact normalApproximation = FALSE")
+    assumptions: dict[str, Any] = {"delta": d, "sd": s, "sd_known": sd_known}
+    if theta0 != 0:
+        method += (", non-inferiority: H0 mean difference " + (f"<= {theta0:g}" if d > theta0 else f">= {theta0:g}")
+                   + " (rpact getSampleSizeMeans thetaH0)")
+        assumptions["theta_h0"] = theta0
     return Continuous(outcome="continuous", effect_name="mean difference (experimental - control)",
-                      direction_upper=d > 0, assumptions={"delta": d, "sd": s, "sd_known": sd_known},
-                      method=method, delta=d, sd=s, sd_known=sd_known)
+                      direction_upper=d > theta0, assumptions=assumptions, method=method, delta=d, sd=s,
+                      sd_known=sd_known, theta_h0=theta0)
 
 
-def survival_endpoint(hazard_ratio: Any, method: str = "schoenfeld") -> Survival:
+def survival_endpoint(hazard_ratio: Any, method: str = "schoenfeld", theta_h0: Any = 1.0) -> Survival:
+    """``theta_h0`` (not 1) is the hazard ratio under H0 of a non-inferiority test, rpact's ``thetaH0``
+    (Schoenfeld's formula with log(HR) - log(thetaH0))."""
     hr = _positive("hazard_ratio", hazard_ratio)
-    if abs(hr - 1) < 1e-12:
-        raise UserError("hazard_ratio is 1: there is no effect to detect")
+    theta0 = _positive("theta_h0 (the non-inferiority margin)", theta_h0)
+    if abs(hr - theta0) < 1e-12:
+        raise UserError("hazard_ratio is 1: there is no effect to detect" if theta0 == 1 else
+                        f"hazard_ratio equals the margin {theta0:g}: nothing to show")
     m = _choice(SurvivalMethod, method, "survival method")
+    if theta0 != 1 and m is not SurvivalMethod.SCHOENFELD:
+        raise UserError("a non-inferiority margin for a time-to-event outcome uses Schoenfeld's formula "
+                        "(as rpact): leave --method out")
     label = {SurvivalMethod.SCHOENFELD: "Schoenfeld (1981)", SurvivalMethod.FREEDMAN: "Freedman (1982)",
              SurvivalMethod.HSIEH_FREEDMAN: "Hsieh-Freedman"}[m]
+    assumptions: dict[str, Any] = {"hazard_ratio": hr, "events_method": m.value}
+    text = f"log-rank, events by {label}"
+    if theta0 != 1:
+        text += (", non-inferiority: H0 hazard ratio " + (f">= {theta0:g}" if hr < theta0 else f"<= {theta0:g}")
+                 + " (rpact getSampleSizeSurvival thetaH0)")
+        assumptions["theta_h0"] = theta0
     return Survival(outcome="time-to-event", effect_name="hazard ratio (experimental / control)",
-                    direction_upper=hr > 1, assumptions={"hazard_ratio": hr, "events_method": m.value},
-                    method=f"log-rank, events by {label}", counts_events=True, hazard_ratio=hr,
-                    survival_method=m)
+                    direction_upper=hr > theta0, assumptions=assumptions, method=text, counts_events=True,
+                    hazard_ratio=hr, survival_method=m, theta_h0=theta0)
 
 
 def ordinal_endpoint(p_control: Any, odds_ratio: Any) -> Ordinal:

@@ -222,17 +222,17 @@ def endpoint_for(outcome: str, params: dict[str, Any]) -> Endpoint:
         return {n: p.pop(n) for n in names if n in p and p[n] is not None}
 
     if key == "binary":
-        args = take("p_control", "p_treatment", "risk_ratio", "odds_ratio", "effect_measure", "variance")
+        args = take("p_control", "p_treatment", "risk_ratio", "odds_ratio", "effect_measure", "variance", "theta_h0")
         if "p_control" not in args:
             raise UserError("binary outcome: p_control is required")
         endpoint: Endpoint = binary_endpoint(**args)
     elif key == "continuous":
-        args = take("delta", "sd", "sd_known")
+        args = take("delta", "sd", "sd_known", "theta_h0")
         if "delta" not in args:
             raise UserError("continuous outcome: delta (difference in means) is required")
         endpoint = continuous_endpoint(**args)
     elif key == "time-to-event":
-        args = take("hazard_ratio", "method")
+        args = take("hazard_ratio", "method", "theta_h0")
         if "hazard_ratio" not in args:
             raise UserError("time-to-event outcome: hazard_ratio is required")
         endpoint = survival_endpoint(**args)
@@ -269,11 +269,15 @@ def sample_size(
     (``delta``, ``sd``, ``sd_known``), ``time-to-event`` (``hazard_ratio``, ``method``
     schoenfeld|freedman|hsieh-freedman; for patients ``median_control`` or ``p_control`` with ``event_time``,
     ``accrual``, ``follow_up``, ``dropout``, ``dropout_time``) or ``ordinal`` (``p_control`` per category,
-    best first; ``odds_ratio`` > 1 favours the experimental arm). ``ratio`` is n_experimental / n_control
+    best first; ``odds_ratio`` > 1 favours the experimental arm). ``theta_h0`` (binary risk difference,
+    continuous mean difference, time-to-event hazard ratio) is the effect under H0 of a non-inferiority test
+    (rpact's ``thetaH0``; one-sided designs only). ``ratio`` is n_experimental / n_control
     (or ``"2:1"``). Without ``design`` the trial has one look (alpha default 0.025 one-sided, power 0.8).
     """
     gs = _resolve_design(design, alpha, sided, power)
     r = _ratio(ratio)
+    if params.get("theta_h0") is not None and gs.sided != 1:
+        raise UserError("a non-inferiority margin needs a one-sided test (sided 1)")
     tte_params = {k: params.pop(k, None) for k in ("median_control", "event_time", "accrual", "follow_up",
                                                    "dropout", "dropout_time")}
     key = str(outcome).strip().lower()
