@@ -81,3 +81,12 @@ def test_single_scenario_text_with_an_effect_says_the_figures_are_with_it():
     text = str(result)
     assert "without any effect" not in text
     assert "with this effect" in text
+
+
+def test_progress_counts_every_scenario_to_the_end():
+    """The CLI's progress bar is fed over all the columns, not restarted for each."""
+    seen: list[tuple[int, int]] = []
+    check_claim(SingleArmDesign({"mild": 2}), MODEL, SCENARIOS[:2], n_trials=300,
+                progress=lambda done, total: seen.append((done, total)))
+    assert seen[-1] == (600, 600)
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen)

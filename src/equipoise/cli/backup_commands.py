@@ -11,7 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.progress import Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from equipoise.cli.database_option import DbOption, open_database
 from equipoise.cli.output import JsonOption, error_console, print_json, print_plain, print_report
@@ -41,19 +48,39 @@ def _passphrase_if_encrypted(path: Path) -> str | None:
 
 
 @contextmanager
-def _progress(enabled: bool, what: str) -> Iterator[Any]:
-    """A Rich status line on stderr: the table being read or written and its rows so far."""
+def _progress(enabled: bool, what: str, total_rows: int | None = None, after: str = "") -> Iterator[Any]:
+    """A Rich progress bar on stderr fed by the store's (table, rows so far) hook: rows done of ``total_rows``
+    when known (a check or restore reads the manifest first), else a spinner with the rows so far; once every
+    row is in, ``after`` says what runs next (the audit trail and the allocations), so the bar never sits still
+    on the last table."""
     if not enabled:
         yield None
         return
-    with Progress(TextColumn(what + " {task.description}"), TimeElapsedColumn(), console=error_console,
-                  transient=True) as bar:
-        task = bar.add_task("", total=None)
+    columns = (SpinnerColumn(), TextColumn(what + " {task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn())
+    with Progress(*columns, console=error_console, transient=True) as bar:
+        task = bar.add_task("", total=total_rows)
+        per_table: dict[str, int] = {}
 
         def hook(table: str, rows: int) -> None:
-            bar.update(task, description=f"{table}: {rows} rows")
+            per_table[table] = rows
+            done = sum(per_table.values())
+            label = f"{table}: {rows} rows"
+            if total_rows is not None and done >= total_rows and after:
+                label = after
+            bar.update(task, completed=done, description=label)
 
         yield hook
+
+
+@contextmanager
+def _status(enabled: bool, what: str) -> Iterator[None]:
+    """A spinner for a step that reports nothing while it runs (checking every checksum)."""
+    if not enabled:
+        yield
+        return
+    with error_console.status(what):
+        yield
 
 
 @backup_app.command("create")
@@ -88,7 +115,8 @@ def check_command(backup: Path = typer.Argument(..., help="A backup file."), as_
     from equipoise.store.db import Database
 
     passphrase = _passphrase_if_encrypted(backup)
-    manifest = check_backup(backup, passphrase)
+    with _status(not as_json, "checking every checksum"):
+        manifest = check_backup(backup, passphrase)
     if quick:
         if as_json:
             print_json({"ok": True, "file": str(backup), **manifest.to_dict()})
@@ -98,7 +126,8 @@ def check_command(backup: Path = typer.Argument(..., help="A backup file."), as_
     with tempfile.TemporaryDirectory() as scratch:
         drill = Database(f"sqlite:///{scratch}/drill.sqlite3")
         try:
-            with _progress(not as_json, "restore drill") as hook:
+            with _progress(not as_json, "restore drill", manifest.rows,
+                           "checking audit trail, allocations") as hook:
                 report = restore_backup(drill, backup, hook, passphrase=passphrase)
         finally:
             drill.dispose()

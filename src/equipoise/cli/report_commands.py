@@ -6,14 +6,17 @@ import datetime as dt
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from equipoise.cli.data_input import read_csv
 from equipoise.cli.database_option import DbOption
-from equipoise.cli.output import JsonOption, parse_date, print_json, print_plain
+from equipoise.cli.output import JsonOption, error_console, parse_date, print_json, print_plain
 from equipoise.cli.server_data import LookDatesOpt, ServerOpt, TrialOpt
 from equipoise.errors import UserError
 
@@ -61,6 +64,32 @@ class Source:
 
 def _build(kind: str, source: Source, screening: Path | None, adverse_events: Path | None, output: Path,
            pdf: Path | None, date: str | None, arm: str, as_json: bool) -> None:
+    with _steps(not as_json, 3 if pdf is not None else 2) as step:
+        step("reading the data")
+        _build_steps(kind, source, screening, adverse_events, output, pdf, date, arm, as_json, step)
+
+
+@contextmanager
+def _steps(enabled: bool, total: int) -> Iterator[Callable[[str], None]]:
+    """A Rich progress bar on stderr over the report's steps (the PDF alone takes Chromium several seconds)."""
+    if not enabled:
+        yield lambda _what: None
+        return
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn())
+    with Progress(*columns, console=error_console, transient=True) as bar:
+        task = bar.add_task("", total=total)
+        started = [0]
+
+        def step(what: str) -> None:
+            bar.update(task, completed=started[0], description=what)
+            started[0] += 1
+
+        yield step
+
+
+def _build_steps(kind: str, source: Source, screening: Path | None, adverse_events: Path | None, output: Path,
+                 pdf: Path | None, date: str | None, arm: str, as_json: bool, step: Callable[[str], None]) -> None:
     from equipoise.cli.server_data import export_provenance, look_dates, resolve, with_looks
     from equipoise.report import ReportOptions, TrialData, closed_report, open_report
 
@@ -85,11 +114,13 @@ def _build(kind: str, source: Source, screening: Path | None, adverse_events: Pa
     cutoff, provenance = export_provenance(export.manifest) if export is not None else (None, None)
     options = ReportOptions(report_date=parse_date(date, "--date") if date else dt.date.today(), data_cutoff=cutoff,
                             data_source=provenance)
+    step("analysing and drawing the report")
     report = (closed_report if kind == "closed" else open_report)(proto, trial, options)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(report.html, encoding="utf-8")
     written = [str(output)]
     if pdf is not None:
+        step("printing the PDF with Chromium")
         html_to_pdf(output, pdf)
         written.append(str(pdf))
     if as_json:
