@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -11,7 +12,7 @@ import typer
 
 from equipoise.cli.data_input import read_csv, split_list
 from equipoise.cli.database_option import DbOption
-from equipoise.cli.output import JsonOption, print_json, print_plain
+from equipoise.cli.output import JsonOption, parse_date, print_json, print_plain
 from equipoise.cli.server_data import (
     LookDatesOpt,
     ServerOpt,
@@ -156,9 +157,23 @@ def ordinal(
 
 @analyze_app.command("survival")
 def survival(
-    data: Path = DataOpt, time: str = typer.Option(..., "--time", help="Follow-up time column (>= 0)."),
-    event: str = typer.Option(..., "--event", help="Status column: 0 censored, 1 event (2 competing event with "
-                                                   "--competing)."),
+    data: Path = DataOpt, time: str | None = typer.Option(None, "--time", help="Follow-up time column (>= 0); or "
+                                                               "give dates (--start-date, --event-date)."),
+    event: str | None = typer.Option(None, "--event", help="Status column: 0 censored, 1 event (2 competing event "
+                                                          "with --competing)."),
+    start_date: str | None = typer.Option(None, "--start-date", help="Instead of --time/--event: the column of the "
+                                          "date follow-up starts (randomisation), YYYY-MM-DD."),
+    event_date: str | None = typer.Option(None, "--event-date", help="With --start-date: the column of the event's "
+                                          "date (empty: no event)."),
+    competing_date: str | None = typer.Option(None, "--competing-date", help="With --start-date: the column of a "
+                                              "competing event's date (e.g. death_date); status 2 with --competing, "
+                                              "else it censors."),
+    censor_date: str | None = typer.Option(None, "--censor-date", help="With --start-date: the column of the date "
+                                           "each patient's follow-up ended (last seen, withdrawal)."),
+    follow_up_days: float | None = typer.Option(None, "--follow-up-days", help="With --start-date: follow-up ends "
+                                                "this many days after the start (e.g. 28)."),
+    cutoff: str | None = typer.Option(None, "--cutoff", help="With --start-date: the data cut-off date, YYYY-MM-DD; "
+                                      "follow-up ends at the earliest of --censor-date, --follow-up-days, --cutoff."),
     arm: str = ArmOpt, control: str | None = ControlOpt, experimental: str | None = ExperimentalOpt,
     covariates: str | None = CovariatesOpt, strata: str | None = StrataOpt,
     competing: bool = typer.Option(False, "--competing", help="Status 2 is a competing event (e.g. death): the Cox "
@@ -184,9 +199,26 @@ def survival(
     for the Kaplan–Meier curves (Hall–Wellner or equal precision)."""
     from equipoise.analyze.bayes import normal_posterior
     from equipoise.analyze.frame import analyze_survival
+    from equipoise.analyze.survival_dates import STATUS_COLUMN, TIME_COLUMN, DateRule, times_from_dates
 
     ctx = _Context(protocol, outcome, control, better)
     df = read_csv(data)
+    rule = None
+    if start_date is not None or event_date is not None:
+        if time is not None or event is not None:
+            raise UserError("--time/--event or --start-date/--event-date: give the times or the dates, not both")
+        if start_date is None or event_date is None:
+            raise UserError("--start-date and --event-date: both are needed to compute times from dates")
+        rule = DateRule(start_date, event_date, competing_date, censor_date, follow_up_days,
+                        parse_date(cutoff, "--cutoff") if cutoff is not None else None, competing)
+        df = times_from_dates(df, rule, str(data))
+        time, event = TIME_COLUMN, STATUS_COLUMN
+        outcome = outcome or f"time to {event_date}"
+    elif any(v is not None for v in (competing_date, censor_date, follow_up_days, cutoff)):
+        raise UserError("--competing-date/--censor-date/--follow-up-days/--cutoff: only with --start-date and "
+                        "--event-date")
+    if time is None or event is None:
+        raise UserError("--time and --event (or --start-date and --event-date): say which columns hold the times")
     res = analyze_survival(df, time=time, event=event, arm=arm, control=ctx.control, experimental=experimental,
                            covariates=split_list(covariates), strata=split_list(strata), better=ctx.better,
                            competing=competing, conf_level=conf_level, horizon=horizon, outcome=outcome,
@@ -195,6 +227,8 @@ def survival(
         res = res.with_bands(band, band_transform, _time_range(band_range))
     elif band_range is not None or band_transform != "log-log":
         raise UserError("--band-range/--band-transform: name the band with --band hall-wellner or equal-precision")
+    if rule is not None:
+        res = replace(res, notes=(*res.notes, rule.describe()))
     if plot is not None:
         _save_figure(res.plot(), plot)
     post = None
