@@ -209,6 +209,8 @@ class ClaimCheck:
                          [f"{100 * r.p_at_least(k):.1f}%" for r in self.results]))
         rows.append((f"deaths by day {d.horizon}, expected",
                      [f"{r.simulated.expected['deaths']:.1f}" for r in self.results]))
+        rows.append(("", []))
+        rows.append(("how often a report's claim comes true:", []))
         for i, claim in enumerate(self.no_effect.simulated.claims):
             if claim.key == "all_improved":
                 continue
@@ -218,12 +220,15 @@ class ClaimCheck:
             f"{d.name}: what a single-arm study of {n} patients ({mix}) would show,",
             f"on virtual patients whose disease follows the natural history '{self.natural_history}',",
             "with no effect and with a real one (odds ratios on every daily transition of the WHO scale).",
-            f"'Exact' rows are computed exactly; the others from {self.n_trials:,} simulated studies per column.",
+            f"'Improved': alive and at least one WHO level better than at enrolment. 'Exact' rows are computed "
+            f"exactly;",
+            f"the others from {self.n_trials:,} simulated studies per column.",
             "",
             " " * label_width + "  " + "  ".join(f"{h:>{width}}" for h in heads),
             " " * label_width + "  " + "  ".join(f"{s:>{width}}" for s in subs),
         ]
-        lines += [f"{label:<{label_width}}  " + "  ".join(f"{v:>{width}}" for v in values) for label, values in rows]
+        lines += [(f"{label:<{label_width}}  " + "  ".join(f"{v:>{width}}" for v in values)).rstrip()
+                  for label, values in rows]
         lines.append("")
         for paragraph in ("What it means: " + self.conclusion()).split("\n\n"):
             lines += [*textwrap.wrap(paragraph, 110), ""]
