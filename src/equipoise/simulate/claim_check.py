@@ -220,8 +220,8 @@ class ClaimCheck:
             f"{d.name}: what a single-arm study of {n} patients ({mix}) would show,",
             f"on virtual patients whose disease follows the natural history '{self.natural_history}',",
             "with no effect and with a real one (odds ratios on every daily transition of the WHO scale).",
-            f"'Improved': alive and at least one WHO level better than at enrolment. 'Exact' rows are computed "
-            f"exactly;",
+            "'Improved': alive and at least one WHO level better than at enrolment. 'Exact' rows are computed "
+            "exactly;",
             f"the others from {self.n_trials:,} simulated studies per column.",
             "",
             " " * label_width + "  " + "  ".join(f"{h:>{width}}" for h in heads),
