@@ -18,6 +18,11 @@ Group 1 is the experimental arm, group 2 the control; ``ratio`` is n_experimenta
 - Time-to-event events (rpact ``getSampleSizeSurvival``): Schoenfeld (1981) D = (1+r)^2/r * (za+zb)^2 /
   log(HR)^2; Freedman (1982) D = (za+zb)^2 (1 + r HR)^2 / (r (1-HR)^2); Hsieh–Freedman
   D = (za+zb)^2 (1+HR)^2/(1-HR)^2 * (1+r)^2/(4r).
+- Non-inferiority (rpact's ``thetaH0``, one-sided): the effect is measured from theta0 instead of 0. Binary risk
+  difference: effect p1 - p2 - theta0 with the H0 variance at the rates restricted to p1 - p2 = theta0 by maximum
+  likelihood (Farrington & Manning 1990, Stat Med 9:1447-54); continuous: delta - theta0 in the t or z formula;
+  time-to-event: Schoenfeld with log(HR) - log(theta0) (Chow, Shao & Wang, Sample Size Calculations in Clinical
+  Research, 2nd ed. 2008, sections 4.2, 3.2 and 7.2).
 - Ordinal (Whitehead 1993, Stat Med 12:2257–2271, proportional odds):
   N = 3 (1+r)^2/r * (za+zb)^2 / (log(OR)^2 * (1 - sum pbar_i^3)), pbar the category distribution pooled
   over the arms in proportion to the allocation (the H0 marginal; the plain average under 1:1).
