@@ -96,18 +96,25 @@ class PowerCurve:
             lines.append(f"{e:>12g}  {p:12.4f}  ({s:.4f})  {what:<12}  {n:10.1f}")
         return "\n".join(lines)
 
+    def axis_label(self) -> str:
+        name = {"or": "odds ratio", "rr": "risk ratio", "hr": "hazard ratio", "rd": "risk difference",
+                "p": "experimental arm's risk", "delta": "mean difference"}.get(self.effect_name, self.effect_name)
+        if "daily transition" in self.effect_meaning:
+            name += " on the daily WHO-scale transitions"
+        return f"true effect: {name} ({self.effect_name}=)"
+
     def plot(self) -> Any:
         fig, (ax1, ax2) = _figure(2)
         ax1.errorbar(self.effects, self.rejection_probability, yerr=[2 * s for s in self.mc_se], marker="o")
-        ax1.set_xlabel(self.effect_name)
-        ax1.set_ylabel("probability of rejecting H0")
+        ax1.set_xlabel(self.axis_label())
+        ax1.set_ylabel("P(reject H0): type I error or power")
         if self.comparison:
             fig.suptitle(f"{self.protocol}: {self.comparison}, {self.outcome}; {self.n_trials:,} trials per point",
                          fontsize=10)
         ax1.set_ylim(0, 1)
         ax1.grid(alpha=0.3)
         ax2.plot(self.effects, self.expected_n, marker="o", color="#636363")
-        ax2.set_xlabel(self.effect_name)
-        ax2.set_ylabel("expected sample size")
+        ax2.set_xlabel(self.axis_label())
+        ax2.set_ylabel("expected sample size (two arms)")
         ax2.grid(alpha=0.3)
         return fig
