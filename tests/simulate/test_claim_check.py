@@ -90,3 +90,10 @@ def test_progress_counts_every_scenario_to_the_end():
                 progress=lambda done, total: seen.append((done, total)))
     assert seen[-1] == (600, 600)
     assert [d for d, _ in seen] == sorted(d for d, _ in seen)
+
+
+def test_no_effect_alone_says_it_needs_the_comparison():
+    check = check_claim(SingleArmDesign({"mild": 3}), MODEL, SCENARIOS[:1], n_trials=200)
+    text = " ".join(str(check).split())
+    assert "set it against the same study with a real effect" in text
+    assert "no other column" not in text

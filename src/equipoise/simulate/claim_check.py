@@ -163,13 +163,17 @@ class ClaimCheck:
                      "show that the therapy works.")
         elif none.p_all_improved >= 0.05:
             text += " It is common without any effect: it is no evidence of benefit."
+        if not others:
+            return text + (" On its own this says nothing about the therapy: set it against the same study with a "
+                           "real effect (--effect or=3, --plausible or=1.3) to see what the claim can tell. Only a "
+                           "concurrent randomized control tells a real effect from the natural course.")
         k = self.threshold
         if k <= n:
             tell = [f"{100 * r.p_at_least(k):.0f}% of studies with {r.scenario.label}" for r in others]
             joined = ", ".join(tell[:-1]) + (" and " if len(tell) > 1 else "") + (tell[-1] if tell else "")
             text += (f"\n\nWhat such a study can tell: {100 * none.expected_improved / n:.0f}% of these patients "
                      f"improve with no effect at all. {k} or more of {n} improved (what no effect gives in at most "
-                     f"5% of studies) happens in {joined or 'no other column'}, and that only if the natural history "
+                     f"5% of studies) happens in {joined}, and that only if the natural history "
                      "of the patients enrolled were known exactly. Only a concurrent randomized control tells a real "
                      "effect from the natural course, the selection of patients and the way improvement was judged.")
         return text
