@@ -96,7 +96,7 @@ class Pooled:
         }
 
     def to_dict(self) -> dict[str, Any]:
-        d = {"measure": self.measure.value, "method": self.method.value, "hksj": self.hksj}
+        d: dict[str, Any] = {"measure": self.measure.value, "method": self.method.value, "hksj": self.hksj}
         d.update(self.summary_dict())
         d["zero_cells"] = self.effects.zero_cell_note()
         d["studies"] = [

@@ -54,7 +54,6 @@ def cumulative(table: StudyTable, measure: Measure, method: Method, hksj: bool =
     """The pooled estimate as each trial reports (tau^2 intervals are not computed for the steps)."""
     table = table.complete()
     order = table.cumulative_order()
-    steps = []
     return tuple(_step(table, order[:j], order[j - 1], measure, method, hksj, rule)
                  for j in range(1, len(order) + 1))
 

@@ -163,14 +163,8 @@ def q_profile_interval(y: FloatArray, v: FloatArray, tau2: float, level: float =
     q_max = generalised_q(hi_bound, y, v, X)
     if q_min < crit_l:
         return lo_bound, lo_bound
-    if q_max > crit_l:
-        ub = hi_bound
-    else:
-        ub = r_uniroot(lambda t: generalised_q(t, y, v, X) - crit_l, lo_bound, hi_bound)
+    ub = hi_bound if q_max > crit_l else r_uniroot(lambda t: generalised_q(t, y, v, X) - crit_l, lo_bound, hi_bound)
     if q_max > crit_u:
         return hi_bound, hi_bound
-    if q_min < crit_u:
-        lb = lo_bound
-    else:
-        lb = r_uniroot(lambda t: generalised_q(t, y, v, X) - crit_u, lo_bound, hi_bound)
+    lb = lo_bound if q_min < crit_u else r_uniroot(lambda t: generalised_q(t, y, v, X) - crit_u, lo_bound, hi_bound)
     return lb, ub
