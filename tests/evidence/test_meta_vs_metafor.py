@@ -24,7 +24,8 @@ def _close(ours: float, theirs: Any, tol: float, what: str) -> None:
     if theirs is None:
         assert ours is None or not math.isfinite(ours), f"{what}: metafor NA, ours {ours}"
         return
-    assert ours is not None and math.isfinite(ours), f"{what}: ours {ours}, metafor {theirs}"
+    assert ours is not None, f"{what}: ours None, metafor {theirs}"
+    assert math.isfinite(ours), f"{what}: ours {ours}, metafor {theirs}"
     assert abs(ours - theirs) <= tol * max(1.0, abs(theirs)), f"{what}: ours {ours!r}, metafor {theirs!r}"
 
 
