@@ -47,5 +47,6 @@ def funnel_plot(p: Pooled) -> Figure:
         ax.set_xticklabels([f"{t:.2g}\n({math.exp(t):.2g})" for t in ticks])
         ax.set_xlabel(f"log {p.measure.label} (ratio in brackets)")
     ax.set_title(f"Funnel plot ({p.k} trials, {p.method.value})")
-    ax.legend(loc="lower right", fontsize=8)
+    # below the axis, where it cannot hide a trial
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3, fontsize=8, frameon=False)
     return fig
