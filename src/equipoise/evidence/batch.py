@@ -51,7 +51,8 @@ def _reml_ll(y: FloatArray, v: FloatArray, mask: BoolArray, tau2: FloatArray) ->
     mu = (w * y).sum(1) / sw
     rss = (w * (y - mu[:, None]) ** 2).sum(1)
     logdet = np.where(mask, np.log(np.where(mask, v + tau2[:, None], 1.0)), 0.0).sum(1)
-    return -0.5 * logdet - 0.5 * np.log(sw) - 0.5 * rss  # constants cancel in the ll0 comparison
+    ll: FloatArray = -0.5 * logdet - 0.5 * np.log(sw) - 0.5 * rss  # constants cancel in the ll0 comparison
+    return ll
 
 
 def reml_tau2(y: FloatArray, v: FloatArray, mask: BoolArray) -> FloatArray:
@@ -98,7 +99,8 @@ def reml_tau2(y: FloatArray, v: FloatArray, mask: BoolArray) -> FloatArray:
         idx = np.flatnonzero(check)
         tau2[idx[ll0 - ll > LL_TOL]] = 0.0
     tau2[failed] = np.nan
-    return np.maximum(tau2, 0.0)
+    out: FloatArray = np.maximum(tau2, 0.0)
+    return out
 
 
 def _q_i2(y: FloatArray, v: FloatArray, mask: BoolArray, k: FloatArray) -> tuple[FloatArray, FloatArray,
