@@ -129,3 +129,14 @@ def test_all_plots_are_written(run_cli: RunCli, examples: Path, tmp_path: Path) 
                   paths[1], "--cumulative-plot", paths[2])
     assert res.code == 0, res.stderr
     assert all(p.stat().st_size > 5_000 for p in paths)
+
+
+def test_msc_example_shows_the_early_effect_shrinking(run_cli: RunCli, examples: Path) -> None:
+    """examples/evidence/msc-covid-mortality.csv: the first trial alone (RR 0.14) against all three (0.72)."""
+    res = run_cli("evidence", "meta", examples / "evidence" / "msc-covid-mortality.csv", "--method", "REML",
+                  "--hksj", "--cumulative", "--json")
+    assert res.code == 0, res.stderr
+    steps = json.loads(res.stdout)["steps"]
+    assert [s["study"] for s in steps] == ["Lanzoni 2021", "Dilogo 2021", "Bowdish 2023"]
+    assert steps[0]["estimate"] == pytest.approx((1 / 12) / (7 / 12))
+    assert steps[0]["estimate"] < steps[1]["estimate"] < steps[2]["estimate"]

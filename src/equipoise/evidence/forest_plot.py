@@ -173,10 +173,9 @@ def forest_plot(a: MetaAnalysis) -> Figure:
     hdr_y = -1.3
     lab_t, lab_c = a.labels
     if ncols == 4:
-        tab.text((data_x[0] + data_x[1]) / 2 + 0.03, hdr_y - 0.7, lab_t.capitalize(), ha="center", va="bottom",
-                 fontweight="bold", clip_on=False)
-        tab.text((data_x[2] + data_x[3]) / 2 + 0.03, hdr_y - 0.7, lab_c.capitalize(), ha="center", va="bottom",
-                 fontweight="bold", clip_on=False)
+        for x0, x1, lab in ((data_x[0], data_x[1], lab_t), (data_x[2], data_x[3], lab_c)):
+            tab.text((x0 + x1) / 2 + 0.03, hdr_y - 0.7, lab[:1].upper() + lab[1:], ha="center", va="bottom",
+                     fontweight="bold", clip_on=False)
     tab.text(study_x, hdr_y, "Study or Subgroup", fontweight="bold", va="bottom", clip_on=False)
     for x, h in zip(data_x, heads, strict=True):
         tab.text(x + 0.06, hdr_y, h, fontweight="bold", va="bottom", ha="right", clip_on=False)

@@ -151,8 +151,8 @@ class TrialSequentialAnalysis:
         lines = [
             f"Trial sequential analysis ({self.measure.label}, {self.method.value}; Wetterslev et al. 2008, 2017)",
             f"Assumption: {self.assumption}; two-sided alpha {self.alpha:g}, power {1 - self.beta:.0%}",
-            f"Required information size {self.ris:,.0f}; diversity D^2 = {100 * self.diversity:.1f}%; "
-            f"diversity-adjusted {self.daris:,.0f} patients",
+            f"Required information size {math.ceil(self.ris):,}; diversity D^2 = {100 * self.diversity:.1f}%; "
+            f"diversity-adjusted {math.ceil(self.daris):,} patients",
             "",
             f"{'after':<28}{'patients':>10}{'fraction':>10}{'z':>9}{'boundary':>10}{'futility':>10}",
         ]

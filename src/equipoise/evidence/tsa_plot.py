@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -45,12 +46,12 @@ def tsa_plot(tsa: TrialSequentialAnalysis) -> Figure:
         ax.plot(fx, fy, color="#8b4513", marker="o", lw=1, label="futility boundary")
         ax.plot(fx, [-v for v in fy], color="#8b4513", marker="o", lw=1)
     ax.axvline(tsa.daris, color="black", ls=":", lw=1)
-    ax.text(tsa.daris, DISPLAY_CAP * 0.95, f"required information size \n{tsa.daris:,.0f} ", va="top", ha="right",
-            fontsize=8)
+    ax.text(tsa.daris, DISPLAY_CAP * 0.95, f"required information size \n{math.ceil(tsa.daris):,} ", va="top",
+            ha="right", fontsize=8)
     ax.plot(patients, z, color="#1f5fa8", marker="s", lw=2, label="cumulative z-curve")
-    for look in tsa.looks:
-        ax.annotate(look.study, (look.patients, look.z), textcoords="offset points", xytext=(3, 5), fontsize=7,
-                    rotation=30)
+    for i, look in enumerate(tsa.looks):  # labels alternate above and below the curve so neighbours stay legible
+        ax.annotate(look.study, (look.patients, look.z), textcoords="offset points",
+                    xytext=(3, 6 if i % 2 == 0 else -14), fontsize=7, rotation=30)
     ax.axhline(0, color="grey", lw=0.6)
     ax.set_xlim(0, xmax)
     ax.set_ylim(-DISPLAY_CAP, DISPLAY_CAP)
