@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 def cumulative_plot(steps: tuple[Step, ...], measure: Measure) -> Figure:
     """One row per step, top to bottom in reporting order; ratios on a log axis."""
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # heavy: loaded only when a picture is asked for
 
     n = len(steps)
     fig = Figure(figsize=(8.5, 1.4 + 0.32 * n), layout="constrained")

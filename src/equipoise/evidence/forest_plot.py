@@ -148,7 +148,7 @@ def _limits(p: Pooled, rows: list[_Row]) -> tuple[float, float]:
 
 def forest_plot(a: MetaAnalysis) -> Figure:
     """RevMan-style forest plot of ``a`` (subgroups when ``a`` has them)."""
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # heavy: loaded only when a picture is asked for
     from matplotlib.patches import Polygon
 
     p = a.pooled

@@ -24,7 +24,7 @@ Z = 1.959963984540054
 
 def funnel_plot(p: Pooled) -> Figure:
     """Estimates (analysis scale; log for ratios) against standard errors, 0 at the top."""
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # heavy: loaded only when a picture is asked for
 
     se = np.sqrt(p.effects.vi)
     y = p.effects.yi

@@ -21,7 +21,7 @@ DISPLAY_CAP = 8.0  # early O'Brien-Fleming bounds are huge; they are drawn at th
 
 
 def tsa_plot(tsa: TrialSequentialAnalysis) -> Figure:
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # heavy: loaded only when a picture is asked for
 
     fig = Figure(figsize=(9, 5.5), layout="constrained")
     ax = fig.add_subplot()
