@@ -132,11 +132,16 @@ def test_all_plots_are_written(run_cli: RunCli, examples: Path, tmp_path: Path) 
 
 
 def test_msc_example_shows_the_early_effect_shrinking(run_cli: RunCli, examples: Path) -> None:
-    """examples/evidence/msc-covid-mortality.csv: the first trial alone (RR 0.14) against all three (0.72)."""
-    res = run_cli("evidence", "meta", examples / "evidence" / "msc-covid-mortality.csv", "--method", "REML",
-                  "--hksj", "--cumulative", "--json")
+    """examples/evidence/msc-covid-mortality.csv: after two small trials the DL risk ratio is 0.19 (CI below 1);
+    with the larger trials it shrinks towards 0.69."""
+    res = run_cli("evidence", "meta", examples / "evidence" / "msc-covid-mortality.csv", "--method", "DL",
+                  "--cumulative", "--json")
     assert res.code == 0, res.stderr
     steps = json.loads(res.stdout)["steps"]
-    assert [s["study"] for s in steps] == ["Lanzoni 2021", "Dilogo 2021", "Bowdish 2023"]
-    assert steps[0]["estimate"] == pytest.approx((1 / 12) / (7 / 12))
-    assert steps[0]["estimate"] < steps[1]["estimate"] < steps[2]["estimate"]
+    assert [s["study"] for s in steps] == ["Shu 2020", "Lanzoni 2021", "Dilogo 2021", "Bowdish 2023",
+                                           "Zarrabi 2023"]
+    # Shu 2020 has a zero cell: 0.5 added to each cell (metafor's default)
+    assert steps[0]["estimate"] == pytest.approx((0.5 / 13) / (3.5 / 30))
+    assert steps[1]["ci_high"] < 1
+    assert steps[1]["estimate"] < steps[2]["estimate"] < steps[3]["estimate"]
+    assert steps[4]["estimate"] == pytest.approx(0.685, abs=5e-4)

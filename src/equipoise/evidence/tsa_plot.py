@@ -49,9 +49,12 @@ def tsa_plot(tsa: TrialSequentialAnalysis) -> Figure:
     ax.text(tsa.daris, DISPLAY_CAP * 0.95, f"required information size \n{math.ceil(tsa.daris):,} ", va="top",
             ha="right", fontsize=8)
     ax.plot(patients, z, color="#1f5fa8", marker="s", lw=2, label="cumulative z-curve")
-    for i, look in enumerate(tsa.looks):  # labels alternate above and below the curve so neighbours stay legible
-        ax.annotate(look.study, (look.patients, look.z), textcoords="offset points",
-                    xytext=(3, 6 if i % 2 == 0 else -14), fontsize=7, rotation=30)
+    for i, look in enumerate(tsa.looks):
+        # vertical labels, alternately above and below the curve: trials reporting close together (a few dozen
+        # patients apart) stay legible
+        above = i % 2 == 0
+        ax.annotate(look.study, (look.patients, look.z), textcoords="offset points", xytext=(0, 8 if above else -8),
+                    fontsize=7, rotation=90, ha="center", va="bottom" if above else "top")
     ax.axhline(0, color="grey", lw=0.6)
     ax.set_xlim(0, xmax)
     ax.set_ylim(-DISPLAY_CAP, DISPLAY_CAP)
