@@ -15,6 +15,7 @@ from equipoise.design.group_sequential import gsd
 from equipoise.errors import UserError
 from equipoise.evidence.effect_sizes import Measure
 from equipoise.evidence.pooled import Method
+from equipoise.evidence.study_table import fit_model
 from equipoise.evidence.tsa import (
     diversity,
     monitoring_boundaries,
@@ -110,3 +111,24 @@ def test_tsa_cli(run_cli: RunCli, examples: Path, tmp_path: Path) -> None:
                   "0.3")
     assert bad.code == 2
     assert "--control-risk: 2.0 is not a proportion" in bad.stderr
+
+
+def test_diversity_is_at_least_inconsistency() -> None:
+    """Wetterslev, Thorlund, Brok, Gluud (2009), BMC Med Res Methodol 9:86, Results (and its appendix): diversity
+    is equal to or greater than inconsistency, D^2 >= I^2, in every DerSimonian-Laird meta-analysis, with
+    equality when tau^2 = 0 (both 0). Checked on every metadat dataset of the metafor fixture."""
+    checked = 0
+    for ds in fixture()["datasets"]:
+        data = table(ds["name"])
+        measure = {"binary": Measure.RR, "continuous": Measure.MD}.get(ds["kind"], Measure.GEN)
+        try:
+            fixed = fit_model(data, measure, Method.FE, tau2_ci=False)
+            random_effects = fit_model(data, measure, Method.DL, tau2_ci=False)
+        except UserError:
+            continue
+        d2 = diversity(fixed.se, random_effects.se)
+        assert d2 >= random_effects.i2 / 100 - 1e-12, ds["name"]
+        if random_effects.tau2 == 0:
+            assert d2 == pytest.approx(0.0, abs=1e-12)
+        checked += 1
+    assert checked >= 20
