@@ -164,3 +164,40 @@ def test_certainty_cli(run_cli: RunCli, tmp_path: Path) -> None:
     bad = run_cli("evidence", "certainty", csv)
     assert bad.code == 2
     assert "line 2, column blinded: 'maybe' is not yes/no" in bad.stderr
+
+
+def test_certainty_cli_stated_risk_of_bias_and_errors(run_cli: RunCli, tmp_path: Path) -> None:
+    csv = tmp_path / "trials.csv"
+    csv.write_text("study,events_treatment,n_treatment,events_control,n_control,risk_of_bias\n"
+                   "A,5,50,15,50,low\nB,5,50,15,50,Some concerns\n", encoding="utf-8")
+    res = run_cli("evidence", "certainty", csv, "--method", "FE", "--json")
+    assert res.code == 0, res.stderr
+    d = json.loads(res.stdout)
+    assert [t["risk_of_bias"] for t in d["trials"]] == ["low", "some"]
+    assert d["domains"][0]["downgrade"] == 1  # half the weight at some concerns
+    csv.write_text("study,events_treatment,n_treatment,events_control,n_control,risk_of_bias\n"
+                   "A,5,50,15,50,dubious\n", encoding="utf-8")
+    bad = run_cli("evidence", "certainty", csv)
+    assert bad.code == 2
+    assert "line 2, column risk_of_bias: 'dubious' is not low, some or high" in bad.stderr
+    csv.write_text("study,events_treatment,n_treatment,events_control,n_control\nA,5,50,15,50\nA,4,50,15,50\n",
+                   encoding="utf-8")
+    dup = run_cli("evidence", "certainty", csv)
+    assert dup.code == 2
+    assert "repeated: A" in dup.stderr
+    judged = run_cli("evidence", "certainty", csv.with_name("none.csv"))
+    assert judged.code == 2
+
+
+def test_certainty_of_the_msc_example(run_cli: RunCli, examples: Path) -> None:
+    """The README's story: five small-to-moderate MSC trials, none reporting allocation concealment, 26% of the
+    required information size: very low certainty, whatever the conventional CI says."""
+    res = run_cli("evidence", "certainty", examples / "evidence" / "msc-covid-mortality.csv", "--method", "DL",
+                  "--control-risk", "0.4", "--rrr", "0.25", "--json")
+    assert res.code == 0, res.stderr
+    d = json.loads(res.stdout)
+    assert d["certainty"] == "very low"
+    by = {x["domain"]: x for x in d["domains"]}
+    assert by["risk of bias"]["downgrade"] == 1
+    assert by["imprecision"]["downgrade"] == 1
+    assert any("370 of 1,431 required patients" in r for r in by["imprecision"]["reasons"])
