@@ -13,6 +13,10 @@ import pytest
 
 from tests.integration.conftest import TRIAL, Demo, cli
 from tests.integration.test_analysis_from_server import exports_audited, independent_frame
+from tests.integration.test_api_walk import Server, server
+from tests.store.support import DEMO
+
+__all__ = ["server"]  # the running-server fixture of the API walk
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "evidence" / "msc-covid-mortality.csv"
 
@@ -86,3 +90,22 @@ def test_add_trial_errors(populated: Demo) -> None:
     outcome = cli("evidence", "add-trial", "--trial", TRIAL, "--db", populated.url, "--outcome", "time_to_discharge")
     assert outcome.code == 2
     assert "only the primary outcome or a binary outcome" in outcome.stderr
+
+
+def test_add_trial_through_the_api_follows_the_tokens_role(server: Server, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """Through a running server the export is the token's: the blinded statistician is refused (arms are
+    secret), the data monitoring committee may."""
+    evidence = tmp_path / "msc.csv"
+    monkeypatch.setenv("EQUIPOISE_TOKEN", server.tokens["statistician"])
+    refused = cli("evidence", "add-trial", "--trial", TRIAL, "--server", server.base, "--protocol", DEMO,
+                  "--outcome", "death_day28", "--csv", evidence)
+    assert refused.code == 2
+    assert "refused (403)" in refused.stderr
+    assert not evidence.exists()
+    monkeypatch.setenv("EQUIPOISE_TOKEN", server.tokens["dmc"])
+    added = cli("evidence", "add-trial", "--trial", TRIAL, "--server", server.base, "--protocol", DEMO,
+                "--outcome", "death_day28", "--csv", evidence)
+    assert added.code == 0, added.stderr
+    (row,) = _rows(evidence)
+    assert "by dmc (arms shown" in row["citation"]

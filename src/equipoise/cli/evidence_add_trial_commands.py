@@ -24,7 +24,7 @@ import typer
 from equipoise.analyze.protocol_analysis import concurrent_patients, outcome_column, run_protocol
 from equipoise.cli.database_option import DbOption
 from equipoise.cli.output import JsonOption, print_json, print_plain
-from equipoise.cli.server_data import export_provenance, from_server
+from equipoise.cli.server_data import ServerOpt, export_provenance, from_server
 from equipoise.errors import UserError
 from equipoise.protocol import OutcomeType, Protocol
 
@@ -163,6 +163,9 @@ def append_rows(path: Path, rows: list[dict[str, Any]]) -> str:
 def add_trial(
     trial: str = typer.Option(..., "--trial", help="Trial id on this Equipoise server."),
     db: str | None = DbOption,
+    server: str | None = ServerOpt,
+    protocol_file: Path | None = typer.Option(None, "--protocol", help="With --server: the protocol file the server "
+                                                                        "runs (checked against the export's SHA-256)."),
     csv_file: Path | None = typer.Option(None, "--csv", help="Evidence CSV to add the row to (created if absent; "
                                                              "a row of the same trial is replaced)."),
     outcome: str | None = typer.Option(None, "--outcome", help="A binary outcome of the protocol to add instead of "
@@ -170,9 +173,11 @@ def add_trial(
     as_json: bool = JsonOption,
 ) -> None:
     """Add a trial run on this server to the evidence: its primary outcome's 2x2 table (binary) or estimate and
-    SE, read through an audited, permission-checked export."""
-    protocol, export = from_server(trial, db=db, server=None, unblinded=True,
-                                   purpose=f"evidence synthesis: add-trial{f' to {csv_file}' if csv_file else ''}")
+    SE, read through an audited, permission-checked export (from --db as this installation's operator; through
+    --server as the user of the token, so only the unblinded statistician and the committee may)."""
+    protocol, export = from_server(trial, db=db, server=server, unblinded=True,
+                                   purpose=f"evidence synthesis: add-trial{f' to {csv_file}' if csv_file else ''}",
+                                   protocol_file=protocol_file)
     export.require_arms("evidence add-trial")
     exported_on, source = export_provenance(export.manifest)
     rows = trial_rows(protocol, export.patients, outcome, source, exported_on)
