@@ -44,6 +44,7 @@ def test_add_trial_binary_outcome_to_the_msc_evidence(populated: Demo, tmp_path:
     assert (int(row["events_treatment"]), int(row["n_treatment"])) == (int(msc["death_day28"].sum()), len(msc))
     assert (int(row["events_control"]), int(row["n_control"])) == (int(placebo["death_day28"].sum()), len(placebo))
     assert row["citation"].startswith(f"trial server export of trial {TRIAL} at ")
+    assert (row["randomized"], row["concealed"], row["blinded"]) == ("yes", "yes", "yes")  # a double-blind trial
     # the read was an unblinded export, audited with its purpose
     last = exports_audited(populated.url)[-1]
     assert last.new_values is not None
@@ -73,7 +74,7 @@ def test_add_trial_primary_ordinal_outcome_as_estimate_and_se(populated: Demo, t
     fresh = tmp_path / "new.csv"
     made = cli("evidence", "add-trial", "--trial", TRIAL, "--db", populated.url, "--csv", fresh)
     assert made.code == 0, made.stderr
-    assert list(_rows(fresh)[0])[:4] == ["study", "year", "citation", "how_checked"]
+    assert list(_rows(fresh)[0])[:2] == ["study", "year"]
     # a binary evidence file has no estimate/se columns: a clear error, the file untouched
     evidence = tmp_path / "msc.csv"
     shutil.copy(EXAMPLE, evidence)

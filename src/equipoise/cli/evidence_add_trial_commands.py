@@ -65,7 +65,10 @@ def trial_rows(protocol: Protocol, patients: pd.DataFrame, outcome_id: str | Non
     if control.id not in present or not experimental:
         raise UserError(f"trial {protocol.trial.id}: no patients in the control arm {control.id!r} and another arm yet")
     year = (exported_on or dt.date.today()).year
-    base = {"year": year, "citation": source,
+    # the design flags of the certainty summary: the server randomizes centrally and reveals an allocation only
+    # once the patient is randomized (concealment); blinding is the protocol's
+    flags = {"randomized": "yes", "concealed": "yes", "blinded": "yes" if protocol.trial.blinding.is_blinded else "no"}
+    base = {"year": year, **flags, "citation": source,
             "how_checked": "computed by 'equipoise evidence add-trial' from this audited export"}
     rows = []
     primary = chosen.id == plan.primary.outcome
@@ -124,7 +127,8 @@ def _cell(value: Any) -> str:
 def append_rows(path: Path, rows: list[dict[str, Any]]) -> str:
     """Add ``rows`` to the evidence CSV at ``path`` (created if absent); a row of the same study is replaced (the
     trial's data moved on). Written to a temporary file and renamed, so the CSV is never half-written."""
-    needed = [k for k in rows[0] if k not in ("outcome", "citation", "how_checked")]
+    optional = ("outcome", "citation", "how_checked", "randomized", "concealed", "blinded")
+    needed = [k for k in rows[0] if k not in optional]
     if path.exists() and path.stat().st_size > 0:
         try:
             with path.open(newline="", encoding="utf-8-sig") as handle:
