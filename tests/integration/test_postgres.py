@@ -3,6 +3,7 @@ analysis and the committee's report work on it as on SQLite."""
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import json
 from pathlib import Path
@@ -50,3 +51,11 @@ def test_population_analysis_and_report_on_postgresql(pg_schemas: PostgresSchema
     report = cli("report", "dmc", "--trial", TRIAL, "--db", url, "--output", tmp_path / "dmc.html")
     assert report.code == 0, report.stderr
     assert "Randomised (n = 30)" in (tmp_path / "dmc.html").read_text()
+    # the living evidence: the trial's day-28 mortality as a row of an evidence CSV, through an audited export
+    evidence = tmp_path / "msc.csv"
+    added = cli("evidence", "add-trial", "--trial", TRIAL, "--db", url, "--outcome", "death_day28", "--csv", evidence)
+    assert added.code == 0, added.stderr
+    with evidence.open(encoding="utf-8") as handle:
+        (row,) = list(csv.DictReader(handle))
+    assert row["study"] == TRIAL
+    assert 0 < int(row["n_treatment"]) + int(row["n_control"]) <= 30
