@@ -24,7 +24,9 @@ __all__ = ["pg_schemas"]
 
 def _admin(db: Database) -> int:
     add_user(db, system_principal("test"), "root", "Root", PASSWORD, roles=[(Role.ADMIN, None, None)])
-    return AuthService(db).authenticate(AuthService(db).login("root", PASSWORD).token).user_id
+    user_id = AuthService(db).authenticate(AuthService(db).login("root", PASSWORD).token).user_id
+    assert user_id is not None
+    return user_id
 
 
 def _insert_session(db: Database, user_id: int, token_hash: str) -> None:
