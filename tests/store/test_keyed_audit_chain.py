@@ -257,3 +257,20 @@ def test_an_unsigned_entry_written_later_is_named_even_without_the_key(seeded: D
     forged = _append_forged(seeded, actor="alice", actor_id=1, action="login", table_name=None, record_id=None,
                             old_values=None, new_values={}, at=dt.datetime.now(dt.UTC).isoformat())
     assert verify(seeded, without_key=True).first_bad_entry == forged
+
+
+def test_audit_rotate_key_command_adds_a_key_and_refuses_a_missing_file(tmp_path: Path, run_cli: Any,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "audit-keys"
+    monkeypatch.setenv("EQUIPOISE_AUDIT_KEY_FILE", str(path))
+    missing = run_cli("audit", "rotate-key")
+    assert missing.code == 2
+    assert "no audit key file to rotate" in missing.stderr + missing.stdout
+    first = keys_for_writing(path).current_id
+    result = run_cli("audit", "rotate-key")
+    assert result.code == 0, result.stderr
+    keys = load_keys(path)
+    assert keys is not None
+    assert keys.ids[0] == first
+    assert len(keys.ids) == 2
+    assert keys.current_id in result.stdout
