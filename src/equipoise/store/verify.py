@@ -93,7 +93,8 @@ class VerifyReport:
 
     def __str__(self) -> str:
         if self.ok:
-            text = (f"audit trail verified: {self.entries} entries, chain intact (head {self.head_hash[:16]}…), "
+            scope = " (unkeyed hashes only)" if self.key is not None and not self.key.checked else ""
+            text = (f"audit trail verified{scope}: {self.entries} entries, chain intact (head {self.head_hash[:16]}…), "
                     f"{self.records} records equal the replay of their history, {self.allocations} allocations "
                     "equal their recomputation")
             return text if self.key is None else f"{text}\n{self.key}"
