@@ -275,3 +275,18 @@ def test_audit_rotate_key_command_adds_a_key_and_refuses_a_missing_file(tmp_path
     assert keys.ids[0] == first
     assert len(keys.ids) == 2
     assert keys.current_id in result.stdout
+
+
+def test_the_upgrade_to_the_keyed_chain_stops_before_it_starts_when_the_key_file_is_unusable(tmp_path: Path) -> None:
+    from equipoise.errors import UserError
+    from equipoise.store.migrate import current_revision
+
+    key_file = tmp_path / "audit-keys"
+    keys_for_writing(key_file)
+    key_file.chmod(0o644)
+    database = Database(f"sqlite:///{tmp_path / 'old.sqlite3'}", audit_key_file=key_file)
+    upgrade(database, "0020_audit_site")
+    with pytest.raises(UserError, match="chmod 600"):
+        upgrade(database)
+    assert current_revision(database) == "0020_audit_site"
+    database.dispose()

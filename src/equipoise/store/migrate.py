@@ -30,12 +30,15 @@ def upgrade(db: Database, revision: str = "head") -> None:
     carries the unkeyed prefix's last hash under its MAC. Only when this call ran 0021: sealing a trail found
     unkeyed later could hide a chain whose MACs were stripped."""
     before = current_revision(db)
+    sealing = before is not None and _number(before) < KEYED_CHAIN and _number(revision) >= KEYED_CHAIN
+    if sealing:
+        db.keys_for_writing()  # a key file that cannot be read or created stops the upgrade before it starts
     config = alembic_config(db)
     with db.write_engine.connect() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
         connection.commit()
-    if before is not None and _number(before) < KEYED_CHAIN and _number(current_revision(db)) >= KEYED_CHAIN:
+    if sealing:
         _seal_unkeyed_trail(db)
 
 
@@ -43,7 +46,11 @@ KEYED_CHAIN = 21  # the migration that keys the audit chain
 
 
 def _number(revision: str | None) -> int:
-    return int(revision.split("_", 1)[0]) if revision else 0
+    """A revision's number ("0020_audit_site": 20); "head" (or any name without a number) counts as the newest."""
+    if not revision:
+        return 0
+    number = revision.split("_", 1)[0]
+    return int(number) if number.isdigit() else 10**6
 
 
 def _seal_unkeyed_trail(db: Database) -> None:

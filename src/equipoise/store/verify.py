@@ -228,7 +228,7 @@ def _check_head(keys: AuditKeys, head: AuditHead, findings: list[Finding]) -> No
     problem = None
     if head.key_id is None or head.mac is None:
         problem = ("is not signed with the audit key: the trail's signatures were removed, or it was never sealed "
-                   "(a trail is sealed by the first write after migration 0021)")
+                   "(the upgrade to migration 0021 seals a trail written before the key)")
     elif not keys.knows(head.key_id):
         problem = f"is signed with key {head.key_id}, which the key file does not hold"
     elif not hmac.compare_digest(keys.head_mac(head.last_id, head.last_hash, head.key_id), head.mac):
