@@ -36,7 +36,7 @@ from equipoise.store.types import iso, utcnow
 
 PENDING = "equipoise_audit_pending"
 CONTEXT = "equipoise_audit_context"
-KEYS = "equipoise_audit_keys"  # on a write connection's info: a callable returning the keys that sign
+KEYS = "equipoise_audit_keys"  # on a write connection's info: a callable returning the keys that sign its entries
 
 
 @dataclass(frozen=True)
