@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +31,20 @@ def _port_open(host: str, port: int) -> bool:
             return True
     except OSError:
         return False
+
+
+@pytest.fixture(scope="session", autouse=True)
+def audit_key_file(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One audit key file for the whole run, never the developer's own (~/.local/share/equipoise/audit-keys):
+    every database, CLI call and server process of the tests signs with it (subprocesses inherit it)."""
+    path = tmp_path_factory.mktemp("audit-key") / "audit-keys"
+    before = os.environ.get("EQUIPOISE_AUDIT_KEY_FILE")
+    os.environ["EQUIPOISE_AUDIT_KEY_FILE"] = str(path)
+    yield path
+    if before is None:
+        os.environ.pop("EQUIPOISE_AUDIT_KEY_FILE", None)
+    else:
+        os.environ["EQUIPOISE_AUDIT_KEY_FILE"] = before
 
 
 @pytest.fixture(scope="session")

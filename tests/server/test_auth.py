@@ -231,3 +231,22 @@ def test_acc4_a_role_that_may_not_create_trials_is_refused_before_its_password_i
         failures = s.scalars(select(AuditEntry.action).where(AuditEntry.actor == "monitor",
                                                              AuditEntry.action.like("%failed%"))).all()
     assert failures == []
+
+
+def test_an_admin_session_row_inserted_into_the_database_is_no_token_over_http(api: Api):
+    """Issue 14: someone who can write ``auth_sessions`` but not read the server's key file inserts a session for the
+    admin with the SHA-256 of a token of their choice (the scheme before the key): the API answers 401, while a real
+    login works."""
+    import hashlib
+    import secrets
+
+    from tests.store.test_audit_trail import _tamper
+
+    with api.db.read() as s:
+        admin_id = s.scalars(select(User.id).where(User.username == "admin")).one()
+    token = secrets.token_urlsafe(32)
+    _tamper(api.db, "INSERT INTO auth_sessions (token_hash, user_id, kind, created_at, last_seen_at) "
+            "VALUES (:h, :u, 'api-token', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)",
+            h=hashlib.sha256(token.encode()).hexdigest(), u=admin_id)
+    assert api.client.get("/api/users", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+    assert api.client.get("/api/auth/me", headers=api.headers("admin")).status_code == 200

@@ -31,6 +31,7 @@ def test_a_check_is_recorded_and_a_tampered_trail_is_logged(api: Api, caplog: py
     assert report is not None
     assert report.ok
     assert _checks(api.db)[-1]["ok"] is True
+    assert _checks(api.db)[-1]["key_checked"] is True  # issue 14: checked against the audit key, not SHA-256 only
     # Another process checked a moment ago: this one skips.
     assert verify_and_record(api.db, interval_seconds=3600) is None
     with api.db.write_engine.begin() as conn:

@@ -176,7 +176,9 @@ def test_tamper_an_audit_entry_rehashed_still_breaks_the_next_link(seeded: Datab
     fields["reason"] = "forged"
     forged = entry_hash(victim.prev_hash, fields)
     _tamper(seeded, "UPDATE audit_log SET reason = 'forged', hash = :h WHERE id = :id", h=forged, id=victim.id)
-    assert verify(seeded).first_bad_entry == entries[2].id
+    assert verify(seeded, without_key=True).first_bad_entry == entries[2].id
+    # With the audit key the rehashed entry itself is named: its MAC no longer matches its hash (issue 14).
+    assert verify(seeded).first_bad_entry == victim.id
 
 
 def test_user_row_changed_directly_is_found(seeded: Database):
@@ -292,7 +294,8 @@ def test_aud3_an_exports_head_hash_catches_a_chain_rewritten_with_every_hash_rec
                 "THEN 'nothing to see' ELSE reason END WHERE id = :id", p=prev_hash, h=new_hash,
                 first=entries[0].id, id=entry_id)
     _tamper(seeded, "UPDATE audit_head SET last_hash = :h WHERE id = 1", h=previous)
-    assert verify(seeded).ok  # the chain alone cannot tell
+    assert verify(seeded, without_key=True).ok  # the unkeyed chain alone cannot tell
+    assert not verify(seeded).ok  # the audit key can (issue 14): every rewritten entry's MAC is wrong
     assert not chain_contains(seeded, anchor["hash"])  # the export's witness can
     from equipoise.cli.main import main
 

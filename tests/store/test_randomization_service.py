@@ -8,6 +8,7 @@ unblinded statistician only, versioned, re-authenticated, recorded with each all
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 from sqlalchemy import select, update
@@ -225,3 +226,38 @@ def test_rnd2_an_enrolment_retried_with_its_key_returns_the_same_patient(db: Dat
     with pytest.raises(NotFoundError, match="no trial"):
         service.enrol(system_principal("test"), "NO-SUCH-TRIAL", "oxford", values(), "enrol-1")
     assert verify(db).ok
+
+
+def test_verify_replays_allocations_an_arm_changed_with_its_audit_entry_and_the_chain_rehashed_fails(db: Database):
+    """Issue 14: the arm changed in the row and in its audit entry, and every hash after it recomputed, leaves the
+    chain and the records consistent; ``audit verify`` recomputes every allocation too, and that fails, with or
+    without the audit key (the finding names the allocation, never an arm)."""
+    from equipoise.store.audit import entry_hash, hashed_fields
+    from equipoise.store.models import AuditEntry
+    from tests.store.test_audit_trail import _tamper
+
+    coord, _ = setup(db, PLATFORM.read_text())
+    allocation = randomize(db, Clock(dt.date(2020, 4, 1)), coord, "oxford", "t")
+    other = next(a["id"] for a in allocation.request["arms"] if a["id"] != allocation.arm)
+    _tamper(db, "UPDATE allocations SET arm = :arm WHERE id = :id", arm=other, id=allocation.id)
+    with db.read() as s:
+        entries = list(s.scalars(select(AuditEntry).order_by(AuditEntry.id)))
+    victim = next(e for e in entries if e.table_name == "allocations" and e.record_id == str(allocation.id))
+    previous = victim.prev_hash
+    for entry in (e for e in entries if e.id >= victim.id):
+        new_values = dict(entry.new_values or {})
+        if entry.id == victim.id:
+            new_values["arm"] = other
+        fields = {**hashed_fields(entry), "prev_hash": previous, "new_values": new_values or entry.new_values}
+        previous = entry_hash(previous, fields)
+        _tamper(db, "UPDATE audit_log SET prev_hash = :p, hash = :h, new_values = :v WHERE id = :id", p=fields[
+            "prev_hash"], h=previous, v=None if fields["new_values"] is None else json.dumps(fields["new_values"]),
+            id=entry.id)
+    _tamper(db, "UPDATE audit_head SET last_hash = :h WHERE id = 1", h=previous)
+    unkeyed = verify(db, without_key=True)
+    assert [f.kind for f in unkeyed.findings] == ["allocation"], str(unkeyed)  # chain and records agree
+    assert unkeyed.findings[0].record_id == str(allocation.id)
+    assert "recomputed arm differs" in str(unkeyed)
+    assert other not in str(unkeyed)
+    assert allocation.arm not in str(unkeyed)
+    assert any(f.kind == "allocation" for f in verify(db).findings)

@@ -71,11 +71,13 @@ def serve(
     tls = tls_files(tls_cert, tls_key)
     database = open_database(db)
     url = database.url
+    keys = database.keys_for_writing()  # created here at the first start (0600), before any worker forks
     database.dispose()
     scheme = "https" if tls else "http"
     print_plain(f"Equipoise trial server on {scheme}://{host}:{port} (API docs: {scheme}://{host}:{port}/docs)")
     print_plain(f"database: {url.split('@')[-1] if '@' in url else url}; {workers} process(es)"
                 + (f"; TLS certificate valid until {tls.expires:%Y-%m-%d}" if tls else ""))
+    print_plain(f"audit key: {keys.path} (key {keys.current_id}): keep a copy apart from the database and backups")
     run_server(url, host, port, workers, tls)
 
 
@@ -137,6 +139,7 @@ def demo(
     if patients and trial_id is not None:
         summary = _populate(database, trial_id, patients, seed, as_of, effect)
         print_plain(str(summary))
+    key_file = database.keys_for_writing().path
     database.dispose()
     base = f"http://{host}:{port}"
     print_plain(f"""Equipoise demo: trial {trial_id} ({protocol}) in {data_dir}/equipoise.sqlite3
@@ -148,6 +151,7 @@ def demo(
   Then send: -H 'Authorization: Bearer <token>' e.g. GET {base}/api/trials/{trial_id}
   Reports:   equipoise report dmc --trial {trial_id} --db {url} --output dmc.html
              (also: report open, analyze protocol, analyze interim; each is an audited export)
+  Audit key: {key_file}  (signs the audit trail and session tokens; docs/operations.md)
 """)
     if not no_serve:
         run_server(url, host, port, 1)

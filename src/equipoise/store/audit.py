@@ -9,8 +9,9 @@ How it works (AUD, 21 CFR 11.10(e), ICH E6(R3) §4.2.2):
   (``equipoise.store.core_rows``), which append exactly the entry this hook would have built to the same
   pending list.
 - ``before_commit`` locks the chain's head row, numbers the pending entries after it, chains each to the
-  previous one by SHA-256, inserts them and moves the head (one statement on PostgreSQL for a single
-  entry): the change and its audit entries commit or roll back together.
+  previous one by SHA-256, signs each hash and the new head with an HMAC under the server's key (which the
+  database does not hold: ``equipoise.store.audit_keys``), inserts them and moves the head (one statement on
+  PostgreSQL for a single entry): the change and its audit entries commit or roll back together.
 - Bulk ``UPDATE``/``DELETE`` statements on audited tables are refused (they would skip the trail, the gap
   reported for django-simple-history #174/#528); on PostgreSQL a trigger also refuses any UPDATE or DELETE of
   ``audit_log`` itself.
@@ -21,7 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
@@ -29,11 +30,13 @@ from sqlalchemy import Connection, Table, bindparam, event, insert, inspect, sel
 from sqlalchemy.orm import ORMExecuteState, Session
 
 from equipoise import __version__
+from equipoise.store.audit_keys import AuditKeys
 from equipoise.store.models import GENESIS_HASH, AuditEntry, AuditHead, Base, Patient
 from equipoise.store.types import iso, utcnow
 
 PENDING = "equipoise_audit_pending"
 CONTEXT = "equipoise_audit_context"
+KEYS = "equipoise_audit_keys"  # on a write connection's info: a callable returning the keys that sign its entries
 
 
 @dataclass(frozen=True)
@@ -229,6 +232,7 @@ def _seal(session: Session) -> None:
     if head is None:
         raise RuntimeError("the audit chain has no head row: run the database migrations")
     last_id, last_hash = head
+    keys = _signing_keys(conn)
     sites = _patient_sites(conn, pending)
     rows = []
     for entry in pending:
@@ -253,17 +257,27 @@ def _seal(session: Session) -> None:
             "prev_hash": last_hash,
         }
         last_hash = entry_hash(last_hash, hashed_fields(fields))
-        rows.append({**fields, "hash": last_hash})
+        rows.append({**fields, "hash": last_hash, "key_id": keys.current_id, "mac": keys.entry_mac(last_hash)})
+    head_values = {"last_id": last_id, "last_hash": last_hash, "key_id": keys.current_id,
+                   "mac": keys.head_mac(last_id, last_hash)}
     if len(rows) == 1 and conn.dialect.name == "postgresql":
         # One entry (an enrolment, most single changes): insert it and move the head in one statement, one
         # round trip, through a data-modifying CTE that PostgreSQL runs exactly once (SQLite has no such CTE).
         # Only for one row: a multi-row VALUES insert is never in SQLAlchemy's compiled cache, and compiling it
         # on every commit costs more CPU than the round trip it saves.
         params = {f"entry_{key}": value for key, value in rows[0].items()}
-        conn.execute(_APPEND_MOVING_HEAD, {**params, "head_last_id": last_id, "head_last_hash": last_hash})
+        conn.execute(_APPEND_MOVING_HEAD, {**params, **{f"head_{key}": value for key, value in head_values.items()}})
         return
     conn.execute(_APPEND, rows)
-    conn.execute(_MOVE_HEAD, {"last_id": last_id, "last_hash": last_hash})
+    conn.execute(_MOVE_HEAD, head_values)
+
+
+def _signing_keys(conn: Connection) -> AuditKeys:
+    """The keys the connection's database signs with (``Database`` puts them on every write connection)."""
+    provider = conn.info.get(KEYS)
+    if provider is None:
+        raise RuntimeError("this connection has no audit keys: write through equipoise.store.db.Database")
+    return cast(Callable[[], AuditKeys], provider)()
 
 
 def _patient_sites(conn: Connection, pending: list[PendingEntry]) -> dict[int, str]:
@@ -284,8 +298,8 @@ _HEAD_FOR_UPDATE = select(_head.c.last_id, _head.c.last_hash).where(_head.c.id =
 _APPEND = insert(_log)
 _MOVE_HEAD = update(_head).where(_head.c.id == 1)
 _MOVE_HEAD_CTE = update(_head).where(_head.c.id == 1).values(
-    last_id=bindparam("head_last_id", type_=_head.c.last_id.type),
-    last_hash=bindparam("head_last_hash", type_=_head.c.last_hash.type)).cte("moved_head")
+    {name: bindparam(f"head_{name}", type_=_head.c[name].type) for name in ("last_id", "last_hash", "key_id", "mac")}
+).cte("moved_head")
 _APPEND_MOVING_HEAD = insert(_log).values(
     {c.name: bindparam(f"entry_{c.name}", type_=c.type) for c in _log.columns}).add_cte(_MOVE_HEAD_CTE)
 

@@ -3,13 +3,13 @@
 21 CFR 11.300 (unique ID/password pairs, safeguards against unauthorized use), 11.200 (re-authentication for
 signing), ICH E6(R3) §4.2.2 (user access logged): every login, failed login, lockout and re-authentication
 failure is an audit entry. Passwords are hashed with Argon2id (RFC 9106, OWASP parameters); tokens are 256-bit
-random values of which only the SHA-256 is stored.
+random values of which only an HMAC-SHA256 under the server's key is stored (``equipoise.store.audit_keys``): a
+row inserted into ``auth_sessions`` by someone who can write the database but not read the key is no token.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import secrets
 from dataclasses import dataclass
 
@@ -46,10 +46,6 @@ def password_matches(password_hash: str, password: str) -> bool:
         return _hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
-
-
-def token_digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -149,7 +145,8 @@ class AuthService:
         token = secrets.token_urlsafe(32)
         now = utcnow()
         expires = now + dt.timedelta(seconds=self.settings.session_lifetime_seconds)
-        session.add(AuthSession(token_hash=token_digest(token), user_id=user.id, kind="session",
+        session.add(AuthSession(token_hash=self.db.keys_for_writing().token_hash(token), user_id=user.id,
+                                kind="session",
                                 created_at=now, last_seen_at=now, expires_at=expires))
         record_event(session, "login", details=details,
                      context=AuditContext(actor=user.username, actor_id=user.id, source=source,
@@ -179,8 +176,9 @@ class AuthService:
         now = utcnow()
         expires = now + dt.timedelta(days=days) if days else None
         with self.db.write(principal.audit_context()) as session:
-            session.add(AuthSession(token_hash=token_digest(token), user_id=principal.user_id, kind="api-token",
-                                    name=name, created_at=now, last_seen_at=now, expires_at=expires))
+            session.add(AuthSession(token_hash=self.db.keys_for_writing().token_hash(token),
+                                    user_id=principal.user_id, kind="api-token", name=name, created_at=now,
+                                    last_seen_at=now, expires_at=expires))
             record_event(session, "api-token.created", details={"name": name})
         assert principal.user_id is not None
         return LoginResult(token, "api-token", principal.user_id, principal.username, expires, None)
@@ -242,11 +240,12 @@ class AuthService:
         """The principal behind a bearer token; expired, revoked and idle sessions are refused.
 
         Every request comes through here, so it is one prepared Core statement (the session, its user and the
-        user's active roles, outer-joined), no ORM objects, and a SHA-256 of the token (never Argon2).
+        user's active roles, outer-joined), no ORM objects, and an HMAC of the token under each key (never
+        Argon2): a token made before a key rotation still works.
         """
         now = utcnow()
         with self.db.lookup() as conn:
-            rows = conn.execute(_AUTHENTICATE, {"token_hash": token_digest(token)}).all()
+            rows = conn.execute(_AUTHENTICATE, {"token_hashes": self.db.keys_for_writing().token_hashes(token)}).all()
         if not rows:
             raise UnauthorizedError("invalid token: log in again")
         first = rows[0]
@@ -286,5 +285,5 @@ _AUTHENTICATE = (
            _users.c.active, _memberships.c.role, _memberships.c.trial_id, _memberships.c.site_id)
     .join_from(_sessions, _users, _users.c.id == _sessions.c.user_id)
     .outerjoin(_memberships, (_memberships.c.user_id == _users.c.id) & _memberships.c.active.is_(True))
-    .where(_sessions.c.token_hash == bindparam("token_hash"))
+    .where(_sessions.c.token_hash.in_(bindparam("token_hashes", expanding=True)))
 )

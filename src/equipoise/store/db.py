@@ -28,7 +28,8 @@ from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 from equipoise.errors import UserError
-from equipoise.store.audit import AuditContext, set_context
+from equipoise.store.audit import KEYS, AuditContext, set_context
+from equipoise.store.audit_keys import AuditKeys, key_file_path, keys_for_writing, load_keys
 from equipoise.store.group_commit import GroupCommit
 
 DATABASE_URL_ENV = "EQUIPOISE_DATABASE_URL"
@@ -121,13 +122,15 @@ def _mark_as_writer(engine: Engine) -> None:
 class Database:
     """One database: a write engine and a read engine sharing its URL."""
 
-    def __init__(self, url: str | None = None, *, pool_size: int = 5, max_overflow: int | None = None) -> None:
+    def __init__(self, url: str | None = None, *, pool_size: int = 5, max_overflow: int | None = None,
+                 audit_key_file: Path | None = None) -> None:
         """``pool_size``: connections kept open per engine, at least the threads that use it at once. A pool
         smaller than that closes every connection beyond it when it is returned and opens a new one for the
         next request (QueuePool overflow): a new PostgreSQL backend, or a new SQLite connection with its
         PRAGMAs, per request. ``max_overflow`` (default: ``pool_size``) bounds the connections opened beyond
         it: each server process may hold ``pool_size + max_overflow`` PostgreSQL connections, and all of them
-        together must stay under the server's ``max_connections`` (100 by default)."""
+        together must stay under the server's ``max_connections`` (100 by default). ``audit_key_file``: the key
+        file that signs the audit trail and session tokens (default: ``audit_keys.key_file_path()``)."""
         overflow = pool_size if max_overflow is None else max_overflow
         self.url = normalize_url(url or default_database_url())
         try:
@@ -152,6 +155,15 @@ class Database:
             _mark_as_writer(self.write_engine)
             self.read_engine = self.write_engine
             self._lookup_engine = self.write_engine.execution_options(isolation_level="AUTOCOMMIT")
+        self.audit_key_file = audit_key_file or key_file_path()
+        self._audit_keys: AuditKeys | None = None
+
+        @event.listens_for(self.write_engine, "connect")
+        def _keys(_dbapi_conn: Any, record: Any) -> None:
+            # Every session writing through this engine (this class's, group commit's) finds the keys that sign its
+            # audit entries on its connection (``audit._seal``); read from the file at the first write only.
+            record.info[KEYS] = self.keys_for_writing
+
         self._writer = sessionmaker(self.write_engine, expire_on_commit=False)
         # SQLite files: concurrent writers of this process share transactions and fsyncs (group_commit).
         self.group_commit = (GroupCommit(self.write_engine.connect, self._writer_turn)
@@ -238,6 +250,16 @@ class Database:
                     yield conn
             else:
                 yield conn
+
+    def keys_for_writing(self) -> AuditKeys:
+        """The keys that sign new audit entries and tokens: read once, the key file created at the first write."""
+        if self._audit_keys is None:
+            self._audit_keys = keys_for_writing(self.audit_key_file)
+        return self._audit_keys
+
+    def keys_if_present(self) -> AuditKeys | None:
+        """The keys as the key file holds them now, or None without one (verification never creates a key)."""
+        return load_keys(self.audit_key_file)
 
     def dispose(self) -> None:
         self.write_engine.dispose()

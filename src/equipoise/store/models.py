@@ -98,7 +98,8 @@ class Membership(Base):
 
 
 class AuthSession(Base):
-    """A login session or an API token; only the SHA-256 of the token is stored. Not audited (logins are)."""
+    """A login session or an API token; only the HMAC of the token under the server's key is stored (``audit_keys``), so
+    a row written into the database by hand gives no working token. Not audited (logins are)."""
 
     __tablename__ = "auth_sessions"
 
@@ -312,6 +313,11 @@ class AuditEntry(Base):
     site_id: Mapped[str | None] = mapped_column(String(64), default=None)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    # The HMAC-SHA256 of ``hash`` under the server's audit key, and that key's id (``equipoise.store.audit_keys``):
+    # a database writer without the key cannot forge it. Entries written before the key (migration 0021) have
+    # neither; the first keyed entry seals them, as it carries their last hash.
+    key_id: Mapped[str | None] = mapped_column(String(32), default=None)
+    mac: Mapped[str | None] = mapped_column(String(64), default=None)
 
 
 class AuditHead(Base):
@@ -322,6 +328,9 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     last_id: Mapped[int] = mapped_column(Integer)
     last_hash: Mapped[str] = mapped_column(String(64))
+    # The HMAC of (last_id, last_hash) under the audit key: moving the head back over removed entries needs a new one.
+    key_id: Mapped[str | None] = mapped_column(String(32), default=None)
+    mac: Mapped[str | None] = mapped_column(String(64), default=None)
 
 
 GENESIS_HASH = "0" * 64

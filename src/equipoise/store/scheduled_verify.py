@@ -39,7 +39,9 @@ def verify_and_record(db: Database, interval_seconds: float = 0) -> VerifyReport
     with db.write(AuditContext(actor="server", source="scheduled verification")) as s:
         record_event(s, ACTION, details={"ok": report.ok, "entries": report.entries, "records": report.records,
                                          "head_hash": report.head_hash, "findings": len(report.findings),
-                                         "first_bad_entry": report.first_bad_entry})
+                                         "first_bad_entry": report.first_bad_entry,
+                                         "allocations": report.allocations,
+                                         "key_checked": report.key is not None and report.key.checked})
     if not report.ok:
         # The message names where, never a value (values may be secret).
         log.error("audit trail verification FAILED: %d finding(s), first bad entry %s", len(report.findings),
