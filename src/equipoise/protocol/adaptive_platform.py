@@ -80,16 +80,16 @@ class Allocation(ProtocolModel):
 
     thompson: each non-control arm's share is proportional to P(arm is the best non-control arm)^power (power 1:
     Thompson's rule; below 1 tempers it towards equal allocation), then bounded to [floor, cap]. The control's
-    share is fixed by the square-root rule sqrt(k)/(sqrt(k)+k) for k active experimental arms, a fixed number, or
-    follows the rule like the other arms (``rar``).
+    share is fixed by the square-root rule sqrt(k)/(sqrt(k)+k) for k active experimental arms, or is a fixed
+    number.
     """
 
     rule: AllocationRule
     power: float = Field(default=1.0, ge=0, le=1, description="Tempering of the RAR probabilities (0 = equal).")
     floor: float = Field(default=0.0, ge=0, lt=1, description="Smallest share of any active experimental arm.")
     cap: float = Field(default=1.0, gt=0, le=1, description="Largest share of any active experimental arm.")
-    control: Literal["sqrt", "rar"] | float = Field(
-        default="sqrt", description="sqrt (square-root rule), rar, or a fixed probability in (0, 1).")
+    control: Literal["sqrt"] | float = Field(
+        default="sqrt", description="sqrt (square-root rule) or a fixed probability in (0, 1).")
 
 
 class Action(StrEnum):

@@ -61,8 +61,6 @@ def _allocation(a: AdaptivePlatform, control: str) -> str:
         return "Allocation: fixed by the arms' weights."
     if r.control == "sqrt":
         ctrl = f"{control} gets sqrt(k)/(sqrt(k)+k) for k active therapies (square-root rule)"
-    elif r.control == "rar":
-        ctrl = f"{control} is allocated by the same rule"
     else:
         ctrl = f"{control} gets a fixed {float(r.control):g}"
     return (f"Allocation: response-adaptive; each therapy's share proportional to P(best therapy)^{r.power:g}, "
