@@ -125,7 +125,8 @@ def _gradient_hessian(params: FloatArray, counts: FloatArray, jlo: FloatArray, j
     eta_hi = np.einsum("akp,tp->tak", jhi, params)
     g_lo = np.where(has_lo, expit(eta_lo), 1.0)
     g_hi = np.where(has_hi, expit(eta_hi), 0.0)
-    prob = np.maximum(g_lo - g_hi, 1e-300)
+    # an empty cell contributes nothing; evaluating it at probability 1 keeps 0 * (1/p)^2 from overflowing
+    prob = np.where(counts > 0, np.maximum(g_lo - g_hi, 1e-300), 1.0)
     d_lo = np.where(has_lo, g_lo * (1 - g_lo), 0.0)  # density of the logistic at eta_lo
     d_hi = np.where(has_hi, g_hi * (1 - g_hi), 0.0)
     dd_lo = d_lo * (1 - 2 * g_lo)
