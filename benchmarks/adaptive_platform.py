@@ -92,7 +92,8 @@ def run() -> str:
         f"{readme_rate:.0f} | **{readme_rate / ADAPTR_TRIALS_PER_S:.0f}×** | 100,000 in < 60 s: "
         f"{readme_100k:.0f} s at this rate {'✓' if readme_100k < 60 else '✗'} |",
         f"| protocol platform, binary (5 arms, 10 analyses, lag 28 days, sqrt-control RAR) | {N_BINARY:,} | "
-        f"{binary_s:.1f} ({CPU['binary']:.1f}) | {N_BINARY / binary_s:.0f} | {N_BINARY / binary_s / ADAPTR_TRIALS_PER_S:.0f}× | |",
+        f"{binary_s:.1f} ({CPU['binary']:.1f}) | {N_BINARY / binary_s:.0f} | "
+        f"{N_BINARY / binary_s / ADAPTR_TRIALS_PER_S:.0f}× | |",
         f"| protocol platform, ordinal WHO scale (Laplace proportional odds) | {N_ORDINAL:,} | {ordinal_s:.1f} "
         f"({CPU['ordinal']:.1f}) | "
         f"{N_ORDINAL / ordinal_s:.0f} | {N_ORDINAL / ordinal_s / ADAPTR_TRIALS_PER_S:.1f}× | ordinal < 10× binary "
