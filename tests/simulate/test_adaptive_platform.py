@@ -10,7 +10,6 @@ import math
 import numpy as np
 import pytest
 
-from equipoise.errors import UserError
 from equipoise.protocol import load_protocol
 from equipoise.protocol.adaptive_platform import (
     Action,
@@ -23,7 +22,7 @@ from equipoise.protocol.adaptive_platform import (
     OutcomeModel,
     PlatformModel,
 )
-from equipoise.simulate.adaptive_platform import AdaptivePlatformDesign, PlatformTask, Scenario
+from equipoise.simulate.adaptive_platform import AdaptivePlatformDesign, PlatformTask, Scenario, data_looks
 from equipoise.simulate.adaptive_platform_protocol import design_from_protocol, scenario_from_text
 from equipoise.simulate.adaptive_platform_result import simulate_adaptive_platform
 from equipoise.simulate.engine import run_chunks
@@ -106,12 +105,25 @@ def test_bad_scenarios(run_cli, scenario, message):
     assert message in r.stderr
 
 
-def test_promote_to_control_is_not_simulated_yet():
+def test_promote_to_control():
+    """A clearly better arm becomes the control; the old control stops recruiting and the others go on against
+    the new one."""
     rules = RULES.model_copy(update={"decisions": DecisionRules(
-        superiority=DecisionRule(probability=0.99, action=Action.PROMOTE_TO_CONTROL))})
-    with pytest.raises(UserError, match="promote-to-control is not simulated"):
-        AdaptivePlatformDesign(arms=("c", "a"), control=0, weights=(1, 1), entry_day=(0, 0), rules=rules,
-                               lower_is_better=True, lag_days=0, accrual_per_day=1, n_levels=2)
+        superiority=DecisionRule(probability=0.99, action=Action.PROMOTE_TO_CONTROL),
+        inferiority=DecisionRule(probability=0.01, action=Action.DROP_ARM))})
+    design = AdaptivePlatformDesign(arms=("ctrl", "a", "b"), control=0, weights=(1, 1, 1), entry_day=(0, 0, 0),
+                                    rules=rules, lower_is_better=True, lag_days=0, accrual_per_day=10, n_levels=2)
+    rec = run_chunks(PlatformTask(design, Scenario("x", rates=(0.30, 0.15, 0.25))), 200, 7, chunk_size=100)
+    promoted = rec["control"] == 1
+    assert promoted.mean() > 0.8
+    assert np.all(rec["decision"][promoted, 1] == 1)  # the promoted arm was declared superior
+    # after its promotion the old control recruits no more: its patients stop at the promotion's look
+    look = rec["decision_look"][promoted, 1]
+    first_looks = np.array(data_looks(design))[look]
+    assert np.all(rec["arm_n"][promoted, 0] <= first_looks)
+    assert np.any(rec["arm_n"][promoted, 2] > rec["arm_n"][promoted, 0])  # b goes on, against a
+    result = simulate_adaptive_platform(design, Scenario("x", rates=(0.30, 0.15, 0.25)), n_trials=100, seed=7)
+    assert result.power["a"] > 0.8
 
 
 @pytest.mark.slow

@@ -12,8 +12,10 @@ in it. Binary outcomes are Bernoulli(rate of the arm); ordinal outcomes follow p
 control distribution (odds ratio of a higher level per arm).
 
 Decisions act as the protocol says: ``drop-arm`` stops randomizing to the arm (a superior arm graduates),
-``stop-platform`` stops the trial. The platform also stops when no experimental arm is left to randomize and
-none is still to open. ``promote-to-control`` is not simulated (a clear error says so).
+``stop-platform`` stops the trial, ``promote-to-control`` makes the superior arm (the one most probably better,
+if several) the control from this analysis on: the old control stops recruiting and the other arms are compared
+with the new one (their P(best) of this analysis sets the next table). The platform also stops when no
+experimental arm is left to randomize and none is still to open.
 
 References
 ----------
@@ -61,10 +63,6 @@ class AdaptivePlatformDesign:
     def __post_init__(self) -> None:
         if self.accrual_per_day <= 0:
             raise UserError(f"the accrual rate must be positive, not {self.accrual_per_day}")
-        for name, rule in self.rules.decisions.rules().items():
-            if rule.action is Action.PROMOTE_TO_CONTROL:
-                raise UserError(f"adaptive.decisions.{name}.action: promote-to-control is not simulated yet; "
-                                "simulate with drop-arm or stop-platform")
 
     @property
     def ordinal(self) -> bool:
@@ -135,7 +133,6 @@ class PlatformTask:
         d = self.design
         rng = rng_for(seed)
         n_arms = len(d.arms)
-        ctrl = d.control
         max_n = d.max_n
         levels = self.scenario.level_probabilities()
         cum_levels = np.cumsum(levels, axis=1)
@@ -168,6 +165,7 @@ class PlatformTask:
         stop_look = np.zeros(n, dtype=np.int16)
         duration = np.zeros(n)
         estimate = np.full((n, n_arms), np.nan)
+        control = np.full(n, d.control, dtype=np.int64)
         max_looks = d.max_looks
         alloc_history = np.full((n, max_looks, n_arms), np.nan, dtype=np.float32)
         look_day = np.full((n, max_looks), np.nan, dtype=np.float32)
@@ -220,29 +218,54 @@ class PlatformTask:
                 counts[:, :, level] += (onehot & (level_of == level)[..., None]).sum(axis=1)
             n_data[:] = np.where(alive, m, n_data)
             idx = np.nonzero(alive)[0]
+            ctrl = control[idx]
+            is_ctrl = np.arange(n_arms)[None, :] == ctrl[:, None]
             active = (entry[None, :] <= when[idx, None]) & ~closed[idx]
-            experimental = active & (np.arange(n_arms) != ctrl)
-            post = self._posteriors(counts[idx], experimental, rng, margin_f, margin_e)
-            codes = decide(post, counts[idx].sum(axis=2), experimental, ctrl, decisions)
+            experimental = active & ~is_ctrl
+            codes = np.zeros((len(idx), n_arms), dtype=np.int8)
+            p_best = np.zeros((len(idx), n_arms))
+            p_better = np.zeros((len(idx), n_arms))
+            for c in np.unique(ctrl):  # trials grouped by their control in force (promotion changes it)
+                rows = ctrl == c
+                post = self._posteriors(counts[idx[rows]], experimental[rows], int(c), rng, margin_f, margin_e)
+                codes[rows] = decide(post, counts[idx[rows]].sum(axis=2), experimental[rows], int(c), decisions)
+                p_best[rows] = post.p_best
+                p_better[rows] = post.p_better
+                estimate[idx[rows]] = post.estimate
             stop = np.zeros(len(idx), dtype=bool)
+            promote = np.zeros((len(idx), n_arms), dtype=bool)
             for code, rule in actions.items():
                 if rule is None:
                     continue
                 hit = codes == code
                 if rule.action is Action.STOP_PLATFORM:
                     stop |= hit.any(axis=1)
+                elif rule.action is Action.PROMOTE_TO_CONTROL:
+                    promote |= hit
             decided = codes != Decision.CONTINUE
             decision[idx] = np.where(decided, codes, decision[idx])
             decision_look[idx] = np.where(decided, look, decision_look[idx])
-            closed[idx] |= decided
-            estimate[idx] = post.estimate
-            still = experimental & ~decided
-            pending = (entry[None, :] > when[idx, None]) & (np.arange(n_arms) != ctrl)
+            closing = decided.copy()
+            promoted = promote.any(axis=1) & ~stop
+            if promoted.any():
+                winner = np.where(promote, p_better, -1.0).argmax(axis=1)
+                rows = np.nonzero(promoted)[0]
+                closing[rows, ctrl[rows]] = True  # the old control stops recruiting
+                closing[rows, winner[rows]] = False  # the winner recruits on, as the control
+                ctrl = np.where(promoted, winner, ctrl)
+                control[idx] = ctrl
+                is_ctrl = np.arange(n_arms)[None, :] == ctrl[:, None]
+            closed[idx] |= closing
+            still = experimental & ~decided & ~is_ctrl
+            pending = (entry[None, :] > when[idx, None]) & ~is_ctrl
             stop |= ~still.any(axis=1) & ~pending.any(axis=1)
             stop |= final[idx]
             # the next table, for the arms still randomized
-            open_next = active & ~decided
-            new_table = allocation_table(post.p_best, open_next, ctrl, rules.allocation, weights)
+            open_next = active & ~closing
+            new_table = np.zeros((len(idx), n_arms))
+            for c in np.unique(ctrl):
+                rows = ctrl == c
+                new_table[rows] = allocation_table(p_best[rows], open_next[rows], int(c), rules.allocation, weights)
             table[idx] = new_table
             tabled[idx] = open_next
             has_table[idx] = True
@@ -257,17 +280,18 @@ class PlatformTask:
                               for a in range(n_arms)], axis=1)
         return {
             "decision": decision, "decision_look": decision_look, "stop_look": stop_look, "size": n_rand.copy(),
-            "duration": duration, "arm_n": per_arm_n, "estimate": estimate,
+            "duration": duration, "arm_n": per_arm_n, "estimate": estimate, "control": control,
             "allocation": alloc_history, "look_day": look_day,
         }
 
-    def _posteriors(self, counts: FloatArray, experimental: NDArray[np.bool_], rng: np.random.Generator,
-                    futility_margin: float | None, equivalence_margin: float | None) -> ArmPosteriors:
+    def _posteriors(self, counts: FloatArray, experimental: NDArray[np.bool_], control: int,
+                    rng: np.random.Generator, futility_margin: float | None,
+                    equivalence_margin: float | None) -> ArmPosteriors:
         d = self.design
         model = d.rules.model
         if d.ordinal:
-            return ordinal_posteriors(counts, d.control, experimental, model.log_or_sd or 1.0,
+            return ordinal_posteriors(counts, control, experimental, model.log_or_sd or 1.0,
                                       model.intercept_sd or 10.0, d.lower_is_better, rng, futility_margin,
                                       equivalence_margin)
-        return binary_posteriors(counts[:, :, 1], counts.sum(axis=2), d.control, experimental, model.beta_prior,
+        return binary_posteriors(counts[:, :, 1], counts.sum(axis=2), control, experimental, model.beta_prior,
                                  d.lower_is_better, futility_margin, equivalence_margin)

@@ -25,7 +25,7 @@ class ArmCharacteristics:
     decisions: dict[str, float]  # probability of each decision
     patients_mean: float
     patients_quantiles: dict[str, float]
-    bias: float  # mean (final estimate - truth) over trials
+    bias: float  # mean (final estimate - truth) over trials (ordinal: against the final control)
 
     def to_dict(self) -> dict[str, Any]:
         return {"arm": self.arm, "true_effect": self.true_effect, "control": self.is_control, "null": self.null,
@@ -143,6 +143,9 @@ def summarise(design: AdaptivePlatformDesign, scenario: Scenario, rec: Records, 
     truth = scenario.true_effects(ctrl)
     sign = -1.0 if design.lower_is_better else 1.0
     benefit = sign * (truth - truth[ctrl])  # > 0: truly better than the control
+    # the truth each trial's final estimate estimates: a rate (binary), or the log odds ratio against the control
+    # in force at the end (ordinal: a promoted arm may have become the control)
+    final_truth = truth[None, :] - (truth[rec["control"]][:, None] if design.ordinal else 0.0)
     arms = []
     for i, name in enumerate(design.arms):
         n_i = rec["arm_n"][:, i].astype(float)
@@ -153,7 +156,7 @@ def summarise(design: AdaptivePlatformDesign, scenario: Scenario, rec: Records, 
             decisions={k: float(np.mean(rec["decision"][:, i] == Decision[k.upper()])) for k in DECISIONS},
             patients_mean=float(n_i.mean()),
             patients_quantiles={f"{q:.0%}": float(np.quantile(n_i, q)) for q in QUANTILES},
-            bias=float(np.nanmean(est - truth[i])) if np.isfinite(est).any() else float("nan")))
+            bias=float(np.nanmean(est - final_truth[:, i])) if np.isfinite(est).any() else float("nan")))
     superior = rec["decision"] == Decision.SUPERIORITY
     nulls = [a for a in range(len(design.arms)) if a != ctrl and abs(benefit[a]) < 1e-12]
     fwer = float(np.mean(superior[:, nulls].any(axis=1))) if nulls else None
