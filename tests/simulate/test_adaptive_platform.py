@@ -98,7 +98,7 @@ def test_cli_prints_per_arm_characteristics_and_plots(run_cli, tmp_path):
 
 @pytest.mark.parametrize(("scenario", "message"), [
     ("remdesivir=0.8", "unknown arm 'remdesivir'"), ("dexamethasone", "expected null"),
-    ("dexamethasone=-1", "expected null")])
+    ("dexamethasone=-1", "expected null"), ("usual_care=0.9", "takes none")])
 def test_bad_scenarios(run_cli, scenario, message):
     r = run_cli("simulate", "protocol", FILE, "--scenario", scenario, "-n", "10")
     assert r.code == 2

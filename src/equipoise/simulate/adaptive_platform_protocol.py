@@ -81,6 +81,8 @@ def scenario_from_text(protocol: Protocol, design: AdaptivePlatformDesign, text:
             raise UserError(f"--scenario assumed: the {where} state no odds_ratio")
         if any(v <= 0 for v in values.values()):
             raise UserError("--scenario: odds ratios must be positive")
+        if arms[ctrl] in values:
+            raise UserError(f"--scenario: odds ratios are against the control; {arms[ctrl]} takes none")
         ors = [1.0 if i == ctrl else values.get(a, assumed.odds_ratio if t.lower() == "assumed" else 1.0) or 1.0
                for i, a in enumerate(arms)]
         return Scenario(t, control_distribution=tuple(assumed.control_distribution), odds_ratios=tuple(ors))
