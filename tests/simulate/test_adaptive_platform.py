@@ -137,3 +137,17 @@ def test_dask_cluster_gives_bit_identical_results():
     with distributed.LocalCluster(**cluster_args) as cluster, distributed.Client(cluster) as client:
         remote = simulate_adaptive_platform(design, scenario, n_trials=24, seed=5, chunk_size=6, scheduler=client)
     assert remote.to_dict() == local.to_dict()
+
+
+def test_calendar_schedule():
+    """Analyses every 30 days: the first has the patients whose outcome is known by day 30, the last all."""
+    rules = RULES.model_copy(update={"analyses": AnalysisSchedule(every_days=30, max_patients=600)})
+    design = AdaptivePlatformDesign(arms=("ctrl", "a"), control=0, weights=(1, 1), entry_day=(0, 0), rules=rules,
+                                    lower_is_better=True, lag_days=10, accrual_per_day=5, n_levels=2)
+    rec = run_chunks(PlatformTask(design, Scenario("x", rates=(0.3, 0.3))), 40, 11, chunk_size=20)
+    days = rec["look_day"]
+    assert np.nanmin(days[:, 0]) == 30
+    assert np.all(np.diff(days[:, :3], axis=1) == 30)
+    ran_out = rec["decision"][:, 1] == 0
+    assert np.all(rec["size"][ran_out] == 600)
+    assert np.all(rec["duration"][ran_out] > 600 / 5)  # accrual takes about 120 days, then 10 days of follow-up
