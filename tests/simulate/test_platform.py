@@ -6,15 +6,9 @@ import math
 import numpy as np
 import pytest
 
+from equipoise.analyze.beta_quadrature import prob_best, prob_better_than, prob_within
 from equipoise.errors import UserError
-from equipoise.simulate.platform import (
-    PlatformDesign,
-    constrain,
-    prob_best,
-    prob_better_than,
-    prob_within,
-    simulate_platform,
-)
+from equipoise.simulate.platform import PlatformDesign, constrain, simulate_platform
 
 # adaptr 1.4.0 README (INCEPTdk/adaptr): 3 arms, true rates 0.25, min_probs 0.2, data looks 300..2000 by 100,
 # randomised 400..2000 (2000 at the last look), equivalence P > 0.9 of differences < 0.05, superiority threshold

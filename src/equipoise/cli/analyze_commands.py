@@ -453,3 +453,42 @@ def interim(
         print_json(result.to_dict())
     else:
         print_plain(str(result))
+
+
+@analyze_app.command("platform")
+def platform_analysis(
+    file: Path | None = typer.Argument(None, help="Protocol file with an adaptive section; with --trial, the server's "
+                                       "protocol is used (a file given must be of that trial)."),
+    data: Path | None = typer.Option(None, "--data", help="An export directory or zip ('equipoise export csv'), or a "
+                                     "CSV file in its analysis.csv layout."),
+    trial: str | None = TrialOpt, db: str | None = DbOption, server: str | None = ServerOpt,
+    on: str | None = typer.Option(None, "--on", help="Date of the adaptive analysis (YYYY-MM-DD; default: today): "
+                                  "the arms in force then."),
+    seed: int = typer.Option(20200316, "--seed", help="Seed of the normal draws behind P(best) (ordinal model)."),
+    as_json: bool = JsonOption,
+) -> None:
+    """An adaptive analysis of the platform: each arm's posteriors, the decisions of the protocol's rules and the
+    next allocation table (reads the trial server's data as an audited, unblinded export)."""
+    import datetime as dt
+
+    from equipoise.analyze.platform_analysis import analyze_platform
+    from equipoise.cli.output import parse_date
+
+    proto, export, csv_path = resolve(protocol_file=file, data=data, trial=trial, db=db, server=server,
+                                      unblinded=True, purpose="an adaptive analysis of the platform",
+                                      what="analyze platform")
+    if export is not None:
+        export.require_arms("analyze platform")
+        df = export.patients
+    else:
+        assert csv_path is not None
+        df = read_csv(csv_path)
+    day = parse_date(on, "--on") if on else dt.datetime.now(dt.UTC).date()
+    try:
+        result = analyze_platform(proto, df, day, seed)
+    except ValueError as exc:  # a date before the protocol took effect
+        raise UserError(f"--on: {exc}") from None
+    if as_json:
+        print_json(result.to_dict())
+    else:
+        print_plain(str(result))

@@ -10,6 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from equipoise.protocol import Protocol
+from equipoise.protocol.adaptive_text import describe_adaptive
 from equipoise.protocol.amendments import AddArm
 from equipoise.protocol.arms import Arm
 from equipoise.protocol.checks import check_protocol
@@ -135,6 +136,11 @@ def render_protocol(base: Protocol, p: Protocol, on: dt.date, console: Console) 
             fut = f"; futility {futility.spending.value} ({'binding' if futility.binding else 'non-binding'})" \
                 if futility is not None else ""
             console.print(Text(f"  looks at information {rates}; efficacy {plan.looks.efficacy.spending.value}{fut}"))
+
+    if p.adaptive is not None:
+        console.print(Text("Adaptive platform", style="bold"))
+        for sentence in describe_adaptive(p):
+            console.print(Text(f"  {sentence}"))
 
     if base.amendments:
         console.print(Text("Versions", style="bold"))

@@ -122,19 +122,48 @@ def protocol(
         "design assumptions; the effect is then an odds ratio on daily transitions."),
     population: str = typer.Option("actt1-placebo", "--population",
                                    help="Natural-history population enrolled (with --natural-history)."),
+    scenario: str | None = typer.Option(
+        None, "--scenario", help="Adaptive platform: null, assumed, or ARM=VALUE,... (binary: event rates; "
+        "ordinal: odds ratios of a higher level against the control)."),
+    accrual: float = typer.Option(10.0, "--accrual", help="Adaptive platform: patients randomized per day."),
     scheduler: str | None = SchedulerOption,
     plot: Path | None = PlotOption,
     as_json: bool = JsonOption,
 ) -> None:
-    """Operating characteristics of a protocol's primary comparison: type I error or power, sample size, looks."""
+    """Operating characteristics of a protocol: its primary comparison (type I error or power, sample size,
+    looks), or for an adaptive platform its own rules per arm (decisions, patients, error rates, selection)."""
     from equipoise.simulate.natural_history import load_natural_history
     from equipoise.simulate.protocol import Effect, simulate_protocol
 
+    loaded = load_protocol(file)
+    if loaded.adaptive is not None:
+        _simulate_platform_protocol(loaded, scenario or "null", accrual, n_trials, seed, scheduler, plot, as_json)
+        return
+    if scenario is not None:
+        raise UserError(f"--scenario applies to a protocol with an adaptive section; {file} has none (use --effect)")
     model = load_natural_history(natural_history) if natural_history else None
     pop = model.population(name=population) if model is not None else None
     with _progress(not as_json, "simulating trials") as hook:
-        result = simulate_protocol(load_protocol(file), Effect.parse(effect), natural_history=model, population=pop,
+        result = simulate_protocol(loaded, Effect.parse(effect), natural_history=model, population=pop,
                                    n_trials=n_trials or 10000, seed=seed, scheduler=scheduler, progress=hook)
+    if as_json:
+        print_json(result.to_dict())
+    else:
+        print_plain(str(result))
+    if plot is not None:
+        _save(result.plot(), plot)
+
+
+def _simulate_platform_protocol(protocol: Any, scenario: str, accrual: float, n_trials: int | None, seed: int,
+                                scheduler: str | None, plot: Path | None, as_json: bool) -> None:
+    from equipoise.simulate.adaptive_platform_protocol import design_from_protocol, scenario_from_text
+    from equipoise.simulate.adaptive_platform_result import simulate_adaptive_platform
+
+    design = design_from_protocol(protocol, accrual)
+    truth = scenario_from_text(protocol, design, scenario)
+    with _progress(not as_json, "simulating platforms") as hook:
+        result = simulate_adaptive_platform(design, truth, n_trials=n_trials or 1000, seed=seed, scheduler=scheduler,
+                                            progress=hook)
     if as_json:
         print_json(result.to_dict())
     else:

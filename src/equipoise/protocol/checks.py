@@ -11,6 +11,7 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 
+from equipoise.protocol.adaptive_checks import check_adaptive
 from equipoise.protocol.amending import ENROLMENT_FORM, apply_amendment_checked, with_every_field
 from equipoise.protocol.amendments import CHANGEABLE, AddField, AddPart, ChangeField, DropField
 from equipoise.protocol.analysis_plan import (
@@ -57,6 +58,7 @@ def check_protocol(protocol: Protocol) -> list[Problem]:
         _amendments,
         _further_randomizations,
         _retention,
+        check_adaptive,
     ):
         found.extend(check(protocol))
     return found

@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from equipoise.protocol.adaptive_platform import AdaptivePlatform
 from equipoise.protocol.amendments import Amendment
 from equipoise.protocol.analysis_plan import AnalysisPlan
 from equipoise.protocol.arms import Arm
@@ -60,6 +61,9 @@ class Protocol(ProtocolModel):
     further_randomizations: list[FurtherRandomization] = Field(
         default_factory=list, description="Factorial parts and later re-randomizations (RECOVERY's second "
         "randomization), each randomizing patients already randomized in the main part.")
+    adaptive: AdaptivePlatform | None = Field(
+        default=None, description="An adaptive platform: the Bayesian model, adaptive analyses, allocation rule "
+        "and decision rules per arm (see ``equipoise.protocol.adaptive_platform``).")
 
     def arm(self, arm_id: str) -> Arm | None:
         return next((a for a in self.arms if a.id == arm_id), None)
@@ -74,7 +78,8 @@ class Protocol(ProtocolModel):
             "arms": part.arms, "randomization": part.randomization,
             "sites": [site.model_copy(update={"arms": None}) for site in self.sites],
             "enrolment": self.enrolment.model_copy(update={"fields": [*self.enrolment.fields, *part.fields]}),
-            "eligibility": part.eligibility, "analysis": None, "amendments": [], "further_randomizations": []})
+            "eligibility": part.eligibility, "analysis": None, "amendments": [], "further_randomizations": [],
+            "adaptive": None})
 
     def site(self, site_id: str) -> Site | None:
         return next((s for s in self.sites if s.id == site_id), None)

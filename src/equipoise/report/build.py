@@ -37,6 +37,7 @@ from equipoise.analyze.survival import SurvivalResult
 from equipoise.errors import UserError
 from equipoise.protocol import Outcome, OutcomeType, Protocol
 from equipoise.report.document import Report, Section, render
+from equipoise.report.platform_section import platform_section
 from equipoise.report.plots import consort_plot, enrolment_plot, forest_plot, km_plot, who_stacked_bars
 from equipoise.report.tables import (
     POOLED,
@@ -329,6 +330,10 @@ def closed_report(protocol: Protocol, data: TrialData, options: ReportOptions | 
                                     title="Primary outcome by subgroup (unadjusted proportional-odds odds ratios)"),
                         "Subgroup estimates are descriptive: the trial is not powered for them.")
     sections.append(prim_sec)
+    platform = platform_section(protocol, p, data.arm, _cutoff(options))
+    if platform is not None:
+        summary.blocks.append(platform.blocks[0])  # the rules' decisions
+        sections.append(platform)
     sec = Section("Secondary outcomes")
     for comp in analysis.comparisons[1:]:
         sec.table(_result_table(comp))
