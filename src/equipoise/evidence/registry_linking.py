@@ -27,7 +27,7 @@ REGISTRY_ID = re.compile(r"^(NCT\d{8}|ChiCTR[-\w]*\d{6,}|IRCT\d+N\d+|ISRCTN\d{8}
 SYNONYMS = (
     (r"covid[- ]?19|2019[- ]?ncov|sars[- ]?cov[- ]?2|novel coronavirus(?: pneumonia)?|corona ?virus disease(?: 2019)?|"
      r"ncp", " covid19 "),
-    (r"mesenchymal (?:stem|stromal) cells?|mscs?\b", " msc "),
+    (r"mesenchymal(?: (?:stem|stromal) cells?)?|\bmscs?\b", " msc "),
     (r"umbilical[- ]cord|\buc\b", " uc "),
 )
 STOP_WORDS = frozenset({
