@@ -17,6 +17,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from equipoise.evidence.country_names import country_name
 from equipoise.evidence.design_classification import arm_kind, classify
 from equipoise.evidence.registry_record import RecordProblem, RegistryArm, RegistryRecord
 
@@ -98,7 +99,8 @@ def parse_study(study: object) -> RegistryRecord:
     classification = classify(
         arms=arms, allocation=allocation, masking=masking, intervention_model=model, study_type=study_type,
         text=" ".join(t for t in (title, official) if t))
-    countries = sorted({loc["country"] for loc in _locations(protocol) if isinstance(loc.get("country"), str)})
+    countries = sorted({country_name(loc["country"]) for loc in _locations(protocol)
+                        if isinstance(loc.get("country"), str)})
     secondary = [_text(s.get("id")) for s in _list(ident.get("secondaryIdInfos"), "secondaryIdInfos")
                  if isinstance(s, dict)]
     org_id = _dict(ident.get("orgStudyIdInfo"), "orgStudyIdInfo").get("id")

@@ -16,11 +16,14 @@ import csv
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Iterator
-from typing import IO
+from typing import IO, TypeVar
 
 from equipoise.evidence import ictrp_free_text as free
+from equipoise.evidence.country_names import country_name
 from equipoise.evidence.design_classification import PLACEBO, STANDARD_CARE, arm_kind, classify
 from equipoise.evidence.registry_record import RecordProblem, RegistryArm, RegistryRecord
+
+T = TypeVar("T")
 
 ALIASES = {
     "id": ("trialid", "trial_id", "main_id"),
@@ -55,7 +58,8 @@ REGISTRY_PREFIXES = (
 TRIAL_ID_IN_TEXT = re.compile(r"\b(NCT\d{8}|ChiCTR[-\w]*\d{6,}|IRCT\d+N\d+|ISRCTN\d{8}|EUCTR\d{4}-\d{6}-\d{2}(?:-\w+)?|"
                               r"CTRI/\d{4}/\d+/\d+|ACTRN\d{14}|DRKS\d{8})\b")
 INTERVENTION_TYPES = re.compile(r"^(drug|biological|device|procedure|procedure/surgery|other|behavioral|radiation|"
-                                r"genetic|dietary supplement|combination product|diagnostic test)$", re.IGNORECASE)
+                                r"genetic|dietary supplement|combination product|diagnostic test|product name|"
+                                r"trade name|intervention type)$", re.IGNORECASE)
 
 
 def normalise_column(name: str) -> str:
@@ -137,39 +141,31 @@ def parse_ictrp_fields(fields: dict[str, str]) -> RegistryRecord:
     """One ICTRP row or trial, keyed by the names in ``ALIASES``."""
     notes: list[str] = []
 
-    def note(result: tuple[object, str | None]) -> object:
-        value, message = result
-        if message:
-            notes.append(message)
-        return value
-
     def get(key: str) -> str | None:
         value = fields.get(key)
         return value.strip() or None if value is not None else None
 
     trial_id = fields["id"].strip()
     design_text = get("study_design")
-    allocation = note(free.parse_allocation(design_text))
-    masking = note(free.parse_masking(design_text))
+    allocation = _noted(free.parse_allocation(design_text), notes)
+    masking = _noted(free.parse_masking(design_text), notes)
     model = free.parse_model(design_text)
-    phases = note(free.parse_phases(get("phase")))
-    size = note(free.parse_target_size(get("target_size")))
-    actual = note(free.parse_target_size(get("actual_enrollment")))
-    status = note(free.parse_status(get("status")))
-    study_type = note(free.parse_study_type(get("study_type")))
+    phases = _noted(free.parse_phases(get("phase")), notes)
+    size = _noted(free.parse_target_size(get("target_size")), notes)
+    actual = _noted(free.parse_target_size(get("actual_enrollment")), notes)
+    status = _noted(free.parse_status(get("status")), notes)
+    study_type = _noted(free.parse_study_type(get("study_type")), notes)
     interventions = free.split_list(get("interventions"))
-    arms = _arms(interventions, str(model) if model else None, notes)
+    arms = _arms(interventions, model, notes)
     if allocation == "NA" and model is None:
         model = "SINGLE_GROUP"
     title = get("public_title")
     official = get("scientific_title")
     classification = classify(
-        arms=arms, allocation=allocation if isinstance(allocation, str) else None,
-        masking=masking if isinstance(masking, str) else None, intervention_model=model,
-        study_type=study_type if isinstance(study_type, str) else None,
+        arms=arms, allocation=allocation, masking=masking, intervention_model=model, study_type=study_type,
         text=" ".join(t for t in (title, official, design_text) if t))
-    enrollment, enrollment_type = (actual, "ACTUAL") if isinstance(actual, int) else (size, _enrollment_type(
-        get("enrollment_type")) if size is not None else None)
+    enrollment, enrollment_type = (actual, "ACTUAL") if actual is not None else (
+        size, _enrollment_type(get("enrollment_type")) if size is not None else None)
     secondary = [s for s in free.split_list(get("secondary_ids")) if s != trial_id]
     secondary += [m for m in TRIAL_ID_IN_TEXT.findall(get("secondary_ids") or "") if m != trial_id]
     results = (get("results") or "").lower()
@@ -177,19 +173,25 @@ def parse_ictrp_fields(fields: dict[str, str]) -> RegistryRecord:
         False if results.startswith("n") else None)
     return RegistryRecord(
         id=trial_id, registry=_registry(trial_id, get("source_register")), source_format="ictrp",
-        title=title or official, official_title=official, status=status if isinstance(status, str) else None,
-        status_text=get("status"), study_type=study_type if isinstance(study_type, str) else None,
-        phases=phases if isinstance(phases, tuple) else (), allocation=allocation if isinstance(allocation, str) else
-        None, masking=masking if isinstance(masking, str) else None, intervention_model=model,
-        enrollment=enrollment if isinstance(enrollment, int) else None, enrollment_type=enrollment_type,
-        start_date=note(free.parse_date(get("start_date"), "enrolment date")),  # type: ignore[arg-type]
-        primary_completion_date=None,
-        registration_date=note(free.parse_date(get("registration_date"), "registration date")),  # type: ignore[arg-type]
-        last_update=note(free.parse_date(get("last_update"), "last refreshed date")),  # type: ignore[arg-type]
+        title=title or official, official_title=official, status=status, status_text=get("status"),
+        study_type=study_type, phases=phases, allocation=allocation, masking=masking, intervention_model=model,
+        enrollment=enrollment, enrollment_type=enrollment_type,
+        start_date=_noted(free.parse_date(get("start_date"), "enrolment date"), notes), primary_completion_date=None,
+        registration_date=_noted(free.parse_date(get("registration_date"), "registration date"), notes),
+        last_update=_noted(free.parse_date(get("last_update"), "last refreshed date"), notes),
         conditions=free.split_list(get("conditions")), interventions=interventions,
-        countries=free.split_list(get("countries")), arms=arms, has_results=has_results,
+        countries=tuple(dict.fromkeys(country_name(c) for c in free.split_list(get("countries")))), arms=arms,
+        has_results=has_results,
         secondary_ids=tuple(dict.fromkeys(secondary)), sponsor=get("sponsor"), summary=get("summary"),
         classification=classification, parse_notes=tuple(notes))
+
+
+def _noted(result: tuple[T, str | None], notes: list[str]) -> T:
+    """A free-text parser's value; its note (what it could not read), if any, joins the record's notes."""
+    value, message = result
+    if message:
+        notes.append(message)
+    return value
 
 
 def _registry(trial_id: str, source_register: str | None) -> str:

@@ -30,6 +30,7 @@ import pyarrow as pa
 from equipoise.errors import UserError
 from equipoise.evidence.registry_linking import SYNONYMS, normalised_sponsor
 from equipoise.evidence.registry_record import RegistryRecord
+from equipoise.evidence.registry_summary import TrialFacts
 
 DEFAULT_STORE = Path("equipoise-evidence.duckdb")
 SCHEMA_VERSION = "1"
@@ -93,22 +94,6 @@ class UpsertCounts:
     updated: int
     unchanged: int
     kept_stored: int
-
-
-@dataclass(frozen=True)
-class SummaryRow:
-    """The few columns a summary needs, read without parsing whole records."""
-
-    id: str
-    registry: str
-    status: str | None
-    design_class: str
-    randomized: bool | None
-    controlled: bool | None
-    blinded: bool | None
-    single_arm: bool | None
-    enrollment: int | None
-    countries: tuple[str, ...]
 
 
 class RegistryStore:
@@ -255,13 +240,13 @@ class RegistryStore:
         return int(found[0]) if found else 0
 
     def summary_rows(self, *, condition: str | None = None, intervention: str | None = None,
-                     randomized: bool | None = None, design: str | None = None) -> Iterator[SummaryRow]:
+                     randomized: bool | None = None, design: str | None = None) -> Iterator[TrialFacts]:
         where, params = self._where(condition, intervention, randomized, design)
         cursor = self.connection.execute(
             f"""SELECT id, registry, status, design_class, randomized, controlled, blinded, single_arm, enrollment,
                        countries FROM registry_records {where} ORDER BY id""", params)
         while chunk := cursor.fetchmany(10_000):
             for row in chunk:
-                yield SummaryRow(id=row[0], registry=row[1], status=row[2], design_class=row[3], randomized=row[4],
+                yield TrialFacts(id=row[0], registry=row[1], status=row[2], design_class=row[3], randomized=row[4],
                                  controlled=row[5], blinded=row[6], single_arm=row[7], enrollment=row[8],
                                  countries=tuple(c for c in (row[9] or "").split("; ") if c))
