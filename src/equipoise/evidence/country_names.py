@@ -19,3 +19,20 @@ def country_name(name: str) -> str:
     """The common English name for a registry's spelling of a country (unknown spellings are kept as given)."""
     key = re.sub(r"[^a-zà-ÿ]+", " ", name.lower()).strip()
     return VARIANTS.get(key, name.strip())
+
+
+ISO_ALPHA2 = {
+    "AR": "Argentina", "AU": "Australia", "AT": "Austria", "BE": "Belgium", "BR": "Brazil", "CA": "Canada",
+    "CH": "Switzerland", "CL": "Chile", "CN": "China", "CO": "Colombia", "CZ": "Czech Republic", "DE": "Germany",
+    "DK": "Denmark", "EG": "Egypt", "ES": "Spain", "FI": "Finland", "FR": "France", "GB": "United Kingdom",
+    "GR": "Greece", "HK": "Hong Kong", "ID": "Indonesia", "IE": "Ireland", "IL": "Israel", "IN": "India", "IR": "Iran",
+    "IT": "Italy", "JO": "Jordan", "JP": "Japan", "KR": "South Korea", "MX": "Mexico", "MY": "Malaysia",
+    "NL": "Netherlands", "NO": "Norway", "NZ": "New Zealand", "PK": "Pakistan", "PL": "Poland", "PT": "Portugal",
+    "RU": "Russia", "SA": "Saudi Arabia", "SE": "Sweden", "SG": "Singapore", "TH": "Thailand", "TR": "Turkey",
+    "TW": "Taiwan", "UA": "Ukraine", "US": "United States", "VN": "Vietnam", "ZA": "South Africa",
+}
+
+
+def country_from_code(code: str) -> str:
+    """ISO 3166-1 alpha-2 (the protocol's site countries) -> the name registries write; unknown codes as given."""
+    return ISO_ALPHA2.get(code.upper(), code)
