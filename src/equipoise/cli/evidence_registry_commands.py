@@ -25,6 +25,7 @@ InterventionOption = typer.Option(None, "--intervention", help="Words in the int
 RandomizedOption = typer.Option(None, "--randomized/--not-randomized", help="Only randomized (or non-randomized) "
                                 "trials.")
 DesignOption = typer.Option(None, "--design", help=f"Only this design: {', '.join(DESIGNS)}.")
+BLINDING_WORDS = {True: "blinded", False: "open", None: "blinding ?"}
 LINK_LIMIT = 2_000  # linking compares every pair: done for a search's result, not for a whole registry
 
 
@@ -114,7 +115,7 @@ def search(
     for r in records:
         c = r.classification
         size = f"n={r.enrollment}" if r.enrollment is not None else "n=?"
-        print_plain(f"{r.id:<24} {c.design_class:<26} {'blinded' if c.blinded else 'open/unknown':<12} "
+        print_plain(f"{r.id:<24} {c.design_class:<26} {BLINDING_WORDS[c.blinded]:<12} "
                     f"{size:<7} {(r.status or r.status_text or '-')[:20]:<20} {(r.title or '')[:70]}")
     for link in links:
         print_plain(f"same trial: {link}")

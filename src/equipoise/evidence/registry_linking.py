@@ -26,7 +26,7 @@ REGISTRY_ID = re.compile(r"^(NCT\d{8}|ChiCTR[-\w]*\d{6,}|IRCT\d+N\d+|ISRCTN\d{8}
                          r"\d{4}-\d{6}-\d{2}|CTRI/.+|ACTRN\d{14}|DRKS\d{8}|JPRN-.+|KCT\d+|PACTR\d+|TCTR\d+)$")
 SYNONYMS = (
     (r"covid[- ]?19|2019[- ]?ncov|sars[- ]?cov[- ]?2|novel coronavirus(?: pneumonia)?|corona ?virus disease(?: 2019)?|"
-     r"ncp", " covid19 "),
+     r"\bncp\b", " covid19 "),
     (r"mesenchymal(?: (?:stem|stromal) cells?)?|\bmscs?\b", " msc "),
     (r"umbilical[- ]cord|\buc\b", " uc "),
 )

@@ -48,12 +48,23 @@ DESIGNS = ("single-arm", "parallel", "crossover", "factorial", "sequential", "ob
 
 
 def search_text(*parts: str | None) -> str:
-    """Lower-case text plus its normalised form (COVID-19 and MSC spellings made one), for substring search."""
-    raw = " | ".join(p.lower() for p in parts if p)
-    normalised = raw
+    """Lower-case text for substring search; the store appends its normalised form (``_normalised_sql``)."""
+    return " | ".join(p.lower() for p in parts if p)
+
+
+def _normalised_sql(column: str) -> str:
+    """SQL for the normalised form of a search column: COVID-19 and MSC spellings made one (``SYNONYMS``, the
+    same patterns ``query_terms`` applies to a search word), anything not a letter or digit a space. Done by
+    DuckDB over a whole batch: in Python it was a third of the import's time."""
+    expression = column
     for pattern, replacement in SYNONYMS:
-        normalised = re.sub(pattern, replacement, normalised)
-    return raw + " || " + re.sub(r"[^a-z0-9]+", " ", normalised)
+        expression = f"regexp_replace({expression}, '{pattern}', '{replacement}', 'g')"
+    return f"{column} || ' || ' || regexp_replace({expression}, '[^a-z0-9]+', ' ', 'g')"
+
+
+INSERT_COLUMNS = ", ".join(
+    _normalised_sql(f"i.{name}") if name in {"condition_text", "intervention_text"} else f"i.{name}"
+    for name, _ in COLUMNS)
 
 
 def query_terms(text: str) -> list[str]:
@@ -169,8 +180,8 @@ class RegistryStore:
             new, updated, unchanged, total = (int(v) for v in found)
             con.execute(f"""DELETE FROM registry_records WHERE id IN (
                 SELECT i.id FROM incoming i JOIN registry_records r ON r.id = i.id WHERE {better})""")
-            con.execute("""INSERT INTO registry_records SELECT i.* FROM incoming i
-                           WHERE NOT EXISTS (SELECT 1 FROM registry_records r WHERE r.id = i.id)""")
+            con.execute(f"""INSERT INTO registry_records SELECT {INSERT_COLUMNS} FROM incoming i
+                            WHERE NOT EXISTS (SELECT 1 FROM registry_records r WHERE r.id = i.id)""")
         finally:
             con.unregister("incoming")
         return UpsertCounts(new, updated, unchanged, total - new - updated - unchanged)
