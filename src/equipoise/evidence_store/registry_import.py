@@ -1,8 +1,9 @@
 """Import registry files into the store: stream, parse, batch, upsert; one transaction per file.
 
 A malformed record is reported (file, entry or line, id) and skipped; the file's other records are written.
-Each file is written in one transaction, so an interruption leaves the store as it was before that file.
-Memory stays bounded: records are parsed one at a time and written in batches of ``BATCH_SIZE``.
+Each file's records reach the store in one transaction (``RegistryStore.merge_staged``), so an interruption leaves
+the store as it was before that file. Memory stays bounded: records are parsed one at a time and staged in
+batches of ``BATCH_SIZE``.
 """
 
 from __future__ import annotations
@@ -95,8 +96,8 @@ def import_files(paths: Sequence[Path], store: RegistryStore, progress: ImportPr
 def _import_one(file: RegistryFile, store: RegistryStore, bar: ImportProgress, batch_size: int) -> FileImport:
     report = FileImport(str(file.path), file.format)
     bar.start_file(file.path.name, file.entries)
-    pending: dict[str, dict[str, Any]] = {}
-    store.begin()
+    pending: list[dict[str, Any]] = []
+    batches = 0
     try:
         for item in file.records():
             bar.advance(1)
@@ -104,18 +105,14 @@ def _import_one(file: RegistryFile, store: RegistryStore, bar: ImportProgress, b
                 report.problems.append(item)
                 continue
             report.read += 1
-            row = row_of(item, str(file.path))
-            held = pending.get(item.id)
-            if held is not None:  # the same id twice in one batch: the newer wins, as in the store
-                report.kept_stored += 1
-            if held is None or (row["source_rank"], row["version"]) >= (held["source_rank"], held["version"]):
-                pending[item.id] = row
+            pending.append(row_of(item, str(file.path)))
             if len(pending) >= batch_size:
-                report.add(store.upsert(list(pending.values())))
-                pending.clear()
-        report.add(store.upsert(list(pending.values())))
-        store.commit()
+                batches += 1
+                store.stage(pending, batches)
+                pending = []
+        store.stage(pending, batches + 1)
+        report.add(store.merge_staged())
     except BaseException:
-        store.rollback()
+        store.clear_staging()
         raise
     return report

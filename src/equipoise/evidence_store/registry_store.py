@@ -34,6 +34,7 @@ from equipoise.evidence.registry_summary import TrialFacts
 
 DEFAULT_STORE = Path("equipoise-evidence.duckdb")
 SCHEMA_VERSION = "1"
+MEMORY_LIMIT = "256MB"
 COLUMNS = (
     ("id", "VARCHAR"), ("registry", "VARCHAR"), ("source_format", "VARCHAR"), ("source_rank", "INTEGER"),
     ("version", "VARCHAR"), ("title", "VARCHAR"), ("status", "VARCHAR"), ("randomized", "BOOLEAN"),
@@ -107,6 +108,13 @@ class UpsertCounts:
     kept_stored: int
 
 
+def _first(connection: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
+    """The first row of a statement's result, reading the result to its end (DuckDB 2 refuses the next statement
+    on a connection whose last result was not read through)."""
+    rows = connection.execute(sql, list(params)).fetchall()
+    return rows[0] if rows else None
+
+
 class RegistryStore:
     """The evidence store file; use as a context manager (``with RegistryStore.open(path) as store``)."""
 
@@ -122,7 +130,9 @@ class RegistryStore:
         if path.exists() and path.is_dir():
             raise UserError(f"{path}: is a directory, not an evidence store file")
         try:
-            connection = duckdb.connect(str(path))
+            # A bounded buffer pool: a file's import is one transaction, and DuckDB spills its pending rows to a
+            # temporary file beyond this limit instead of holding a whole registry in memory.
+            connection = duckdb.connect(str(path), config={"memory_limit": MEMORY_LIMIT})
         except (duckdb.IOException, duckdb.InvalidInputException, duckdb.SerializationException) as exc:
             raise UserError(f"{path}: cannot open the evidence store ({str(exc).splitlines()[0]})") from None
         store = cls(connection, path)
@@ -139,64 +149,81 @@ class RegistryStore:
     def _ensure_schema(self) -> None:
         columns = ", ".join(f"{name} {kind}" for name, kind in COLUMNS)
         self.connection.execute(f"CREATE TABLE IF NOT EXISTS registry_records ({columns})")
+        self.connection.execute("CREATE TABLE IF NOT EXISTS import_staging (" + columns + ", batch_number INTEGER)")
+        self.connection.execute("DELETE FROM import_staging").fetchall()  # an interrupted import's rows
         self.connection.execute("CREATE TABLE IF NOT EXISTS store_info (key VARCHAR, value VARCHAR)")
-        found = self.connection.execute("SELECT value FROM store_info WHERE key = 'schema_version'").fetchone()
+        found = _first(self.connection, "SELECT value FROM store_info WHERE key = 'schema_version'")
         if found is None:
-            self.connection.execute("INSERT INTO store_info VALUES ('schema_version', ?)", [SCHEMA_VERSION])
+            _first(self.connection, "INSERT INTO store_info VALUES ('schema_version', ?)", [SCHEMA_VERSION])
         elif found[0] != SCHEMA_VERSION:
             raise UserError(f"{self.path}: evidence store schema version {found[0]}, this Equipoise reads "
                             f"{SCHEMA_VERSION}; import the records into a new store")
 
     # Writing ---------------------------------------------------------------------------------------------------
+    # A file is imported in two steps. Its batches are appended to ``import_staging``, each batch committed on its
+    # own (DuckDB keeps a transaction's pending appends in memory, so one transaction per 550,000-study file grew
+    # without bound). Then ``merge_staged`` moves them into ``registry_records`` in one transaction, as one set
+    # operation that DuckDB writes straight to the file. An interrupted import leaves rows only in the staging
+    # table, which the next open empties: the records table never holds half a file.
 
-    def begin(self) -> None:
-        self.connection.execute("BEGIN TRANSACTION")
-
-    def commit(self) -> None:
-        self.connection.execute("COMMIT")
-
-    def rollback(self) -> None:
-        self.connection.execute("ROLLBACK")
-
-    def upsert(self, rows: Sequence[dict[str, Any]]) -> UpsertCounts:
-        """Write a batch (ids unique within it); a row replaces the stored one only if it is newer or better."""
+    def stage(self, rows: Sequence[dict[str, Any]], batch_number: int) -> None:
+        """Append a batch of rows (``row_of``) to the staging table, in its own transaction."""
         if not rows:
-            return UpsertCounts(0, 0, 0, 0)
+            return
         batch = pa.Table.from_pylist(list(rows), schema=ARROW_SCHEMA)
-        con = self.connection
-        con.register("incoming", batch)
+        self.connection.register("incoming", batch)
         try:
-            better = ("(i.source_rank > r.source_rank OR (i.source_rank = r.source_rank AND "
-                      "(i.version > r.version OR i.version = '' OR r.version = '') "
-                      "AND i.record_json <> r.record_json))")
-            found = con.execute(f"""
+            self.connection.execute(f"INSERT INTO import_staging SELECT {INSERT_COLUMNS}, ? FROM incoming i",
+                                    [batch_number]).fetchall()
+        finally:
+            self.connection.unregister("incoming")
+
+    def clear_staging(self) -> None:
+        self.connection.execute("DELETE FROM import_staging").fetchall()
+
+    def merge_staged(self) -> UpsertCounts:
+        """Move the staged rows into the records, in one transaction: per id the best staged row (the trial's own
+        registry first, then the newest version, then the last read) replaces the stored one only if it is newer
+        or better; returns what happened to each staged row."""
+        con = self.connection
+        better = ("(i.source_rank > r.source_rank OR (i.source_rank = r.source_rank AND "
+                  "(i.version > r.version OR i.version = '' OR r.version = '') AND i.record_json <> r.record_json))")
+        best = ("SELECT * EXCLUDE (batch_number) FROM import_staging QUALIFY row_number() OVER "
+                "(PARTITION BY id ORDER BY source_rank DESC, version DESC, batch_number DESC) = 1")
+        con.execute("BEGIN TRANSACTION")
+        try:
+            found = _first(con, f"""
+                WITH i AS ({best})
                 SELECT count(*) FILTER (WHERE r.id IS NULL),
                        count(*) FILTER (WHERE r.id IS NOT NULL AND {better}),
                        count(*) FILTER (WHERE r.id IS NOT NULL AND i.version = r.version
                                         AND i.source_rank = r.source_rank AND NOT {better}),
-                       count(*)
-                FROM incoming i LEFT JOIN registry_records r ON r.id = i.id""").fetchone()
+                       (SELECT count(*) FROM import_staging)
+                FROM i LEFT JOIN registry_records r ON r.id = i.id""")
             assert found is not None
-            new, updated, unchanged, total = (int(v) for v in found)
-            con.execute(f"""DELETE FROM registry_records WHERE id IN (
-                SELECT i.id FROM incoming i JOIN registry_records r ON r.id = i.id WHERE {better})""")
-            con.execute(f"""INSERT INTO registry_records SELECT {INSERT_COLUMNS} FROM incoming i
-                            WHERE NOT EXISTS (SELECT 1 FROM registry_records r WHERE r.id = i.id)""")
-        finally:
-            con.unregister("incoming")
-        return UpsertCounts(new, updated, unchanged, total - new - updated - unchanged)
+            new, updated, unchanged, staged = (int(v) for v in found)
+            _first(con, f"""DELETE FROM registry_records WHERE id IN (
+                WITH i AS ({best}) SELECT i.id FROM i JOIN registry_records r ON r.id = i.id WHERE {better})""")
+            con.execute(f"""INSERT INTO registry_records WITH i AS ({best}) SELECT i.* FROM i
+                            WHERE NOT EXISTS (SELECT 1 FROM registry_records r WHERE r.id = i.id)""").fetchall()
+            con.execute("DELETE FROM import_staging").fetchall()
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        return UpsertCounts(new, updated, unchanged, staged - new - updated - unchanged)
 
     # Reading ---------------------------------------------------------------------------------------------------
 
     def count(self) -> int:
-        found = self.connection.execute("SELECT count(*) FROM registry_records").fetchone()
+        found = _first(self.connection, "SELECT count(*) FROM registry_records")
         return int(found[0]) if found else 0
 
     def get(self, record_id: str) -> tuple[RegistryRecord, str, str] | None:
         """The record, the version it holds and the file it came from; ``None`` if the store has no such id."""
-        found = self.connection.execute(
-            "SELECT record_json, version, source_file FROM registry_records WHERE lower(id) = lower(?)",
-            [record_id.strip()]).fetchone()
+        found = _first(self.connection,
+                       "SELECT record_json, version, source_file FROM registry_records WHERE lower(id) = lower(?)",
+                       [record_id.strip()])
         if found is None:
             return None
         return RegistryRecord.from_dict(json.loads(found[0])), str(found[1]), str(found[2])
@@ -247,13 +274,13 @@ class RegistryStore:
     def count_matching(self, *, condition: str | None = None, intervention: str | None = None,
                        randomized: bool | None = None, design: str | None = None) -> int:
         where, params = self._where(condition, intervention, randomized, design)
-        found = self.connection.execute(f"SELECT count(*) FROM registry_records {where}", params).fetchone()
+        found = _first(self.connection, f"SELECT count(*) FROM registry_records {where}", params)
         return int(found[0]) if found else 0
 
     def summary_rows(self, *, condition: str | None = None, intervention: str | None = None,
                      randomized: bool | None = None, design: str | None = None) -> Iterator[TrialFacts]:
         where, params = self._where(condition, intervention, randomized, design)
-        cursor = self.connection.execute(
+        cursor = self.connection.cursor().execute(
             f"""SELECT id, registry, status, design_class, randomized, controlled, blinded, single_arm, enrollment,
                        countries FROM registry_records {where} ORDER BY id""", params)
         while chunk := cursor.fetchmany(10_000):
