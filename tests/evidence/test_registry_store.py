@@ -148,3 +148,20 @@ def test_errors(tmp_path):
             import_files([tmp_path / "x.bin"], store)
         with pytest.raises(UserError, match="--design"):
             store.search(design="zigzag")
+
+
+def test_a_byte_that_is_not_utf8_costs_one_character_not_the_file(tmp_path):
+    path = tmp_path / "latin1.csv"
+    path.write_bytes('"TrialID","Public title"\n"ChiCTR2000099996","fine"\n"ChiCTR2000099997","Caf\xe9"\n'
+                     .encode("latin-1"))
+    with RegistryStore.open(tmp_path / "e.duckdb") as store:
+        assert import_files([path], store).records_in_store == 2
+        assert store.get("ChiCTR2000099997")[0].title == "Caf\ufffd"  # type: ignore[index]
+
+
+def test_long_ictrp_cells_are_read(tmp_path):
+    path = tmp_path / "long.csv"
+    path.write_text('"TrialID","Public title","Inclusion Criteria"\n"ChiCTR2000099998","t","' + "x" * 200_000 + '"\n',
+                    encoding="utf-8")
+    with RegistryStore.open(tmp_path / "e.duckdb") as store:
+        assert import_files([path], store).records_in_store == 1

@@ -8,6 +8,7 @@ A JSON document is read whole: an API page holds at most 1,000 studies; bulk dow
 
 from __future__ import annotations
 
+import csv
 import zipfile
 import zlib
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from equipoise.evidence.ictrp_parser import rows_in_ictrp_csv, trials_in_ictrp_x
 from equipoise.evidence.registry_record import RecordProblem, RegistryRecord
 
 Parsed = RegistryRecord | RecordProblem
+CSV_FIELD_LIMIT = 16 * 2**20  # ICTRP's results and criteria cells can pass csv's default limit of 128 KiB
 
 
 @dataclass(frozen=True)
@@ -37,11 +39,10 @@ class RegistryFile:
         elif self.format == "json":
             yield from studies_in_json(self.path.read_bytes(), name)
         elif self.format == "csv":
-            with self.path.open(encoding="utf-8-sig", newline="", errors="strict") as handle:
-                try:
-                    yield from rows_in_ictrp_csv(handle, name)
-                except UnicodeDecodeError as exc:
-                    yield RecordProblem(name, None, f"not UTF-8 text ({exc.reason}); the rows before it were read")
+            csv.field_size_limit(CSV_FIELD_LIMIT)
+            # a byte that is not UTF-8 becomes U+FFFD in its cell: one bad character must not cost a whole export
+            with self.path.open(encoding="utf-8-sig", newline="", errors="replace") as handle:
+                yield from rows_in_ictrp_csv(handle, name)
         else:
             with self.path.open("rb") as handle:
                 yield from trials_in_ictrp_xml(handle, name)
