@@ -134,7 +134,9 @@ print(json.dumps({"seconds": seconds, "cpu": cpu, "records": report.records_in_s
 
 
 def _run(script: str, *args: str) -> dict[str, object]:
-    done = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, check=True)
+    done = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"benchmark step failed:\n{done.stderr[-3000:]}")
     result: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
 

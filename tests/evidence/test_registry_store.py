@@ -165,3 +165,12 @@ def test_long_ictrp_cells_are_read(tmp_path):
                     encoding="utf-8")
     with RegistryStore.open(tmp_path / "e.duckdb") as store:
         assert import_files([path], store).records_in_store == 1
+
+
+def test_same_id_twice_in_one_file_keeps_the_newest(tmp_path):
+    page = write(tmp_path / "page.json", {"studies": [study("NCT09000001", "2022-01-01", "RANDOMIZED"),
+                                                      study("NCT09000001", "2021-01-01", "NON_RANDOMIZED")]})
+    with RegistryStore.open(tmp_path / "e.duckdb") as store:
+        report = import_files([page], store, batch_size=1)  # the two copies land in different batches
+        assert (report.files[0].new, report.files[0].kept_stored) == (1, 1)
+        assert store.get("NCT09000001")[0].allocation == "RANDOMIZED"  # type: ignore[index]

@@ -34,7 +34,7 @@ from equipoise.evidence.registry_summary import TrialFacts
 
 DEFAULT_STORE = Path("equipoise-evidence.duckdb")
 SCHEMA_VERSION = "1"
-MEMORY_LIMIT = "256MB"
+MEMORY_LIMIT = "512MB"
 COLUMNS = (
     ("id", "VARCHAR"), ("registry", "VARCHAR"), ("source_format", "VARCHAR"), ("source_rank", "INTEGER"),
     ("version", "VARCHAR"), ("title", "VARCHAR"), ("status", "VARCHAR"), ("randomized", "BOOLEAN"),
@@ -42,6 +42,7 @@ COLUMNS = (
     ("design_class", "VARCHAR"), ("control", "VARCHAR"), ("enrollment", "INTEGER"), ("countries", "VARCHAR"),
     ("sponsor_key", "VARCHAR"), ("secondary_ids", "VARCHAR"), ("condition_text", "VARCHAR"),
     ("intervention_text", "VARCHAR"), ("source_file", "VARCHAR"), ("record_json", "VARCHAR"),
+    ("record_hash", "VARCHAR"),
 )
 ARROW_TYPES: dict[str, pa.DataType] = {"VARCHAR": pa.string(), "INTEGER": pa.int32(), "BOOLEAN": pa.bool_()}
 ARROW_SCHEMA = pa.schema([(name, ARROW_TYPES[kind]) for name, kind in COLUMNS])
@@ -63,9 +64,15 @@ def _normalised_sql(column: str) -> str:
     return f"{column} || ' || ' || regexp_replace({expression}, '[^a-z0-9]+', ' ', 'g')"
 
 
-INSERT_COLUMNS = ", ".join(
-    _normalised_sql(f"i.{name}") if name in {"condition_text", "intervention_text"} else f"i.{name}"
-    for name, _ in COLUMNS)
+def _insert_expression(name: str) -> str:
+    if name in {"condition_text", "intervention_text"}:
+        return _normalised_sql(f"i.{name}")
+    if name == "record_hash":  # versions are compared on a hash, not on the whole JSON of both sides
+        return "md5(i.record_json)"
+    return f"i.{name}"
+
+
+INSERT_COLUMNS = ", ".join(_insert_expression(name) for name, _ in COLUMNS)
 
 
 def query_terms(text: str) -> list[str]:
@@ -184,29 +191,37 @@ class RegistryStore:
     def merge_staged(self) -> UpsertCounts:
         """Move the staged rows into the records, in one transaction: per id the best staged row (the trial's own
         registry first, then the newest version, then the last read) replaces the stored one only if it is newer
-        or better; returns what happened to each staged row."""
+        or better; returns what happened to each staged row. Every step that sorts or hashes reads only the small
+        columns (id, rank, version, hash): a 550,000-study merge must fit the bounded buffer pool."""
         con = self.connection
         better = ("(i.source_rank > r.source_rank OR (i.source_rank = r.source_rank AND "
-                  "(i.version > r.version OR i.version = '' OR r.version = '') AND i.record_json <> r.record_json))")
-        best = ("SELECT * EXCLUDE (batch_number) FROM import_staging QUALIFY row_number() OVER "
-                "(PARTITION BY id ORDER BY source_rank DESC, version DESC, batch_number DESC) = 1")
+                  "(i.version > r.version OR i.version = '' OR r.version = '') AND i.record_hash <> r.record_hash))")
         con.execute("BEGIN TRANSACTION")
         try:
+            counted = _first(con, "SELECT count(*), count(DISTINCT id) FROM import_staging")
+            assert counted is not None
+            staged, distinct = int(counted[0]), int(counted[1])
+            if distinct < staged:  # the same id more than once in a file: keep its best row
+                _first(con, """DELETE FROM import_staging WHERE rowid IN (
+                    SELECT rowid FROM (SELECT rowid, row_number() OVER (PARTITION BY id ORDER BY source_rank DESC,
+                                       version DESC, batch_number DESC, rowid DESC) AS rank FROM import_staging)
+                    WHERE rank > 1)""")
             found = _first(con, f"""
-                WITH i AS ({best})
                 SELECT count(*) FILTER (WHERE r.id IS NULL),
                        count(*) FILTER (WHERE r.id IS NOT NULL AND {better}),
                        count(*) FILTER (WHERE r.id IS NOT NULL AND i.version = r.version
-                                        AND i.source_rank = r.source_rank AND NOT {better}),
-                       (SELECT count(*) FROM import_staging)
-                FROM i LEFT JOIN registry_records r ON r.id = i.id""")
+                                        AND i.source_rank = r.source_rank AND NOT {better})
+                FROM (SELECT id, source_rank, version, record_hash FROM import_staging) i
+                LEFT JOIN (SELECT id, source_rank, version, record_hash FROM registry_records) r ON r.id = i.id""")
             assert found is not None
-            new, updated, unchanged, staged = (int(v) for v in found)
+            new, updated, unchanged = (int(v) for v in found)
             _first(con, f"""DELETE FROM registry_records WHERE id IN (
-                WITH i AS ({best}) SELECT i.id FROM i JOIN registry_records r ON r.id = i.id WHERE {better})""")
-            con.execute(f"""INSERT INTO registry_records WITH i AS ({best}) SELECT i.* FROM i
-                            WHERE NOT EXISTS (SELECT 1 FROM registry_records r WHERE r.id = i.id)""").fetchall()
-            con.execute("DELETE FROM import_staging").fetchall()
+                SELECT i.id FROM (SELECT id, source_rank, version, record_hash FROM import_staging) i
+                JOIN (SELECT id, source_rank, version, record_hash FROM registry_records) r ON r.id = i.id
+                WHERE {better})""")
+            _first(con, """INSERT INTO registry_records SELECT i.* EXCLUDE (batch_number) FROM import_staging i
+                           WHERE i.id NOT IN (SELECT id FROM registry_records)""")
+            _first(con, "DELETE FROM import_staging")
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
