@@ -11,6 +11,7 @@ import typer
 from equipoise.cli.output import JsonOption, console, print_json, print_plain
 from equipoise.cli.protocol_view import render_protocol
 from equipoise.errors import UserError
+from equipoise.evidence.protocol_registration import registration_record
 from equipoise.protocol import Protocol, load_protocol, validate_file
 
 protocol_app = typer.Typer(help="Validate, show and describe protocol files.", no_args_is_help=True)
@@ -70,6 +71,24 @@ def schema(
     else:
         output.write_text(text + "\n", encoding="utf-8")
         print_plain(f"wrote {output}")
+
+
+@protocol_app.command("registration")
+def registration(
+    file: Path = typer.Argument(..., help="Protocol file (YAML)."),
+    nct_id: str | None = typer.Option(None, "--nct-id", help="The NCT number, when the protocol lists none."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write the record to this file."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Export the protocol as a ClinicalTrials.gov API v2 registration record (JSON)."""
+    if nct_id is not None and not (nct_id.startswith("NCT") and nct_id[3:].isdigit() and len(nct_id) == 11):
+        raise UserError(f"--nct-id: {nct_id!r} is not an NCT number (NCT and 8 digits)")
+    record = registration_record(load_protocol(file), nct_id)
+    if output is not None:
+        output.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+        print_plain(f"wrote {output}")
+    else:  # the record is JSON with or without --json (accepted for symmetry with the other commands)
+        print_json(record)
 
 
 def _in_force(protocol: Protocol, date: dt.date) -> Protocol:
