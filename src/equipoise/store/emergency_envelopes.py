@@ -29,9 +29,10 @@ from equipoise.allocate import ArmWeight, SystemSource, build_request
 from equipoise.allocate.emergency_envelopes import draw_envelopes
 from equipoise.store.auth import AuthService
 from equipoise.store.core_rows import insert_row, update_row
-from equipoise.store.crf_access import clean_text, patient_for, require_in_trial
+from equipoise.store.crf_access import patient_for, require_in_trial
 from equipoise.store.db import Database
 from equipoise.store.errors import ConflictError, InvalidError, NotFoundError
+from equipoise.store.free_text import clean_text
 from equipoise.store.list_models import EmergencyEnvelope
 from equipoise.store.models import Allocation, AllocationState, Notification, Patient, patient_code
 from equipoise.store.patients import Clock, local_date

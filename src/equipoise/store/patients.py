@@ -27,6 +27,7 @@ from equipoise.store.errors import (
     NotFoundError,
     ServiceError,
 )
+from equipoise.store.free_text import clean_text
 from equipoise.store.models import Allocation, Discrepancy, Patient, Trial, patient_code
 from equipoise.store.principal import Principal
 from equipoise.store.roles import Action
@@ -209,8 +210,7 @@ class PatientService:
     def correct(self, principal: Principal, trial_id: str, patient_id: int, raw_values: Mapping[str, Any],
                 reason: str | None) -> tuple[PatientView, list[dict[str, Any]]]:
         """Correct enrolment values (reason required); frozen factors stay, differences become discrepancies."""
-        if not reason or not reason.strip():
-            raise InvalidError("a reason for the change is required")
+        reason = clean_text(reason, "a reason for the change")
         with self.db.read() as s:
             patient = self._visible(s, principal, trial_id, patient_id)
             principal.require(Action.CORRECT_ENROLMENT, trial_id, patient.site_id)

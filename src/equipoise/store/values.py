@@ -32,12 +32,10 @@ def typed_values(protocol: Protocol, raw: Mapping[str, Any], *, partial: bool = 
         if partial and field.id not in raw:
             continue
         value = raw.get(field.id)
-        if field.type is FieldType.DATE and isinstance(value, str) and value:
-            try:
-                value = dt.date.fromisoformat(value)
-            except ValueError:
-                errors[field.id] = f"{value!r} is not a date (YYYY-MM-DD)"
-                continue
+        value, unreadable = field.parse(value)
+        if unreadable is not None:
+            errors[field.id] = unreadable
+            continue
         problem = field.check(value)
         value = whole_or_float(field.type, value) if problem is None else value
         if problem is not None:
