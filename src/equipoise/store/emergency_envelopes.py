@@ -31,7 +31,7 @@ from equipoise.store.auth import AuthService
 from equipoise.store.core_rows import insert_row, update_row
 from equipoise.store.crf_access import patient_for, require_in_trial
 from equipoise.store.db import Database
-from equipoise.store.errors import ConflictError, InvalidError, NotFoundError
+from equipoise.store.errors import ConflictError, IdempotencyKeyReusedError, InvalidError, NotFoundError
 from equipoise.store.free_text import clean_text
 from equipoise.store.list_models import EmergencyEnvelope
 from equipoise.store.models import Allocation, AllocationState, Notification, Patient, patient_code
@@ -129,7 +129,9 @@ class EmergencyEnvelopeService:
             with self.db.read() as s:
                 done = s.scalar(select(Allocation).where(Allocation.trial_id == trial_id,
                                                          Allocation.idempotency_key == idempotency_key))
-                if done is None or done.patient_id != patient_id:
+                if done is not None and done.patient_id != patient_id:
+                    raise IdempotencyKeyReusedError(["patient_id"], "entering another envelope") from None
+                if done is None:
                     raise ConflictError(f"patient {patient_code(patient_id)} or envelope {number} was entered "
                                         "at the same moment by another request") from None
                 return allocation_view(done, _site(s, patient_id), get_trial(s, trial_id), principal, replayed=True)
@@ -142,6 +144,9 @@ class EmergencyEnvelopeService:
         earlier = s.scalar(select(Allocation).where(Allocation.patient_id == patient.id))
         if earlier is not None:
             if earlier.idempotency_key == key and earlier.method == METHOD:
+                entered = earlier.diagnostics.get("envelope") if earlier.diagnostics else None
+                if entered is not None and entered != number:
+                    raise IdempotencyKeyReusedError(["number"], "entering another envelope")
                 return allocation_view(earlier, patient.site_id, trial, principal, replayed=True)
             raise ConflictError(f"patient {patient_code(patient.id)} is already randomized (allocation "
                                 f"{earlier.id}); a patient is never randomized twice")
