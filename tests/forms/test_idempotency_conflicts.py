@@ -4,6 +4,8 @@ sent under a used key (age 70 instead of 50) was answered with the first patient
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import func, select
 
 from equipoise.store.models import Patient
@@ -15,7 +17,7 @@ def _patients(world: World, trial: Trial) -> int:
         return int(s.scalar(select(func.count()).select_from(Patient).where(Patient.trial_id == trial.id)) or 0)
 
 
-def _post(trial: Trial, path: str, key: str, body: object) -> object:
+def _post(trial: Trial, path: str, key: str, body: object) -> Any:
     return trial.world.client.post(trial.base + path, json=body, headers=trial.h("coord", **{"Idempotency-Key": key}))
 
 
