@@ -12,7 +12,9 @@ from equipoise.errors import UserError
 from equipoise.store.principal import system_principal
 from equipoise.store.roles import Role, parse_role
 from equipoise.store.users import (
+    activate_user,
     add_user,
+    deactivate_user,
     grant_role,
     list_users,
     reset_single_sign_on,
@@ -68,6 +70,22 @@ def grant(username: str = typer.Argument(...), role: str = typer.Option(..., "--
     """Give an existing user another role."""
     grant_role(open_database(db), system_principal(), username, _role(role), trial, site, reason)
     print_plain(f"{username}: role {role} granted")
+
+
+@user_app.command("deactivate")
+def deactivate(username: str = typer.Argument(...), reason: str = typer.Option(..., "--reason"),
+               db: str | None = DbOption) -> None:
+    """Deactivate a user (audited): no login, and their sessions and API tokens stop working at once."""
+    deactivate_user(open_database(db), system_principal(), username, reason)
+    print_plain(f"{username}: deactivated; their sessions and API tokens have ended")
+
+
+@user_app.command("activate")
+def activate(username: str = typer.Argument(...), reason: str = typer.Option(..., "--reason"),
+             db: str | None = DbOption) -> None:
+    """Activate a deactivated user again (audited)."""
+    activate_user(open_database(db), system_principal(), username, reason)
+    print_plain(f"{username}: active again")
 
 
 @user_app.command("revoke")

@@ -51,7 +51,9 @@ class PasswordBody(Body):
 class TokenBody(Body):
     name: Note = Field(min_length=1, max_length=100)
     password: str = Field(min_length=1, max_length=1000, description="Your password again (re-authentication).")
-    days: int | None = Field(default=None, ge=1, le=3650, description="Lifetime in days; default: no expiry.")
+    days: int | None = Field(default=None, ge=1, le=3650, description="Lifetime in days (1-3650); default: 90. "
+                             "The token stops working then, and at once if the password changes or the user is "
+                             "deactivated.")
 
 
 class TrialBody(Body):
