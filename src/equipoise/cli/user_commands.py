@@ -123,4 +123,5 @@ def list_(db: str | None = DbOption, as_json: bool = JsonOption) -> None:
         roles = ", ".join(f"#{r.id} {r.role}" + (f" {r.trial_id}" if r.trial_id else "")
                           + (f"@{r.site_id}" if r.site_id else "") + ("" if r.active else " (revoked)")
                           for r in v.roles)
-        print_plain(f"{v.username}\t{v.full_name}\t{roles}{'  LOCKED' if v.locked else ''}{'  DEACTIVATED' if not v.active else ''}")
+        marks = ("  LOCKED" if v.locked else "") + ("" if v.active else "  DEACTIVATED")
+        print_plain(f"{v.username}\t{v.full_name}\t{roles}{marks}")
