@@ -10,11 +10,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from equipoise.protocol.text_policy import MAX_TEXT_LENGTH, checked_text, normalised_text, text_problem
 from equipoise.store.errors import InvalidError
 from equipoise.store.free_text import clean_text
-from tests.forms.conftest import Trial, World
+from equipoise.store.models import Patient
+from tests.forms.conftest import Trial, World, demo_values
+from tests.store.support import DEMO
 
 
 def _infusion(trial: Trial, world: World, pid: int, kit_code: str, **extra: Any) -> Any:
@@ -87,3 +90,23 @@ def test_the_policy_itself():
     with pytest.raises(InvalidError, match="a reason contains the control character U\\+0007"):
         clean_text("beep\x07", "a reason")
     assert clean_text("  why\r\n  ", "a reason") == "why"
+
+
+def test_a_patient_whose_stored_text_predates_the_policy_is_still_randomized(world: World):
+    """An older database may hold an enrolment text the policy now refuses: the patient is still randomized
+    (the stored values are not re-checked as new input), while new input with that text is refused."""
+    text = DEMO.read_text().replace(
+        "    - {id: age, label: Age, type: integer, unit: years, range: [0, 120]}\n",
+        "    - {id: age, label: Age, type: integer, unit: years, range: [0, 120]}\n"
+        "    - {id: initials, label: Initials, type: text, required: false}\n", 1)
+    trial = world.trial(text)
+    refused = trial.post("/patients", "coord", {"site_id": "pumch", "values": {
+        **demo_values(world.today()), "initials": "A\x01B"}})
+    assert refused.status_code == 422, refused.text
+    assert "initials" in refused.json()["errors"]
+    pid = trial.enrol(initials="AB")
+    with world.db.write() as s:
+        patient = s.scalar(select(Patient).where(Patient.id == pid))
+        assert patient is not None
+        patient.enrolment_values = {**patient.enrolment_values, "initials": "A\x01B" + "x" * 20_000}
+    trial.randomize(pid)

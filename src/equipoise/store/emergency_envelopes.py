@@ -163,7 +163,8 @@ class EmergencyEnvelopeService:
                                f"({iso(envelope.issued_at)})")
         date = local_date(in_force(trial, opened_at.date()), patient.site_id, opened_at)
         protocol = in_force(trial, date)
-        request = build_request(protocol, patient.site_id, typed_values(protocol, patient.enrolment_values))
+        request = build_request(protocol, patient.site_id, typed_values(protocol, patient.enrolment_values,
+                                                                                stored=patient.enrolment_values))
         state = RandomizationService.lock_state(s, trial_id, f"{METHOD}|{patient.site_id}", {"used": 0})
         sequence = state["count"] + 1
         update_row(s, AllocationState, state, {"count": sequence, "state": {"used": sequence}})

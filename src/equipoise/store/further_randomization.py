@@ -97,7 +97,8 @@ def _values_differ(protocol: Protocol, part_id: str, enrolment: Mapping[str, Any
         return []
     own = {f.id for f in part.fields}
     try:
-        typed = typed_values(protocol.part_protocol(part), {**enrolment, **raw_values})
+        typed = typed_values(protocol.part_protocol(part), {**enrolment, **raw_values},
+                             stored=set(enrolment) - set(raw_values))
     except InvalidError:
         return sorted(set(raw_values) | set(stored)) or ["values"]
     sent = json_values({k: v for k, v in typed.items() if k in own})
@@ -186,7 +187,8 @@ class FurtherRandomizationService:
             raise InvalidError(f"{', '.join(unknown)}: not a field of {part_id} (its fields: "
                                f"{', '.join(sorted(own)) or 'none'})",
                                {"errors": dict.fromkeys(unknown, f"not a field of {part_id}")})
-        values = typed_values(view, {**patient.enrolment_values, **raw_values})
+        values = typed_values(view, {**patient.enrolment_values, **raw_values},
+                              stored=set(patient.enrolment_values) - set(raw_values))
         eligibility = evaluate_eligibility(part.eligibility, values, date)
         if not eligibility.eligible:
             reasons = [c.reason for c in (*eligibility.failed, *eligibility.missing)]

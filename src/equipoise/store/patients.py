@@ -269,7 +269,7 @@ class PatientService:
                                    raised_by=principal.user_id)
                 s.add(item)
                 raised.append({"field": factor.id, "frozen": frozen, "corrected": level, "message": message})
-        values = typed_values(protocol, patient.enrolment_values)
+        values = typed_values(protocol, patient.enrolment_values, stored=patient.enrolment_values)
         eligibility = evaluate_eligibility(protocol.eligibility, values, patient.enrolment_date)
         if not eligibility.eligible:
             message = "after correction the patient no longer meets: " + "; ".join(

@@ -170,7 +170,7 @@ class RandomizationService:
         protocol = in_force(trial, date)
         if protocol.randomization is None:
             raise InvalidError(f"trial {trial_id} has no randomization section")
-        values = typed_values(protocol, patient.enrolment_values)
+        values = typed_values(protocol, patient.enrolment_values, stored=patient.enrolment_values)
         if not eligibility_checked:
             eligibility = evaluate_eligibility(protocol.eligibility, values, date)
             if not eligibility.eligible:
