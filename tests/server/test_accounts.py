@@ -130,3 +130,15 @@ def test_wrong_reauthentication_that_locks_the_account_ends_the_session(db: Data
         assert client.get("/api/auth/me", headers=headers).status_code == 401
     assert "session.ended" in _actions(db)
     assert verify(db).ok
+
+
+def test_a_token_made_before_tokens_expired_expires_90_days_after_it_was_made(api: Api):
+    made = _token(api.client, api.headers("coord")).json()["token"]
+    with api.db.write_engine.begin() as conn:  # as a token of an older version: no expiry, made long ago
+        conn.execute(update(AuthSession).where(AuthSession.kind == "api-token").values(
+            expires_at=None, created_at=dt.datetime.now(dt.UTC) - dt.timedelta(days=DEFAULT_TOKEN_DAYS + 1)))
+    assert api.client.get("/api/auth/me", headers=_bearer(made)).status_code == 401
+    with api.db.write_engine.begin() as conn:
+        conn.execute(update(AuthSession).where(AuthSession.kind == "api-token").values(
+            created_at=dt.datetime.now(dt.UTC) - dt.timedelta(days=DEFAULT_TOKEN_DAYS - 1)))
+    assert api.client.get("/api/auth/me", headers=_bearer(made)).status_code == 200

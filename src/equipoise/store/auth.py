@@ -290,7 +290,11 @@ class AuthService:
             raise UnauthorizedError("this session has ended: log in again")
         if not first.active:
             raise UnauthorizedError("this account is deactivated")
-        if first.expires_at is not None and first.expires_at <= now:
+        expires_at = first.expires_at
+        if expires_at is None and first.kind == "api-token":
+            # a token made before tokens expired (issue 14) lives as long as a new one would have
+            expires_at = first.created_at + dt.timedelta(days=DEFAULT_TOKEN_DAYS)
+        if expires_at is not None and expires_at <= now:
             raise UnauthorizedError("this session has expired: log in again")
         if first.kind == "session":
             idle = (now - first.last_seen_at).total_seconds()
@@ -334,8 +338,8 @@ def revoke_sessions(session: Session, user_id: int, why: str, keep: int | None =
 _sessions, _users, _memberships = AuthSession.__table__, User.__table__, Membership.__table__
 _AUTHENTICATE = (
     select(_sessions.c.id.label("session_id"), _sessions.c.kind, _sessions.c.revoked_at, _sessions.c.expires_at,
-           _sessions.c.last_seen_at, _users.c.id.label("user_id"), _users.c.username, _users.c.full_name,
-           _users.c.active, _memberships.c.role, _memberships.c.trial_id, _memberships.c.site_id)
+           _sessions.c.created_at, _sessions.c.last_seen_at, _users.c.id.label("user_id"), _users.c.username,
+           _users.c.full_name, _users.c.active, _memberships.c.role, _memberships.c.trial_id, _memberships.c.site_id)
     .join_from(_sessions, _users, _users.c.id == _sessions.c.user_id)
     .outerjoin(_memberships, (_memberships.c.user_id == _users.c.id) & _memberships.c.active.is_(True))
     .where(_sessions.c.token_hash == bindparam("token_hash"))
