@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
 from equipoise.server import create_app
+from equipoise.store.auth import LOGIN_REFUSED
 from equipoise.store.db import Database
 from equipoise.store.models import AuditEntry, AuthSession, User
 from equipoise.store.settings import Settings
@@ -37,7 +38,7 @@ def test_sec_passwords_are_argon2id_hashes(api: Api):
 def test_sec_logins_and_failed_logins_are_audited(api: Api):
     bad = api.client.post("/api/auth/login", json={"username": "coord", "password": "nope"})
     assert bad.status_code == 401
-    assert bad.json()["detail"] == "wrong username or password"
+    assert bad.json()["detail"] == LOGIN_REFUSED
     unknown = api.client.post("/api/auth/login", json={"username": "nobody", "password": "nope"})
     assert unknown.status_code == 401  # same message: no user enumeration
     actions = _actions(api.db)
@@ -50,8 +51,8 @@ def test_sec_lockout_after_repeated_failures(db: Database):
         for _ in range(3):
             assert client.post("/api/auth/login", json={"username": "coord", "password": "bad"}).status_code == 401
         locked = client.post("/api/auth/login", json={"username": "coord", "password": PASSWORD})
-        assert locked.status_code == 423
-        assert "locked" in locked.json()["detail"]
+        assert locked.status_code == 401  # as an unknown username answers (issue 14: no user enumeration)
+        assert locked.json()["detail"] == LOGIN_REFUSED
     assert "account.locked" in _actions(db)
     assert verify(db).ok
 

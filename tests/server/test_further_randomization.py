@@ -96,6 +96,8 @@ def test_a_progressing_patient_is_randomized_again_once(world: World):
                                                                           PROGRESSING)
     retry = _post(trial, pid, "tocilizumab", "coord", PROGRESSING, "second-1")
     assert (retry.status_code, retry.json()["arm"], retry.json()["replayed"]) == (200, second["arm"], True)
+    changed = _post(trial, pid, "tocilizumab", "coord", {**PROGRESSING, "crp": 121}, "second-1")
+    assert (changed.status_code, changed.json()["fields"]) == (422, ["crp"])
     again = _post(trial, pid, "tocilizumab", "investigator", PROGRESSING, "second-2")
     assert again.status_code == 409
     assert "a patient is randomized once in each part" in again.json()["detail"]

@@ -399,7 +399,8 @@ class AuditTrailMachine(RuleBasedStateMachine):
         if not can(user, Action.ENROL) or other_site(user, site):
             expect = Expect(403)
         elif same is not None:
-            expect = Expect(201) if same.site == site else Expect(422)
+            # a retry replays; the key with another site or other values is refused (422, IETF idempotency draft)
+            expect = Expect(201) if same.site == site and same.values == values else Expect(422)
         elif self.db_locked:
             expect = Expect(423)
         elif kind in ("bad-age", "no-severity"):
@@ -461,7 +462,8 @@ class AuditTrailMachine(RuleBasedStateMachine):
         """``RandomizationService.randomize_in`` once the role and site are allowed: a retry is answered even under
         the database lock (it changes nothing), anything else is refused by the lock first."""
         if by_key is not None:
-            return Expect(200) if by_key is p else Expect(409)
+            # another patient's key: 422, a key reused with a different request (IETF idempotency-key draft)
+            return Expect(200) if by_key is p else Expect(422)
         if self.db_locked:
             return Expect(423)
         if p.allocation is not None:
@@ -502,13 +504,14 @@ class AuditTrailMachine(RuleBasedStateMachine):
         if not can(user, Action.RANDOMIZE) or other_site(user, site):
             expect = Expect(403)
         elif enrolled is not None:
-            expect = Expect(422) if enrolled.site != site else self.randomization(enrolled, by_key)
+            expect = (Expect(422) if enrolled.site != site or enrolled.values != values
+                      else self.randomization(enrolled, by_key))
         elif self.db_locked:
             expect = Expect(423)
         elif kind != "eligible":
             expect = Expect(422, {"enrolment.refused"})
         elif by_key is not None:
-            expect = Expect(409)  # the key randomized another patient: the enrolment rolls back with it
+            expect = Expect(422)  # the key randomized another patient: the enrolment rolls back with it
         else:
             expect = Expect(201, {"table:patients", "table:allocations", "table:allocation_states"})
         body = self.call(user, "POST", "/enrol-and-randomize", expect, {"site_id": site, "values": values}, key)

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from equipoise.store.db import Database
 from equipoise.store.enrol_randomize import EnrolAndRandomizeService
-from equipoise.store.errors import ConflictError, ForbiddenError, InvalidError
+from equipoise.store.errors import ForbiddenError, IdempotencyKeyReusedError, InvalidError
 from equipoise.store.models import Allocation, AuditEntry, Patient
 from equipoise.store.patients import IneligibleError, PatientService
 from equipoise.store.randomization import RandomizationService
@@ -95,7 +95,7 @@ def test_a_retry_with_the_same_key_returns_the_same_patient_and_allocation(db: D
     # The key of an allocation of another patient cannot be taken over.
     other = PatientService(db, clock).enrol(coord, TRIAL, "oxford", values())
     RandomizationService(db, clock).randomize(coord, TRIAL, other.id, "k3")
-    with pytest.raises(ConflictError, match="another patient"):
+    with pytest.raises(IdempotencyKeyReusedError, match="patient_id differ"):
         service(db, clock).run(coord, TRIAL, "oxford", values(), "k3")
     assert verify(db).ok
 

@@ -15,7 +15,14 @@ from sqlalchemy import select, update
 
 from equipoise.store.auth import AuthService
 from equipoise.store.db import Database
-from equipoise.store.errors import ConflictError, ForbiddenError, InvalidError, NotFoundError, UnauthorizedError
+from equipoise.store.errors import (
+    ConflictError,
+    ForbiddenError,
+    IdempotencyKeyReusedError,
+    InvalidError,
+    NotFoundError,
+    UnauthorizedError,
+)
 from equipoise.store.models import Allocation
 from equipoise.store.patients import PatientService
 from equipoise.store.principal import Principal, system_principal
@@ -155,7 +162,8 @@ def test_rnd2_same_key_for_another_patient_is_refused(db: Database):
     clock = Clock(dt.date(2020, 4, 1))
     randomize(db, clock, coord, "oxford", "same")
     other = PatientService(db, clock).enrol(coord, TRIAL, "oxford", values())
-    with pytest.raises(ConflictError, match="another patient"):
+    # a different request under a used key: 422 naming what differs (IETF idempotency-key draft), not 409
+    with pytest.raises(IdempotencyKeyReusedError, match="patient_id differ"):
         RandomizationService(db, clock).randomize(coord, TRIAL, other.id, "same")
 
 

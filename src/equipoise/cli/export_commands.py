@@ -29,15 +29,18 @@ export_app = typer.Typer(cls=FormatGroup, no_args_is_help=True,
 OutputOption = typer.Option(..., "--output", "-o", help="Directory to write the files to (created if needed).")
 UnblindedOption = typer.Option(False, "--unblinded", help="Show arms (blinded trials mask them: 'masked').")
 SiteOption = typer.Option(None, "--site", help="Only this site's patients.")
+RawCsvOption = typer.Option(False, "--raw-csv", help="Write text cells as stored, for analysis code; by default a "
+                            "cell starting with =, +, -, @, tab or CR gets a leading ' so that a spreadsheet does "
+                            "not run it as a formula (OWASP CSV injection). manifest.json's csv_cells says which.")
 
 
 def _export(fmt: str, trial: str, output: Path, unblinded: bool, site: str | None, db: str | None,
-            as_json: bool) -> None:
+            as_json: bool, raw_csv: bool = False) -> None:
     from equipoise.store.exports import ExportService
     from equipoise.store.principal import system_principal
 
     bundle = ExportService(open_database(db)).export(system_principal(), trial, fmt=fmt, unblinded=unblinded,
-                                                     site_id=site)
+                                                     site_id=site, raw_csv=raw_csv)
     bundle.write(output)
     if as_json:
         print_json({**bundle.to_dict(), "output": str(output)})
@@ -48,9 +51,9 @@ def _export(fmt: str, trial: str, output: Path, unblinded: bool, site: str | Non
 @export_app.command("csv")
 def csv_command(trial: str = typer.Argument(..., help="Trial id."), output: Path = OutputOption,
                 unblinded: bool = UnblindedOption, site: str | None = SiteOption, db: str | None = DbOption,
-                as_json: bool = JsonOption) -> None:
+                as_json: bool = JsonOption, raw_csv: bool = RawCsvOption) -> None:
     """CSV: one file per form, patients, allocations, queries, signatures, audit trail, analysis.csv, dictionary."""
-    _export("csv", trial, output, unblinded, site, db, as_json)
+    _export("csv", trial, output, unblinded, site, db, as_json, raw_csv)
 
 
 @export_app.command("parquet")
@@ -80,6 +83,6 @@ def odm_command(trial: str = typer.Argument(..., help="Trial id."), output: Path
 @export_app.command("all")
 def all_command(trial: str = typer.Argument(..., help="Trial id."), output: Path = OutputOption,
                 unblinded: bool = UnblindedOption, site: str | None = SiteOption, db: str | None = DbOption,
-                as_json: bool = JsonOption) -> None:
+                as_json: bool = JsonOption, raw_csv: bool = RawCsvOption) -> None:
     """CSV, Parquet and ODM together, with manifest.json (file hashes, arms shown or masked)."""
-    _export("all", trial, output, unblinded, site, db, as_json)
+    _export("all", trial, output, unblinded, site, db, as_json, raw_csv)

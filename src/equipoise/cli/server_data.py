@@ -78,7 +78,8 @@ def _from_api(server: str, trial_id: str, unblinded: bool) -> dict[str, bytes]:
         raise UserError(f"--server: set ${TOKEN_ENV} to a token of the trial server (POST /api/auth/login, or an API "
                         "token from POST /api/auth/tokens)")
     base = server.rstrip("/")
-    query = urllib.parse.urlencode({"format": "csv", "unblinded": str(unblinded).lower()})
+    # raw CSV: the analysis reads the values as stored, not as neutralised for spreadsheets
+    query = urllib.parse.urlencode({"format": "csv", "unblinded": str(unblinded).lower(), "raw_csv": "true"})
     url = f"{base}/api/trials/{urllib.parse.quote(trial_id, safe='')}/export?{query}"
     request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
     try:
@@ -121,7 +122,7 @@ def from_server(trial_id: str, *, db: str | None, server: str | None, unblinded:
     protocol, database = _protocol_from_database(db, trial_id)
     try:
         bundle = ExportService(database).export(system_principal("cli"), trial_id, fmt="csv", unblinded=unblinded,
-                                                purpose=purpose)
+                                                purpose=purpose, raw_csv=True)
     finally:
         database.dispose()
     return protocol, read_export(bundle.files, protocol, f"trial {trial_id}")

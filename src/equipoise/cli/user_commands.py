@@ -12,7 +12,9 @@ from equipoise.errors import UserError
 from equipoise.store.principal import system_principal
 from equipoise.store.roles import Role, parse_role
 from equipoise.store.users import (
+    activate_user,
     add_user,
+    deactivate_user,
     grant_role,
     list_users,
     reset_single_sign_on,
@@ -70,6 +72,22 @@ def grant(username: str = typer.Argument(...), role: str = typer.Option(..., "--
     print_plain(f"{username}: role {role} granted")
 
 
+@user_app.command("deactivate")
+def deactivate(username: str = typer.Argument(...), reason: str = typer.Option(..., "--reason"),
+               db: str | None = DbOption) -> None:
+    """Deactivate a user (audited): no login, and their sessions and API tokens stop working at once."""
+    deactivate_user(open_database(db), system_principal(), username, reason)
+    print_plain(f"{username}: deactivated; their sessions and API tokens have ended")
+
+
+@user_app.command("activate")
+def activate(username: str = typer.Argument(...), reason: str = typer.Option(..., "--reason"),
+             db: str | None = DbOption) -> None:
+    """Activate a deactivated user again (audited)."""
+    activate_user(open_database(db), system_principal(), username, reason)
+    print_plain(f"{username}: active again")
+
+
 @user_app.command("revoke")
 def revoke(role_id: int = typer.Argument(..., help="Role assignment id (see `user list`)."),
            reason: str = typer.Option(..., "--reason"), db: str | None = DbOption) -> None:
@@ -105,4 +123,5 @@ def list_(db: str | None = DbOption, as_json: bool = JsonOption) -> None:
         roles = ", ".join(f"#{r.id} {r.role}" + (f" {r.trial_id}" if r.trial_id else "")
                           + (f"@{r.site_id}" if r.site_id else "") + ("" if r.active else " (revoked)")
                           for r in v.roles)
-        print_plain(f"{v.username}\t{v.full_name}\t{roles}{'  LOCKED' if v.locked else ''}")
+        marks = ("  LOCKED" if v.locked else "") + ("" if v.active else "  DEACTIVATED")
+        print_plain(f"{v.username}\t{v.full_name}\t{roles}{marks}")

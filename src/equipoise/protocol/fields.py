@@ -11,6 +11,7 @@ from pydantic import Field
 
 from equipoise.protocol.base import Identifier, ProtocolModel, format_number
 from equipoise.protocol.scales import OrdinalScale, resolve_scale
+from equipoise.protocol.text_policy import normalised_text, text_problem
 
 FieldValue = bool | int | float | str | dt.date
 
@@ -106,6 +107,18 @@ class DataField(ProtocolModel):
     def resolved_scale(self) -> OrdinalScale | None:
         return resolve_scale(self.scale) if self.scale is not None else None
 
+    def parse(self, value: object) -> tuple[object, str | None]:
+        """The value as the field stores it, or why it cannot be read: a date from YYYY-MM-DD text, a text with
+        its line ends normalised (``text_policy``). Every form and enrolment value comes in through here."""
+        if self.type is FieldType.DATE and isinstance(value, str) and value:
+            try:
+                return dt.date.fromisoformat(value), None
+            except ValueError:
+                return None, f"{value!r} is not a date (YYYY-MM-DD)"
+        if self.type is FieldType.TEXT and isinstance(value, str):
+            return normalised_text(value), None
+        return value, None
+
     def check(self, value: object) -> str | None:
         """Why ``value`` is not acceptable for this field, or None when it is.
 
@@ -150,7 +163,7 @@ class DataField(ProtocolModel):
             ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
             return None if ok else "must be a number"
         if kind is FieldType.TEXT:
-            return None if isinstance(value, str) else "must be text"
+            return text_problem(value) if isinstance(value, str) else "must be text"
         if kind is FieldType.DATE:
             ok = isinstance(value, dt.date) and not isinstance(value, dt.datetime)
             return None if ok else "must be a date (YYYY-MM-DD)"

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
 from matplotlib.figure import Figure
 
 from equipoise.report.plots import figure_svg
@@ -65,8 +67,21 @@ class Report:
         return f"{self.kind} report: {self.title} ({len(self.section_titles)} sections)"
 
 
+# Characters an HTML document may not hold (control characters but tab, new line, form feed and carriage return;
+# unpaired surrogates; U+FFFE, U+FFFF): a value from an older database with one is shown with U+FFFD instead
+# (WHATWG HTML, §13.2.5 "control-character-in-input-stream"; issue 14).
+_NOT_HTML = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+
+
+def _printable(value: Any) -> Any:
+    if isinstance(value, str) and _NOT_HTML.search(value):
+        cleaned = _NOT_HTML.sub("\ufffd", value)
+        return Markup(cleaned) if isinstance(value, Markup) else cleaned
+    return value
+
+
 _ENV = Environment(loader=PackageLoader("equipoise.report", "templates"), autoescape=select_autoescape(["html"]),
-                   trim_blocks=True, lstrip_blocks=True)
+                   trim_blocks=True, lstrip_blocks=True, finalize=_printable)
 
 
 def render(kind: str, title: str, banner: str, meta: list[str], sections: list[Section], footer: str) -> Report:

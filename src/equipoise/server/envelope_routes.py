@@ -10,7 +10,7 @@ from pydantic import Field
 
 from equipoise.server.deps import UserDep, service_of
 from equipoise.server.routes import ERRORS, MAX_ID, PatientId
-from equipoise.server.schemas import Body
+from equipoise.server.schemas import Body, Note
 from equipoise.store.emergency_envelopes import MAX_ISSUE, EmergencyEnvelopeService
 
 router = APIRouter(responses=ERRORS)
@@ -27,7 +27,7 @@ class IssueBody(Body):
 class BackEntryBody(Body):
     envelope: int = Field(ge=1, le=MAX_ID, description="The number printed on the envelope that was opened.")
     opened_at: dt.datetime = Field(description="When it was opened, with its time zone (ISO 8601).")
-    reason: str = Field(min_length=1, max_length=2000, description="Why the server could not be used.")
+    reason: Note = Field(min_length=1, max_length=2000, description="Why the server could not be used.")
 
 
 Envelopes = Annotated[EmergencyEnvelopeService, Depends(service_of(EmergencyEnvelopeService))]

@@ -264,6 +264,8 @@ ExportFormat = Annotated[Format, Query(description="csv, parquet (typed columns)
                                                    "Dataset-JSON 1.1), odm or all of them")]
 Unblinded = Annotated[bool, Query(description="Show arms (unblinded statistician and DMC only).")]
 SiteFilter = Annotated[str | None, Query(max_length=64, description="Only this site.")]
+RawCsv = Annotated[bool, Query(description="CSV text cells as stored, for analysis code; by default a cell "
+                               "starting with =, +, -, @, tab or CR gets a leading ' (OWASP CSV injection).")]
 Responses = dict[int | str, dict[str, Any]]
 ZIP: Responses = {200: {"content": {"application/zip": {}}, "description": "A zip of the export's files."}}
 XML: Responses = {200: {"content": {"application/xml": {}}, "description": "CDISC ODM 1.3.2 XML."}}
@@ -271,11 +273,11 @@ XML: Responses = {200: {"content": {"application/xml": {}}, "description": "CDIS
 
 @router.get("/api/trials/{trial_id}/export", tags=["exports"], response_class=Response, responses=ZIP)
 def export_zip(trial_id: str, user: UserDep, crf: Crf, format: ExportFormat = "all",
-               unblinded: Unblinded = False, site_id: SiteFilter = None) -> Response:
+               unblinded: Unblinded = False, site_id: SiteFilter = None, raw_csv: RawCsv = False) -> Response:
     """A zip: CSV files (one per form, patients, allocations, queries, signatures, audit trail, analysis.csv,
     data_dictionary.csv), the same tables as Parquet files with typed columns, and/or ODM 1.3.2 (odm.xml snapshot,
     odm_audit.xml history), with manifest.json."""
-    bundle = crf.exports.export(user, trial_id, fmt=format, unblinded=unblinded, site_id=site_id)
+    bundle = crf.exports.export(user, trial_id, fmt=format, unblinded=unblinded, site_id=site_id, raw_csv=raw_csv)
     name = f"{trial_id}-{format}-{bundle.manifest['exported_at'][:19].replace(':', '')}.zip"
     return Response(bundle.zip_bytes(), media_type="application/zip",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from equipoise.server.schemas import Body
+from equipoise.server.schemas import Body, Note
 from equipoise.store.change_reasons import ChangeReason
 
 MAX_INSTANCE = 10_000  # records of one repeating form at one visit
@@ -16,7 +16,7 @@ MAX_INSTANCE = 10_000  # records of one repeating form at one visit
 class FormBody(Body):
     values: dict[str, Any] = Field(description="Field id -> value (numbers, true/false, dates as YYYY-MM-DD); "
                                    "a field left out is empty.")
-    reason: str | None = Field(default=None, max_length=2000,
+    reason: Note | None = Field(default=None, max_length=2000,
                                description="Why the form is changed: required for every change after the first save "
                                "(as reason_code, reason, or both).")
     reason_code: ChangeReason | None = Field(default=None, description="The kind of change, from the pick list.")
@@ -27,7 +27,7 @@ class FormBody(Body):
 
 class FormPatchBody(Body):
     values: dict[str, Any] = Field(description="Only the fields to change (null empties a field).")
-    reason: str | None = Field(default=None, max_length=2000,
+    reason: Note | None = Field(default=None, max_length=2000,
                                description="Why the values are changed (this, reason_code, or both, required).")
     reason_code: ChangeReason | None = Field(default=None, description="The kind of change, from the pick list.")
     incomplete: bool = False
@@ -35,7 +35,7 @@ class FormPatchBody(Body):
 
 
 class ReasonBody(Body):
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: Note = Field(min_length=1, max_length=2000)
 
 
 class OffStudyBody(Body):
@@ -43,11 +43,11 @@ class OffStudyBody(Body):
         description="Why the patient left: withdrawal of consent (no data may be collected after the date), lost "
                     "to follow-up, or the investigator's decision.")
     effective_date: dt.date = Field(description="The site's local date from which no visit is expected (YYYY-MM-DD).")
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: Note = Field(min_length=1, max_length=2000)
 
 
 class OptionalReasonBody(Body):
-    reason: str | None = Field(default=None, max_length=2000)
+    reason: Note | None = Field(default=None, max_length=2000)
 
 
 class SignBody(Body):
@@ -65,12 +65,12 @@ class QueryBody(Body):
     visit_id: str = Field(min_length=1, max_length=64)
     instance: int = Field(default=1, ge=1, le=MAX_INSTANCE, description="Which record of a repeating form (1, 2, ...).")
     field_id: str | None = Field(default=None, max_length=64, description="The field queried, if one.")
-    text: str = Field(min_length=1, max_length=4000, description="The question to the site.")
+    text: Note = Field(min_length=1, max_length=4000, description="The question to the site.")
 
 
 class QueryMessageBody(Body):
-    text: str = Field(min_length=1, max_length=4000)
+    text: Note = Field(min_length=1, max_length=4000)
 
 
 class OptionalMessageBody(Body):
-    text: str | None = Field(default=None, max_length=4000)
+    text: Note | None = Field(default=None, max_length=4000)

@@ -10,7 +10,7 @@ from pydantic import Field
 
 from equipoise.server.deps import UserDep, service_of
 from equipoise.server.routes import ERRORS, MAX_ID
-from equipoise.server.schemas import Body
+from equipoise.server.schemas import Body, Note
 from equipoise.store.randomization_lists import RandomizationListService
 
 router = APIRouter(responses=ERRORS)
@@ -20,12 +20,12 @@ LISTS = "/api/trials/{trial_id}/randomization-lists"
 
 
 class ListUploadBody(Body):
-    file_name: str = Field(min_length=1, max_length=200, description="The file's name, for the record.")
+    file_name: Note = Field(min_length=1, max_length=200, description="The file's name, for the record.")
     csv: str = Field(min_length=1, max_length=20_000_000, description="The list file's text: a header with one "
                      "column per stratification factor and 'arm', then the entries of each stratum in order.")
     sha256: str = Field(pattern=r"^\s*[0-9a-fA-F]{64}\s*$", description="SHA-256 of the file as you checked it "
                         "(e.g. sha256sum list.csv); the upload is refused unless the text matches it.")
-    note: str | None = Field(default=None, max_length=2000, description="Why (e.g. 'extended: stratum s1 ran low').")
+    note: Note | None = Field(default=None, max_length=2000, description="Why (e.g. 'extended: stratum s1 ran low').")
     password: str = Field(min_length=1, max_length=1000, description="Your password again (re-authentication).")
     purpose: Literal["production", "test"] = Field(description="What the list is for: 'test' for a test trial "
                                                    "(trial create --test), 'production' for the real trial; it must "

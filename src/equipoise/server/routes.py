@@ -131,6 +131,19 @@ def grant_role(username: str, body: RoleGrant, user: UserDep, svc: SvcDep) -> Js
     return user_store.grant_role(svc.db, user, username, role, trial_id, site_id).to_dict()
 
 
+@router.post("/api/users/{username}/deactivate", tags=["users"])
+def deactivate_user(username: str, body: RevokeBody, user: UserDep, svc: SvcDep) -> Json:
+    """Deactivate a user, with a reason (admin; audited): no login, and every session and API token of theirs
+    stops working at once."""
+    return user_store.deactivate_user(svc.db, user, username, body.reason).to_dict()
+
+
+@router.post("/api/users/{username}/activate", tags=["users"])
+def activate_user(username: str, body: RevokeBody, user: UserDep, svc: SvcDep) -> Json:
+    """Activate a deactivated user again, with a reason (admin; audited)."""
+    return user_store.activate_user(svc.db, user, username, body.reason).to_dict()
+
+
 @router.post("/api/roles/{membership_id}/revoke", tags=["users"])
 def revoke(membership_id: RowId, body: RevokeBody, user: UserDep, svc: SvcDep) -> Json:
     user_store.revoke_role(svc.db, user, membership_id, body.reason)

@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from equipoise.protocol.text_policy import MAX_NOTE_LENGTH, checked_text
 from equipoise.store.change_reasons import ChangeReason
+
+
+def _note(value: str) -> str:
+    return checked_text(value, MAX_NOTE_LENGTH)
+
+
+# Free text a person types (reasons, notes, messages, names): the text policy's characters, line ends normalised;
+# a refusal is a 422 naming the field, like any other invalid body.
+Note = Annotated[str, AfterValidator(_note)]
 
 
 class Body(BaseModel):
@@ -39,9 +49,11 @@ class PasswordBody(Body):
 
 
 class TokenBody(Body):
-    name: str = Field(min_length=1, max_length=100)
+    name: Note = Field(min_length=1, max_length=100)
     password: str = Field(min_length=1, max_length=1000, description="Your password again (re-authentication).")
-    days: int | None = Field(default=None, ge=1, le=3650, description="Lifetime in days; default: no expiry.")
+    days: int | None = Field(default=None, ge=1, le=3650, description="Lifetime in days (1-3650); default: 90. "
+                             "The token stops working then, and at once if the password changes or the user is "
+                             "deactivated.")
 
 
 class TrialBody(Body):
@@ -54,7 +66,7 @@ class TrialBody(Body):
 
 class AmendBody(Body):
     protocol_yaml: str = Field(min_length=1, max_length=2_000_000, description="The whole new protocol file.")
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: Note = Field(min_length=1, max_length=2000)
     filename: str = Field(default="protocol.yaml", max_length=200)
     password: str = Field(min_length=1, max_length=1000, description="Your password again (re-authentication).")
 
@@ -66,7 +78,7 @@ class EnrolBody(Body):
 
 class CorrectionBody(Body):
     values: dict[str, Any] = Field(description="Only the fields being corrected.")
-    reason: str | None = Field(default=None, max_length=2000,
+    reason: Note | None = Field(default=None, max_length=2000,
                                description="Why the value is changed (this, reason_code, or both, required).")
     reason_code: ChangeReason | None = Field(default=None, description="The kind of change, from the pick list.")
 
@@ -79,7 +91,7 @@ class RandomizeBody(Body):
 
 
 class ReauthBody(Body):
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: Note = Field(min_length=1, max_length=2000)
     password: str = Field(min_length=1, max_length=1000, description="Your password again (re-authentication).")
 
 
@@ -98,14 +110,14 @@ class RoleGrant(Body):
 
 class UserBody(Body):
     username: str = Field(min_length=1, max_length=64)
-    full_name: str = Field(min_length=1, max_length=200)
+    full_name: Note = Field(min_length=1, max_length=200)
     password: str = Field(min_length=1, max_length=1000)
     email: str | None = Field(default=None, max_length=200)
     roles: list[RoleGrant] = Field(default_factory=list)
 
 
 class RevokeBody(Body):
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: Note = Field(min_length=1, max_length=2000)
 
 
 class Problem(BaseModel):

@@ -17,9 +17,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from equipoise.store.auth import AuthService
-from equipoise.store.crf_access import clean_text, patient_for
+from equipoise.store.crf_access import patient_for
 from equipoise.store.db import Database
 from equipoise.store.errors import ConflictError, InvalidError, NotFoundError
+from equipoise.store.free_text import clean_text
 from equipoise.store.list_models import AllocationFlag
 from equipoise.store.models import Allocation, Patient, User, patient_code
 from equipoise.store.patients import Clock

@@ -5,6 +5,13 @@ signing), ICH E6(R3) §4.2.2 (user access logged): every login, failed login, lo
 failure is an audit entry. Passwords are hashed with Argon2id (RFC 9106, OWASP parameters); tokens are 256-bit
 random values of which only an HMAC-SHA256 under the server's key is stored (``equipoise.store.audit_keys``): a
 row inserted into ``auth_sessions`` by someone who can write the database but not read the key is no token.
+
+Account lifecycle (issue 14): an API token expires (``DEFAULT_TOKEN_DAYS`` unless its creator gives a lifetime,
+at most ``MAX_TOKEN_DAYS``); changing a password ends the user's other sessions and tokens; a deactivated user
+(``users.deactivate_user``) cannot log in and their sessions and tokens stop working; the lockout answers
+exactly as a wrong username does (status, message and the time an Argon2 verification takes), so it does not
+tell which usernames exist; wrong re-authentication passwords that lock the account also end the session they
+were typed in (someone at an unattended session guessing the password is logged out).
 """
 
 from __future__ import annotations
@@ -31,6 +38,11 @@ from equipoise.store.types import utcnow
 # OWASP Password Storage Cheat Sheet: Argon2id, 19 MiB, 2 iterations, 1 lane.
 _hasher = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
 MIN_PASSWORD_LENGTH = 10
+DEFAULT_TOKEN_DAYS = 90  # an API token's lifetime unless its creator gives one
+MAX_TOKEN_DAYS = 3650
+# The one answer to a failed login, whether the username is unknown, the password wrong or the account locked.
+LOGIN_REFUSED = ("wrong username or password, or the account is locked after repeated failed logins (then try "
+                 "again later or ask an administrator)")
 # Verified against for unknown usernames, so that a login takes as long whether or not the user exists.
 _DUMMY_HASH = _hasher.hash("equipoise: no such user")
 
@@ -80,6 +92,7 @@ class AuthService:
                          context=ctx)
             return "wrong username or password"
         if user.locked_until is not None and user.locked_until > now:
+            password_matches(_DUMMY_HASH, password)  # as long as any other answer: the lock is not visible
             record_event(session, f"{what}.refused", details={"username": username, "why": "account locked"},
                          context=ctx)
             return "locked"
@@ -92,7 +105,8 @@ class AuthService:
         return "wrong username or password"
 
     def _count_failure(self, session: Session, user: User, ctx: AuditContext, what: str, why: str) -> None:
-        """A failed attempt: audited, and counted toward the lockout (ACC-1)."""
+        """A failed attempt: audited, and counted toward the lockout (ACC-1); the attempt that reaches the limit
+        locks the account (``locked_until``)."""
         user.failed_logins += 1
         record_event(session, f"{what}.failed", details={"username": user.username, "why": why,
                                                          "failures": user.failed_logins}, context=ctx)
@@ -131,11 +145,11 @@ class AuthService:
                 failure = self._check_code(session, user, code, source)
             if failure is None and user is not None:
                 result = self.start_session(session, user, source, {"username": username})
-        if failure == "locked":
-            raise AccountLockedError("this account is locked after repeated failed logins; try again later "
-                                "or ask an administrator")
         if result is None:
-            raise UnauthorizedError(failure or "wrong username or password")
+            # unknown, inactive, wrong password or locked: one status and one message, so that the lockout does not
+            # tell which usernames exist (a missing or wrong one-time code is only told after the right password)
+            raise UnauthorizedError(failure if failure not in (None, "locked", "wrong username or password")
+                                    else LOGIN_REFUSED)
         return result
 
     def start_session(self, session: Session, user: User, source: str | None, details: dict[str, object]
@@ -160,26 +174,46 @@ class AuthService:
         if not password:
             raise UnauthorizedError("this action needs your password again (re-authentication)")
         failure: str | None = None
+        ended = False
         # The failure count (and its reset) is a change of the user's row: its entry names the user, not "system".
         with self.db.write(principal.audit_context()) as session:
             user = session.get(User, principal.user_id)
             failure = self._check_password(session, user, principal.username, password, principal.source, "reauth")
-        if failure == "locked":
-            raise AccountLockedError("this account is locked after repeated failed attempts")
+            if failure is not None and user is not None and user.locked_until is not None \
+                    and user.locked_until > utcnow():
+                ended = self._end_session(session, principal, "account locked after wrong re-authentication")
+        if failure == "locked" or ended:
+            raise AccountLockedError("this account is locked after repeated failed attempts"
+                                     + ("; this session has ended: log in again later" if ended else ""))
         if failure is not None:
             raise UnauthorizedError("re-authentication failed: wrong password")
 
+    @staticmethod
+    def _end_session(session: Session, principal: Principal, why: str) -> bool:
+        """End the principal's session or token (audited); whether there was one to end."""
+        auth = session.get(AuthSession, principal.session_id) if principal.session_id is not None else None
+        if auth is None or auth.revoked_at is not None:
+            return False
+        auth.revoked_at = utcnow()
+        record_event(session, "session.ended", details={"kind": auth.kind, "why": why})
+        return True
+
     def create_api_token(self, principal: Principal, name: str, password: str | None,
                          days: int | None = None) -> LoginResult:
+        """An API token for scripts; it expires after ``days`` (default ``DEFAULT_TOKEN_DAYS``): a token that
+        never expired outlived the person's need for it."""
+        lifetime = DEFAULT_TOKEN_DAYS if days is None else days
+        if not 1 <= lifetime <= MAX_TOKEN_DAYS:
+            raise InvalidError(f"a token's lifetime is 1 to {MAX_TOKEN_DAYS} days")
         self.reauthenticate(principal, password)
         token = "eqp_" + secrets.token_urlsafe(32)
         now = utcnow()
-        expires = now + dt.timedelta(days=days) if days else None
+        expires = now + dt.timedelta(days=lifetime)
         with self.db.write(principal.audit_context()) as session:
             session.add(AuthSession(token_hash=self.db.keys_for_writing().token_hash(token),
                                     user_id=principal.user_id, kind="api-token", name=name, created_at=now,
                                     last_seen_at=now, expires_at=expires))
-            record_event(session, "api-token.created", details={"name": name})
+            record_event(session, "api-token.created", details={"name": name, "expires_at": expires.isoformat()})
         assert principal.user_id is not None
         return LoginResult(token, "api-token", principal.user_id, principal.username, expires, None)
 
@@ -191,6 +225,7 @@ class AuthService:
             user = session.get(User, principal.user_id)
             if user is not None:
                 user.password_hash = new_hash
+                revoke_sessions(session, user.id, "password changed", keep=principal.session_id)
 
     def start_two_factor(self, principal: Principal, password: str | None) -> dict[str, str]:
         """Begin two-factor login (password again): a new secret for the authenticator app; it takes effect once
@@ -254,7 +289,11 @@ class AuthService:
             raise UnauthorizedError("this session has ended: log in again")
         if not first.active:
             raise UnauthorizedError("this account is deactivated")
-        if first.expires_at is not None and first.expires_at <= now:
+        expires_at = first.expires_at
+        if expires_at is None and first.kind == "api-token":
+            # a token made before tokens expired (issue 14) lives as long as a new one would have
+            expires_at = first.created_at + dt.timedelta(days=DEFAULT_TOKEN_DAYS)
+        if expires_at is not None and expires_at <= now:
             raise UnauthorizedError("this session has expired: log in again")
         if first.kind == "session":
             idle = (now - first.last_seen_at).total_seconds()
@@ -278,11 +317,28 @@ class AuthService:
                 record_event(session, "session.timeout", details={"username": username})
 
 
+def revoke_sessions(session: Session, user_id: int, why: str, keep: int | None = None) -> int:
+    """End every open session and API token of a user (but ``keep``, the one asking), audited with how many: after
+    a password change or a deactivation, whoever held the old password or a token must log in again."""
+    now = utcnow()
+    open_ones = session.scalars(select(AuthSession).where(
+        AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None),
+        (AuthSession.expires_at.is_(None)) | (AuthSession.expires_at > now))).all()
+    ended = [a for a in open_ones if a.id != keep]
+    for auth in ended:
+        auth.revoked_at = now
+    if ended:
+        record_event(session, "sessions.revoked", details={
+            "user_id": user_id, "why": why, "sessions": sum(a.kind == "session" for a in ended),
+            "api_tokens": sum(a.kind == "api-token" for a in ended)})
+    return len(ended)
+
+
 _sessions, _users, _memberships = AuthSession.__table__, User.__table__, Membership.__table__
 _AUTHENTICATE = (
     select(_sessions.c.id.label("session_id"), _sessions.c.kind, _sessions.c.revoked_at, _sessions.c.expires_at,
-           _sessions.c.last_seen_at, _users.c.id.label("user_id"), _users.c.username, _users.c.full_name,
-           _users.c.active, _memberships.c.role, _memberships.c.trial_id, _memberships.c.site_id)
+           _sessions.c.created_at, _sessions.c.last_seen_at, _users.c.id.label("user_id"), _users.c.username,
+           _users.c.full_name, _users.c.active, _memberships.c.role, _memberships.c.trial_id, _memberships.c.site_id)
     .join_from(_sessions, _users, _users.c.id == _sessions.c.user_id)
     .outerjoin(_memberships, (_memberships.c.user_id == _users.c.id) & _memberships.c.active.is_(True))
     .where(_sessions.c.token_hash.in_(bindparam("token_hashes", expanding=True)))

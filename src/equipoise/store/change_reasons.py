@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Literal
 
 from equipoise.store.errors import InvalidError
+from equipoise.store.free_text import optional_text
 
 ChangeReason = Literal["data-entry-error", "transcription-error", "source-corrected", "query-response",
                        "late-information", "other"]
@@ -26,7 +27,7 @@ LABELS: dict[str, str] = {
 
 def change_reason(code: str | None, text: str | None) -> str | None:
     """The reason the audit trail keeps: the code's label and the text, the text alone, or None if neither."""
-    words = text.strip() if text and text.strip() else None
+    words = optional_text(text, "reason")
     if code is None:
         return words
     label = LABELS.get(code)

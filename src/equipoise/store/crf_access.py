@@ -156,12 +156,6 @@ def check_site(protocol: Protocol, site_id: str | None) -> None:
         raise InvalidError(f"trial {protocol.trial.id} has no site {site_id!r} (sites: {', '.join(sites)})")
 
 
-def clean_text(text: str | None, what: str) -> str:
-    if text is None or not text.strip():
-        raise InvalidError(f"{what} is required")
-    return text.strip()
-
-
 def off_study_row(s: Session, patient_id: int) -> OffStudy | None:
     return s.scalar(select(OffStudy).where(OffStudy.patient_id == patient_id))
 

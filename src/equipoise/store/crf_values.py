@@ -41,16 +41,6 @@ class CheckedValues:
         return not self.missing
 
 
-def _typed(spec: DataField, value: Any) -> tuple[Any, str | None]:
-    """The value with dates parsed from YYYY-MM-DD text, or why it cannot be parsed."""
-    if spec.type is FieldType.DATE and isinstance(value, str) and value:
-        try:
-            return dt.date.fromisoformat(value), None
-        except ValueError:
-            return None, f"{value!r} is not a date (YYYY-MM-DD)"
-    return value, None
-
-
 def retired_values(form: Form, saved: Mapping[str, Any], raw: Mapping[str, Any]) -> dict[str, Any]:
     """The saved values of fields an amendment dropped from the form: they stay in the record as they were.
 
@@ -81,7 +71,7 @@ def check_values(form: Form, visit: Visit, raw: Mapping[str, Any], dates: DateCo
             if spec.required and spec.asked_if is None:
                 missing.append(spec.id)
             continue
-        value, problem = _typed(spec, value)
+        value, problem = spec.parse(value)
         problem = problem or spec.check(value)
         if problem is not None:
             errors[spec.id] = f"{spec.label}: {problem}"

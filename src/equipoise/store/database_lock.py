@@ -16,10 +16,10 @@ from typing import Any
 from sqlalchemy import select
 
 from equipoise.store.auth import AuthService
-from equipoise.store.crf_access import clean_text
 from equipoise.store.crf_models import FormQuery
 from equipoise.store.db import Database
 from equipoise.store.errors import ConflictError
+from equipoise.store.free_text import clean_text
 from equipoise.store.models import patient_code
 from equipoise.store.patients import Clock
 from equipoise.store.principal import Principal

@@ -29,9 +29,10 @@ from equipoise.allocate import ArmWeight, SystemSource, build_request
 from equipoise.allocate.emergency_envelopes import draw_envelopes
 from equipoise.store.auth import AuthService
 from equipoise.store.core_rows import insert_row, update_row
-from equipoise.store.crf_access import clean_text, patient_for, require_in_trial
+from equipoise.store.crf_access import patient_for, require_in_trial
 from equipoise.store.db import Database
-from equipoise.store.errors import ConflictError, InvalidError, NotFoundError
+from equipoise.store.errors import ConflictError, IdempotencyKeyReusedError, InvalidError, NotFoundError
+from equipoise.store.free_text import clean_text
 from equipoise.store.list_models import EmergencyEnvelope
 from equipoise.store.models import Allocation, AllocationState, Notification, Patient, patient_code
 from equipoise.store.patients import Clock, local_date
@@ -128,7 +129,9 @@ class EmergencyEnvelopeService:
             with self.db.read() as s:
                 done = s.scalar(select(Allocation).where(Allocation.trial_id == trial_id,
                                                          Allocation.idempotency_key == idempotency_key))
-                if done is None or done.patient_id != patient_id:
+                if done is not None and done.patient_id != patient_id:
+                    raise IdempotencyKeyReusedError(["patient_id"], "entering another envelope") from None
+                if done is None:
                     raise ConflictError(f"patient {patient_code(patient_id)} or envelope {number} was entered "
                                         "at the same moment by another request") from None
                 return allocation_view(done, _site(s, patient_id), get_trial(s, trial_id), principal, replayed=True)
@@ -141,6 +144,9 @@ class EmergencyEnvelopeService:
         earlier = s.scalar(select(Allocation).where(Allocation.patient_id == patient.id))
         if earlier is not None:
             if earlier.idempotency_key == key and earlier.method == METHOD:
+                entered = earlier.diagnostics.get("envelope") if earlier.diagnostics else None
+                if entered is not None and entered != number:
+                    raise IdempotencyKeyReusedError(["number"], "entering another envelope")
                 return allocation_view(earlier, patient.site_id, trial, principal, replayed=True)
             raise ConflictError(f"patient {patient_code(patient.id)} is already randomized (allocation "
                                 f"{earlier.id}); a patient is never randomized twice")
@@ -157,7 +163,8 @@ class EmergencyEnvelopeService:
                                f"({iso(envelope.issued_at)})")
         date = local_date(in_force(trial, opened_at.date()), patient.site_id, opened_at)
         protocol = in_force(trial, date)
-        request = build_request(protocol, patient.site_id, typed_values(protocol, patient.enrolment_values))
+        request = build_request(protocol, patient.site_id, typed_values(protocol, patient.enrolment_values,
+                                                                                stored=patient.enrolment_values))
         state = RandomizationService.lock_state(s, trial_id, f"{METHOD}|{patient.site_id}", {"used": 0})
         sequence = state["count"] + 1
         update_row(s, AllocationState, state, {"count": sequence, "state": {"used": sequence}})

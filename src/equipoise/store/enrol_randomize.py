@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from equipoise.store.audit import set_context
 from equipoise.store.db import Database
 from equipoise.store.errors import ConflictError, InvalidError
-from equipoise.store.patients import PatientService, PatientView
+from equipoise.store.patients import PatientService, PatientView, same_request
 from equipoise.store.principal import Principal
 from equipoise.store.randomization import AllocationView, RandomizationService
 from equipoise.store.roles import Action
@@ -74,9 +74,8 @@ class EnrolAndRandomizeService:
             if existing is None:
                 raise ConflictError("this idempotency key was used at the same moment by another request for "
                                     "another patient") from None
-            if existing.site_id != site_id:
-                raise InvalidError("this idempotency key was already used for another enrolment") from None
-            return self._complete(principal, trial_id, existing, idempotency_key)
+            return self._complete(principal, trial_id,
+                                  same_request(existing, site_id, admitted.row["enrolment_values"]), idempotency_key)
         return EnrolledAndRandomized(_randomized(patient), allocation)
 
     def _complete(self, principal: Principal, trial_id: str, patient: PatientView,

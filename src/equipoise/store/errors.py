@@ -45,3 +45,14 @@ class DatabaseLockedError(ServiceError):
 
 class AccountLockedError(ServiceError):
     status = 423
+
+
+class IdempotencyKeyReusedError(InvalidError):
+    """422: an Idempotency-Key sent again with a different request (IETF draft-ietf-httpapi-idempotency-key-header
+    §2.7: "the server ... should respond with 422 Unprocessable Content" when a key is reused with a different
+    payload). Answering it as a replay of the first request silently dropped the second one."""
+
+    def __init__(self, fields: list[str], what: str) -> None:
+        super().__init__(f"this Idempotency-Key was already used for a different request ({', '.join(fields)} "
+                         f"differ): a retry must send the same request; {what} needs a new key",
+                         {"conflict": "idempotency-key-reused", "fields": fields})

@@ -27,7 +27,6 @@ from equipoise.store.crf_access import (
     allocation_date,
     anchor_date,
     check_site,
-    clean_text,
     form_and_visit,
     form_name,
     name_of,
@@ -47,6 +46,7 @@ from equipoise.store.crf_models import FormQuery, FormRecord
 from equipoise.store.crf_values import DateContext, check_values, require_complete, retired_values
 from equipoise.store.db import Database
 from equipoise.store.errors import ConflictError, InvalidError, NotFoundError
+from equipoise.store.free_text import clean_text, optional_text
 from equipoise.store.item_history import item_changes
 from equipoise.store.models import Allocation, AuditEntry, Patient, Trial, patient_code
 from equipoise.store.off_study_view import off_study_view
@@ -164,7 +164,7 @@ class FormService:
         if anchor is None and visit.day > 0:
             raise ConflictError(f"patient {patient.code} is not randomized yet: visit {visit.id} is day {visit.day} "
                                 "after randomization")
-        why = reason.strip() if reason and reason.strip() else None
+        why = optional_text(reason, "reason")
         version = protocol.trial.version
         with self.db.write(principal.audit_context(reason=why, protocol_version=version)) as s:
             patient = patient_for(s, principal, trial_id, patient_id, Action.ENTER_DATA, lock=True)

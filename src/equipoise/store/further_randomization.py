@@ -27,7 +27,7 @@ from equipoise.store import engine
 from equipoise.store.core_rows import update_row
 from equipoise.store.crf_access import off_study_row, patient_for
 from equipoise.store.db import Database
-from equipoise.store.errors import ConflictError, InvalidError, NotFoundError
+from equipoise.store.errors import ConflictError, IdempotencyKeyReusedError, InvalidError, NotFoundError
 from equipoise.store.models import Allocation, AllocationState, Patient, Trial, patient_code
 from equipoise.store.part_models import PartAllocation, part_state_key
 from equipoise.store.patients import Clock, IneligibleError, local_date
@@ -88,6 +88,23 @@ def shows_part_arm(principal: Principal, trial: Trial, protocol: Protocol, part_
     return not blinded or principal.sees_arms(trial.id, True, trial.unblinded_at)
 
 
+def _values_differ(protocol: Protocol, part_id: str, enrolment: Mapping[str, Any], raw_values: Mapping[str, Any],
+                   stored: Mapping[str, Any]) -> list[str]:
+    """The part's fields a retried request gives otherwise than the request that randomized (all of them when
+    they cannot be read)."""
+    part = protocol.further_randomization(part_id)
+    if part is None:
+        return []
+    own = {f.id for f in part.fields}
+    try:
+        typed = typed_values(protocol.part_protocol(part), {**enrolment, **raw_values},
+                             stored=set(enrolment) - set(raw_values))
+    except InvalidError:
+        return sorted(set(raw_values) | set(stored)) or ["values"]
+    sent = json_values({k: v for k, v in typed.items() if k in own})
+    return sorted(k for k in set(sent) | set(stored) if sent.get(k) != stored.get(k))
+
+
 def find_part(protocol: Protocol, part_id: str) -> FurtherRandomization:
     part = protocol.further_randomization(part_id)
     if part is None:
@@ -137,8 +154,12 @@ class FurtherRandomizationService:
             | ((PartAllocation.patient_id == patient.id) & (PartAllocation.part_id == part_id)))).all()
         by_key = next((a for a in earlier if a.idempotency_key == key), None)
         if by_key is not None:
-            if (by_key.patient_id, by_key.part_id) != (patient.id, part_id):
-                raise ConflictError("this idempotency key was already used for another randomization")
+            differ = [name for name, (old, new) in {"patient_id": (by_key.patient_id, patient.id),
+                                                    "part_id": (by_key.part_id, part_id)}.items() if old != new]
+            differ = differ or _values_differ(protocol, part_id, patient.enrolment_values, raw_values,
+                                              by_key.part_values)
+            if differ:
+                raise IdempotencyKeyReusedError(differ, "another randomization")
             return part_view(by_key, patient.site_id, protocol,
                              shows_part_arm(principal, trial, protocol, part_id), replayed=True)
         refuse_if_database_locked(trial_id, trial.status)  # after the retry: a retry changes nothing
@@ -166,7 +187,8 @@ class FurtherRandomizationService:
             raise InvalidError(f"{', '.join(unknown)}: not a field of {part_id} (its fields: "
                                f"{', '.join(sorted(own)) or 'none'})",
                                {"errors": dict.fromkeys(unknown, f"not a field of {part_id}")})
-        values = typed_values(view, {**patient.enrolment_values, **raw_values})
+        values = typed_values(view, {**patient.enrolment_values, **raw_values},
+                              stored=set(patient.enrolment_values) - set(raw_values))
         eligibility = evaluate_eligibility(part.eligibility, values, date)
         if not eligibility.eligible:
             reasons = [c.reason for c in (*eligibility.failed, *eligibility.missing)]

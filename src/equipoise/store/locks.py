@@ -15,7 +15,6 @@ from sqlalchemy.orm import Session
 
 from equipoise.store.crf_access import (
     RecordLockedError,
-    clean_text,
     form_and_visit,
     form_name,
     patient_for,
@@ -27,6 +26,7 @@ from equipoise.store.crf_models import FormQuery, FormRecord, PatientLock
 from equipoise.store.db import Database
 from equipoise.store.errors import ConflictError, NotFoundError
 from equipoise.store.forms import record_view
+from equipoise.store.free_text import clean_text, optional_text
 from equipoise.store.patients import Clock
 from equipoise.store.principal import Principal
 from equipoise.store.roles import Action
@@ -48,7 +48,7 @@ class LockService:
                   reason: str | None = None, instance: int = 1) -> dict[str, Any]:
         now = self.clock()
         name = form_name(form_id, visit_id, instance)
-        with self.db.write(principal.audit_context(reason=(reason or "").strip() or "form locked")) as s:
+        with self.db.write(principal.audit_context(reason=optional_text(reason, "reason") or "form locked")) as s:
             patient = patient_for(s, principal, trial_id, patient_id, Action.LOCK, lock=True)
             _trial, protocol = trial_and_protocol(s, trial_id)
             form, _visit = form_and_visit(protocol, form_id, visit_id, instance)
@@ -89,7 +89,7 @@ class LockService:
     def lock_patient(self, principal: Principal, trial_id: str, patient_id: int,
                      reason: str | None = None) -> dict[str, Any]:
         now = self.clock()
-        with self.db.write(principal.audit_context(reason=(reason or "").strip() or "casebook locked")) as s:
+        with self.db.write(principal.audit_context(reason=optional_text(reason, "reason") or "casebook locked")) as s:
             patient = patient_for(s, principal, trial_id, patient_id, Action.LOCK, lock=True)
             if patient_lock(s, patient.id) is not None:
                 raise ConflictError(f"patient {patient.code}'s casebook is already locked")

@@ -17,11 +17,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from equipoise.store.crf_access import clean_text, off_study_row, patient_for, site_today, trial_and_protocol
+from equipoise.store.crf_access import off_study_row, patient_for, site_today, trial_and_protocol
 from equipoise.store.crf_models import OffStudy
 from equipoise.store.db import Database
 from equipoise.store.errors import ConflictError, InvalidError, NotFoundError
 from equipoise.store.forms import refuse_if_locked
+from equipoise.store.free_text import clean_text
 from equipoise.store.off_study_view import KINDS, OffStudyView, off_study_view
 from equipoise.store.patients import Clock
 from equipoise.store.principal import Principal

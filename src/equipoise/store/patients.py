@@ -23,10 +23,12 @@ from equipoise.store.core_rows import insert_row
 from equipoise.store.db import Database
 from equipoise.store.errors import (
     ForbiddenError,
+    IdempotencyKeyReusedError,
     InvalidError,
     NotFoundError,
     ServiceError,
 )
+from equipoise.store.free_text import clean_text
 from equipoise.store.models import Allocation, Discrepancy, Patient, Trial, patient_code
 from equipoise.store.principal import Principal
 from equipoise.store.roles import Action
@@ -89,6 +91,22 @@ class NewPatient:
                            dict(row["enrolment_values"]))
 
 
+def same_request(existing: Row[Any] | PatientView, site_id: str, values: Mapping[str, Any] | None) -> PatientView:
+    """The patient enrolled under an idempotency key, when this request is the same as the one that enrolled them
+    (same site, same enrolment values): a retry. A different request under a used key is refused with 422 and
+    the names of the fields that differ (``IdempotencyKeyReusedError``); not their values: the key's first user
+    may be at another site."""
+    view = existing if isinstance(existing, PatientView) else patient_view(existing)
+    differ = ["site_id"] if view.site_id != site_id else []
+    if values is None:
+        differ.append("values")
+    else:
+        differ += sorted(k for k in set(view.values) | set(values) if view.values.get(k) != values.get(k))
+    if differ:
+        raise IdempotencyKeyReusedError(differ, "a new enrolment")
+    return view
+
+
 class PatientService:
     def __init__(self, db: Database, clock: Clock = utcnow) -> None:
         self.db = db
@@ -112,7 +130,7 @@ class PatientService:
             existing = self.by_key(trial_id, idempotency_key)
             if existing is None:
                 raise
-            return self._same_request(existing, site_id)
+            return same_request(existing, site_id, admitted.row["enrolment_values"])
 
     def admit(self, principal: Principal, trial_id: str, site_id: str, raw_values: Mapping[str, Any],
               idempotency_key: str | None, now: dt.datetime) -> PatientView | NewPatient:
@@ -128,7 +146,7 @@ class PatientService:
             trial = trial_from_row(conn, trial_id, found.trial_blinded, found.trial_unblinded_at,
                                    found.trial_status, found.trial_protocol_sha256)
             if found.id is not None:
-                return self._same_request(found, site_id)
+                return same_request(found, site_id, self._request_values(trial, site_id, raw_values, now))
             refuse_if_database_locked(trial_id, found.trial_status)
         protocol = self._protocol_at_site(trial, site_id, now)
         values = typed_values(protocol, raw_values)
@@ -164,11 +182,14 @@ class PatientService:
     def _by_key(conn: Connection, trial_id: str, key: str) -> Row[Any] | None:
         return conn.execute(_BY_KEY, {"trial_id": trial_id, "key": key}).one_or_none()
 
-    @staticmethod
-    def _same_request(existing: Row[Any] | PatientView, site_id: str) -> PatientView:
-        if existing.site_id != site_id:
-            raise InvalidError("this idempotency key was already used for another enrolment")
-        return existing if isinstance(existing, PatientView) else patient_view(existing)
+    def _request_values(self, trial: AnyTrial, site_id: str, raw_values: Mapping[str, Any],
+                        now: dt.datetime) -> dict[str, Any] | None:
+        """A retried request's enrolment values as they would be stored, to compare with the first request's;
+        None when they cannot be read (then they are not the values stored under the key)."""
+        try:
+            return json_values(typed_values(self._protocol_at_site(trial, site_id, now), raw_values))
+        except InvalidError:
+            return None
 
     def _protocol_at_site(self, trial: AnyTrial, site_id: str, now: dt.datetime) -> Protocol:
         protocol = in_force(trial, now.date())
@@ -209,8 +230,7 @@ class PatientService:
     def correct(self, principal: Principal, trial_id: str, patient_id: int, raw_values: Mapping[str, Any],
                 reason: str | None) -> tuple[PatientView, list[dict[str, Any]]]:
         """Correct enrolment values (reason required); frozen factors stay, differences become discrepancies."""
-        if not reason or not reason.strip():
-            raise InvalidError("a reason for the change is required")
+        reason = clean_text(reason, "a reason for the change")
         with self.db.read() as s:
             patient = self._visible(s, principal, trial_id, patient_id)
             principal.require(Action.CORRECT_ENROLMENT, trial_id, patient.site_id)
@@ -249,7 +269,7 @@ class PatientService:
                                    raised_by=principal.user_id)
                 s.add(item)
                 raised.append({"field": factor.id, "frozen": frozen, "corrected": level, "message": message})
-        values = typed_values(protocol, patient.enrolment_values)
+        values = typed_values(protocol, patient.enrolment_values, stored=patient.enrolment_values)
         eligibility = evaluate_eligibility(protocol.eligibility, values, patient.enrolment_date)
         if not eligibility.eligible:
             message = "after correction the patient no longer meets: " + "; ".join(
@@ -284,4 +304,5 @@ _TRIAL_AND_KEY = (
 _BY_KEY = select(_patients).where(_patients.c.trial_id == bindparam("trial_id"),
                                   _patients.c.idempotency_key == bindparam("key"))
 
-__all__ = ["ForbiddenError", "IneligibleError", "NewPatient", "PatientService", "PatientView", "local_date"]
+__all__ = ["ForbiddenError", "IneligibleError", "NewPatient", "PatientService", "PatientView", "local_date",
+           "same_request"]

@@ -16,7 +16,6 @@ from sqlalchemy.orm import Session
 
 from equipoise.store.crf_access import (
     check_site,
-    clean_text,
     form_and_visit,
     form_name,
     patient_for,
@@ -28,6 +27,7 @@ from equipoise.store.crf_access import (
 from equipoise.store.crf_models import FormQuery, FormRecord
 from equipoise.store.db import Database
 from equipoise.store.errors import ConflictError, InvalidError, NotFoundError
+from equipoise.store.free_text import clean_text, optional_text
 from equipoise.store.models import Patient, patient_code
 from equipoise.store.patients import Clock
 from equipoise.store.principal import Principal
@@ -102,7 +102,7 @@ class QueryService:
                           clean_text(text, "the answer's text"))
 
     def close(self, principal: Principal, trial_id: str, query_id: int, text: str | None = None) -> QueryView:
-        note = text.strip() if text and text.strip() else None
+        note = optional_text(text, "the note")
         return self._step(principal, trial_id, query_id, Action.CLOSE_QUERY, "closed", ("open", "answered"), note)
 
     def reopen(self, principal: Principal, trial_id: str, query_id: int, text: str | None) -> QueryView:

@@ -27,6 +27,7 @@ from equipoise.store.db import Database
 from equipoise.store.errors import (
     ConflictError,
     ForbiddenError,
+    IdempotencyKeyReusedError,
     InvalidError,
     NotFoundError,
 )
@@ -156,7 +157,7 @@ class RandomizationService:
         by_key = next((a for a in earlier if a.idempotency_key == key), None)
         if by_key is not None:
             if by_key.patient_id != patient_id:
-                raise ConflictError("this idempotency key was already used to randomize another patient")
+                raise IdempotencyKeyReusedError(["patient_id"], "randomizing another patient")
             # a retry changes nothing, so it is answered even under the database lock: a site that lost the
             # answer learns its allocation
             return allocation_view(by_key, patient.site_id, trial, principal, replayed=True)
@@ -169,7 +170,7 @@ class RandomizationService:
         protocol = in_force(trial, date)
         if protocol.randomization is None:
             raise InvalidError(f"trial {trial_id} has no randomization section")
-        values = typed_values(protocol, patient.enrolment_values)
+        values = typed_values(protocol, patient.enrolment_values, stored=patient.enrolment_values)
         if not eligibility_checked:
             eligibility = evaluate_eligibility(protocol.eligibility, values, date)
             if not eligibility.eligible:

@@ -37,6 +37,7 @@ from equipoise.store.audit import record_event
 from equipoise.store.auth import AuthService
 from equipoise.store.db import Database
 from equipoise.store.errors import ConflictError, InvalidError, NotFoundError
+from equipoise.store.free_text import optional_text
 from equipoise.store.list_models import RandomizationList, RandomizationListEntry
 from equipoise.store.models import AllocationState, Notification, User
 from equipoise.store.principal import Principal
@@ -212,7 +213,7 @@ class RandomizationListService:
                                 "the right file and the right trial); nothing was stored")
         parsed = parse_list(protocol, text)
         self.auth.reauthenticate(principal, password)
-        why = (note or "").strip() or "randomization list uploaded"
+        why = optional_text(note, "the note") or "randomization list uploaded"
         with self.db.write(principal.audit_context(reason=why)) as s:
             self._list_protocol(s, trial_id)
             self._refuse_crossing(s, purpose, actual, list_digest(parsed.triples()))

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from equipoise.protocol import InvalidProtocolError, Protocol, validate_text
 from equipoise.store.db import Database
 from equipoise.store.errors import ConflictError, DatabaseLockedError, InvalidError, NotFoundError
+from equipoise.store.free_text import clean_text
 from equipoise.store.models import Trial
 from equipoise.store.principal import Principal
 from equipoise.store.roles import Action
@@ -214,8 +215,7 @@ def amend_trial(db: Database, principal: Principal, text: str, reason: str, file
     principal.require(Action.CREATE_TRIAL, None)
     if reauthenticate is not None:
         reauthenticate()
-    if not reason or not reason.strip():
-        raise InvalidError("a reason is required to amend a trial")
+    reason = clean_text(reason, "a reason to amend a trial")
     report = validate_text(text, filename)
     if report.protocol is None:
         raise InvalidError("the protocol file is not valid:\n" + "\n".join(str(p) for p in report.errors),
@@ -224,7 +224,7 @@ def amend_trial(db: Database, principal: Principal, text: str, reason: str, file
     if expect_trial is not None and new.trial.id != expect_trial:
         raise InvalidError(f"the file describes trial {new.trial.id}, not {expect_trial}")
     day = today or dt.datetime.now(dt.UTC).date()
-    with db.write(principal.audit_context(reason=reason.strip(), protocol_version=new.trial.version)) as s:
+    with db.write(principal.audit_context(reason=reason, protocol_version=new.trial.version)) as s:
         trial = get_trial(s, new.trial.id)
         old = protocol_of(trial)
         if new.model_dump(exclude={"amendments"}) != old.model_dump(exclude={"amendments"}):

@@ -21,6 +21,7 @@ from equipoise.protocol.amending import with_every_field
 from equipoise.store.auth import AuthService
 from equipoise.store.db import Database
 from equipoise.store.errors import ConflictError, ForbiddenError, InvalidError, NotFoundError
+from equipoise.store.free_text import clean_text
 from equipoise.store.models import (
     AdaptiveTable,
     Allocation,
@@ -39,9 +40,7 @@ from equipoise.store.types import iso, utcnow
 
 
 def _reason(reason: str | None) -> str:
-    if not reason or not reason.strip():
-        raise InvalidError("a reason is required")
-    return reason.strip()
+    return clean_text(reason, "a reason")
 
 
 class UnblindingService:

@@ -27,9 +27,10 @@ from sqlalchemy.orm import Session
 
 from equipoise.store.audit import record_event
 from equipoise.store.auth import AuthService
-from equipoise.store.crf_access import clean_text, patient_for, require_in_trial
+from equipoise.store.crf_access import patient_for, require_in_trial
 from equipoise.store.db import Database
 from equipoise.store.errors import ConflictError, ForbiddenError, InvalidError, NotFoundError
+from equipoise.store.free_text import clean_text
 from equipoise.store.models import (
     Allocation,
     Notification,

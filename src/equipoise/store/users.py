@@ -11,9 +11,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from equipoise.protocol.amendments import AddSite
-from equipoise.store.auth import hash_password
+from equipoise.protocol.text_policy import text_problem
+from equipoise.store.audit import record_event
+from equipoise.store.auth import hash_password, revoke_sessions
 from equipoise.store.db import Database
 from equipoise.store.errors import ConflictError, InvalidError, NotFoundError
+from equipoise.store.free_text import clean_text
 from equipoise.store.models import Membership, Trial, User
 from equipoise.store.principal import Principal
 from equipoise.store.roles import Action, Role
@@ -116,6 +119,10 @@ def add_user(db: Database, principal: Principal, username: str, full_name: str, 
     principal.require(Action.MANAGE_USERS, None)
     if not username or len(username) > 64 or not username.replace("-", "").replace("_", "").replace(".", "").isalnum():
         raise InvalidError("a username is 1-64 letters, digits, '.', '-' or '_'")
+    for what, text in (("full name", full_name), ("email", email or "")):
+        problem = text_problem(text, 200)
+        if problem is not None:
+            raise InvalidError(f"the {what} {problem}")
     password_hash = hash_password(password)
     with db.write(principal.audit_context(reason="user created")) as s:
         if s.scalar(select(User).where(User.username == username)) is not None:
@@ -147,8 +154,7 @@ def grant_role(db: Database, principal: Principal, username: str, role: Role, tr
 
 def revoke_role(db: Database, principal: Principal, membership_id: int, reason: str) -> None:
     principal.require(Action.MANAGE_USERS, None)
-    if not reason.strip():
-        raise InvalidError("a reason is required to revoke a role")
+    reason = clean_text(reason, "a reason to revoke a role")
     with db.write(principal.audit_context(reason=reason)) as s:
         membership = s.get(Membership, membership_id)
         if membership is None:
@@ -174,8 +180,7 @@ def reset_single_sign_on(db: Database, principal: Principal, username: str, reas
 def _user_reset(db: Database, principal: Principal, username: str, reason: str, what: str) -> Iterator[User]:
     """The user's row, for an administrator's audited change made with a reason."""
     principal.require(Action.MANAGE_USERS, None)
-    if not reason.strip():
-        raise InvalidError(f"a reason is required to reset {what}")
+    reason = clean_text(reason, f"a reason to reset {what}")
     with db.write(principal.audit_context(reason=reason)) as s:
         user = s.scalar(select(User).where(User.username == username))
         if user is None:
@@ -194,6 +199,43 @@ def set_password(db: Database, principal: Principal, username: str, password: st
         user.password_hash = password_hash
         user.failed_logins = 0
         user.locked_until = None
+        revoke_sessions(s, user.id, "password changed", keep=principal.session_id)
+
+
+def deactivate_user(db: Database, principal: Principal, username: str, reason: str) -> UserView:
+    """An administrator deactivates an account, with a reason (audited): the user cannot log in (password or
+    single sign-on) and every session and API token of theirs stops working at once. Roles stay as they were
+    (the record of who could do what); ``activate_user`` undoes it. One's own account is refused: an
+    installation must not lose its last administrator by a slip."""
+    principal.require(Action.MANAGE_USERS, None)
+    reason = clean_text(reason, "a reason to deactivate a user")
+    with db.write(principal.audit_context(reason=reason)) as s:
+        user = s.scalar(select(User).where(User.username == username))
+        if user is None:
+            raise NotFoundError(f"no user {username!r}")
+        if principal.user_id is not None and user.id == principal.user_id:
+            raise InvalidError("you cannot deactivate your own account: ask another administrator")
+        if user.active:
+            user.active = False
+            record_event(s, "user.deactivated", details={"username": username})
+        revoke_sessions(s, user.id, "user deactivated")
+        s.flush()
+        return _view(s, user)
+
+
+def activate_user(db: Database, principal: Principal, username: str, reason: str) -> UserView:
+    """Undo a deactivation, with a reason (audited); the user logs in again with their password."""
+    principal.require(Action.MANAGE_USERS, None)
+    reason = clean_text(reason, "a reason to activate a user")
+    with db.write(principal.audit_context(reason=reason)) as s:
+        user = s.scalar(select(User).where(User.username == username))
+        if user is None:
+            raise NotFoundError(f"no user {username!r}")
+        if not user.active:
+            user.active = True
+            record_event(s, "user.activated", details={"username": username})
+        s.flush()
+        return _view(s, user)
 
 
 def list_users(db: Database, principal: Principal) -> list[UserView]:

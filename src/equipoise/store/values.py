@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from equipoise.protocol import FieldType, Protocol
@@ -20,8 +20,13 @@ def whole_or_float(kind: FieldType, value: Any) -> Any:
     return value
 
 
-def typed_values(protocol: Protocol, raw: Mapping[str, Any], *, partial: bool = False) -> dict[str, Any]:
-    """Typed enrolment values (dates parsed); every problem is reported at once, by field."""
+def typed_values(protocol: Protocol, raw: Mapping[str, Any], *, partial: bool = False,
+                 stored: Collection[str] = ()) -> dict[str, Any]:
+    """Typed enrolment values (dates parsed); every problem is reported at once, by field.
+
+    ``stored``: fields whose values come from the patient's record, not from this request: their text is taken
+    as stored (a database written before the text policy may hold text it now refuses, and a patient enrolled
+    then must still be randomized)."""
     fields = {f.id: f for f in protocol.enrolment.fields}
     errors: dict[str, str] = {}
     values: dict[str, Any] = {}
@@ -32,12 +37,13 @@ def typed_values(protocol: Protocol, raw: Mapping[str, Any], *, partial: bool = 
         if partial and field.id not in raw:
             continue
         value = raw.get(field.id)
-        if field.type is FieldType.DATE and isinstance(value, str) and value:
-            try:
-                value = dt.date.fromisoformat(value)
-            except ValueError:
-                errors[field.id] = f"{value!r} is not a date (YYYY-MM-DD)"
-                continue
+        if field.id in stored and field.type is FieldType.TEXT and isinstance(value, str):
+            values[field.id] = value
+            continue
+        value, unreadable = field.parse(value)
+        if unreadable is not None:
+            errors[field.id] = unreadable
+            continue
         problem = field.check(value)
         value = whole_or_float(field.type, value) if problem is None else value
         if problem is not None:

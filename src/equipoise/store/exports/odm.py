@@ -19,10 +19,17 @@ plus the enrolment and randomization forms; ``ItemDef`` with data type, question
 export the randomization form has no arm item data (its kit code only). Each further randomization (RND-6) is
 one more form of the enrolment event, ``F.RANDOMIZATION.<part>``, with its date, kit code (a blinded part), arm
 (left out like the main arm when a blinded part is masked), factors and the part's own fields.
+
+Well-formed for any stored value (issue 14: a database written before the text policy may hold ``\x01``):
+a character XML 1.0 does not allow (its ``Char`` production, W3C XML 1.0 §2.2: the C0 controls but tab, new
+line and carriage return, unpaired surrogates, U+FFFE and U+FFFF) is written as U+FFFD, the Unicode
+replacement character, in every attribute and text; a carriage return is written as the reference ``&#13;``
+(attributes and text alike), so that a parser's end-of-line handling (§2.11) does not turn it into a new line.
 """
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 from typing import Any
@@ -49,12 +56,21 @@ DATA_TYPES = {FieldType.INTEGER: "integer", FieldType.NUMBER: "float", FieldType
 ENROLMENT, RANDOMIZATION = "ENROLMENT", "RANDOMIZATION"
 
 
+# What XML 1.0 does not allow in a document (W3C XML 1.0 §2.2, Char).
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def xml_safe(text: str) -> str:
+    """``text`` with every character XML 1.0 forbids replaced by U+FFFD."""
+    return _NOT_XML.sub("\ufffd", text) if _NOT_XML.search(text) else text
+
+
 def el(parent: ET.Element | None, tag: str, attrs: dict[str, Any] | None = None, text: str | None = None) -> ET.Element:
-    attributes = {k: str(v) for k, v in (attrs or {}).items() if v is not None}
+    attributes = {k: xml_safe(str(v)) for k, v in (attrs or {}).items() if v is not None}
     node = ET.Element(f"{{{NS}}}{tag}", attributes) if parent is None else ET.SubElement(
         parent, f"{{{NS}}}{tag}", attributes)
     if text is not None:
-        node.text = text
+        node.text = xml_safe(text)
     return node
 
 
@@ -433,4 +449,6 @@ def transactional(data: Dataset) -> bytes:
 def _bytes(root: ET.Element) -> bytes:
     ET.indent(root)
     text: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
-    return text
+    # ElementTree writes a carriage return in text as it is (in attributes as &#13;); a parser would read it as a
+    # new line. In UTF-8 the byte 0x0D is only ever that character, so the reference can be put in afterwards.
+    return text.replace(b"\r", b"&#13;")

@@ -18,7 +18,6 @@
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
 import json
@@ -99,8 +98,11 @@ class ExportService:
         self.clock = clock
 
     def export(self, principal: Principal, trial_id: str, *, fmt: str = "all", unblinded: bool = False,
-               site_id: str | None = None, purpose: str | None = None) -> ExportBundle:
-        """The export's files; ``purpose`` (e.g. a committee's closed report) goes into its audit entry."""
+               site_id: str | None = None, purpose: str | None = None, raw_csv: bool = False) -> ExportBundle:
+        """The export's files; ``purpose`` (e.g. a committee's closed report) goes into its audit entry.
+
+        The CSV files neutralise text cells a spreadsheet would run as formulas (``table.neutralised``) unless
+        ``raw_csv`` (for analysis code); the manifest's ``csv_cells`` says which."""
         if fmt not in FORMATS:
             raise InvalidError(f"format must be one of: {', '.join(FORMATS)}")
         require_in_trial(principal, Action.EXPORT, trial_id)
@@ -123,9 +125,11 @@ class ExportService:
                 entries = s.scalars(select(AuditEntry).where(AuditEntry.trial_id == trial_id)
                                     .order_by(AuditEntry.id)).all()
                 tables["audit_log"] = audit_log_table(entries, arms_shown)
-            files = self._files(data, tables, fmt)
+            files = self._files(data, tables, fmt, raw_csv)
             head = s.execute(select(AuditHead.last_id, AuditHead.last_hash)).first()
-        manifest = self._manifest(data, files, fmt)
+        manifest = self._manifest(data, files, tables, fmt)
+        if fmt in ("csv", "all"):
+            manifest["csv_cells"] = "raw" if raw_csv else "formulas-neutralised"
         # AUD-3: the trail's head as the export saw it, a witness kept outside the database: `equipoise audit
         # verify --expect-head` finds a chain rewritten since, even by someone able to recompute every hash
         manifest["audit_head"] = {"entry_id": head.last_id, "hash": head.last_hash} if head else None
@@ -154,10 +158,10 @@ class ExportService:
         return session()
 
     @staticmethod
-    def _files(data: Dataset, tables: dict[str, Table], fmt: str) -> dict[str, bytes]:
+    def _files(data: Dataset, tables: dict[str, Table], fmt: str, raw_csv: bool) -> dict[str, bytes]:
         files: dict[str, bytes] = {}
         if fmt in ("csv", "all"):
-            files.update({f"{name}.csv": table.csv().encode() for name, table in tables.items()})
+            files.update({f"{name}.csv": table.csv(raw=raw_csv).encode() for name, table in tables.items()})
         if fmt in ("odm", "all"):
             files["odm.xml"] = snapshot(data)
             files["odm_audit.xml"] = transactional(data)
@@ -169,7 +173,7 @@ class ExportService:
         return files
 
     @staticmethod
-    def _manifest(data: Dataset, files: dict[str, bytes], fmt: str) -> dict[str, Any]:
+    def _manifest(data: Dataset, files: dict[str, bytes], tables: dict[str, Table], fmt: str) -> dict[str, Any]:
         def rows(name: str, content: bytes) -> int | None:
             if name.endswith(".parquet"):
                 return row_count(content)
@@ -177,7 +181,9 @@ class ExportService:
                 return int(json.loads(content)["records"])
             if not name.endswith(".csv"):
                 return None
-            return sum(1 for _row in csv.reader(io.StringIO(content.decode()))) - 1
+            # counted from the table, not by reading the CSV back: a 1 MB cell exceeded the csv module's
+            # field limit (131,072) and failed every export of the trial
+            return len(tables[name.removesuffix(".csv")].rows)
 
         return {
             "trial_id": data.trial.id, "title": data.trial.title, "protocol_version": data.current_version,

@@ -4,12 +4,23 @@ A table is its columns, each with a storage type, and its rows. The rows hold th
 writes them (``cell``: ``None`` is an empty cell, booleans ``true``/``false``, the rest ``str``), so the CSV
 files stay byte for byte what they were before Parquet existed (their SHA-256 is in every export's audit
 entry); the Parquet writer turns the same values into its column's type.
+
+Any value the database can hold is written so that it reads back (issue 14; a database written before the text
+policy may hold a 1 MB text, a bare ``\r`` or a control character):
+
+- a cell holding a quote, comma, ``\n`` or ``\r`` is quoted (RFC 4180 §2; Python's writer left a bare ``\r``
+  unquoted when the line terminator is ``\n``, and every CSV reader then failed);
+- an unpaired surrogate (which no UTF-8 file can hold; SQLite's JSON keeps one written as ``\ud800``) is
+  written as U+FFFD, the Unicode replacement character;
+- CSV injection (OWASP, "CSV Injection"): in a text column, a cell that starts with ``=``, ``+``, ``-``, ``@``,
+  a tab or a carriage return, which a spreadsheet would run as a formula, gets a leading single quote, unless
+  the export is asked for raw (``raw=True``: for analysis code, which reads the values as they are). Number,
+  date and yes/no columns are never changed (a negative number stays a number).
 """
 
 from __future__ import annotations
 
-import csv
-import io
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -87,8 +98,10 @@ class Table:
     def header(self) -> list[str]:
         return [c.name for c in self.columns]
 
-    def csv(self) -> str:
-        return csv_text(self.header, self.rows)
+    def csv(self, *, raw: bool = False) -> str:
+        """The table as CSV; unless ``raw``, text cells a spreadsheet would read as a formula are neutralised."""
+        guarded = () if raw else tuple(i for i, c in enumerate(self.columns) if c.type is ColumnType.TEXT)
+        return csv_text(self.header, self.rows, neutralise=guarded)
 
 
 def columns(*specs: tuple[str, ColumnType] | TableColumn) -> tuple[TableColumn, ...]:
@@ -105,18 +118,42 @@ def choices_text(spec: DataField) -> str:
     return ""
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_NEEDS_QUOTES = re.compile('[",\r\n]')
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # OWASP CSV injection: what a spreadsheet reads as a formula
+
+
 def cell(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
-    return str(value)
+    text = str(value)
+    return _SURROGATE.sub("\ufffd", text) if _SURROGATE.search(text) else text
 
 
-def csv_text(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(header)
+def neutralised(text: str) -> str:
+    """A text cell as a spreadsheet shows it but does not run it: a leading ``'`` before a formula's first
+    character (OWASP CSV Injection guidance)."""
+    return "'" + text if text.startswith(FORMULA_START) else text
+
+
+def csv_field(text: str) -> str:
+    """One CSV field: quoted (inner quotes doubled) when it holds a quote, comma or line end (RFC 4180 §2)."""
+    return '"' + text.replace('"', '""') + '"' if _NEEDS_QUOTES.search(text) else text
+
+
+def csv_text(header: Sequence[str], rows: Iterable[Sequence[Any]], neutralise: Sequence[int] = ()) -> str:
+    """CSV with ``\n`` line ends; the cells of the columns at ``neutralise`` neutralised (``neutralised``).
+
+    Written here rather than by the csv module, whose writer does not quote a bare ``\r`` when lines end in
+    ``\n``; otherwise the output is the same bytes (a row of one empty cell is ``""``, as the module writes it)."""
+    guarded = frozenset(neutralise)
+    lines = [",".join(csv_field(name) for name in header)]
     for row in rows:
-        writer.writerow([cell(v) for v in row])
-    return out.getvalue()
+        fields = []
+        for i, value in enumerate(row):
+            text = cell(value)
+            fields.append(csv_field(neutralised(text) if i in guarded else text))
+        lines.append('""' if fields == [""] else ",".join(fields))
+    return "".join(line + "\n" for line in lines)
