@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
 
-from equipoise.cli.data_input import read_csv, split_list
+from equipoise.cli.data_input import read_csv, read_json, split_list
 from equipoise.cli.database_option import DbOption
 from equipoise.cli.output import JsonOption, print_json, print_plain
 from equipoise.cli.server_data import (
@@ -328,15 +327,7 @@ def interim(
                 raise UserError(f"--design: {design} has no analysis section")
             plan_from_design = MonitoringPlan.from_protocol(design_proto.analysis)
         else:
-            try:
-                loaded = json.loads(design.read_text(encoding="utf-8"))
-            except FileNotFoundError:
-                raise UserError(f"--design: file not found: {design}") from None
-            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-                raise UserError(f"--design: {design} is neither a protocol (.yaml) nor JSON ({exc})") from None
-            if not isinstance(loaded, dict):
-                raise UserError(f"--design: {design} must hold a JSON object")
-            plan_from_design = MonitoringPlan.from_mapping(loaded)
+            plan_from_design = MonitoringPlan.from_mapping(read_json(design, "--design"))
     export = None
     proto: Protocol | None = None
     if trial is not None or (data is not None and is_export(data)):

@@ -23,11 +23,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 from numpy.typing import NDArray
 from scipy.special import expit, logit
 
 from equipoise.errors import UserError
+from equipoise.protocol.yaml_source import load_yaml_data
+from equipoise.user_files import read_user_text
 
 DEAD = 10
 DISCHARGED = 3  # a level <= 3 means at home (ambulatory)
@@ -251,10 +252,9 @@ def load_natural_history(name_or_path: str | Path = "covid19") -> NaturalHistory
     path = Path(name_or_path)
     if not path.suffix:
         path = HERE / f"{name_or_path}.yaml"
-    if not path.is_file():
+    if not path.exists():
         raise UserError(f"natural history {str(name_or_path)!r}: no such parameter file")
-    with path.open(encoding="utf-8") as fh:
-        data = yaml.safe_load(fh)
+    data = load_yaml_data(read_user_text(path, option="--natural-history"), str(path))
     if not isinstance(data, dict):
         raise UserError(f"{path}: a natural history file must be a mapping")
     return natural_history_from_dict(data)
