@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -288,7 +289,8 @@ def interim(
     look_column: str = typer.Option("look", "--look-column", help="Column giving the look at which each patient's "
                                                                    "primary outcome was first analysed."),
     arm: str = ArmOpt,
-    planned_n: int | None = typer.Option(None, "--planned-n", help="Planned sample size (default: protocol target)."),
+    planned_n: int | None = typer.Option(None, "--planned-n", min=1, help="Planned sample size (default: protocol "
+                                         "target)."),
     max_information: float | None = typer.Option(None, "--max-information", help="Planned maximum information "
                                                  "(1/SE^2); information fractions then use it instead of patients."),
     information_rates: str | None = typer.Option(None, "--information-rates", "--info-rates",
@@ -328,6 +330,12 @@ def interim(
             plan_from_design = MonitoringPlan.from_protocol(design_proto.analysis)
         else:
             plan_from_design = MonitoringPlan.from_mapping(read_json(design, "--design"))
+    if max_information is not None and not (math.isfinite(max_information) and max_information > 0):
+        raise UserError(f"--max-information: the planned maximum information (1/SE^2) must be above 0 (got "
+                        f"{max_information:g})")
+    if cp_futility is not None and not (0 <= cp_futility <= 1):
+        raise UserError(f"--cp-futility: a conditional power threshold is a probability from 0 to 1 (got "
+                        f"{cp_futility:g})")
     export = None
     proto: Protocol | None = None
     if trial is not None or (data is not None and is_export(data)):

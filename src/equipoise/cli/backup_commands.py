@@ -117,10 +117,9 @@ def restore_command(backup: Path = typer.Argument(..., help="A backup file."), d
     unless every checksum matches; then verify the audit trail and replay every allocation (exit 1 if not
     clean). An encrypted backup needs its passphrase."""
     from equipoise.store.backup import restore_backup
-    from equipoise.store.db import Database
 
     passphrase = _passphrase_if_encrypted(backup)
-    database = Database(db)
+    database = open_database(db, create=True, migrate=False)
     with _progress(not as_json, "restoring") as hook:
         report = restore_backup(database, backup, hook, passphrase=passphrase)
     print_report(report, as_json)

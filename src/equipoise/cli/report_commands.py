@@ -64,6 +64,9 @@ def _build(kind: str, source: Source, screening: Path | None, adverse_events: Pa
     from equipoise.cli.server_data import export_provenance, look_dates, resolve, with_looks
     from equipoise.report import ReportOptions, TrialData, closed_report, open_report
 
+    for option, path in (("--output", output), ("--pdf", pdf)):
+        if path is not None and path.is_dir():
+            raise UserError(f"{option}: {path} is a directory; name the file to write (e.g. {path / 'dmc.html'})")
     closed = kind == "closed"
     purpose = "the closed report for the data monitoring committee" if closed else "the open report"
     # the closed report compares arms (an unblinded export); the open report is for the blinded team
@@ -86,8 +89,11 @@ def _build(kind: str, source: Source, screening: Path | None, adverse_events: Pa
     options = ReportOptions(report_date=parse_date(date, "--date") if date else dt.date.today(), data_cutoff=cutoff,
                             data_source=provenance)
     report = (closed_report if kind == "closed" else open_report)(proto, trial, options)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(report.html, encoding="utf-8")
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(report.html, encoding="utf-8")
+    except OSError as exc:
+        raise UserError(f"--output: cannot write {output} ({exc.strerror or exc})") from None
     written = [str(output)]
     if pdf is not None:
         html_to_pdf(output, pdf)
