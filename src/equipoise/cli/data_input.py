@@ -25,8 +25,9 @@ _NON_FINITE = re.compile(r'(?:^|,)[ \t]*"?[ \t]*([+-]?(?:nan|inf|infinity))[ \t]
 PATIENT_ID = "patient_id"
 
 
-def read_csv(path: Path, option: str = "--data") -> pd.DataFrame:
-    """A comma-separated file as a DataFrame, under the rules in this module's docstring."""
+def read_csv(path: Path, option: str = "--data", required: tuple[str, ...] = ()) -> pd.DataFrame:
+    """A comma-separated file as a DataFrame, under the rules in this module's docstring; ``required``: columns
+    it must have."""
     text = read_user_text(path, max_bytes=MAX_DATA_BYTES, option=option)
     _refuse_non_finite_text(text, path, option)
     try:
@@ -38,6 +39,10 @@ def read_csv(path: Path, option: str = "--data") -> pd.DataFrame:
         raise UserError(f"{option}: {path} has a single column{_separator_hint(text)}")
     if df.empty:
         raise UserError(f"{option}: {path} has a header but no rows")
+    missing = [c for c in required if c not in df.columns]
+    if missing:
+        raise UserError(f"{option}: {path} has no column {missing[0]!r} (columns are: "
+                        f"{', '.join(map(str, df.columns))[:300]})")
     if option == "--data":
         _refuse_duplicated_patients(df, path, option)
     return df
@@ -68,13 +73,13 @@ def _refuse_non_finite_text(text: str, path: Path, option: str) -> None:
 def _refuse_duplicated_patients(df: pd.DataFrame, path: Path, option: str) -> None:
     if PATIENT_ID not in df.columns:
         return
-    ids = df[PATIENT_ID]
+    ids = df[PATIENT_ID].reset_index(drop=True)
     repeated = ids[ids.notna() & ids.duplicated(keep=False)]
     if repeated.empty:
         return
     lines: dict[str, list[int]] = {}
-    for row, value in repeated.items():
-        lines.setdefault(str(value), []).append(int(str(row)) + 2)  # line 1 is the header
+    for position, value in repeated.items():
+        lines.setdefault(str(value), []).append(int(position) + 2)  # line 1 is the header
     shown = [f"{pid} on lines {', '.join(map(str, rows[:5]))}{'...' if len(rows) > 5 else ''}"
              for pid, rows in list(lines.items())[:3]]
     more = f" (and {len(lines) - 3} more duplicated ids)" if len(lines) > 3 else ""

@@ -217,6 +217,10 @@ def _population(name: str, p: dict[str, Any], settings: dict[str, float]) -> Pop
                       settings[setting] + float(p.get("shift", 0.0)))
 
 
+# A year of daily transitions is far beyond any trial's outcome day; more would only make simulation hang.
+MAX_DAYS = 365
+
+
 def natural_history_from_dict(data: dict[str, Any]) -> NaturalHistory:
     """Build the model from a parsed parameter file (see ``covid19.yaml`` for the format)."""
     try:
@@ -225,9 +229,12 @@ def natural_history_from_dict(data: dict[str, Any]) -> NaturalHistory:
         settings = {str(k): float(v) for k, v in data.get("settings", {"reference": 0.0}).items()}
         pops = {name: _population(name, p, settings) for name, p in data.get("populations", {}).items()}
         severities = {name: _population(name, p, settings) for name, p in data["severities"].items()}
+        days = int(data.get("days", 28))
+        if not 1 <= days <= MAX_DAYS:
+            raise UserError(f"natural history parameter file: days must be 1 to {MAX_DAYS} (got {days})")
         return NaturalHistory(
             name=str(data["name"]),
-            days=int(data.get("days", 28)),
+            days=days,
             down=_levels(daily["down"], "daily.down"),
             up=_levels(daily["up"], "daily.up"),
             death=_levels(daily["death"], "daily.death"),
@@ -245,6 +252,9 @@ def natural_history_from_dict(data: dict[str, Any]) -> NaturalHistory:
         )
     except KeyError as exc:
         raise UserError(f"natural history parameter file: missing key {exc.args[0]!r}") from None
+    except (TypeError, ValueError, AttributeError, IndexError, OverflowError) as exc:
+        # a section of the wrong shape (a list for a mapping, text for a number): say which value, not where
+        raise UserError(f"natural history parameter file: a value has the wrong form ({exc})") from None
 
 
 def load_natural_history(name_or_path: str | Path = "covid19") -> NaturalHistory:
