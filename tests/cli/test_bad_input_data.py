@@ -122,3 +122,18 @@ def test_a_look_with_no_patients_is_refused_not_continued(run_cli, tmp_path, dem
     result = run_cli("analyze", "interim", "--protocol", PROTOCOL, "--data", path)
     _one_line_refusal(result, "look 1 (0 patients")
     assert "CONTINUE" not in result.stdout
+
+
+def test_an_adverse_events_file_without_patient_ids_is_refused(run_cli, tmp_path):
+    path = tmp_path / "ae.csv"
+    path.write_text("&a [*a]patient_id,term,grade\nMSC-0002,acute kidney injury,3\n", encoding="utf-8")
+    _one_line_refusal(run_cli("report", "dmc", "--protocol", PROTOCOL, "--data", DEMO, "--adverse-events", path,
+                              "-o", tmp_path / "r.html"), "has no column 'patient_id'")
+
+
+def test_duplicates_in_a_file_whose_rows_outgrow_its_header_are_named_by_line(run_cli, tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_text("patient_id,arm,died\nA,x,msc,0\nA,y,placebo,1\n", encoding="utf-8")
+    result = _analyze(run_cli, BINARY, path)
+    assert result.code == 2  # type: ignore[attr-defined]
+    assert "Traceback" not in result.stderr  # type: ignore[attr-defined]

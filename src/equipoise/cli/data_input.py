@@ -15,6 +15,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from equipoise.errors import UserError
@@ -74,11 +75,12 @@ def _refuse_duplicated_patients(df: pd.DataFrame, path: Path, option: str) -> No
     if PATIENT_ID not in df.columns:
         return
     ids = df[PATIENT_ID].reset_index(drop=True)
-    repeated = ids[ids.notna() & ids.duplicated(keep=False)]
+    mask = (ids.notna() & ids.duplicated(keep=False)).to_numpy()
+    repeated = ids[mask]
     if repeated.empty:
         return
     lines: dict[str, list[int]] = {}
-    for position, value in repeated.items():
+    for position, value in zip(np.flatnonzero(mask), repeated, strict=True):
         lines.setdefault(str(value), []).append(int(position) + 2)  # line 1 is the header
     shown = [f"{pid} on lines {', '.join(map(str, rows[:5]))}{'...' if len(rows) > 5 else ''}"
              for pid, rows in list(lines.items())[:3]]

@@ -83,8 +83,8 @@ def _build(kind: str, source: Source, screening: Path | None, adverse_events: Pa
             raise UserError("--look-dates: only with server data (--trial or an export); a CSV has its look column")
         assert csv_path is not None
         patients, screening_df, events_df = read_csv(csv_path), None, None
-    trial = TrialData(patients, read_csv(screening, "--screening") if screening else screening_df,
-                      read_csv(adverse_events, "--adverse-events", ("patient_id",)) if adverse_events else events_df, arm)
+    events = read_csv(adverse_events, "--adverse-events", ("patient_id",)) if adverse_events else events_df
+    trial = TrialData(patients, read_csv(screening, "--screening") if screening else screening_df, events, arm)
     cutoff, provenance = export_provenance(export.manifest) if export is not None else (None, None)
     options = ReportOptions(report_date=parse_date(date, "--date") if date else dt.date.today(), data_cutoff=cutoff,
                             data_source=provenance)
