@@ -36,6 +36,13 @@ def read_csv(path: Path, option: str = "--data", required: tuple[str, ...] = ())
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise UserError(f"{option}: {path} is not a readable CSV file ({first}){_separator_hint(text)}") from None
+    if not isinstance(df.index, pd.RangeIndex):
+        # pandas read the first column(s) as an index: the rows have more fields than the header, and every value
+        # would be read under the wrong column
+        width = len(next(csv.reader(io.StringIO(text)), []))
+        line = next((i for i, row in enumerate(csv.reader(io.StringIO(text)), start=1) if len(row) > width), None)
+        raise UserError(f"{option}: {path}: line {line}: more fields than the header's {width}; every row must have "
+                        "one value per column")
     if len(df.columns) == 1 and _separator_hint(text):
         raise UserError(f"{option}: {path} has a single column{_separator_hint(text)}")
     if df.empty:
