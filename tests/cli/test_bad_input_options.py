@@ -48,6 +48,18 @@ def _refused(result: object, message: str) -> None:
     (["serve", "--port", "-1"], "--port"),
     (["serve", "--port", "0"], "--port"),
     (["demo", "--port", "70000", "--no-serve"], "--port"),
+    (["analyze", "ordinal", "--data", DEMO, "--outcome", "who_day28", "--control", "placebo", "--better", "lower",
+      "--important", "-3"], "--important"),
+    (["analyze", "ordinal", "--data", DEMO, "--outcome", "who_day28", "--control", "placebo", "--better", "lower",
+      "--prior-sd", "0"], "--prior-sd"),
+    (["analyze", "binary", "--data", DEMO, "--outcome", "died", "--control", "placebo", "--better", "lower",
+      "--prior-sd", "nan"], "--prior-sd"),
+    (["analyze", "survival", "--data", DEMO, "--time", "age", "--event", "died", "--control", "placebo",
+      "--horizon", "inf"], "--horizon"),
+    (["analyze", "survival", "--data", DEMO, "--time", "age", "--event", "died", "--control", "placebo",
+      "--horizon", "-5"], "--horizon"),
+    (["simulate", "single-arm", ROOT / "examples" / "covid19-msc-single-arm.yaml", "-n", "5", "--harm", "inf"],
+     "--harm"),
 ])
 def test_an_out_of_range_option_is_refused(run_cli, args, message):
     _refused(run_cli(*args), message)

@@ -11,7 +11,7 @@ import typer
 
 from equipoise.cli.data_input import read_csv, read_json, split_list
 from equipoise.cli.database_option import DbOption
-from equipoise.cli.output import JsonOption, print_json, print_plain
+from equipoise.cli.output import JsonOption, print_json, print_plain, require_positive
 from equipoise.cli.server_data import (
     LookDatesOpt,
     ServerOpt,
@@ -95,6 +95,8 @@ def binary(
 
     if interval not in INTERVALS:
         raise UserError(f"--interval: {interval!r} must be one of {', '.join(INTERVALS)}")
+    require_positive(prior_sd, "--prior-sd")
+    require_positive(important, "--important")
     ctx = _Context(protocol, outcome, control, better)
     df = read_csv(data)
     res = analyze_binary(df, outcome=outcome, arm=arm, control=ctx.control, experimental=experimental,
@@ -129,6 +131,8 @@ def ordinal(
     from equipoise.analyze.frame import analyze_ordinal, ordinal_posterior
     from equipoise.protocol.scales import BUILTIN_SCALES
 
+    require_positive(prior_sd, "--prior-sd")
+    require_positive(important, "--important")
     ctx = _Context(protocol, outcome, control, better)
     resolved = ctx.outcome.resolved_scale if ctx.outcome is not None else None
     if scale is None and resolved is None and re.match(r"^who[_\-]", outcome, re.IGNORECASE):
@@ -185,6 +189,9 @@ def survival(
     from equipoise.analyze.bayes import normal_posterior
     from equipoise.analyze.frame import analyze_survival
 
+    require_positive(prior_sd, "--prior-sd")
+    require_positive(important, "--important")
+    require_positive(horizon, "--horizon", zero=True)
     ctx = _Context(protocol, outcome, control, better)
     df = read_csv(data)
     res = analyze_survival(df, time=time, event=event, arm=arm, control=ctx.control, experimental=experimental,

@@ -11,7 +11,7 @@ from typing import Any
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from equipoise.cli.output import JsonOption, error_console, print_json, print_plain
+from equipoise.cli.output import JsonOption, error_console, print_json, print_plain, require_positive
 from equipoise.errors import UserError
 from equipoise.protocol import load_protocol
 
@@ -87,8 +87,7 @@ def single_arm(
     from equipoise.simulate.natural_history import load_natural_history
     from equipoise.simulate.single_arm import simulate_single_arm, single_arm_design_from_protocol
 
-    if harm <= 0:
-        raise UserError("--harm must be positive")
+    require_positive(harm, "--harm")
     model = load_natural_history(natural_history)
     design = single_arm_design_from_protocol(load_protocol(file), model)
     odds, _ = _effect_or(effect)
