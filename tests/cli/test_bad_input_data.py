@@ -135,3 +135,13 @@ def test_duplicates_in_a_file_whose_rows_outgrow_its_header_are_named_by_line(ru
     path = tmp_path / "d.csv"
     path.write_text("patient_id,arm,died\nA,x,msc,0\nA,y,placebo,1\n", encoding="utf-8")
     _one_line_refusal(_analyze(run_cli, BINARY, path), "line 2: more fields than the header's 3")
+
+
+@pytest.mark.parametrize("content", [b"\r,NaN", b"look,information_fraction,estimate,se\r1,0.3,0.2,0.1\r",
+                                     b'a,b\n"x\r'])
+def test_bare_carriage_returns_are_line_ends_not_crashes(run_cli, tmp_path, content):
+    path = tmp_path / "looks.csv"
+    path.write_bytes(content)
+    result = run_cli("analyze", "interim", "--looks", path, "--info-rates", "0.3,0.6,1")
+    assert result.code in (0, 2)
+    assert "internal error" not in result.stderr

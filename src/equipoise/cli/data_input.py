@@ -29,11 +29,12 @@ PATIENT_ID = "patient_id"
 def read_csv(path: Path, option: str = "--data", required: tuple[str, ...] = ()) -> pd.DataFrame:
     """A comma-separated file as a DataFrame, under the rules in this module's docstring; ``required``: columns
     it must have."""
-    text = read_user_text(path, max_bytes=MAX_DATA_BYTES, option=option)
-    _refuse_non_finite_text(text, path, option)
+    # line ends normalised: a bare carriage return (old Mac files, a pasted cell) is a line end, not an error
+    text = read_user_text(path, max_bytes=MAX_DATA_BYTES, option=option).replace("\r\n", "\n").replace("\r", "\n")
     try:
+        _refuse_non_finite_text(text, path, option)
         df = pd.read_csv(io.StringIO(text), skipinitialspace=True)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, csv.Error) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise UserError(f"{option}: {path} is not a readable CSV file ({first}){_separator_hint(text)}") from None
     if not isinstance(df.index, pd.RangeIndex):
