@@ -65,6 +65,10 @@ def test_an_out_of_range_option_is_refused(run_cli, args, message):
     _refused(run_cli(*args), message)
 
 
+def test_schema_output_to_a_directory_is_refused(run_cli, tmp_path):
+    _refused(run_cli("protocol", "schema", "-o", tmp_path), "--output: cannot write")
+
+
 def test_report_output_to_a_directory_is_refused(run_cli, tmp_path):
     _refused(run_cli("report", "dmc", "--protocol", PROTOCOL, "--data", DEMO, "-o", tmp_path), "is a directory")
     _refused(run_cli("report", "open", "--protocol", PROTOCOL, "--data", DEMO, "-o", tmp_path / "r.html",
