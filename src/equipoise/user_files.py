@@ -43,8 +43,9 @@ def _megabytes(n: int) -> str:
     return f"{n / (1024 * 1024):.1f} MB" if n < 10 * 1024 * 1024 else f"{n // (1024 * 1024)} MB"
 
 
-def read_user_bytes(path: str | Path, *, max_bytes: int = MAX_PROTOCOL_BYTES, option: str | None = None) -> bytes:
-    """The bytes of a regular file of at most ``max_bytes``; anything else is an ``UnreadableFileError``."""
+def require_regular_file(path: str | Path, *, option: str | None = None) -> os.stat_result:
+    """The file's status if it is a regular file; a missing file, a directory, a FIFO or a device (which would
+    block or never end when read) is an ``UnreadableFileError``. For binary files read by their own code."""
     name = str(path)
     if "\x00" in name:
         raise UnreadableFileError(repr(name), "a file name cannot contain a NUL character", option=option)
@@ -59,6 +60,13 @@ def read_user_bytes(path: str | Path, *, max_bytes: int = MAX_PROTOCOL_BYTES, op
     if not stat.S_ISREG(info.st_mode):
         # a FIFO would block and a device such as /dev/zero never ends: never open them
         raise UnreadableFileError(name, "is not a regular file (a device, pipe or socket)", option=option)
+    return info
+
+
+def read_user_bytes(path: str | Path, *, max_bytes: int = MAX_PROTOCOL_BYTES, option: str | None = None) -> bytes:
+    """The bytes of a regular file of at most ``max_bytes``; anything else is an ``UnreadableFileError``."""
+    name = str(path)
+    info = require_regular_file(path, option=option)
     if info.st_size > max_bytes:
         raise UnreadableFileError(name, f"is {_megabytes(info.st_size)}; the limit for this file is "
                                   f"{_megabytes(max_bytes)}", option=option)

@@ -145,3 +145,13 @@ def test_a_valid_json_design_still_reads(run_cli):
     result = run_cli("analyze", "interim", "--design", ROOT / "examples" / "mesoblast-like-design.json",
                      "--looks", ROOT / "examples" / "mesoblast-like-interim.csv", "--better", "lower", "--json")
     assert result.code == 0, result
+
+
+@pytest.mark.parametrize("command", [["backup", "check"], ["backup", "check", "--quick"]])
+def test_a_backup_that_is_a_device_or_pipe_is_refused(run_cli, tmp_path, command):
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    for path in (Path("/dev/zero"), fifo):
+        result = run_cli(*command, path)
+        assert result.code == 2, result
+        assert "is not a regular file" in result.stderr

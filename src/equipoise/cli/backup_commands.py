@@ -16,6 +16,7 @@ from rich.progress import Progress, TextColumn, TimeElapsedColumn
 from equipoise.cli.database_option import DbOption, open_database
 from equipoise.cli.output import JsonOption, error_console, print_json, print_plain, print_report
 from equipoise.errors import UserError
+from equipoise.user_files import require_regular_file
 
 backup_app = typer.Typer(help="Back up, check and restore a trial database.", no_args_is_help=True)
 PASSPHRASE_HELP = ("the passphrase comes from $EQUIPOISE_BACKUP_PASSPHRASE or is asked for (never on the command "
@@ -37,6 +38,7 @@ def _passphrase(confirm: bool) -> str:
 def _passphrase_if_encrypted(path: Path) -> str | None:
     from equipoise.store.backup_crypto import is_encrypted
 
+    require_regular_file(path)  # /dev/zero or a FIFO would never end
     return _passphrase(confirm=False) if is_encrypted(path) else None
 
 
