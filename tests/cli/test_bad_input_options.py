@@ -110,7 +110,7 @@ def test_a_mistyped_database_path_is_never_created(run_cli, tmp_path):
                  ["analyze", "protocol", "--trial", "MSC-COVID-RCT"]):
         result = run_cli(*args, "--db", f"sqlite:///{missing}")
         _refused(result, "no database at")
-        assert "does not exist" in result.stderr or "no database at" in result.stderr
+        assert "does not exist" in result.stderr
         assert not missing.exists(), args
     empty = tmp_path / "empty.sqlite3"
     empty.touch()

@@ -59,7 +59,7 @@ def open_database(url: str | None, *, create: bool = False, migrate: bool = True
         error_console.print(f"creating a new database at {file}", markup=False)
     if file is not None and not create:
         if not file.exists():
-            raise UserError(f"--db: no database at {file} (a mistyped path?); {_CREATE_HINT}")
+            raise UserError(f"--db: no database at {file}: the file does not exist (a mistyped path?); {_CREATE_HINT}")
         if file.is_dir():
             raise UserError(f"--db: {file} is a directory, not a database file")
     db = Database(full)

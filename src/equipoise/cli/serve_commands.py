@@ -108,8 +108,9 @@ def demo(
     host: str = typer.Option("127.0.0.1", "--host"),
     port: int = typer.Option(8000, "--port", min=1, max=65535, help="Port to listen on (1 to 65535)."),
     no_serve: bool = typer.Option(False, "--no-serve", help="Set up the demo and exit."),
-    patients: int = typer.Option(120, "--patients", min=0, help="Virtual patients to randomize into a new demo "
-                                 "trial (0: none). A trial that has patients is left as it is."),
+    patients: int = typer.Option(120, "--patients", min=0, max=100_000, help="Virtual patients to randomize into a "
+                                 "new demo trial (0: none; at most 100,000). A trial that has patients is left as it "
+                                 "is."),
     seed: int = typer.Option(20200316, "--seed", min=0, help="Seed of the virtual population (arms come from the "
                              "server's own random numbers)."),
     as_of: str | None = typer.Option(None, "--as-of", help="The demo's today (YYYY-MM-DD): patients are enrolled "
