@@ -27,7 +27,7 @@ MAX_PROTOCOL_BYTES = 4 * 1024 * 1024
 # A patient-level CSV of a large trial (100,000 patients x 200 columns) is about 200 MB.
 MAX_DATA_BYTES = 512 * 1024 * 1024
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 class UnreadableFileError(UserError):
@@ -95,7 +95,7 @@ def decode_user_text(data: bytes, name: str, option: str | None = None) -> str:
 
 def check_control_characters(text: str, name: str, option: str | None = None) -> None:
     """Refuse text holding control characters other than tab, line feed and carriage return."""
-    found = _CONTROL.search(text)
+    found = CONTROL_CHARACTERS.search(text)
     if found is None:
         return
     line = text.count("\n", 0, found.start()) + 1

@@ -36,6 +36,8 @@ BAD_YAML = {
     "bell": ("trial:\n  title: ring\x07\n", 2, "U+0007"),
     "escape": ("trial:\n  id: X\n  title: \x1b[31mred\n", 3, "U+001B"),
     "merge_of_a_scalar": ("a: &a 1\nb:\n  <<: *a\n", 3, "merge key"),
+    "escaped_nul": ("x: 1\ntrial: {title: \"a\\x00b\"}\n", 2, "U+0000 (written as an escape)"),
+    "escaped_bell": ("x: 1\ntrial: {title: \"a\\u0007b\"}\n", 2, "U+0007 (written as an escape)"),
 }
 BAD_YAML["deep_block"] = (BAD_YAML["deep_block"], None, "nested more than 64 levels")  # type: ignore[assignment]
 

@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 
 from equipoise.protocol.problems import Path, Problem
-from equipoise.user_files import UnreadableFileError, check_control_characters
+from equipoise.user_files import CONTROL_CHARACTERS, UnreadableFileError, check_control_characters
 
 # A protocol nests about 8 levels deep; 64 is generous and far from Python's recursion limit.
 MAX_DEPTH = 64
@@ -174,11 +174,17 @@ class _Builder:
 
     def _scalar(self, node: yaml.Node) -> Any:
         try:
-            return self.loader.construct_object(node, deep=True)
+            value = self.loader.construct_object(node, deep=True)
         except ValueError as exc:  # int() refuses more than 4,300 digits (CVE-2020-10735)
             digits = "an integer with more than 4,300 digits" if "digits" in str(exc) else f"{exc}"
             raise yaml.constructor.ConstructorError(None, None, f"cannot read this value: {digits}",
                                                     node.start_mark) from None
+        if isinstance(value, str) and (found := CONTROL_CHARACTERS.search(value)):
+            # an escape in a quoted string ("\x00", "\u0007") makes the same character the file may not hold
+            raise yaml.constructor.ConstructorError(
+                None, None, f"this text holds the control character U+{ord(found.group()):04X} (written as an "
+                "escape); only tab and line breaks are allowed", node.start_mark)
+        return value
 
 
 def load_yaml_data(text: str, filename: str) -> Any:
