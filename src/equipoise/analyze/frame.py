@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import replace
 
@@ -68,7 +69,15 @@ def analyze_binary(df: pd.DataFrame, *, outcome: str, arm: str, control: str, ex
 
 def analyze_ordinal(df: pd.DataFrame, *, outcome: str, arm: str, control: str, experimental: str | None = None,
                     covariates: Sequence[str] = (), scale: OrdinalScale | None = None, better: str | None = None,
-                    conf_level: float = 0.95, what: str = "data") -> OrdinalResult:
+                    conf_level: float = 0.95, what: str = "data", refuse_not_estimable: bool = True
+                    ) -> OrdinalResult:
+    """The proportional-odds comparison of two arms. A common odds ratio that the data cannot identify (the arms
+    do not overlap, so the likelihood keeps rising as the ratio goes to 0 or infinity, or too few patients to
+    estimate its standard error) is a UserError with the reason; with ``refuse_not_estimable=False`` (the
+    protocol's analyses and the reports, which go on with their other results) the result is returned as fitted.
+
+    References: Albert & Anderson (1984), Biometrika 71(1):1-10, on the non-existence of maximum likelihood
+    estimates under complete separation."""
     allowed = scale.values if scale is not None else None
     numeric_column(df, outcome, what, integer=True, allowed=allowed, scale_name=scale.name if scale else None)
     sub, exp_arm = _two_arms(df, arm, control, experimental, what)
@@ -80,10 +89,25 @@ def analyze_ordinal(df: pd.DataFrame, *, outcome: str, arm: str, control: str, e
     if len(np.unique(y)) < 2:
         raise UserError(f"{what}: column {outcome!r} has a single observed level; there is nothing to compare")
     cov = covariate_design(sub, covariates, what) if covariates else None
-    return compare_ordinal(y, sub[arm].astype(str).to_numpy(), experimental=exp_arm, control=control,
-                           outcome=outcome, covariates=cov.matrix if cov else None,
-                           covariate_names=cov.names if cov else (), better=better, conf_level=conf_level,
-                           n_missing=n_missing)
+    arms = sub[arm].astype(str).to_numpy()
+    result = compare_ordinal(y, arms, experimental=exp_arm, control=control,
+                             outcome=outcome, covariates=cov.matrix if cov else None,
+                             covariate_names=cov.names if cov else (), better=better, conf_level=conf_level,
+                             n_missing=n_missing)
+    if refuse_not_estimable and not (math.isfinite(result.log_odds_ratio) and math.isfinite(result.se)
+                                     and abs(result.log_odds_ratio) <= MAX_IDENTIFIABLE_LOG_RATIO):
+        y_exp, y_ctl = y[arms == exp_arm], y[arms == control]
+        if y_exp.max() <= y_ctl.min() or y_ctl.max() <= y_exp.min():
+            why = (f"the arms do not overlap (every {exp_arm} patient is at or on one side of every {control} "
+                   "patient: complete separation), so the estimate runs off to 0 or infinity")
+        else:
+            why = f"{len(y)} patients are too few to estimate it and its standard error"
+        raise UserError(f"{what}: the common odds ratio of {outcome!r} cannot be estimated: {why}")
+    return result
+
+
+# exp(20) is an odds ratio of about 5e8: only a fit running off to infinity reports more
+MAX_IDENTIFIABLE_LOG_RATIO = 20.0
 
 
 def analyze_survival(df: pd.DataFrame, *, time: str, event: str, arm: str, control: str,
@@ -120,6 +144,10 @@ def analyze_continuous(df: pd.DataFrame, *, outcome: str, arm: str, control: str
     keep, _ = _complete(sub, y, covariates, what)
     sub = sub.loc[keep].reset_index(drop=True)
     _need_both_arms(sub, arm, exp_arm, control, outcome, what, minimum=2)
+    arms = sub[arm].astype(str).to_numpy()
+    if all(np.ptp(y[keep][arms == a]) == 0 for a in (exp_arm, control)):
+        raise UserError(f"{what}: column {outcome!r} does not vary within either arm; a difference in means has no "
+                        "standard error")
     cov = covariate_design(sub, covariates, what) if covariates else None
     return compare_means(y[keep], sub[arm].astype(str).to_numpy(), experimental=exp_arm, control=control,
                          outcome=outcome, covariates=cov.matrix if cov else None,

@@ -60,6 +60,22 @@ class MonitoringPlan:
     binding: bool = False
     beta: float = 0.2
 
+    def __post_init__(self) -> None:
+        rates = self.information_rates
+        shown = ", ".join(f"{r:g}" for r in rates)
+        if not rates or not all(math.isfinite(r) and 0 < r <= 1 for r in rates):
+            raise UserError(f"information rates: each must be above 0 and at most 1 (got {shown})")
+        if any(b <= a for a, b in itertools.pairwise(rates)):
+            raise UserError(f"information rates: must increase from look to look (got {shown})")
+        if abs(rates[-1] - 1) > 1e-9:
+            raise UserError(f"information rates: the last look is the final analysis, with rate 1 (got {shown})")
+        if not (math.isfinite(self.alpha) and 0 < self.alpha < 0.5):
+            raise UserError(f"alpha: must be between 0 and 0.5 (got {self.alpha:g})")
+        if self.sided not in (1, 2):
+            raise UserError(f"sided: must be 1 or 2 (got {self.sided})")
+        if not (math.isfinite(self.beta) and 0 < self.beta < 1):
+            raise UserError(f"beta: must be between 0 and 1 (got {self.beta:g})")
+
     @classmethod
     def from_protocol(cls, plan: AnalysisPlan) -> MonitoringPlan:
         if plan.looks is None:
@@ -293,6 +309,15 @@ def monitor(plan: MonitoringPlan, looks: Sequence[LookData], *, theta_design: fl
     from (said in the notes)."""
     if not looks:
         raise UserError("interim: no look to analyse")
+    if cp_futility is not None and not (0 <= cp_futility <= 1):
+        raise UserError(f"--cp-futility: a conditional power threshold is a probability from 0 to 1 (got "
+                        f"{cp_futility:g})")
+    for i, lk in enumerate(looks, start=1):
+        if not (math.isfinite(lk.estimate) and math.isfinite(lk.se) and lk.se > 0 and math.isfinite(lk.z)
+                and math.isfinite(lk.information_fraction)):
+            raise UserError(f"interim: look {i} has no usable estimate (estimate {lk.estimate:g}, SE {lk.se:g}, "
+                            f"information fraction {lk.information_fraction:g}): too few patients or events, or no "
+                            "variation in the outcome")
     planned = list(plan.information_rates)
     K = len(planned)
     t_obs = [lk.information_fraction for lk in looks]

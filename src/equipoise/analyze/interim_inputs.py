@@ -167,8 +167,14 @@ def looks_from_table(df: pd.DataFrame, *, better: str | None = None) -> tuple[li
         for i in range(len(df)):
             if x1[i] > n1[i] or x0[i] > n0[i]:
                 raise UserError(f"looks: line {line_of(df, i)}: more events than patients")
+            if n1[i] == 0 or n0[i] == 0:
+                raise UserError(f"looks: line {line_of(df, i)}: an arm has no patients at this look; there is "
+                                "nothing to compare")
             p1, p0 = x1[i] / n1[i], x0[i] / n0[i]
             se = math.sqrt(p1 * (1 - p1) / n1[i] + p0 * (1 - p0) / n0[i])
+            if se == 0:
+                raise UserError(f"looks: line {line_of(df, i)}: every patient or none had the event in both arms; "
+                                "the risk difference has no standard error at this look")
             looks.append(LookData(sign * (p1 - p0), se, float(frac[i]), int(n1[i] + n0[i]), f"look {i + 1}"))
         return looks, "risk_difference"
     require_columns(df, ["estimate", "se"], "looks")
@@ -177,5 +183,7 @@ def looks_from_table(df: pd.DataFrame, *, better: str | None = None) -> tuple[li
     for i in range(len(df)):
         if not se_col[i] > 0:
             raise UserError(f"looks: line {line_of(df, i)}: se must be positive")
+        if not math.isfinite(est[i] / se_col[i]):
+            raise UserError(f"looks: line {line_of(df, i)}: estimate / se is too large to be a Z statistic")
         looks.append(LookData(float(est[i]), float(se_col[i]), float(frac[i]), None, f"look {i + 1}"))
     return looks, "effect"

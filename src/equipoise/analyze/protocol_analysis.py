@@ -188,7 +188,7 @@ def run_comparison(protocol: Protocol, df: pd.DataFrame, comparison: Comparison,
     elif outcome.type is OutcomeType.ORDINAL:
         col = outcome_column(work, outcome)
         result = analyze_ordinal(work, outcome=col, covariates=comparison.covariates, scale=outcome.resolved_scale,
-                                 **common)
+                                 refuse_not_estimable=False, **common)
         if method is AnalysisMethod.BAYESIAN_PROPORTIONAL_ODDS:
             # the protocol format has no prior yet: a neutral N(0, 1) prior on the log odds ratio, stated in output
             # a posterior that cannot be computed (too few patients at an early look) leaves the frequentist

@@ -76,8 +76,10 @@ def read_export(files: Mapping[str, bytes], protocol: Protocol, source: str = "e
                         "writes one)")
     try:
         manifest = json.loads(files["manifest.json"]) if "manifest.json" in files else {}
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         raise UserError(f"{source}: manifest.json is not JSON") from None
+    if not isinstance(manifest, dict):
+        raise UserError(f"{source}: manifest.json must hold a JSON object")
     if manifest.get("trial_id") not in (None, protocol.trial.id):
         raise UserError(f"{source}: the export is of trial {manifest['trial_id']}, the protocol of trial "
                         f"{protocol.trial.id}")

@@ -41,7 +41,8 @@ def generate_list_command(
     output: Path = typer.Option(..., "--output", "-o", help="The CSV file to write (it must not exist)."),
     per_stratum: int = typer.Option(..., "--per-stratum", min=1, max=100_000, help="Entries per stratum, at least "
                                     "(whole blocks)."),
-    seed: int = typer.Option(..., "--seed", help="The seed: keep it secret; with it the list can be generated again."),
+    seed: int = typer.Option(..., "--seed", min=0, help="The seed (0 or more): keep it secret; with it the list can "
+                             "be generated again."),
     block_sizes: str | None = typer.Option(None, "--block-sizes", help="e.g. 4,6 (multiples of the allocation "
                                            "weights' sum); default: 2 and 3 times that sum."),
 ) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import math
 import re
 from dataclasses import replace
 from pathlib import Path
@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from equipoise.cli.data_input import read_csv, split_list
+from equipoise.cli.data_input import read_csv, read_json, split_list
 from equipoise.cli.database_option import DbOption
-from equipoise.cli.output import JsonOption, parse_date, print_json, print_plain
+from equipoise.cli.output import JsonOption, parse_date, print_json, print_plain, require_positive
 from equipoise.cli.server_data import (
     LookDatesOpt,
     ServerOpt,
@@ -96,6 +96,8 @@ def binary(
 
     if interval not in INTERVALS:
         raise UserError(f"--interval: {interval!r} must be one of {', '.join(INTERVALS)}")
+    require_positive(prior_sd, "--prior-sd")
+    require_positive(important, "--important")
     ctx = _Context(protocol, outcome, control, better)
     df = read_csv(data)
     res = analyze_binary(df, outcome=outcome, arm=arm, control=ctx.control, experimental=experimental,
@@ -130,6 +132,8 @@ def ordinal(
     from equipoise.analyze.frame import analyze_ordinal, ordinal_posterior
     from equipoise.protocol.scales import BUILTIN_SCALES
 
+    require_positive(prior_sd, "--prior-sd")
+    require_positive(important, "--important")
     ctx = _Context(protocol, outcome, control, better)
     resolved = ctx.outcome.resolved_scale if ctx.outcome is not None else None
     if scale is None and resolved is None and re.match(r"^who[_\-]", outcome, re.IGNORECASE):
@@ -201,6 +205,9 @@ def survival(
     from equipoise.analyze.frame import analyze_survival
     from equipoise.analyze.survival_dates import STATUS_COLUMN, TIME_COLUMN, DateRule, times_from_dates
 
+    require_positive(prior_sd, "--prior-sd")
+    require_positive(important, "--important")
+    require_positive(horizon, "--horizon", zero=True)
     ctx = _Context(protocol, outcome, control, better)
     df = read_csv(data)
     rule = None
@@ -323,7 +330,8 @@ def interim(
     look_column: str = typer.Option("look", "--look-column", help="Column giving the look at which each patient's "
                                                                    "primary outcome was first analysed."),
     arm: str = ArmOpt,
-    planned_n: int | None = typer.Option(None, "--planned-n", help="Planned sample size (default: protocol target)."),
+    planned_n: int | None = typer.Option(None, "--planned-n", min=1, help="Planned sample size (default: protocol "
+                                         "target)."),
     max_information: float | None = typer.Option(None, "--max-information", help="Planned maximum information "
                                                  "(1/SE^2); information fractions then use it instead of patients."),
     information_rates: str | None = typer.Option(None, "--information-rates", "--info-rates",
@@ -373,15 +381,13 @@ def interim(
                 raise UserError(f"--design: {design} has no analysis section")
             plan_from_design = MonitoringPlan.from_protocol(design_proto.analysis)
         else:
-            try:
-                loaded = json.loads(design.read_text(encoding="utf-8"))
-            except FileNotFoundError:
-                raise UserError(f"--design: file not found: {design}") from None
-            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-                raise UserError(f"--design: {design} is neither a protocol (.yaml) nor JSON ({exc})") from None
-            if not isinstance(loaded, dict):
-                raise UserError(f"--design: {design} must hold a JSON object")
-            plan_from_design = MonitoringPlan.from_mapping(loaded)
+            plan_from_design = MonitoringPlan.from_mapping(read_json(design, "--design"))
+    if max_information is not None and not (math.isfinite(max_information) and max_information > 0):
+        raise UserError(f"--max-information: the planned maximum information (1/SE^2) must be above 0 (got "
+                        f"{max_information:g})")
+    if cp_futility is not None and not (0 <= cp_futility <= 1):
+        raise UserError(f"--cp-futility: a conditional power threshold is a probability from 0 to 1 (got "
+                        f"{cp_futility:g})")
     export = None
     proto: Protocol | None = None
     if trial is not None or (data is not None and is_export(data)):

@@ -23,6 +23,7 @@ from rich.progress import (
 from equipoise.cli.database_option import DbOption, open_database
 from equipoise.cli.output import JsonOption, error_console, print_json, print_plain, print_report
 from equipoise.errors import UserError
+from equipoise.user_files import require_regular_file
 
 backup_app = typer.Typer(help="Back up, check and restore a trial database.", no_args_is_help=True)
 PASSPHRASE_HELP = ("the passphrase comes from $EQUIPOISE_BACKUP_PASSPHRASE or is asked for (never on the command "
@@ -44,6 +45,7 @@ def _passphrase(confirm: bool) -> str:
 def _passphrase_if_encrypted(path: Path) -> str | None:
     from equipoise.store.backup_crypto import is_encrypted
 
+    require_regular_file(path)  # /dev/zero or a FIFO would never end
     return _passphrase(confirm=False) if is_encrypted(path) else None
 
 
@@ -146,10 +148,9 @@ def restore_command(backup: Path = typer.Argument(..., help="A backup file."), d
     unless every checksum matches; then verify the audit trail and replay every allocation (exit 1 if not
     clean). An encrypted backup needs its passphrase."""
     from equipoise.store.backup import restore_backup
-    from equipoise.store.db import Database
 
     passphrase = _passphrase_if_encrypted(backup)
-    database = Database(db)
+    database = open_database(db, create=True, migrate=False)
     with _progress(not as_json, "restoring") as hook:
         report = restore_backup(database, backup, hook, passphrase=passphrase)
     print_report(report, as_json)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import traceback
+import warnings
 
 import typer
 
@@ -72,7 +73,11 @@ def main(argv: list[str] | None = None) -> None:
     Usage errors (unknown option, missing argument) are reported by Typer itself, also with exit code 2.
     """
     try:
-        app(args=argv, prog_name="equipoise")
+        with warnings.catch_warnings():
+            # numpy's RuntimeWarnings (a division by zero on the way to a NaN that is then refused or reported
+            # as NA) are not messages for the user: the result or the UserError says what happened
+            warnings.simplefilter("ignore", RuntimeWarning)
+            app(args=argv, prog_name="equipoise")
     except UserError as exc:
         for line in str(exc).splitlines() or ["error"]:
             error_console.print(line, markup=False)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import sys
 from typing import Any
 
@@ -42,6 +43,14 @@ def parse_date(text: str, option: str) -> dt.date:
         return dt.date.fromisoformat(text)
     except ValueError:
         raise UserError(f"{option}: {text!r} is not a date in the form YYYY-MM-DD") from None
+
+
+def require_positive(value: float | None, option: str, *, zero: bool = False) -> None:
+    """A number option must be finite and above 0 (or at least 0 with ``zero``); None means not given."""
+    if value is None:
+        return
+    if not math.isfinite(value) or value < 0 or (value == 0 and not zero):
+        raise UserError(f"{option}: must be a finite number {'of 0 or more' if zero else 'above 0'} (got {value:g})")
 
 
 def print_report(report: Any, as_json: bool) -> None:

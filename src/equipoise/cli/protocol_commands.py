@@ -69,7 +69,10 @@ def schema(
     if output is None:
         print_plain(text)
     else:
-        output.write_text(text + "\n", encoding="utf-8")
+        try:
+            output.write_text(text + "\n", encoding="utf-8")
+        except OSError as exc:  # a directory, a missing folder, no permission
+            raise UserError(f"--output: cannot write {output} ({exc.strerror or exc})") from None
         print_plain(f"wrote {output}")
 
 

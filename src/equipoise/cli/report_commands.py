@@ -93,6 +93,9 @@ def _build_steps(kind: str, source: Source, screening: Path | None, adverse_even
     from equipoise.cli.server_data import export_provenance, look_dates, resolve, with_looks
     from equipoise.report import ReportOptions, TrialData, closed_report, open_report
 
+    for option, path in (("--output", output), ("--pdf", pdf)):
+        if path is not None and path.is_dir():
+            raise UserError(f"{option}: {path} is a directory; name the file to write (e.g. {path / 'dmc.html'})")
     closed = kind == "closed"
     purpose = "the closed report for the data monitoring committee" if closed else "the open report"
     # the closed report compares arms (an unblinded export); the open report is for the blinded team
@@ -109,15 +112,18 @@ def _build_steps(kind: str, source: Source, screening: Path | None, adverse_even
             raise UserError("--look-dates: only with server data (--trial or an export); a CSV has its look column")
         assert csv_path is not None
         patients, screening_df, events_df = read_csv(csv_path), None, None
-    trial = TrialData(patients, read_csv(screening, "--screening") if screening else screening_df,
-                      read_csv(adverse_events, "--adverse-events") if adverse_events else events_df, arm)
+    events = read_csv(adverse_events, "--adverse-events", ("patient_id",)) if adverse_events else events_df
+    trial = TrialData(patients, read_csv(screening, "--screening") if screening else screening_df, events, arm)
     cutoff, provenance = export_provenance(export.manifest) if export is not None else (None, None)
     options = ReportOptions(report_date=parse_date(date, "--date") if date else dt.date.today(), data_cutoff=cutoff,
                             data_source=provenance)
     step("analysing and drawing the report")
     report = (closed_report if kind == "closed" else open_report)(proto, trial, options)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(report.html, encoding="utf-8")
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(report.html, encoding="utf-8")
+    except OSError as exc:
+        raise UserError(f"--output: cannot write {output} ({exc.strerror or exc})") from None
     written = [str(output)]
     if pdf is not None:
         step("printing the PDF with Chromium")

@@ -61,7 +61,7 @@ def serve(
     db: str | None = DbOption,
     workers: int = typer.Option(1, "--workers", "-w", help="Server processes (they share the database)."),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
-    port: int = typer.Option(8000, "--port", help="Port to listen on."),
+    port: int = typer.Option(8000, "--port", min=1, max=65535, help="Port to listen on (1 to 65535)."),
     tls_cert: Path | None = typer.Option(None, "--tls-cert", help="Serve HTTPS with this PEM certificate (chain) "
                                          "[env: EQUIPOISE_TLS_CERT]; without it, plain HTTP (behind a TLS proxy)."),
     tls_key: Path | None = typer.Option(None, "--tls-key", help="The certificate's PEM private key "
@@ -69,7 +69,9 @@ def serve(
 ) -> None:
     """Run the trial server (JSON API; schema at /openapi.json, browsable at /docs)."""
     tls = tls_files(tls_cert, tls_key)
-    database = open_database(db)
+    # the server is how a new installation starts (README), so it creates a database, but says so: a mistyped
+    # --db path shows up here instead of as an empty trial list
+    database = open_database(db, create=True, announce=True)
     url = database.url
     keys = database.keys_for_writing()  # created here at the first start (0600), before any worker forks
     database.dispose()
@@ -106,11 +108,12 @@ def demo(
     data_dir: Path = typer.Option(Path(".equipoise-demo"), "--data-dir", help="Where the demo database lives."),
     protocol: Path = typer.Option(Path("examples/covid19-msc-rct.yaml"), "--protocol", help="Demo trial."),
     host: str = typer.Option("127.0.0.1", "--host"),
-    port: int = typer.Option(8000, "--port"),
+    port: int = typer.Option(8000, "--port", min=1, max=65535, help="Port to listen on (1 to 65535)."),
     no_serve: bool = typer.Option(False, "--no-serve", help="Set up the demo and exit."),
-    patients: int = typer.Option(120, "--patients", min=0, help="Virtual patients to randomize into a new demo "
-                                 "trial (0: none). A trial that has patients is left as it is."),
-    seed: int = typer.Option(20200316, "--seed", help="Seed of the virtual population (arms come from the "
+    patients: int = typer.Option(120, "--patients", min=0, max=100_000, help="Virtual patients to randomize into a "
+                                 "new demo trial (0: none; at most 100,000). A trial that has patients is left as it "
+                                 "is."),
+    seed: int = typer.Option(20200316, "--seed", min=0, help="Seed of the virtual population (arms come from the "
                              "server's own random numbers)."),
     as_of: str | None = typer.Option(None, "--as-of", help="The demo's today (YYYY-MM-DD): patients are enrolled "
                                      "over the 150 days before it (default: now)."),
@@ -124,7 +127,7 @@ def demo(
     from equipoise.store.users import add_user, list_users
 
     url = f"sqlite:///{(data_dir / 'equipoise.sqlite3').resolve()}"
-    database = open_database(url)
+    database = open_database(url, create=True)
     operator = system_principal("make run")
     trials = {t.id for t in list_trials(database, operator)}
     trial_id = next(iter(sorted(trials)), None)

@@ -29,6 +29,7 @@ from equipoise.cli.data_input import split_list
 from equipoise.cli.output import parse_date
 from equipoise.errors import UserError
 from equipoise.protocol import Protocol
+from equipoise.user_files import MAX_DATA_BYTES, read_user_bytes
 
 if TYPE_CHECKING:
     from equipoise.store.db import Database
@@ -50,11 +51,15 @@ def is_export(path: Path) -> bool:
 
 def export_files(path: Path) -> dict[str, bytes]:
     if path.is_dir():
-        return {p.name: p.read_bytes() for p in path.iterdir() if p.is_file()}
+        return {p.name: read_user_bytes(p, max_bytes=MAX_DATA_BYTES, option="--data") for p in path.iterdir()
+                if p.is_file()}
     try:
         with zipfile.ZipFile(path) as archive:
-            return {Path(name).name: archive.read(name) for name in archive.namelist() if not name.endswith("/")}
-    except (zipfile.BadZipFile, OSError) as exc:
+            members = [info for info in archive.infolist() if not info.is_dir()]
+            if sum(info.file_size for info in members) > MAX_DATA_BYTES:  # a zip bomb is refused before unpacking
+                raise UserError(f"--data: {path} unpacks to more than {MAX_DATA_BYTES // (1024 * 1024)} MB")
+            return {Path(info.filename).name: archive.read(info) for info in members}
+    except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, RuntimeError) as exc:
         raise UserError(f"--data: {path} is not a readable export ({exc})") from None
 
 
@@ -110,7 +115,7 @@ def from_server(trial_id: str, *, db: str | None, server: str | None, unblinded:
             raise UserError("--server: give the protocol file too (the API does not hand out the file itself)")
         files = _from_api(server, trial_id, unblinded)
         manifest = json.loads(files.get("manifest.json", b"{}"))
-        digest = hashlib.sha256(protocol_file.read_bytes()).hexdigest() if protocol_file.exists() else None
+        digest = hashlib.sha256(read_user_bytes(protocol_file)).hexdigest() if protocol_file.exists() else None
         if digest is not None and manifest.get("protocol_sha256") not in (None, digest):
             raise UserError(f"{protocol_file} is not the protocol file trial {trial_id} runs on the server (SHA-256 "
                             f"{manifest['protocol_sha256'][:16]}…): analyse with the file the server runs")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -10,15 +11,23 @@ from typing import Any
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from equipoise.cli.output import JsonOption, error_console, print_json, print_plain
+from equipoise.cli.output import JsonOption, error_console, print_json, print_plain, require_positive
 from equipoise.errors import UserError
 from equipoise.protocol import load_protocol
 
 simulate_app = typer.Typer(help="Simulate designs on virtual patients: type I error, power, sample size, claims.",
                            no_args_is_help=True)
 
-TrialsOption = typer.Option(None, "--n-trials", "-n", help="Number of simulated trials.", min=1)
-SeedOption = typer.Option(20200214, "--seed", help="Random seed (the same seed gives the same result).")
+# A million trials of the largest built-in design take hours on a laptop; more is a typo, not a plan (use
+# --scheduler to spread a large run over a Dask cluster, in several runs with different seeds).
+MAX_SIMULATED_TRIALS = 1_000_000
+# Looks of a platform simulation, and the most patients it may enrol (each look re-fits every arm).
+MAX_PLATFORM_LOOKS = 1_000
+MAX_PLATFORM_PATIENTS = 1_000_000
+TrialsOption = typer.Option(None, "--n-trials", "-n", help=f"Number of simulated trials (1 to "
+                            f"{MAX_SIMULATED_TRIALS:,}).", min=1, max=MAX_SIMULATED_TRIALS)
+SeedOption = typer.Option(20200214, "--seed", min=0, help="Random seed, 0 or more (the same seed gives the same "
+                          "result).")
 SchedulerOption = typer.Option(None, "--scheduler", help="Dask scheduler address, e.g. tcp://host:8786.")
 NaturalHistoryOption = typer.Option("covid19", "--natural-history",
                                     help="Natural-history parameter file: a built-in name or a YAML path.")
@@ -87,8 +96,7 @@ def single_arm(
     from equipoise.simulate.natural_history import load_natural_history
     from equipoise.simulate.single_arm import single_arm_design_from_protocol
 
-    if harm <= 0:
-        raise UserError("--harm must be positive")
+    require_positive(harm, "--harm")
     model = load_natural_history(natural_history)
     design = single_arm_design_from_protocol(load_protocol(file), model)
     scenarios = [Scenario("no effect", 1.0)]
@@ -222,16 +230,27 @@ def _floats(text: str, option: str) -> tuple[float, ...]:
 
 
 def _range(text: str, option: str) -> tuple[int, ...]:
+    """Patients at each look: START:STOP:STEP or a list; positive, increasing and within the limits above."""
     parts = text.split(":")
     try:
         if len(parts) == 3:
             start, stop, step = (int(p) for p in parts)
             if step <= 0:
                 raise ValueError
-            return tuple(range(start, stop + 1, step))
-        return tuple(int(v) for v in text.split(","))
+            numbers: range | tuple[int, ...] = range(start, stop + 1, step)  # a range: never built if too long
+        else:
+            numbers = tuple(int(v) for v in text.split(","))
     except ValueError:
         raise UserError(f"{option}: {text!r} is not START:STOP:STEP or a comma-separated list") from None
+    if not numbers:
+        raise UserError(f"{option}: {text!r} gives no look")
+    if len(numbers) > MAX_PLATFORM_LOOKS:
+        raise UserError(f"{option}: {text!r} gives {len(numbers):,} looks; at most {MAX_PLATFORM_LOOKS:,}")
+    if numbers[0] < 1 or any(b <= a for a, b in itertools.pairwise(numbers)):
+        raise UserError(f"{option}: {text!r}: patients at each look must be positive and increase")
+    if numbers[-1] > MAX_PLATFORM_PATIENTS:
+        raise UserError(f"{option}: {text!r} enrols {numbers[-1]:,} patients; at most {MAX_PLATFORM_PATIENTS:,}")
+    return tuple(numbers)
 
 
 @simulate_app.command("platform")

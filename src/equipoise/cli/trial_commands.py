@@ -8,9 +8,10 @@ import typer
 
 from equipoise.cli.database_option import DbOption, open_database
 from equipoise.cli.output import JsonOption, print_json, print_plain
-from equipoise.errors import UserError
+from equipoise.protocol import InvalidProtocolError, validate_text
 from equipoise.store.principal import system_principal
-from equipoise.store.trials import amend_trial, create_trial_from_file, list_trials
+from equipoise.store.trials import amend_trial, create_trial, list_trials
+from equipoise.user_files import read_user_text
 
 trial_app = typer.Typer(help="Activate and list trials on the server's database.", no_args_is_help=True)
 
@@ -20,8 +21,14 @@ def create(file: Path = typer.Argument(..., help="Protocol file (YAML)."), db: s
            test: bool = typer.Option(False, "--test", help="A test trial, to try the setup out (its own id in the "
                                      "file, e.g. MSC-COVID-RCT-TEST): it takes test randomization lists only."),
            as_json: bool = JsonOption) -> None:
-    """Activate a protocol file (validated, stored verbatim with its SHA-256; audited)."""
-    view = create_trial_from_file(open_database(db), system_principal(), file, test=test)
+    """Activate a protocol file (validated, stored verbatim with its SHA-256; audited).
+
+    The file is read and validated before the database is opened: a missing or invalid file creates nothing."""
+    text = read_user_text(file)
+    report = validate_text(text, str(file))
+    if report.protocol is None:
+        raise InvalidProtocolError(report.problems)
+    view = create_trial(open_database(db, create=True), system_principal(), text, str(file), test=test)
     if as_json:
         print_json(view.to_dict())
     else:
@@ -34,10 +41,7 @@ def amend(file: Path = typer.Argument(..., help="The whole protocol file with th
           reason: str = typer.Option(..., "--reason", help="Why (e.g. the ethics approval reference)."),
           db: str | None = DbOption, as_json: bool = JsonOption) -> None:
     """Load a new version of a trial's protocol file that adds amendments (effective today or later)."""
-    try:
-        text = file.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise UserError(f"{file}: cannot read the file: {exc.strerror or exc}") from None
+    text = read_user_text(file)
     view = amend_trial(open_database(db), system_principal(), text, reason, str(file))
     if as_json:
         print_json(view.to_dict())

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from equipoise.protocol.arms import Arm
-from equipoise.protocol.base import Identifier, ProtocolModel
+from equipoise.protocol.base import MAX_ALLOCATION_WEIGHT, Identifier, ProtocolModel
 from equipoise.protocol.fields import Choice, DataField
 from equipoise.protocol.further_randomization import FurtherRandomization
 from equipoise.protocol.sites import Site
@@ -29,7 +29,8 @@ class DropArm(ProtocolModel):
 
 class SetAllocation(ProtocolModel):
     change: Literal["set-allocation"]
-    allocation: dict[Identifier, Annotated[float, Field(gt=0)]] = Field(description="Arm id -> new weight.")
+    allocation: dict[Identifier, Annotated[float, Field(gt=0, le=MAX_ALLOCATION_WEIGHT)]] = Field(
+        description="Arm id -> new weight.")
 
 
 class SetSiteArms(ProtocolModel):

@@ -6,7 +6,7 @@ from enum import StrEnum
 
 from pydantic import Field
 
-from equipoise.protocol.base import Identifier, ProtocolModel
+from equipoise.protocol.base import MAX_ALLOCATION_WEIGHT, Identifier, ProtocolModel
 
 
 class ArmRole(StrEnum):
@@ -24,7 +24,8 @@ class Arm(ProtocolModel):
     id: Identifier
     name: str = Field(min_length=1)
     role: ArmRole
-    allocation: float = Field(default=1.0, gt=0, description="Allocation weight, e.g. 2 for 2:1.")
+    allocation: float = Field(default=1.0, gt=0, le=MAX_ALLOCATION_WEIGHT, description="Allocation weight, e.g. 2 for "
+                              "2:1.")
     kit_prefix: str | None = Field(
         default=None,
         pattern=r"^[A-Z0-9]{1,8}$",

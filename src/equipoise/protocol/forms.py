@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from equipoise.protocol.base import Identifier, ProtocolModel
+from equipoise.protocol.base import Day, Identifier, ProtocolModel
 from equipoise.protocol.fields import DataField
 
 
 class Visit(ProtocolModel):
     id: Identifier
     name: str | None = None
-    day: int = Field(description="Day offset from randomization (day 0).")
-    window: tuple[int, int] = Field(default=(0, 0), description="Allowed [early, late] offsets in days, e.g. [-2, 2].")
+    day: Day = Field(description="Day offset from randomization (day 0).")
+    window: tuple[Day, Day] = Field(default=(0, 0), description="Allowed [early, late] offsets in days, e.g. [-2, 2].")
 
 
 class Form(ProtocolModel):
@@ -31,7 +31,7 @@ class Form(ProtocolModel):
 class Target(ProtocolModel):
     """Planned enrolment, optionally with a fixed composition (as in the 2020 single-arm study)."""
 
-    total: int = Field(gt=0)
+    total: int = Field(gt=0, le=100_000_000)
     composition_field: Identifier | None = Field(default=None, description="Enrolment choice field.")
     composition: dict[str, int] | None = Field(default=None, description="Planned patients per choice.")
 

@@ -16,6 +16,7 @@ from equipoise.protocol.checks import check_protocol
 from equipoise.protocol.model import Protocol
 from equipoise.protocol.problems import InvalidProtocolError, Path, Problem, Severity
 from equipoise.protocol.yaml_source import YamlDocument, parse_yaml
+from equipoise.user_files import MAX_PROTOCOL_BYTES, UnreadableFileError, read_user_text
 
 
 @dataclass(frozen=True)
@@ -70,12 +71,9 @@ def validate_file(path: str | FsPath) -> ValidationReport:
     """Validate a protocol file; an unreadable file is a problem too, not an exception."""
     name = str(path)
     try:
-        text = FsPath(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return ValidationReport(name, None, [Problem((), "no such file", file=name)])
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        return ValidationReport(name, None, [Problem((), f"cannot read the file: {reason}", file=name)])
+        text = read_user_text(path, max_bytes=MAX_PROTOCOL_BYTES)
+    except UnreadableFileError as exc:
+        return ValidationReport(exc.file, None, [Problem((), exc.reason, file=exc.file, line=exc.line)])
     return validate_text(text, name)
 
 

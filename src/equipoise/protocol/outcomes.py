@@ -6,7 +6,7 @@ from enum import StrEnum
 
 from pydantic import Field
 
-from equipoise.protocol.base import Identifier, ProtocolModel
+from equipoise.protocol.base import MAX_DAY, Identifier, ProtocolModel
 from equipoise.protocol.scales import OrdinalScale, resolve_scale
 
 
@@ -27,7 +27,7 @@ class Outcome(ProtocolModel):
     name: str = Field(min_length=1)
     type: OutcomeType
     day: int = Field(
-        gt=0,
+        gt=0, le=MAX_DAY,
         description="Assessment day (binary, ordinal, continuous) or follow-up horizon in days (time-to-event).",
     )
     better: Better = Field(

@@ -185,7 +185,7 @@ def _subgroups(patients: pd.DataFrame, protocol: Protocol, arm: str, control: st
     col = outcome_column(patients, outcome)
     rows: list[tuple[str, float, float, float, str]] = []
     overall = analyze_ordinal(patients, outcome=col, arm=arm, control=control, experimental=experimental,
-                              better=outcome.better.value)
+                              better=outcome.better.value, refuse_not_estimable=False)
     rows.append(("All patients", overall.odds_ratio.estimate, overall.odds_ratio.ci_low, overall.odds_ratio.ci_high,
                  f"n = {overall.n}"))
     candidates = list(dict.fromkeys([*plan.primary.covariates, *plan.primary.strata, "sex", "site"]))
@@ -199,7 +199,7 @@ def _subgroups(patients: pd.DataFrame, protocol: Protocol, arm: str, control: st
             sub = patients[values.astype(str) == level].reset_index(drop=True)
             try:
                 res = analyze_ordinal(sub, outcome=col, arm=arm, control=control, experimental=experimental,
-                                      better=outcome.better.value)
+                                      better=outcome.better.value, refuse_not_estimable=False)
             except UserError:
                 continue
             if not all(map(math.isfinite, (res.odds_ratio.ci_low, res.odds_ratio.ci_high))):

@@ -20,6 +20,7 @@ from equipoise.store.models import Trial
 from equipoise.store.principal import Principal
 from equipoise.store.roles import Action
 from equipoise.store.types import iso
+from equipoise.user_files import UnreadableFileError, read_user_text
 
 
 @functools.lru_cache(maxsize=64)
@@ -189,11 +190,9 @@ def create_trial(db: Database, principal: Principal, text: str, filename: str = 
 
 def create_trial_from_file(db: Database, principal: Principal, path: Path, test: bool = False) -> TrialView:
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InvalidError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidError(f"{path}: cannot read the file: {exc}") from None
+        text = read_user_text(path)
+    except UnreadableFileError as exc:
+        raise InvalidError(str(exc)) from None
     return create_trial(db, principal, text, str(path), test=test)
 
 

@@ -23,11 +23,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 from numpy.typing import NDArray
 from scipy.special import expit, logit
 
 from equipoise.errors import UserError
+from equipoise.protocol.yaml_source import load_yaml_data
+from equipoise.user_files import read_user_text
 
 DEAD = 10
 DISCHARGED = 3  # a level <= 3 means at home (ambulatory)
@@ -216,6 +217,10 @@ def _population(name: str, p: dict[str, Any], settings: dict[str, float]) -> Pop
                       settings[setting] + float(p.get("shift", 0.0)))
 
 
+# A year of daily transitions is far beyond any trial's outcome day; more would only make simulation hang.
+MAX_DAYS = 365
+
+
 def natural_history_from_dict(data: dict[str, Any]) -> NaturalHistory:
     """Build the model from a parsed parameter file (see ``covid19.yaml`` for the format)."""
     try:
@@ -224,9 +229,12 @@ def natural_history_from_dict(data: dict[str, Any]) -> NaturalHistory:
         settings = {str(k): float(v) for k, v in data.get("settings", {"reference": 0.0}).items()}
         pops = {name: _population(name, p, settings) for name, p in data.get("populations", {}).items()}
         severities = {name: _population(name, p, settings) for name, p in data["severities"].items()}
+        days = int(data.get("days", 28))
+        if not 1 <= days <= MAX_DAYS:
+            raise UserError(f"natural history parameter file: days must be 1 to {MAX_DAYS} (got {days})")
         return NaturalHistory(
             name=str(data["name"]),
-            days=int(data.get("days", 28)),
+            days=days,
             down=_levels(daily["down"], "daily.down"),
             up=_levels(daily["up"], "daily.up"),
             death=_levels(daily["death"], "daily.death"),
@@ -244,6 +252,9 @@ def natural_history_from_dict(data: dict[str, Any]) -> NaturalHistory:
         )
     except KeyError as exc:
         raise UserError(f"natural history parameter file: missing key {exc.args[0]!r}") from None
+    except (TypeError, ValueError, AttributeError, IndexError, OverflowError) as exc:
+        # a section of the wrong shape (a list for a mapping, text for a number): say which value, not where
+        raise UserError(f"natural history parameter file: a value has the wrong form ({exc})") from None
 
 
 def load_natural_history(name_or_path: str | Path = "covid19") -> NaturalHistory:
@@ -251,10 +262,9 @@ def load_natural_history(name_or_path: str | Path = "covid19") -> NaturalHistory
     path = Path(name_or_path)
     if not path.suffix:
         path = HERE / f"{name_or_path}.yaml"
-    if not path.is_file():
+    if not path.exists():
         raise UserError(f"natural history {str(name_or_path)!r}: no such parameter file")
-    with path.open(encoding="utf-8") as fh:
-        data = yaml.safe_load(fh)
+    data = load_yaml_data(read_user_text(path, option="--natural-history"), str(path))
     if not isinstance(data, dict):
         raise UserError(f"{path}: a natural history file must be a mapping")
     return natural_history_from_dict(data)
