@@ -19,8 +19,8 @@ COMMANDS = {
     "serve": LazyCommand(_CLI + "serve_commands", "serve",
                          "Run the trial server (JSON API; schema at /openapi.json, browsable at /docs)."),
     "demo": LazyCommand(_CLI + "serve_commands", "demo",
-                        "Set up a demo (embedded SQLite, the demo trial with virtual patients, one user per role) "
-                        "and run the server."),
+                        "Set up a demo (embedded SQLite or --db, the demo trial with virtual patients, one user per "
+                        "role) and run the server."),
     "protocol": LazyCommand(_CLI + "protocol_commands", "protocol_app", "Validate, show and describe protocol files."),
     "design": LazyCommand(_CLI + "design_commands", "design_app",
                           "Sample size, power and group-sequential boundaries (validated against rpact)."),
