@@ -184,6 +184,13 @@ def test_visits_windows_and_overdue_forms_per_patient_and_site(world: World, tri
     assert (late, "day7", "clinical_status") in overdue
     assert all(pid != fresh for pid, _v, _f in overdue)
     assert report["overdue"][0]["days_overdue"] >= report["overdue"][-1]["days_overdue"]
+    # the overdue list is paged (limit, default 100, and offset); the counts by site cover every patient
+    assert (report["overdue_total"], report["limit"], report["offset"]) == (14, 100, 0)
+    pages = [trial.get("/tracking", "monitor", params={"limit": 5, "offset": k}).json() for k in (0, 5, 10)]
+    assert [len(p["overdue"]) for p in pages] == [5, 5, 4]
+    assert [o for p in pages for o in p["overdue"]] == report["overdue"]
+    assert pages[2]["sites"] == report["sites"]
+    assert trial.get("/tracking", "monitor", params={"limit": 0}).status_code == 422
     own = trial.get("/tracking", "coord_milan").json()
     assert set(own["sites"]) == {"milan-sacco"}
     assert {o["patient_id"] for o in own["overdue"]} == {milan}

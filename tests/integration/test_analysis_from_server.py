@@ -104,6 +104,10 @@ def test_analyze_protocol_on_the_server_equals_the_analysis_of_the_same_data(pop
     assert last.new_values is not None
     assert last.new_values["arms"] == "shown"
     assert last.reason == "csv export for the protocol's analyses"
+    # only the tables the analysis reads: never the audit trail, never the other forms (issue 18)
+    read = set(last.new_values["files"])
+    assert {"analysis.csv", "screening_log.csv", "off_study.csv"} <= read
+    assert not read & {"audit_log.csv", "audit_trail.csv", "queries.csv", "signatures.csv", "patients.csv"}
 
 
 def test_direction_conventions_hold_from_virtual_patients_to_the_analysis(strong_effect: Demo):

@@ -192,6 +192,13 @@ def test_aud7_one_subjects_whole_history(api: Api):
     assert ("patients", str(other)) not in records
     assert [e["id"] for e in history] == sorted(e["id"] for e in history)
     assert any(e["reason"] == "typo in age" for e in history)
+    # paged with after_id, two entries at a time: the same history (the patient's ids are found first, issue 18)
+    paged: list[int] = []
+    while page := api.client.get("/api/audit", params={"trial_id": TRIAL, "patient_id": pid, "limit": 2,
+                                                       "after_id": paged[-1] if paged else 0},
+                                 headers=api.headers("monitor")).json():
+        paged += [e["id"] for e in page]
+    assert paged == [e["id"] for e in history]
     assert api.client.get("/api/audit", params={"trial_id": TRIAL, "patient_id": 0},
                           headers=api.headers("monitor")).status_code == 422
 

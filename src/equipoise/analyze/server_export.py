@@ -69,6 +69,28 @@ def _csv(files: Mapping[str, bytes], name: str, source: str) -> pd.DataFrame | N
         raise UserError(f"{source}: {name} is not a readable CSV file ({str(exc).splitlines()[0]})") from None
 
 
+def adverse_event_forms(protocol: Protocol) -> list[str]:
+    """Ids of the forms whose id or name mentions adverse events."""
+    return [f.id for f in protocol.forms if "adverse" in f.id.lower() or "adverse" in f.name.lower()]
+
+
+def outcome_form(protocol: Protocol) -> str | None:
+    """Id of the form the primary outcome is read from (its not-done reasons tell the CONSORT follow-up)."""
+    plan = protocol.analysis
+    outcome = protocol.outcome(plan.primary.outcome) if plan is not None else None
+    if outcome is None or outcome.source is None:
+        return None
+    form = protocol.form(outcome.source.split(".", 1)[0])
+    return form.id if form is not None else None
+
+
+def input_tables(protocol: Protocol) -> list[str]:
+    """The export tables (file names without ``.csv``) that ``read_export`` reads: an analysis or report asks the
+    server for these only, never for the audit trail."""
+    forms = [f for f in [outcome_form(protocol), *adverse_event_forms(protocol)] if f is not None]
+    return ["analysis", "screening_log", "off_study", *dict.fromkeys(f"form_{f}" for f in forms)]
+
+
 def read_export(files: Mapping[str, bytes], protocol: Protocol, source: str = "export") -> ExportData:
     """The analysis inputs from an export's files (by name: ``analysis.csv``, ``manifest.json``, ...)."""
     if "analysis.csv" not in files:
@@ -114,11 +136,12 @@ def _not_done_reasons(files: Mapping[str, bytes], protocol: Protocol, source: st
     """Patient -> the not-done reason of the primary outcome's form at the outcome's visit (lower case)."""
     plan = protocol.analysis
     outcome = protocol.outcome(plan.primary.outcome) if plan is not None else None
-    if outcome is None or outcome.source is None:
+    form_id = outcome_form(protocol)
+    form = protocol.form(form_id) if form_id is not None else None
+    if outcome is None or form is None:
         return None
-    form = protocol.form(outcome.source.split(".", 1)[0])
-    df = _csv(files, f"form_{form.id}.csv", source) if form is not None else None
-    if form is None or df is None or not {"visit", "status", "not_done_reason"} <= set(df.columns):
+    df = _csv(files, f"form_{form.id}.csv", source)
+    if df is None or not {"visit", "status", "not_done_reason"} <= set(df.columns):
         return None
     days = {v.id: v.day for v in protocol.visits}
     candidates = [v for v in form.visits if days.get(v, 0) <= outcome.day] or list(form.visits)
@@ -131,10 +154,10 @@ def _not_done_reasons(files: Mapping[str, bytes], protocol: Protocol, source: st
 def serious_adverse_events(files: Mapping[str, bytes], protocol: Protocol, source: str = "export"
                            ) -> pd.DataFrame | None:
     """Saved adverse-event forms in the reports' layout (None when the protocol has no adverse-event form)."""
-    forms = [f for f in protocol.forms if "adverse" in f.id.lower() or "adverse" in f.name.lower()]
+    forms = adverse_event_forms(protocol)
     frames = []
-    for form in forms:
-        df = _csv(files, f"form_{form.id}.csv", source)
+    for form_id in forms:
+        df = _csv(files, f"form_{form_id}.csv", source)
         if df is None or df.empty:
             continue
         df = df[df["status"].astype(str) != "not-done"] if "status" in df.columns else df

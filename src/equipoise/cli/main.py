@@ -10,46 +10,59 @@ import warnings
 import typer
 
 from equipoise import __version__
-from equipoise.cli.allocation_commands import allocation_app
-from equipoise.cli.analyze_commands import analyze_app
-from equipoise.cli.audit_commands import audit_app
-from equipoise.cli.backup_commands import backup_app
-from equipoise.cli.design_commands import design_app
-from equipoise.cli.evidence_commands import evidence_app
-from equipoise.cli.export_commands import export_app
-from equipoise.cli.forms_commands import forms_app
+from equipoise.cli.lazy_group import LazyCommand, LazyGroup
 from equipoise.cli.output import error_console
-from equipoise.cli.protocol_commands import protocol_app
-from equipoise.cli.report_commands import report_app
-from equipoise.cli.serve_commands import demo, serve
-from equipoise.cli.simulate_commands import simulate_app
-from equipoise.cli.trial_commands import trial_app
-from equipoise.cli.user_commands import user_app
 from equipoise.errors import UserError
+
+_CLI = "equipoise.cli."
+# name -> where it is defined and its one-line help (tests/cli/test_startup.py checks each is the command's own)
+COMMANDS = {
+    "serve": LazyCommand(_CLI + "serve_commands", "serve",
+                         "Run the trial server (JSON API; schema at /openapi.json, browsable at /docs)."),
+    "demo": LazyCommand(_CLI + "serve_commands", "demo",
+                        "Set up a demo (embedded SQLite or --db, the demo trial with virtual patients, one user per "
+                        "role) and run the server."),
+    "protocol": LazyCommand(_CLI + "protocol_commands", "protocol_app", "Validate, show and describe protocol files."),
+    "design": LazyCommand(_CLI + "design_commands", "design_app",
+                          "Sample size, power and group-sequential boundaries (validated against rpact)."),
+    "analyze": LazyCommand(_CLI + "analyze_commands", "analyze_app",
+                           "Analyse trial data: binary, ordinal, time-to-event and continuous outcomes, the "
+                           "protocol's pre-specified analyses, and interim monitoring."),
+    "report": LazyCommand(_CLI + "report_commands", "report_app",
+                          "Reports for the data monitoring committee: closed (by arm) and open (pooled)."),
+    "simulate": LazyCommand(_CLI + "simulate_commands", "simulate_app",
+                            "Simulate designs on virtual patients: type I error, power, sample size, claims."),
+    "trial": LazyCommand(_CLI + "trial_commands", "trial_app", "Activate and list trials on the server's database."),
+    "user": LazyCommand(_CLI + "user_commands", "user_app", "Add users and give them roles."),
+    "audit": LazyCommand(_CLI + "audit_commands", "audit_app", "Verify the audit trail."),
+    "backup": LazyCommand(_CLI + "backup_commands", "backup_app", "Back up, check and restore a trial database."),
+    "allocation": LazyCommand(_CLI + "allocation_commands", "allocation_app",
+                              "Replay allocations; generate a randomization list to upload."),
+    "forms": LazyCommand(_CLI + "forms_commands", "forms_app",
+                         "Track case report forms: due, overdue, incomplete, open queries."),
+    "export": LazyCommand(_CLI + "export_commands", "export_app",
+                          "Export a trial's data (CSV, Parquet, CDISC ODM 1.3.2); every export is audited."),
+    "evidence": LazyCommand(_CLI + "evidence_commands", "evidence_app",
+                            "Synthesise the evidence: registries, meta-analysis, trial sequential analysis, "
+                            "certainty."),
+}
+
+
+class EquipoiseGroup(LazyGroup):
+    """The root group: every subcommand's module is imported when that subcommand runs (issue 18)."""
+
+    lazy = COMMANDS
+
 
 app = typer.Typer(
     name="equipoise",
     help="Equipoise: design, simulate, run, monitor and synthesise randomized trials from one protocol file.",
+    cls=EquipoiseGroup,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-app.add_typer(protocol_app, name="protocol")
-app.add_typer(design_app, name="design")
-app.add_typer(analyze_app, name="analyze")
-app.add_typer(report_app, name="report")
-app.add_typer(simulate_app, name="simulate")
-app.command("serve")(serve)
-app.command("demo")(demo)
-app.add_typer(trial_app, name="trial")
-app.add_typer(user_app, name="user")
-app.add_typer(audit_app, name="audit")
-app.add_typer(backup_app, name="backup")
-app.add_typer(allocation_app, name="allocation")
-app.add_typer(forms_app, name="forms")
-app.add_typer(export_app, name="export")
-app.add_typer(evidence_app, name="evidence")
 
 
 def _show_version(value: bool) -> None:

@@ -104,8 +104,17 @@ def _populate(database: Database, trial_id: str, patients: int, seed: int, as_of
                     progress=print_plain)
 
 
+def _shown(url: str) -> str:
+    """A database URL fit to print: without the user and password of a PostgreSQL URL."""
+    scheme, sep, rest = url.partition("://")
+    return f"{scheme}{sep}{rest.split('@', 1)[-1]}" if "@" in rest else url
+
+
 def demo(
-    data_dir: Path = typer.Option(Path(".equipoise-demo"), "--data-dir", help="Where the demo database lives."),
+    data_dir: Path = typer.Option(Path(".equipoise-demo"), "--data-dir", help="Where the demo database lives "
+                                  "(an embedded SQLite file), unless --db or $EQUIPOISE_DATABASE_URL names one."),
+    db: str | None = typer.Option(None, "--db", help="Database URL (sqlite:///FILE or postgresql+psycopg://...); "
+                                  "default: $EQUIPOISE_DATABASE_URL, else a SQLite file in --data-dir."),
     protocol: Path = typer.Option(Path("examples/covid19-msc-rct.yaml"), "--protocol", help="Demo trial."),
     host: str = typer.Option("127.0.0.1", "--host"),
     port: int = typer.Option(8000, "--port", min=1, max=65535, help="Port to listen on (1 to 65535)."),
@@ -120,14 +129,16 @@ def demo(
     effect: float = typer.Option(1.0, "--effect", help="True common odds ratio of the experimental arm on daily "
                                  "transitions (above 1 helps; 1: no effect)."),
 ) -> None:
-    """Set up a demo (embedded SQLite, the demo trial with virtual patients, one user per role) and run the server."""
+    """Set up a demo (embedded SQLite or --db, the demo trial with virtual patients, one user per role) and run the
+    server."""
     from equipoise.store.principal import system_principal
     from equipoise.store.roles import Role
     from equipoise.store.trials import create_trial_from_file, list_trials
     from equipoise.store.users import add_user, list_users
 
-    url = f"sqlite:///{(data_dir / 'equipoise.sqlite3').resolve()}"
+    url = db or os.environ.get(DATABASE_URL_ENV) or f"sqlite:///{(data_dir / 'equipoise.sqlite3').resolve()}"
     database = open_database(url, create=True)
+    url = database.url
     operator = system_principal("make run")
     trials = {t.id for t in list_trials(database, operator)}
     trial_id = next(iter(sorted(trials)), None)
@@ -145,14 +156,14 @@ def demo(
     key_file = database.keys_for_writing().path
     database.dispose()
     base = f"http://{host}:{port}"
-    print_plain(f"""Equipoise demo: trial {trial_id} ({protocol}) in {data_dir}/equipoise.sqlite3
+    print_plain(f"""Equipoise demo: trial {trial_id} ({protocol}) in {_shown(url)}
 
   Server:    {base}        API docs: {base}/docs        schema: {base}/openapi.json
   Users:     {', '.join(u[0] for u in DEMO_USERS)}  (password for all: {DEMO_PASSWORD})
   Log in:    curl -s -X POST {base}/api/auth/login -H 'content-type: application/json' \\
                -d '{{"username": "coordinator", "password": "{DEMO_PASSWORD}"}}'
   Then send: -H 'Authorization: Bearer <token>' e.g. GET {base}/api/trials/{trial_id}
-  Reports:   equipoise report dmc --trial {trial_id} --db {url} --output dmc.html
+  Reports:   equipoise report dmc --trial {trial_id} --db {_shown(url)} --output dmc.html
              (also: report open, analyze protocol, analyze interim; each is an audited export)
   Audit key: {key_file}  (signs the audit trail and session tokens; docs/operations.md)
 """)

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from equipoise.analyze.server_export import ExportData, assign_looks, read_export
+from equipoise.analyze.server_export import ExportData, assign_looks, input_tables, read_export
 from equipoise.cli.data_input import split_list
 from equipoise.cli.output import parse_date
 from equipoise.errors import UserError
@@ -126,8 +126,9 @@ def from_server(trial_id: str, *, db: str | None, server: str | None, unblinded:
 
     protocol, database = _protocol_from_database(db, trial_id)
     try:
+        # only the tables the analysis reads: no audit trail, no other form (issue 18)
         bundle = ExportService(database).export(system_principal("cli"), trial_id, fmt="csv", unblinded=unblinded,
-                                                purpose=purpose, raw_csv=True)
+                                                purpose=purpose, raw_csv=True, tables=input_tables(protocol))
     finally:
         database.dispose()
     return protocol, read_export(bundle.files, protocol, f"trial {trial_id}")

@@ -133,9 +133,12 @@ def form_history(trial_id: str, patient_id: PatientId, form_id: FormId, visit_id
 
 @router.get("/api/trials/{trial_id}/tracking", tags=["forms"])
 def tracking(trial_id: str, user: UserDep, crf: Crf,
-             site_id: Annotated[str | None, Query(max_length=64)] = None) -> Json:
-    """Per site: forms complete, incomplete, due, overdue and open queries; and the list of overdue forms."""
-    return crf.forms.tracking(user, trial_id, site_id)
+             site_id: Annotated[str | None, Query(max_length=64)] = None,
+             limit: Annotated[int, Query(ge=1, le=1000, description="Overdue forms per page.")] = 100,
+             offset: Annotated[int, Query(ge=0, le=MAX_ID, description="Overdue forms to skip.")] = 0) -> Json:
+    """Per site: forms complete, incomplete, due, overdue and open queries; and the list of overdue forms, most
+    overdue first, a page at a time (``limit``, default 100, and ``offset``; ``overdue_total`` counts them all)."""
+    return crf.forms.tracking(user, trial_id, site_id, limit=limit, offset=offset)
 
 
 # --- locks and signatures ------------------------------------------------------------------------------------------
@@ -230,9 +233,12 @@ def raise_query(trial_id: str, body: QueryBody, user: UserDep, crf: Crf) -> Json
 def list_queries(trial_id: str, user: UserDep, crf: Crf,
                  status: Annotated[str | None, Query(description="open, answered or closed")] = None,
                  patient_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
-                 site_id: Annotated[str | None, Query(max_length=64)] = None) -> list[Json]:
+                 site_id: Annotated[str | None, Query(max_length=64)] = None,
+                 after_id: Annotated[int, Query(ge=0, le=MAX_ID, description="The last id seen.")] = 0,
+                 limit: Annotated[int, Query(ge=1, le=1000, description="Queries per page.")] = 100) -> list[Json]:
+    """The queries in id order, a page at a time (``limit``, default 100; the next page after the last id seen)."""
     return [q.to_dict() for q in crf.queries.list_queries(user, trial_id, status=status, patient_id=patient_id,
-                                                          site_id=site_id)]
+                                                          site_id=site_id, after_id=after_id, limit=limit)]
 
 
 @router.get("/api/trials/{trial_id}/queries/{query_id}", tags=["queries"])

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Path, Request, Response
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from pydantic import Field
 
 from equipoise.server.deps import UserDep, built_once
-from equipoise.server.routes import ERRORS, PatientId
+from equipoise.server.routes import ERRORS, MAX_ID, PatientId
 from equipoise.server.schemas import Body
 from equipoise.store.errors import InvalidError
 from equipoise.store.further_randomization import FurtherRandomizationService
@@ -55,6 +55,10 @@ def patient_randomizations(trial_id: str, patient_id: PatientId, user: UserDep, 
 
 
 @router.get("/api/trials/{trial_id}/randomizations/{part_id}", tags=["randomization"])
-def part_allocations(trial_id: str, part_id: PartId, user: UserDep, svc: Parts) -> list[Json]:
-    """Every allocation of one further randomization, for the sites one sees."""
-    return [v.to_dict() for v in svc.list_part(user, trial_id, part_id)]
+def part_allocations(trial_id: str, part_id: PartId, user: UserDep, svc: Parts,
+                     after_id: Annotated[int, Query(ge=0, le=MAX_ID, description="The last allocation_id seen.")] = 0,
+                     limit: Annotated[int, Query(ge=1, le=1000, description="Allocations per page.")] = 100
+                     ) -> list[Json]:
+    """Every allocation of one further randomization, for the sites one sees, in allocation_id order, a page at a
+    time (``limit``, default 100; then after the last allocation_id seen)."""
+    return [v.to_dict() for v in svc.list_part(user, trial_id, part_id, after_id=after_id, limit=limit)]

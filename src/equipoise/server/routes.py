@@ -289,8 +289,12 @@ def planned_unblind(trial_id: str, body: ReauthBody, user: UserDep, svc: SvcDep)
 
 
 @router.get("/api/trials/{trial_id}/notifications", tags=["unblinding"])
-def notifications(trial_id: str, user: UserDep, svc: SvcDep) -> list[Json]:
-    return svc.unblinding.notifications(user, trial_id)
+def notifications(trial_id: str, user: UserDep, svc: SvcDep,
+                  after_id: Annotated[int, Query(ge=0, le=MAX_ID, description="The last id seen.")] = 0,
+                  limit: Annotated[int, Query(ge=1, le=1000, description="Notifications per page.")] = 100
+                  ) -> list[Json]:
+    """The trial's notifications in id order, a page at a time (``limit``, default 100; then after the last id)."""
+    return svc.unblinding.notifications(user, trial_id, after_id=after_id, limit=limit)
 
 
 @router.get("/api/trials/{trial_id}/adaptive-tables", tags=["randomization"])

@@ -358,8 +358,12 @@ class FormService:
                 "off_study": off_study,
                 "forms": [i.to_dict() for i in items], "counts": _counts(items)}
 
-    def tracking(self, principal: Principal, trial_id: str, site_id: str | None = None) -> dict[str, Any]:
-        """Missing and overdue forms per site (and the overdue list), for the sites the principal may see."""
+    def tracking(self, principal: Principal, trial_id: str, site_id: str | None = None, *, limit: int | None = None,
+                 offset: int = 0) -> dict[str, Any]:
+        """Missing and overdue forms per site (and the overdue list), for the sites the principal may see.
+
+        ``limit``/``offset`` page the overdue list (most overdue first; ``overdue_total`` counts it all); the
+        per-site counts always cover every patient."""
         now = self.clock()
         sites = visible_sites(principal, Action.VIEW_FORMS, trial_id, site_id)
         with self.db.read() as s:
@@ -406,8 +410,9 @@ class FormService:
                                     "visit_id": item.visit_id, "form_id": item.form_id,
                                     "closed": item.closes.isoformat(), "days_overdue": (today - item.closes).days})
         overdue.sort(key=lambda o: (-int(o["days_overdue"]), o["patient_id"], o["visit_id"], o["form_id"]))
+        page = overdue[offset:] if limit is None else overdue[offset:offset + limit]
         return {"trial_id": trial_id, "generated_at": iso(now), "sites": dict(sorted(by_site.items())),
-                "overdue": overdue}
+                "overdue": page, "overdue_total": len(overdue), "offset": offset, "limit": limit}
 
 
 STATES = ("complete", "not-done", "incomplete", "overdue", "due", "upcoming", "awaiting-randomization", "off-study")

@@ -231,16 +231,19 @@ class FurtherRandomizationService:
                                                                                     r.part_id)))
             return views
 
-    def list_part(self, principal: Principal, trial_id: str, part_id: str) -> list[PartAllocationView]:
-        """Every allocation of one part, for the sites the principal sees."""
+    def list_part(self, principal: Principal, trial_id: str, part_id: str, *, after_id: int = 0,
+                  limit: int | None = None) -> list[PartAllocationView]:
+        """Every allocation of one part, for the sites the principal sees, in id order; ``after_id`` and ``limit``
+        page them (keyset: the last id seen)."""
         principal.require(Action.VIEW_PATIENTS, trial_id)
         sites = principal.site_filter(Action.VIEW_PATIENTS, trial_id)
         with self.db.read() as s:
             trial = get_trial(s, trial_id)
             find_part(with_every_field(protocol_of(trial)), part_id)  # a closed part's allocations stay listed
             query = (select(PartAllocation, Patient.site_id).join(Patient, Patient.id == PartAllocation.patient_id)
-                     .where(PartAllocation.trial_id == trial_id, PartAllocation.part_id == part_id)
-                     .order_by(PartAllocation.id))
+                     .where(PartAllocation.trial_id == trial_id, PartAllocation.part_id == part_id,
+                            PartAllocation.id > after_id)
+                     .order_by(PartAllocation.id).limit(limit))
             if sites is not None:
                 query = query.where(Patient.site_id.in_(sorted(sites)))
             views = []

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -289,6 +290,8 @@ class AuditEntry(Base):
     """One entry of the append-only, hash-chained audit trail (21 CFR 11.10(e); ICH E6(R3) §4.2.2)."""
 
     __tablename__ = "audit_log"
+    # one record's (and so one patient's) entries without walking the trial's: GET /api/audit?patient_id= (0022)
+    __table_args__ = (Index("ix_audit_log_table_record", "table_name", "record_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     at: Mapped[str] = mapped_column(String(32))  # ISO 8601 UTC text, hashed exactly as stored

@@ -149,7 +149,9 @@ class QueryService:
             return query_view(query, patient.site_id)
 
     def list_queries(self, principal: Principal, trial_id: str, *, status: str | None = None,
-                     patient_id: int | None = None, site_id: str | None = None) -> list[QueryView]:
+                     patient_id: int | None = None, site_id: str | None = None, after_id: int = 0,
+                     limit: int | None = None) -> list[QueryView]:
+        """The queries in id order; ``after_id`` and ``limit`` page them (keyset: the last id seen)."""
         if status is not None and status not in STATUSES:
             raise InvalidError(f"status must be one of: {', '.join(STATUSES)}")
         sites = visible_sites(principal, Action.VIEW_QUERIES, trial_id, site_id)
@@ -157,7 +159,8 @@ class QueryService:
             _trial, protocol = trial_and_protocol(s, trial_id)
             check_site(protocol, site_id)
             statement = (select(FormQuery, Patient.site_id).join(Patient, Patient.id == FormQuery.patient_id)
-                         .where(FormQuery.trial_id == trial_id).order_by(FormQuery.id))
+                         .where(FormQuery.trial_id == trial_id, FormQuery.id > after_id).order_by(FormQuery.id)
+                         .limit(limit))
             if sites is not None:
                 statement = statement.where(Patient.site_id.in_(sorted(sites)))
             if status is not None:

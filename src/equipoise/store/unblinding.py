@@ -101,11 +101,14 @@ class UnblindingService:
                                created_at=now))
             return {"trial_id": trial_id, "unblinded_at": iso(now), "reason": why}
 
-    def notifications(self, principal: Principal, trial_id: str) -> list[dict[str, Any]]:
+    def notifications(self, principal: Principal, trial_id: str, *, after_id: int = 0,
+                      limit: int | None = None) -> list[dict[str, Any]]:
+        """The trial's notifications in id order; ``after_id`` and ``limit`` page them (the last id seen)."""
         principal.require(Action.VIEW_NOTIFICATIONS, trial_id)
         with self.db.read() as s:
             get_trial(s, trial_id)
-            rows = s.scalars(select(Notification).where(Notification.trial_id == trial_id).order_by(Notification.id))
+            rows = s.scalars(select(Notification).where(Notification.trial_id == trial_id, Notification.id > after_id)
+                             .order_by(Notification.id).limit(limit))
             return [{"id": n.id, "kind": n.kind, "patient_id": n.patient_id, "message": n.message,
                      "created_at": iso(n.created_at)} for n in rows]
 

@@ -96,7 +96,9 @@ def every_arm(protocol: Protocol) -> list[Arm]:
 
 
 def collect(s: Session, trial: Trial, *, current_version: str, arms_shown: bool, sites: set[str] | None,
-            exported_at: dt.datetime, exported_by: str) -> Dataset:
+            exported_at: dt.datetime, exported_by: str, trail: bool = True) -> Dataset:
+    """``trail``: also read the audit trail of the form records and enrolment values (the ``audit_trail``
+    table, most of a trial's rows); the analyses and reports need none of it."""
     data = Dataset(trial, with_every_field(protocol_of(trial)), current_version, arms_shown,
                    sorted(sites) if sites is not None else None, exported_at, exported_by)
     query = select(Patient).where(Patient.trial_id == trial.id).order_by(Patient.id)
@@ -130,11 +132,12 @@ def collect(s: Session, trial: Trial, *, current_version: str, arms_shown: bool,
     data.off_study = [o for o in s.scalars(select(OffStudy).where(OffStudy.trial_id == trial.id)
                                            .order_by(OffStudy.patient_id)) if o.patient_id in ids]
     data.users = {u.id: u for u in s.scalars(select(User))}
-    wanted = {("form_records", str(r.id)) for r in data.records} | {("patients", str(p)) for p in ids}
-    entries = s.scalars(select(AuditEntry).where(AuditEntry.trial_id == trial.id,
-                                                 AuditEntry.table_name.in_(["form_records", "patients"]))
-                        .order_by(AuditEntry.id))
-    data.audit = [e for e in entries if (e.table_name, e.record_id) in wanted]
+    if trail:
+        wanted = {("form_records", str(r.id)) for r in data.records} | {("patients", str(p)) for p in ids}
+        entries = s.scalars(select(AuditEntry).where(AuditEntry.trial_id == trial.id,
+                                                     AuditEntry.table_name.in_(["form_records", "patients"]))
+                            .order_by(AuditEntry.id))
+        data.audit = [e for e in entries if (e.table_name, e.record_id) in wanted]
     refused = s.scalars(select(AuditEntry).where(AuditEntry.trial_id == trial.id,
                                                  AuditEntry.action == "enrolment.refused").order_by(AuditEntry.id))
     data.refusals = [e for e in refused

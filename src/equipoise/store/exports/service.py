@@ -22,6 +22,7 @@ import hashlib
 import io
 import json
 import zipfile
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, get_args
@@ -98,13 +99,18 @@ class ExportService:
         self.clock = clock
 
     def export(self, principal: Principal, trial_id: str, *, fmt: str = "all", unblinded: bool = False,
-               site_id: str | None = None, purpose: str | None = None, raw_csv: bool = False) -> ExportBundle:
+               site_id: str | None = None, purpose: str | None = None, raw_csv: bool = False,
+               tables: Collection[str] | None = None) -> ExportBundle:
         """The export's files; ``purpose`` (e.g. a committee's closed report) goes into its audit entry.
 
         The CSV files neutralise text cells a spreadsheet would run as formulas (``table.neutralised``) unless
-        ``raw_csv`` (for analysis code); the manifest's ``csv_cells`` says which."""
+        ``raw_csv`` (for analysis code); the manifest's ``csv_cells`` says which. ``tables`` (names without
+        extension, CSV only): just those tables, for a reader that needs a few (the analyses and reports): neither
+        the audit trail nor any other table is read or made."""
         if fmt not in FORMATS:
             raise InvalidError(f"format must be one of: {', '.join(FORMATS)}")
+        if tables is not None and fmt != "csv":
+            raise InvalidError("a selection of tables is exported as CSV only")
         require_in_trial(principal, Action.EXPORT, trial_id)
         sites = visible_sites(principal, Action.EXPORT, trial_id, site_id)
         now = self.clock()
@@ -119,15 +125,16 @@ class ExportService:
             arms_shown = open_arms or unblinded
             current = in_force(trial, now.date()).trial.version
             data = collect(s, trial, current_version=current, arms_shown=arms_shown, sites=sites, exported_at=now,
-                           exported_by=principal.username)
-            tables = export_tables(data) if fmt in TABULAR else {}
-            if fmt in TABULAR and sites is None and (principal.system or principal.can(Action.VIEW_AUDIT, trial_id)):
+                           exported_by=principal.username, trail=tables is None or "audit_trail" in tables)
+            made = export_tables(data, tables) if fmt in TABULAR else {}
+            if fmt in TABULAR and sites is None and (tables is None or "audit_log" in tables) and (
+                    principal.system or principal.can(Action.VIEW_AUDIT, trial_id)):
                 entries = s.scalars(select(AuditEntry).where(AuditEntry.trial_id == trial_id)
                                     .order_by(AuditEntry.id)).all()
-                tables["audit_log"] = audit_log_table(entries, arms_shown)
-            files = self._files(data, tables, fmt, raw_csv)
+                made["audit_log"] = audit_log_table(entries, arms_shown)
+            files = self._files(data, made, fmt, raw_csv)
             head = s.execute(select(AuditHead.last_id, AuditHead.last_hash)).first()
-        manifest = self._manifest(data, files, tables, fmt)
+        manifest = self._manifest(data, files, made, fmt)
         if fmt in ("csv", "all"):
             manifest["csv_cells"] = "raw" if raw_csv else "formulas-neutralised"
         # AUD-3: the trail's head as the export saw it, a witness kept outside the database: `equipoise audit
