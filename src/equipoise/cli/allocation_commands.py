@@ -21,7 +21,7 @@ def replay(trial: str | None = typer.Option(None, "--trial", help="Trial id; def
     from equipoise.store.replay import replay_trial
     from equipoise.store.trials import list_trials
 
-    database = open_database(db)
+    database = open_database(db, existing=True)
     ids = [trial] if trial else [t.id for t in list_trials(database, system_principal())]
     reports = [replay_trial(database, t) for t in ids]
     if as_json:

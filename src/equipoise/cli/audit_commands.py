@@ -18,7 +18,7 @@ def verify_command(db: str | None = DbOption, as_json: bool = JsonOption,
     """Recompute the chain and replay every record's history; exit 1 naming the first bad entry if any."""
     from equipoise.store.verify import Finding, chain_contains, verify
 
-    database = open_database(db)
+    database = open_database(db, existing=True)
     report = verify(database)
     if expect_head and not chain_contains(database, expect_head):
         report.findings.append(Finding("chain", None, "audit_log", None,

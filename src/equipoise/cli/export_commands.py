@@ -36,8 +36,8 @@ def _export(fmt: str, trial: str, output: Path, unblinded: bool, site: str | Non
     from equipoise.store.exports import ExportService
     from equipoise.store.principal import system_principal
 
-    bundle = ExportService(open_database(db)).export(system_principal(), trial, fmt=fmt, unblinded=unblinded,
-                                                     site_id=site)
+    bundle = ExportService(open_database(db, existing=True)).export(system_principal(), trial, fmt=fmt,
+                                                                    unblinded=unblinded, site_id=site)
     bundle.write(output)
     if as_json:
         print_json({**bundle.to_dict(), "output": str(output)})

@@ -15,7 +15,7 @@ forms_app = typer.Typer(help="Track case report forms: due, overdue, incomplete,
 def _service(db: str | None) -> Any:
     from equipoise.store.forms import FormService
 
-    return FormService(open_database(db))
+    return FormService(open_database(db, existing=True))
 
 
 @forms_app.command("tracking")

@@ -13,6 +13,7 @@ from equipoise.cli.allocation_commands import allocation_app
 from equipoise.cli.analyze_commands import analyze_app
 from equipoise.cli.audit_commands import audit_app
 from equipoise.cli.backup_commands import backup_app
+from equipoise.cli.database_option import forget_opened_database, opened_database, where_hint
 from equipoise.cli.design_commands import design_app
 from equipoise.cli.evidence_commands import evidence_app
 from equipoise.cli.export_commands import export_app
@@ -25,6 +26,7 @@ from equipoise.cli.simulate_commands import simulate_app
 from equipoise.cli.trial_commands import trial_app
 from equipoise.cli.user_commands import user_app
 from equipoise.errors import UserError
+from equipoise.store.errors import NotFoundError
 
 app = typer.Typer(
     name="equipoise",
@@ -71,10 +73,16 @@ def main(argv: list[str] | None = None) -> None:
 
     Usage errors (unknown option, missing argument) are reported by Typer itself, also with exit code 2.
     """
+    forget_opened_database()
     try:
         app(args=argv, prog_name="equipoise")
     except UserError as exc:
-        for line in str(exc).splitlines() or ["error"]:
+        message = str(exc)
+        database = opened_database()
+        if isinstance(exc, NotFoundError) and message.startswith("no trial") and database is not None:
+            # The usual cause: the trial is in another database (the demo's, a server's PostgreSQL).
+            message += f" in {database.split('@')[-1]}: {where_hint()}"
+        for line in message.splitlines() or ["error"]:
             error_console.print(line, markup=False)
         sys.exit(2)
     except KeyboardInterrupt:

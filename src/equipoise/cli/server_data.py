@@ -66,7 +66,7 @@ def _protocol_from_database(db: str | None, trial_id: str) -> tuple[Protocol, Da
     from equipoise.cli.database_option import open_database
     from equipoise.store.trials import get_trial, protocol_of
 
-    database = open_database(db)
+    database = open_database(db, existing=True)
     with database.read() as s:
         protocol = protocol_of(get_trial(s, trial_id))
     return protocol, database
