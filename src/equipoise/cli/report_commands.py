@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import shutil
 import subprocess
 import tempfile
@@ -27,7 +26,7 @@ ScreeningOpt = typer.Option(None, "--screening", help="Screening log CSV (not ra
 AeOpt = typer.Option(None, "--adverse-events", help="Serious adverse events CSV (patient_id, term, grade, related).")
 OutputOpt = typer.Option(..., "--output", "-o", help="HTML file to write.")
 PdfOpt = typer.Option(None, "--pdf", help="Also write a PDF (needs Chromium: Debian package 'chromium').")
-DateOpt = typer.Option(None, "--date", help="Report date (YYYY-MM-DD; default today).")
+DateOpt = typer.Option(None, "--date", help="Report date (YYYY-MM-DD; default today in UTC).")
 ArmOpt = typer.Option("arm", "--arm", help="Column holding each patient's arm.")
 
 
@@ -83,7 +82,7 @@ def _build(kind: str, source: Source, screening: Path | None, adverse_events: Pa
     trial = TrialData(patients, read_csv(screening, "--screening") if screening else screening_df,
                       read_csv(adverse_events, "--adverse-events") if adverse_events else events_df, arm)
     cutoff, provenance = export_provenance(export.manifest) if export is not None else (None, None)
-    options = ReportOptions(report_date=parse_date(date, "--date") if date else dt.date.today(), data_cutoff=cutoff,
+    options = ReportOptions(report_date=parse_date(date, "--date") if date else None, data_cutoff=cutoff,
                             data_source=provenance)
     report = (closed_report if kind == "closed" else open_report)(proto, trial, options)
     output.parent.mkdir(parents=True, exist_ok=True)
