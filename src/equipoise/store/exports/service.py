@@ -118,11 +118,12 @@ class ExportService:
             current = in_force(trial, now.date()).trial.version
             data = collect(s, trial, current_version=current, arms_shown=arms_shown, sites=sites, exported_at=now,
                            exported_by=principal.username)
-            tables = export_tables(data) if fmt in TABULAR else {}
+            extra = {}
             if fmt in TABULAR and sites is None and (principal.system or principal.can(Action.VIEW_AUDIT, trial_id)):
                 entries = s.scalars(select(AuditEntry).where(AuditEntry.trial_id == trial_id)
                                     .order_by(AuditEntry.id)).all()
-                tables["audit_log"] = audit_log_table(entries, arms_shown)
+                extra["audit_log"] = audit_log_table(entries, arms_shown)
+            tables = export_tables(data, extra) if fmt in TABULAR else {}
             files = self._files(data, tables, fmt)
             head = s.execute(select(AuditHead.last_id, AuditHead.last_hash)).first()
         manifest = self._manifest(data, files, fmt)
