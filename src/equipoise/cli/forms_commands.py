@@ -8,6 +8,7 @@ import typer
 
 from equipoise.cli.database_option import DbOption, open_database
 from equipoise.cli.output import JsonOption, print_json, print_plain
+from equipoise.errors import UserError
 
 forms_app = typer.Typer(help="Track case report forms: due, overdue, incomplete, open queries.", no_args_is_help=True)
 
@@ -46,12 +47,17 @@ def tracking(trial: str = typer.Argument(..., help="Trial id."),
 
 @forms_app.command("schedule")
 def schedule(trial: str = typer.Argument(..., help="Trial id."),
-             patient: int = typer.Argument(..., help="Patient number (P-000012 is 12)."),
+             patient: str = typer.Argument(..., help="The patient's code (P-000012) or number (12)."),
              db: str | None = DbOption, as_json: bool = JsonOption) -> None:
     """One patient's visits, windows and the state of each form."""
+    from equipoise.store.models import patient_number
     from equipoise.store.principal import system_principal
 
-    result = _service(db).patient_schedule(system_principal(), trial, patient)
+    try:
+        number = patient_number(patient)
+    except ValueError as exc:
+        raise UserError(f"patient: {exc}") from None
+    result = _service(db).patient_schedule(system_principal(), trial, number)
     if as_json:
         print_json(result)
         return

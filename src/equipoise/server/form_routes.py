@@ -22,7 +22,7 @@ from equipoise.server.form_schemas import (
     SignBody,
 )
 from equipoise.server.routes import ERRORS, MAX_ID, PatientId
-from equipoise.server.schemas import ReauthBody
+from equipoise.server.schemas import PatientReference, ReauthBody
 from equipoise.store.change_reasons import change_reason
 from equipoise.store.database_lock import DatabaseLockService
 from equipoise.store.exports import ExportService, Format
@@ -229,7 +229,7 @@ def raise_query(trial_id: str, body: QueryBody, user: UserDep, crf: Crf) -> Json
 @router.get("/api/trials/{trial_id}/queries", tags=["queries"])
 def list_queries(trial_id: str, user: UserDep, crf: Crf,
                  status: Annotated[str | None, Query(description="open, answered or closed")] = None,
-                 patient_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+                 patient_id: Annotated[PatientReference | None, Query()] = None,
                  site_id: Annotated[str | None, Query(max_length=64)] = None) -> list[Json]:
     return [q.to_dict() for q in crf.queries.list_queries(user, trial_id, status=status, patient_id=patient_id,
                                                           site_id=site_id)]

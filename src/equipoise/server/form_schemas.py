@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from equipoise.server.schemas import Body
+from equipoise.server.schemas import Body, PatientReference
 from equipoise.store.change_reasons import ChangeReason
 
 MAX_INSTANCE = 10_000  # records of one repeating form at one visit
@@ -60,7 +60,7 @@ class SignBody(Body):
 
 
 class QueryBody(Body):
-    patient_id: int = Field(ge=1, le=2_147_483_647)
+    patient_id: PatientReference = Field(description="The patient's code (P-000123) or number (123).")
     form_id: str = Field(min_length=1, max_length=64)
     visit_id: str = Field(min_length=1, max_length=64)
     instance: int = Field(default=1, ge=1, le=MAX_INSTANCE, description="Which record of a repeating form (1, 2, ...).")

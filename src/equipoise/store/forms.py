@@ -21,6 +21,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from equipoise.protocol import Form, Protocol
+from equipoise.protocol.amending import ENROLMENT_FORM
 from equipoise.protocol.form_schema import form_json_schema
 from equipoise.store.crf_access import (
     RecordLockedError,
@@ -57,6 +58,11 @@ from equipoise.store.schedule import FormDue, saved_states, schedule, window_war
 from equipoise.store.signatures import invalidate, signature_view, signatures_of
 from equipoise.store.trials import in_force, refuse_if_database_locked
 from equipoise.store.types import iso, utcnow
+
+
+def enrolment_form(protocol: Protocol) -> Form:
+    """The enrolment fields as a form (id ``enrolment``, the id amendments use for them), for its JSON Schema."""
+    return Form(id=ENROLMENT_FORM, name="Enrolment", visits=[ENROLMENT_FORM], fields=protocol.enrolment.fields)
 
 
 @dataclass(frozen=True)
@@ -303,11 +309,15 @@ class FormService:
         if on is None:
             on = site_today(base, site_id, self.clock()) if site_id is not None else self.clock().date()
         protocol = in_force(trial, on)
-        form = protocol.form(form_id)
+        form = enrolment_form(protocol) if form_id == ENROLMENT_FORM else protocol.form(form_id)
         if form is None:
-            forms = ", ".join(f.id for f in protocol.forms) or "none"
+            forms = ", ".join([ENROLMENT_FORM, *(f.id for f in protocol.forms)])
             raise NotFoundError(f"trial {trial_id} has no form {form_id!r} on {on.isoformat()} (forms: {forms})")
-        return form_json_schema(form, protocol.trial.version)
+        schema = form_json_schema(form, protocol.trial.version)
+        if form_id == ENROLMENT_FORM:
+            schema["description"] = ("The values of POST /patients (and /enrol-and-randomize), beside site_id. "
+                                     "Eligibility is checked on the server after these field checks.")
+        return schema
 
     def list_records(self, principal: Principal, trial_id: str, patient_id: int) -> list[FormRecordView]:
         with self.db.read() as s:
