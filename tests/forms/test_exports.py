@@ -146,7 +146,8 @@ def test_exp1_unblinded_export_gives_the_analysis_file_and_one_csv_per_form(fill
     trial = filled.trial
     files = _zip(trial, "unblinded_stat", unblinded=True)
     assert json.loads(files["manifest.json"])["arms"] == "shown"
-    forms = {"form_clinical_status", "form_imaging", "form_infusion", "form_outcome", "form_adverse_event"}
+    forms = {"form_clinical_status", "form_imaging", "form_infusion", "form_outcome", "form_sae_check",
+             "form_adverse_event"}
     # `all`: each form as CSV, Parquet and Dataset-JSON (test_parquet_export.py and test_dataset_json_export.py read
     # those)
     assert {n for n in files if n.startswith("form_")} == {f"{f}.{ext}" for f in forms

@@ -31,11 +31,12 @@ def tracking(trial: str = typer.Argument(..., help="Trial id."),
         print_json(report)
         return
     print_plain(f"{trial}: case report forms at {report['generated_at']}")
-    print_plain(f"{'site':<20}{'patients':>9}{'complete':>9}{'incompl.':>9}{'not done':>9}{'due':>6}{'overdue':>8}"
-                f"{'queries':>8}")
+    print_plain(f"{'site':<20}{'patients':>9}{'complete':>9}{'incompl.':>9}{'not done':>9}{'not needed':>11}"
+                f"{'due':>6}{'overdue':>8}{'queries':>8}")
     for site_id, s in report["sites"].items():
         print_plain(f"{site_id:<20}{s['patients']:>9}{s['complete']:>9}{s['incomplete']:>9}{s['not-done']:>9}"
-                    f"{s['due']:>6}{s['overdue']:>8}{s['open_queries'] + s['answered_queries']:>8}")
+                    f"{s['not-needed']:>11}{s['due']:>6}{s['overdue']:>8}"
+                    f"{s['open_queries'] + s['answered_queries']:>8}")
     if report["overdue"]:
         print_plain("\noverdue forms (most overdue first):")
         for o in report["overdue"]:

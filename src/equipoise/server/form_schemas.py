@@ -39,10 +39,12 @@ class ReasonBody(Body):
 
 
 class OffStudyBody(Body):
-    kind: Literal["withdrew-consent", "lost-to-follow-up", "investigator-decision"] = Field(
+    kind: Literal["withdrew-consent", "lost-to-follow-up", "investigator-decision", "died"] = Field(
         description="Why the patient left: withdrawal of consent (no data may be collected after the date), lost "
-                    "to follow-up, or the investigator's decision.")
-    effective_date: dt.date = Field(description="The site's local date from which no visit is expected (YYYY-MM-DD).")
+                    "to follow-up, the investigator's decision, or death (the forms that record an outcome at the "
+                    "outcome's visit are still expected: the death is their value).")
+    effective_date: dt.date = Field(description="The site's local date from which no visit is expected (YYYY-MM-DD); "
+                                    "for a death, the date of death.")
     reason: str = Field(min_length=1, max_length=2000)
 
 

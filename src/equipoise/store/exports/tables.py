@@ -298,7 +298,7 @@ def _described_columns(data: Dataset) -> dict[tuple[str, str], list[Any]]:
         rows.append(["screening_log.csv", column, "screening", "Screening log", "", column, label, kind, None, None,
                      None, "", column != "failed", None, None])
     for column, label, kind in (("patient_id", "Patient code", "text"), ("site", "Site id", "text"),
-                                ("kind", "withdrew-consent, lost-to-follow-up or investigator-decision", "text"),
+                                ("kind", "withdrew-consent, lost-to-follow-up, investigator-decision or died", "text"),
                                 ("effective_date", "Site's date from which no visit is expected", "date"),
                                 ("reason", "Why, as the site recorded it", "text"),
                                 ("recorded_by", "User who recorded it", "text"),
