@@ -97,7 +97,8 @@ def test_trial_amend_from_the_command_line(run_cli, db_url: str, tmp_path: Path)
 def test_a_command_that_reads_a_trial_refuses_a_missing_database_file_and_hints_at_db(run_cli, tmp_path: Path):
     missing = tmp_path / "typo" / "equipoise.sqlite3"
     for args in (["forms", "tracking", "MSC-COVID-RCT"], ["export", "csv", "MSC-COVID-RCT", "-o", str(tmp_path / "x")],
-                 ["audit", "verify"], ["allocation", "replay"]):
+                 ["audit", "verify"], ["allocation", "replay"], ["user", "list"],
+                 ["user", "add", "li", "--role", "monitor", "--trial", "MSC-COVID-RCT", "--password", "x" * 20]):
         result = run_cli(*args, "--db", f"sqlite:///{missing}")
         assert result.code == 2, (args, result.stderr)
         assert f"no database at {missing}" in result.stderr

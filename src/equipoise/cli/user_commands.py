@@ -83,7 +83,9 @@ def add(
     """Add a user with one role."""
     grant = (_role(role), trial, site)
     secret = _password(password, password_file, password_stdin)
-    view = add_user(open_database(db), system_principal(), username, full_name or username, secret, email, [grant])
+    # A role in a trial needs the trial's database: a missing file is a wrong --db, not a new installation.
+    database = open_database(db, existing=trial is not None)
+    view = add_user(database, system_principal(), username, full_name or username, secret, email, [grant])
     if as_json:
         print_json(view.to_dict())
     else:
@@ -96,7 +98,7 @@ def grant(username: str = typer.Argument(...), role: str = typer.Option(..., "--
           trial: str | None = typer.Option(None, "--trial"), site: str | None = typer.Option(None, "--site"),
           reason: str | None = typer.Option(None, "--reason"), db: str | None = DbOption) -> None:
     """Give an existing user another role."""
-    grant_role(open_database(db), system_principal(), username, _role(role), trial, site, reason)
+    grant_role(open_database(db, existing=True), system_principal(), username, _role(role), trial, site, reason)
     print_plain(f"{username}: role {role} granted")
 
 
@@ -104,7 +106,7 @@ def grant(username: str = typer.Argument(...), role: str = typer.Option(..., "--
 def revoke(role_id: int = typer.Argument(..., help="Role assignment id (see `user list`)."),
            reason: str = typer.Option(..., "--reason"), db: str | None = DbOption) -> None:
     """Withdraw a role (the assignment is kept, inactive, in the audit trail)."""
-    revoke_role(open_database(db), system_principal(), role_id, reason)
+    revoke_role(open_database(db, existing=True), system_principal(), role_id, reason)
     print_plain(f"role assignment {role_id} revoked")
 
 
@@ -112,7 +114,7 @@ def revoke(role_id: int = typer.Argument(..., help="Role assignment id (see `use
 def reset_2fa(username: str = typer.Argument(...), reason: str = typer.Option(..., "--reason"),
               db: str | None = DbOption) -> None:
     """Turn off a user's two-factor login (a lost phone), with a reason; audited."""
-    reset_two_factor(open_database(db), system_principal(), username, reason)
+    reset_two_factor(open_database(db, existing=True), system_principal(), username, reason)
     print_plain(f"two-factor login of {username} reset: they log in with the password and set it up again")
 
 
@@ -120,14 +122,14 @@ def reset_2fa(username: str = typer.Argument(...), reason: str = typer.Option(..
 def reset_sso(username: str = typer.Argument(...), reason: str = typer.Option(..., "--reason"),
               db: str | None = DbOption) -> None:
     """Unbind a user's single sign-on identity (the provider gave them a new one), with a reason; audited."""
-    reset_single_sign_on(open_database(db), system_principal(), username, reason)
+    reset_single_sign_on(open_database(db, existing=True), system_principal(), username, reason)
     print_plain(f"single sign-on of {username} reset: their next sign-on binds the identity it brings")
 
 
 @user_app.command("list")
 def list_(db: str | None = DbOption, as_json: bool = JsonOption) -> None:
     """List users and their roles."""
-    views = list_users(open_database(db), system_principal())
+    views = list_users(open_database(db, existing=True), system_principal())
     if as_json:
         print_json([v.to_dict() for v in views])
         return
