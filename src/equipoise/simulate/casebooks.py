@@ -310,16 +310,20 @@ def casebook(protocol: Protocol, candidate: Candidate, *, experimental: bool, ra
     gate = ae_form.asked_if if ae_form is not None else None
     for visit_id in ae_form.visits if ae_form is not None else []:
         status = seen.get(visit_id)
-        if status is None:
+        reported = [e.entered_at for e in events if e.visit_id == visit_id]
+        if gate is not None:
+            # a yes just before the first event is entered; a no with the visit's clinical status, unless the
+            # patient died before the visit (off study: nothing is asked)
+            if reported:
+                entries.append(FormEntry(gate.form, visit_id, min(reported) - dt.timedelta(minutes=3),
+                                         {gate.field: True}))
+            elif status is not None and not course.dead_by(visits[visit_id].day - 1):
+                entries.append(FormEntry(gate.form, visit_id, status.entered_at + dt.timedelta(minutes=3),
+                                         {gate.field: False}))
+            continue
+        if status is None or visit_id in used:
             continue
         at = status.entered_at + dt.timedelta(minutes=3)
-        dead = course.dead_by(visits[visit_id].day - 1)  # died before the visit: off study, nothing is asked
-        if gate is not None:
-            if not dead:
-                entries.append(FormEntry(gate.form, visit_id, at, {gate.field: visit_id in used}))
-            continue
-        if visit_id in used:
-            continue
         why = status.not_done or ("patient died before this visit" if course.dead_by(visits[visit_id].day) else
                                   "no serious adverse event since the previous visit")
         entries.append(FormEntry(GATED, visit_id, at, None, why))
