@@ -19,9 +19,10 @@ def test_help_lists_the_command_groups(run_cli):
 
 
 def test_validate_all_examples_exits_0(run_cli):
-    result = run_cli("protocol", "validate", *sorted(EXAMPLES.glob("*.yaml")))
+    files = sorted(EXAMPLES.glob("*.yaml"))
+    result = run_cli("protocol", "validate", *files)
     assert result.code == 0, result.stdout + result.stderr
-    assert result.stdout.count(": valid") == len(list(EXAMPLES.glob("*.yaml")))
+    assert result.stdout.count(": valid") == len(files) >= 4
 
 
 def test_validate_json(run_cli):

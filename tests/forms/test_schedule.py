@@ -50,3 +50,35 @@ def test_entering_a_visit_before_its_window_gives_a_warning():
     assert window_warning(PROTOCOL, "day28", DAY0, dt.date(2020, 4, 10)) == (
         "visit day28 (day 28) opens on 2020-04-26: check that this is the right visit")
     assert window_warning(PROTOCOL, "day28", DAY0, dt.date(2020, 4, 26)) is None
+
+
+def test_the_serious_adverse_event_log_is_expected_only_after_a_yes():
+    def ae_on(day: dt.date, answer: bool | None, saved: dict[tuple[str, str], str] | None = None) -> tuple[str, bool]:
+        answers = {} if answer is None else {("sae_check", "day7"): {"any_sae": answer}}
+        items = schedule(PROTOCOL, anchor=DAY0, provisional_anchor=DAY0, today=day, saved=saved or {},
+                         answers=answers)
+        return _state(items, "adverse_event", "day7")
+
+    late = dt.date(2020, 4, 20)
+    assert ae_on(late, None) == ("conditional", False)  # the question is the overdue form, not the log
+    assert ae_on(late, False) == ("not-needed", False)
+    assert ae_on(late, True) == ("overdue", True)
+    assert ae_on(dt.date(2020, 4, 8), True) == ("due", False)
+    assert ae_on(late, True, {("adverse_event", "day7"): "complete"}) == ("complete", False)
+    items = schedule(PROTOCOL, anchor=DAY0, provisional_anchor=DAY0, today=late, saved={})
+    assert _state(items, "sae_check", "day7") == ("overdue", True)
+
+
+def test_after_a_death_only_the_forms_that_record_an_outcome_are_still_expected():
+    died = dt.date(2020, 4, 5)  # day 4: after the day-3 visit opened
+    items = schedule(PROTOCOL, anchor=DAY0, provisional_anchor=DAY0, today=dt.date(2020, 5, 5), saved={},
+                     off_study=died, off_study_kind="died")
+    expected = {(i.form_id, i.visit_id) for i in items if i.state != "off-study" and i.visit_id not in
+                ("baseline", "day3")}
+    # the day-28 WHO level and outcome (death is their value) and the day-14 CT of the CT outcome
+    assert expected == {("clinical_status", "day28"), ("outcome", "day28"), ("imaging", "day14")}
+    assert _state(items, "outcome", "day28") == ("overdue", True)
+    assert _state(items, "infusion", "day3") == ("overdue", True)  # opened before the death
+    lost = schedule(PROTOCOL, anchor=DAY0, provisional_anchor=DAY0, today=dt.date(2020, 5, 5), saved={},
+                    off_study=died, off_study_kind="lost-to-follow-up")
+    assert _state(lost, "outcome", "day28") == ("off-study", False)

@@ -97,6 +97,18 @@ def test_forms_agree_with_each_other_and_with_the_allocation(populated: Demo):
     assert sae
     assert all(1 <= int(r["severity_grade"]) <= 5 and r["description"] for r in sae)
     assert any(r["resolved_date"] and r["version"] == "2" for r in sae)  # resolution added later with a reason
+    # "any serious adverse event since the last visit?" answers for the log: a yes where it has events, and the
+    # log is never marked not done for want of an event (353 such records before the question existed)
+    answers = {(r["patient_id"], r["visit"]): r["any_sae"] for r in rows(files, "form_sae_check.csv")}
+    assert all(answers.get((r["patient_id"], r["visit"])) == "true" for r in sae)
+    assert list(answers.values()).count("false") > 10 * len(sae)
+    assert not [r for r in rows(files, "form_adverse_event.csv") if r["status"] == "not-done"]
+    # the patients who died are off study from the date of death, their day-28 outcome still entered
+    off = {r["patient_id"]: r for r in rows(files, "off_study.csv")}
+    dead = [r for r in analysis if r["death_date"]]
+    assert dead
+    assert all(off[r["patient_id"]]["kind"] == "died" and off[r["patient_id"]]["effective_date"] == r["death_date"]
+               for r in dead)
     screening = rows(files, "screening_log.csv")
     assert screening
     assert all(r["reason"] and r["screened_on"] <= AS_OF for r in screening)

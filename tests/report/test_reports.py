@@ -158,3 +158,29 @@ def test_closed_report_on_a_look_without_a_posterior_says_why_and_keeps_the_rest
     assert "no finite estimate" in html
     assert "Common odds ratio (95% CI)" in html  # the frequentist primary result is there
     assert "Safety" in html
+
+
+def test_closed_report_names_its_clocks_adjustments_and_counts_readably(closed, demo_protocol, demo_data, options):
+    html = closed.html
+    assert "Report date 2020-08-20 (UTC); last randomisation in the data " in html
+    assert "(the site&#39;s local date)" in html or "(the site's local date)" in html
+    adjusted = "severity (mild, severe vs critical); age65 (under-65 vs 65-and-over)"
+    assert f"Adjusted for</td><td class=\"num\">{adjusted}" in html
+    assert "severitysevere" not in html
+    assert "age65under-65" not in html
+    assert not re.search(r"\b1 events\b|\b1 patients\b", html)
+    one_event = demo_data.adverse_events.head(1)
+    single = closed_report(demo_protocol, replace(demo_data, adverse_events=one_event), options).html
+    assert "1 event / 1 patient" in single
+
+
+def test_readable_covariates_and_plural():
+    from equipoise.report.build import readable_covariates
+    from equipoise.report.tables import plural
+
+    data = pd.DataFrame({"severity": ["mild", "severe", "critical"], "age65": ["under-65", "65-and-over", None],
+                         "age": [40, 70, 50], "arm": ["a", "b", "a"]})
+    assert (readable_covariates(["severitymild", "severitysevere", "age65under-65", "age"], data)
+            == "severity (mild, severe vs critical); age65 (under-65 vs 65-and-over); age")
+    assert readable_covariates([], data) == ""
+    assert (plural(1, "event"), plural(0, "event"), plural(2, "patient")) == ("1 event", "0 events", "2 patients")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
 from sqlalchemy import text
 
+from equipoise.store.auth import AuthService
 from equipoise.store.db import Database
 from tests.store.support import DEMO, PLATFORM
 
@@ -90,3 +92,51 @@ def test_trial_amend_from_the_command_line(run_cli, db_url: str, tmp_path: Path)
     again = run_cli("trial", "amend", amended, "--reason", "again", "--db", db_url)
     assert again.code == 2
     assert "adds no amendment" in again.stderr
+
+
+def test_a_command_that_reads_a_trial_refuses_a_missing_database_file_and_hints_at_db(run_cli, tmp_path: Path):
+    missing = tmp_path / "typo" / "equipoise.sqlite3"
+    for args in (["forms", "tracking", "MSC-COVID-RCT"], ["export", "csv", "MSC-COVID-RCT", "-o", str(tmp_path / "x")],
+                 ["audit", "verify"], ["allocation", "replay"], ["user", "list"],
+                 ["user", "add", "li", "--role", "monitor", "--trial", "MSC-COVID-RCT", "--password", "x" * 20]):
+        result = run_cli(*args, "--db", f"sqlite:///{missing}")
+        assert result.code == 2, (args, result.stderr)
+        assert f"no database at {missing}" in result.stderr
+        assert "--db" in result.stderr
+        assert "EQUIPOISE_DATABASE_URL" in result.stderr
+    assert not missing.parent.exists()  # nothing created, not even the directory
+
+
+def test_no_trial_in_the_database_names_it_and_hints_at_db(run_cli, db_url: str):
+    assert run_cli("trial", "create", PLATFORM, "--db", db_url).code == 0
+    result = run_cli("forms", "tracking", "MSC-COVID-RCT", "--db", db_url)
+    assert result.code == 2
+    assert "no trial 'MSC-COVID-RCT' in " in result.stderr
+    assert "--db URL or $EQUIPOISE_DATABASE_URL" in result.stderr
+
+
+def test_user_add_reads_the_password_from_a_file_or_standard_input(run_cli, db_url: str, tmp_path: Path,
+                                                                    monkeypatch):
+    assert run_cli("trial", "create", DEMO, "--db", db_url).code == 0
+    secret = tmp_path / "password.txt"
+    secret.write_text("a long enough password\n", encoding="utf-8")
+    by_file = run_cli("user", "add", "li", "--role", "monitor", "--trial", "MSC-COVID-RCT", "--password-file", secret,
+                      "--db", db_url)
+    assert by_file.code == 0, by_file.stderr
+    monkeypatch.setattr("sys.stdin", io.StringIO("another long password\n"))
+    by_stdin = run_cli("user", "add", "bo", "--role", "monitor", "--trial", "MSC-COVID-RCT", "--password-stdin",
+                       "--db", db_url)
+    assert by_stdin.code == 0, by_stdin.stderr
+    auth = AuthService(Database(db_url))
+    assert auth.login("li", "a long enough password").token
+    assert auth.login("bo", "another long password").token
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    monkeypatch.delenv("EQUIPOISE_PASSWORD", raising=False)
+    no_terminal = run_cli("user", "add", "cy", "--role", "monitor", "--trial", "MSC-COVID-RCT", "--db", db_url)
+    assert no_terminal.code == 2
+    assert "--password-file" in no_terminal.stderr
+    assert "--password-stdin" in no_terminal.stderr
+    both = run_cli("user", "add", "cy", "--role", "monitor", "--trial", "MSC-COVID-RCT", "--password", "x" * 20,
+                   "--password-stdin", "--db", db_url)
+    assert both.code == 2
+    assert "one way" in both.stderr

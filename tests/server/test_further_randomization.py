@@ -174,7 +174,8 @@ def test_exports_give_each_part_its_file_and_the_analysis_file_its_arm(world: Wo
     assert analysis[f"P-{pid:06d}"]["arm"] == "masked"  # the main comparison stays blinded
     dictionary = list(csv.DictReader(io.StringIO(files.read("data_dictionary.csv").decode())))
     described = {r["column"] for r in dictionary if r["file"] == "randomization_tocilizumab.csv"}
-    assert described == {"randomised_on", "kit_code", "arm", "factor_oxygen", "crp", "on_oxygen", "hypoxia"}
+    assert described == {"patient_id", "site", "randomised_on", "randomized_at", "protocol_version", "kit_code", "arm",
+                         "factor_oxygen", "crp", "on_oxygen", "hypoxia"}  # every column, the system ones too
     assert any(r["file"] == "analysis.csv" and r["column"] == "arm_tocilizumab" for r in dictionary)
     # ODM: one more form of the enrolment event, valid against the ODM 1.3.2 schema.
     odm = files.read("odm.xml").decode()

@@ -14,6 +14,7 @@ import typer
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from equipoise.cli.database_hint import note_opened_database, where_hint
 from equipoise.cli.output import error_console
 from equipoise.errors import UserError
 from equipoise.store.db import Database, default_database_url, normalize_url
@@ -21,7 +22,8 @@ from equipoise.store.migrate import current_revision, upgrade
 
 DbOption = typer.Option(
     None, "--db", help="Database URL (sqlite:///FILE or postgresql+psycopg://...); default: "
-    "$EQUIPOISE_DATABASE_URL, else a SQLite file in $EQUIPOISE_DATA_DIR (~/.local/share/equipoise).",
+    "$EQUIPOISE_DATABASE_URL, else a SQLite file in $EQUIPOISE_DATA_DIR (~/.local/share/equipoise). "
+    "The demo of `make run`: sqlite:///.equipoise-demo/equipoise.sqlite3.",
 )
 
 _CREATE_HINT = "'equipoise trial create FILE --db URL' (or 'equipoise demo', 'equipoise backup restore') creates one"
@@ -59,7 +61,8 @@ def open_database(url: str | None, *, create: bool = False, migrate: bool = True
         error_console.print(f"creating a new database at {file}", markup=False)
     if file is not None and not create:
         if not file.exists():
-            raise UserError(f"--db: no database at {file}: the file does not exist (a mistyped path?); {_CREATE_HINT}")
+            raise UserError(f"--db: no database at {file}: the file does not exist (a mistyped path?); {where_hint()}; "
+                            f"{_CREATE_HINT}")
         if file.is_dir():
             raise UserError(f"--db: {file} is a directory, not a database file")
     db = Database(full)
@@ -75,4 +78,5 @@ def open_database(url: str | None, *, create: bool = False, migrate: bool = True
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None and str(exc.orig).strip() else \
             type(exc).__name__
         raise UserError(f"--db: cannot use the database {shown_url(full)}: {reason}") from None
+    note_opened_database(db.url)
     return db

@@ -22,11 +22,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
 from equipoise.errors import UserError
-from equipoise.simulate.casebooks import Candidate, FormEntry, casebook, screen
+from equipoise.simulate.casebooks import Candidate, FormEntry, casebook, death_date, screen
 from equipoise.simulate.natural_history import load_natural_history
 from equipoise.store.auth import AuthService
 from equipoise.store.db import Database
@@ -38,6 +39,7 @@ from equipoise.store.patients import IneligibleError, PatientService, local_date
 from equipoise.store.principal import Principal, system_principal
 from equipoise.store.queries import QueryService
 from equipoise.store.randomization import RandomizationService
+from equipoise.store.schedule import DIED, outcome_records
 from equipoise.store.signatures import SignatureService
 from equipoise.store.trials import get_trial, protocol_of
 from equipoise.store.unblinding import UnblindingService
@@ -67,6 +69,7 @@ class PopulationSummary:
     signatures: int = 0
     unblindings: int = 0
     off_study: int = 0
+    deaths: int = 0
     serious_adverse_events: int = 0
     seconds: float = 0.0
     skipped: str | None = None
@@ -81,10 +84,17 @@ class PopulationSummary:
         sites = ", ".join(f"{s} {n}" for s, n in sorted(self.by_site.items()))
         return (f"demo population: {self.randomized} patients randomized ({sites}); {self.refused} of "
                 f"{self.screened} screened refused as ineligible; {self.forms} forms entered ({self.not_done} not "
-                f"done, {self.changes} changed with a reason); {self.off_study} lost to follow-up; "
+                f"done, {self.changes} changed with a reason); {self.off_study} lost to follow-up; {self.deaths} died "
+                f"(off study from the date of death); "
                 f"{self.serious_adverse_events} serious adverse "
                 f"events; {self.queries} monitor queries, {self.locked_forms} locked form, {self.signatures} "
                 f"investigator signature, {self.unblindings} emergency unblinding; {self.seconds:.1f} s")
+
+
+def _morning_after(day: dt.date, timezone: str) -> dt.datetime:
+    """09:00 at the site the day after ``day``, in UTC."""
+    local = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(9, 0), ZoneInfo(timezone))
+    return local.astimezone(dt.UTC)
 
 
 class SimulatedClock:
@@ -229,6 +239,14 @@ class _Run:
         at = self.clock.now
         entries = casebook(self.protocol, c, experimental=experimental, randomised_at=at, kit_code=view.kit_code,
                            as_of=self.as_of, seed=self.seed, severe_infusion_reaction=c.number == self.unblind_number)
+        died = death_date(c, experimental=experimental, randomised_at=at)
+        if died is not None:
+            # The ward reports the death the next morning; the site takes the patient off study from that date, so
+            # only the forms that record an outcome (died, WHO level 10 at day 28) are still expected.
+            self.push(_morning_after(died, c.timezone), "died", (c, pid, died))
+            expected = outcome_records(self.protocol)
+            entries = [e for e in entries if not (e.values is None and (e.not_done or "").startswith("patient died")
+                                                  and (e.form_id, e.visit_id) not in expected)]
         for e in entries:
             self.push(e.entered_at, "form", (c, pid, e))
         if c.number == self.unblind_number:
@@ -237,6 +255,12 @@ class _Run:
         if self.summary.randomized % 20 == 0 or self.summary.randomized == self.target:
             self.progress(f"  {self.summary.randomized}/{self.target} patients randomized "
                           f"(simulated date {at.date().isoformat()})")
+
+    def _died(self, item: tuple[Candidate, int, dt.date]) -> None:
+        c, pid, died = item
+        self.off_study.record(self.coordinator(c.site_id), self.trial_id, pid, DIED, died,
+                              f"died on {died.isoformat()} (reported by the ward)")
+        self.summary.deaths += 1
 
     def _form(self, item: tuple[Candidate, int, FormEntry]) -> None:
         c, pid, e = item
@@ -278,7 +302,7 @@ class _Run:
             return
         if any(e.reason for e in entries) or any(e.form_id == "adverse_event" and e.values for e in entries):
             return
-        expected = sum(len(f.visits) for f in self.protocol.forms)
+        expected = sum(len(f.visits) for f in self.protocol.forms if f.asked_if is None)
         if len(entries) == expected:
             self.signed = True
             last = max(e.entered_at for e in entries)

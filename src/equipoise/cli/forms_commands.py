@@ -8,6 +8,7 @@ import typer
 
 from equipoise.cli.database_option import DbOption, open_database
 from equipoise.cli.output import JsonOption, print_json, print_plain
+from equipoise.errors import UserError
 
 forms_app = typer.Typer(help="Track case report forms: due, overdue, incomplete, open queries.", no_args_is_help=True)
 
@@ -30,11 +31,12 @@ def tracking(trial: str = typer.Argument(..., help="Trial id."),
         print_json(report)
         return
     print_plain(f"{trial}: case report forms at {report['generated_at']}")
-    print_plain(f"{'site':<20}{'patients':>9}{'complete':>9}{'incompl.':>9}{'not done':>9}{'due':>6}{'overdue':>8}"
-                f"{'queries':>8}")
+    print_plain(f"{'site':<20}{'patients':>9}{'complete':>9}{'incompl.':>9}{'not done':>9}{'not needed':>11}"
+                f"{'due':>6}{'overdue':>8}{'queries':>8}")
     for site_id, s in report["sites"].items():
         print_plain(f"{site_id:<20}{s['patients']:>9}{s['complete']:>9}{s['incomplete']:>9}{s['not-done']:>9}"
-                    f"{s['due']:>6}{s['overdue']:>8}{s['open_queries'] + s['answered_queries']:>8}")
+                    f"{s['not-needed']:>11}{s['due']:>6}{s['overdue']:>8}"
+                    f"{s['open_queries'] + s['answered_queries']:>8}")
     if report["overdue"]:
         print_plain("\noverdue forms (most overdue first):")
         for o in report["overdue"]:
@@ -46,12 +48,17 @@ def tracking(trial: str = typer.Argument(..., help="Trial id."),
 
 @forms_app.command("schedule")
 def schedule(trial: str = typer.Argument(..., help="Trial id."),
-             patient: int = typer.Argument(..., help="Patient number (P-000012 is 12)."),
+             patient: str = typer.Argument(..., help="The patient's code (P-000012) or number (12)."),
              db: str | None = DbOption, as_json: bool = JsonOption) -> None:
     """One patient's visits, windows and the state of each form."""
+    from equipoise.store.models import patient_number
     from equipoise.store.principal import system_principal
 
-    result = _service(db).patient_schedule(system_principal(), trial, patient)
+    try:
+        number = patient_number(patient)
+    except ValueError as exc:
+        raise UserError(f"patient: {exc}") from None
+    result = _service(db).patient_schedule(system_principal(), trial, number)
     if as_json:
         print_json(result)
         return

@@ -10,6 +10,7 @@ import warnings
 import typer
 
 from equipoise import __version__
+from equipoise.cli.database_hint import forget_opened_database, opened_database, where_hint
 from equipoise.cli.lazy_group import LazyCommand, LazyGroup
 from equipoise.cli.output import error_console
 from equipoise.errors import UserError
@@ -85,6 +86,7 @@ def main(argv: list[str] | None = None) -> None:
 
     Usage errors (unknown option, missing argument) are reported by Typer itself, also with exit code 2.
     """
+    forget_opened_database()
     try:
         with warnings.catch_warnings():
             # numpy's RuntimeWarnings (a division by zero on the way to a NaN that is then refused or reported
@@ -92,7 +94,12 @@ def main(argv: list[str] | None = None) -> None:
             warnings.simplefilter("ignore", RuntimeWarning)
             app(args=argv, prog_name="equipoise")
     except UserError as exc:
-        for line in str(exc).splitlines() or ["error"]:
+        message = str(exc)
+        database = opened_database()
+        if message.startswith("no trial") and database is not None:
+            # The usual cause: the trial is in another database (the demo's, a server's PostgreSQL).
+            message += f" in {database.split('@')[-1]}: {where_hint()}"
+        for line in message.splitlines() or ["error"]:
             error_console.print(line, markup=False)
         sys.exit(2)
     except KeyboardInterrupt:

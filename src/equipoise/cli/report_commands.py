@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import shutil
 import subprocess
 import tempfile
@@ -30,7 +29,7 @@ ScreeningOpt = typer.Option(None, "--screening", help="Screening log CSV (not ra
 AeOpt = typer.Option(None, "--adverse-events", help="Serious adverse events CSV (patient_id, term, grade, related).")
 OutputOpt = typer.Option(..., "--output", "-o", help="HTML file to write.")
 PdfOpt = typer.Option(None, "--pdf", help="Also write a PDF (needs Chromium: Debian package 'chromium').")
-DateOpt = typer.Option(None, "--date", help="Report date (YYYY-MM-DD; default today).")
+DateOpt = typer.Option(None, "--date", help="Report date (YYYY-MM-DD; default today in UTC).")
 ArmOpt = typer.Option("arm", "--arm", help="Column holding each patient's arm.")
 
 
@@ -115,7 +114,7 @@ def _build_steps(kind: str, source: Source, screening: Path | None, adverse_even
     events = read_csv(adverse_events, "--adverse-events", ("patient_id",)) if adverse_events else events_df
     trial = TrialData(patients, read_csv(screening, "--screening") if screening else screening_df, events, arm)
     cutoff, provenance = export_provenance(export.manifest) if export is not None else (None, None)
-    options = ReportOptions(report_date=parse_date(date, "--date") if date else dt.date.today(), data_cutoff=cutoff,
+    options = ReportOptions(report_date=parse_date(date, "--date") if date else None, data_cutoff=cutoff,
                             data_source=provenance)
     step("analysing and drawing the report")
     report = (closed_report if kind == "closed" else open_report)(proto, trial, options)

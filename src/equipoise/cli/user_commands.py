@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
 
 import typer
 
@@ -32,11 +34,34 @@ def _role(text: str) -> Role:
         raise UserError(f"--role: {exc}") from None
 
 
-def _password(password: str | None) -> str:
+def _password(password: str | None, password_file: Path | None = None, from_stdin: bool = False) -> str:
+    """The new user's password: --password, --password-file, --password-stdin, $EQUIPOISE_PASSWORD, else asked
+    (asking needs a terminal; a script gives a file or standard input, which stay out of the process list)."""
+    if sum([password is not None, password_file is not None, from_stdin]) > 1:
+        raise UserError("give the password one way: --password, --password-file or --password-stdin")
+    if password_file is not None:
+        try:
+            text = password_file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UserError(f"--password-file: cannot read {password_file} ({exc})") from None
+        return _first_line(text, f"--password-file: {password_file}")
+    if from_stdin:
+        return _first_line(sys.stdin.read(), "--password-stdin: standard input")
     value = password or os.environ.get("EQUIPOISE_PASSWORD")
     if value:
         return value
+    if not sys.stdin.isatty():
+        raise UserError("no terminal to ask the password on: give --password-file FILE or --password-stdin "
+                        "(or $EQUIPOISE_PASSWORD)")
     return str(typer.prompt("Password", hide_input=True, confirmation_prompt=True))
+
+
+def _first_line(text: str, where: str) -> str:
+    """The password is the first line, without its line ending (``echo`` and editors add one)."""
+    lines = text.splitlines()
+    if not lines or not lines[0]:
+        raise UserError(f"{where} is empty: the password is its first line")
+    return lines[0]
 
 
 @user_app.command("add")
@@ -48,14 +73,21 @@ def add(
     site: str | None = typer.Option(None, "--site", help="Site id (site coordinators and investigators)."),
     full_name: str | None = typer.Option(None, "--name", help="Full name as shown on records."),
     email: str | None = typer.Option(None, "--email"),
-    password: str | None = typer.Option(None, "--password", help="Default: $EQUIPOISE_PASSWORD, else asked."),
+    password: str | None = typer.Option(None, "--password", help="Default: $EQUIPOISE_PASSWORD, else asked "
+                                        "(on a terminal)."),
+    password_file: Path | None = typer.Option(None, "--password-file", help="Read the password from the first "
+                                              "line of this file (no terminal needed)."),
+    password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from the first line of "
+                                        "standard input (no terminal needed)."),
     db: str | None = DbOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Add a user with one role."""
     grant = (_role(role), trial, site)
-    view = add_user(open_database(db), system_principal(), username, full_name or username, _password(password),
-                    email, [grant])
+    secret = _password(password, password_file, password_stdin)
+    # A role in a trial needs the trial's database: a missing file is a wrong --db, not a new installation.
+    database = open_database(db, create=trial is None)
+    view = add_user(database, system_principal(), username, full_name or username, secret, email, [grant])
     if as_json:
         print_json(view.to_dict())
     else:

@@ -25,6 +25,7 @@ from equipoise.protocol.analysis_plan import (
 )
 from equipoise.protocol.eligibility import ORDERING_OPERATORS, Criterion, Operator
 from equipoise.protocol.fields import DataField, FieldType
+from equipoise.protocol.forms import Form
 from equipoise.protocol.further_randomization import FurtherRandomization
 from equipoise.protocol.model import Protocol
 from equipoise.protocol.outcomes import OutcomeType
@@ -488,6 +489,8 @@ def _visits_and_forms(p: Protocol) -> Found:
             yield from _field_problems(field, ("forms", i, "fields", j), form.fields)
             if field.asked_if is not None:
                 yield from _condition_problems(field, form.fields[:j], ("forms", i, "fields", j, "asked_if"))
+        if form.asked_if is not None:
+            yield from _form_condition_problems(p, form, ("forms", i, "asked_if"))
     for i, spec in enumerate(p.enrolment.fields):
         if spec.asked_if is not None:
             yield _err(("enrolment", "fields", i, "asked_if"), "skip logic applies to case report forms: every "
@@ -533,6 +536,41 @@ def _field_change_problems(p: Protocol, after: Protocol, change: ChangeField | D
     if dropped is not None and dropped.type is FieldType.DATE and timed:
         yield _err((*here, "field"), f"outcome {timed[0].id} takes its dates from form {change.form}: its date "
                    f"{change.field!r} cannot be dropped")
+
+
+def _form_condition_problems(p: Protocol, form: Form, here: Path) -> Found:
+    """A form's condition reads a yes/no, choice, integer or ordinal field of another form that is asked at every
+    visit of this one, is not a log form and has no condition of its own (so conditions cannot chain or loop)."""
+    assert form.asked_if is not None
+    condition = form.asked_if
+    gate = p.form(condition.form)
+    if gate is None or gate.id == form.id:
+        others = ", ".join(f.id for f in p.forms if f.id != form.id) or "none"
+        yield _err((*here, "form"), f"{condition.form!r} is not another form of the protocol (forms: {others})")
+        return
+    if gate.repeating or gate.asked_if is not None:
+        yield _err((*here, "form"), f"form {gate.id!r} is a log form or asked on a condition itself: a form's "
+                   "condition reads a form with one record per visit that is always asked")
+        return
+    missing = [v for v in form.visits if v not in gate.visits]
+    if missing:
+        yield _err((*here, "form"), f"form {gate.id!r} is not asked at visit(s) {', '.join(missing)} of form "
+                   f"{form.id!r}: the question must be asked wherever the form may be")
+    source = gate.field(condition.field)
+    if source is None:
+        yield _err((*here, "field"), f"form {gate.id!r} has no field {condition.field!r}")
+        return
+    if source.type not in (FieldType.BOOLEAN, FieldType.CHOICE, FieldType.INTEGER, FieldType.ORDINAL):
+        yield _err((*here, "field"), f"a condition reads a yes/no, choice, integer or ordinal field; "
+                                     f"{source.id!r} is {source.type.value}")
+        return
+    if source.asked_if is not None or not source.required:
+        yield _err((*here, "field"), f"{gate.id}.{source.id} must be a required field asked always: the form's "
+                   "condition would otherwise have no answer")
+    for value in condition.values:
+        problem = _value_problem(source, value)
+        if problem is not None:
+            yield _err((*here, "equals"), problem)
 
 
 def _condition_problems(field: DataField, earlier: Sequence[DataField], here: Path) -> Found:

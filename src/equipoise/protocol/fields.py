@@ -72,6 +72,18 @@ class Condition(ProtocolModel):
         return f"{self.field} == {shown[0]}" if len(shown) == 1 else f"{self.field} in {'|'.join(shown)}"
 
 
+class FormCondition(Condition):
+    """When a case report form is expected at a visit (REDCap's form display logic, OpenClinica's form-level
+    condition): when a field of another form at the same visit has one of the given values, e.g. the serious
+    adverse event log only when "any serious adverse event since the last visit?" is yes."""
+
+    form: Identifier = Field(description="The form that asks the question, at every visit of this form (not a log "
+                             "form, and not itself asked on a condition).")
+
+    def expression(self) -> str:
+        return f"{self.form}.{super().expression()}"
+
+
 class DataField(ProtocolModel):
     """One field on a form: its type, unit, allowed range or choices, and whether it is required."""
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from equipoise.protocol.base import Day, Identifier, ProtocolModel
-from equipoise.protocol.fields import DataField
+from equipoise.protocol.fields import DataField, FormCondition
 
 
 class Visit(ProtocolModel):
@@ -23,6 +23,10 @@ class Form(ProtocolModel):
     repeating: bool = Field(default=False, description=(
         "A log form: any number of records per visit, numbered 1, 2, ... (each serious adverse event, each "
         "concomitant medication). A form that is not repeating has one record per visit."))
+    asked_if: FormCondition | None = Field(default=None, description=(
+        "The form is expected at a visit only when a field of another form at that visit has one of the given "
+        "values (form display logic): {form: sae_check, field: any_sae, equals: true} asks for the serious "
+        "adverse event log only after a yes; after a no it is not needed (never due, never overdue)."))
 
     def field(self, field_id: str) -> DataField | None:
         return next((f for f in self.fields if f.id == field_id), None)

@@ -46,6 +46,7 @@ from equipoise.report.tables import (
     consort_counts,
     enrolment_table,
     groups,
+    plural,
     safety_tables,
 )
 
@@ -60,12 +61,41 @@ class TrialData:
 
 @dataclass(frozen=True)
 class ReportOptions:
-    report_date: dt.date | None = None
+    report_date: dt.date | None = None  # the UTC date (default: today in UTC)
     prior_sd: float = 1.0  # neutral normal prior on the log odds ratio for the Bayesian summary
     important_or: float = 1.2
     cp_futility: float | None = None
     data_cutoff: dt.date | None = None  # when the data were extracted (default: the report date)
     data_source: str | None = None  # where the data come from, e.g. the trial server's export and its file hash
+
+
+def utc_today() -> dt.date:
+    """Today's date in UTC: the report's clock, whatever the machine's time zone."""
+    return dt.datetime.now(dt.UTC).date()
+
+
+def readable_covariates(names: Sequence[str], data: pd.DataFrame) -> str:
+    """The model's covariate terms as a reader says them: ``severity (mild, severe vs critical); age``.
+
+    A factor enters the model as one indicator per level but its reference level (R's treatment contrasts: the
+    first level in sorted order), named column+level as R names them (``severitymild``); a numeric covariate
+    keeps its column's name."""
+    columns = [str(c) for c in data.columns]
+    levels: dict[str, list[str]] = {}
+    for name in names:
+        column = max((c for c in columns if name.startswith(c)), key=len, default=name)
+        levels.setdefault(column, [])
+        if name != column:
+            levels[column].append(name[len(column):])
+    parts = []
+    for column, shown in levels.items():
+        if not shown:
+            parts.append(column)
+            continue
+        observed = sorted(set(data[column].dropna().astype(str))) if column in columns else []
+        reference = [lv for lv in observed if lv not in shown]
+        parts.append(f"{column} ({', '.join(shown)}" + (f" vs {reference[0]})" if len(reference) == 1 else ")"))
+    return "; ".join(parts)
 
 
 def _arms(protocol: Protocol, data: TrialData) -> list[str]:
@@ -82,10 +112,13 @@ def _arms(protocol: Protocol, data: TrialData) -> list[str]:
 def _meta(protocol: Protocol, data: TrialData, options: ReportOptions) -> list[str]:
     p = data.patients
     cut = str(p["randomised_on"].max()) if "randomised_on" in p.columns else "unknown"
-    date = options.report_date or dt.date.today()
+    date = options.report_date or utc_today()
     ids = ", ".join(f"{r.registry} {r.id}" for r in protocol.trial.registry_ids)
+    # Two clocks, each named: the report is dated in UTC, randomisation dates are the site's own date (the day
+    # the coordinator saw), which east of Greenwich can be a day ahead of UTC.
     return [f"Protocol {protocol.trial.id}, version {protocol.trial.version} ({ids})",
-            f"Report date {date.isoformat()}; last randomisation in the data {cut}; {len(p)} patients randomised",
+            f"Report date {date.isoformat()} (UTC); last randomisation in the data {cut} (the site's local date); "
+            f"{plural(len(p), 'patient')} randomised",
             f"Sponsor: {protocol.trial.sponsor}; blinding: {protocol.trial.blinding.value}",
             *([f"Data: {options.data_source}"] if options.data_source else [])]
 
@@ -125,14 +158,16 @@ def _ordinal_counts(patients: pd.DataFrame, protocol: Protocol, arm: str, arms: 
     return counts, levels, {lv.value: lv.label for lv in scale.levels}
 
 
-def _result_table(comp: ComparisonResult) -> Table:
+def _result_table(comp: ComparisonResult, data: pd.DataFrame) -> Table:
+    """``data``: the patients analysed, to read the model's covariate terms back as column and level."""
     r = comp.result
     rows: list[list[str]] = []
     if isinstance(r, OrdinalResult):
         rows = [["Common odds ratio (95% CI)", f"{fmt(r.odds_ratio.estimate, 2)} ({fmt(r.odds_ratio.ci_low, 2)} to "
                  f"{fmt(r.odds_ratio.ci_high, 2)})"], ["p-value (Wald, two-sided)", fmt_p(r.odds_ratio.p_value)],
                 ["Log odds ratio (SE)", f"{fmt(r.log_odds_ratio, 4)} ({fmt(r.se, 4)})"],
-                ["Adjusted for", ", ".join(r.covariates) or "nothing"], ["Patients analysed", str(r.n)]]
+                ["Adjusted for", readable_covariates(r.covariates, data) or "nothing"],
+                ["Patients analysed", str(r.n)]]
         if r.po_test:
             rows.append(["Proportional-odds LR test", f"chi-square {fmt(r.po_test.chisq, 2)} on {r.po_test.df} df, "
                          f"p = {fmt_p(r.po_test.p_value)}"])
@@ -245,7 +280,7 @@ def _due(patients: pd.DataFrame, outcome: Outcome | None, options: ReportOptions
 
 
 def _cutoff(options: ReportOptions) -> dt.date:
-    return options.data_cutoff or options.report_date or dt.date.today()
+    return options.data_cutoff or options.report_date or utc_today()
 
 
 def _interim_section(protocol: Protocol, data: TrialData, options: ReportOptions) -> Section | None:
@@ -316,7 +351,7 @@ def closed_report(protocol: Protocol, data: TrialData, options: ReportOptions | 
                               labels={"age": "Age (years)", "who_baseline": "WHO scale at enrolment"}))
     sections.append(base)
     prim_sec = Section("Primary outcome")
-    prim_sec.table(_result_table(prim))
+    prim_sec.table(_result_table(prim, work))
     if isinstance(prim.result, OrdinalResult):
         adjusted = list(protocol.analysis.primary.covariates) if protocol.analysis else []
         prim_sec.bullets([_bayesian_summary(work, prim.result, data.arm, adjusted, options)])
@@ -336,7 +371,7 @@ def closed_report(protocol: Protocol, data: TrialData, options: ReportOptions | 
         sections.append(platform)
     sec = Section("Secondary outcomes")
     for comp in analysis.comparisons[1:]:
-        sec.table(_result_table(comp))
+        sec.table(_result_table(comp, work))
         r = comp.result
         if isinstance(r, SurvivalResult):
             sec.figure(km_plot(r.curves, title=f"{comp.outcome.name}", horizon=r.horizon, incidence=True,
@@ -410,7 +445,7 @@ def open_report(protocol: Protocol, data: TrialData, options: ReportOptions | No
             if o.type is OutcomeType.TIME_TO_EVENT:
                 w, _t, s_col = time_to_event_columns(work, o)
                 known = int(w[s_col].notna().sum())
-                rows.append([o.name, f"{int((w[s_col] == 1).sum())} events in {known} patients"
+                rows.append([o.name, f"{plural(int((w[s_col] == 1).sum()), 'event')} in {plural(known, 'patient')}"
                              + (f"; missing {len(w) - known}" if known < len(w) else "")])
             else:
                 col = outcome_column(work, o)

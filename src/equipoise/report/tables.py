@@ -22,6 +22,11 @@ class Table:
     note: str = ""
 
 
+def plural(count: int, noun: str) -> str:
+    """``1 patient``, ``2 patients``."""
+    return f"{count} {noun if count == 1 else noun + 's'}"
+
+
 def groups(df: pd.DataFrame, arm: str, arms: Sequence[str]) -> dict[str, pd.DataFrame]:
     """Patients per arm, or every patient under one pooled heading when ``arms`` is ``[POOLED]``."""
     if list(arms) == [POOLED]:
@@ -163,6 +168,7 @@ def safety_tables(patients: pd.DataFrame, events: pd.DataFrame | None, *, arm: s
         cells = []
         for d in g.values():
             mask = (ev["term"].astype(str) == term) & ev[id_column].astype(str).isin(set(d[id_column].astype(str)))
-            cells.append(f"{int(mask.sum())} events / {ev.loc[mask, id_column].nunique()} patients")
+            cells.append(f"{plural(int(mask.sum()), 'event')} / "
+                         f"{plural(int(ev.loc[mask, id_column].nunique()), 'patient')}")
         term_rows.append([term, *cells])
     return [summary, Table("Serious adverse events by term", header, term_rows)]

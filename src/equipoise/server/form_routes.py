@@ -22,7 +22,7 @@ from equipoise.server.form_schemas import (
     SignBody,
 )
 from equipoise.server.routes import ERRORS, MAX_ID, PatientId
-from equipoise.server.schemas import ReauthBody
+from equipoise.server.schemas import PatientReference, ReauthBody
 from equipoise.store.change_reasons import change_reason
 from equipoise.store.database_lock import DatabaseLockService
 from equipoise.store.exports import ExportService, Format
@@ -232,7 +232,7 @@ def raise_query(trial_id: str, body: QueryBody, user: UserDep, crf: Crf) -> Json
 @router.get("/api/trials/{trial_id}/queries", tags=["queries"])
 def list_queries(trial_id: str, user: UserDep, crf: Crf,
                  status: Annotated[str | None, Query(description="open, answered or closed")] = None,
-                 patient_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+                 patient_id: Annotated[PatientReference | None, Query()] = None,
                  site_id: Annotated[str | None, Query(max_length=64)] = None,
                  after_id: Annotated[int, Query(ge=0, le=MAX_ID, description="The last id seen.")] = 0,
                  limit: Annotated[int, Query(ge=1, le=1000, description="Queries per page.")] = 100) -> list[Json]:

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from equipoise.server.schemas import Body, Note
+from equipoise.server.schemas import Body, Note, PatientReference
 from equipoise.store.change_reasons import ChangeReason
 
 MAX_INSTANCE = 10_000  # records of one repeating form at one visit
@@ -39,10 +39,12 @@ class ReasonBody(Body):
 
 
 class OffStudyBody(Body):
-    kind: Literal["withdrew-consent", "lost-to-follow-up", "investigator-decision"] = Field(
+    kind: Literal["withdrew-consent", "lost-to-follow-up", "investigator-decision", "died"] = Field(
         description="Why the patient left: withdrawal of consent (no data may be collected after the date), lost "
-                    "to follow-up, or the investigator's decision.")
-    effective_date: dt.date = Field(description="The site's local date from which no visit is expected (YYYY-MM-DD).")
+                    "to follow-up, the investigator's decision, or death (the forms that record an outcome at the "
+                    "outcome's visit are still expected: the death is their value).")
+    effective_date: dt.date = Field(description="The site's local date from which no visit is expected (YYYY-MM-DD); "
+                                    "for a death, the date of death.")
     reason: Note = Field(min_length=1, max_length=2000)
 
 
@@ -60,7 +62,7 @@ class SignBody(Body):
 
 
 class QueryBody(Body):
-    patient_id: int = Field(ge=1, le=2_147_483_647)
+    patient_id: PatientReference = Field(description="The patient's code (P-000123) or number (123).")
     form_id: str = Field(min_length=1, max_length=64)
     visit_id: str = Field(min_length=1, max_length=64)
     instance: int = Field(default=1, ge=1, le=MAX_INSTANCE, description="Which record of a repeating form (1, 2, ...).")

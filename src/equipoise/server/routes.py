@@ -16,6 +16,7 @@ from equipoise.server.schemas import (
     LoginBody,
     PasswordBody,
     PasswordOnlyBody,
+    PatientReference,
     Problem,
     RandomizeBody,
     ReauthBody,
@@ -44,7 +45,7 @@ router = APIRouter(responses=ERRORS)
 Json = dict[str, Any]
 MAX_ID = 2_147_483_647  # the largest INTEGER on PostgreSQL: larger ids cannot exist
 RowId = Annotated[int, Path(ge=1, le=MAX_ID)]
-PatientId = Annotated[int, Path(ge=1, le=MAX_ID, description="The patient's number (P-000123 is 123).")]
+PatientId = Annotated[PatientReference, Path(description="The patient's code (P-000123) or number (123).")]
 
 
 @router.get("/health", tags=["server"])
@@ -327,7 +328,8 @@ def audit(user: UserDep, svc: SvcDep, trial_id: str | None = None, table: str | 
           action: Annotated[str | None, Query(max_length=40)] = None,
           since: Annotated[dt.datetime | None, Query(description="From this time (ISO 8601; UTC if no zone).")] = None,
           until: Annotated[dt.datetime | None, Query(description="Before this time.")] = None,
-          patient_id: Annotated[int | None, Query(ge=1, le=MAX_ID, description="One subject's whole history.")] = None,
+          patient_id: Annotated[PatientReference | None, Query(description="One subject's whole history (code or "
+                                                               "number).")] = None,
           site_id: Annotated[str | None, Query(max_length=64, description="One site's entries.")] = None,
           after_id: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
           limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[Json]:

@@ -5,10 +5,17 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
 from equipoise.protocol.text_policy import MAX_NOTE_LENGTH, checked_text
 from equipoise.store.change_reasons import ChangeReason
+from equipoise.store.models import PATIENT_REFERENCE_PATTERN, patient_number
+
+# A patient is named by its code (P-000123) or its number (123), in a path, a query or a body: one resolver, the
+# store's, turns either into the number.
+PatientReference = Annotated[int, BeforeValidator(patient_number), WithJsonSchema({
+    "anyOf": [{"type": "integer", "minimum": 1}, {"type": "string", "pattern": PATIENT_REFERENCE_PATTERN}],
+    "description": "The patient's code (P-000123) or number (123)."})]
 
 
 def _note(value: str) -> str:

@@ -44,6 +44,7 @@ from equipoise.simulate.natural_history.outcomes import Paths
 ENROLMENT_FIELDS = ("age", "sex", "severity", "sars_cov_2_pcr", "symptom_onset", "who_baseline", "pregnant",
                     "malignancy", "consent")
 FORMS = ("clinical_status", "imaging", "infusion", "outcome", "adverse_event")
+GATED = "adverse_event"  # the form a protocol may ask only after "any serious adverse event? yes"
 SEVERITY_MIX = {"mild": 0.35, "severe": 0.45, "critical": 0.20}  # hospitalised adults at enrolment (assumed)
 AGE_RANGES = {"under-50": (18, 49), "50-69": (50, 69), "70-plus": (70, 92)}
 # Why screened patients are not eligible, and how often (assumed, in the range of the 2020 trials' screening logs).
@@ -302,17 +303,30 @@ def casebook(protocol: Protocol, candidate: Candidate, *, experimental: bool, ra
             entries.append(FormEntry(form.id, visit_id, at, values, not_done))
     events, used = _adverse_events(protocol, course, day0, tz, rng, severe_infusion_reaction)
     entries += events
-    # The server expects the adverse-event form at each of its visits: without an event the site marks it not
-    # done (an "any serious adverse event? no" answer), when it enters that visit's clinical status.
+    # With the clinical status of each visit the site answers "any serious adverse event since the last visit?"
+    # where the protocol asks it (the event log is then expected only after a yes), else marks the log not done.
     seen = {e.visit_id: e for e in entries if e.form_id == "clinical_status"}
-    ae_form = protocol.form("adverse_event")
+    ae_form = protocol.form(GATED)
+    gate = ae_form.asked_if if ae_form is not None else None
     for visit_id in ae_form.visits if ae_form is not None else []:
         status = seen.get(visit_id)
-        if visit_id in used or status is None:
+        reported = [e.entered_at for e in events if e.visit_id == visit_id]
+        if gate is not None:
+            # a yes just before the first event is entered; a no with the visit's clinical status, unless the
+            # patient died before the visit (off study: nothing is asked)
+            if reported:
+                entries.append(FormEntry(gate.form, visit_id, min(reported) - dt.timedelta(minutes=3),
+                                         {gate.field: True}))
+            elif status is not None and not course.dead_by(visits[visit_id].day - 1):
+                entries.append(FormEntry(gate.form, visit_id, status.entered_at + dt.timedelta(minutes=3),
+                                         {gate.field: False}))
             continue
+        if status is None or visit_id in used:
+            continue
+        at = status.entered_at + dt.timedelta(minutes=3)
         why = status.not_done or ("patient died before this visit" if course.dead_by(visits[visit_id].day) else
                                   "no serious adverse event since the previous visit")
-        entries.append(FormEntry("adverse_event", visit_id, status.entered_at + dt.timedelta(minutes=3), None, why))
+        entries.append(FormEntry(GATED, visit_id, at, None, why))
     known = {f.id: {x.id for x in f.fields} for f in protocol.forms}
     earliest = randomised_at + dt.timedelta(minutes=15)  # nothing is entered before the patient is randomized
     kept = []
@@ -324,6 +338,15 @@ def casebook(protocol: Protocol, candidate: Candidate, *, experimental: bool, ra
         kept.append(FormEntry(e.form_id, e.visit_id, at, values, e.not_done, e.reason))
     kept.sort(key=lambda e: e.entered_at)
     return kept
+
+
+def death_date(candidate: Candidate, *, experimental: bool, randomised_at: dt.datetime, ct_lag_days: int = 7
+               ) -> dt.date | None:
+    """The site's date of the patient's death by day 28, if they die (the course ``casebook`` enters)."""
+    day = _Course(candidate.courses[experimental], ct_lag_days).death_day
+    if day is None:
+        return None
+    return randomised_at.astimezone(ZoneInfo(candidate.timezone)).date() + dt.timedelta(days=day)
 
 
 def _form_values(form_id: str, day: int, on: dt.date, day0: dt.date, course: _Course, kit_code: str | None,

@@ -133,7 +133,7 @@ class OffStudy(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     trial_id: Mapped[str] = mapped_column(ForeignKey("trials.id"), index=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), unique=True)
-    kind: Mapped[str] = mapped_column(String(32))  # withdrew-consent | lost-to-follow-up | investigator-decision
+    kind: Mapped[str] = mapped_column(String(32))  # withdrew-consent | lost-to-follow-up | investigator-decision | died
     effective_date: Mapped[dt.date] = mapped_column(Date)
     reason: Mapped[str] = mapped_column(Text)
     recorded_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)

@@ -21,6 +21,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from equipoise.protocol import Form, Protocol
+from equipoise.protocol.amending import ENROLMENT_FORM
 from equipoise.protocol.form_schema import form_json_schema
 from equipoise.store.crf_access import (
     RecordLockedError,
@@ -42,7 +43,7 @@ from equipoise.store.crf_access import (
     user_names,
     visible_sites,
 )
-from equipoise.store.crf_models import FormQuery, FormRecord
+from equipoise.store.crf_models import FormQuery, FormRecord, OffStudy
 from equipoise.store.crf_values import DateContext, check_values, require_complete, retired_values
 from equipoise.store.db import Database
 from equipoise.store.errors import ConflictError, InvalidError, NotFoundError
@@ -57,6 +58,11 @@ from equipoise.store.schedule import FormDue, saved_states, schedule, window_war
 from equipoise.store.signatures import invalidate, signature_view, signatures_of
 from equipoise.store.trials import in_force, refuse_if_database_locked
 from equipoise.store.types import iso, utcnow
+
+
+def enrolment_form(protocol: Protocol) -> Form:
+    """The enrolment fields as a form (id ``enrolment``, the id amendments use for them), for its JSON Schema."""
+    return Form(id=ENROLMENT_FORM, name="Enrolment", visits=[ENROLMENT_FORM], fields=protocol.enrolment.fields)
 
 
 @dataclass(frozen=True)
@@ -303,11 +309,15 @@ class FormService:
         if on is None:
             on = site_today(base, site_id, self.clock()) if site_id is not None else self.clock().date()
         protocol = in_force(trial, on)
-        form = protocol.form(form_id)
+        form = enrolment_form(protocol) if form_id == ENROLMENT_FORM else protocol.form(form_id)
         if form is None:
-            forms = ", ".join(f.id for f in protocol.forms) or "none"
+            forms = ", ".join([ENROLMENT_FORM, *(f.id for f in protocol.forms)])
             raise NotFoundError(f"trial {trial_id} has no form {form_id!r} on {on.isoformat()} (forms: {forms})")
-        return form_json_schema(form, protocol.trial.version)
+        schema = form_json_schema(form, protocol.trial.version)
+        if form_id == ENROLMENT_FORM:
+            schema["description"] = ("The values of POST /patients (and /enrol-and-randomize), beside site_id. "
+                                     "Eligibility is checked on the server after these field checks.")
+        return schema
 
     def list_records(self, principal: Principal, trial_id: str, patient_id: int) -> list[FormRecordView]:
         with self.db.read() as s:
@@ -345,13 +355,15 @@ class FormService:
                 select(FormRecord.form_id, FormRecord.visit_id, FormRecord.status)
                 .where(FormRecord.patient_id == patient.id)))
             locked = patient_lock(s, patient.id) is not None
+            answers = condition_answers(s, trial_id, base, patient.id).get(patient.id, {})
             left = off_study_row(s, patient.id)
             off_study = off_study_view(left, patient).to_dict() if left is not None else None
         protocol = in_force(trial, site_today(base, patient.site_id, now))
         today = site_today(protocol, patient.site_id, now)
         anchor = anchor_date(protocol, patient, randomized_on)
         items = schedule(protocol, anchor=anchor, provisional_anchor=patient.enrolment_date, today=today, saved=saved,
-                         off_study=left.effective_date if left is not None else None, records=counts)
+                         off_study=left.effective_date if left is not None else None, records=counts,
+                         off_study_kind=left.kind if left is not None else None, answers=answers)
         return {"patient_id": patient.id, "patient_code": patient.code, "site_id": patient.site_id,
                 "today": today.isoformat(), "day0": anchor.isoformat() if anchor else None,
                 "randomized_on": randomized_on.isoformat() if randomized_on else None, "locked": locked,
@@ -386,6 +398,9 @@ class FormService:
                                             .group_by(FormQuery.patient_id, FormQuery.status)):
                 queries.setdefault(pid, {})[status] = n
             left = off_study_dates(s, trial_id)
+            kinds = dict(s.execute(select(OffStudy.patient_id, OffStudy.kind)
+                                   .where(OffStudy.trial_id == trial_id)).all())
+            answers = condition_answers(s, trial_id, base)
         by_site: dict[str, dict[str, int]] = {}
         overdue: list[dict[str, Any]] = []
         for patient in patients:
@@ -394,7 +409,8 @@ class FormService:
             anchor = anchor_date(protocol, patient, dates.get(patient.id))
             saved, counts = saved_states(rows.get(patient.id, []))
             items = schedule(protocol, anchor=anchor, provisional_anchor=patient.enrolment_date, today=today,
-                             saved=saved, off_study=left.get(patient.id), records=counts)
+                             saved=saved, off_study=left.get(patient.id), records=counts,
+                             off_study_kind=kinds.get(patient.id), answers=answers.get(patient.id, {}))
             summary = by_site.setdefault(patient.site_id, {"patients": 0, "patients_off_study": 0,
                                                            **dict.fromkeys(STATES, 0), "late": 0,
                                                            "open_queries": 0, "answered_queries": 0})
@@ -415,7 +431,25 @@ class FormService:
                 "overdue": page, "overdue_total": len(overdue), "offset": offset, "limit": limit}
 
 
-STATES = ("complete", "not-done", "incomplete", "overdue", "due", "upcoming", "awaiting-randomization", "off-study")
+STATES = ("complete", "not-done", "not-needed", "incomplete", "overdue", "due", "upcoming", "conditional",
+          "awaiting-randomization", "off-study")
+
+
+def condition_answers(s: Session, trial_id: str, protocol: Protocol, patient_id: int | None = None
+                      ) -> dict[int, dict[tuple[str, str], dict[str, Any]]]:
+    """The saved values of the forms whose answers decide whether other forms are expected (a form's
+    ``asked_if``), by patient and (form, visit); a record marked not done answers nothing."""
+    forms = sorted({f.asked_if.form for f in protocol.forms if f.asked_if is not None})
+    if not forms:
+        return {}
+    query = (select(FormRecord.patient_id, FormRecord.form_id, FormRecord.visit_id, FormRecord.field_values)
+             .where(FormRecord.trial_id == trial_id, FormRecord.form_id.in_(forms), FormRecord.status != "not-done"))
+    if patient_id is not None:
+        query = query.where(FormRecord.patient_id == patient_id)
+    found: dict[int, dict[tuple[str, str], dict[str, Any]]] = {}
+    for pid, form_id, visit_id, values in s.execute(query):
+        found.setdefault(pid, {})[(form_id, visit_id)] = dict(values or {})
+    return found
 
 
 def _counts(items: list[FormDue]) -> dict[str, int]:

@@ -142,6 +142,27 @@ def patient_code(patient_id: int) -> str:
     return f"P-{patient_id:06d}"
 
 
+PATIENT_REFERENCE_PATTERN = r"^([Pp]-)?[0-9]+$"  # P-000121 or 121
+_MAX_PATIENT_NUMBER = 2_147_483_647  # the largest INTEGER on PostgreSQL: larger ids cannot exist
+
+
+def patient_number(reference: str | int) -> int:
+    """The patient a reference names: the code a coordinator reads (``P-000121``) or the number (``121``).
+
+    Every route and command that takes a patient goes through this one resolver, so the code printed on every
+    screen, export and label is accepted wherever the number is. Raises ``ValueError`` with a one-line reason."""
+    if isinstance(reference, bool):
+        raise ValueError(f"{reference!r} is not a patient code (P-000121) or number (121)")
+    text = str(reference).strip()
+    digits = text[2:] if text[:2] in ("P-", "p-") else text
+    if not digits.isdigit() or not digits.isascii():
+        raise ValueError(f"{text!r} is not a patient code (P-000121) or number (121)")
+    number = int(digits)
+    if not 1 <= number <= _MAX_PATIENT_NUMBER:
+        raise ValueError(f"{text!r} is not a patient code (P-000121) or number (121): no such patient number")
+    return number
+
+
 class AllocationState(Base):
     """The running state of one allocation sequence (a stratum's block, minimization counts): a secret."""
 

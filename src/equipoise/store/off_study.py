@@ -1,4 +1,4 @@
-"""Patients who leave the study early: withdrawal of consent, lost to follow-up, the investigator's decision.
+"""Patients who leave the study early: withdrawal of consent, lost to follow-up, the investigator's decision, death.
 
 What a site records and what follows from it (ICH E6(R3) §2.8.10; FDA guidance "Data retention when subjects
 withdraw from FDA-regulated clinical trials", 2008; CONSORT 2010 item 13b):
@@ -8,6 +8,8 @@ withdraw from FDA-regulated clinical trials", 2008; CONSORT 2010 item 13b):
   are no longer expected (the schedule shows them as ``off-study``, never overdue);
 - after a withdrawal of consent no data may be entered for such visits (they would be collected without
   consent); a patient lost to follow-up may reappear, so data for later visits are still accepted;
+- after a death the forms that record an outcome at the outcome's visit are still expected (died: yes, WHO level
+  10), every other later form is not, and data are accepted (``schedule.DIED``);
 - a record made in error, or a patient who comes back, is cancelled with a reason: the row is deleted and the
   audit trail keeps both the record and its cancellation.
 """

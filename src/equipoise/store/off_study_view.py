@@ -12,6 +12,7 @@ KINDS = {
     "withdrew-consent": "withdrew consent",
     "lost-to-follow-up": "lost to follow-up",
     "investigator-decision": "taken off study by the investigator",
+    "died": "died",  # the outcome forms at the outcome's visit are still expected (schedule.DIED)
 }
 
 

@@ -29,11 +29,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from equipoise.analyze.events import event_time
-from equipoise.protocol import FieldType, Form, OutcomeType, Protocol
+from equipoise.protocol import FieldType, OutcomeType, Protocol
 from equipoise.protocol.randomization import SITE_FIELD
 from equipoise.store.exports.dataset import Dataset
 from equipoise.store.exports.table import ColumnType, Table, TableColumn, choices_text
 from equipoise.store.models import patient_code
+from equipoise.store.schedule import outcome_visit
 
 BASE = ("patient_id", "site", "arm", "randomised_on", "protocol_version")
 
@@ -53,17 +54,6 @@ class Column:
     type: ColumnType = ColumnType.TEXT  # how Parquet stores it: the source field's type; 1/0, status: integer
     unit: str | None = None
     choices: str | None = None  # "value=label|..." of a choice or ordinal source field
-
-
-def outcome_visit(protocol: Protocol, form: Form, day: int) -> str:
-    """The visit of ``form`` on the outcome's day, else the latest one before it, else its last visit."""
-    days = {v.id: v.day for v in protocol.visits}
-    visits = sorted(form.visits, key=lambda v: days.get(v, 0))
-    exact = [v for v in visits if days.get(v) == day]
-    if exact:
-        return exact[0]
-    before = [v for v in visits if days.get(v, 0) <= day]
-    return before[-1] if before else visits[-1]
 
 
 def columns(protocol: Protocol) -> list[Column]:

@@ -82,6 +82,10 @@ def condition_oid(form: str, field: str) -> str:
     return f"COND.{form}.{field}"
 
 
+def form_condition_oid(form: str) -> str:
+    return f"COND.{form}"
+
+
 def item_oid(form: str, field: str) -> str:
     return f"IT.{form}.{field}"
 
@@ -244,7 +248,10 @@ def _metadata_version(study: ET.Element, data: Dataset, protocol: Protocol, oid:
         event = el(mdv, "StudyEventDef", {"OID": f"SE.{visit.id}", "Name": visit.name or visit.id, "Repeating": "No",
                                           "Type": "Scheduled", "Category": f"day {visit.day}"})
         for number, form in enumerate((f for f in protocol.forms if visit.id in f.visits), start=1):
-            el(event, "FormRef", {"FormOID": f"F.{form.id}", "OrderNumber": number, "Mandatory": "Yes"})
+            form_ref = {"FormOID": f"F.{form.id}", "OrderNumber": number, "Mandatory": "Yes"}
+            if form.asked_if is not None:  # asked only after an answer on another form: not mandatory
+                form_ref.update(Mandatory="No", CollectionExceptionConditionOID=form_condition_oid(form.id))
+            el(event, "FormRef", form_ref)
     for form_id, name, _fields in forms:
         definition = protocol.form(form_id)
         repeating = "Yes" if definition is not None and definition.repeating else "No"
@@ -263,6 +270,12 @@ def _metadata_version(study: ET.Element, data: Dataset, protocol: Protocol, oid:
         for spec in fields:
             _item_def(mdv, form_id, spec, units, codelists)
     mdv.extend(codelists)
+    for form in protocol.forms:
+        if form.asked_if is not None:
+            # ODM 1.3.2 §3.1.1.3.6.1: when the form is NOT collected (REDCap's form display logic).
+            condition = el(mdv, "ConditionDef", {"OID": form_condition_oid(form.id), "Name": f"{form.id} not asked"})
+            translated(condition, "Description", f"{form.name} is asked only when {form.asked_if.expression()}")
+            el(condition, "FormalExpression", {"Context": "Equipoise"}, text=f"not ({form.asked_if.expression()})")
     for form_id, _name, fields in forms:
         for spec in fields:
             if spec.asked_if is not None:

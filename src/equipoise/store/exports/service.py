@@ -126,12 +126,13 @@ class ExportService:
             current = in_force(trial, now.date()).trial.version
             data = collect(s, trial, current_version=current, arms_shown=arms_shown, sites=sites, exported_at=now,
                            exported_by=principal.username, trail=tables is None or "audit_trail" in tables)
-            made = export_tables(data, tables) if fmt in TABULAR else {}
+            extra: dict[str, Table] = {}
             if fmt in TABULAR and sites is None and (tables is None or "audit_log" in tables) and (
                     principal.system or principal.can(Action.VIEW_AUDIT, trial_id)):
                 entries = s.scalars(select(AuditEntry).where(AuditEntry.trial_id == trial_id)
                                     .order_by(AuditEntry.id)).all()
-                made["audit_log"] = audit_log_table(entries, arms_shown)
+                extra["audit_log"] = audit_log_table(entries, arms_shown)
+            made = export_tables(data, tables, extra) if fmt in TABULAR else {}
             files = self._files(data, made, fmt, raw_csv)
             head = s.execute(select(AuditHead.last_id, AuditHead.last_hash)).first()
         manifest = self._manifest(data, files, made, fmt)

@@ -17,6 +17,7 @@ from equipoise.protocol import DataField, Protocol
 from equipoise.store.exports.analysis import analysis_columns, analysis_table
 from equipoise.store.exports.dataset import Dataset, every_arm
 from equipoise.store.exports.field_versions import field_versions_table
+from equipoise.store.exports.system_columns import REFERENCE_FILES, system_label
 from equipoise.store.exports.table import ColumnType, Table, TableColumn, choices_text, columns
 from equipoise.store.item_history import item_changes
 from equipoise.store.models import patient_code
@@ -217,8 +218,37 @@ DICTIONARY_COLUMNS = columns(("file", TEXT), ("column", TEXT), ("form", TEXT), (
                              ("scale", TEXT), ("asked_if", TEXT))
 
 
-def dictionary_table(data: Dataset) -> Table:
-    """Every data column: file, column, form, visits, field, label, type, unit, range, choices, required..."""
+def dictionary_table(data: Dataset, tables: dict[str, Table]) -> Table:
+    """Every column of every data file of ``tables``: file, column, form, visits, field, label, type, unit, range,
+    choices, required... The protocol's fields are described by the protocol; the system columns the server
+    writes beside them (keys, status, versions, who and when) by their labels (``system_columns``), so that no
+    column of the export goes unexplained."""
+    described = _described_columns(data)
+    rows: list[list[Any]] = []
+    for name, table in tables.items():
+        if name in REFERENCE_FILES:
+            continue
+        file = f"{name}.csv"
+        for column in table.columns:
+            row = described.pop((file, column.name), None)
+            rows.append(row if row is not None else _system_row(data, name, column))
+    rows += described.values()  # nothing should be left; kept rather than lost if a file is not in ``tables``
+    width = len(DICTIONARY_COLUMNS)
+    return Table(DICTIONARY_COLUMNS, [row + [None] * (width - len(row)) for row in rows])
+
+
+def _system_row(data: Dataset, table_name: str, column: TableColumn) -> list[Any]:
+    """A column the server writes (not a protocol field): what it is and its type."""
+    form = data.form(table_name.removeprefix("form_")) if table_name.startswith("form_") else None
+    label = system_label(table_name, column.name) or column.label or column.name
+    visits = "|".join(form.visits) if form is not None else ""
+    return [f"{table_name}.csv", column.name, form.id if form else table_name,
+            form.name if form else table_name.replace("_", " ").capitalize(), visits, column.name, label,
+            column.type.value, None, None, None, column.choices or "", None, None, None]
+
+
+def _described_columns(data: Dataset) -> dict[tuple[str, str], list[Any]]:
+    """The columns described from the protocol (fields, factors, arms) and by hand, by (file, column)."""
     protocol = data.protocol
     rows: list[list[Any]] = [_field_row("enrolment", "Enrolment", "", f, "patients.csv")
                              for f in protocol.enrolment.fields]
@@ -270,7 +300,7 @@ def dictionary_table(data: Dataset) -> Table:
         rows.append(["screening_log.csv", column, "screening", "Screening log", "", column, label, kind, None, None,
                      None, "", column != "failed", None, None])
     for column, label, kind in (("patient_id", "Patient code", "text"), ("site", "Site id", "text"),
-                                ("kind", "withdrew-consent, lost-to-follow-up or investigator-decision", "text"),
+                                ("kind", "withdrew-consent, lost-to-follow-up, investigator-decision or died", "text"),
                                 ("effective_date", "Site's date from which no visit is expected", "date"),
                                 ("reason", "Why, as the site recorded it", "text"),
                                 ("recorded_by", "User who recorded it", "text"),
@@ -280,16 +310,16 @@ def dictionary_table(data: Dataset) -> Table:
     for column, label, kind in analysis_columns(protocol):
         rows.append(["analysis.csv", column, "analysis", "Analysis file", "", column, label, kind, None, None, None,
                      "", False, None, None])
-    width = len(DICTIONARY_COLUMNS)
-    return Table(DICTIONARY_COLUMNS, [row + [None] * (width - len(row)) for row in rows])
+    return {(row[0], row[1]): row for row in rows}
 
 
-def export_tables(data: Dataset, only: Collection[str] | None = None) -> dict[str, Table]:
+def export_tables(data: Dataset, only: Collection[str] | None = None, extra: dict[str, Table] | None = None
+                  ) -> dict[str, Table]:
     """Every table of the export by name (the file name without its extension), in the order of the files;
-    with ``only``, just those tables (the others are not made)."""
+    with ``only``, just those tables (the others are not made); ``extra``: tables made elsewhere (the whole audit
+    log), added last and described in the dictionary too."""
     makers: dict[str, Callable[[], Table]] = {
-        "data_dictionary": lambda: dictionary_table(data), "patients": lambda: patients_table(data),
-        "allocations": lambda: allocations_table(data)}
+        "patients": lambda: patients_table(data), "allocations": lambda: allocations_table(data)}
     for part in data.protocol.further_randomizations:
         makers[part_table_name(part.id)] = partial(part_table, data, part.id)
     for form in data.protocol.forms:
@@ -300,4 +330,12 @@ def export_tables(data: Dataset, only: Collection[str] | None = None) -> dict[st
         "audit_trail": lambda: audit_table(data),
         "field_versions": lambda: field_versions_table(protocol_of(data.trial)),
         "analysis": lambda: analysis_table(data)})
-    return {name: make() for name, make in makers.items() if only is None or name in only}
+    # the dictionary comes first among the files but describes every other table, so it is made last
+    tables: dict[str, Table] = {"data_dictionary": Table(DICTIONARY_COLUMNS, [])}
+    tables.update({name: make() for name, make in makers.items() if only is None or name in only})
+    tables.update(extra or {})
+    if only is None or "data_dictionary" in only:
+        tables["data_dictionary"] = dictionary_table(data, tables)
+    else:
+        del tables["data_dictionary"]
+    return tables
