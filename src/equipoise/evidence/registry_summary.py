@@ -145,7 +145,8 @@ def _status_label(status: str | None) -> str:
         return "not stated"
     if status.isupper():
         return status
-    return f"as registered: {status[:24]}" + ("..." if len(status) > 24 else "")
+    words = status[:1].upper() + status[1:].lower()  # "Not Recruiting" and "Not recruiting" are one status
+    return f"as registered: {words[:24]}" + ("..." if len(words) > 24 else "")
 
 
 def _ordered(counts: Counter[str]) -> dict[str, int]:
