@@ -89,7 +89,9 @@ def test_every_command_of_the_readme_runs_as_written_after_make_run(checkout: Pa
     assert len(commands) > 30
     env = {k: v for k, v in os.environ.items() if not k.startswith("EQUIPOISE_")}
     # Nothing may reach the user's own data: a command without --db would open this empty directory instead.
-    env.update(EQUIPOISE_DATA_DIR=str(checkout / "no-default-database"), MPLBACKEND="Agg", HOME=str(checkout))
+    # The audit key lives outside any database (docs/operations.md): the checkout's own, not the user's.
+    env.update(EQUIPOISE_DATA_DIR=str(checkout / "no-default-database"), MPLBACKEND="Agg", HOME=str(checkout),
+               EQUIPOISE_AUDIT_KEY_FILE=str(checkout / "audit-keys"))
     failures: list[str] = []
     for command in commands:
         words = command.text.split("#", 1)[0].split()

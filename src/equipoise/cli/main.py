@@ -35,7 +35,7 @@ COMMANDS = {
                             "Simulate designs on virtual patients: type I error, power, sample size, claims."),
     "trial": LazyCommand(_CLI + "trial_commands", "trial_app", "Activate and list trials on the server's database."),
     "user": LazyCommand(_CLI + "user_commands", "user_app", "Add users and give them roles."),
-    "audit": LazyCommand(_CLI + "audit_commands", "audit_app", "Verify the audit trail."),
+    "audit": LazyCommand(_CLI + "audit_commands", "audit_app", "Verify the audit trail; rotate its key."),
     "backup": LazyCommand(_CLI + "backup_commands", "backup_app", "Back up, check and restore a trial database."),
     "allocation": LazyCommand(_CLI + "allocation_commands", "allocation_app",
                               "Replay allocations; generate a randomization list to upload."),

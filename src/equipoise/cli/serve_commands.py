@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from equipoise.cli.database_option import DbOption, open_database, shown_url
+from equipoise.cli.database_option import DbOption, open_database
 from equipoise.cli.output import parse_date, print_plain
 from equipoise.errors import UserError
 from equipoise.server.tls import TLS_CERT_ENV, TLS_KEY_ENV, TlsFiles, tls_files
@@ -104,6 +104,12 @@ def _populate(database: Database, trial_id: str, patients: int, seed: int, as_of
                     progress=print_plain)
 
 
+def _shown(url: str) -> str:
+    """A database URL fit to print: without the user and password of a PostgreSQL URL."""
+    scheme, sep, rest = url.partition("://")
+    return f"{scheme}{sep}{rest.split('@', 1)[-1]}" if "@" in rest else url
+
+
 def demo(
     data_dir: Path = typer.Option(Path(".equipoise-demo"), "--data-dir", help="Where the demo database lives "
                                   "(an embedded SQLite file), unless --db or $EQUIPOISE_DATABASE_URL names one."),
@@ -150,14 +156,14 @@ def demo(
     key_file = database.keys_for_writing().path
     database.dispose()
     base = f"http://{host}:{port}"
-    print_plain(f"""Equipoise demo: trial {trial_id} ({protocol}) in {shown_url(url)}
+    print_plain(f"""Equipoise demo: trial {trial_id} ({protocol}) in {_shown(url)}
 
   Server:    {base}        API docs: {base}/docs        schema: {base}/openapi.json
   Users:     {', '.join(u[0] for u in DEMO_USERS)}  (password for all: {DEMO_PASSWORD})
   Log in:    curl -s -X POST {base}/api/auth/login -H 'content-type: application/json' \\
                -d '{{"username": "coordinator", "password": "{DEMO_PASSWORD}"}}'
   Then send: -H 'Authorization: Bearer <token>' e.g. GET {base}/api/trials/{trial_id}
-  Reports:   equipoise report dmc --trial {trial_id} --db {shown_url(url)} --output dmc.html
+  Reports:   equipoise report dmc --trial {trial_id} --db {_shown(url)} --output dmc.html
              (also: report open, analyze protocol, analyze interim; each is an audited export)
   Audit key: {key_file}  (signs the audit trail and session tokens; docs/operations.md)
 """)
