@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from equipoise import __version__
 from equipoise.errors import UserError
 from equipoise.server.deps import Services
+from equipoise.server.docs_pages import add_offline_docs
 from equipoise.server.envelope_routes import router as envelope_router
 from equipoise.server.flag_routes import router as flag_router
 from equipoise.server.form_routes import router as form_router
@@ -114,7 +115,10 @@ def create_app(db: Database | None = None, settings: Settings | None = None) -> 
         description="Enrolment with server-side eligibility, concealed randomization, unblinding and an "
         "append-only, hash-chained audit trail. Authenticate with POST /api/auth/login and send "
         "'Authorization: Bearer <token>'.",
+        docs_url=None,  # served from local assets by add_offline_docs, never from a CDN
+        redoc_url=None,
     )
+    add_offline_docs(app)
     if os.environ.get(TLS_CERT_ENV):
         app.add_middleware(StrictTransportSecurity)
     patients, randomization = PatientService(database), RandomizationService(database)
