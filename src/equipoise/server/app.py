@@ -112,9 +112,10 @@ def create_app(db: Database | None = None, settings: Settings | None = None) -> 
         lifespan=_lifespan,
         title="Equipoise trial server",
         version=__version__,
+        # the docs pages render the description as Markdown: the header is a code span so <token> is not a tag
         description="Enrolment with server-side eligibility, concealed randomization, unblinding and an "
         "append-only, hash-chained audit trail. Authenticate with POST /api/auth/login and send "
-        "'Authorization: Bearer <token>'.",
+        "`Authorization: Bearer <token>`.",
         docs_url=None,  # served from local assets by add_offline_docs, never from a CDN
         redoc_url=None,
     )
