@@ -62,6 +62,16 @@ def _effect_or(text: str, option: str = "--effect") -> tuple[float, float]:
                     "daily transitions of the WHO scale)")
 
 
+def _show(result: Any, as_json: bool, plot: Path | None) -> None:
+    """The result read or as JSON, and its picture when --plot names a file."""
+    if as_json:
+        print_json(result.to_dict())
+    else:
+        print_plain(str(result))
+    if plot is not None:
+        _save(result.plot(), plot)
+
+
 def _save(fig: Any, path: Path | None) -> None:
     if path is None:
         return
@@ -109,12 +119,7 @@ def single_arm(
     with _progress(not as_json, "simulating studies") as hook:
         result = check_claim(design, model, scenarios, n_trials=n_trials or 10000, seed=seed, scheduler=scheduler,
                              progress=hook)
-    if as_json:
-        print_json(result.to_dict())
-    else:
-        print_plain(str(result))
-    if plot is not None:
-        _save(result.plot(), plot)
+    _show(result, as_json, plot)
 
 
 @simulate_app.command("protocol")
@@ -154,12 +159,7 @@ def protocol(
     with _progress(not as_json, "simulating trials") as hook:
         result = simulate_protocol(loaded, Effect.parse(effect), natural_history=model, population=pop,
                                    n_trials=n_trials or 10000, seed=seed, scheduler=scheduler, progress=hook)
-    if as_json:
-        print_json(result.to_dict())
-    else:
-        print_plain(str(result))
-    if plot is not None:
-        _save(result.plot(), plot)
+    _show(result, as_json, plot)
 
 
 def _simulate_platform_protocol(protocol: Any, scenario: str, accrual: float, n_trials: int | None, seed: int,
@@ -172,12 +172,7 @@ def _simulate_platform_protocol(protocol: Any, scenario: str, accrual: float, n_
     with _progress(not as_json, "simulating platforms") as hook:
         result = simulate_adaptive_platform(design, truth, n_trials=n_trials or 1000, seed=seed, scheduler=scheduler,
                                             progress=hook)
-    if as_json:
-        print_json(result.to_dict())
-    else:
-        print_plain(str(result))
-    if plot is not None:
-        _save(result.plot(), plot)
+    _show(result, as_json, plot)
 
 
 @simulate_app.command("curve")
@@ -214,12 +209,7 @@ def curve(
     with _progress(not as_json, "simulating trials") as hook:
         result = power_curve(load_protocol(file), name.strip().lower(), numbers, natural_history=model,
                              population=pop, n_trials=n_trials or 5000, seed=seed, progress=hook)
-    if as_json:
-        print_json(result.to_dict())
-    else:
-        print_plain(str(result))
-    if plot is not None:
-        _save(result.plot(), plot)
+    _show(result, as_json, plot)
 
 
 def _floats(text: str, option: str) -> tuple[float, ...]:

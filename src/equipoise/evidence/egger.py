@@ -20,7 +20,7 @@ from scipy.stats import norm, t
 
 from equipoise.errors import UserError
 from equipoise.evidence.pooled import Method, Pooled
-from equipoise.evidence.tau2 import Tau2Method, estimate_tau2
+from equipoise.evidence.tau2 import estimate_tau2
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ def egger_test(pooled: Pooled) -> EggerTest:
         raise UserError("Egger's test needs at least 3 trials")
     X = np.column_stack([np.ones(k), np.sqrt(v)])
     method = pooled.method
-    tau2 = 0.0 if not method.is_random else estimate_tau2(Tau2Method(method.value), y, v, X)
+    tau2 = 0.0 if not method.is_random else estimate_tau2(method.tau2_method, y, v, X)
     w = 1 / (v + tau2)
     XtWX = X.T @ (X * w[:, None])
     cov = np.linalg.inv(XtWX)

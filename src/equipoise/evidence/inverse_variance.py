@@ -27,7 +27,7 @@ from scipy.stats import chi2, norm, t
 from equipoise.errors import UserError
 from equipoise.evidence.effect_sizes import EffectSizes
 from equipoise.evidence.pooled import Method, Pooled
-from equipoise.evidence.tau2 import Tau2Method, estimate_tau2, projection, q_profile_interval
+from equipoise.evidence.tau2 import estimate_tau2, projection, q_profile_interval
 
 NAN = float("nan")
 
@@ -64,7 +64,7 @@ def fit_inverse_variance(effects: EffectSizes, method: Method, hksj: bool = Fals
     if np.any(v <= 0):
         raise UserError("every trial needs a positive sampling variance")
     fixed = method is Method.FE
-    tau2 = 0.0 if fixed else estimate_tau2(Tau2Method(method.value), y, v)
+    tau2 = 0.0 if fixed else estimate_tau2(method.tau2_method, y, v)
     w = 1 / (v + tau2)
     beta = float(np.sum(w * y) / w.sum())
     se = math.sqrt(1 / w.sum())

@@ -24,7 +24,6 @@ from equipoise.evidence.pooled import Method, Pooled
 from equipoise.evidence.sensitivity import Step, cumulative, leave_one_out
 from equipoise.evidence.study_table import StudyTable, fit_model
 from equipoise.evidence.subgroups import SubgroupAnalysis, subgroup_analysis
-from equipoise.evidence.tau2 import Tau2Method
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -56,7 +55,7 @@ class MetaAnalysis:
         if p.method in METHOD_TEXT:
             text = METHOD_TEXT[p.method]
         else:
-            text = f"random-effects model, tau^2 by {p.method.value} ({Tau2Method(p.method.value).reference})"
+            text = f"random-effects model, tau^2 by {p.method.value} ({p.method.tau2_method.reference})"
         if p.hksj:
             text += "; Hartung-Knapp-Sidik-Jonkman CI and test (Hartung & Knapp 2001; Sidik & Jonkman 2002)"
         return text

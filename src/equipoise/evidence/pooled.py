@@ -11,6 +11,7 @@ import numpy as np
 
 from equipoise.errors import UserError
 from equipoise.evidence.effect_sizes import EffectSizes, Measure
+from equipoise.evidence.tau2 import Tau2Method
 
 
 class Method(StrEnum):
@@ -29,6 +30,13 @@ class Method(StrEnum):
     @property
     def is_random(self) -> bool:
         return self not in (Method.MH, Method.PETO, Method.FE)
+
+    @property
+    def tau2_method(self) -> Tau2Method:
+        """The tau^2 estimator of a random-effects method (its members are Tau2Method's, by name)."""
+        if not self.is_random:
+            raise ValueError(f"{self.value} is a fixed-effect method: it estimates no tau^2")
+        return Tau2Method(self.value)
 
 
 def parse_method(text: str) -> Method:

@@ -143,9 +143,7 @@ def grant_role(db: Database, principal: Principal, username: str, role: Role, tr
                site_id: str | None, reason: str | None = None) -> UserView:
     principal.require(Action.MANAGE_USERS, None)
     with db.write(principal.audit_context(reason=reason or "role granted")) as s:
-        user = s.scalar(select(User).where(User.username == username))
-        if user is None:
-            raise NotFoundError(f"no user {username!r}")
+        user = _user_named(s, username)
         _check_grant(s, role, trial_id, site_id, user.id, (), username)
         s.add(Membership(user_id=user.id, role=role.value, trial_id=trial_id, site_id=site_id))
         s.flush()
@@ -165,27 +163,33 @@ def revoke_role(db: Database, principal: Principal, membership_id: int, reason: 
 def reset_two_factor(db: Database, principal: Principal, username: str, reason: str) -> None:
     """An administrator turns off a user's two-factor login (a lost phone), with a reason; the user sets it up
     again after logging in with the password."""
-    with _user_reset(db, principal, username, reason, "two-factor login") as user:
+    with _user_change(db, principal, username, reason, "reset two-factor login") as (_, user):
         user.totp_secret, user.totp_pending, user.totp_last_step = None, None, None
 
 
 def reset_single_sign_on(db: Database, principal: Principal, username: str, reason: str) -> None:
     """An administrator unbinds a user's single sign-on identity (the provider gave the person a new one), with a
     reason; their next sign-on binds the identity it brings."""
-    with _user_reset(db, principal, username, reason, "single sign-on") as user:
+    with _user_change(db, principal, username, reason, "reset single sign-on") as (_, user):
         user.oidc_subject = None
 
 
 @contextmanager
-def _user_reset(db: Database, principal: Principal, username: str, reason: str, what: str) -> Iterator[User]:
-    """The user's row, for an administrator's audited change made with a reason."""
+def _user_change(db: Database, principal: Principal, username: str, reason: str, what: str
+                 ) -> Iterator[tuple[Session, User]]:
+    """The write session and the user's row, for an administrator's audited change (``what``: "reset two-factor
+    login") made with a reason."""
     principal.require(Action.MANAGE_USERS, None)
-    reason = clean_text(reason, f"a reason to reset {what}")
+    reason = clean_text(reason, f"a reason to {what}")
     with db.write(principal.audit_context(reason=reason)) as s:
-        user = s.scalar(select(User).where(User.username == username))
-        if user is None:
-            raise NotFoundError(f"no user {username!r}")
-        yield user
+        yield s, _user_named(s, username)
+
+
+def _user_named(s: Session, username: str) -> User:
+    user = s.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise NotFoundError(f"no user {username!r}")
+    return user
 
 
 def set_password(db: Database, principal: Principal, username: str, password: str) -> None:
@@ -193,9 +197,7 @@ def set_password(db: Database, principal: Principal, username: str, password: st
         raise InvalidError("you can only change your own password")
     password_hash = hash_password(password)
     with db.write(principal.audit_context(reason="password changed")) as s:
-        user = s.scalar(select(User).where(User.username == username))
-        if user is None:
-            raise NotFoundError(f"no user {username!r}")
+        user = _user_named(s, username)
         user.password_hash = password_hash
         user.failed_logins = 0
         user.locked_until = None
@@ -207,12 +209,7 @@ def deactivate_user(db: Database, principal: Principal, username: str, reason: s
     single sign-on) and every session and API token of theirs stops working at once. Roles stay as they were
     (the record of who could do what); ``activate_user`` undoes it. One's own account is refused: an
     installation must not lose its last administrator by a slip."""
-    principal.require(Action.MANAGE_USERS, None)
-    reason = clean_text(reason, "a reason to deactivate a user")
-    with db.write(principal.audit_context(reason=reason)) as s:
-        user = s.scalar(select(User).where(User.username == username))
-        if user is None:
-            raise NotFoundError(f"no user {username!r}")
+    with _user_change(db, principal, username, reason, "deactivate a user") as (s, user):
         if principal.user_id is not None and user.id == principal.user_id:
             raise InvalidError("you cannot deactivate your own account: ask another administrator")
         if user.active:
@@ -225,12 +222,7 @@ def deactivate_user(db: Database, principal: Principal, username: str, reason: s
 
 def activate_user(db: Database, principal: Principal, username: str, reason: str) -> UserView:
     """Undo a deactivation, with a reason (audited); the user logs in again with their password."""
-    principal.require(Action.MANAGE_USERS, None)
-    reason = clean_text(reason, "a reason to activate a user")
-    with db.write(principal.audit_context(reason=reason)) as s:
-        user = s.scalar(select(User).where(User.username == username))
-        if user is None:
-            raise NotFoundError(f"no user {username!r}")
+    with _user_change(db, principal, username, reason, "activate a user") as (s, user):
         if not user.active:
             user.active = True
             record_event(s, "user.activated", details={"username": username})
