@@ -199,11 +199,13 @@ def test_interim_decision_on_server_data_at_the_current_look(populated: Demo):
     assert now["looks"][0]["information_fraction"] == pytest.approx(analysed / protocol.enrolment.target.total)
     assert now["decision"] in {"continue", "stop for efficacy", "stop for futility"}
     # An earlier look that has outcomes in both arms, whatever the server's (secret, random) allocations: it
-    # ends when each arm has 8 patients whose day-28 outcome is due (a fixed 60 days after the first
-    # randomization once held placebo patients only, and the comparison at that look could not be made).
+    # ends when each arm has 8 patients whose day-28 outcome is due and half of all outcomes are due (a fixed 60
+    # days after the first randomization once held placebo patients only; 8 per arm alone once gave an ordinal
+    # fit with no standard error, which the interim analysis rightly refuses).
     outcomes = frame[frame["who_day28"].notna()]
     due = pd.to_datetime(outcomes["randomised_on"]) + pd.Timedelta(days=28)
-    cut = max(due[outcomes["arm"] == arm].sort_values().iloc[7] for arm in ("msc", "placebo"))
+    cut = max([*(due[outcomes["arm"] == arm].sort_values().iloc[7] for arm in ("msc", "placebo")),
+               due.sort_values().iloc[len(due) // 2]])
     assert cut < due.max()
     earlier = cut.date().isoformat()
     two = cli("analyze", "interim", "--trial", TRIAL, "--db", populated.url, "--look-dates", earlier, "--json")
