@@ -51,12 +51,12 @@ def _pg_available() -> bool:
 
 
 def _prepare(url: str) -> None:
+    from equipoise.identity.principal import system_principal
+    from equipoise.identity.roles import Role
+    from equipoise.services.trials import create_trial_from_file
+    from equipoise.services.users import add_user
     from equipoise.store.db import Database
     from equipoise.store.migrate import upgrade
-    from equipoise.store.principal import system_principal
-    from equipoise.store.roles import Role
-    from equipoise.store.trials import create_trial_from_file
-    from equipoise.store.users import add_user
 
     db = Database(url)
     upgrade(db)

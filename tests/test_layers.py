@@ -5,7 +5,8 @@ from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "equipoise"
 PURE = ["protocol", "design", "simulate", "allocate", "analyze", "evidence", "report"]
-IO_LAYERS = ("equipoise.store", "equipoise.evidence_store", "equipoise.server", "equipoise.cli")
+IO_LAYERS = ("equipoise.store", "equipoise.identity", "equipoise.services", "equipoise.integrity", "equipoise.exports",
+             "equipoise.evidence_store", "equipoise.server", "equipoise.cli")
 
 
 def imports_of(path: Path) -> set[str]:
@@ -39,3 +40,26 @@ def test_allocate_knows_no_database():
         if name.split(".")[0] in {"sqlalchemy", "psycopg", "sqlite3", "alembic", "fastapi"}
     }
     assert not offenders
+
+
+# What each I/O layer may import of Equipoise (besides itself): the database knows no business rule, identity
+# knows no trial operation, the services know no web or command line.
+MAY_IMPORT = {
+    "store": {"errors"},
+    "identity": {"errors", "store"},
+    "services": {"errors", "store", "identity", "protocol", "allocate", "user_files"},
+    "integrity": {"errors", "store", "identity", "services", "protocol", "allocate"},
+    "exports": {"errors", "store", "identity", "services", "protocol", "analyze"},
+    "server": {"errors", "store", "identity", "services", "integrity", "exports", "protocol"},
+}
+
+
+def test_each_io_layer_imports_only_the_layers_below_it():
+    offenders = set()
+    for layer, allowed in MAY_IMPORT.items():
+        for path in (SRC / layer).rglob("*.py"):
+            for name in imports_of(path):
+                parts = name.split(".")
+                if parts[0] == "equipoise" and len(parts) > 1 and parts[1] not in allowed | {layer, "__version__"}:
+                    offenders.add(f"{path.relative_to(SRC)} imports {name}")
+    assert not offenders, sorted(offenders)

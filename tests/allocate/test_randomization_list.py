@@ -107,7 +107,7 @@ def test_a_generated_list_is_reproducible_from_its_seed_balanced_and_accepted_by
     from collections import Counter
 
     from equipoise.allocate.list_generation import generate_list, list_csv
-    from equipoise.store.randomization_lists import parse_list
+    from equipoise.services.randomization_lists import parse_list
     from tests.integration.conftest import cli
 
     protocol = load_protocol(LIST_TRIAL)

@@ -18,22 +18,22 @@ from zoneinfo import ZoneInfo
 import pytest
 from fastapi.testclient import TestClient
 
+from equipoise.exports import ExportService
+from equipoise.identity.principal import system_principal
+from equipoise.identity.roles import Role
 from equipoise.server import create_app
 from equipoise.server.form_routes import CrfServices
-from equipoise.store.database_lock import DatabaseLockService
+from equipoise.services.database_lock import DatabaseLockService
+from equipoise.services.forms import FormService
+from equipoise.services.further_randomization import FurtherRandomizationService
+from equipoise.services.locks import LockService
+from equipoise.services.off_study import OffStudyService
+from equipoise.services.queries import QueryService
+from equipoise.services.signatures import SignatureService
+from equipoise.services.trials import create_trial
+from equipoise.services.users import add_user, grant_role
 from equipoise.store.db import Database
-from equipoise.store.exports import ExportService
-from equipoise.store.forms import FormService
-from equipoise.store.further_randomization import FurtherRandomizationService
-from equipoise.store.locks import LockService
 from equipoise.store.migrate import upgrade
-from equipoise.store.off_study import OffStudyService
-from equipoise.store.principal import system_principal
-from equipoise.store.queries import QueryService
-from equipoise.store.roles import Role
-from equipoise.store.signatures import SignatureService
-from equipoise.store.trials import create_trial
-from equipoise.store.users import add_user, grant_role
 from tests.server.conftest import USERS
 from tests.store.support import DEMO, PASSWORD, PostgresSchemas, db, db_url, pg_schemas
 

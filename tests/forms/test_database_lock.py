@@ -10,9 +10,9 @@ import zipfile
 
 from sqlalchemy import select
 
+from equipoise.integrity.audit_verify import verify
 from equipoise.protocol import validate_text
 from equipoise.store.models import AuditEntry
-from equipoise.store.verify import verify
 from tests.forms.conftest import Trial, World, demo_values, site_date
 from tests.store.support import DEMO, PASSWORD
 

@@ -7,11 +7,11 @@ import pytest
 from sqlalchemy import select
 
 from equipoise.analyze.server_export import input_tables
-from equipoise.store.errors import InvalidError
-from equipoise.store.exports import ExportService
+from equipoise.errors import InvalidError
+from equipoise.exports import ExportService
+from equipoise.identity.principal import system_principal
+from equipoise.services.trials import get_trial, protocol_of
 from equipoise.store.models import AuditEntry
-from equipoise.store.principal import system_principal
-from equipoise.store.trials import get_trial, protocol_of
 from tests.forms.conftest import World
 from tests.forms.test_exports import Filled, filled
 

@@ -10,10 +10,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
+from equipoise.errors import InvalidError
 from equipoise.protocol import validate_text
 from equipoise.protocol.form_schema import form_json_schema
-from equipoise.store.crf_values import DateContext, check_values, require_complete
-from equipoise.store.errors import InvalidError
+from equipoise.services.crf_values import DateContext, check_values, require_complete
 from tests.forms.conftest import Trial, World, site_date
 from tests.store.support import DEMO
 

@@ -291,8 +291,8 @@ def test_concurrent_first_saves_make_one_record_and_the_others_need_a_reason(wor
     """The patient row is locked for every save, so racing first saves never collide on the unique key (no 500)."""
     import threading
 
-    from equipoise.store.errors import ServiceError
-    from equipoise.store.principal import system_principal
+    from equipoise.errors import ServiceError
+    from equipoise.identity.principal import system_principal
 
     pid = trial.patient()
     outcomes: list[tuple[str, int]] = []

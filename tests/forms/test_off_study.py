@@ -13,9 +13,9 @@ import zipfile
 from sqlalchemy import select
 
 from equipoise.analyze.server_export import read_export
+from equipoise.integrity.audit_verify import verify
+from equipoise.services.trials import get_trial, protocol_of
 from equipoise.store.models import AuditEntry
-from equipoise.store.trials import get_trial, protocol_of
-from equipoise.store.verify import verify
 from tests.forms.conftest import Trial, World, days_ago, site_date
 
 

@@ -12,14 +12,14 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from equipoise.integrity.audit_verify import verify
+from equipoise.integrity.backup import restore_backup
 from equipoise.protocol import validate_text
-from equipoise.store.backup import restore_backup
+from equipoise.services.schedule import saved_states
+from equipoise.services.signatures import signature_view
 from equipoise.store.crf_models import FormQuery, FormRecord, Signature
 from equipoise.store.db import Database
 from equipoise.store.migrate import head_revision
-from equipoise.store.schedule import saved_states
-from equipoise.store.signatures import signature_view
-from equipoise.store.verify import verify
 from tests.forms.conftest import Trial, World, site_date
 from tests.store.support import DEMO, PASSWORD
 

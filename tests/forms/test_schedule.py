@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from equipoise.protocol import load_protocol
-from equipoise.store.schedule import FormDue, schedule, window_warning
+from equipoise.services.schedule import FormDue, schedule, window_warning
 from tests.store.support import DEMO
 
 PROTOCOL = load_protocol(DEMO)

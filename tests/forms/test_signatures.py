@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select, text
 
+from equipoise.integrity.audit_verify import verify
 from equipoise.store.crf_models import FormRecord, Signature
 from equipoise.store.db import Database
-from equipoise.store.verify import verify
 from tests.forms.conftest import Trial, World, make_world, site_date
 from tests.store.support import PASSWORD
 

@@ -21,10 +21,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from equipoise.identity.principal import system_principal
+from equipoise.identity.roles import Role
+from equipoise.services.users import add_user, grant_role
 from equipoise.store.models import patient_code
-from equipoise.store.principal import system_principal
-from equipoise.store.roles import Role
-from equipoise.store.users import add_user, grant_role
 from tests.forms.conftest import Trial, World, site_date
 from tests.store.support import PASSWORD
 

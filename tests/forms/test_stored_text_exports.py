@@ -24,12 +24,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
+from equipoise.exports import ExportService
+from equipoise.exports.odm import xml_safe
+from equipoise.exports.table import cell, neutralised
+from equipoise.identity.principal import system_principal
 from equipoise.store.audit import AuditContext
 from equipoise.store.crf_models import FormQuery, FormRecord
-from equipoise.store.exports import ExportService
-from equipoise.store.exports.odm import xml_safe
-from equipoise.store.exports.table import cell, neutralised
-from equipoise.store.principal import system_principal
 from tests.forms.conftest import Trial, World
 
 NS = {"odm": "http://www.cdisc.org/ns/odm/v1.3"}

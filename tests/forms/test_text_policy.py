@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from equipoise.errors import InvalidError
 from equipoise.protocol.text_policy import MAX_TEXT_LENGTH, checked_text, normalised_text, text_problem
-from equipoise.store.errors import InvalidError
-from equipoise.store.free_text import clean_text
+from equipoise.services.free_text import clean_text
 from equipoise.store.models import Patient
 from tests.forms.conftest import Trial, World, demo_values
 from tests.store.support import DEMO

@@ -16,15 +16,15 @@ from sqlalchemy import select
 
 from equipoise.analyze.protocol_analysis import run_protocol
 from equipoise.analyze.results import fmt
+from equipoise.identity.principal import Grant, Principal
+from equipoise.identity.roles import Role
+from equipoise.services.forms import FormService
+from equipoise.services.patients import PatientService, local_date
+from equipoise.services.randomization import RandomizationService
+from equipoise.services.trials import get_trial, protocol_of
 from equipoise.store.crf_models import FormRecord
 from equipoise.store.db import Database
-from equipoise.store.forms import FormService
 from equipoise.store.models import AuditEntry
-from equipoise.store.patients import PatientService, local_date
-from equipoise.store.principal import Grant, Principal
-from equipoise.store.randomization import RandomizationService
-from equipoise.store.roles import Role
-from equipoise.store.trials import get_trial, protocol_of
 from tests.integration.conftest import AS_OF, PATIENTS, TRIAL, Demo, cli
 from tests.store.support import DEMO
 

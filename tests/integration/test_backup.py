@@ -13,16 +13,16 @@ from typing import Any
 import pytest
 
 from equipoise.errors import UserError
-from equipoise.store.auth import AuthService
-from equipoise.store.backup import check_backup, create_backup, restore_backup
+from equipoise.identity.auth import AuthService
+from equipoise.identity.principal import system_principal
+from equipoise.identity.roles import Role
+from equipoise.integrity.backup import check_backup, create_backup, restore_backup
+from equipoise.services.enrol_randomize import EnrolAndRandomizeService
+from equipoise.services.patients import PatientService
+from equipoise.services.randomization import RandomizationService
+from equipoise.services.users import add_user
 from equipoise.store.db import Database
-from equipoise.store.enrol_randomize import EnrolAndRandomizeService
 from equipoise.store.migrate import head_revision
-from equipoise.store.patients import PatientService
-from equipoise.store.principal import system_principal
-from equipoise.store.randomization import RandomizationService
-from equipoise.store.roles import Role
-from equipoise.store.users import add_user
 from tests.integration.conftest import TRIAL, Demo, cli
 from tests.server.conftest import eligible
 from tests.store.support import PostgresSchemas, pg_schemas
@@ -221,7 +221,7 @@ def test_an_encrypted_backup_needs_its_passphrase_and_refuses_any_change(populat
                                                                           monkeypatch: pytest.MonkeyPatch):
     """SEC-1: `backup create --encrypt` seals the file (AES-256-GCM, scrypt); check and restore need the
     passphrase, and a wrong one or a changed byte is refused before anything is written."""
-    from equipoise.store.backup_crypto import MAGIC, PASSPHRASE_ENV
+    from equipoise.integrity.backup_crypto import MAGIC, PASSPHRASE_ENV
 
     backup = tmp_path / "sealed.eqbackup"
     source = populated.copy(tmp_path / "source")

@@ -12,11 +12,11 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
+from equipoise.exports import ExportService
+from equipoise.identity.principal import system_principal
 from equipoise.store.crf_models import FormQuery, FormRecord, Signature
 from equipoise.store.db import Database
-from equipoise.store.exports import ExportService
 from equipoise.store.models import Allocation, AuditEntry, Notification, Patient, Unblinding
-from equipoise.store.principal import system_principal
 from tests.integration.conftest import AS_OF, PATIENTS, TRIAL, Demo, cli, demo
 
 

@@ -12,12 +12,12 @@ import pytest
 
 from equipoise.cli.demo_population import DemoStaff, populate
 from equipoise.cli.serve_commands import DEMO_PASSWORD, DEMO_USERS
+from equipoise.identity.principal import system_principal
+from equipoise.identity.roles import Role
+from equipoise.services.trials import create_trial_from_file
+from equipoise.services.users import add_user
 from equipoise.store.db import Database
 from equipoise.store.migrate import upgrade
-from equipoise.store.principal import system_principal
-from equipoise.store.roles import Role
-from equipoise.store.trials import create_trial_from_file
-from equipoise.store.users import add_user
 from tests.integration.conftest import TRIAL, cli
 from tests.store.support import DEMO, PostgresSchemas, pg_schemas
 

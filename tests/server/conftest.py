@@ -9,12 +9,12 @@ from dataclasses import dataclass
 import pytest
 from fastapi.testclient import TestClient
 
+from equipoise.identity.principal import system_principal
+from equipoise.identity.roles import Role
 from equipoise.server import create_app
+from equipoise.services.trials import create_trial_from_file
+from equipoise.services.users import add_user
 from equipoise.store.db import Database
-from equipoise.store.principal import system_principal
-from equipoise.store.roles import Role
-from equipoise.store.trials import create_trial_from_file
-from equipoise.store.users import add_user
 from tests.store.support import DEMO, PASSWORD, db, db_url, pg_schemas
 
 __all__ = ["db", "db_url", "pg_schemas"]

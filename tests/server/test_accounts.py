@@ -10,12 +10,12 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
+from equipoise.identity.auth import DEFAULT_TOKEN_DAYS, LOGIN_REFUSED
+from equipoise.identity.security_settings import Settings
+from equipoise.integrity.audit_verify import verify
 from equipoise.server import create_app
-from equipoise.store.auth import DEFAULT_TOKEN_DAYS, LOGIN_REFUSED
 from equipoise.store.db import Database
 from equipoise.store.models import AuditEntry, AuthSession
-from equipoise.store.settings import Settings
-from equipoise.store.verify import verify
 from tests.server.conftest import TRIAL, Api, seed
 from tests.store.support import PASSWORD
 

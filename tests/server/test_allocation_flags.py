@@ -8,8 +8,8 @@ import io
 import zipfile
 from typing import Any
 
-from equipoise.store.replay import replay_trial
-from equipoise.store.verify import verify
+from equipoise.integrity.audit_verify import verify
+from equipoise.services.replay import replay_trial
 from tests.server.conftest import TRIAL, Api, eligible
 from tests.store.support import PASSWORD
 

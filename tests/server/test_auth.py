@@ -8,12 +8,12 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
+from equipoise.identity.auth import LOGIN_REFUSED
+from equipoise.identity.security_settings import Settings
+from equipoise.integrity.audit_verify import verify
 from equipoise.server import create_app
-from equipoise.store.auth import LOGIN_REFUSED
 from equipoise.store.db import Database
 from equipoise.store.models import AuditEntry, AuthSession, User
-from equipoise.store.settings import Settings
-from equipoise.store.verify import verify
 from tests.server.conftest import TRIAL, USERS, Api, seed
 from tests.store.support import PASSWORD
 
@@ -154,8 +154,8 @@ def test_sec_change_own_password_needs_the_old_one(api: Api):
 def test_acc4_two_factor_login_with_one_time_codes(api: Api):
     import time
 
-    from equipoise.store.totp import totp
-    from equipoise.store.users import reset_two_factor
+    from equipoise.identity.totp import totp
+    from equipoise.services.users import reset_two_factor
 
     c = api.client
     setup = c.post("/api/auth/2fa/setup", json={"password": "wrong password"}, headers=api.headers("investigator"))
@@ -186,7 +186,7 @@ def test_acc4_two_factor_login_with_one_time_codes(api: Api):
     # The secret never appears in the trail: the users row stores a digest of it.
     assert secret not in str(audit)
     # A lost phone: the administrator resets it with a reason; the password alone works again.
-    from equipoise.store.principal import system_principal
+    from equipoise.identity.principal import system_principal
 
     reset_two_factor(api.db, system_principal("test"), "investigator", "phone lost")
     assert c.post("/api/auth/login", json=body).status_code == 200

@@ -14,9 +14,9 @@ from typing import Any
 
 import xmlschema
 
+from equipoise.integrity.audit_verify import verify
 from equipoise.protocol import validate_text
-from equipoise.store.replay import replay_trial
-from equipoise.store.verify import verify
+from equipoise.services.replay import replay_trial
 from tests.forms.conftest import Trial, World, world
 from tests.forms.test_exports import odm_schema
 from tests.store.support import DEMO, PASSWORD

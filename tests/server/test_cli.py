@@ -8,7 +8,7 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from equipoise.store.auth import AuthService
+from equipoise.identity.auth import AuthService
 from equipoise.store.db import Database
 from tests.store.support import DEMO, PLATFORM
 

@@ -12,9 +12,9 @@ from typing import Any
 
 from sqlalchemy import update
 
+from equipoise.integrity.audit_verify import verify
+from equipoise.services.replay import replay_trial
 from equipoise.store.list_models import EmergencyEnvelope
-from equipoise.store.replay import replay_trial
-from equipoise.store.verify import verify
 from tests.server.conftest import TRIAL, Api, eligible
 from tests.store.support import PASSWORD
 

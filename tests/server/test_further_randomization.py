@@ -14,10 +14,10 @@ from typing import Any
 import xmlschema
 from sqlalchemy import update
 
+from equipoise.integrity.audit_verify import verify
 from equipoise.protocol import validate_text
+from equipoise.services.replay import replay_trial
 from equipoise.store.part_models import PartAllocation
-from equipoise.store.replay import replay_trial
-from equipoise.store.verify import verify
 from tests.forms.conftest import Trial, World, site_date, world
 from tests.forms.test_exports import odm_schema
 from tests.store.support import DEMO

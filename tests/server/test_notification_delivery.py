@@ -18,13 +18,13 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from equipoise.identity.security_settings import Settings
+from equipoise.integrity.audit_verify import verify
 from equipoise.server import create_app
+from equipoise.services.notification_delivery import deliver_pending
 from equipoise.store.db import Database
 from equipoise.store.delivery_models import NotificationDelivery
 from equipoise.store.models import AuditEntry
-from equipoise.store.notification_delivery import deliver_pending
-from equipoise.store.settings import Settings
-from equipoise.store.verify import verify
 from tests.server.conftest import TRIAL, Api, eligible
 from tests.store.support import PASSWORD
 

@@ -16,14 +16,14 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 
+from equipoise.identity.principal import system_principal
+from equipoise.identity.roles import Role
+from equipoise.integrity.audit_verify import verify
 from equipoise.server import create_app
+from equipoise.services.trials import create_trial, create_trial_from_file
+from equipoise.services.users import add_user, grant_role
 from equipoise.store.db import Database
 from equipoise.store.list_models import RandomizationListEntry
-from equipoise.store.principal import system_principal
-from equipoise.store.roles import Role
-from equipoise.store.trials import create_trial, create_trial_from_file
-from equipoise.store.users import add_user, grant_role
-from equipoise.store.verify import verify
 from tests.store.support import DEMO, PASSWORD
 
 TRIAL = "LIST-TRIAL"
@@ -167,7 +167,7 @@ def test_a_replacement_keeps_used_entries_and_replay_and_verify_cover_lists(clie
     assert replay["identical"], replay
     verify = client.http.get("/api/audit/verify", headers=client.h("stat"))
     assert verify.status_code == 403  # the admin verifies; the CLI below does it as the operator
-    from equipoise.store.verify import verify as verify_trail
+    from equipoise.integrity.audit_verify import verify as verify_trail
 
     assert verify_trail(client.db).ok
     # Someone changes a used entry of the active list directly in the database: both checks find it.

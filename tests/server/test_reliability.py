@@ -18,15 +18,15 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from equipoise.identity.principal import system_principal
+from equipoise.identity.roles import Role
+from equipoise.integrity.audit_verify import verify
 from equipoise.server.loadtest import Acknowledged, LoadResult, ServerProcess, api_token, run_load
+from equipoise.services.replay import replay_trial
+from equipoise.services.trials import create_trial_from_file
+from equipoise.services.users import add_user
 from equipoise.store.db import Database
 from equipoise.store.models import Allocation, AllocationState, Patient
-from equipoise.store.principal import system_principal
-from equipoise.store.replay import replay_trial
-from equipoise.store.roles import Role
-from equipoise.store.trials import create_trial_from_file
-from equipoise.store.users import add_user
-from equipoise.store.verify import verify
 from tests.store.support import PASSWORD
 
 LOAD_TRIAL = Path(__file__).resolve().parent / "data" / "load-trial.yaml"

@@ -172,9 +172,9 @@ def test_a_site_monitor_reads_its_own_sites_audit_entries_only(api: Api):
     """AUD-1 and site scoping: every entry of a patient's records names the patient's site, and a monitor scoped to
     one hospital reads that hospital's entries only: another site's patients, refusals and exports are not theirs,
     nor are trial-wide entries (before migration 0020 the trail gave them every site's records)."""
-    from equipoise.store.principal import system_principal
-    from equipoise.store.roles import Role
-    from equipoise.store.users import add_user
+    from equipoise.identity.principal import system_principal
+    from equipoise.identity.roles import Role
+    from equipoise.services.users import add_user
 
     add_user(api.db, system_principal("test"), "monitor_pumch", "Monitor Pumch", PASSWORD,
              roles=[(Role.MONITOR, TRIAL, "pumch")])

@@ -10,11 +10,11 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
+from equipoise.identity.security_settings import Settings
+from equipoise.integrity.scheduled_verify import ACTION, verify_and_record
 from equipoise.server import create_app
 from equipoise.store.db import Database
 from equipoise.store.models import AuditEntry, Patient
-from equipoise.store.scheduled_verify import ACTION, verify_and_record
-from equipoise.store.settings import Settings
 from tests.server.conftest import TRIAL, Api, eligible, seed
 
 

@@ -12,12 +12,12 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from equipoise.identity.principal import system_principal
+from equipoise.integrity.audit_verify import verify
 from equipoise.server import create_app
+from equipoise.services.users import reset_single_sign_on
 from equipoise.store.db import Database
 from equipoise.store.models import AuditEntry, User
-from equipoise.store.principal import system_principal
-from equipoise.store.users import reset_single_sign_on
-from equipoise.store.verify import verify
 from tests.server.conftest import seed
 from tests.server.oidc_provider import CLIENT_ID, CLIENT_SECRET, Provider
 

@@ -7,9 +7,8 @@ from typing import Any
 
 import pytest
 
-from equipoise.errors import UserError
-from equipoise.store.errors import ServiceError
-from equipoise.store.principal import system_principal
+from equipoise.errors import ServiceError, UserError
+from equipoise.identity.principal import system_principal
 from tests.server.conftest import TRIAL, Api, eligible
 from tests.store.support import PASSWORD
 
@@ -91,9 +90,9 @@ def test_request_review_approve_shows_the_arm_to_the_requester_only(api: Api):
 
 
 def test_a_second_investigator_at_the_site_is_not_shown_the_arm(api: Api):
-    from equipoise.store.principal import system_principal
-    from equipoise.store.roles import Role
-    from equipoise.store.users import add_user
+    from equipoise.identity.principal import system_principal
+    from equipoise.identity.roles import Role
+    from equipoise.services.users import add_user
 
     add_user(api.db, system_principal("test"), "investigator2", "Investigator Two", PASSWORD,
              roles=[(Role.INVESTIGATOR, TRIAL, "pumch")])
@@ -166,11 +165,11 @@ def test_no_request_after_planned_unblinding(api: Api):
 def test_nobody_reviews_their_own_request(api: Api):
     """Defence in depth: user administration refuses a blinded and an unblinded role in one trial (ACC-3), so the
     service is given such a principal directly."""
-    from equipoise.store.auth import AuthService
-    from equipoise.store.principal import Grant, Principal
-    from equipoise.store.roles import Role
-    from equipoise.store.unblinding_requests import UnblindingRequestService
-    from equipoise.store.users import add_user
+    from equipoise.identity.auth import AuthService
+    from equipoise.identity.principal import Grant, Principal
+    from equipoise.identity.roles import Role
+    from equipoise.services.unblinding_requests import UnblindingRequestService
+    from equipoise.services.users import add_user
 
     with pytest.raises(UserError, match="blinded or unblinded, not both"):
         add_user(api.db, system_principal("test"), "both", "Both Roles", PASSWORD,

@@ -56,10 +56,10 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule, run_state_machine_as_test
 from sqlalchemy import func, inspect, select, text
 
+from equipoise.identity.roles import PERMISSIONS, Action
+from equipoise.integrity.audit_verify import verify
 from equipoise.store.audit import AuditContext, row_values
 from equipoise.store.models import AuditEntry, Patient, User, audited_models
-from equipoise.store.roles import PERMISSIONS, Action
-from equipoise.store.verify import verify
 from tests.conftest import CliResult
 from tests.forms.conftest import PUMCH, World, make_world, site_date, world
 from tests.server.conftest import USERS
@@ -128,7 +128,7 @@ WRONG = st.sampled_from([False] * 5 + [True])  # a wrong password, now and then
 
 
 def access(user: str, action: Action, site: str) -> int | None:
-    """The refusal of ``equipoise.store.crf_access.patient_for``: 403 for the role, then 404 for another site."""
+    """The refusal of ``equipoise.services.crf_access.patient_for``: 403 for the role, then 404 for another site."""
     if not can(user, action):
         return 403
     return 404 if other_site(user, site) else None

@@ -14,14 +14,14 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
+from equipoise.identity.principal import system_principal
+from equipoise.identity.roles import Role
+from equipoise.integrity.audit_verify import chain_contains, verify
+from equipoise.services.trials import create_trial_from_file
+from equipoise.services.users import add_user, grant_role, revoke_role
 from equipoise.store.audit import AuditContext
 from equipoise.store.db import Database
 from equipoise.store.models import AuditEntry, Patient, User
-from equipoise.store.principal import system_principal
-from equipoise.store.roles import Role
-from equipoise.store.trials import create_trial_from_file
-from equipoise.store.users import add_user, grant_role, revoke_role
-from equipoise.store.verify import chain_contains, verify
 from tests.store.support import DEMO, PASSWORD, PostgresSchemas, pg_schemas
 
 __all__ = ["pg_schemas"]
@@ -265,8 +265,8 @@ def test_aud3_an_exports_head_hash_catches_a_chain_rewritten_with_every_hash_rec
     """Someone who can bypass the triggers can change an entry and recompute every hash after it: the chain then
     verifies on its own. The head hash that an export recorded (its manifest's ``audit_head``, a copy outside the
     database) is no longer in the chain, and ``audit verify --expect-head`` says so."""
+    from equipoise.exports.service import ExportService
     from equipoise.store.audit import entry_hash, hashed_fields
-    from equipoise.store.exports.service import ExportService
     from equipoise.store.models import AuditHead
 
     operator = system_principal("test")

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from equipoise.errors import InvalidError
+from equipoise.identity.principal import system_principal
+from equipoise.identity.roles import Role
+from equipoise.services.trials import create_trial_from_file
+from equipoise.services.users import add_user, grant_role, revoke_role
 from equipoise.store.db import Database
-from equipoise.store.errors import InvalidError
-from equipoise.store.principal import system_principal
-from equipoise.store.roles import Role
-from equipoise.store.trials import create_trial_from_file
-from equipoise.store.users import add_user, grant_role, revoke_role
 from tests.store.support import DEMO, PASSWORD, PLATFORM
 
 RCT, PLATFORM_ID = "MSC-COVID-RCT", "PANDEMIC-PLATFORM"

@@ -12,14 +12,14 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from equipoise.identity.principal import system_principal
+from equipoise.integrity.audit_verify import verify
+from equipoise.services.trials import create_trial_from_file
 from equipoise.store.audit import AuditContext, row_values
 from equipoise.store.core_rows import insert_row, update_row
 from equipoise.store.db import Database
 from equipoise.store.models import AuditEntry, Patient
-from equipoise.store.principal import system_principal
-from equipoise.store.trials import create_trial_from_file
 from equipoise.store.types import utcnow
-from equipoise.store.verify import verify
 from tests.store.support import DEMO
 
 CONTEXT = AuditContext(actor="alice", actor_id=None, source="10.0.0.1", reason="enrolment", protocol_version="9.9")

@@ -12,14 +12,14 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from equipoise.errors import ForbiddenError, IdempotencyKeyReusedError, InvalidError
+from equipoise.integrity.audit_verify import verify
+from equipoise.services.enrol_randomize import EnrolAndRandomizeService
+from equipoise.services.patients import IneligibleError, PatientService
+from equipoise.services.randomization import RandomizationService
+from equipoise.services.replay import replay_trial
 from equipoise.store.db import Database
-from equipoise.store.enrol_randomize import EnrolAndRandomizeService
-from equipoise.store.errors import ForbiddenError, IdempotencyKeyReusedError, InvalidError
 from equipoise.store.models import Allocation, AuditEntry, Patient
-from equipoise.store.patients import IneligibleError, PatientService
-from equipoise.store.randomization import RandomizationService
-from equipoise.store.replay import replay_trial
-from equipoise.store.verify import verify
 from tests.store.support import PLATFORM
 from tests.store.test_randomization_service import TRIAL, Clock, setup, values
 

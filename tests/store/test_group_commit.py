@@ -17,11 +17,11 @@ import pytest
 from sqlalchemy import event, func, select, text
 from sqlalchemy.exc import IntegrityError
 
+from equipoise.integrity.audit_verify import verify
 from equipoise.store.audit import AuditContext, record_event
 from equipoise.store.db import Database
 from equipoise.store.migrate import upgrade
 from equipoise.store.models import AuditEntry
-from equipoise.store.verify import verify
 
 
 @pytest.fixture

@@ -15,14 +15,14 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from equipoise.exports.service import ExportService
+from equipoise.identity.principal import system_principal
+from equipoise.integrity.audit_verify import verify
 from equipoise.store.audit import AuditContext, entry_hash, hashed_fields
 from equipoise.store.audit_keys import AuditKeys, keys_for_writing, load_keys, rotate_key
 from equipoise.store.db import SQLITE_WRITER_FUNCTION, Database
-from equipoise.store.exports.service import ExportService
 from equipoise.store.migrate import upgrade
 from equipoise.store.models import AuditHead, Patient
-from equipoise.store.principal import system_principal
-from equipoise.store.verify import verify
 from tests.store.support import pg_schemas
 from tests.store.test_audit_trail import _entries, _tamper, seeded_database
 
@@ -222,7 +222,7 @@ def test_a_trail_written_before_the_key_is_an_unkeyed_prefix_sealed_by_the_migra
     """An old-schema backup (schema 0010, no MACs) restored and migrated: its entries verify by SHA-256 as an
     unkeyed prefix, and migration 0021 seals them with a keyed ``audit.keyed`` entry; a prefix entry changed and
     the prefix rehashed afterwards breaks the seal."""
-    from equipoise.store.backup import restore_backup
+    from equipoise.integrity.backup import restore_backup
 
     target = Database(f"sqlite:///{tmp_path / 'restored.sqlite3'}")
     restore_backup(target, Path(__file__).parents[1] / "data" / "schema-0010-demo.eqbackup")

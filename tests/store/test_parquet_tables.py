@@ -14,8 +14,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from equipoise.store.exports.parquet import parquet_bytes, row_count
-from equipoise.store.exports.table import ColumnType, Table, TableColumn
+from equipoise.exports.parquet import parquet_bytes, row_count
+from equipoise.exports.table import ColumnType, Table, TableColumn
 
 ROWS: list[list[object]] = [
     [1, 37, 36.6, True, "2025-03-01", "2025-03-01T08:00:00.000000Z", "severe", True],

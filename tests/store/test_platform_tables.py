@@ -10,19 +10,19 @@ import json
 import pytest
 from sqlalchemy import select
 
-from equipoise.store.auth import AuthService
+from equipoise.errors import InvalidError
+from equipoise.identity.auth import AuthService
+from equipoise.identity.principal import Principal, system_principal
+from equipoise.identity.roles import Role
+from equipoise.services.forms import FormService
+from equipoise.services.patients import PatientService
+from equipoise.services.randomization import RandomizationService
+from equipoise.services.replay import replay_trial
+from equipoise.services.trials import create_trial
+from equipoise.services.unblinding import UnblindingService
+from equipoise.services.users import add_user
 from equipoise.store.db import Database
-from equipoise.store.errors import InvalidError
-from equipoise.store.forms import FormService
 from equipoise.store.models import Allocation, AuditEntry
-from equipoise.store.patients import PatientService
-from equipoise.store.principal import Principal, system_principal
-from equipoise.store.randomization import RandomizationService
-from equipoise.store.replay import replay_trial
-from equipoise.store.roles import Role
-from equipoise.store.trials import create_trial
-from equipoise.store.unblinding import UnblindingService
-from equipoise.store.users import add_user
 from tests.conftest import EXAMPLES
 from tests.store.support import PASSWORD
 

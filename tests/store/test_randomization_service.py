@@ -13,9 +13,7 @@ import json
 import pytest
 from sqlalchemy import select, update
 
-from equipoise.store.auth import AuthService
-from equipoise.store.db import Database
-from equipoise.store.errors import (
+from equipoise.errors import (
     ConflictError,
     ForbiddenError,
     IdempotencyKeyReusedError,
@@ -23,16 +21,18 @@ from equipoise.store.errors import (
     NotFoundError,
     UnauthorizedError,
 )
+from equipoise.identity.auth import AuthService
+from equipoise.identity.principal import Principal, system_principal
+from equipoise.identity.roles import Role
+from equipoise.integrity.audit_verify import verify
+from equipoise.services.patients import PatientService
+from equipoise.services.randomization import RandomizationService
+from equipoise.services.replay import replay_trial
+from equipoise.services.trials import create_trial
+from equipoise.services.unblinding import UnblindingService
+from equipoise.services.users import add_user
+from equipoise.store.db import Database
 from equipoise.store.models import Allocation
-from equipoise.store.patients import PatientService
-from equipoise.store.principal import Principal, system_principal
-from equipoise.store.randomization import RandomizationService
-from equipoise.store.replay import replay_trial
-from equipoise.store.roles import Role
-from equipoise.store.trials import create_trial
-from equipoise.store.unblinding import UnblindingService
-from equipoise.store.users import add_user
-from equipoise.store.verify import verify
 from tests.store.support import PASSWORD, PLATFORM
 
 TRIAL = "PANDEMIC-PLATFORM"
@@ -193,7 +193,7 @@ NEW_AMENDMENT = """
 
 
 def test_amend_adds_an_amendment_that_applies_from_its_date_and_keeps_the_past(db: Database):
-    from equipoise.store.trials import amend_trial
+    from equipoise.services.trials import amend_trial
 
     coord, _ = setup(db, PLATFORM.read_text())
     clock = Clock(dt.date(2020, 7, 1))

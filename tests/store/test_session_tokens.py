@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from equipoise.errors import UnauthorizedError
+from equipoise.identity.auth import AuthService
+from equipoise.identity.principal import system_principal
+from equipoise.identity.roles import Role
+from equipoise.services.users import add_user
 from equipoise.store.audit_keys import keys_for_writing, rotate_key
-from equipoise.store.auth import AuthService
 from equipoise.store.db import Database
-from equipoise.store.errors import UnauthorizedError
-from equipoise.store.principal import system_principal
-from equipoise.store.roles import Role
-from equipoise.store.users import add_user
 from tests.store.support import PASSWORD, pg_schemas
 from tests.store.test_audit_trail import _tamper
 

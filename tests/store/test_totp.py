@@ -6,7 +6,7 @@ import base64
 
 import pytest
 
-from equipoise.store.totp import STEP, hotp, matching_step, new_secret, otpauth_uri, totp
+from equipoise.identity.totp import STEP, hotp, matching_step, new_secret, otpauth_uri, totp
 
 # RFC 6238 Appendix B: time (s) -> 8-digit TOTP with SHA-1, SHA-256 and SHA-512 and the RFC's ASCII keys.
 VECTORS = [(59, "94287082", "46119246", "90693936"), (1111111109, "07081804", "68084774", "25091201"),

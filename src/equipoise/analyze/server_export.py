@@ -1,7 +1,7 @@
 """The trial server's export (``equipoise export`` or ``GET /api/trials/{id}/export``) as analysis inputs.
 
 The export's ``analysis.csv`` is already the wide layout the estimators read (one row per randomized patient;
-see ``equipoise.store.exports.analysis``); this module adds what the reports need from the other files:
+see ``equipoise.exports.analysis``); this module adds what the reports need from the other files:
 
 - the screening log, from ``screening_log.csv`` (``screening_id, site, screened_on, reason``: enrolments the
   server refused on eligibility);

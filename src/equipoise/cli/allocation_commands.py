@@ -17,9 +17,9 @@ allocation_app = typer.Typer(help="Replay allocations; generate a randomization 
 def replay(trial: str | None = typer.Option(None, "--trial", help="Trial id; default: every trial."),
            db: str | None = DbOption, as_json: bool = JsonOption) -> None:
     """Recompute every allocation in order; report any difference (arms are never printed). Exit 1 if any."""
-    from equipoise.store.principal import system_principal
-    from equipoise.store.replay import replay_trial
-    from equipoise.store.trials import list_trials
+    from equipoise.identity.principal import system_principal
+    from equipoise.services.replay import replay_trial
+    from equipoise.services.trials import list_trials
 
     database = open_database(db)
     ids = [trial] if trial else [t.id for t in list_trials(database, system_principal())]

@@ -17,7 +17,7 @@ def verify_command(db: str | None = DbOption, as_json: bool = JsonOption,
                        "verify): the chain must still contain it as an entry's hash.")) -> None:
     """Recompute the chain, check its MACs with the audit key, replay every record's history and every allocation;
     exit 1 naming the first bad entry if any. Without the key file only the unkeyed hashes are checked (said so)."""
-    from equipoise.store.verify import Finding, chain_contains, verify
+    from equipoise.integrity.audit_verify import Finding, chain_contains, verify
 
     database = open_database(db)
     report = verify(database)

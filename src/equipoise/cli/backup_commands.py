@@ -32,7 +32,7 @@ PASSPHRASE_HELP = ("the passphrase comes from $EQUIPOISE_BACKUP_PASSPHRASE or is
 
 def _passphrase(confirm: bool) -> str:
     """The backup passphrase: from the environment (scripts, cron), else typed at a prompt."""
-    from equipoise.store.backup_crypto import PASSPHRASE_ENV
+    from equipoise.integrity.backup_crypto import PASSPHRASE_ENV
 
     given = os.environ.get(PASSPHRASE_ENV)
     if given:
@@ -43,7 +43,7 @@ def _passphrase(confirm: bool) -> str:
 
 
 def _passphrase_if_encrypted(path: Path) -> str | None:
-    from equipoise.store.backup_crypto import is_encrypted
+    from equipoise.integrity.backup_crypto import is_encrypted
 
     require_regular_file(path)  # /dev/zero or a FIFO would never end
     return _passphrase(confirm=False) if is_encrypted(path) else None
@@ -95,7 +95,7 @@ def create_command(output: Path = typer.Argument(..., help="The backup file to w
     The file holds everything, password hashes and allocation secrets included: keep it as safe as the
     database (it is written readable by its owner only), and encrypt it (--encrypt) before it leaves the
     server."""
-    from equipoise.store.backup import create_backup
+    from equipoise.integrity.backup import create_backup
 
     database = open_database(db)
     passphrase = _passphrase(confirm=True) if encrypt else None
@@ -113,7 +113,7 @@ def check_command(backup: Path = typer.Argument(..., help="A backup file."), as_
                   quick: bool = typer.Option(False, "--quick", help="Only the checksums; no restore drill.")) -> None:
     """Check every checksum, then restore into a temporary database and verify the audit trail and every
     allocation (a restore drill); exit 1 if anything is wrong. An encrypted backup needs its passphrase."""
-    from equipoise.store.backup import check_backup, restore_backup
+    from equipoise.integrity.backup import check_backup, restore_backup
     from equipoise.store.db import Database
 
     passphrase = _passphrase_if_encrypted(backup)
@@ -147,7 +147,7 @@ def restore_command(backup: Path = typer.Argument(..., help="A backup file."), d
     """Restore a backup into an empty database (SQLite or PostgreSQL, whichever made it); nothing is written
     unless every checksum matches; then verify the audit trail and replay every allocation (exit 1 if not
     clean). An encrypted backup needs its passphrase."""
-    from equipoise.store.backup import restore_backup
+    from equipoise.integrity.backup import restore_backup
 
     passphrase = _passphrase_if_encrypted(backup)
     database = open_database(db, create=True, migrate=False)

@@ -27,22 +27,22 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from equipoise.errors import UserError
+from equipoise.identity.auth import AuthService
+from equipoise.identity.principal import Principal, system_principal
+from equipoise.services.forms import FormService
+from equipoise.services.locks import LockService
+from equipoise.services.off_study import OffStudyService
+from equipoise.services.patients import IneligibleError, PatientService, local_date
+from equipoise.services.queries import QueryService
+from equipoise.services.randomization import RandomizationService
+from equipoise.services.schedule import DIED, outcome_records
+from equipoise.services.signatures import SignatureService
+from equipoise.services.trials import get_trial, protocol_of
+from equipoise.services.unblinding import UnblindingService
 from equipoise.simulate.casebooks import Candidate, FormEntry, casebook, death_date, screen
 from equipoise.simulate.natural_history import load_natural_history
-from equipoise.store.auth import AuthService
 from equipoise.store.db import Database
-from equipoise.store.forms import FormService
-from equipoise.store.locks import LockService
 from equipoise.store.models import Allocation
-from equipoise.store.off_study import OffStudyService
-from equipoise.store.patients import IneligibleError, PatientService, local_date
-from equipoise.store.principal import Principal, system_principal
-from equipoise.store.queries import QueryService
-from equipoise.store.randomization import RandomizationService
-from equipoise.store.schedule import DIED, outcome_records
-from equipoise.store.signatures import SignatureService
-from equipoise.store.trials import get_trial, protocol_of
-from equipoise.store.unblinding import UnblindingService
 
 # Queries a monitor raises after source data verification: (field, question, corrected value or None, answer).
 QUERIES = [

@@ -36,8 +36,8 @@ RawCsvOption = typer.Option(False, "--raw-csv", help="Write text cells as stored
 
 def _export(fmt: str, trial: str, output: Path, unblinded: bool, site: str | None, db: str | None,
             as_json: bool, raw_csv: bool = False) -> None:
-    from equipoise.store.exports import ExportService
-    from equipoise.store.principal import system_principal
+    from equipoise.exports import ExportService
+    from equipoise.identity.principal import system_principal
 
     bundle = ExportService(open_database(db)).export(system_principal(), trial, fmt=fmt, unblinded=unblinded,
                                                      site_id=site, raw_csv=raw_csv)

@@ -14,7 +14,7 @@ forms_app = typer.Typer(help="Track case report forms: due, overdue, incomplete,
 
 
 def _service(db: str | None) -> Any:
-    from equipoise.store.forms import FormService
+    from equipoise.services.forms import FormService
 
     return FormService(open_database(db))
 
@@ -24,7 +24,7 @@ def tracking(trial: str = typer.Argument(..., help="Trial id."),
              site: str | None = typer.Option(None, "--site", help="Only this site."),
              db: str | None = DbOption, as_json: bool = JsonOption) -> None:
     """Per site: forms complete, incomplete, due and overdue, open queries; then every overdue form."""
-    from equipoise.store.principal import system_principal
+    from equipoise.identity.principal import system_principal
 
     report = _service(db).tracking(system_principal(), trial, site)
     if as_json:
@@ -51,8 +51,8 @@ def schedule(trial: str = typer.Argument(..., help="Trial id."),
              patient: str = typer.Argument(..., help="The patient's code (P-000012) or number (12)."),
              db: str | None = DbOption, as_json: bool = JsonOption) -> None:
     """One patient's visits, windows and the state of each form."""
+    from equipoise.identity.principal import system_principal
     from equipoise.store.models import patient_number
-    from equipoise.store.principal import system_principal
 
     try:
         number = patient_number(patient)

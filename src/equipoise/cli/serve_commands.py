@@ -43,7 +43,7 @@ def run_server(url: str, host: str, port: int, workers: int, tls: TlsFiles | Non
     os.environ[DATABASE_URL_ENV] = url
     if tls is not None:
         os.environ[TLS_CERT_ENV], os.environ[TLS_KEY_ENV] = str(tls.cert), str(tls.key)
-    from equipoise.server.protocol import NoDelayHttpProtocol
+    from equipoise.server.nodelay_protocol import NoDelayHttpProtocol
     from equipoise.server.tls import tls_context
 
     # httptools' HTTP parser, and uvloop's event loop (uvicorn's "auto" loop picks it where it is installed).
@@ -131,10 +131,10 @@ def demo(
 ) -> None:
     """Set up a demo (embedded SQLite or --db, the demo trial with virtual patients, one user per role) and run the
     server."""
-    from equipoise.store.principal import system_principal
-    from equipoise.store.roles import Role
-    from equipoise.store.trials import create_trial_from_file, list_trials
-    from equipoise.store.users import add_user, list_users
+    from equipoise.identity.principal import system_principal
+    from equipoise.identity.roles import Role
+    from equipoise.services.trials import create_trial_from_file, list_trials
+    from equipoise.services.users import add_user, list_users
 
     url = db or os.environ.get(DATABASE_URL_ENV) or f"sqlite:///{(data_dir / 'equipoise.sqlite3').resolve()}"
     database = open_database(url, create=True)

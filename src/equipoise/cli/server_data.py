@@ -69,7 +69,7 @@ def look_dates(text: str | None) -> list[dt.date]:
 
 def _protocol_from_database(db: str | None, trial_id: str) -> tuple[Protocol, Database]:
     from equipoise.cli.database_option import open_database
-    from equipoise.store.trials import get_trial, protocol_of
+    from equipoise.services.trials import get_trial, protocol_of
 
     database = open_database(db)
     with database.read() as s:
@@ -121,8 +121,8 @@ def from_server(trial_id: str, *, db: str | None, server: str | None, unblinded:
                             f"{manifest['protocol_sha256'][:16]}…): analyse with the file the server runs")
         protocol = load_protocol(protocol_file)
         return protocol, read_export(files, protocol, f"trial {trial_id} at {server}")
-    from equipoise.store.exports import ExportService
-    from equipoise.store.principal import system_principal
+    from equipoise.exports import ExportService
+    from equipoise.identity.principal import system_principal
 
     protocol, database = _protocol_from_database(db, trial_id)
     try:

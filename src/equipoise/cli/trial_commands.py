@@ -8,9 +8,9 @@ import typer
 
 from equipoise.cli.database_option import DbOption, open_database
 from equipoise.cli.output import JsonOption, print_json, print_plain
+from equipoise.identity.principal import system_principal
 from equipoise.protocol import InvalidProtocolError, validate_text
-from equipoise.store.principal import system_principal
-from equipoise.store.trials import amend_trial, create_trial, list_trials
+from equipoise.services.trials import amend_trial, create_trial, list_trials
 from equipoise.user_files import read_user_text
 
 trial_app = typer.Typer(help="Activate and list trials on the server's database.", no_args_is_help=True)

@@ -11,9 +11,9 @@ import typer
 from equipoise.cli.database_option import DbOption, open_database
 from equipoise.cli.output import JsonOption, print_json, print_plain
 from equipoise.errors import UserError
-from equipoise.store.principal import system_principal
-from equipoise.store.roles import Role, parse_role
-from equipoise.store.users import (
+from equipoise.identity.principal import system_principal
+from equipoise.identity.roles import Role, parse_role
+from equipoise.services.users import (
     activate_user,
     add_user,
     deactivate_user,

@@ -15,7 +15,10 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from equipoise import __version__
-from equipoise.errors import UserError
+from equipoise.errors import ServiceError, UserError
+from equipoise.identity.auth import AuthService
+from equipoise.identity.security_settings import Settings
+from equipoise.integrity.scheduled_verify import verify_and_record
 from equipoise.server.deps import Services
 from equipoise.server.docs_pages import add_offline_docs
 from equipoise.server.envelope_routes import router as envelope_router
@@ -27,16 +30,12 @@ from equipoise.server.part_routes import router as part_router
 from equipoise.server.routes import router
 from equipoise.server.tls import TLS_CERT_ENV, StrictTransportSecurity
 from equipoise.server.unblinding_routes import router as unblinding_router
-from equipoise.store.auth import AuthService
+from equipoise.services.enrol_randomize import EnrolAndRandomizeService
+from equipoise.services.notification_delivery import deliver_pending
+from equipoise.services.patients import PatientService
+from equipoise.services.randomization import RandomizationService
+from equipoise.services.unblinding import UnblindingService
 from equipoise.store.db import Database
-from equipoise.store.enrol_randomize import EnrolAndRandomizeService
-from equipoise.store.errors import ServiceError
-from equipoise.store.notification_delivery import deliver_pending
-from equipoise.store.patients import PatientService
-from equipoise.store.randomization import RandomizationService
-from equipoise.store.scheduled_verify import verify_and_record
-from equipoise.store.settings import Settings
-from equipoise.store.unblinding import UnblindingService
 
 log = logging.getLogger("equipoise.server")
 

@@ -9,14 +9,14 @@ from typing import Annotated, Protocol, TypeVar
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from equipoise.store.auth import AuthService
+from equipoise.errors import UnauthorizedError
+from equipoise.identity.auth import AuthService
+from equipoise.identity.principal import Principal
+from equipoise.services.enrol_randomize import EnrolAndRandomizeService
+from equipoise.services.patients import PatientService
+from equipoise.services.randomization import RandomizationService
+from equipoise.services.unblinding import UnblindingService
 from equipoise.store.db import Database
-from equipoise.store.enrol_randomize import EnrolAndRandomizeService
-from equipoise.store.errors import UnauthorizedError
-from equipoise.store.patients import PatientService
-from equipoise.store.principal import Principal
-from equipoise.store.randomization import RandomizationService
-from equipoise.store.unblinding import UnblindingService
 
 
 @dataclass

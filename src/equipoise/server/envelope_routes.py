@@ -11,7 +11,7 @@ from pydantic import Field
 from equipoise.server.deps import UserDep, service_of
 from equipoise.server.routes import ERRORS, MAX_ID, PatientId
 from equipoise.server.schemas import Body, Note
-from equipoise.store.emergency_envelopes import MAX_ISSUE, EmergencyEnvelopeService
+from equipoise.services.emergency_envelopes import MAX_ISSUE, EmergencyEnvelopeService
 
 router = APIRouter(responses=ERRORS)
 Json = dict[str, Any]

@@ -11,7 +11,7 @@ from equipoise.server.deps import UserDep, service_of
 from equipoise.server.form_schemas import ReasonBody
 from equipoise.server.routes import ERRORS, MAX_ID, PatientId
 from equipoise.server.schemas import ReauthBody
-from equipoise.store.allocation_flags import AllocationFlagService
+from equipoise.services.allocation_flags import AllocationFlagService
 
 router = APIRouter(responses=ERRORS)
 Json = dict[str, Any]

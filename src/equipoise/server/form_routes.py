@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
+from equipoise.exports import ExportService, Format
 from equipoise.server.deps import UserDep, built_once
 from equipoise.server.form_schemas import (
     MAX_INSTANCE,
@@ -23,14 +24,13 @@ from equipoise.server.form_schemas import (
 )
 from equipoise.server.routes import ERRORS, MAX_ID, PatientId
 from equipoise.server.schemas import PatientReference, ReauthBody
-from equipoise.store.change_reasons import change_reason
-from equipoise.store.database_lock import DatabaseLockService
-from equipoise.store.exports import ExportService, Format
-from equipoise.store.forms import FormService
-from equipoise.store.locks import LockService
-from equipoise.store.off_study import OffStudyService
-from equipoise.store.queries import QueryService
-from equipoise.store.signatures import SignatureService
+from equipoise.services.change_reasons import change_reason
+from equipoise.services.database_lock import DatabaseLockService
+from equipoise.services.forms import FormService
+from equipoise.services.locks import LockService
+from equipoise.services.off_study import OffStudyService
+from equipoise.services.queries import QueryService
+from equipoise.services.signatures import SignatureService
 
 router = APIRouter(responses=ERRORS)
 Json = dict[str, Any]

@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from equipoise.server.schemas import Body, Note, PatientReference
-from equipoise.store.change_reasons import ChangeReason
+from equipoise.services.change_reasons import ChangeReason
 
 MAX_INSTANCE = 10_000  # records of one repeating form at one visit
 

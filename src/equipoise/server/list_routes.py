@@ -11,7 +11,7 @@ from pydantic import Field
 from equipoise.server.deps import UserDep, service_of
 from equipoise.server.routes import ERRORS, MAX_ID
 from equipoise.server.schemas import Body, Note
-from equipoise.store.randomization_lists import RandomizationListService
+from equipoise.services.randomization_lists import RandomizationListService
 
 router = APIRouter(responses=ERRORS)
 Json = dict[str, Any]

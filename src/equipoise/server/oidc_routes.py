@@ -7,9 +7,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 
+from equipoise.identity.oidc import STATE_SECONDS, OidcLogin, OidcSettings
 from equipoise.server.deps import built_once, client_source
 from equipoise.server.routes import ERRORS
-from equipoise.store.oidc import STATE_SECONDS, OidcLogin, OidcSettings
 
 router = APIRouter(responses=ERRORS)
 COOKIE, COOKIE_PATH = "equipoise_oidc", "/api/auth/oidc"

@@ -7,11 +7,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from pydantic import Field
 
+from equipoise.errors import InvalidError
 from equipoise.server.deps import UserDep, built_once
 from equipoise.server.routes import ERRORS, MAX_ID, PatientId
 from equipoise.server.schemas import Body
-from equipoise.store.errors import InvalidError
-from equipoise.store.further_randomization import FurtherRandomizationService
+from equipoise.services.further_randomization import FurtherRandomizationService
 
 router = APIRouter(responses=ERRORS)
 Json = dict[str, Any]

@@ -7,6 +7,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 
+from equipoise.errors import ForbiddenError, InvalidError
+from equipoise.identity.principal import Principal
+from equipoise.identity.roles import Action, parse_role
+from equipoise.integrity.audit_verify import verify
 from equipoise.server.deps import SvcDep, UserDep, client_source
 from equipoise.server.schemas import (
     AdaptiveBody,
@@ -28,15 +32,11 @@ from equipoise.server.schemas import (
     TwoFactorOffBody,
     UserBody,
 )
-from equipoise.store import trials as trial_store
-from equipoise.store import users as user_store
-from equipoise.store.audit_view import read_audit
-from equipoise.store.change_reasons import change_reason
-from equipoise.store.errors import ForbiddenError, InvalidError
-from equipoise.store.principal import Principal
-from equipoise.store.replay import replay_trial
-from equipoise.store.roles import Action, parse_role
-from equipoise.store.verify import verify
+from equipoise.services import trials as trial_store
+from equipoise.services import users as user_store
+from equipoise.services.audit_view import read_audit
+from equipoise.services.change_reasons import change_reason
+from equipoise.services.replay import replay_trial
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": Problem} for code in (400, 401, 403, 404, 409, 422, 423)

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
 from equipoise.protocol.text_policy import MAX_NOTE_LENGTH, checked_text
-from equipoise.store.change_reasons import ChangeReason
+from equipoise.services.change_reasons import ChangeReason
 from equipoise.store.models import PATIENT_REFERENCE_PATTERN, patient_number
 
 # A patient is named by its code (P-000123) or its number (123), in a path, a query or a body: one resolver, the
