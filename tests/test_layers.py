@@ -4,7 +4,7 @@ import ast
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "equipoise"
-PURE = ["protocol", "design", "simulate", "allocate", "analyze", "evidence", "report"]
+PURE = ["protocol", "design", "simulate", "allocate", "analyze", "evidence", "report", "figures"]
 IO_LAYERS = ("equipoise.store", "equipoise.identity", "equipoise.services", "equipoise.integrity", "equipoise.exports",
              "equipoise.evidence_store", "equipoise.server", "equipoise.cli")
 
