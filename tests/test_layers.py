@@ -32,6 +32,18 @@ def test_pure_layers_never_import_io_layers():
     assert not offenders
 
 
+def test_analyses_never_import_the_reports():
+    """The reports render analyses (``analyze/report_inputs.py`` runs them); no analysis reaches back, not even
+    inside a function."""
+    offenders = {
+        f"{path.relative_to(SRC)} imports {name}"
+        for path in (SRC / "analyze").rglob("*.py")
+        for name in imports_of(path)
+        if name.startswith("equipoise.report")
+    }
+    assert not offenders
+
+
 def test_allocate_knows_no_database():
     offenders = {
         f"{path.relative_to(SRC)} imports {name}"
