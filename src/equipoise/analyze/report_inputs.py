@@ -183,7 +183,13 @@ def _bayesian(work: pd.DataFrame, result: OrdinalResult, arm: str, covariates: l
 def _subgroups(patients: pd.DataFrame, protocol: Protocol, arm: str, control: str, experimental: str
                ) -> list[SubgroupRow]:
     """Unadjusted proportional-odds odds ratios overall and in each level of the primary's covariates, strata, sex
-    and site (levels with no finite interval left out); none unless the primary outcome is ordinal."""
+    and site (levels with no finite interval left out); none unless the primary outcome is ordinal.
+
+    References
+    ----------
+    McCullagh P (1980). Regression models for ordinal data. J R Stat Soc B 42:109-142 (the model:
+    ``equipoise.analyze.ordinal``).
+    """
     plan = protocol.analysis
     assert plan is not None
     outcome = protocol.outcome(plan.primary.outcome)
@@ -221,7 +227,13 @@ def death_curves(patients: pd.DataFrame, arm: str, arms: Sequence[str], horizon:
     """Kaplan–Meier survival from ``death_date``. A patient without a death date is alive at ``horizon``, unless
     the protocol's death outcome is missing for them (followed for less than ``horizon`` days, e.g. in an
     interim export of the trial server): then they are censored at the data cut-off (default: the report date),
-    not counted as survivors to ``horizon``."""
+    not counted as survivors to ``horizon``.
+
+    References
+    ----------
+    Kaplan EL, Meier P (1958). Nonparametric estimation from incomplete observations. J Am Stat Assoc
+    53:457-481 (the estimator: ``equipoise.analyze.kaplan_meier``).
+    """
     if "death_date" not in patients.columns or "randomised_on" not in patients.columns:
         return {}
     start = pd.to_datetime(patients["randomised_on"])
