@@ -15,7 +15,7 @@ import numpy.typing as npt
 from scipy import stats
 from scipy.stats.contingency import odds_ratio as scipy_odds_ratio
 
-from equipoise.analyze.results import Estimate, clean, fmt, wald, z_quantile
+from equipoise.analyze.results import Estimate, clean, fmt, fmt_p, wald, z_quantile
 
 Interval = Literal["wald", "newcombe", "exact"]
 RatioMeasure = Literal["risk-ratio", "odds-ratio"]
@@ -40,6 +40,11 @@ class ArmCount:
         return {"arm": self.arm, "events": self.events, "n": self.n, "proportion": clean(self.proportion),
                 "wilson": [clean(self.wilson_low), clean(self.wilson_high)],
                 "clopper_pearson": [clean(self.exact_low), clean(self.exact_high)]}
+
+    def __str__(self) -> str:
+        return (f"{self.arm}: {self.events}/{self.n} ({fmt(100 * self.proportion, 1)}%; Wilson "
+                f"{fmt(100 * self.wilson_low, 1)} to {fmt(100 * self.wilson_high, 1)}%, Clopper–Pearson "
+                f"{fmt(100 * self.exact_low, 1)} to {fmt(100 * self.exact_high, 1)}%)")
 
 
 def wilson_interval(x: int, n: int, conf_level: float = 0.95) -> tuple[float, float]:
@@ -155,6 +160,13 @@ class MantelHaenszel:
                 "odds_ratio": self.odds_ratio.to_dict(), "cmh_chisq": clean(self.cmh_chisq),
                 "cmh_p": clean(self.cmh_p), "strata": self.strata}
 
+    def __str__(self) -> str:
+        return "\n".join([f"Mantel–Haenszel over {self.strata} strata",
+                          f"  risk difference  {self.risk_difference}",
+                          f"  risk ratio       {self.risk_ratio}",
+                          f"  odds ratio       {self.odds_ratio}",
+                          f"  CMH chi-square {fmt(self.cmh_chisq)} on 1 df, p = {fmt_p(self.cmh_p)}"])
+
 
 def mantel_haenszel(x1: npt.ArrayLike, n1: npt.ArrayLike, x0: npt.ArrayLike, n0: npt.ArrayLike,
                     conf_level: float = 0.95) -> MantelHaenszel:
@@ -220,6 +232,12 @@ class LogisticFit:
     def to_dict(self) -> dict[str, Any]:
         return {"odds_ratio": self.odds_ratio.to_dict(), "n": self.n, "log_likelihood": clean(self.log_likelihood),
                 "coefficients": {k: {"estimate": clean(v[0]), "se": clean(v[1])} for k, v in self.coefficients.items()}}
+
+    def __str__(self) -> str:
+        lines = [f"Logistic regression (n = {self.n}, log-likelihood {fmt(self.log_likelihood)}): "
+                 f"adjusted odds ratio {self.odds_ratio}"]
+        lines += [f"  {name:<20} {fmt(est, 4):>10} (SE {fmt(se, 4)})" for name, (est, se) in self.coefficients.items()]
+        return "\n".join(lines)
 
 
 def logistic_regression(y: npt.ArrayLike, X: npt.ArrayLike, names: list[str], conf_level: float = 0.95,

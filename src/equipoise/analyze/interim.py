@@ -160,6 +160,11 @@ class FinalInference:
                 "ci_low": clean(self.ci_low), "ci_high": clean(self.ci_high), "conf_level": self.conf_level,
                 "ordering": "stagewise"}
 
+    def __str__(self) -> str:
+        return (f"Final inference at look {self.look} (stagewise ordering): one-sided p = {self.p_value:.4g}, "
+                f"median-unbiased estimate {fmt(self.median_unbiased)}, {100 * self.conf_level:g}% CI "
+                f"{fmt(self.ci_low)} to {fmt(self.ci_high)}")
+
 
 @dataclass(frozen=True)
 class InterimResult:

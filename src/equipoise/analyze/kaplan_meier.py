@@ -11,7 +11,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import stats
 
-from equipoise.analyze.results import clean, z_quantile
+from equipoise.analyze.results import clean, fmt, fmt_p, z_quantile
 
 ConfType = Literal["log", "log-log", "plain"]
 
@@ -52,6 +52,13 @@ class KaplanMeier:
                 "lower": [clean(v) for v in self.lower], "upper": [clean(v) for v in self.upper],
                 "conf_type": self.conf_type, "conf_level": self.conf_level}
 
+    def __str__(self) -> str:
+        m = self.median()
+        n = int(self.n_risk[0]) if len(self.n_risk) else 0
+        last = f"; S({fmt(float(self.time[-1]), 1)}) = {fmt(float(self.surv[-1]))}" if len(self.time) else ""
+        return (f"Kaplan–Meier: n = {n}, {int(self.n_event.sum())} events; median {m}, {100 * self.conf_level:g}% CI "
+                f"on the {self.conf_type} scale{last}")
+
 
 @dataclass(frozen=True)
 class Median:
@@ -61,6 +68,9 @@ class Median:
 
     def to_dict(self) -> dict[str, Any]:
         return {"estimate": clean(self.estimate), "ci_low": clean(self.ci_low), "ci_high": clean(self.ci_high)}
+
+    def __str__(self) -> str:
+        return f"{fmt(self.estimate, 1)} ({fmt(self.ci_low, 1)} to {fmt(self.ci_high, 1)})"
 
 
 def kaplan_meier(time: npt.ArrayLike, event: npt.ArrayLike, *, conf_level: float = 0.95,
@@ -141,6 +151,11 @@ class LogRank:
         return {"chisq": clean(self.chisq), "p_value": clean(self.p_value), "observed": list(self.observed),
                 "expected": [clean(v) for v in self.expected]}
 
+    def __str__(self) -> str:
+        (o1, o0), (e1, e0) = self.observed, self.expected
+        return (f"Log-rank chi-square {fmt(self.chisq)} on 1 df, p = {fmt_p(self.p_value)}; observed/expected "
+                f"events: experimental {o1:g}/{fmt(e1, 1)}, control {o0:g}/{fmt(e0, 1)}")
+
 
 def logrank(time: npt.ArrayLike, event: npt.ArrayLike, group: npt.ArrayLike, strata: npt.ArrayLike | None = None
             ) -> LogRank:
@@ -200,6 +215,15 @@ class CumulativeIncidence:
                 "incidence": self.incidence.tolist(), "competing_incidence": self.competing_incidence.tolist(),
                 "std_err": [clean(v) for v in self.std_err], "lower": [clean(v) for v in self.lower],
                 "upper": [clean(v) for v in self.upper]}
+
+    def __str__(self) -> str:
+        n = int(self.n_risk[0]) if len(self.n_risk) else 0
+        if not len(self.time):
+            return f"Cumulative incidence (Aalen–Johansen): n = {n}, no follow-up"
+        t = float(self.time[-1])
+        low, high = self.interval_at(t)
+        return (f"Cumulative incidence (Aalen–Johansen): n = {n}; by time {fmt(t, 1)}: {fmt(self.at(t))} "
+                f"({fmt(low)} to {fmt(high)}); competing events {fmt(float(self.competing_incidence[-1]))}")
 
 
 def cumulative_incidence(time: npt.ArrayLike, status: npt.ArrayLike, conf_level: float = 0.95

@@ -35,6 +35,10 @@ class ProportionalOddsTest:
                 "chisq": clean(self.chisq), "df": self.df, "p_value": clean(self.p_value),
                 "threshold_log_odds_ratios": {k: clean(v) for k, v in self.threshold_log_odds_ratios.items()}}
 
+    def __str__(self) -> str:
+        return (f"Proportional-odds likelihood-ratio test: chi-square {fmt(self.chisq)} on {self.df} df, "
+                f"p = {fmt_p(self.p_value)}")
+
 
 @dataclass(frozen=True)
 class WilcoxonResult:
@@ -48,6 +52,10 @@ class WilcoxonResult:
     def to_dict(self) -> dict[str, Any]:
         return {"statistic": clean(self.statistic), "p_value": clean(self.p_value),
                 "probability_lower_in_experimental": clean(self.probability_lower_in_experimental)}
+
+    def __str__(self) -> str:
+        return (f"Wilcoxon–Mann–Whitney W = {fmt(self.statistic, 1)}, p = {fmt_p(self.p_value)}; "
+                f"P(experimental lower) = {fmt(self.probability_lower_in_experimental)}")
 
 
 def wilcoxon_mann_whitney(y_e: npt.ArrayLike, y_c: npt.ArrayLike) -> WilcoxonResult:

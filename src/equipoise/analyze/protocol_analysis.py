@@ -64,6 +64,12 @@ class ComparisonResult:
                 "method": self.method, "better": self.outcome.better.value, "result": self.result.to_dict(),
                 "posterior": self.posterior.to_dict() if self.posterior else None}
 
+    def __str__(self) -> str:
+        lines = [f"[{self.title}] {self.outcome.name}", str(self.result)]
+        if self.posterior is not None:
+            lines.append(f"  {self.posterior}")
+        return "\n".join(lines)
+
 
 @dataclass(frozen=True)
 class ProtocolAnalysis:

@@ -45,6 +45,17 @@ class InterimBounds:
                 "futility": arr(self.futility), "cumulative_alpha": arr(self.cumulative_alpha),
                 "final": self.final, "note": self.note}
 
+    def __str__(self) -> str:
+        kind = "the last look is the final analysis" if self.final else "interim looks"
+        lines = [f"Bounds at the observed information ({kind}):",
+                 "  look  info    efficacy  futility  cumulative alpha"]
+        for i, t in enumerate(self.information_rates):
+            fut = "—" if self.futility is None else f"{self.futility[i]:.4f}"
+            lines.append(f"  {i + 1:<5} {t:<7.3f} {self.upper[i]:<9.4f} {fut:<9} {self.cumulative_alpha[i]:.6f}")
+        if self.note:
+            lines.append(f"  note: {self.note}")
+        return "\n".join(lines)
+
 
 def bounds_at(design: GroupSequentialDesign, observed: Any, final: bool = False) -> InterimBounds:
     try:

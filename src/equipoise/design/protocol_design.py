@@ -43,6 +43,10 @@ class SecondaryPower:
     def to_dict(self) -> dict[str, Any]:
         return {"outcome": self.outcome, "method": self.method, "power": self.power, "note": self.note}
 
+    def __str__(self) -> str:
+        value = f"power {self.power:.4f}" if self.power is not None else "power not computed"
+        return f"Secondary {self.outcome} ({self.method}): {value}" + (f" ({self.note})" if self.note else "")
+
 
 @dataclass(frozen=True, eq=False)
 class ProtocolDesign:

@@ -32,6 +32,12 @@ class ArmCharacteristics:
                 "probability": self.decisions, "patients_mean": self.patients_mean,
                 "patients_quantiles": self.patients_quantiles, "bias": self.bias}
 
+    def __str__(self) -> str:
+        role = " (control)" if self.is_control else " (null)" if self.null else ""
+        decisions = ", ".join(f"P({k}) {v:.3f}" for k, v in self.decisions.items())
+        return (f"{self.arm}{role}: true effect {self.true_effect:.3f}; {decisions}; "
+                f"patients: mean {self.patients_mean:.1f}; bias {self.bias:+.4f}")
+
 
 @dataclass(frozen=True)
 class AdaptivePlatformResult:

@@ -116,6 +116,10 @@ class Claim:
         return {"key": self.key, "claim": self.text, "probability": self.probability, "mc_se": self.mc_se,
                 "upper_95": self.upper_95}
 
+    def __str__(self) -> str:
+        return (f"{self.text}: {100 * self.probability:.2f}% (Monte Carlo SE {100 * self.mc_se:.2f}; "
+                f"one-sided 95% upper bound {100 * self.upper_95:.2f}%)")
+
 
 def _claim(key: str, text: str, hits: np.ndarray) -> Claim:
     """The claim's probability with its Monte Carlo SE and a one-sided 95% upper bound (Clopper-Pearson;
