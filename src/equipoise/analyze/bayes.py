@@ -11,6 +11,15 @@ Two methods, both stated in the result:
 - ``beta_binomial_posterior``: independent Beta priors on each arm's event risk; posterior probabilities that
   the risk difference or risk ratio passes a threshold, by one-dimensional numerical integration (exact up to
   quadrature error).
+
+References
+----------
+Spiegelhalter DJ, Abrams KR, Myles JP (2004). Bayesian Approaches to Clinical Trials and Health-Care
+Evaluation. Wiley, section 3.6 (normal prior, normal likelihood).
+Tierney L, Kadane JB (1986). Accurate approximations for posterior moments and marginal densities. JASA
+81:82-86 (the Laplace approximation).
+Angus DC et al. (2020). The REMAP-CAP (Randomized Embedded Multifactorial Adaptive Platform for
+Community-acquired Pneumonia) study. Rationale and design. Ann Am Thorac Soc 17:879-891.
 """
 
 from __future__ import annotations

@@ -2,6 +2,18 @@
 
 Conventions: every measure is experimental versus control (difference = p_e − p_c, ratios = p_e / p_c and
 odds_e / odds_c). p-values are two-sided.
+
+References
+----------
+Wilson EB (1927). Probable inference, the law of succession, and statistical inference. JASA 22:209-212.
+Clopper CJ, Pearson ES (1934). The use of confidence or fiducial limits illustrated in the case of the binomial.
+Biometrika 26:404-413.
+Newcombe RG (1998). Interval estimation for the difference between independent proportions: comparison of
+eleven methods. Stat Med 17:873-890.
+Mantel N, Haenszel W (1959). Statistical aspects of the analysis of data from retrospective studies of disease.
+J Natl Cancer Inst 22:719-748. Robins J, Breslow N, Greenland S (1986). Biometrics 42:311-323. Greenland S,
+Robins JM (1985). Biometrics 41:55-68. Sato T, Greenland S, Robins JM (1989). Biometrics 45:1323-1324.
+Agresti A (2013). Categorical Data Analysis, 3rd ed. Wiley (Fisher's exact test, conditional ML odds ratio).
 """
 
 from __future__ import annotations

@@ -1,4 +1,12 @@
-"""Continuous outcomes: difference in means (Welch and pooled t) and ANCOVA."""
+"""Continuous outcomes: difference in means (Welch and pooled t) and ANCOVA.
+
+References
+----------
+Welch BL (1947). The generalization of "Student's" problem when several different population variances are
+involved. Biometrika 34:28-35.
+European Medicines Agency (2015). Guideline on adjustment for baseline covariates in clinical trials,
+EMA/CHMP/295050/2013 (ANCOVA).
+"""
 
 from __future__ import annotations
 

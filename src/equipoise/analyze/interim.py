@@ -17,6 +17,20 @@ controlled when the information differs from the plan. Method sources:
 - final inference: stagewise ordering (Tsiatis, Rosner & Mehta 1984; J&T §8.4), with the p-value, the
   median-unbiased estimate and the confidence interval obtained by solving P_theta(more extreme) = 1/2, alpha,
   1 - alpha (as rpact getFinalPValue / getFinalConfidenceInterval).
+
+References
+----------
+Jennison C, Turnbull BW (2000). Group Sequential Methods with Applications to Clinical Trials. Chapman &
+Hall/CRC, ch. 3, 7, 8.4 (stagewise ordering), 9.1 (repeated confidence intervals) and 10 (stochastic curtailment).
+Lan KKG, DeMets DL (1983). Discrete sequential boundaries for clinical trials. Biometrika 70:659-663.
+Jennison C, Turnbull BW (1989). Interim analyses: the repeated confidence interval approach. J R Stat Soc B
+51:305-361.
+Spiegelhalter DJ, Freedman LS, Blackburn PR (1986). Monitoring clinical trials: conditional or predictive power?
+Control Clin Trials 7:8-17.
+Tsiatis AA, Rosner GL, Mehta CR (1984). Exact confidence intervals following a group sequential test.
+Biometrics 40:797-803.
+Wassmer G, Brannath W (2016). Group Sequential and Confirmatory Adaptive Designs in Clinical Trials.
+Springer (the methods of rpact).
 """
 
 from __future__ import annotations

@@ -1,5 +1,18 @@
 """Kaplan–Meier curves with pointwise intervals, their median with the interval R's survival computes, the
-log-rank test (stratified too) and the Aalen–Johansen cumulative incidence with a competing risk."""
+log-rank test (stratified too) and the Aalen–Johansen cumulative incidence with a competing risk.
+
+References
+----------
+Kaplan EL, Meier P (1958). Nonparametric estimation from incomplete observations. JASA 53:457-481.
+Greenwood M (1926). The natural duration of cancer. Reports on Public Health and Medical Subjects 33. HMSO.
+Brookmeyer R, Crowley J (1982). A confidence interval for the median survival time. Biometrics 38:29-41.
+Mantel N (1966). Evaluation of survival data and two new rank order statistics arising in its consideration.
+Cancer Chemother Rep 50:163-170. Peto R, Peto J (1972). Asymptotically efficient rank invariant test
+procedures. J R Stat Soc A 135:185-207.
+Aalen OO, Johansen S (1978). An empirical transition matrix for non-homogeneous Markov chains based on censored
+observations. Scand J Stat 5:141-150.
+Therneau TM. survival: a package for survival analysis in R (``survfit``, ``survdiff``).
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,16 @@
 """Ordinal outcomes: the proportional-odds model with covariates, its common odds ratio, a likelihood-ratio test
-of the proportional-odds assumption, and the Wilcoxon–Mann–Whitney test."""
+of the proportional-odds assumption, and the Wilcoxon–Mann–Whitney test.
+
+References
+----------
+McCullagh P (1980). Regression models for ordinal data. J R Stat Soc B 42:109-142.
+Peterson B, Harrell FE (1990). Partial proportional odds models for ordinal response variables. Appl Stat
+39:205-217.
+Mann HB, Whitney DR (1947). On a test of whether one of two random variables is stochastically larger than the
+other. Ann Math Stat 18:50-60. Wilcoxon F (1945). Individual comparisons by ranking methods. Biometrics Bull
+1:80-83.
+Christensen RHB. ordinal: regression models for ordinal data, R package (``clm``).
+"""
 
 from __future__ import annotations
 

@@ -10,6 +10,10 @@ Column resolution, for each comparison (first match wins):
   competing events; follow-up is censored at the outcome's ``day``;
 - covariates and strata: a column of that name, or a randomisation factor of that id derived from its field
   (``age65`` from ``age`` cut at 65).
+
+References
+----------
+ICH E9 (1998). Statistical principles for clinical trials, section 5 (the pre-specified analyses).
 """
 
 from __future__ import annotations

@@ -6,6 +6,14 @@ section 7.2.2) is that looks may come at other information fractions than planne
 capped at the total alpha) and, for one-sided designs with beta-spending futility, the futility bounds at the
 design's drift. ``final=True`` makes the last observed look the final analysis: it spends all remaining alpha
 (and its futility bound is its efficacy bound).
+
+References
+----------
+Lan KKG, DeMets DL (1983). Discrete sequential boundaries for clinical trials. Biometrika 70:659-663.
+Jennison C, Turnbull BW (2000). Group Sequential Methods with Applications to Clinical Trials. Chapman &
+Hall/CRC, section 7.2.2 (information fractions other than planned) and 7.3 (beta spending).
+Pampallona S, Tsiatis AA, Kim K (2001). Interim monitoring of group sequential trials using spending functions
+for the type I and type II error probabilities. Drug Inf J 35:1113-1121.
 """
 
 from __future__ import annotations

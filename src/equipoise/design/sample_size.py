@@ -6,6 +6,14 @@ information rates. Power for a given size uses the same standardisation: with th
 under H0, its mean under H1 is drift*sqrt(t_k) and its sd sigma1/sigma0, so crossing c_k under H0 units is
 crossing c_k*sigma0/sigma1 in H1 units (exact for the normal approximation, and how pooled-variance power is
 computed, e.g. rpact ``getPowerRates``).
+
+References
+----------
+Jennison C, Turnbull BW (2000). Group Sequential Methods with Applications to Clinical Trials. Chapman &
+Hall/CRC, section 2.7 (maximum sample size = fixed size x inflation factor) and ch. 4 (power at a given size).
+Wassmer G, Brannath W (2016). Group Sequential and Confirmatory Adaptive Designs in Clinical Trials.
+Springer (the methods of rpact).
+Chow SC, Shao J, Wang H (2008). Sample Size Calculations in Clinical Research, 2nd ed. Chapman & Hall/CRC.
 """
 
 from __future__ import annotations

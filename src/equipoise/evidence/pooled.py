@@ -1,4 +1,10 @@
-"""The pooled estimate of one meta-analysis: the numbers every method returns, in one frozen result."""
+"""The pooled estimate of one meta-analysis: the numbers every method returns, in one frozen result.
+
+References
+----------
+Viechtbauer W (2010). Conducting meta-analyses in R with the metafor package. J Stat Softw 36(3):1-48.
+Higgins JPT, Thompson SG (2002). Quantifying heterogeneity in a meta-analysis. Stat Med 21:1539-1558.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,12 @@
-"""Operating characteristics of a simulated adaptive platform, per arm and for the platform, with pictures."""
+"""Operating characteristics of a simulated adaptive platform, per arm and for the platform, with pictures.
+
+References
+----------
+Granholm A et al. (2022). adaptr: an R package for simulating and comparing adaptive clinical trials.
+JOSS 7:4284 (the performance metrics: decisions, sample size, ideal-design selection).
+Morris TP, White IR, Crowther MJ (2019). Using simulation studies to evaluate statistical methods. Stat Med
+38:2074-2102 (bias and Monte Carlo standard errors).
+"""
 
 from __future__ import annotations
 

@@ -4,6 +4,13 @@ The 2020 Beijing MSC report (31 patients: 16 mild, 8 severe, 7 critical) said ev
 module runs such a study many times on patients whose disease follows the calibrated natural history
 (``natural_history/covid19.yaml``) with no treatment effect (or a given one) and reports the probability of
 each claim such a report makes: all improved, all improved on CT, no deaths, at least k discharged, ...
+
+References
+----------
+Clopper CJ, Pearson ES (1934). The use of confidence or fiducial limits illustrated in the case of the binomial.
+Biometrika 26:404-413. Hanley JA, Lippman-Hand A (1983). If nothing goes wrong, is everything all right?
+JAMA 249:1743-1745 (the rule of three).
+Pocock SJ (1983). Clinical Trials: A Practical Approach. Wiley, ch. 4 (uncontrolled comparisons).
 """
 
 from __future__ import annotations
