@@ -60,7 +60,12 @@ class ArmCount:
 
 
 def wilson_interval(x: int, n: int, conf_level: float = 0.95) -> tuple[float, float]:
-    """Wilson score interval without continuity correction (Wilson 1927; R prop.test(correct = FALSE))."""
+    """Wilson score interval without continuity correction (Wilson 1927; R prop.test(correct = FALSE)).
+
+    References
+    ----------
+    Wilson EB (1927). Probable inference, the law of succession, and statistical inference. JASA 22:209-212.
+    """
     if n == 0:
         return math.nan, math.nan
     z = z_quantile(conf_level)
@@ -71,7 +76,13 @@ def wilson_interval(x: int, n: int, conf_level: float = 0.95) -> tuple[float, fl
 
 
 def clopper_pearson(x: int, n: int, conf_level: float = 0.95) -> tuple[float, float]:
-    """Exact binomial interval (Clopper & Pearson 1934; R binom.test)."""
+    """Exact binomial interval (Clopper & Pearson 1934; R binom.test).
+
+    References
+    ----------
+    Clopper CJ, Pearson ES (1934). The use of confidence or fiducial limits illustrated in the case of the binomial.
+    Biometrika 26:404-413.
+    """
     if n == 0:
         return math.nan, math.nan
     a = 1 - conf_level
@@ -120,6 +131,11 @@ def two_by_two(x1: int, n1: int, x0: int, n0: int, conf_level: float = 0.95) -> 
     - Newcombe: the hybrid Wilson score interval for RD (Newcombe 1998, method 10), with the Pearson
       chi-square p-value.
     - Exact: conditional maximum-likelihood OR with Fisher's exact interval and p-value (R fisher.test).
+
+    References
+    ----------
+    Newcombe RG (1998). Stat Med 17:873-890 (method 10). Katz D et al. (1978). Biometrics 34:469-474. Woolf B
+    (1955). Ann Hum Genet 19:251-253. Haldane JBS (1956). Ann Hum Genet 20:309-311.
     """
     out: dict[str, Estimate] = {}
     p1, p0 = x1 / n1, x0 / n0
@@ -187,6 +203,12 @@ def mantel_haenszel(x1: npt.ArrayLike, n1: npt.ArrayLike, x0: npt.ArrayLike, n0:
     Variances: OR by Robins, Breslow & Greenland (1986); RR by Greenland & Robins (1985); RD by Sato, Greenland
     & Robins (1989). Cochran–Mantel–Haenszel chi-square without
     continuity correction (R mantelhaen.test(correct = FALSE)). Strata with a zero margin contribute nothing.
+
+    References
+    ----------
+    Mantel N, Haenszel W (1959). J Natl Cancer Inst 22:719-748. Robins J, Breslow N, Greenland S (1986).
+    Biometrics 42:311-323. Greenland S, Robins JM (1985). Biometrics 41:55-68. Sato T, Greenland S, Robins JM
+    (1989). Biometrics 45:1323-1324.
     """
     a = np.asarray(x1, float)
     n1a = np.asarray(n1, float)
@@ -254,7 +276,12 @@ class LogisticFit:
 
 def logistic_regression(y: npt.ArrayLike, X: npt.ArrayLike, names: list[str], conf_level: float = 0.95,
                         arm_column: int = 1) -> LogisticFit:
-    """Fit by iteratively reweighted least squares through statsmodels' GLM (the same fit as R's glm)."""
+    """Fit by iteratively reweighted least squares through statsmodels' GLM (the same fit as R's glm).
+
+    References
+    ----------
+    McCullagh P, Nelder JA (1989). Generalized Linear Models, 2nd ed. Chapman & Hall, ch. 4 (binary data, IRLS).
+    """
     import statsmodels.api as sm
 
     yv = np.asarray(y, float)

@@ -126,7 +126,13 @@ def _loglik(rs: _RiskSets, beta: npt.NDArray[np.float64], need_hessian: bool = T
 
 def fit_cox(time: npt.ArrayLike, event: npt.ArrayLike, X: npt.ArrayLike, strata: npt.ArrayLike | None = None, *,
             ties: Literal["efron", "breslow"] = "efron", tol: float = 1e-9, max_iter: int = 30) -> CoxFit:
-    """Maximise the partial likelihood (stratified: a separate baseline hazard in each stratum)."""
+    """Maximise the partial likelihood (stratified: a separate baseline hazard in each stratum).
+
+    References
+    ----------
+    Cox DR (1972). J R Stat Soc B 34:187-220. Efron B (1977). JASA 72:557-565. Breslow N (1974). Biometrics
+    30:89-99. Therneau TM, Grambsch PM (2000). Modeling Survival Data: Extending the Cox Model. Springer.
+    """
     t = np.asarray(time, float)
     e = np.asarray(event).astype(bool)
     n = len(t)

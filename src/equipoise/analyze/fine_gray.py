@@ -164,7 +164,13 @@ def _score_residuals(strata: list[_Stratum], beta: npt.NDArray[np.float64], n: i
 def fit_fine_gray(time: npt.ArrayLike, status: npt.ArrayLike, X: npt.ArrayLike,
                   strata: npt.ArrayLike | None = None, *, tol: float = 1e-9, max_iter: int = 30) -> FineGrayFit:
     """Fit the subdistribution hazards model for ``status`` 1 (0 censored, 1 event of interest, 2 competing
-    event) by Newton–Raphson; see the module docstring for the estimator and the variance."""
+    event) by Newton–Raphson; see the module docstring for the estimator and the variance.
+
+    References
+    ----------
+    Fine JP, Gray RJ (1999). A proportional hazards model for the subdistribution of a competing risk. JASA
+    94:496-509.
+    """
     t = np.asarray(time, float)
     st = np.asarray(status).astype(np.int64)
     n = len(t)

@@ -258,7 +258,13 @@ def _crossing(upper: Sequence[float], rates: Sequence[float], drift: float,
 def conditional_power(z_k: float, info_k: float, future_info: Sequence[float], future_bounds: Sequence[float],
                       theta: float, future_lower: Sequence[float | None] | None = None) -> float:
     """P(Z_j >= c_j at some later look j before falling below a futility bound | Z_k = z_k) when the effect is
-    theta (J&T §10.2). Later futility bounds are applied, as rpact's getConditionalPower applies them."""
+    theta (J&T §10.2). Later futility bounds are applied, as rpact's getConditionalPower applies them.
+
+    References
+    ----------
+    Jennison C, Turnbull BW (2000). Group Sequential Methods with Applications to Clinical Trials.
+    Chapman & Hall/CRC, section 10.2.
+    """
     inc = np.asarray(future_info) - info_k
     if np.any(inc <= 0):
         raise UserError("interim: the planned information of later looks must exceed the current information")
@@ -274,6 +280,13 @@ def conditional_power(z_k: float, info_k: float, future_info: Sequence[float], f
 
 def predictive_power(z_k: float, info_k: float, future_info: Sequence[float], future_bounds: Sequence[float],
                      future_lower: Sequence[float | None] | None = None, nodes: int = 40) -> float:
+    """Conditional power averaged over the flat-prior posterior N(theta_k, se_k^2) of the effect.
+
+    References
+    ----------
+    Spiegelhalter DJ, Freedman LS, Blackburn PR (1986). Monitoring clinical trials: conditional or predictive power?
+    Control Clin Trials 7:8-17.
+    """
     theta_hat, se = z_k / math.sqrt(info_k), 1 / math.sqrt(info_k)
     x, w = np.polynomial.hermite_e.hermegauss(nodes)
     values = [conditional_power(z_k, info_k, future_info, future_bounds, theta_hat + se * xi, future_lower)
@@ -283,7 +296,14 @@ def predictive_power(z_k: float, info_k: float, future_info: Sequence[float], fu
 
 def final_inference(looks: Sequence[LookData], upper: Sequence[float], alpha: float, sided: int,
                     binding_lower: Sequence[float] | None = None) -> FinalInference:
-    """Stagewise-ordering p-value, median-unbiased estimate and interval at the last of ``looks``."""
+    """Stagewise-ordering p-value, median-unbiased estimate and interval at the last of ``looks``.
+
+    References
+    ----------
+    Tsiatis AA, Rosner GL, Mehta CR (1984). Biometrics 40:797-803.
+    Jennison C, Turnbull BW (2000). Group Sequential Methods with Applications to Clinical Trials.
+    Chapman & Hall/CRC, section 8.4.
+    """
     m = len(looks)
     info = np.array([lk.information for lk in looks])
     rates = (info / info[-1]).tolist()

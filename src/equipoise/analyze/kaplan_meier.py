@@ -88,7 +88,13 @@ class Median:
 
 def kaplan_meier(time: npt.ArrayLike, event: npt.ArrayLike, *, conf_level: float = 0.95,
                  conf_type: ConfType = "log") -> KaplanMeier:
-    """Kaplan & Meier (1958); Greenwood (1926) variance; interval transforms as in survfit (Therneau)."""
+    """Kaplan & Meier (1958); Greenwood (1926) variance; interval transforms as in survfit (Therneau).
+
+    References
+    ----------
+    Kaplan EL, Meier P (1958). Nonparametric estimation from incomplete observations. JASA 53:457-481.
+    Greenwood M (1926). The natural duration of cancer. Reports on Public Health and Medical Subjects 33.
+    """
     t = np.asarray(time, float)
     e = np.asarray(event).astype(bool)
     times, inverse = np.unique(t, return_inverse=True)
@@ -142,7 +148,12 @@ def _findq(x: npt.NDArray[np.float64], y: npt.NDArray[np.float64], p: float, tol
 
 def km_quantile(km: KaplanMeier, p: float, tol: float = math.sqrt(np.finfo(float).eps)) -> Median:
     """Quantile of the survival time and its interval from the pointwise band (Brookmeyer & Crowley 1982),
-    exactly as R's quantile.survfit: each limit is where that band crosses 1 − p."""
+    exactly as R's quantile.survfit: each limit is where that band crosses 1 − p.
+
+    References
+    ----------
+    Brookmeyer R, Crowley J (1982). A confidence interval for the median survival time. Biometrics 38:29-41.
+    """
     x = np.concatenate([[0.0], km.time])
 
     def q(curve: npt.NDArray[np.float64]) -> float:
@@ -172,7 +183,12 @@ class LogRank:
 
 def logrank(time: npt.ArrayLike, event: npt.ArrayLike, group: npt.ArrayLike, strata: npt.ArrayLike | None = None
             ) -> LogRank:
-    """``group`` is 1 for the experimental arm and 0 for control."""
+    """``group`` is 1 for the experimental arm and 0 for control.
+
+    References
+    ----------
+    Mantel N (1966). Cancer Chemother Rep 50:163-170. Peto R, Peto J (1972). J R Stat Soc A 135:185-207.
+    """
     t = np.asarray(time, float)
     e = np.asarray(event).astype(float)
     g = np.asarray(group).astype(float)
@@ -245,7 +261,13 @@ def cumulative_incidence(time: npt.ArrayLike, status: npt.ArrayLike, conf_level:
 
     The standard error is the infinitesimal jackknife (Efron 1982), as survfit computes it for multi-state
     curves: the influence of each patient on S(t-) and on the increments d1(t) / Y(t), accumulated over the
-    distinct times; O(n x distinct times), meant for trial-sized data."""
+    distinct times; O(n x distinct times), meant for trial-sized data.
+
+    References
+    ----------
+    Aalen OO, Johansen S (1978). Scand J Stat 5:141-150. Efron B (1982). The Jackknife, the Bootstrap and Other
+    Resampling Plans. SIAM (the infinitesimal jackknife).
+    """
     t = np.asarray(time, float)
     st = np.asarray(status).astype(int)
     times, inv = np.unique(t, return_inverse=True)

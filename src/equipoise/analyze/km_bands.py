@@ -308,7 +308,13 @@ def km_confidence_band(km: KaplanMeier, method: str = "hall-wellner", transform:
 
     The default range runs from the first event time to the last event time at which Ŝ stays above 0 (as
     km.ci and SAS's PROC LIFETEST do). t_U may not pass the last observed time, nor a time where Ŝ = 0; the
-    equal-precision band needs an event at or before t_L (a_L > 0), the Hall–Wellner band does not."""
+    equal-precision band needs an event at or before t_L (a_L > 0), the Hall–Wellner band does not.
+
+    References
+    ----------
+    Hall WJ, Wellner JA (1980). Biometrika 67:133-143. Nair VN (1984). Technometrics 26:265-275. Klein JP,
+    Moeschberger ML (2003). Survival Analysis, 2nd ed. Springer, section 4.4.
+    """
     meth = band_method(method)
     trans = band_transform(transform)
     _check_level(conf_level)

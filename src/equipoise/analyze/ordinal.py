@@ -70,6 +70,12 @@ class WilcoxonResult:
 
 
 def wilcoxon_mann_whitney(y_e: npt.ArrayLike, y_c: npt.ArrayLike) -> WilcoxonResult:
+    """Wilcoxon–Mann–Whitney test of the experimental against the control values (see ``WilcoxonResult``).
+
+    References
+    ----------
+    Mann HB, Whitney DR (1947). Ann Math Stat 18:50-60. Wilcoxon F (1945). Biometrics Bull 1:80-83.
+    """
     a = np.asarray(y_e, float)
     b = np.asarray(y_c, float)
     res = stats.mannwhitneyu(a, b, alternative="two-sided", use_continuity=True, method="asymptotic")

@@ -297,6 +297,12 @@ def gsd(
     futility bounds, ``binding`` or not. ``beta_adjustment`` (two-sided futility only) rescales beta spending
     to the first look with a futility bound, as rpact does by default. ``quadrature`` selects the integration
     grid (``integration.Quadrature``; default composite Gauss-Legendre, or J&T's grid with ``kind="jt"``).
+
+    References
+    ----------
+    Jennison C, Turnbull BW (2000). Group Sequential Methods with Applications to Clinical Trials.
+    Chapman & Hall/CRC, ch. 2 and 7. Lan KKG, DeMets DL (1983). Biometrika 70:659-663. Pampallona S, Tsiatis AA,
+    Kim K (2001). Drug Inf J 35:1113-1121 (beta spending).
     """
     t, k_max = _validate_rates(information_rates, looks)
     if sided not in (1, 2) or isinstance(sided, bool):

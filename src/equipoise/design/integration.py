@@ -266,6 +266,11 @@ def crossing_probabilities(
 
     Returns ``(p_upper, p_lower)``, each of length K; ``p_upper.sum()`` is the power (or the type I error at
     drift 0) of rejecting through the upper boundary.
+
+    References
+    ----------
+    Jennison C, Turnbull BW (2000). Group Sequential Methods with Applications to Clinical Trials.
+    Chapman & Hall/CRC, sections 19.2-19.3. Armitage P, McPherson CK, Rowe BC (1969). J R Stat Soc A 132:235-244.
     """
     up = np.asarray(upper, dtype=float)
     t = np.asarray(information_rates, dtype=float)

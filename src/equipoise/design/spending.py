@@ -111,6 +111,11 @@ def cumulative_spending(
 
     For alpha, ``total`` is the whole (one- or two-sided) alpha. For beta (``beta=True``) ``sided`` is
     ignored, as in rpact.
+
+    References
+    ----------
+    Lan KKG, DeMets DL (1983). Biometrika 70:659-663. Kim K, DeMets DL (1987). Biometrika 74:149-154. Hwang IK,
+    Shih WJ, DeCani JS (1990). Stat Med 9:1439-1445.
     """
     t = np.asarray(t, dtype=float)
     if family is Family.OBF:
