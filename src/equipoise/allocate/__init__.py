@@ -3,6 +3,10 @@
 The server locks the state row named by ``scheme.state_key(request)``, calls ``scheme.allocate`` with a
 ``RecordingSource`` and stores the arm, draws, new state and diagnostics in one transaction; ``replay``
 recomputes every stored allocation with ``ReplaySource``.
+
+References
+----------
+Rosenberger WF, Lachin JM (2016). Randomization in Clinical Trials: Theory and Practice, 2nd ed. Wiley.
 """
 
 from equipoise.allocate.adaptive import ResponseAdaptiveScheme

@@ -1,4 +1,12 @@
-"""Response-adaptive randomization from a probability table supplied by the statisticians."""
+"""Response-adaptive randomization from a probability table supplied by the statisticians.
+
+References
+----------
+Thall PF, Wathen JK (2007). Practical Bayesian adaptive randomisation in clinical trials. Eur J Cancer
+43:859-866. Berry SM, Carlin BP, Lee JJ, Müller P (2010). Bayesian Adaptive Methods for Clinical Trials. CRC.
+Rosenberger WF, Lachin JM (2016). Randomization in Clinical Trials, 2nd ed. Wiley (response-adaptive
+randomization).
+"""
 
 from __future__ import annotations
 

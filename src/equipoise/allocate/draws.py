@@ -3,6 +3,11 @@
 Written here rather than taken from ``random`` because the mapping from draws to choices must be fixed and
 documented for replay: ``random.choices``/``shuffle`` may change how they consume randomness between Python
 versions, which would break the replay of a stored allocation.
+
+References
+----------
+Knuth DE (1997). The Art of Computer Programming, vol. 2, 3rd ed., section 3.4.2, Algorithm P (shuffling).
+Durstenfeld R (1964). Algorithm 235: random permutation. Commun ACM 7:420.
 """
 
 from __future__ import annotations

@@ -5,6 +5,12 @@ cannot randomize online opens the next envelope, treats the patient, and enters 
 system is back. The envelopes of a site are drawn in permuted blocks of the arms offered there (one or two
 replicates of the weights per block, at random), so a site that opens many stays near the allocation ratio;
 they are sealed, so the block size does not make them guessable.
+
+References
+----------
+Rosenberger WF, Lachin JM (2016). Randomization in Clinical Trials: Theory and Practice, 2nd ed.
+Wiley, ch. 3 (permuted blocks).
+Sealed Envelope, "Emergency randomisation" (the downtime procedure of its online randomisation service).
 """
 
 from __future__ import annotations

@@ -6,6 +6,12 @@ how the list is verified later. Within each stratum, blocks hold every arm ``wei
 replicates r drawn from ``block_sizes`` over the weights' sum, in a uniformly random order (Fisher-Yates), as
 Rosenberger & Lachin (2016, ch. 3) describe and R's ``blockrand`` does; whole blocks only, so each stratum
 ends balanced. Strata are generated one after the other, in the protocol's order, from one seeded stream.
+
+References
+----------
+Rosenberger WF, Lachin JM (2016). Randomization in Clinical Trials: Theory and Practice, 2nd ed.
+Wiley, ch. 3 (permuted blocks, random block sizes).
+Snow G. blockrand: randomization for block random clinical trials, R package.
 """
 
 from __future__ import annotations

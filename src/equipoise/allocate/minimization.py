@@ -1,4 +1,18 @@
-"""Pocock-Simon minimization with factor weights, unequal allocation ratios and a random element."""
+"""Pocock-Simon minimization with factor weights, unequal allocation ratios and a random element.
+
+References
+----------
+Pocock SJ, Simon R (1975). Sequential treatment assignment with balancing for prognostic factors in the
+controlled clinical trial. Biometrics 31:103-115.
+Taves DR (1974). Minimization: a new method of assigning patients to treatment and control groups. Clin
+Pharmacol Ther 15:443-453.
+Kuznetsova OM, Tymofyeyev Y (2012). Preserving the allocation ratio at every allocation with biased coin
+randomization and minimization in studies with unequal allocation. Stat Med 31:701-723.
+Proschan M, Brittain E, Kammerman L (2011). Minimize the use of minimization with unequal allocation.
+Biometrics 67:1135-1141.
+Rosenberger WF, Lachin JM (2016). Randomization in Clinical Trials, 2nd ed. Wiley (covariate-adaptive
+randomization).
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,14 @@
-"""Stratified permuted-block randomization with block sizes drawn at random."""
+"""Stratified permuted-block randomization with block sizes drawn at random.
+
+References
+----------
+Rosenberger WF, Lachin JM (2016). Randomization in Clinical Trials: Theory and Practice, 2nd ed.
+Wiley, ch. 3.
+Matts JP, Lachin JM (1988). Properties of permuted-block randomization in clinical trials. Control Clin Trials
+9:327-344.
+Efird J (2011). Blocked randomization with randomly selected block sizes. Int J Environ Res Public Health
+8:15-20.
+"""
 
 from __future__ import annotations
 

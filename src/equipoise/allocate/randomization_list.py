@@ -9,6 +9,11 @@ has to find the same entry again.
 A list cannot leave arms out: a patient for whom some arm is unavailable or contraindicated cannot take the
 next entry whatever it is, and skipping entries would let the site choose among them. Such a patient is
 refused with the reason (use a dynamic method for platform trials with arm availability).
+
+References
+----------
+Rosenberger WF, Lachin JM (2016). Randomization in Clinical Trials: Theory and Practice, 2nd ed.
+Wiley, ch. 3 (allocation from a pre-generated schedule).
 """
 
 from __future__ import annotations

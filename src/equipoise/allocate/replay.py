@@ -1,4 +1,10 @@
-"""Replay: recompute every stored allocation from the initial state and report each difference."""
+"""Replay: recompute every stored allocation from the initial state and report each difference.
+
+References
+----------
+Rosenberger WF, Lachin JM (2016). Randomization in Clinical Trials: Theory and Practice, 2nd ed.
+Wiley (randomization-based inference needs the allocation sequence to be reproducible).
+"""
 
 from __future__ import annotations
 

@@ -28,6 +28,9 @@ class ArmWeight:
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "weight": self.weight}
 
+    def __str__(self) -> str:
+        return f"{self.id} (weight {_number(self.weight)})"
+
 
 def arm_signature(arms: Iterable[ArmWeight]) -> str:
     """A readable key for a set of arms and their weights, e.g. ``usual_care:2,dexamethasone:1``."""
@@ -103,6 +106,17 @@ class AllocationRequest:
                 None if self.adaptive_probabilities is None else dict(self.adaptive_probabilities)
             ),
         }
+
+    def __str__(self) -> str:
+        lines = [f"Allocation request: open arms {arm_signature(self.arms)} (in force: {arm_signature(self.all_arms)})"]
+        if self.factors:
+            lines.append("  factors: " + ", ".join(f"{k}={v}" for k, v in self.factors.items()))
+        if self.stratum:
+            lines.append(f"  stratum: {self.stratum}")
+        if self.adaptive_probabilities:
+            lines.append("  adaptive probabilities: "
+                         + ", ".join(f"{k} {v:.4f}" for k, v in self.adaptive_probabilities.items()))
+        return "\n".join(lines)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AllocationRequest:

@@ -1,4 +1,10 @@
-"""Simple (complete) randomization, weighted by the allocation ratio."""
+"""Simple (complete) randomization, weighted by the allocation ratio.
+
+References
+----------
+Rosenberger WF, Lachin JM (2016). Randomization in Clinical Trials: Theory and Practice, 2nd ed.
+Wiley, ch. 3 (complete randomization).
+"""
 
 from __future__ import annotations
 

@@ -11,6 +11,15 @@ Two methods, both stated in the result:
 - ``beta_binomial_posterior``: independent Beta priors on each arm's event risk; posterior probabilities that
   the risk difference or risk ratio passes a threshold, by one-dimensional numerical integration (exact up to
   quadrature error).
+
+References
+----------
+Spiegelhalter DJ, Abrams KR, Myles JP (2004). Bayesian Approaches to Clinical Trials and Health-Care
+Evaluation. Wiley, section 3.6 (normal prior, normal likelihood).
+Tierney L, Kadane JB (1986). Accurate approximations for posterior moments and marginal densities. JASA
+81:82-86 (the Laplace approximation).
+Angus DC et al. (2020). The REMAP-CAP (Randomized Embedded Multifactorial Adaptive Platform for
+Community-acquired Pneumonia) study. Rationale and design. Ann Am Thorac Soc 17:879-891.
 """
 
 from __future__ import annotations
@@ -61,7 +70,13 @@ def normal_posterior(log_estimate: float, se: float, *, measure: str, benefit: L
                      prior_mean: float = 0.0, prior_sd: float = 10.0, important: float | None = None,
                      cred_level: float = 0.95) -> Posterior:
     """Posterior of a ratio measure with a N(prior_mean, prior_sd^2) prior on its log; ``benefit`` says whether
-    ratios above or below 1 are benefit; ``important`` is a ratio threshold (e.g. 1.2 for OR, 0.8 for HR)."""
+    ratios above or below 1 are benefit; ``important`` is a ratio threshold (e.g. 1.2 for OR, 0.8 for HR).
+
+    References
+    ----------
+    Spiegelhalter DJ, Abrams KR, Myles JP (2004). Bayesian Approaches to Clinical Trials and Health-Care Evaluation.
+    Wiley, section 3.6.
+    """
     prec = 1 / prior_sd**2 + 1 / se**2
     mean = (prior_mean / prior_sd**2 + log_estimate / se**2) / prec
     sd = math.sqrt(1 / prec)
@@ -81,7 +96,13 @@ def beta_binomial_posterior(x_e: int, n_e: int, x_c: int, n_c: int, *, better: L
                             prior_a: float = 1.0, prior_b: float = 1.0, important_rr: float | None = None
                             ) -> Posterior:
     """P(p_e < p_c) (or >, when more events are better) and P(RR beyond ``important_rr``) under independent
-    Beta(prior_a, prior_b) priors, integrating the posterior density of p_c against the cdf of p_e."""
+    Beta(prior_a, prior_b) priors, integrating the posterior density of p_c against the cdf of p_e.
+
+    References
+    ----------
+    Spiegelhalter DJ, Abrams KR, Myles JP (2004). Bayesian Approaches to Clinical Trials and Health-Care Evaluation.
+    Wiley, ch. 3 (conjugate Beta-binomial analysis).
+    """
     pe = stats.beta(prior_a + x_e, prior_b + n_e - x_e)
     pc = stats.beta(prior_a + x_c, prior_b + n_c - x_c)
 
@@ -120,7 +141,12 @@ def proportional_odds_posterior(y_index: npt.ArrayLike, treatment: npt.ArrayLike
     level (as :func:`equipoise.analyze.ordinal.compare_ordinal` does with better: lower).
 
     Raises :class:`UserError` when the model has no finite estimate (separation, common at an early look) or
-    cannot be refitted around it: then there is no posterior to report, only the frequentist result."""
+    cannot be refitted around it: then there is no posterior to report, only the frequentist result.
+
+    References
+    ----------
+    Tierney L, Kadane JB (1986). JASA 81:82-86. McCullagh P (1980). J R Stat Soc B 42:109-142.
+    """
     from scipy.interpolate import CubicSpline
 
     from equipoise.analyze.cumulative_logit import CumulativeLogitFit, fit_cumulative_logit

@@ -2,6 +2,18 @@
 
 Conventions: every measure is experimental versus control (difference = p_e − p_c, ratios = p_e / p_c and
 odds_e / odds_c). p-values are two-sided.
+
+References
+----------
+Wilson EB (1927). Probable inference, the law of succession, and statistical inference. JASA 22:209-212.
+Clopper CJ, Pearson ES (1934). The use of confidence or fiducial limits illustrated in the case of the binomial.
+Biometrika 26:404-413.
+Newcombe RG (1998). Interval estimation for the difference between independent proportions: comparison of
+eleven methods. Stat Med 17:873-890.
+Mantel N, Haenszel W (1959). Statistical aspects of the analysis of data from retrospective studies of disease.
+J Natl Cancer Inst 22:719-748. Robins J, Breslow N, Greenland S (1986). Biometrics 42:311-323. Greenland S,
+Robins JM (1985). Biometrics 41:55-68. Sato T, Greenland S, Robins JM (1989). Biometrics 45:1323-1324.
+Agresti A (2013). Categorical Data Analysis, 3rd ed. Wiley (Fisher's exact test, conditional ML odds ratio).
 """
 
 from __future__ import annotations
@@ -15,7 +27,7 @@ import numpy.typing as npt
 from scipy import stats
 from scipy.stats.contingency import odds_ratio as scipy_odds_ratio
 
-from equipoise.analyze.results import Estimate, clean, fmt, wald, z_quantile
+from equipoise.analyze.results import Estimate, clean, fmt, fmt_p, wald, z_quantile
 
 Interval = Literal["wald", "newcombe", "exact"]
 RatioMeasure = Literal["risk-ratio", "odds-ratio"]
@@ -41,9 +53,19 @@ class ArmCount:
                 "wilson": [clean(self.wilson_low), clean(self.wilson_high)],
                 "clopper_pearson": [clean(self.exact_low), clean(self.exact_high)]}
 
+    def __str__(self) -> str:
+        return (f"{self.arm}: {self.events}/{self.n} ({fmt(100 * self.proportion, 1)}%; Wilson "
+                f"{fmt(100 * self.wilson_low, 1)} to {fmt(100 * self.wilson_high, 1)}%, Clopper–Pearson "
+                f"{fmt(100 * self.exact_low, 1)} to {fmt(100 * self.exact_high, 1)}%)")
+
 
 def wilson_interval(x: int, n: int, conf_level: float = 0.95) -> tuple[float, float]:
-    """Wilson score interval without continuity correction (Wilson 1927; R prop.test(correct = FALSE))."""
+    """Wilson score interval without continuity correction (Wilson 1927; R prop.test(correct = FALSE)).
+
+    References
+    ----------
+    Wilson EB (1927). Probable inference, the law of succession, and statistical inference. JASA 22:209-212.
+    """
     if n == 0:
         return math.nan, math.nan
     z = z_quantile(conf_level)
@@ -54,7 +76,13 @@ def wilson_interval(x: int, n: int, conf_level: float = 0.95) -> tuple[float, fl
 
 
 def clopper_pearson(x: int, n: int, conf_level: float = 0.95) -> tuple[float, float]:
-    """Exact binomial interval (Clopper & Pearson 1934; R binom.test)."""
+    """Exact binomial interval (Clopper & Pearson 1934; R binom.test).
+
+    References
+    ----------
+    Clopper CJ, Pearson ES (1934). The use of confidence or fiducial limits illustrated in the case of the binomial.
+    Biometrika 26:404-413.
+    """
     if n == 0:
         return math.nan, math.nan
     a = 1 - conf_level
@@ -103,6 +131,11 @@ def two_by_two(x1: int, n1: int, x0: int, n0: int, conf_level: float = 0.95) -> 
     - Newcombe: the hybrid Wilson score interval for RD (Newcombe 1998, method 10), with the Pearson
       chi-square p-value.
     - Exact: conditional maximum-likelihood OR with Fisher's exact interval and p-value (R fisher.test).
+
+    References
+    ----------
+    Newcombe RG (1998). Stat Med 17:873-890 (method 10). Katz D et al. (1978). Biometrics 34:469-474. Woolf B
+    (1955). Ann Hum Genet 19:251-253. Haldane JBS (1956). Ann Hum Genet 20:309-311.
     """
     out: dict[str, Estimate] = {}
     p1, p0 = x1 / n1, x0 / n0
@@ -155,6 +188,13 @@ class MantelHaenszel:
                 "odds_ratio": self.odds_ratio.to_dict(), "cmh_chisq": clean(self.cmh_chisq),
                 "cmh_p": clean(self.cmh_p), "strata": self.strata}
 
+    def __str__(self) -> str:
+        return "\n".join([f"Mantel–Haenszel over {self.strata} strata",
+                          f"  risk difference  {self.risk_difference}",
+                          f"  risk ratio       {self.risk_ratio}",
+                          f"  odds ratio       {self.odds_ratio}",
+                          f"  CMH chi-square {fmt(self.cmh_chisq)} on 1 df, p = {fmt_p(self.cmh_p)}"])
+
 
 def mantel_haenszel(x1: npt.ArrayLike, n1: npt.ArrayLike, x0: npt.ArrayLike, n0: npt.ArrayLike,
                     conf_level: float = 0.95) -> MantelHaenszel:
@@ -163,6 +203,12 @@ def mantel_haenszel(x1: npt.ArrayLike, n1: npt.ArrayLike, x0: npt.ArrayLike, n0:
     Variances: OR by Robins, Breslow & Greenland (1986); RR by Greenland & Robins (1985); RD by Sato, Greenland
     & Robins (1989). Cochran–Mantel–Haenszel chi-square without
     continuity correction (R mantelhaen.test(correct = FALSE)). Strata with a zero margin contribute nothing.
+
+    References
+    ----------
+    Mantel N, Haenszel W (1959). J Natl Cancer Inst 22:719-748. Robins J, Breslow N, Greenland S (1986).
+    Biometrics 42:311-323. Greenland S, Robins JM (1985). Biometrics 41:55-68. Sato T, Greenland S, Robins JM
+    (1989). Biometrics 45:1323-1324.
     """
     a = np.asarray(x1, float)
     n1a = np.asarray(n1, float)
@@ -221,10 +267,21 @@ class LogisticFit:
         return {"odds_ratio": self.odds_ratio.to_dict(), "n": self.n, "log_likelihood": clean(self.log_likelihood),
                 "coefficients": {k: {"estimate": clean(v[0]), "se": clean(v[1])} for k, v in self.coefficients.items()}}
 
+    def __str__(self) -> str:
+        lines = [f"Logistic regression (n = {self.n}, log-likelihood {fmt(self.log_likelihood)}): "
+                 f"adjusted odds ratio {self.odds_ratio}"]
+        lines += [f"  {name:<20} {fmt(est, 4):>10} (SE {fmt(se, 4)})" for name, (est, se) in self.coefficients.items()]
+        return "\n".join(lines)
+
 
 def logistic_regression(y: npt.ArrayLike, X: npt.ArrayLike, names: list[str], conf_level: float = 0.95,
                         arm_column: int = 1) -> LogisticFit:
-    """Fit by iteratively reweighted least squares through statsmodels' GLM (the same fit as R's glm)."""
+    """Fit by iteratively reweighted least squares through statsmodels' GLM (the same fit as R's glm).
+
+    References
+    ----------
+    McCullagh P, Nelder JA (1989). Generalized Linear Models, 2nd ed. Chapman & Hall, ch. 4 (binary data, IRLS).
+    """
     import statsmodels.api as sm
 
     yv = np.asarray(y, float)

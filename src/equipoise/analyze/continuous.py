@@ -1,4 +1,12 @@
-"""Continuous outcomes: difference in means (Welch and pooled t) and ANCOVA."""
+"""Continuous outcomes: difference in means (Welch and pooled t) and ANCOVA.
+
+References
+----------
+Welch BL (1947). The generalization of "Student's" problem when several different population variances are
+involved. Biometrika 34:28-35.
+European Medicines Agency (2015). Guideline on adjustment for baseline covariates in clinical trials,
+EMA/CHMP/295050/2013 (ANCOVA).
+"""
 
 from __future__ import annotations
 
@@ -55,7 +63,13 @@ def _t_estimate(diff: float, se: float, df: float, conf_level: float, method: st
 def compare_means(y: npt.ArrayLike, arm: npt.ArrayLike, *, experimental: str, control: str, outcome: str = "outcome",
                   covariates: npt.ArrayLike | None = None, covariate_names: tuple[str, ...] = (),
                   better: str | None = None, conf_level: float = 0.95) -> ContinuousResult:
-    """Welch (1947) and Student t intervals (R t.test); ANCOVA by least squares (R lm(y ~ arm + covariates))."""
+    """Welch (1947) and Student t intervals (R t.test); ANCOVA by least squares (R lm(y ~ arm + covariates)).
+
+    References
+    ----------
+    Welch BL (1947). Biometrika 34:28-35. European Medicines Agency (2015). Guideline on adjustment for baseline
+    covariates in clinical trials, EMA/CHMP/295050/2013.
+    """
     yv = np.asarray(y, float)
     av = np.asarray(arm).astype(str)
     a, b = yv[av == experimental], yv[av == control]

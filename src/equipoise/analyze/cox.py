@@ -3,6 +3,13 @@
 Written here rather than taken from lifelines because lifelines' CoxPHFitter is several times slower than
 R's coxph beyond ~10^5 patients; this computes risk-set sums with cumulative sums over time-sorted data and
 handles each tied event with Efron's weights, fully vectorised (Efron 1977; Therneau & Grambsch 2000, §3.3).
+
+References
+----------
+Cox DR (1972). Regression models and life-tables. J R Stat Soc B 34:187-220.
+Efron B (1977). The efficiency of Cox's likelihood function for censored data. JASA 72:557-565.
+Breslow N (1974). Covariance analysis of censored survival data. Biometrics 30:89-99.
+Therneau TM, Grambsch PM (2000). Modeling Survival Data: Extending the Cox Model. Springer, section 3.3.
 """
 
 from __future__ import annotations
@@ -119,7 +126,13 @@ def _loglik(rs: _RiskSets, beta: npt.NDArray[np.float64], need_hessian: bool = T
 
 def fit_cox(time: npt.ArrayLike, event: npt.ArrayLike, X: npt.ArrayLike, strata: npt.ArrayLike | None = None, *,
             ties: Literal["efron", "breslow"] = "efron", tol: float = 1e-9, max_iter: int = 30) -> CoxFit:
-    """Maximise the partial likelihood (stratified: a separate baseline hazard in each stratum)."""
+    """Maximise the partial likelihood (stratified: a separate baseline hazard in each stratum).
+
+    References
+    ----------
+    Cox DR (1972). J R Stat Soc B 34:187-220. Efron B (1977). JASA 72:557-565. Breslow N (1974). Biometrics
+    30:89-99. Therneau TM, Grambsch PM (2000). Modeling Survival Data: Extending the Cox Model. Springer.
+    """
     t = np.asarray(time, float)
     e = np.asarray(event).astype(bool)
     n = len(t)

@@ -11,6 +11,13 @@ proportional-odds model in which the treatment effect may differ at each thresho
 Written here rather than taken from statsmodels' OrderedModel because OrderedModel uses numerical derivatives
 and BFGS, which are slow beyond ~10^5 patients; this uses the analytic gradient and observed Hessian,
 aggregated with ``np.bincount`` so one Newton step costs O(n p^2).
+
+References
+----------
+McCullagh P (1980). Regression models for ordinal data. J R Stat Soc B 42:109-142.
+Peterson B, Harrell FE (1990). Partial proportional odds models for ordinal response variables. Appl Stat
+39:205-217.
+Christensen RHB. ordinal: regression models for ordinal data, R package (``clm``).
 """
 
 from __future__ import annotations

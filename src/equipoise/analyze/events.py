@@ -2,6 +2,11 @@
 ``<id>_time`` and ``<id>_status`` from date columns) and the trial server's export (which writes them).
 
 Kept free of pandas so that the server can import it cheaply.
+
+References
+----------
+Klein JP, Moeschberger ML (2003). Survival Analysis: Techniques for Censored and Truncated Data, 2nd ed.
+Springer, section 1.2 (right censoring).
 """
 
 from __future__ import annotations

@@ -23,6 +23,15 @@ Which R it matches, exactly (tests/reference/analyze.R):
 
 Ties between an event and a censoring are resolved as in finegray(): events first, so G(t-) does not include
 censorings at t and a censoring at t does not count the events at t as at risk.
+
+References
+----------
+Fine JP, Gray RJ (1999). A proportional hazards model for the subdistribution of a competing risk. JASA
+94:496-509.
+Zhou B, Latouche A, Rocha V, Fine J (2011). Competing risks regression for stratified data.
+Biometrics 67:661-670.
+Therneau T, Crowson C, Atkinson E. Multi-state models and competing risks, vignette of the R package
+survival (``finegray``).
 """
 
 from __future__ import annotations
@@ -155,7 +164,13 @@ def _score_residuals(strata: list[_Stratum], beta: npt.NDArray[np.float64], n: i
 def fit_fine_gray(time: npt.ArrayLike, status: npt.ArrayLike, X: npt.ArrayLike,
                   strata: npt.ArrayLike | None = None, *, tol: float = 1e-9, max_iter: int = 30) -> FineGrayFit:
     """Fit the subdistribution hazards model for ``status`` 1 (0 censored, 1 event of interest, 2 competing
-    event) by Newton–Raphson; see the module docstring for the estimator and the variance."""
+    event) by Newton–Raphson; see the module docstring for the estimator and the variance.
+
+    References
+    ----------
+    Fine JP, Gray RJ (1999). A proportional hazards model for the subdistribution of a competing risk. JASA
+    94:496-509.
+    """
     t = np.asarray(time, float)
     st = np.asarray(status).astype(np.int64)
     n = len(t)

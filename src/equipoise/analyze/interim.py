@@ -17,6 +17,20 @@ controlled when the information differs from the plan. Method sources:
 - final inference: stagewise ordering (Tsiatis, Rosner & Mehta 1984; J&T §8.4), with the p-value, the
   median-unbiased estimate and the confidence interval obtained by solving P_theta(more extreme) = 1/2, alpha,
   1 - alpha (as rpact getFinalPValue / getFinalConfidenceInterval).
+
+References
+----------
+Jennison C, Turnbull BW (2000). Group Sequential Methods with Applications to Clinical Trials. Chapman &
+Hall/CRC, ch. 3, 7, 8.4 (stagewise ordering), 9.1 (repeated confidence intervals) and 10 (stochastic curtailment).
+Lan KKG, DeMets DL (1983). Discrete sequential boundaries for clinical trials. Biometrika 70:659-663.
+Jennison C, Turnbull BW (1989). Interim analyses: the repeated confidence interval approach. J R Stat Soc B
+51:305-361.
+Spiegelhalter DJ, Freedman LS, Blackburn PR (1986). Monitoring clinical trials: conditional or predictive power?
+Control Clin Trials 7:8-17.
+Tsiatis AA, Rosner GL, Mehta CR (1984). Exact confidence intervals following a group sequential test.
+Biometrics 40:797-803.
+Wassmer G, Brannath W (2016). Group Sequential and Confirmatory Adaptive Designs in Clinical Trials.
+Springer (the methods of rpact).
 """
 
 from __future__ import annotations
@@ -161,6 +175,11 @@ class FinalInference:
                 "ci_low": clean(self.ci_low), "ci_high": clean(self.ci_high), "conf_level": self.conf_level,
                 "ordering": "stagewise"}
 
+    def __str__(self) -> str:
+        return (f"Final inference at look {self.look} (stagewise ordering): one-sided p = {self.p_value:.4g}, "
+                f"median-unbiased estimate {fmt(self.median_unbiased)}, {100 * self.conf_level:g}% CI "
+                f"{fmt(self.ci_low)} to {fmt(self.ci_high)}")
+
 
 @dataclass(frozen=True)
 class InterimResult:
@@ -239,7 +258,13 @@ def _crossing(upper: Sequence[float], rates: Sequence[float], drift: float,
 def conditional_power(z_k: float, info_k: float, future_info: Sequence[float], future_bounds: Sequence[float],
                       theta: float, future_lower: Sequence[float | None] | None = None) -> float:
     """P(Z_j >= c_j at some later look j before falling below a futility bound | Z_k = z_k) when the effect is
-    theta (J&T §10.2). Later futility bounds are applied, as rpact's getConditionalPower applies them."""
+    theta (J&T §10.2). Later futility bounds are applied, as rpact's getConditionalPower applies them.
+
+    References
+    ----------
+    Jennison C, Turnbull BW (2000). Group Sequential Methods with Applications to Clinical Trials.
+    Chapman & Hall/CRC, section 10.2.
+    """
     inc = np.asarray(future_info) - info_k
     if np.any(inc <= 0):
         raise UserError("interim: the planned information of later looks must exceed the current information")
@@ -255,6 +280,13 @@ def conditional_power(z_k: float, info_k: float, future_info: Sequence[float], f
 
 def predictive_power(z_k: float, info_k: float, future_info: Sequence[float], future_bounds: Sequence[float],
                      future_lower: Sequence[float | None] | None = None, nodes: int = 40) -> float:
+    """Conditional power averaged over the flat-prior posterior N(theta_k, se_k^2) of the effect.
+
+    References
+    ----------
+    Spiegelhalter DJ, Freedman LS, Blackburn PR (1986). Monitoring clinical trials: conditional or predictive power?
+    Control Clin Trials 7:8-17.
+    """
     theta_hat, se = z_k / math.sqrt(info_k), 1 / math.sqrt(info_k)
     x, w = np.polynomial.hermite_e.hermegauss(nodes)
     values = [conditional_power(z_k, info_k, future_info, future_bounds, theta_hat + se * xi, future_lower)
@@ -264,7 +296,14 @@ def predictive_power(z_k: float, info_k: float, future_info: Sequence[float], fu
 
 def final_inference(looks: Sequence[LookData], upper: Sequence[float], alpha: float, sided: int,
                     binding_lower: Sequence[float] | None = None) -> FinalInference:
-    """Stagewise-ordering p-value, median-unbiased estimate and interval at the last of ``looks``."""
+    """Stagewise-ordering p-value, median-unbiased estimate and interval at the last of ``looks``.
+
+    References
+    ----------
+    Tsiatis AA, Rosner GL, Mehta CR (1984). Biometrics 40:797-803.
+    Jennison C, Turnbull BW (2000). Group Sequential Methods with Applications to Clinical Trials.
+    Chapman & Hall/CRC, section 8.4.
+    """
     m = len(looks)
     info = np.array([lk.information for lk in looks])
     rates = (info / info[-1]).tolist()

@@ -1,5 +1,11 @@
 """The looks of an interim analysis, from patient-level data analysed as the protocol says, or from a summary
-table with one row per look."""
+table with one row per look.
+
+References
+----------
+Jennison C, Turnbull BW (2000). Group Sequential Methods with Applications to Clinical Trials. Chapman &
+Hall/CRC, section 3.1 (estimates, information I_k = 1 / se_k^2 and the canonical joint distribution of Z_k).
+"""
 
 from __future__ import annotations
 

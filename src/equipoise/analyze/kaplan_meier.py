@@ -1,5 +1,18 @@
 """Kaplan–Meier curves with pointwise intervals, their median with the interval R's survival computes, the
-log-rank test (stratified too) and the Aalen–Johansen cumulative incidence with a competing risk."""
+log-rank test (stratified too) and the Aalen–Johansen cumulative incidence with a competing risk.
+
+References
+----------
+Kaplan EL, Meier P (1958). Nonparametric estimation from incomplete observations. JASA 53:457-481.
+Greenwood M (1926). The natural duration of cancer. Reports on Public Health and Medical Subjects 33. HMSO.
+Brookmeyer R, Crowley J (1982). A confidence interval for the median survival time. Biometrics 38:29-41.
+Mantel N (1966). Evaluation of survival data and two new rank order statistics arising in its consideration.
+Cancer Chemother Rep 50:163-170. Peto R, Peto J (1972). Asymptotically efficient rank invariant test
+procedures. J R Stat Soc A 135:185-207.
+Aalen OO, Johansen S (1978). An empirical transition matrix for non-homogeneous Markov chains based on censored
+observations. Scand J Stat 5:141-150.
+Therneau TM. survival: a package for survival analysis in R (``survfit``, ``survdiff``).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +24,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import stats
 
-from equipoise.analyze.results import clean, z_quantile
+from equipoise.analyze.results import clean, fmt, fmt_p, z_quantile
 
 ConfType = Literal["log", "log-log", "plain"]
 
@@ -52,6 +65,13 @@ class KaplanMeier:
                 "lower": [clean(v) for v in self.lower], "upper": [clean(v) for v in self.upper],
                 "conf_type": self.conf_type, "conf_level": self.conf_level}
 
+    def __str__(self) -> str:
+        m = self.median()
+        n = int(self.n_risk[0]) if len(self.n_risk) else 0
+        last = f"; S({fmt(float(self.time[-1]), 1)}) = {fmt(float(self.surv[-1]))}" if len(self.time) else ""
+        return (f"Kaplan–Meier: n = {n}, {int(self.n_event.sum())} events; median {m}, {100 * self.conf_level:g}% CI "
+                f"on the {self.conf_type} scale{last}")
+
 
 @dataclass(frozen=True)
 class Median:
@@ -62,10 +82,19 @@ class Median:
     def to_dict(self) -> dict[str, Any]:
         return {"estimate": clean(self.estimate), "ci_low": clean(self.ci_low), "ci_high": clean(self.ci_high)}
 
+    def __str__(self) -> str:
+        return f"{fmt(self.estimate, 1)} ({fmt(self.ci_low, 1)} to {fmt(self.ci_high, 1)})"
+
 
 def kaplan_meier(time: npt.ArrayLike, event: npt.ArrayLike, *, conf_level: float = 0.95,
                  conf_type: ConfType = "log") -> KaplanMeier:
-    """Kaplan & Meier (1958); Greenwood (1926) variance; interval transforms as in survfit (Therneau)."""
+    """Kaplan & Meier (1958); Greenwood (1926) variance; interval transforms as in survfit (Therneau).
+
+    References
+    ----------
+    Kaplan EL, Meier P (1958). Nonparametric estimation from incomplete observations. JASA 53:457-481.
+    Greenwood M (1926). The natural duration of cancer. Reports on Public Health and Medical Subjects 33.
+    """
     t = np.asarray(time, float)
     e = np.asarray(event).astype(bool)
     times, inverse = np.unique(t, return_inverse=True)
@@ -119,7 +148,12 @@ def _findq(x: npt.NDArray[np.float64], y: npt.NDArray[np.float64], p: float, tol
 
 def km_quantile(km: KaplanMeier, p: float, tol: float = math.sqrt(np.finfo(float).eps)) -> Median:
     """Quantile of the survival time and its interval from the pointwise band (Brookmeyer & Crowley 1982),
-    exactly as R's quantile.survfit: each limit is where that band crosses 1 − p."""
+    exactly as R's quantile.survfit: each limit is where that band crosses 1 − p.
+
+    References
+    ----------
+    Brookmeyer R, Crowley J (1982). A confidence interval for the median survival time. Biometrics 38:29-41.
+    """
     x = np.concatenate([[0.0], km.time])
 
     def q(curve: npt.NDArray[np.float64]) -> float:
@@ -141,10 +175,20 @@ class LogRank:
         return {"chisq": clean(self.chisq), "p_value": clean(self.p_value), "observed": list(self.observed),
                 "expected": [clean(v) for v in self.expected]}
 
+    def __str__(self) -> str:
+        (o1, o0), (e1, e0) = self.observed, self.expected
+        return (f"Log-rank chi-square {fmt(self.chisq)} on 1 df, p = {fmt_p(self.p_value)}; observed/expected "
+                f"events: experimental {o1:g}/{fmt(e1, 1)}, control {o0:g}/{fmt(e0, 1)}")
+
 
 def logrank(time: npt.ArrayLike, event: npt.ArrayLike, group: npt.ArrayLike, strata: npt.ArrayLike | None = None
             ) -> LogRank:
-    """``group`` is 1 for the experimental arm and 0 for control."""
+    """``group`` is 1 for the experimental arm and 0 for control.
+
+    References
+    ----------
+    Mantel N (1966). Cancer Chemother Rep 50:163-170. Peto R, Peto J (1972). J R Stat Soc A 135:185-207.
+    """
     t = np.asarray(time, float)
     e = np.asarray(event).astype(float)
     g = np.asarray(group).astype(float)
@@ -201,6 +245,15 @@ class CumulativeIncidence:
                 "std_err": [clean(v) for v in self.std_err], "lower": [clean(v) for v in self.lower],
                 "upper": [clean(v) for v in self.upper]}
 
+    def __str__(self) -> str:
+        n = int(self.n_risk[0]) if len(self.n_risk) else 0
+        if not len(self.time):
+            return f"Cumulative incidence (Aalen–Johansen): n = {n}, no follow-up"
+        t = float(self.time[-1])
+        low, high = self.interval_at(t)
+        return (f"Cumulative incidence (Aalen–Johansen): n = {n}; by time {fmt(t, 1)}: {fmt(self.at(t))} "
+                f"({fmt(low)} to {fmt(high)}); competing events {fmt(float(self.competing_incidence[-1]))}")
+
 
 def cumulative_incidence(time: npt.ArrayLike, status: npt.ArrayLike, conf_level: float = 0.95
                          ) -> CumulativeIncidence:
@@ -208,7 +261,13 @@ def cumulative_incidence(time: npt.ArrayLike, status: npt.ArrayLike, conf_level:
 
     The standard error is the infinitesimal jackknife (Efron 1982), as survfit computes it for multi-state
     curves: the influence of each patient on S(t-) and on the increments d1(t) / Y(t), accumulated over the
-    distinct times; O(n x distinct times), meant for trial-sized data."""
+    distinct times; O(n x distinct times), meant for trial-sized data.
+
+    References
+    ----------
+    Aalen OO, Johansen S (1978). Scand J Stat 5:141-150. Efron B (1982). The Jackknife, the Bootstrap and Other
+    Resampling Plans. SIAM (the infinitesimal jackknife).
+    """
     t = np.asarray(time, float)
     st = np.asarray(status).astype(int)
     times, inv = np.unique(t, return_inverse=True)

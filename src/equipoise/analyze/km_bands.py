@@ -24,6 +24,16 @@ Both are computed here to about 1e-9 instead of being read and interpolated from
   integrated against the normal density with Clenshaw–Curtis weights. It converges spectrally (48 nodes give
   1e-12 for spans above 0.05; shorter spans get more nodes), checked against a finite-difference solution in R
   (tests/reference/analyze_km_bands.R).
+
+References
+----------
+Hall WJ, Wellner JA (1980). Confidence bands for a survival curve from censored data. Biometrika 67:133-143.
+Nair VN (1984). Confidence bands for survival functions with censored data: a comparative study.
+Technometrics 26:265-275.
+Klein JP, Moeschberger ML (2003). Survival Analysis: Techniques for Censored and Truncated Data, 2nd ed.
+Springer, section 4.4 and tables C.3-C.4.
+Feller W (1971). An Introduction to Probability Theory and Its Applications, vol. 2, 2nd ed. Wiley, section X.5.
+Trefethen LN (2000). Spectral Methods in MATLAB. SIAM, ch. 6-7.
 """
 
 from __future__ import annotations
@@ -298,7 +308,13 @@ def km_confidence_band(km: KaplanMeier, method: str = "hall-wellner", transform:
 
     The default range runs from the first event time to the last event time at which Ŝ stays above 0 (as
     km.ci and SAS's PROC LIFETEST do). t_U may not pass the last observed time, nor a time where Ŝ = 0; the
-    equal-precision band needs an event at or before t_L (a_L > 0), the Hall–Wellner band does not."""
+    equal-precision band needs an event at or before t_L (a_L > 0), the Hall–Wellner band does not.
+
+    References
+    ----------
+    Hall WJ, Wellner JA (1980). Biometrika 67:133-143. Nair VN (1984). Technometrics 26:265-275. Klein JP,
+    Moeschberger ML (2003). Survival Analysis, 2nd ed. Springer, section 4.4.
+    """
     meth = band_method(method)
     trans = band_transform(transform)
     _check_level(conf_level)

@@ -1,5 +1,16 @@
 """Ordinal outcomes: the proportional-odds model with covariates, its common odds ratio, a likelihood-ratio test
-of the proportional-odds assumption, and the Wilcoxon–Mann–Whitney test."""
+of the proportional-odds assumption, and the Wilcoxon–Mann–Whitney test.
+
+References
+----------
+McCullagh P (1980). Regression models for ordinal data. J R Stat Soc B 42:109-142.
+Peterson B, Harrell FE (1990). Partial proportional odds models for ordinal response variables. Appl Stat
+39:205-217.
+Mann HB, Whitney DR (1947). On a test of whether one of two random variables is stochastically larger than the
+other. Ann Math Stat 18:50-60. Wilcoxon F (1945). Individual comparisons by ranking methods. Biometrics Bull
+1:80-83.
+Christensen RHB. ordinal: regression models for ordinal data, R package (``clm``).
+"""
 
 from __future__ import annotations
 
@@ -36,6 +47,10 @@ class ProportionalOddsTest:
                 "chisq": clean(self.chisq), "df": self.df, "p_value": clean(self.p_value),
                 "threshold_log_odds_ratios": {k: clean(v) for k, v in self.threshold_log_odds_ratios.items()}}
 
+    def __str__(self) -> str:
+        return (f"Proportional-odds likelihood-ratio test: chi-square {fmt(self.chisq)} on {self.df} df, "
+                f"p = {fmt_p(self.p_value)}")
+
 
 @dataclass(frozen=True)
 class WilcoxonResult:
@@ -50,8 +65,18 @@ class WilcoxonResult:
         return {"statistic": clean(self.statistic), "p_value": clean(self.p_value),
                 "probability_lower_in_experimental": clean(self.probability_lower_in_experimental)}
 
+    def __str__(self) -> str:
+        return (f"Wilcoxon–Mann–Whitney W = {fmt(self.statistic, 1)}, p = {fmt_p(self.p_value)}; "
+                f"P(experimental lower) = {fmt(self.probability_lower_in_experimental)}")
+
 
 def wilcoxon_mann_whitney(y_e: npt.ArrayLike, y_c: npt.ArrayLike) -> WilcoxonResult:
+    """Wilcoxon–Mann–Whitney test of the experimental against the control values (see ``WilcoxonResult``).
+
+    References
+    ----------
+    Mann HB, Whitney DR (1947). Ann Math Stat 18:50-60. Wilcoxon F (1945). Biometrics Bull 1:80-83.
+    """
     a = np.asarray(y_e, float)
     b = np.asarray(y_c, float)
     res = stats.mannwhitneyu(a, b, alternative="two-sided", use_continuity=True, method="asymptotic")

@@ -50,6 +50,16 @@ class ArmPosterior:
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
+    def __str__(self) -> str:
+        def prob(name: str, value: float | None) -> str:
+            return "" if value is None else f"; {name} {value:.4f}"
+
+        return (f"{self.arm}{' (control)' if self.control else ''}: {self.randomized} randomized, "
+                f"{self.with_outcome} with outcome; estimate {self.estimate:.3f} (sd {self.estimate_sd:.3f})"
+                f"{prob('P(better)', self.p_better)}{prob('P(better by the margin)', self.p_better_margin)}"
+                f"{prob('P(equivalent)', self.p_equivalent)}{prob('P(best)', self.p_best)}; {self.decision}"
+                f"{' -> ' + self.action if self.action else ''}")
+
 
 @dataclass(frozen=True)
 class OutcomePosteriors:
@@ -59,6 +69,9 @@ class OutcomePosteriors:
 
     def to_dict(self) -> dict[str, Any]:
         return {"outcome": self.outcome, "model": self.model, "arms": [a.to_dict() for a in self.arms]}
+
+    def __str__(self) -> str:
+        return "\n".join([f"{self.outcome} ({self.model}):", *(f"  {a}" for a in self.arms)])
 
 
 @dataclass(frozen=True)

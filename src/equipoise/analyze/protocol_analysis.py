@@ -10,6 +10,10 @@ Column resolution, for each comparison (first match wins):
   competing events; follow-up is censored at the outcome's ``day``;
 - covariates and strata: a column of that name, or a randomisation factor of that id derived from its field
   (``age65`` from ``age`` cut at 65).
+
+References
+----------
+ICH E9 (1998). Statistical principles for clinical trials, section 5 (the pre-specified analyses).
 """
 
 from __future__ import annotations
@@ -63,6 +67,12 @@ class ComparisonResult:
         return {"role": self.role, "part": self.part, "outcome": self.outcome.id, "outcome_name": self.outcome.name,
                 "method": self.method, "better": self.outcome.better.value, "result": self.result.to_dict(),
                 "posterior": self.posterior.to_dict() if self.posterior else None}
+
+    def __str__(self) -> str:
+        lines = [f"[{self.title}] {self.outcome.name}", str(self.result)]
+        if self.posterior is not None:
+            lines.append(f"  {self.posterior}")
+        return "\n".join(lines)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,9 @@
-"""Small result objects shared by the estimators: an estimate with its interval and p-value."""
+"""Small result objects shared by the estimators: an estimate with its interval and p-value.
+
+References
+----------
+Agresti A (2013). Categorical Data Analysis, 3rd ed. Wiley, section 1.3 (Wald intervals and tests).
+"""
 
 from __future__ import annotations
 

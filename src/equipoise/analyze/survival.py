@@ -1,5 +1,13 @@
 """Time-to-event comparison: Cox hazard ratio, log-rank test, Kaplan–Meier medians per arm, and with a competing
-risk the cumulative incidence (Aalen–Johansen) and the Fine–Gray subdistribution hazard ratio."""
+risk the cumulative incidence (Aalen–Johansen) and the Fine–Gray subdistribution hazard ratio.
+
+References
+----------
+Cox DR (1972). Regression models and life-tables. J R Stat Soc B 34:187-220.
+Kaplan EL, Meier P (1958). Nonparametric estimation from incomplete observations. JASA 53:457-481.
+Aalen OO, Johansen S (1978). Scand J Stat 5:141-150. Fine JP, Gray RJ (1999). JASA 94:496-509.
+Therneau TM, Grambsch PM (2000). Modeling Survival Data: Extending the Cox Model. Springer.
+"""
 
 from __future__ import annotations
 

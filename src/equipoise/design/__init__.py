@@ -7,6 +7,14 @@
   time-to-event and ordinal outcomes; ``design_protocol()`` sizes a protocol's analysis plan.
 
 Numbers are validated against rpact 3.3.4 and Jennison & Turnbull's tables (``tests/design``).
+
+References
+----------
+Jennison C, Turnbull BW (2000). Group Sequential Methods with Applications to Clinical Trials. Chapman &
+Hall/CRC.
+Lan KKG, DeMets DL (1983). Discrete sequential boundaries for clinical trials. Biometrika 70:659-663.
+Wassmer G, Brannath W (2016). Group Sequential and Confirmatory Adaptive Designs in Clinical Trials.
+Springer (the methods of rpact).
 """
 
 from equipoise.design.group_sequential import GroupSequentialDesign, gsd

@@ -9,6 +9,13 @@ planned patients with an event is
 
 with w_j the allocation shares. The final analysis is at a + follow-up, so N = D_K / omega(a + f); interim
 analyses happen when omega(x) N reaches D_k, and the patients enrolled then are N min(x, a)/a.
+
+References
+----------
+Lachin JM, Foulkes MA (1986). Evaluation of sample size and power for analyses of survival with allowance for
+nonuniform patient entry, losses to follow-up, noncompliance, and stratification. Biometrics 42:507-519.
+Wassmer G, Brannath W (2016). Group Sequential and Confirmatory Adaptive Designs in Clinical Trials. Springer
+(rpact's ``getSampleSizeSurvival``).
 """
 
 from __future__ import annotations

@@ -13,6 +13,18 @@ numerical integration of chapter 19 (``integration.py``). Conventions are rpact'
   earlier futility bounds in force, inside the search for theta.
 - Bounds are searched in [0, 8] (efficacy) and [-6, 5] (futility), as rpact does; a bound beyond the range is
   set to its end (the crossing probability there is below 1e-15).
+
+References
+----------
+Jennison C, Turnbull BW (2000). Group Sequential Methods with Applications to Clinical Trials. Chapman &
+Hall/CRC, ch. 7 (error spending, sections 7.2-7.3) and ch. 19 (numerical computations).
+Lan KKG, DeMets DL (1983). Discrete sequential boundaries for clinical trials. Biometrika 70:659-663.
+Pampallona S, Tsiatis AA, Kim K (2001). Interim monitoring of group sequential trials using spending functions
+for the type I and type II error probabilities. Drug Inf J 35:1113-1121 (beta spending, binding or not).
+Pocock SJ (1977). Group sequential methods in the design and analysis of clinical trials. Biometrika
+64:191-199. O'Brien PC, Fleming TR (1979). A multiple testing procedure for clinical trials. Biometrics
+35:549-556 (the constant-shape designs). Wang SK, Tsiatis AA (1987). Approximately optimal one-parameter
+boundaries for group sequential trials. Biometrics 43:193-199 (the power family of shapes).
 """
 
 from __future__ import annotations

@@ -26,6 +26,20 @@ Group 1 is the experimental arm, group 2 the control; ``ratio`` is n_experimenta
 - Ordinal (Whitehead 1993, Stat Med 12:2257–2271, proportional odds):
   N = 3 (1+r)^2/r * (za+zb)^2 / (log(OR)^2 * (1 - sum pbar_i^3)), pbar the category distribution pooled
   over the arms in proportion to the allocation (the H0 marginal; the plain average under 1:1).
+
+References
+----------
+Schoenfeld D (1981). The asymptotic properties of nonparametric tests for comparing survival distributions.
+Biometrika 68:316-319. Freedman LS (1982). Tables of the number of patients required in clinical trials using
+the logrank test. Stat Med 1:121-129. Hsieh FY (1992). Comparing sample size formulae for trials with
+unbalanced allocation using the logrank test. Stat Med 11:1091-1098.
+Farrington CP, Manning G (1990). Test statistics and sample size formulae for comparative binomial trials with
+null hypothesis of non-zero risk difference or non-unity relative risk. Stat Med 9:1447-1454.
+Fleiss JL, Levin B, Paik MC (2003). Statistical Methods for Rates and Proportions, 3rd ed. Wiley, ch. 4.
+Whitehead J (1993). Sample size calculations for ordered categorical data. Stat Med 12:2257-2271.
+Chow SC, Shao J, Wang H (2008). Sample Size Calculations in Clinical Research, 2nd ed. Chapman & Hall/CRC.
+Wassmer G, Brannath W (2016). Group Sequential and Confirmatory Adaptive Designs in Clinical Trials. Springer
+(rpact's ``getSampleSizeRates``, ``getSampleSizeMeans``, ``getSampleSizeSurvival``).
 """
 
 from __future__ import annotations

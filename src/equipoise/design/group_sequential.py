@@ -7,6 +7,17 @@ expected sample size) follow J&T section 2.7 and rpact's ``getDesignCharacterist
 Sign convention: Z > 0 favours the experimental arm. One-sided designs reject H0 when Z_k >= upper_k and stop
 for futility when Z_k <= lower_k. Two-sided designs are symmetric: they reject when |Z_k| >= upper_k
 (``lower = -upper``) and, with futility, stop for futility when |Z_k| < futility_k.
+
+References
+----------
+Jennison C, Turnbull BW (2000). Group Sequential Methods with Applications to Clinical Trials. Chapman &
+Hall/CRC, sections 2.7 (inflation factor, expected sample size), 7.2-7.3 and 19.2.
+Lan KKG, DeMets DL (1983). Discrete sequential boundaries for clinical trials. Biometrika 70:659-663.
+Kim K, DeMets DL (1987). Design and analysis of group sequential tests based on the type I error spending rate
+function. Biometrika 74:149-154. Hwang IK, Shih WJ, DeCani JS (1990). Group sequential designs using a family
+of type I error probability spending functions. Stat Med 9:1439-1445.
+Wassmer G, Brannath W (2016). Group Sequential and Confirmatory Adaptive Designs in Clinical Trials.
+Springer (the methods of rpact).
 """
 
 from __future__ import annotations
@@ -286,6 +297,12 @@ def gsd(
     futility bounds, ``binding`` or not. ``beta_adjustment`` (two-sided futility only) rescales beta spending
     to the first look with a futility bound, as rpact does by default. ``quadrature`` selects the integration
     grid (``integration.Quadrature``; default composite Gauss-Legendre, or J&T's grid with ``kind="jt"``).
+
+    References
+    ----------
+    Jennison C, Turnbull BW (2000). Group Sequential Methods with Applications to Clinical Trials.
+    Chapman & Hall/CRC, ch. 2 and 7. Lan KKG, DeMets DL (1983). Biometrika 70:659-663. Pampallona S, Tsiatis AA,
+    Kim K (2001). Drug Inf J 35:1113-1121 (beta spending).
     """
     t, k_max = _validate_rates(information_rates, looks)
     if sided not in (1, 2) or isinstance(sided, bool):

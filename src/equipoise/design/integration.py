@@ -19,6 +19,14 @@ Two quadrature rules are available (``Quadrature``):
   Gauss-Legendre ones, but the error grows when looks are very close together (7e-7 for rates 0.505, 0.51).
 
 Everything is vectorised with numpy: one n x m kernel evaluation per look.
+
+References
+----------
+Jennison C, Turnbull BW (2000). Group Sequential Methods with Applications to Clinical Trials. Chapman &
+Hall/CRC, ch. 19, sections 19.2-19.3.
+Armitage P, McPherson CK, Rowe BC (1969). Repeated significance tests on accumulating data. J R Stat Soc A
+132:235-244 (the recursive integration).
+Davis PJ, Rabinowitz P (1984). Methods of Numerical Integration, 2nd ed. Academic Press (Gauss-Legendre rules).
 """
 
 from __future__ import annotations
@@ -258,6 +266,11 @@ def crossing_probabilities(
 
     Returns ``(p_upper, p_lower)``, each of length K; ``p_upper.sum()`` is the power (or the type I error at
     drift 0) of rejecting through the upper boundary.
+
+    References
+    ----------
+    Jennison C, Turnbull BW (2000). Group Sequential Methods with Applications to Clinical Trials.
+    Chapman & Hall/CRC, sections 19.2-19.3. Armitage P, McPherson CK, Rowe BC (1969). J R Stat Soc A 132:235-244.
     """
     up = np.asarray(upper, dtype=float)
     t = np.asarray(information_rates, dtype=float)

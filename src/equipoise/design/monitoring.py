@@ -6,6 +6,14 @@ section 7.2.2) is that looks may come at other information fractions than planne
 capped at the total alpha) and, for one-sided designs with beta-spending futility, the futility bounds at the
 design's drift. ``final=True`` makes the last observed look the final analysis: it spends all remaining alpha
 (and its futility bound is its efficacy bound).
+
+References
+----------
+Lan KKG, DeMets DL (1983). Discrete sequential boundaries for clinical trials. Biometrika 70:659-663.
+Jennison C, Turnbull BW (2000). Group Sequential Methods with Applications to Clinical Trials. Chapman &
+Hall/CRC, section 7.2.2 (information fractions other than planned) and 7.3 (beta spending).
+Pampallona S, Tsiatis AA, Kim K (2001). Interim monitoring of group sequential trials using spending functions
+for the type I and type II error probabilities. Drug Inf J 35:1113-1121.
 """
 
 from __future__ import annotations
@@ -44,6 +52,17 @@ class InterimBounds:
         return {"information_rates": arr(self.information_rates), "upper": arr(self.upper),
                 "futility": arr(self.futility), "cumulative_alpha": arr(self.cumulative_alpha),
                 "final": self.final, "note": self.note}
+
+    def __str__(self) -> str:
+        kind = "the last look is the final analysis" if self.final else "interim looks"
+        lines = [f"Bounds at the observed information ({kind}):",
+                 "  look  info    efficacy  futility  cumulative alpha"]
+        for i, t in enumerate(self.information_rates):
+            fut = "—" if self.futility is None else f"{self.futility[i]:.4f}"
+            lines.append(f"  {i + 1:<5} {t:<7.3f} {self.upper[i]:<9.4f} {fut:<9} {self.cumulative_alpha[i]:.6f}")
+        if self.note:
+            lines.append(f"  note: {self.note}")
+        return "\n".join(lines)
 
 
 def bounds_at(design: GroupSequentialDesign, observed: Any, final: bool = False) -> InterimBounds:

@@ -4,6 +4,13 @@ The protocol's ``analysis`` section gives alpha, sidedness, power, the control a
 their efficacy and futility spending, and the primary comparison's design assumptions; the arms' allocation
 weights give the ratio. Each experimental arm is compared with the control arm (a platform trial's pairwise
 comparisons; no multiplicity adjustment across arms is made here, as in RECOVERY's protocol).
+
+References
+----------
+Jennison C, Turnbull BW (2000). Group Sequential Methods with Applications to Clinical Trials. Chapman &
+Hall/CRC, section 2.7 (sizing a group-sequential design by its inflation factor).
+RECOVERY Collaborative Group. Randomised Evaluation of COVid-19 thERapY: protocol, statistical analysis
+section (pairwise comparisons against the shared control without multiplicity adjustment).
 """
 
 from __future__ import annotations
@@ -42,6 +49,10 @@ class SecondaryPower:
 
     def to_dict(self) -> dict[str, Any]:
         return {"outcome": self.outcome, "method": self.method, "power": self.power, "note": self.note}
+
+    def __str__(self) -> str:
+        value = f"power {self.power:.4f}" if self.power is not None else "power not computed"
+        return f"Secondary {self.outcome} ({self.method}): {value}" + (f" ({self.note})" if self.note else "")
 
 
 @dataclass(frozen=True, eq=False)

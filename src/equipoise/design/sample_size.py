@@ -6,6 +6,14 @@ information rates. Power for a given size uses the same standardisation: with th
 under H0, its mean under H1 is drift*sqrt(t_k) and its sd sigma1/sigma0, so crossing c_k under H0 units is
 crossing c_k*sigma0/sigma1 in H1 units (exact for the normal approximation, and how pooled-variance power is
 computed, e.g. rpact ``getPowerRates``).
+
+References
+----------
+Jennison C, Turnbull BW (2000). Group Sequential Methods with Applications to Clinical Trials. Chapman &
+Hall/CRC, section 2.7 (maximum sample size = fixed size x inflation factor) and ch. 4 (power at a given size).
+Wassmer G, Brannath W (2016). Group Sequential and Confirmatory Adaptive Designs in Clinical Trials.
+Springer (the methods of rpact).
+Chow SC, Shao J, Wang H (2008). Sample Size Calculations in Clinical Research, 2nd ed. Chapman & Hall/CRC.
 """
 
 from __future__ import annotations
@@ -273,6 +281,12 @@ def sample_size(
     continuous mean difference, time-to-event hazard ratio) is the effect under H0 of a non-inferiority test
     (rpact's ``thetaH0``; one-sided designs only). ``ratio`` is n_experimental / n_control
     (or ``"2:1"``). Without ``design`` the trial has one look (alpha default 0.025 one-sided, power 0.8).
+
+    References
+    ----------
+    Jennison C, Turnbull BW (2000). Group Sequential Methods with Applications to Clinical Trials.
+    Chapman & Hall/CRC, section 2.7. Schoenfeld D (1981). Biometrika 68:316-319. Whitehead J (1993). Stat Med
+    12:2257-2271. Farrington CP, Manning G (1990). Stat Med 9:1447-1454. (More in ``endpoints.py``.)
     """
     gs = _resolve_design(design, alpha, sided, power)
     r = _ratio(ratio)
@@ -389,7 +403,14 @@ def power(
     **params: Any,
 ) -> PowerResult:
     """Power of a trial with ``n_total`` patients (events for time-to-event), following rpact's
-    ``getPower*`` conventions (normal approximation; see ``PowerResult``). Parameters as in ``sample_size``."""
+    ``getPower*`` conventions (normal approximation; see ``PowerResult``). Parameters as in ``sample_size``.
+
+    References
+    ----------
+    Jennison C, Turnbull BW (2000). Group Sequential Methods with Applications to Clinical Trials.
+    Chapman & Hall/CRC, ch. 4. Wassmer G, Brannath W (2016). Group Sequential and Confirmatory Adaptive Designs in
+    Clinical Trials. Springer.
+    """
     gs = _resolve_design(design, alpha, sided, None)
     r = _ratio(ratio)
     try:

@@ -9,6 +9,16 @@
 Two-sided designs spend the total two-sided alpha; the O'Brien–Fleming-type function is then applied to
 alpha/2 per side and doubled (rpact's and gsDesign's convention), the others are linear in alpha. Beta
 spending uses the same families on beta (J&T section 7.3; rpact ``typeBetaSpending``).
+
+References
+----------
+Lan KKG, DeMets DL (1983). Discrete sequential boundaries for clinical trials. Biometrika 70:659-663.
+Kim K, DeMets DL (1987). Design and analysis of group sequential tests based on the type I error spending rate
+function. Biometrika 74:149-154.
+Hwang IK, Shih WJ, DeCani JS (1990). Group sequential designs using a family of type I error probability
+spending functions. Stat Med 9:1439-1445.
+Jennison C, Turnbull BW (2000). Group Sequential Methods with Applications to Clinical Trials. Chapman &
+Hall/CRC, section 7.3 (beta spending).
 """
 
 from __future__ import annotations
@@ -101,6 +111,11 @@ def cumulative_spending(
 
     For alpha, ``total`` is the whole (one- or two-sided) alpha. For beta (``beta=True``) ``sided`` is
     ignored, as in rpact.
+
+    References
+    ----------
+    Lan KKG, DeMets DL (1983). Biometrika 70:659-663. Kim K, DeMets DL (1987). Biometrika 74:149-154. Hwang IK,
+    Shih WJ, DeCani JS (1990). Stat Med 9:1439-1445.
     """
     t = np.asarray(t, dtype=float)
     if family is Family.OBF:

@@ -10,6 +10,13 @@ that results agree with ``getDesignGroupSequential(sided = 2, typeBetaSpending =
 2. For a drift theta, futility bound k solves P_theta(|Z_j| < f_j for the first time at some j <= k) =
    beta(t_k), capped at the efficacy bound; theta is the root of f_K(theta) = c_K (J&T section 7.3).
 3. Binding futility recomputes each efficacy bound with the earlier futility bands in force.
+
+References
+----------
+Jennison C, Turnbull BW (2000). Group Sequential Methods with Applications to Clinical Trials. Chapman &
+Hall/CRC, section 7.3 (error spending for futility).
+Wassmer G, Pahlke F. rpact: Confirmatory Adaptive Clinical Trial Design and Analysis, R package 3.3.4
+(``getDesignGroupSequential``, ``typeBetaSpending`` with ``sided = 2``).
 """
 
 from __future__ import annotations

@@ -44,6 +44,17 @@ class BatchResult:
     def to_dict(self) -> dict[str, list[float]]:
         return {name: getattr(self, name).tolist() for name in ("beta", "se", "ci_lb", "ci_ub", "tau2", "q", "i2")}
 
+    def __str__(self) -> str:
+        shown = 10
+        lines = [f"{len(self.beta)} meta-analyses (analysis scale: log for ratios)",
+                 f"  {'#':>4}{'k':>5}{'estimate':>10}{'se':>9}{'95% CI':>22}{'tau^2':>9}{'I^2':>8}"]
+        for i in range(min(shown, len(self.beta))):
+            lines.append(f"  {i + 1:>4}{int(self.k[i]):>5}{self.beta[i]:>10.4f}{self.se[i]:>9.4f}"
+                         f"{f'{self.ci_lb[i]:.4f} to {self.ci_ub[i]:.4f}':>22}{self.tau2[i]:>9.4f}{self.i2[i]:>7.1f}%")
+        if len(self.beta) > shown:
+            lines.append(f"  ... and {len(self.beta) - shown} more")
+        return "\n".join(lines)
+
 
 def _reml_ll(y: FloatArray, v: FloatArray, mask: BoolArray, tau2: FloatArray) -> FloatArray:
     w = np.where(mask, 1 / (v + tau2[:, None]), 0.0)

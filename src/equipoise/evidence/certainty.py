@@ -112,6 +112,9 @@ class TrialBias:
     def to_dict(self) -> dict[str, Any]:
         return {"study": self.study, "risk_of_bias": self.level.name.lower(), "reason": self.reason}
 
+    def __str__(self) -> str:
+        return f"{self.study}: {self.level.label} risk of bias ({self.reason})"
+
 
 def trial_bias(study: str, *, stated: Bias | None = None, randomized: bool | None = None,
                concealed: bool | None = None, blinded: bool | None = None) -> TrialBias:
@@ -154,6 +157,10 @@ class Domain:
     def to_dict(self) -> dict[str, Any]:
         return {"domain": self.name, "downgrade": self.downgrade, "judgement": self.judgement,
                 "reasons": list(self.reasons)}
+
+    def __str__(self) -> str:
+        reasons = f": {'; '.join(self.reasons)}" if self.reasons else ""
+        return f"{self.name}: {self.judgement} (-{self.downgrade}){reasons}"
 
 
 LEVELS = ("very low", "low", "moderate", "high")

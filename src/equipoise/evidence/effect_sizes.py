@@ -128,6 +128,17 @@ class EffectSizes:
         return {"measure": self.measure.value, "studies": list(self.studies), "yi": self.yi.tolist(),
                 "vi": self.vi.tolist(), "zero_cells": self.zero_cell_note(), "dropped": list(self.dropped)}
 
+    def __str__(self) -> str:
+        scale = "log scale" if self.measure.is_ratio else "analysis scale"
+        lines = [f"{self.measure.label} of {self.k} trials ({scale}: yi, variance vi)"]
+        lines += [f"  {s:<24}{y:>10.4f}{v:>10.4f}" for s, y, v in zip(self.studies, self.yi, self.vi, strict=True)]
+        note = self.zero_cell_note()
+        if note:
+            lines.append(f"  zero cells: {note}")
+        if self.dropped:
+            lines.append(f"  dropped: {', '.join(self.dropped)}")
+        return "\n".join(lines)
+
 
 def _counts(values: FloatArray, name: str) -> FloatArray:
     arr = np.asarray(values, dtype=float)

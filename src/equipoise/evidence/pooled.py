@@ -1,4 +1,10 @@
-"""The pooled estimate of one meta-analysis: the numbers every method returns, in one frozen result."""
+"""The pooled estimate of one meta-analysis: the numbers every method returns, in one frozen result.
+
+References
+----------
+Viechtbauer W (2010). Conducting meta-analyses in R with the metafor package. J Stat Softw 36(3):1-48.
+Higgins JPT, Thompson SG (2002). Quantifying heterogeneity in a meta-analysis. Stat Med 21:1539-1558.
+"""
 
 from __future__ import annotations
 
@@ -112,3 +118,11 @@ class Pooled:
             for s, y, v, w in zip(self.effects.studies, self.effects.yi, self.effects.vi, self.weights,
                                   strict=True)]
         return d
+
+    def __str__(self) -> str:
+        n = self.natural
+        stat = f"t({self.df})" if self.df is not None else "z"
+        text = (f"{self.method.value}{' + HKSJ' if self.hksj else ''} pooled {self.measure.label} of {self.k} trials: "
+                f"{n(self.beta):.4f} (95% CI {n(self.ci_lb):.4f} to {n(self.ci_ub):.4f}), {stat} = "
+                f"{self.statistic:.4f}, p = {self.p_value:.4g}; I^2 = {self.i2:.1f}%")
+        return text + (f", tau^2 = {self.tau2:.4f}" if self.method.is_random else "")

@@ -36,6 +36,10 @@ class RegistryArm:
         return {"label": self.label, "type": self.type, "kind": self.kind, "description": self.description,
                 "interventions": list(self.interventions)}
 
+    def __str__(self) -> str:
+        given = f" ({', '.join(self.interventions)})" if self.interventions else ""
+        return f"arm {self.label!r}: {self.type or 'type not stated'} -> {self.kind}{given}"
+
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RegistryArm:
         return cls(label=data["label"], type=data.get("type"), kind=data["kind"],
@@ -84,6 +88,14 @@ class Classification:
                 "control_kinds": list(self.control_kinds), "single_arm": self.single_arm, "blinded": self.blinded,
                 "design": self.design, "design_class": self.design_class,
                 "classification_reasons": list(self.reasons), "design_flags": list(self.design_flags)}
+
+    def __str__(self) -> str:
+        def yes_no(value: bool | None) -> str:
+            return "not stated" if value is None else ("yes" if value else "no")
+
+        text = (f"{self.design_class}: randomized {yes_no(self.randomized)}, controlled {yes_no(self.controlled)} "
+                f"(control: {self.control or 'not stated'}), blinded {yes_no(self.blinded)}")
+        return text + "".join(f"\n  flag: {flag}" for flag in self.design_flags)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Classification:

@@ -38,6 +38,14 @@ class Step:
             d.update(self.pooled.summary_dict())
         return d
 
+    def __str__(self) -> str:
+        year = "" if self.year is None else f" ({self.year:g})"
+        if self.pooled is None:
+            return f"{self.study}{year}: not estimable ({self.problem or 'no model'})"
+        p = self.pooled
+        return (f"{self.study}{year}: k = {p.k}, {p.estimate:.4f} (95% CI {p.natural(p.ci_lb):.4f} to "
+                f"{p.natural(p.ci_ub):.4f}), I^2 = {p.i2:.1f}%")
+
 
 def _step(table: StudyTable, idx: list[int], study: int, measure: Measure, method: Method, hksj: bool,
           rule: ZeroCellRule | None) -> Step:

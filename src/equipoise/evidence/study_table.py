@@ -1,5 +1,11 @@
 """The trial-level input of a meta-analysis: one row per trial, binary, continuous or generic, and the fit of
-one model to it (the dispatch from measure and method to the pooling functions)."""
+one model to it (the dispatch from measure and method to the pooling functions).
+
+References
+----------
+Viechtbauer W (2010). Conducting meta-analyses in R with the metafor package. J Stat Softw 36(3):1-48
+(``escalc``, ``rma.uni``, ``rma.mh``, ``rma.peto``).
+"""
 
 from __future__ import annotations
 

@@ -39,6 +39,11 @@ class Subgroup:
         d.update(self.pooled.summary_dict())
         return d
 
+    def __str__(self) -> str:
+        p = self.pooled
+        return (f"{self.name}: k = {p.k}, {p.estimate:.4f} (95% CI {p.natural(p.ci_lb):.4f} to "
+                f"{p.natural(p.ci_ub):.4f}), I^2 = {p.i2:.1f}%")
+
 
 @dataclass(frozen=True)
 class SubgroupAnalysis:
@@ -52,6 +57,14 @@ class SubgroupAnalysis:
         return {"subgroups": [s.to_dict() for s in self.subgroups], "q_between": _finite(self.q_between),
                 "df_between": self.df_between, "p_between": _finite(self.p_between),
                 "subgroups_left_out_of_test": list(self.left_out)}
+
+    def __str__(self) -> str:
+        lines = ["Subgroups (a separate model in each):", *(f"  {s}" for s in self.subgroups),
+                 f"Test for subgroup differences: Q_between(df = {self.df_between}) = {self.q_between:.4f}, "
+                 f"p = {self.p_between:.4g}"]
+        if self.left_out:
+            lines.append(f"Left out of the test: {', '.join(self.left_out)}")
+        return "\n".join(lines)
 
 
 def _finite(x: float) -> float | None:

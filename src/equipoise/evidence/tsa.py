@@ -102,6 +102,11 @@ class TsaLook:
         return {"study": self.study, "patients": self.patients, "information_fraction": self.information_fraction,
                 "z": _finite(self.z), "boundary": self.boundary, "futility": self.futility}
 
+    def __str__(self) -> str:
+        fut = "" if self.futility is None else f", futility {self.futility:.3f}"
+        return (f"after {self.study}: {self.patients:,.0f} patients (information fraction "
+                f"{self.information_fraction:.3f}), z = {self.z:.3f}, boundary {self.boundary:.3f}{fut}")
+
 
 def _finite(x: float) -> float | None:
     return float(x) if math.isfinite(x) else None

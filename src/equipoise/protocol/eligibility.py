@@ -93,6 +93,10 @@ class CriterionResult:
     def to_dict(self) -> dict[str, object]:
         return {"id": self.id, "text": self.text, "kind": self.kind.value, "met": self.met, "reason": self.reason}
 
+    def __str__(self) -> str:
+        status = "unknown" if self.met is None else ("met" if self.met else "not met")
+        return f"{self.kind.value} criterion {self.id}: {status} ({self.reason})"
+
 
 @dataclass(frozen=True)
 class EligibilityResult:

@@ -8,6 +8,15 @@
 - ``simulate_platform``: Bayesian adaptive multi-arm platforms (adaptr's feature set).
 - ``simulate_protocol``: any protocol file's primary comparison.
 Every simulation is reproducible from one seed and runs unchanged on a Dask cluster (``scheduler=``).
+
+References
+----------
+Morris TP, White IR, Crowther MJ (2019). Using simulation studies to evaluate statistical methods. Stat Med
+38:2074-2102.
+Wassmer G, Brannath W (2016). Group Sequential and Confirmatory Adaptive Designs in Clinical Trials.
+Springer (the methods of rpact).
+Granholm A et al. (2022). adaptr: an R package for simulating and comparing adaptive clinical trials.
+JOSS 7:4284.
 """
 
 from equipoise.simulate.claim_check import ClaimCheck, Scenario, check_claim

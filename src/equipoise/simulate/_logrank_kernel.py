@@ -4,6 +4,13 @@ numpy alone spends its time on temporaries of size trials x patients at every lo
 follow-up times once and every look is a single O(N) merge of two sorted lists: patients whose follow-up
 ended (event or dropout) before the look, in follow-up order, and patients still followed at the look,
 censored at the look (their windows are already ordered, because entry times are increasing).
+
+References
+----------
+Mantel N (1966). Evaluation of survival data and two new rank order statistics arising in its consideration.
+Cancer Chemother Rep 50:163-170. Peto R, Peto J (1972). Asymptotically efficient rank invariant test
+procedures. J R Stat Soc A 135:185-207.
+Lam SK, Pitrou A, Seibert S (2015). Numba: a LLVM-based Python JIT compiler. Proc. LLVM-HPC 2015.
 """
 
 from __future__ import annotations

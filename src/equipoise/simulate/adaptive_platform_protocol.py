@@ -1,5 +1,11 @@
 """Read an adaptive platform simulation from a protocol file: its arms (and the dates amendments open them), its
-adaptive section, and a scenario (null, the design assumptions, or stated effects per arm)."""
+adaptive section, and a scenario (null, the design assumptions, or stated effects per arm).
+
+References
+----------
+Granholm A et al. (2022). adaptr: an R package for simulating and comparing adaptive clinical trials.
+JOSS 7:4284 (scenarios as sets of true outcome rates per arm).
+"""
 
 from __future__ import annotations
 

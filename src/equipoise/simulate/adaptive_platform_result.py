@@ -1,4 +1,12 @@
-"""Operating characteristics of a simulated adaptive platform, per arm and for the platform, with pictures."""
+"""Operating characteristics of a simulated adaptive platform, per arm and for the platform, with pictures.
+
+References
+----------
+Granholm A et al. (2022). adaptr: an R package for simulating and comparing adaptive clinical trials.
+JOSS 7:4284 (the performance metrics: decisions, sample size, ideal-design selection).
+Morris TP, White IR, Crowther MJ (2019). Using simulation studies to evaluate statistical methods. Stat Med
+38:2074-2102 (bias and Monte Carlo standard errors).
+"""
 
 from __future__ import annotations
 
@@ -32,6 +40,12 @@ class ArmCharacteristics:
         return {"arm": self.arm, "true_effect": self.true_effect, "control": self.is_control, "null": self.null,
                 "probability": self.decisions, "patients_mean": self.patients_mean,
                 "patients_quantiles": self.patients_quantiles, "bias": self.bias}
+
+    def __str__(self) -> str:
+        role = " (control)" if self.is_control else " (null)" if self.null else ""
+        decisions = ", ".join(f"P({k}) {v:.3f}" for k, v in self.decisions.items())
+        return (f"{self.arm}{role}: true effect {self.true_effect:.3f}; {decisions}; "
+                f"patients: mean {self.patients_mean:.1f}; bias {self.bias:+.4f}")
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,11 @@ nothing else changes. Everything is reproducible from ``seed`` and ``as_of``.
 
 The value generators know the enrolment fields and forms of ``examples/covid19-msc-rct.yaml`` (by field id);
 a protocol without them is refused with the list of what is missing, and forms they do not know are skipped.
+
+References
+----------
+WHO Working Group on the Clinical Characterisation and Management of COVID-19 infection (2020). A minimal common
+outcome measure set for COVID-19 clinical research. Lancet Infect Dis 20:e192-e197 (the WHO scale).
 """
 
 from __future__ import annotations

@@ -128,6 +128,12 @@ class ScenarioResult:
             "probability_at_least_k_discharged": {str(k): v for k, v in sim.at_least_k_discharged.items()},
         }
 
+    def __str__(self) -> str:
+        low, high = _middle_90(self.improved_distribution)
+        n = len(self.improved_distribution) - 1
+        return (f"{self.scenario.label} ({self.scenario.effect_text}): {self.expected_improved:.1f} of {n} improved "
+                f"expected (middle 90% {low}-{high}); all {n} improved: {rarity(self.p_all_improved)}")
+
 
 @dataclass(frozen=True)
 class ClaimCheck:

@@ -13,6 +13,13 @@ trials as the other endpoints are.
 The test is the log-rank test with tied days (Mantel 1966; the hypergeometric variance of R's ``survdiff``
 and ``analyze.kaplan_meier.logrank``): competing events and patients censored at day H stay at risk on their
 own day. The log hazard ratio is estimated by (O - E) / V (Peto), SE 1 / sqrt(V).
+
+References
+----------
+Mantel N (1966). Evaluation of survival data and two new rank order statistics arising in its consideration.
+Cancer Chemother Rep 50:163-170. Peto R, Peto J (1972). Asymptotically efficient rank invariant test
+procedures. J R Stat Soc A 135:185-207. Collett D (2015). Modelling Survival Data in Medical Research, 3rd ed.
+CRC (the (O - E) / V estimate of the log hazard ratio).
 """
 
 from __future__ import annotations

@@ -5,6 +5,15 @@ test statistic ``z`` (positive = experimental arm better, the design layer's con
 and its standard error, and the sample size (or events) reached. Binary, normal and ordinal endpoints draw
 the per-stage sufficient statistics (counts per arm, or sums), which is exact and fast; survival is simulated
 patient by patient.
+
+References
+----------
+Jennison C, Turnbull BW (2000). Group Sequential Methods with Applications to Clinical Trials. Chapman &
+Hall/CRC, ch. 3 (the canonical joint distribution of the standardised statistics).
+Whitehead J (1993). Sample size calculations for ordered categorical data. Stat Med 12:2257-2271 (the ordinal
+score statistic).
+Wassmer G, Brannath W (2016). Group Sequential and Confirmatory Adaptive Designs in Clinical Trials. Springer
+(rpact's ``getSimulationRates``, ``getSimulationMeans``, ``getSimulationSurvival``).
 """
 
 from __future__ import annotations

@@ -4,6 +4,14 @@ The trials are split into chunks of a fixed size (not one per worker), and chunk
 numbers from ``SeedSequence(seed).spawn(n_chunks)[i]`` (numpy's recommended way to give parallel streams
 independent seeds; O'Neill 2014, PCG). Chunks are combined in chunk order, so the result is bit-identical
 whether one process or a cluster of N workers computed them.
+
+References
+----------
+O'Neill ME (2014). PCG: a family of simple fast space-efficient statistically good algorithms for random number
+generation. Harvey Mudd College technical report HMC-CS-2014-0905.
+NumPy documentation, "Parallel random number generation" (``SeedSequence.spawn``).
+Rocklin M (2015). Dask: parallel computation with blocked algorithms and task scheduling. Proc. 14th Python in
+Science Conference.
 """
 
 from __future__ import annotations

@@ -2,6 +2,11 @@
 
 Each generator draws patient outcomes for one arm; the two-arm engines use the sufficient statistics of
 binary and normal outcomes directly (sums per stage), which is exact, and patient-level times for survival.
+
+References
+----------
+Bender R, Augustin T, Blettner M (2005). Generating survival times to simulate Cox proportional hazards models.
+Stat Med 24:1713-1723 (inverse-CDF draws, piecewise-constant hazards).
 """
 
 from __future__ import annotations

@@ -6,6 +6,17 @@ layer's convention). Operating characteristics: rejection probability (type I er
 otherwise), stopping probabilities per look, expected sample size and its distribution, and the bias and
 coverage of the naive estimate at the stopping look (Jennison & Turnbull 2000, ch. 8: the naive estimate
 after a group-sequential test is biased, and its fixed-sample CI does not have exact coverage).
+
+References
+----------
+Jennison C, Turnbull BW (2000). Group Sequential Methods with Applications to Clinical Trials. Chapman &
+Hall/CRC, ch. 8 (estimation after a group-sequential test: bias and coverage of the naive estimate).
+Whitehead J (1986). On the bias of maximum likelihood estimation following a sequential test. Biometrika
+73:573-581.
+Morris TP, White IR, Crowther MJ (2019). Using simulation studies to evaluate statistical methods. Stat Med
+38:2074-2102 (Monte Carlo standard errors).
+Wassmer G, Pahlke F. rpact, R package 3.3.4 (``getSimulationRates``, ``getSimulationMeans``,
+``getSimulationSurvival``: the reference values in ``tests/simulate``).
 """
 
 from __future__ import annotations

@@ -12,6 +12,15 @@ P(arm a best) = integral of f_a(x) prod_{b != a} S_b(x) dx (lower event rate is 
 ``highest_is_best``), and the probability that all active arms lie within ``d`` of each other is
 sum_a integral f_a(x) prod_{b != a} [F_b(x + d) - F_b(x)] dx. This removes the Monte Carlo error of the draws
 and vectorises over trials, arms and grid points at once.
+
+References
+----------
+Granholm A et al. (2022). adaptr: an R package for simulating and comparing adaptive clinical trials.
+JOSS 7:4284 (``setup_trial_binom``).
+Thall PF, Wathen JK (2007). Practical Bayesian adaptive randomisation in clinical trials. Eur J Cancer
+43:859-866. Berry SM, Carlin BP, Lee JJ, Müller P (2010). Bayesian Adaptive Methods for Clinical Trials. CRC.
+Thompson WR (1933). On the likelihood that one unknown probability exceeds another in view of the evidence of
+two samples. Biometrika 25:285-294.
 """
 
 from __future__ import annotations

@@ -7,6 +7,14 @@ paths), and the treatment acts as a proportional-odds odds ratio on every daily 
 from ``equipoise.design`` (``gsd``) for planned looks, or are the fixed-sample critical value when there are
 none. The test statistic is the one `analyze interim` monitors for the protocol's method where the engine has
 it: a binary outcome's risk or odds ratio is tested as the Wald z of its log (``ratio_endpoints``).
+
+References
+----------
+Jennison C, Turnbull BW (2000). Group Sequential Methods with Applications to Clinical Trials. Chapman &
+Hall/CRC (the boundaries, through ``equipoise.design``).
+Katz D, Baptista J, Azen SP, Pike MC (1978). Obtaining confidence intervals for the risk ratio in cohort
+studies. Biometrics 34:469-474. Woolf B (1955). On estimating the relation between blood group and disease.
+Ann Hum Genet 19:251-253 (the Wald tests of ``ratio_endpoints``).
 """
 
 from __future__ import annotations

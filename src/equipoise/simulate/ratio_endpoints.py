@@ -11,6 +11,13 @@ with a, b the experimental arm's events and non-events and c, d the control arm'
 is zero, 0.5 is added to every cell (Haldane 1956, Ann Hum Genet 20:309), the rule ``two_by_two`` applies,
 so every simulated look has a finite z. Counts per look are drawn stage by stage from binomials (the exact
 sufficient statistic), vectorised over trials.
+
+References
+----------
+Katz D, Baptista J, Azen SP, Pike MC (1978). Obtaining confidence intervals for the risk ratio in cohort
+studies. Biometrics 34:469-474. Woolf B (1955). On estimating the relation between blood group and disease.
+Ann Hum Genet 19:251-253. Haldane JBS (1956). The estimation and significance of the logarithm of a ratio of
+frequencies. Ann Hum Genet 20:309-311.
 """
 
 from __future__ import annotations

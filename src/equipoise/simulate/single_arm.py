@@ -4,6 +4,13 @@ The 2020 Beijing MSC report (31 patients: 16 mild, 8 severe, 7 critical) said ev
 module runs such a study many times on patients whose disease follows the calibrated natural history
 (``natural_history/covid19.yaml``) with no treatment effect (or a given one) and reports the probability of
 each claim such a report makes: all improved, all improved on CT, no deaths, at least k discharged, ...
+
+References
+----------
+Clopper CJ, Pearson ES (1934). The use of confidence or fiducial limits illustrated in the case of the binomial.
+Biometrika 26:404-413. Hanley JA, Lippman-Hand A (1983). If nothing goes wrong, is everything all right?
+JAMA 249:1743-1745 (the rule of three).
+Pocock SJ (1983). Clinical Trials: A Practical Approach. Wiley, ch. 4 (uncontrolled comparisons).
 """
 
 from __future__ import annotations
@@ -116,6 +123,10 @@ class Claim:
     def to_dict(self) -> dict[str, Any]:
         return {"key": self.key, "claim": self.text, "probability": self.probability, "mc_se": self.mc_se,
                 "upper_95": self.upper_95}
+
+    def __str__(self) -> str:
+        return (f"{self.text}: {100 * self.probability:.2f}% (Monte Carlo SE {100 * self.mc_se:.2f}; "
+                f"one-sided 95% upper bound {100 * self.upper_95:.2f}%)")
 
 
 def _claim(key: str, text: str, hits: np.ndarray) -> Claim:

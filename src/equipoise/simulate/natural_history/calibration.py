@@ -3,6 +3,16 @@
 ``check(model)`` returns one ``TargetCheck`` per target of the parameter file. ``fit(model)`` re-estimates the
 fitted parameters (see the header of ``covid19.yaml``) by least squares on the targets marked ``fit: true``;
 it was run once to write the numbers in the file, and is kept so that anyone can redo it.
+
+References
+----------
+RECOVERY Collaborative Group, Horby P et al. (2021). Dexamethasone in hospitalized patients with Covid-19.
+N Engl J Med 384:693-704.
+Beigel JH et al. (2020). Remdesivir for the treatment of Covid-19: final report (ACTT-1). N Engl J Med
+383:1813-1826.
+Wu Z, McGoogan JM (2020). Characteristics of and important lessons from the coronavirus
+disease 2019 (COVID-19) outbreak in China. JAMA 323:1239-1242 (the China CDC figures).
+The targets and their sources are listed in ``covid19.yaml``.
 """
 
 from __future__ import annotations

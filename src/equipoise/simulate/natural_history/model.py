@@ -13,6 +13,14 @@ daily probabilities at the reference (``lp = 0``) written in the parameter file.
 
 The patient frailty is normal with the file's ``frailty_sd``; exact state distributions integrate it with
 Gauss-Hermite quadrature, so calibration needs no Monte Carlo.
+
+References
+----------
+McCullagh P (1980). Regression models for ordinal data. J R Stat Soc B 42:109-142.
+Brown et al. (2022). Stat Med 41:2791 (multistate COVID-19 outcome models on daily transitions).
+WHO Working Group on the Clinical Characterisation and Management of COVID-19 infection (2020). Lancet Infect Dis
+20:e192-e197 (the WHO clinical progression scale).
+Abramowitz M, Stegun IA (1964). Handbook of Mathematical Functions, eq. 25.4.46 (Gauss-Hermite quadrature).
 """
 
 from __future__ import annotations

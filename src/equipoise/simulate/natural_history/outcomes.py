@@ -13,6 +13,12 @@ Definitions (day ``d`` counted from randomisation, day 0 = baseline):
   worsening at least ``ct_lag_days`` days before d. Radiological change lags the clinical course: lung
   involvement on CT peaks about 10 days after symptom onset and resolves afterwards (Pan F et al., Radiology
   2020;295:715-21), so a patient is counted as improved on CT once a week has passed since their worst day.
+
+References
+----------
+WHO Working Group on the Clinical Characterisation and Management of COVID-19 infection (2020). Lancet Infect Dis
+20:e192-e197. Pan F et al. (2020). Time course of lung changes at chest CT during recovery from coronavirus
+disease 2019 (COVID-19). Radiology 295:715-721.
 """
 
 from __future__ import annotations
