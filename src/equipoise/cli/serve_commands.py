@@ -10,6 +10,7 @@ import typer
 
 from equipoise.cli.database_option import DbOption, open_database
 from equipoise.cli.output import parse_date, print_plain
+from equipoise.cli.story_commands import story
 from equipoise.errors import UserError
 from equipoise.server.tls import TLS_CERT_ENV, TLS_KEY_ENV, TlsFiles, tls_files
 from equipoise.store.db import DATABASE_URL_ENV, Database
@@ -111,6 +112,7 @@ def _shown(url: str) -> str:
 
 
 def demo(
+    ctx: typer.Context,
     data_dir: Path = typer.Option(Path(".equipoise-demo"), "--data-dir", help="Where the demo database lives "
                                   "(an embedded SQLite file), unless --db or $EQUIPOISE_DATABASE_URL names one."),
     db: str | None = typer.Option(None, "--db", help="Database URL (sqlite:///FILE or postgresql+psycopg://...); "
@@ -130,7 +132,11 @@ def demo(
                                  "transitions (above 1 helps; 1: no effect)."),
 ) -> None:
     """Set up a demo (embedded SQLite or --db, the demo trial with virtual patients, one user per role) and run the
-    server."""
+    server.
+
+    `equipoise demo story` tells the seed story instead (the demo's options do not apply to it)."""
+    if ctx.invoked_subcommand is not None:
+        return
     from equipoise.identity.principal import system_principal
     from equipoise.identity.roles import Role
     from equipoise.services.trials import create_trial_from_file, list_trials
@@ -169,3 +175,9 @@ def demo(
 """)
     if not no_serve:
         run_server(url, host, port, 1)
+
+
+# `equipoise demo` sets up and runs the demo; `equipoise demo story` tells the seed story.
+demo_app = typer.Typer(rich_markup_mode=None)
+demo_app.callback(invoke_without_command=True)(demo)
+demo_app.command("story")(story)
