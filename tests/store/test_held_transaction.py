@@ -72,12 +72,17 @@ def test_reads_see_the_writes_before_and_commits_happen_at_checkpoints(sqlite_db
     assert verify(sqlite_db).ok
 
 
-def test_an_error_in_the_block_rolls_back_to_the_last_checkpoint(sqlite_db: Database) -> None:
-    with pytest.raises(RuntimeError, match="stop"), sqlite_db.held_transaction() as held:
-        write_event(sqlite_db, "kept")
+def _kept_then_lost(db: Database) -> None:
+    with db.held_transaction() as held:
+        write_event(db, "kept")
         held.checkpoint()
-        write_event(sqlite_db, "lost")
+        write_event(db, "lost")
         raise RuntimeError("stop")
+
+
+def test_an_error_in_the_block_rolls_back_to_the_last_checkpoint(sqlite_db: Database) -> None:
+    with pytest.raises(RuntimeError, match="stop"):
+        _kept_then_lost(sqlite_db)
     assert events(sqlite_db) == ["test.kept"]
     write_event(sqlite_db, "after")  # the database is usable again, outside any held transaction
     assert events(sqlite_db) == ["test.after", "test.kept"]
