@@ -151,24 +151,35 @@ def demo(
     if not trials:
         trial_id = create_trial_from_file(database, operator, protocol).id
     existing = {u.username for u in list_users(database, operator)}
+    created = []
     for username, full_name, role, site in DEMO_USERS:
         if username in existing:
             continue
         grant = (Role(role), None if role == "admin" else trial_id, site)
         add_user(database, operator, username, full_name, DEMO_PASSWORD, roles=[grant])
+        created.append((username, role, site))
+    if created:
+        # the passwords are printed once, when the users are made (a later run of the demo only names them)
+        print_plain(f"Demo users created (one per role; password for each: {DEMO_PASSWORD}, printed only now):")
+        for username, role, site in created:
+            print_plain(f"  {username:<13} {role}" + (f" at {site}" if site else ""))
     if patients and trial_id is not None:
         summary = _populate(database, trial_id, patients, seed, as_of, effect)
         print_plain(str(summary))
     key_file = database.keys_for_writing().path
     database.dispose()
     base = f"http://{host}:{port}"
+    password = DEMO_PASSWORD if created else "<password>"
+    shown_password = (f"password for all: {DEMO_PASSWORD}" if created else
+                      "their password was printed when the demo created them")
     print_plain(f"""Equipoise demo: trial {trial_id} ({protocol}) in {_shown(url)}
 
   Server:    {base}        API docs: {base}/docs        schema: {base}/openapi.json
-  Users:     {', '.join(u[0] for u in DEMO_USERS)}  (password for all: {DEMO_PASSWORD})
+  Users:     {', '.join(u[0] for u in DEMO_USERS)}  ({shown_password})
   Log in:    curl -s -X POST {base}/api/auth/login -H 'content-type: application/json' \\
-               -d '{{"username": "coordinator", "password": "{DEMO_PASSWORD}"}}'
+               -d '{{"username": "coordinator", "password": "{password}"}}'
   Then send: -H 'Authorization: Bearer <token>' e.g. GET {base}/api/trials/{trial_id}
+  Story:     equipoise demo story  (the seed story: why this trial, what its first interim look shows)
   Reports:   equipoise report dmc --trial {trial_id} --db {_shown(url)} --output dmc.html
              (also: report open, analyze protocol, analyze interim; each is an audited export)
   Audit key: {key_file}  (signs the audit trail and session tokens; docs/operations.md)
