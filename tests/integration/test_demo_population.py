@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import itertools
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -56,6 +57,9 @@ def test_demo_enrols_refuses_randomizes_and_follows_patients_through_the_service
     assert refused
     assert all(e.new_values and (e.new_values["failed"] or e.new_values["missing"]) for e in refused)
     assert f"{len(refused)} of {PATIENTS + len(refused)} screened refused" in populated.first.stdout
+    # the history ends with forms overdue and says whether the first interim look is due (60 patients: not yet)
+    assert re.search(r"; [1-9]\d* forms overdue today;", populated.first.stdout)
+    assert re.search(r"\d+ day-28 outcomes: the first interim look \(at 208\) is not due yet", populated.first.stdout)
     # the site coordinators enrolled (they logged in); the minimization engine allocated
     assert actors == {"coordinator", "wuhan", "milan", "nyc"}
     assert {a.method for a in allocations} == {"minimization"}
