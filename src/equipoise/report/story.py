@@ -88,6 +88,12 @@ class SimulatedInterim:
                 "futility_bound": self.result.lower[self.result.look - 1],
                 "interim": self.result.to_dict()}
 
+    def __str__(self) -> str:
+        look = self.result.look
+        return (f"{self.label}: {self.randomized} randomized by {self.look_date.isoformat()}, {self.analysed} with "
+                f"their day-28 outcome; Z = {self.result.looks[-1].z:.2f} against the efficacy bound "
+                f"{self.result.upper[look - 1]:.2f} at look {look}: {self.result.decision}")
+
 
 @dataclass(frozen=True)
 class SeedStory:
