@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
-from equipoise.services.replay import replay_trial
+from equipoise.services.replay import ReplayReport, replay_trial
 from equipoise.store.audit import entry_hash, hashed_fields, row_values
 from equipoise.store.audit_keys import AuditKeys
 from equipoise.store.db import Database
@@ -124,6 +124,12 @@ class _Replayed:
 def verify(db: Database, keys: AuditKeys | None = None, *, without_key: bool = False) -> VerifyReport:
     """Check the chain (with ``keys``, else the database's key file unless ``without_key``), the records and the
     allocations."""
+    return verify_with_replays(db, keys, without_key=without_key)[0]
+
+
+def verify_with_replays(db: Database, keys: AuditKeys | None = None, *, without_key: bool = False
+                        ) -> tuple[VerifyReport, list[ReplayReport]]:
+    """``verify``, with each trial's replay of its allocations (so a caller that reports them replays once)."""
     if keys is None and not without_key:
         keys = db.keys_if_present()
     findings: list[Finding] = []
@@ -197,8 +203,10 @@ def verify(db: Database, keys: AuditKeys | None = None, *, without_key: bool = F
         findings += _list_findings(s)
         trials = list(s.scalars(select(Trial.id).order_by(Trial.id)))
     allocations = 0
+    replays = []
     for trial_id in trials:
         replayed_trial = replay_trial(db, trial_id)
+        replays.append(replayed_trial)
         allocations += replayed_trial.allocations
         # A difference names an allocation or a state row, never an arm: safe for blinded operators.
         findings += [Finding("allocation", None, "allocations" if d.allocation_id else "allocation_states",
@@ -206,7 +214,7 @@ def verify(db: Database, keys: AuditKeys | None = None, *, without_key: bool = F
                      for d in replayed_trial.differences]
     key = KeyCheck(keys is not None, str(db.audit_key_file if keys is None else keys.path), signed, unkeyed_prefix,
                    keys.ids if keys is not None else ())
-    return VerifyReport(count, records, prev_hash, findings, allocations, key)
+    return VerifyReport(count, records, prev_hash, findings, allocations, key), replays
 
 
 def _check_mac(keys: AuditKeys | None, entry: AuditEntry, findings: list[Finding]) -> None:
