@@ -285,7 +285,8 @@ def _check_records(s: Session, tables: dict[str, type[Base]], replay_findings: l
                         .group_by(AuditEntry.record_id).order_by(func.min(AuditEntry.id)))
         for chunk in s.scalars(with_history.execution_options(yield_per=BATCH)).partitions():
             ids = [str(i) for i in chunk]
-            gone = [i for i in ids if i not in _present(s, model, ids)]
+            present = _present(s, model, ids)
+            gone = [i for i in ids if i not in present]
             histories = _histories(s, name, gone, replay_findings) if gone else {}
             for record_id in gone:
                 history = histories[record_id]
