@@ -156,6 +156,8 @@ def routes(source: Path) -> dict[str, tuple[float, float]]:
                 ("monitor", "GET /api/audit?patient_id"): ("/api/audit", {"trial_id": TRIAL, "patient_id": pid},
                                                             monitor),
                 ("monitor", "GET .../patients (page of 100)"): (f"{base}/patients", {}, monitor),
+                ("monitor", "GET .../discrepancies (page of 100)"): (f"{base}/discrepancies", {}, monitor),
+                ("monitor", "GET .../allocation-flags (page of 100)"): (f"{base}/allocation-flags", {}, monitor),
             }
             for (who, name), (path, params, headers) in pages.items():
                 times = []

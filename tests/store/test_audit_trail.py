@@ -319,3 +319,29 @@ def test_aud1_entries_name_the_site_and_it_is_hashed(seeded: Database):
     last = entries[-1]
     _tamper(seeded, "UPDATE audit_log SET site_id = 'milan-sacco' WHERE id = :id", id=last.id)
     assert verify(seeded).first_bad_entry == last.id
+
+
+def test_verify_reads_rows_and_histories_a_batch_at_a_time_with_the_same_report(seeded: Database,
+                                                                                  monkeypatch: pytest.MonkeyPatch):
+    """issue 18: verify holds a batch of rows and their histories, not the whole trial; the report (findings and
+    their order) is the one a single pass over everything gave."""
+    with seeded.write(AuditContext(actor="alice", actor_id=1, reason="enrolment")) as s:
+        s.add_all([Patient(trial_id="MSC-COVID-RCT", site_id="pumch", enrolment_values={"age": 50 + i},
+                           enrolment_date=dt.date(2026, 1, 3), protocol_version="1.0") for i in range(6)])
+    with seeded.read() as s:
+        ids = list(s.scalars(select(Patient.id).order_by(Patient.id)))
+    _tamper(seeded, "DELETE FROM patients WHERE id IN (:a, :b)", a=ids[1], b=ids[4])
+    _tamper(seeded, "UPDATE patients SET site_id = 'milan-sacco' WHERE id IN (:a, :b)", a=ids[2], b=ids[5])
+    _tamper(seeded, "INSERT INTO patients (trial_id, site_id, enrolment_values, enrolment_date, protocol_version, "
+            "status, enrolled_at) VALUES ('MSC-COVID-RCT', 'pumch', '{}', '2026-01-02', '1.0', 'enrolled', "
+            "'2026-01-02 00:00:00')")
+    whole = verify(seeded)
+    assert [(f.kind, f.table, f.record_id, f.message.split(" (")[0]) for f in whole.findings] == [
+        ("record", "patients", str(ids[2]), "differs from the replay of its history in site_id"),
+        ("record", "patients", str(ids[5]), "differs from the replay of its history in site_id"),
+        ("record", "patients", str(ids[-1] + 1), "exists in the database but has no audit history"),
+        ("record", "patients", str(ids[1]), "was deleted without an audit entry"),
+        ("record", "patients", str(ids[4]), "was deleted without an audit entry")]
+    monkeypatch.setattr("equipoise.integrity.audit_verify.BATCH", 2)
+    assert verify(seeded).to_dict() == whole.to_dict()
+    assert str(verify(seeded)) == str(whole)

@@ -12,7 +12,7 @@ trail (``equipoise audit verify`` checks them there); they cannot be recomputed 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable
 from typing import Any
 
 from equipoise.exports.table import ColumnType, Table, columns
@@ -28,7 +28,8 @@ COLUMNS = columns(("entry_id", INT), ("at", ColumnType.DATETIME), ("user", TEXT)
                   ("new_values", TEXT), ("prev_hash", TEXT), ("hash", TEXT))
 
 
-def audit_log_table(entries: Sequence[AuditEntry], arms_shown: bool) -> Table:
+def audit_log_table(entries: Iterable[AuditEntry], arms_shown: bool) -> Table:
+    """The table of the entries (read one by one: a stream of entries is never held whole)."""
     shown = frozenset({"arm"}) if arms_shown else frozenset()
     secrets = {m.__tablename__: (frozenset(m.__audit_secret__) | KEYS) - shown for m in audited_models()}
     rows = []

@@ -129,7 +129,7 @@ class ExportService:
             if fmt in TABULAR and sites is None and (tables is None or "audit_log" in tables) and (
                     principal.system or principal.can(Action.VIEW_AUDIT, trial_id)):
                 entries = s.scalars(select(AuditEntry).where(AuditEntry.trial_id == trial_id)
-                                    .order_by(AuditEntry.id)).all()
+                                    .order_by(AuditEntry.id).execution_options(yield_per=1000))
                 extra["audit_log"] = audit_log_table(entries, arms_shown)
             made = export_tables(data, tables, extra) if fmt in TABULAR else {}
             files = self._files(data, made, fmt, raw_csv)

@@ -21,14 +21,16 @@ import hmac
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import inspect, select
+from sqlalchemy import func, inspect, select, tuple_
 from sqlalchemy.orm import Session
 
-from equipoise.services.replay import replay_trial
+from equipoise.services.replay import ReplayReport, replay_trial
 from equipoise.store.audit import entry_hash, hashed_fields, row_values
 from equipoise.store.audit_keys import AuditKeys
 from equipoise.store.db import Database
 from equipoise.store.models import GENESIS_HASH, AuditEntry, AuditHead, Base, Trial, audited_models
+
+BATCH = 1000  # rows (and their histories) held at a time
 
 
 @dataclass(frozen=True)
@@ -124,18 +126,23 @@ class _Replayed:
 def verify(db: Database, keys: AuditKeys | None = None, *, without_key: bool = False) -> VerifyReport:
     """Check the chain (with ``keys``, else the database's key file unless ``without_key``), the records and the
     allocations."""
+    return verify_with_replays(db, keys, without_key=without_key)[0]
+
+
+def verify_with_replays(db: Database, keys: AuditKeys | None = None, *, without_key: bool = False
+                        ) -> tuple[VerifyReport, list[ReplayReport]]:
+    """``verify``, with each trial's replay of its allocations (so a caller that reports them replays once)."""
     if keys is None and not without_key:
         keys = db.keys_if_present()
     findings: list[Finding] = []
     signed = 0
     unkeyed_prefix = 0
     tables = {m.__tablename__: m for m in audited_models()}
-    replayed: dict[tuple[str, str], _Replayed] = {}
     prev_hash = GENESIS_HASH
     expected_id = 1
     count = 0
     with db.read() as s:
-        for entry in s.scalars(select(AuditEntry).order_by(AuditEntry.id).execution_options(yield_per=2000)):
+        for entry in s.scalars(select(AuditEntry).order_by(AuditEntry.id).execution_options(yield_per=BATCH)):
             count += 1
             if entry.id != expected_id:
                 findings.append(Finding("chain", entry.id, None, None,
@@ -158,8 +165,11 @@ def verify(db: Database, keys: AuditKeys | None = None, *, without_key: bool = F
                 _check_mac(keys, entry, findings)
             prev_hash = entry.hash
             expected_id = entry.id + 1
-            if entry.table_name in tables and entry.record_id is not None:
-                _apply(replayed, entry, findings)
+        # What replaying the entries finds (an insert of a record that exists, ...) is reported among the chain's
+        # findings, at its entry, as when the replay ran inside the chain's pass.
+        replay_findings: list[Finding] = []
+        records, record_findings = _check_records(s, tables, replay_findings)
+        findings = sorted(findings + replay_findings, key=lambda f: f.entry_id or 0)
         head = s.get(AuditHead, 1)
         if head is None or head.last_id != expected_id - 1 or head.last_hash != prev_hash:
             findings.append(Finding("chain", expected_id - 1 if count else None, "audit_head", "1",
@@ -167,38 +177,14 @@ def verify(db: Database, keys: AuditKeys | None = None, *, without_key: bool = F
                                     "the end, or the head was changed)"))
         if keys is not None and count and head is not None:
             _check_head(keys, head, findings)
-        records = 0
-        for name, model in tables.items():
-            seen: set[str] = set()
-            defaults = _audit_defaults(model)
-            for row in s.scalars(select(model).execution_options(yield_per=2000)):
-                records += 1
-                current = row_values(row)
-                record_id = _record_id(model, row)
-                seen.add(record_id)
-                history = replayed.get((name, record_id))
-                if history is None or history.values is None:
-                    findings.append(Finding("record", None, name, record_id,
-                                            "exists in the database but has no audit history (written around "
-                                            "the audit trail)" if history is None else
-                                            "exists although its history ends with a delete"))
-                    continue
-                replayed_values = {**defaults, **history.values}
-                differing = sorted(k for k in set(current) | set(replayed_values)
-                                   if current.get(k) != replayed_values.get(k))
-                if differing:
-                    findings.append(Finding("record", None, name, record_id,
-                                            f"differs from the replay of its history in {', '.join(differing)} "
-                                            f"(last audited change: entry {history.last_entry})"))
-            for (table, record_id), history in replayed.items():
-                if table == name and history.values is not None and record_id not in seen:
-                    findings.append(Finding("record", None, name, record_id,
-                                            f"was deleted without an audit entry (last entry {history.last_entry})"))
+        findings += record_findings
         findings += _list_findings(s)
         trials = list(s.scalars(select(Trial.id).order_by(Trial.id)))
     allocations = 0
+    replays = []
     for trial_id in trials:
         replayed_trial = replay_trial(db, trial_id)
+        replays.append(replayed_trial)
         allocations += replayed_trial.allocations
         # A difference names an allocation or a state row, never an arm: safe for blinded operators.
         findings += [Finding("allocation", None, "allocations" if d.allocation_id else "allocation_states",
@@ -206,7 +192,7 @@ def verify(db: Database, keys: AuditKeys | None = None, *, without_key: bool = F
                      for d in replayed_trial.differences]
     key = KeyCheck(keys is not None, str(db.audit_key_file if keys is None else keys.path), signed, unkeyed_prefix,
                    keys.ids if keys is not None else ())
-    return VerifyReport(count, records, prev_hash, findings, allocations, key)
+    return VerifyReport(count, records, prev_hash, findings, allocations, key), replays
 
 
 def _check_mac(keys: AuditKeys | None, entry: AuditEntry, findings: list[Finding]) -> None:
@@ -264,7 +250,86 @@ def _record_id(model: type[Base], row: Base) -> str:
     return "/".join(str(part) for part in inspect(model).primary_key_from_instance(row))
 
 
-def _apply(replayed: dict[tuple[str, str], _Replayed], entry: AuditEntry, findings: list[Finding]) -> None:
+def _check_records(s: Session, tables: dict[str, type[Base]], replay_findings: list[Finding]
+                   ) -> tuple[int, list[Finding]]:
+    """Every audited row against the replay of its own history, a batch of rows at a time (memory bounded by
+    the batch, not the trial): the batch's histories are read through the index on (table, record id). Then
+    the records whose history ends with the record present but which are gone (deleted around the trail), in
+    the order their histories began. Returns the rows checked and the findings."""
+    findings: list[Finding] = []
+    records = 0
+    for name, model in tables.items():
+        defaults = _audit_defaults(model)
+        for batch in s.scalars(select(model).execution_options(yield_per=BATCH)).partitions():
+            ids = [_record_id(model, row) for row in batch]
+            histories = _histories(s, name, ids, replay_findings)
+            for row, record_id in zip(batch, ids, strict=True):
+                records += 1
+                history = histories.get(record_id)
+                if history is None or history.values is None:
+                    findings.append(Finding("record", None, name, record_id,
+                                            "exists in the database but has no audit history (written around "
+                                            "the audit trail)" if history is None else
+                                            "exists although its history ends with a delete"))
+                    continue
+                current = row_values(row)
+                replayed_values = {**defaults, **history.values}
+                differing = sorted(k for k in set(current) | set(replayed_values)
+                                   if current.get(k) != replayed_values.get(k))
+                if differing:
+                    findings.append(Finding("record", None, name, record_id,
+                                            f"differs from the replay of its history in {', '.join(differing)} "
+                                            f"(last audited change: entry {history.last_entry})"))
+        with_history = (select(AuditEntry.record_id)
+                        .where(AuditEntry.table_name == name, AuditEntry.record_id.is_not(None))
+                        .group_by(AuditEntry.record_id).order_by(func.min(AuditEntry.id)))
+        for chunk in s.scalars(with_history.execution_options(yield_per=BATCH)).partitions():
+            ids = [str(i) for i in chunk]
+            present = _present(s, model, ids)
+            gone = [i for i in ids if i not in present]
+            histories = _histories(s, name, gone, replay_findings) if gone else {}
+            for record_id in gone:
+                history = histories[record_id]
+                if history.values is not None:
+                    findings.append(Finding("record", None, name, record_id,
+                                            f"was deleted without an audit entry (last entry {history.last_entry})"))
+    return records, findings
+
+
+def _histories(s: Session, table: str, record_ids: list[str], findings: list[Finding]) -> dict[str, _Replayed]:
+    """The replay of these records' entries (one statement, through the index on table and record id)."""
+    replayed: dict[tuple[str, str], _Replayed] = {}
+    for entry in s.execute(select(AuditEntry.id, AuditEntry.table_name, AuditEntry.record_id, AuditEntry.action,
+                                  AuditEntry.old_values, AuditEntry.new_values)
+                           .where(AuditEntry.table_name == table, AuditEntry.record_id.in_(record_ids))
+                           .order_by(AuditEntry.id)):
+        _apply(replayed, entry, findings)
+    return {record_id: history for (_table, record_id), history in replayed.items()}
+
+
+def _present(s: Session, model: type[Base], record_ids: list[str]) -> set[str]:
+    """Which of these record ids (primary keys joined by '/', as ``_record_id`` makes them) are rows now."""
+    keys = list(inspect(model).primary_key)
+    wanted = [key for key in (_typed(keys, i) for i in record_ids) if key is not None]
+    if not wanted:
+        return set()
+    where = keys[0].in_([w[0] for w in wanted]) if len(keys) == 1 else tuple_(*keys).in_(wanted)
+    return {"/".join(str(part) for part in row) for row in s.execute(select(*keys).where(where))}
+
+
+def _typed(keys: list[Any], record_id: str) -> tuple[Any, ...] | None:
+    """A record id as its primary key's values (None: no row can have it, e.g. text where a number is kept)."""
+    parts = [record_id] if len(keys) == 1 else record_id.split("/")  # a text key may itself hold '/'
+    if len(parts) != len(keys):
+        return None
+    try:
+        return tuple(int(p) if k.type.python_type is int else p for k, p in zip(keys, parts, strict=True))
+    except ValueError:
+        return None
+
+
+def _apply(replayed: dict[tuple[str, str], _Replayed], entry: Any, findings: list[Finding]) -> None:
+    """Replay one entry (an AuditEntry or a row with its id, table_name, record_id, action and values)."""
     assert entry.table_name is not None
     assert entry.record_id is not None
     key = (entry.table_name, entry.record_id)

@@ -51,9 +51,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from equipoise import __version__
 from equipoise.errors import UserError
-from equipoise.integrity.audit_verify import VerifyReport, chain_contains, verify
+from equipoise.integrity.audit_verify import VerifyReport, chain_contains, verify_with_replays
 from equipoise.integrity.backup_crypto import MIN_PASSPHRASE, decrypted, encrypt_file, is_encrypted
-from equipoise.services.replay import ReplayReport
 from equipoise.store.audit import AuditContext, record_event
 from equipoise.store.db import Database
 from equipoise.store.migrate import current_revision, head_revision, upgrade
@@ -329,12 +328,11 @@ def _restore(db: Database, path: Path, plain: Path, progress: Progress | None,
         record_event(s, "backup.restored", details={"file": path.name, "sha256": file_sha256(path),
                                                     "backup_created_at": manifest.created_at,
                                                     "rows": manifest.rows, "audit_head": manifest.audit_head})
-    report = verify(db)
+    report, replays = verify_with_replays(db)  # its replay of the allocations is the check's (once, not twice)
     problems = []
     head = manifest.audit_head.get("last_hash")
     if head and not chain_contains(db, str(head)):
         problems.append(f"the restored audit trail does not contain the backup's head {str(head)[:16]}…")
-    replays = _replay_every_trial(db)
     problems += [str(r) for r in replays if not r.identical]
     return RestoreReport(manifest, report, current_revision(db), problems, len(replays))
 
@@ -443,16 +441,6 @@ def _reset_sequences(conn: Connection) -> None:
         if sequence is not None:
             conn.execute(text(f"SELECT setval('{sequence}', COALESCE((SELECT max(id) FROM {table.name}), 0) + 1, "
                               "false)"))
-
-
-def _replay_every_trial(db: Database) -> list[ReplayReport]:
-    """Every trial's allocations recomputed from their stored inputs and draws (RND-7)."""
-    from equipoise.services.replay import replay_trial
-    from equipoise.store.models import Trial
-
-    with db.read() as s:
-        trial_ids = list(s.scalars(select(Trial.id).order_by(Trial.id)))
-    return [replay_trial(db, trial_id) for trial_id in trial_ids]
 
 
 def _where(db: Database) -> str:

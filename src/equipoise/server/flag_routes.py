@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends, Path, Query
 from pydantic import Field
 
 from equipoise.server.deps import UserDep, service_of
@@ -35,9 +35,13 @@ def flag_allocation(trial_id: str, patient_id: PatientId, body: FlagBody, user: 
 
 
 @router.get("/api/trials/{trial_id}/allocation-flags", tags=["randomization"])
-def list_allocation_flags(trial_id: str, user: UserDep, svc: Flags) -> list[Json]:
-    """Every flag of the patients one sees, withdrawn ones included."""
-    return svc.flags(user, trial_id)
+def list_allocation_flags(trial_id: str, user: UserDep, svc: Flags,
+                          after_id: Annotated[int, Query(ge=0, le=MAX_ID, description="The last flag id seen.")] = 0,
+                          limit: Annotated[int, Query(ge=1, le=1000, description="Flags per page.")] = 100
+                          ) -> list[Json]:
+    """Every flag of the patients one sees, withdrawn ones included, in id order, a page at a time (``limit``,
+    default 100; then after the last id seen)."""
+    return svc.flags(user, trial_id, after_id=after_id, limit=limit)
 
 
 @router.post("/api/trials/{trial_id}/allocation-flags/{flag_id}/withdraw", tags=["randomization"])

@@ -115,8 +115,11 @@ def _grants(items: list[Any]) -> list[Any]:
 
 
 @router.get("/api/users", tags=["users"])
-def list_users(user: UserDep, svc: SvcDep) -> list[Json]:
-    return [u.to_dict() for u in user_store.list_users(svc.db, user)]
+def list_users(user: UserDep, svc: SvcDep,
+               after_id: Annotated[int, Query(ge=0, le=MAX_ID, description="The last user id seen.")] = 0,
+               limit: Annotated[int, Query(ge=1, le=1000, description="Users per page.")] = 100) -> list[Json]:
+    """The users in id order, a page at a time (``limit``, default 100; then after the last id seen)."""
+    return [u.to_dict() for u in user_store.list_users(svc.db, user, after_id=after_id, limit=limit)]
 
 
 @router.post("/api/users", tags=["users"], status_code=201)
@@ -154,8 +157,11 @@ def revoke(membership_id: RowId, body: RevokeBody, user: UserDep, svc: SvcDep) -
 # --- trials ------------------------------------------------------------------------------------------------------
 
 @router.get("/api/trials", tags=["trials"])
-def list_trials(user: UserDep, svc: SvcDep) -> list[Json]:
-    return [t.to_dict() for t in trial_store.list_trials(svc.db, user)]
+def list_trials(user: UserDep, svc: SvcDep,
+                after_id: Annotated[str, Query(max_length=200, description="The last trial id seen.")] = "",
+                limit: Annotated[int, Query(ge=1, le=1000, description="Trials per page.")] = 100) -> list[Json]:
+    """The trials one sees in id order, a page at a time (``limit``, default 100; then after the last id seen)."""
+    return [t.to_dict() for t in trial_store.list_trials(svc.db, user, after_id=after_id, limit=limit)]
 
 
 @router.post("/api/trials", tags=["trials"], status_code=201)
@@ -272,8 +278,12 @@ def list_allocations(trial_id: str, user: UserDep, svc: SvcDep,
 
 
 @router.get("/api/trials/{trial_id}/discrepancies", tags=["patients"])
-def discrepancies(trial_id: str, user: UserDep, svc: SvcDep) -> list[Json]:
-    return svc.patients.discrepancies(user, trial_id)
+def discrepancies(trial_id: str, user: UserDep, svc: SvcDep,
+                  after_id: Annotated[int, Query(ge=0, le=MAX_ID, description="The last id seen.")] = 0,
+                  limit: Annotated[int, Query(ge=1, le=1000, description="Discrepancies per page.")] = 100
+                  ) -> list[Json]:
+    """The discrepancies in id order, a page at a time (``limit``, default 100; then after the last id seen)."""
+    return svc.patients.discrepancies(user, trial_id, after_id=after_id, limit=limit)
 
 
 # --- unblinding, adaptive tables, aggregates ------------------------------------------------------------------------

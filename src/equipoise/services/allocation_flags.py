@@ -83,17 +83,22 @@ class AllocationFlagService:
             s.flush()
             return _view(s, row)
 
-    def flags(self, principal: Principal, trial_id: str) -> list[dict[str, Any]]:
-        """Every flag of the patients this principal sees, withdrawn ones included."""
+    def flags(self, principal: Principal, trial_id: str, *, after_id: int = 0,
+              limit: int | None = None) -> list[dict[str, Any]]:
+        """Every flag of the patients this principal sees, withdrawn ones included, in id order; ``after_id`` and
+        ``limit`` page them (keyset: the last id seen)."""
         principal.require(Action.VIEW_PATIENTS, trial_id)
         sites = principal.site_filter(Action.VIEW_PATIENTS, trial_id)
         with self.db.read() as s:
             get_trial(s, trial_id)
             query = (select(AllocationFlag).join(Patient, Patient.id == AllocationFlag.patient_id)
-                     .where(AllocationFlag.trial_id == trial_id).order_by(AllocationFlag.id))
+                     .where(AllocationFlag.trial_id == trial_id, AllocationFlag.id > after_id)
+                     .order_by(AllocationFlag.id).limit(limit))
             if sites is not None:
                 query = query.where(Patient.site_id.in_(sorted(sites)))
-            return [_view(s, row) for row in s.scalars(query)]
+            rows = list(s.scalars(query))
+            names = _usernames(s, [i for r in rows for i in (r.flagged_by, r.withdrawn_by) if i is not None])
+            return [_view(s, row, names) for row in rows]
 
 
 def active_flags(s: Session, trial_id: str) -> dict[int, list[str]]:
@@ -105,9 +110,15 @@ def active_flags(s: Session, trial_id: str) -> dict[int, list[str]]:
     return flags
 
 
-def _view(s: Session, row: AllocationFlag) -> dict[str, Any]:
-    ids = [i for i in (row.flagged_by, row.withdrawn_by) if i is not None]
-    names = {int(u.id): str(u.username) for u in s.execute(select(User.id, User.username).where(User.id.in_(ids)))}
+def _usernames(s: Session, ids: list[int]) -> dict[int, str]:
+    """User id -> username, in one statement."""
+    return {int(u.id): str(u.username)
+            for u in s.execute(select(User.id, User.username).where(User.id.in_(sorted(set(ids)))))}
+
+
+def _view(s: Session, row: AllocationFlag, names: dict[int, str] | None = None) -> dict[str, Any]:
+    if names is None:
+        names = _usernames(s, [i for i in (row.flagged_by, row.withdrawn_by) if i is not None])
     return {"id": row.id, "patient_id": row.patient_id, "patient_code": patient_code(row.patient_id),
             "allocation_id": row.allocation_id, "kind": row.kind, "meaning": KINDS.get(row.kind, row.kind),
             "reason": row.reason, "flagged_by": names.get(row.flagged_by or -1), "flagged_at": iso(row.flagged_at),

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, load_only
 
 from equipoise.errors import ConflictError, InvalidError, NotFoundError
 from equipoise.identity.principal import Principal
@@ -397,7 +397,9 @@ class FormService:
         with self.db.read() as s:
             trial, base = trial_and_protocol(s, trial_id)
             check_site(base, site_id)
-            query = select(Patient).where(Patient.trial_id == trial_id).order_by(Patient.id)
+            # the columns the schedule reads, not whole patients (their enrolment values are JSON)
+            query = (select(Patient).options(load_only(Patient.id, Patient.site_id, Patient.enrolment_date))
+                     .where(Patient.trial_id == trial_id).order_by(Patient.id))
             if sites is not None:
                 query = query.where(Patient.site_id.in_(sorted(sites)))
             patients = s.scalars(query).all()
@@ -408,34 +410,33 @@ class FormService:
                     select(FormRecord.patient_id, FormRecord.form_id, FormRecord.visit_id, FormRecord.status)
                     .where(FormRecord.trial_id == trial_id)):
                 rows.setdefault(pid, []).append((form_id, visit_id, status))
-            queries: dict[int, dict[str, int]] = {}
-            for pid, status, n in s.execute(select(FormQuery.patient_id, FormQuery.status, func.count())
-                                            .where(FormQuery.trial_id == trial_id)
-                                            .group_by(FormQuery.patient_id, FormQuery.status)):
-                queries.setdefault(pid, {})[status] = n
+            totals = _site_totals(s, trial_id, sites)
             left = off_study_dates(s, trial_id)
             kinds = dict(s.execute(select(OffStudy.patient_id, OffStudy.kind)
                                    .where(OffStudy.trial_id == trial_id)).all())
             answers = condition_answers(s, trial_id, base)
         by_site: dict[str, dict[str, int]] = {}
         overdue: list[dict[str, Any]] = []
+        at_site: dict[str, tuple[Protocol, dt.date]] = {}  # each site's protocol in force and its date today
         for patient in patients:
-            protocol = _protocol_at(trial, base, patient.site_id, now)
-            today = site_today(protocol, patient.site_id, now)
+            if patient.site_id not in at_site:
+                in_force_there = _protocol_at(trial, base, patient.site_id, now)
+                at_site[patient.site_id] = (in_force_there, site_today(in_force_there, patient.site_id, now))
+            protocol, today = at_site[patient.site_id]
             anchor = anchor_date(protocol, patient, dates.get(patient.id))
             saved, counts = saved_states(rows.get(patient.id, []))
             items = schedule(protocol, anchor=anchor, provisional_anchor=patient.enrolment_date, today=today,
                              saved=saved, off_study=left.get(patient.id), records=counts,
                              off_study_kind=kinds.get(patient.id), answers=answers.get(patient.id, {}))
-            summary = by_site.setdefault(patient.site_id, {"patients": 0, "patients_off_study": 0,
-                                                           **dict.fromkeys(STATES, 0), "late": 0,
-                                                           "open_queries": 0, "answered_queries": 0})
-            summary["patients"] += 1
-            summary["patients_off_study"] += int(patient.id in left)
+            summary = by_site.get(patient.site_id)
+            if summary is None:
+                total = totals[patient.site_id]
+                summary = by_site[patient.site_id] = {
+                    "patients": total["patients"], "patients_off_study": total["patients_off_study"],
+                    **dict.fromkeys(STATES, 0), "late": 0, "open_queries": total["open_queries"],
+                    "answered_queries": total["answered_queries"]}
             for key, n in _counts(items).items():
                 summary[key] += n
-            summary["open_queries"] += queries.get(patient.id, {}).get("open", 0)
-            summary["answered_queries"] += queries.get(patient.id, {}).get("answered", 0)
             for item in items:
                 if item.state == "overdue" and item.closes is not None:
                     overdue.append({"patient_id": patient.id, "patient_code": patient.code, "site_id": patient.site_id,
@@ -466,6 +467,29 @@ def condition_answers(s: Session, trial_id: str, protocol: Protocol, patient_id:
     for pid, form_id, visit_id, values in s.execute(query):
         found.setdefault(pid, {})[(form_id, visit_id)] = dict(values or {})
     return found
+
+
+def _site_totals(s: Session, trial_id: str, sites: set[str] | None) -> dict[str, dict[str, int]]:
+    """By site: its patients, those off study, its open and answered queries (aggregates in SQL, GROUP BY site)."""
+    def visible(statement: Any) -> Any:
+        return statement if sites is None else statement.where(Patient.site_id.in_(sorted(sites)))
+
+    totals: dict[str, dict[str, int]] = {}
+    for site, n in s.execute(visible(select(Patient.site_id, func.count()).where(Patient.trial_id == trial_id)
+                                     .group_by(Patient.site_id))):
+        totals[site] = {"patients": n, "patients_off_study": 0, "open_queries": 0, "answered_queries": 0}
+    for site, n in s.execute(visible(select(Patient.site_id, func.count(func.distinct(OffStudy.patient_id)))
+                                     .join(OffStudy, OffStudy.patient_id == Patient.id)
+                                     .where(Patient.trial_id == trial_id, OffStudy.trial_id == trial_id)
+                                     .group_by(Patient.site_id))):
+        totals[site]["patients_off_study"] = n
+    for site, status, n in s.execute(visible(select(Patient.site_id, FormQuery.status, func.count())
+                                             .join(Patient, Patient.id == FormQuery.patient_id)
+                                             .where(FormQuery.trial_id == trial_id,
+                                                    FormQuery.status.in_(["open", "answered"]))
+                                             .group_by(Patient.site_id, FormQuery.status))):
+        totals[site][f"{status}_queries"] = n
+    return totals
 
 
 def _counts(items: list[FormDue]) -> dict[str, int]:

@@ -280,12 +280,15 @@ class PatientService:
             raised.append({"field": "eligibility", "frozen": True, "corrected": False, "message": message})
         return raised
 
-    def discrepancies(self, principal: Principal, trial_id: str) -> list[dict[str, Any]]:
+    def discrepancies(self, principal: Principal, trial_id: str, *, after_id: int = 0,
+                      limit: int | None = None) -> list[dict[str, Any]]:
+        """The discrepancies in id order; ``after_id`` and ``limit`` page them (keyset: the last id seen)."""
         principal.require(Action.VIEW_DISCREPANCIES, trial_id)
         sites = principal.site_filter(Action.VIEW_DISCREPANCIES, trial_id)
         with self.db.read() as s:
             query = (select(Discrepancy, Patient.site_id).join(Patient, Patient.id == Discrepancy.patient_id)
-                     .where(Discrepancy.trial_id == trial_id).order_by(Discrepancy.id))
+                     .where(Discrepancy.trial_id == trial_id, Discrepancy.id > after_id).order_by(Discrepancy.id)
+                     .limit(limit))
             if sites is not None:
                 query = query.where(Patient.site_id.in_(sorted(sites)))
             return [{"id": d.id, "patient_id": d.patient_id, "site_id": site, "field": d.field,

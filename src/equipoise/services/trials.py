@@ -196,10 +196,17 @@ def create_trial_from_file(db: Database, principal: Principal, path: Path, test:
     return create_trial(db, principal, text, str(path), test=test)
 
 
-def list_trials(db: Database, principal: Principal) -> list[TrialView]:
+def list_trials(db: Database, principal: Principal, *, after_id: str = "",
+                limit: int | None = None) -> list[TrialView]:
+    """The trials this principal sees, in id order; ``after_id`` and ``limit`` page them (keyset: the last trial
+    id seen)."""
+    query = select(Trial).where(Trial.id > after_id).order_by(Trial.id).limit(limit)
+    if not (principal.is_admin or principal.can(Action.VIEW_TRIAL, None)):
+        visible = {g.trial_id for g in principal.grants
+                   if g.trial_id is not None and principal.can(Action.VIEW_TRIAL, g.trial_id)}
+        query = query.where(Trial.id.in_(sorted(visible)))
     with db.read() as s:
-        trials = s.scalars(select(Trial).order_by(Trial.id)).all()
-        return [trial_view(t) for t in trials if principal.is_admin or principal.can(Action.VIEW_TRIAL, t.id)]
+        return [trial_view(t) for t in s.scalars(query)]
 
 
 def amend_trial(db: Database, principal: Principal, text: str, reason: str, filename: str = "protocol.yaml",

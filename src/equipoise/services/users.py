@@ -49,10 +49,11 @@ class UserView:
         return {**{k: v for k, v in self.__dict__.items() if k != "roles"}, "roles": [r.to_dict() for r in self.roles]}
 
 
-def _view(session: Session, user: User) -> UserView:
+def _view(session: Session, user: User, memberships: list[Membership] | None = None) -> UserView:
     from equipoise.store.types import utcnow
 
-    roles = session.scalars(select(Membership).where(Membership.user_id == user.id).order_by(Membership.id)).all()
+    roles = memberships if memberships is not None else session.scalars(
+        select(Membership).where(Membership.user_id == user.id).order_by(Membership.id)).all()
     return UserView(user.id, user.username, user.full_name, user.email, user.active,
                     user.locked_until is not None and user.locked_until > utcnow(),
                     [RoleView(m.id, m.role, m.trial_id, m.site_id, m.active) for m in roles])
@@ -230,7 +231,15 @@ def activate_user(db: Database, principal: Principal, username: str, reason: str
         return _view(s, user)
 
 
-def list_users(db: Database, principal: Principal) -> list[UserView]:
+def list_users(db: Database, principal: Principal, *, after_id: int = 0, limit: int | None = None) -> list[UserView]:
+    """The users in id order; ``after_id`` and ``limit`` page them (keyset: the last id seen). Two statements a
+    page: the users, then their roles."""
     principal.require(Action.MANAGE_USERS, None)
     with db.read() as s:
-        return [_view(s, u) for u in s.scalars(select(User).order_by(User.id))]
+        users = list(s.scalars(select(User).where(User.id > after_id).order_by(User.id).limit(limit)))
+        roles: dict[int, list[Membership]] = {u.id: [] for u in users}
+        if users:
+            for m in s.scalars(select(Membership).where(Membership.user_id.in_(list(roles)))
+                               .order_by(Membership.id)):
+                roles[m.user_id].append(m)
+        return [_view(s, u, roles[u.id]) for u in users]
