@@ -10,6 +10,10 @@ from equipoise.web.navigation import N_
 # trial statuses
 N_("active")
 N_("locked")
+# patient statuses
+N_("enrolled")
+N_("randomized")
+N_("off-study")
 # the login's one answer, and the other refusals of sign-in, re-authentication and password change
 N_("wrong username or password, or the account is locked after repeated failed logins (then try again later or "
    "ask an administrator)")
