@@ -88,3 +88,16 @@ def test_enrol_and_randomize_by_keyboard_gives_a_kit_code_and_no_arm(page: Any) 
     for arm in ("placebo", "Placebo", "MSC ", "mesenchymal"):
         assert arm not in main
     visit(page, "enrol-randomized")
+
+
+def test_the_dashboard_in_chinese(page: Any) -> None:
+    coordinator(page)
+    page.get_by_label("Language").select_option("zh_Hans")
+    page.get_by_role("button", name="Switch").click()
+    page.goto(f"/trials/{TRIAL}/site")
+    assert page.get_by_role("heading", name="中心概览").is_visible()
+    assert "年" in page.locator("main").inner_text()  # dates in the Chinese format
+    visit(page, "coordinator-dashboard-zh")
+    page.goto(ENROL)
+    assert page.get_by_role("heading", name="入组患者").is_visible()
+    visit(page, "enrol-form-zh")
