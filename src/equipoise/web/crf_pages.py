@@ -68,8 +68,7 @@ def _hints(form: Form, gettext: Callable[..., str]) -> dict[str, list[str]]:
         if f.unit:
             said.append(gettext("Unit: %(unit)s", unit=f.unit))
         if f.range:
-            low, high = (f.range if f.type is FieldType.NUMBER else (int(f.range[0]), int(f.range[1])))
-            said.append(gettext("From %(low)s to %(high)s", low=low, high=high))
+            said.append(gettext("From %(low)s to %(high)s", low=shown(f.range[0]), high=shown(f.range[1])))
         if f.asked_if is not None:
             answers = ", ".join(gettext(v) for v in _condition_values(f))
             said.append(gettext("Asked only when “%(field)s” is %(values)s.",
