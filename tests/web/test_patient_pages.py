@@ -43,8 +43,7 @@ def api(server: Server, method: str, path: str, body: dict[str, Any] | None = No
         return refused.code, json.loads(refused.read())
 
 
-@pytest.fixture(scope="module")
-def patient(browser: Any, server: Server) -> str:
+def enrolled_patient(browser: Any, server: Server) -> str:
     """A patient of site pumch enrolled and randomized today by the coordinator, through the pages."""
     context = browser.new_context(viewport={"width": 1366, "height": 900}, locale="en-GB", base_url=server.base)
     page = context.new_page()
@@ -58,6 +57,11 @@ def patient(browser: Any, server: Server) -> str:
     assert found is not None
     context.close()
     return found.group(0)
+
+
+@pytest.fixture(scope="module")
+def patient(browser: Any, server: Server) -> str:
+    return enrolled_patient(browser, server)
 
 
 def as_user(page: Any, username: str) -> None:

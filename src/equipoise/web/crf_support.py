@@ -11,9 +11,11 @@ from fastapi import Request
 from equipoise.errors import NotFoundError, ServiceError
 from equipoise.protocol.fields import Choice, DataField, FieldType
 from equipoise.services.forms import FormService
+from equipoise.services.off_study import OffStudyService
 from equipoise.services.queries import QueryService
 from equipoise.services.signatures import SignatureService
 from equipoise.services.trials import TrialView
+from equipoise.services.unblinding import UnblindingService
 from equipoise.store.models import patient_number
 from equipoise.web.core import built_once
 from equipoise.web.forms import FormState
@@ -24,12 +26,15 @@ class CrfPageServices:
     forms: FormService
     queries: QueryService
     signatures: SignatureService
+    off_study: OffStudyService
+    unblinding: UnblindingService
 
 
 def crf(request: Request) -> CrfPageServices:
     """The services of the form pages (the same classes the API's form routes call)."""
     return built_once(request, "web_crf", CrfPageServices, lambda c: CrfPageServices(
-        FormService(c.db), QueryService(c.db), SignatureService(c.db, c.auth)))
+        FormService(c.db), QueryService(c.db), SignatureService(c.db, c.auth), OffStudyService(c.db),
+        UnblindingService(c.db, c.auth)))
 
 
 def patient_id(trial_id: str, code: str) -> int:

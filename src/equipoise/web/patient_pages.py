@@ -39,13 +39,20 @@ MEANING_LABELS = {  # the Part 11 meanings (services/signatures.py MEANINGS), as
 }
 
 
+OFF_STUDY_KINDS = {  # services/off_study_view.py KINDS, as the form offers them
+    "withdrew-consent": N_("withdrew consent"), "lost-to-follow-up": N_("lost to follow-up"),
+    "investigator-decision": N_("taken off study by the investigator"), "died": N_("died"),
+}
+
+
 def form_path(trial_id: str, code: str, form_id: str, visit_id: str, instance: int = 1) -> str:
     return f"/trials/{trial_id}/patients/{code}/forms/{form_id}/{visit_id}" + (
         f"?instance={instance}" if instance != 1 else "")
 
 
-def _patient_page(request: Request, principal: Principal, trial_id: str, code: str, *,
-                  sign_form: FormState | None = None, status: int = 200) -> HTMLResponse:
+def patient_page_with(request: Request, principal: Principal, trial_id: str, code: str, *,
+                      state: FormState | None = None, status: int = 200) -> HTMLResponse:
+    """The patient's page, with a refused form's values and errors (``state``) when there is one."""
     trial = visible_trial(request, principal, trial_id)
     number = patient_id(trial_id, code)
     svc = core(request)
@@ -61,12 +68,15 @@ def _patient_page(request: Request, principal: Principal, trial_id: str, code: s
                   patient=patient, allocation=allocation, schedule=schedule, signatures=signatures,
                   zone=site_zone(trial, patient.site_id), states=STATES, meanings=MEANING_LABELS,
                   form_path=form_path, can_sign=principal.can(Action.SIGN, trial_id, patient.site_id),
-                  form=sign_form or FormState(), status=status)
+                  form=state or FormState(), status=status, off_study_kinds=OFF_STUDY_KINDS,
+                  can_enter=principal.can(Action.ENTER_DATA, trial_id, patient.site_id),
+                  can_unblind=trial.blinded and allocation is not None
+                  and principal.can(Action.EMERGENCY_UNBLIND, trial_id, patient.site_id))
 
 
 @router.get(PATIENT, response_class=HTMLResponse)
 def patient_page(request: Request, trial_id: str, code: str, principal: PagePrincipal) -> Response:
-    return _patient_page(request, principal, trial_id, code)
+    return patient_page_with(request, principal, trial_id, code)
 
 
 @router.post(PATIENT + "/sign", response_class=HTMLResponse)
@@ -82,5 +92,5 @@ async def sign_casebook(request: Request, trial_id: str, code: str, principal: P
         field = "password" if refused.status == 401 else "meaning" if "meaning" in refused.message else "sign"
         put_errors(form, refused, _, field)
         form.values.pop("password", None)
-        return _patient_page(request, principal, trial_id, code, sign_form=form, status=refused.status)
+        return patient_page_with(request, principal, trial_id, code, state=form, status=refused.status)
     return RedirectResponse(f"/trials/{trial_id}/patients/{code}#signatures", status_code=303)
