@@ -28,7 +28,7 @@ def site_today() -> str:
 
 
 def api(server: Server, method: str, path: str, body: dict[str, Any] | None = None, user: str | None = None
-        ) -> tuple[int, dict[str, Any]]:
+        ) -> tuple[int, Any]:
     """The JSON API, as a client would call it (to compare its messages with the pages')."""
     headers = {"Content-Type": "application/json"}
     if user is not None:
