@@ -145,6 +145,9 @@ def test_skip_logic_asks_the_date_of_death_only_after_a_death(page: Any, patient
     page.get_by_role("group", name="Died by day 28").get_by_label("yes").check()
     assert death.is_enabled()
     visit(page, "crf-skip-logic")
+    page.get_by_role("button", name="Save the form").click()  # the server's rule: asked after a death, required
+    assert "Date of death: a value is required" in page.locator("#error-death_date").inner_text()
+    assert page.get_by_label("Date of death").is_enabled()  # drawn by the server as asked, with the answer kept
     page.get_by_role("group", name="Died by day 28").get_by_label("no").check()
     assert death.is_disabled()
 
