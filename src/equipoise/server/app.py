@@ -36,6 +36,7 @@ from equipoise.services.patients import PatientService
 from equipoise.services.randomization import RandomizationService
 from equipoise.services.unblinding import UnblindingService
 from equipoise.store.db import Database
+from equipoise.web import mount_web
 
 log = logging.getLogger("equipoise.server")
 
@@ -164,4 +165,5 @@ def create_app(db: Database | None = None, settings: Settings | None = None) -> 
     app.include_router(flag_router)
     app.include_router(part_router)
     app.include_router(oidc_router)
+    mount_web(app)  # the HTML pages (equipoise/web), after the API's routes and error handlers
     return app

@@ -1,0 +1,35 @@
+"""Words and messages the services give in English that the pages show translated (each an msgid here, so the
+catalogues hold it): a refusal is shown in the user's language when its exact text is in the catalogue, and in
+English otherwise (never a different meaning)."""
+
+from __future__ import annotations
+
+from equipoise.identity.auth import LOGIN_REFUSED, MIN_PASSWORD_LENGTH
+from equipoise.web.navigation import N_
+
+# trial statuses
+N_("active")
+N_("locked")
+# patient statuses
+N_("enrolled")
+N_("randomized")
+N_("off-study")
+# the login's one answer, and the other refusals of sign-in, re-authentication and password change
+N_("wrong username or password, or the account is locked after repeated failed logins (then try again later or "
+   "ask an administrator)")
+N_("wrong or already used one-time code")
+N_("this session has ended: log in again")
+N_("this session has expired: log in again")
+N_("invalid token: log in again")
+N_("this account is deactivated")
+N_("re-authentication failed: wrong password")
+N_("this account is locked after repeated failed attempts")
+N_("this account is locked after repeated failed attempts; this session has ended: log in again later")
+N_("this form has expired or did not come from this site: reload the page and try again")
+N_("there is no such page")
+N_("sign in first")
+N_("a password needs at least 10 characters")
+IDLE_NOTICE = N_("You were signed out after %(minutes)s minutes without activity: sign in again.")
+
+assert LOGIN_REFUSED.startswith("wrong username or password, or the account is locked"), "update the msgid above"
+assert MIN_PASSWORD_LENGTH == 10, "update the password message above"
