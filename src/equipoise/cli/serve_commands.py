@@ -174,12 +174,12 @@ def demo(
                       "their password was printed when the demo created them")
     print_plain(f"""Equipoise demo: trial {trial_id} ({protocol}) in {_shown(url)}
 
-  Server:    {base}        API docs: {base}/docs        schema: {base}/openapi.json
+  Open:      {base}/  (sign in as any demo user below; the sign-in page links the story)
   Users:     {', '.join(u[0] for u in DEMO_USERS)}  ({shown_password})
-  Log in:    curl -s -X POST {base}/api/auth/login -H 'content-type: application/json' \\
+  Story:     {base}/story  or, in the terminal, equipoise demo story
+  API:       {base}/docs  (schema: {base}/openapi.json); a token for scripts:
+             curl -s -X POST {base}/api/auth/login -H 'content-type: application/json' \\
                -d '{{"username": "coordinator", "password": "{password}"}}'
-  Then send: -H 'Authorization: Bearer <token>' e.g. GET {base}/api/trials/{trial_id}
-  Story:     equipoise demo story  (the seed story: why this trial, what its first interim look shows)
   Reports:   equipoise report dmc --trial {trial_id} --db {_shown(url)} --output dmc.html
              (also: report open, analyze protocol, analyze interim; each is an audited export)
   Audit key: {key_file}  (signs the audit trail and session tokens; docs/operations.md)
