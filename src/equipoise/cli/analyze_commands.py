@@ -6,13 +6,13 @@ import math
 import re
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import typer
 
 from equipoise.cli.data_input import read_csv, read_json, split_list
 from equipoise.cli.database_option import DbOption
-from equipoise.cli.output import JsonOption, parse_date, print_json, print_plain, require_positive
+from equipoise.cli.output import JsonOption, parse_date, require_positive, show
 from equipoise.cli.server_data import (
     LookDatesOpt,
     ServerOpt,
@@ -67,18 +67,6 @@ class _Context:
         self.control = control
 
 
-def _emit(result: Any, as_json: bool, posterior: Any = None) -> None:
-    if as_json:
-        data = result.to_dict()
-        if posterior is not None:
-            data["posterior"] = posterior.to_dict()
-        print_json(data)
-    else:
-        print_plain(str(result))
-        if posterior is not None:
-            print_plain("  " + str(posterior))
-
-
 @analyze_app.command("binary")
 def binary(
     data: Path = DataOpt, outcome: str = typer.Option(..., "--outcome", help="0/1 outcome column."),
@@ -111,7 +99,7 @@ def binary(
         # a Beta(1, 1) prior on each arm's risk; --prior-sd does not apply to this exact model
         post = beta_binomial_posterior(e.events, e.n, c.events, c.n, better=ctx.better,  # type: ignore[arg-type]
                                        important_rr=important)
-    _emit(res, as_json, post)
+    show(res, as_json, extra={"posterior": post})
 
 
 @analyze_app.command("ordinal")
@@ -156,7 +144,7 @@ def ordinal(
         post = ordinal_posterior(df, res, arm=arm, covariates=split_list(covariates),
                                  prior_sd=prior_sd if prior_sd is not None else 1.0, important=important,
                                  method=posterior_method, what=str(data))
-    _emit(res, as_json, post)
+    show(res, as_json, extra={"posterior": post})
 
 
 @analyze_app.command("survival")
@@ -236,8 +224,6 @@ def survival(
         raise UserError("--band-range/--band-transform: name the band with --band hall-wellner or equal-precision")
     if rule is not None:
         res = replace(res, notes=(*res.notes, rule.describe()))
-    if plot is not None:
-        _save_figure(res.plot(), plot)
     post = None
     if prior_sd is not None or important is not None:
         if ctx.better is None:
@@ -245,7 +231,7 @@ def survival(
         post = normal_posterior(res.log_hazard_ratio, res.se, measure="hazard_ratio",
                                 benefit="above" if ctx.better == "lower" else "below",
                                 prior_sd=prior_sd if prior_sd is not None else 10.0, important=important)
-    _emit(res, as_json, post)
+    show(res, as_json, plot, extra={"posterior": post}, tight=True)
 
 
 def _time_range(text: str | None) -> tuple[float, float] | None:
@@ -257,15 +243,6 @@ def _time_range(text: str | None) -> tuple[float, float] | None:
     except ValueError:
         raise UserError(f"--band-range: {text!r} must be two times, t_L,t_U (e.g. 100,600)") from None
     return low, high
-
-
-def _save_figure(fig: Any, path: Path) -> None:
-    if path.suffix.lower() not in (".png", ".svg", ".pdf"):
-        raise UserError(f"--plot: {path} must end in .png, .svg or .pdf")
-    try:
-        fig.savefig(path, bbox_inches="tight", dpi=150)
-    except OSError as exc:
-        raise UserError(f"--plot: cannot write {path} ({exc.strerror or exc})") from None
 
 
 @analyze_app.command("continuous")
@@ -280,9 +257,9 @@ def continuous(
 
     ctx = _Context(protocol, outcome, control, better)
     df = read_csv(data)
-    _emit(analyze_continuous(df, outcome=outcome, arm=arm, control=ctx.control, experimental=experimental,
-                             covariates=split_list(covariates), better=ctx.better, conf_level=conf_level,
-                             what=str(data)), as_json)
+    show(analyze_continuous(df, outcome=outcome, arm=arm, control=ctx.control, experimental=experimental,
+                            covariates=split_list(covariates), better=ctx.better, conf_level=conf_level,
+                            what=str(data)), as_json)
 
 
 @analyze_app.command("protocol")
@@ -308,11 +285,8 @@ def protocol_analyses(
     else:
         assert csv_path is not None
         df = read_csv(csv_path)
-    res = run_protocol(proto, df, arm=arm, experimental=experimental, which="primary" if primary_only else "all")
-    if as_json:
-        print_json(res.to_dict())
-    else:
-        print_plain(str(res))
+    show(run_protocol(proto, df, arm=arm, experimental=experimental, which="primary" if primary_only else "all"),
+         as_json)
 
 
 @analyze_app.command("interim")
@@ -453,12 +427,7 @@ def interim(
         if "equipoise.design" not in str(exc):
             raise
         raise UserError("interim: this build has no design layer (equipoise.design) to compute boundaries") from None
-    if plot is not None:
-        _save_figure(result.plot(), plot)
-    if as_json:
-        print_json(result.to_dict())
-    else:
-        print_plain(str(result))
+    show(result, as_json, plot, tight=True)
 
 
 @analyze_app.command("platform")
@@ -494,7 +463,4 @@ def platform_analysis(
         result = analyze_platform(proto, df, day, seed)
     except ValueError as exc:  # a date before the protocol took effect
         raise UserError(f"--on: {exc}") from None
-    if as_json:
-        print_json(result.to_dict())
-    else:
-        print_plain(str(result))
+    show(result, as_json)

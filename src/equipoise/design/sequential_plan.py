@@ -71,6 +71,8 @@ class GroupSequentialPlan:
         if self.beta is not None and not (math.isfinite(self.beta) and 0 < self.beta < 1):
             raise UserError(f"beta: must be between 0 and 1 (got {self.beta:g})")
         spending_parameter(parse_family(self.spending, "spending"), self.gamma, self.rho, "spending")
+        if self.binding and self.futility_spending is None:
+            raise UserError("binding futility needs a futility spending function (futility_spending)")
         if self.futility_spending is not None:
             spending_parameter(parse_family(self.futility_spending, "futility spending"), self.futility_gamma,
                                self.futility_rho, "futility spending")
