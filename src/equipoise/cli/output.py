@@ -40,10 +40,14 @@ def print_plain(text: str) -> None:
     sys.stdout.write(text + "\n")
 
 
-def save_plot(figure: Any, path: Path, *, tight: bool = False) -> None:
-    """Write a matplotlib figure to ``path`` (PNG, SVG or PDF; ``tight``: trimmed, 150 dpi) and say so on stderr."""
+def _check_picture(path: Path) -> None:
     if path.suffix.lower() not in (".png", ".svg", ".pdf"):
         raise UserError(f"--plot: {path} must end in .png, .svg or .pdf")
+
+
+def save_plot(figure: Any, path: Path, *, tight: bool = False) -> None:
+    """Write a matplotlib figure to ``path`` (PNG, SVG or PDF; ``tight``: trimmed, 150 dpi) and say so on stderr."""
+    _check_picture(path)
     try:
         figure.savefig(path, **({"bbox_inches": "tight", "dpi": 150} if tight else {}))
     except (OSError, ValueError) as exc:
@@ -57,6 +61,8 @@ def show(result: Any, as_json: bool, plot: Path | None = None, *, extra: Mapping
     """Print a result readable (``str``) or as JSON (``to_dict()``), each ``extra`` result beside it (e.g. a
     posterior: a key of the JSON, an indented line of the text); then save ``result.plot()`` when ``plot`` names a
     file (see ``save_plot``)."""
+    if plot is not None:
+        _check_picture(plot)  # before anything is printed
     others = {key: value for key, value in (extra or {}).items() if value is not None}
     if as_json:
         data = result.to_dict()
