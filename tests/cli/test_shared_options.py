@@ -17,7 +17,7 @@ from equipoise.errors import UserError
 
 
 def _options(help_text: str) -> list[str]:
-    return re.findall(r"^\s+(--[a-z-]+)", help_text, flags=re.MULTILINE)
+    return re.findall(r"^  (--[a-z-]+)", help_text, flags=re.MULTILINE)
 
 
 def test_sample_size_and_power_offer_each_shared_option_once_in_the_groups_order(run_cli):
