@@ -19,7 +19,7 @@ from equipoise.analyze.ordinal import ProportionalOddsTest, wilcoxon_mann_whitne
 from equipoise.analyze.platform_analysis import ArmPosterior, OutcomePosteriors
 from equipoise.analyze.protocol_analysis import ComparisonResult
 from equipoise.analyze.results import wald
-from equipoise.design import gsd
+from equipoise.design import bounds_at, gsd
 from equipoise.design.protocol_design import SecondaryPower
 from equipoise.evidence.batch import random_effects_batch
 from equipoise.evidence.certainty import Bias, Domain, trial_bias
@@ -55,7 +55,7 @@ def test_protocol_and_design_parts() -> None:
     assert str(criterion) == "inclusion criterion adult: not met (age 17 is below 18)"
     assert str(SecondaryPower("death_day28", "risk-difference", 0.41234)) == \
         "Secondary death_day28 (risk-difference): power 0.4123"
-    bounds = gsd(3, alpha=0.025).bounds_at([0.4, 0.75, 1.0], final=True)
+    bounds = bounds_at(gsd(3, alpha=0.025), [0.4, 0.75, 1.0], final=True)
     text = lines_of(bounds)
     assert "final analysis" in text[0]
     assert len(text) == 2 + 3
@@ -189,7 +189,7 @@ def test_evidence_records_and_certainty() -> None:
 def test_every_result_object_has_its_own_str() -> None:
     """No frozen result object with to_dict() in a pure layer falls back to the dataclass repr."""
     src = Path(__file__).resolve().parents[1] / "src" / "equipoise"
-    exempt = {"SequentialPlan"}  # a plan (an input, not a result); design/sequential_plan.py is to replace it
+    exempt = {"SequentialPlan"}  # the simulator's boundaries (an input, not a result)
     missing = []
     for layer in ("protocol", "design", "simulate", "allocate", "analyze", "evidence", "report"):
         for path in sorted((src / layer).rglob("*.py")):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
-from equipoise.design import GroupSequentialDesign, crossing_probabilities, gsd, power, sample_size
+from equipoise.design import GroupSequentialDesign, bounds_at, crossing_probabilities, gsd, power, sample_size
 from equipoise.errors import UserError
 from tests.design.conftest import present
 
@@ -239,7 +239,7 @@ def test_plots_have_three_panels(tmp_path):
 )
 def test_bounds_at_planned_information_reproduce_the_design(kwargs):
     d = gsd(**kwargs)
-    b = d.bounds_at(d.information_rates, final=True)
+    b = bounds_at(d, d.information_rates, final=True)
     np.testing.assert_allclose(b.upper, d.upper, rtol=0, atol=1e-9)
     if d.sided == 1 and d.futility is not None:
         np.testing.assert_allclose(present(b.futility), d.futility, rtol=0, atol=1e-9)
@@ -248,13 +248,15 @@ def test_bounds_at_planned_information_reproduce_the_design(kwargs):
 def test_bounds_at_observed_information_follow_the_spending_function():
     d = gsd(looks=3, spending="obf")
     # looks actually at 0.4 and 0.75: the same as designing for those rates
-    b = d.bounds_at([0.4, 0.75, 1.0], final=True)
+    b = bounds_at(d, [0.4, 0.75, 1.0], final=True)
     np.testing.assert_allclose(b.upper, gsd(information_rates=[0.4, 0.75, 1.0]).upper, atol=1e-9)
-    # an interim only, and an over-running final look
-    interim = d.bounds_at([0.45])
-    assert interim.upper.shape == (1,)
-    over = d.bounds_at([0.4, 0.75, 1.1], final=True)
+    # an interim only (the planned looks still to come follow it), and an over-running final look
+    interim = bounds_at(d, [0.45])
+    assert interim.observed == 1
+    np.testing.assert_allclose(interim.information_rates, [0.45, 2 / 3, 1.0])
+    np.testing.assert_allclose(interim.upper, gsd(information_rates=[0.45, 2 / 3, 1.0]).upper, atol=1e-12)
+    over = bounds_at(d, [0.4, 0.75, 1.1], final=True)
     np.testing.assert_allclose(over.cumulative_alpha[-1], 0.025)
     json.dumps(over.to_dict(), allow_nan=False)
     with pytest.raises(UserError, match="increasing"):
-        d.bounds_at([0.5, 0.4])
+        bounds_at(d, [0.5, 0.4])

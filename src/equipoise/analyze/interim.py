@@ -45,98 +45,23 @@ import numpy as np
 from scipy import optimize, stats
 
 from equipoise.analyze.results import clean, fmt
+from equipoise.design import GroupSequentialPlan, bounds_at, crossing_probabilities
 from equipoise.errors import UserError
 from equipoise.figures.interim_monitoring import monitoring_plot
+from equipoise.protocol import AnalysisPlan
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from equipoise.design import GroupSequentialDesign
-    from equipoise.protocol import AnalysisPlan
-
-SPENDING_NAMES = {"obf": "O'Brien–Fleming-type", "pocock": "Pocock-type", "hsd": "Hwang–Shih–DeCani",
-                  "kd": "Kim–DeMets", "of-constant": "O'Brien–Fleming", "pocock-constant": "Pocock"}
+# The plan monitored is the design layer's one group-sequential plan type (the name the report layer uses).
+MonitoringPlan = GroupSequentialPlan
 
 
-@dataclass(frozen=True)
-class MonitoringPlan:
-    """The group-sequential plan: the options of ``equipoise.design.gsd`` (from a protocol's analysis.looks or
-    given directly)."""
-
-    information_rates: tuple[float, ...]
-    alpha: float = 0.025
-    sided: int = 1
-    spending: str = "obf"
-    gamma: float | None = None
-    rho: float | None = None
-    futility_spending: str | None = None
-    futility_gamma: float | None = None
-    futility_rho: float | None = None
-    binding: bool = False
-    beta: float = 0.2
-
-    def __post_init__(self) -> None:
-        rates = self.information_rates
-        shown = ", ".join(f"{r:g}" for r in rates)
-        if not rates or not all(math.isfinite(r) and 0 < r <= 1 for r in rates):
-            raise UserError(f"information rates: each must be above 0 and at most 1 (got {shown})")
-        if any(b <= a for a, b in itertools.pairwise(rates)):
-            raise UserError(f"information rates: must increase from look to look (got {shown})")
-        if abs(rates[-1] - 1) > 1e-9:
-            raise UserError(f"information rates: the last look is the final analysis, with rate 1 (got {shown})")
-        if not (math.isfinite(self.alpha) and 0 < self.alpha < 0.5):
-            raise UserError(f"alpha: must be between 0 and 0.5 (got {self.alpha:g})")
-        if self.sided not in (1, 2):
-            raise UserError(f"sided: must be 1 or 2 (got {self.sided})")
-        if not (math.isfinite(self.beta) and 0 < self.beta < 1):
-            raise UserError(f"beta: must be between 0 and 1 (got {self.beta:g})")
-
-    @classmethod
-    def from_protocol(cls, plan: AnalysisPlan) -> MonitoringPlan:
-        if plan.looks is None:
-            raise UserError("protocol: analysis.looks is missing; there is no group-sequential plan to monitor")
-        fut = plan.looks.futility
-        return cls(tuple(plan.looks.information_rates), plan.alpha, plan.sided, plan.looks.efficacy.spending.value,
-                   plan.looks.efficacy.gamma, plan.looks.efficacy.rho, fut.spending.value if fut else None,
-                   fut.gamma if fut else None, fut.rho if fut else None, fut.binding if fut else False,
-                   1 - plan.power if plan.power is not None else 0.2)
-
-    @classmethod
-    def from_mapping(cls, data: dict[str, Any], source: str = "--design") -> MonitoringPlan:
-        """From gsd options or a ``GroupSequentialDesign.to_dict()`` (e.g. ``equipoise design ... --json``)."""
-        body = data.get("design", data) if isinstance(data.get("design"), dict) else data
-        rates = body.get("information_rates")
-        if rates is None and isinstance(body.get("looks"), int):
-            rates = [(i + 1) / body["looks"] for i in range(body["looks"])]
-        if not isinstance(rates, list) or not rates:
-            raise UserError(f"{source}: no 'information_rates' (or 'looks') in the design")
-        try:
-            return cls(tuple(float(r) for r in rates), float(body.get("alpha", 0.025)), int(body.get("sided", 1)),
-                       str(body.get("spending", "obf")), body.get("gamma"), body.get("rho"),
-                       body.get("futility_spending"), body.get("futility_gamma"), body.get("futility_rho"),
-                       bool(body.get("binding", False)), float(body.get("beta", 0.2)))
-        except (TypeError, ValueError) as exc:
-            raise UserError(f"{source}: the design has a value of the wrong type ({exc})") from None
-
-    def design(self, rates: Sequence[float] | None = None) -> GroupSequentialDesign:
-        from equipoise.design import gsd
-
-        rates = list(self.information_rates if rates is None else rates)
-        futility = self.futility_spending if len(rates) > 1 else None
-        return gsd(looks=len(rates), alpha=self.alpha, sided=self.sided, spending=self.spending,
-                   information_rates=rates, gamma=self.gamma, rho=self.rho, beta=self.beta,
-                   futility_spending=futility, futility_gamma=self.futility_gamma if futility else None,
-                   futility_rho=self.futility_rho if futility else None, binding=self.binding)
-
-    def describe(self) -> str:
-        text = f"{SPENDING_NAMES.get(self.spending, self.spending)} alpha spending, one-sided alpha {self.alpha:g}" \
-            if self.sided == 1 else f"{SPENDING_NAMES.get(self.spending, self.spending)} alpha spending, " \
-            f"two-sided alpha {self.alpha:g}"
-        if self.futility_spending:
-            text += (f"; {'binding' if self.binding else 'non-binding'} "
-                     f"{SPENDING_NAMES.get(self.futility_spending, self.futility_spending)} futility (beta spending"
-                     + (f", gamma {self.futility_gamma:g}" if self.futility_gamma is not None else "") + ")")
-        return text
+def monitoring_plan(analysis: AnalysisPlan) -> GroupSequentialPlan:
+    """The group-sequential plan of a protocol's analysis section; refused when it plans no looks."""
+    if analysis.looks is None:
+        raise UserError("protocol: analysis.looks is missing; there is no group-sequential plan to monitor")
+    return GroupSequentialPlan.from_protocol(analysis)
 
 
 @dataclass(frozen=True)
@@ -198,7 +123,7 @@ class InterimResult:
     predictive_power: float | None
     theta_design: float | None
     final: FinalInference | None
-    plan: MonitoringPlan
+    plan: GroupSequentialPlan
     measure: str = "effect"
     log_scale: bool = False
     notes: tuple[str, ...] = field(default=())
@@ -249,8 +174,6 @@ class InterimResult:
 
 def _crossing(upper: Sequence[float], rates: Sequence[float], drift: float,
               lower: Sequence[float] | None = None) -> float:
-    from equipoise.design import crossing_probabilities
-
     p_up, _ = crossing_probabilities(list(upper), None if lower is None else list(lower), list(rates), drift)
     return float(np.sum(p_up))
 
@@ -340,7 +263,7 @@ def design_effect_text(theta: float, measure: str, log_scale: bool, source: str 
             "that were the true effect")
 
 
-def monitor(plan: MonitoringPlan, looks: Sequence[LookData], *, theta_design: float | None = None,
+def monitor(plan: GroupSequentialPlan, looks: Sequence[LookData], *, theta_design: float | None = None,
             cp_futility: float | None = None, measure: str = "effect", log_scale: bool = False,
             theta_design_source: str | None = None) -> InterimResult:
     """The decision at the latest of ``looks`` (all looks so far, in order). ``theta_design`` is the effect the
@@ -366,19 +289,14 @@ def monitor(plan: MonitoringPlan, looks: Sequence[LookData], *, theta_design: fl
                         f"(got {', '.join(f'{t:.3f}' for t in t_obs)})")
     if k > K:
         raise UserError(f"interim: {k} looks given but the plan has {K}")
-    final_look = k == K or t_obs[-1] >= 1.0
+    bounds = bounds_at(plan, t_obs, final=k == K)
+    final_look = bounds.final
     notes: list[str] = []
-    if final_look:
-        rates = [*t_obs[:-1], 1.0]
-        if t_obs[-1] != 1.0:
-            notes.append(f"the final look has information fraction {t_obs[-1]:.3f}; it spends all remaining alpha")
-    else:
-        rates = [*t_obs, *[r for r in planned[k:] if r > t_obs[-1]]]
-        if rates[-1] < 1.0:
-            rates.append(1.0)
-    design = plan.design(rates)
-    upper = [float(u) for u in design.upper]
-    futility = None if design.futility is None else [float(f) for f in design.futility]
+    if final_look and t_obs[-1] != 1.0:
+        notes.append(f"the final look has information fraction {t_obs[-1]:.3f}; it spends all remaining alpha")
+    rates = [float(r) for r in bounds.information_rates]
+    upper = [float(u) for u in bounds.upper]
+    futility = None if bounds.futility is None else [float(f) for f in bounds.futility]
     lower: list[float | None] = [None] * len(rates)
     if futility is not None and plan.sided == 1:
         lower = [*futility[:-1], None]
@@ -389,7 +307,7 @@ def monitor(plan: MonitoringPlan, looks: Sequence[LookData], *, theta_design: fl
     if any(abs(a - b) > 1e-9 for a, b in zip(rates[:k], planned[:k], strict=False)):
         reasons.append("boundaries recalculated by spending alpha at the observed information fractions "
                        f"({', '.join(f'{t:.3f}' for t in rates[:k])}); cumulative alpha spent "
-                       f"{float(design.cumulative_alpha[k - 1]):.5f}")
+                       f"{float(bounds.cumulative_alpha[k - 1]):.5f}")
     z = cur.z
     f_k = lower[k - 1]
     reasons.append(f"Z = {z:.3f}; efficacy bound {c_k:.3f}" + (f", futility bound {f_k:.3f}" if f_k is not None

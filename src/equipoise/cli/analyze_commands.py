@@ -2,30 +2,18 @@
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 import typer
 
-from equipoise.cli.data_input import read_csv, read_json, split_list
+from equipoise.cli.data_input import read_csv, split_list
 from equipoise.cli.database_option import DbOption
-from equipoise.cli.output import JsonOption, parse_date, print_json, print_plain, require_positive
-from equipoise.cli.server_data import (
-    LookDatesOpt,
-    ServerOpt,
-    TrialOpt,
-    is_export,
-    look_dates,
-    resolve,
-    with_looks,
-)
+from equipoise.cli.output import JsonOption, parse_date, require_positive, show
+from equipoise.cli.server_data import LookDatesOpt, ServerOpt, TrialOpt, resolve
 from equipoise.errors import UserError
-
-if TYPE_CHECKING:
-    from equipoise.protocol import Protocol
+from equipoise.plan_defaults import DEFAULT_ALPHA, DEFAULT_BETA, DEFAULT_SIDED, DEFAULT_SPENDING
 
 analyze_app = typer.Typer(help="Analyse trial data: binary, ordinal, time-to-event and continuous outcomes, the "
                                "protocol's pre-specified analyses, and interim monitoring.", no_args_is_help=True)
@@ -67,18 +55,6 @@ class _Context:
         self.control = control
 
 
-def _emit(result: Any, as_json: bool, posterior: Any = None) -> None:
-    if as_json:
-        data = result.to_dict()
-        if posterior is not None:
-            data["posterior"] = posterior.to_dict()
-        print_json(data)
-    else:
-        print_plain(str(result))
-        if posterior is not None:
-            print_plain("  " + str(posterior))
-
-
 @analyze_app.command("binary")
 def binary(
     data: Path = DataOpt, outcome: str = typer.Option(..., "--outcome", help="0/1 outcome column."),
@@ -111,7 +87,7 @@ def binary(
         # a Beta(1, 1) prior on each arm's risk; --prior-sd does not apply to this exact model
         post = beta_binomial_posterior(e.events, e.n, c.events, c.n, better=ctx.better,  # type: ignore[arg-type]
                                        important_rr=important)
-    _emit(res, as_json, post)
+    show(res, as_json, extra={"posterior": post})
 
 
 @analyze_app.command("ordinal")
@@ -156,7 +132,7 @@ def ordinal(
         post = ordinal_posterior(df, res, arm=arm, covariates=split_list(covariates),
                                  prior_sd=prior_sd if prior_sd is not None else 1.0, important=important,
                                  method=posterior_method, what=str(data))
-    _emit(res, as_json, post)
+    show(res, as_json, extra={"posterior": post})
 
 
 @analyze_app.command("survival")
@@ -236,8 +212,6 @@ def survival(
         raise UserError("--band-range/--band-transform: name the band with --band hall-wellner or equal-precision")
     if rule is not None:
         res = replace(res, notes=(*res.notes, rule.describe()))
-    if plot is not None:
-        _save_figure(res.plot(), plot)
     post = None
     if prior_sd is not None or important is not None:
         if ctx.better is None:
@@ -245,7 +219,7 @@ def survival(
         post = normal_posterior(res.log_hazard_ratio, res.se, measure="hazard_ratio",
                                 benefit="above" if ctx.better == "lower" else "below",
                                 prior_sd=prior_sd if prior_sd is not None else 10.0, important=important)
-    _emit(res, as_json, post)
+    show(res, as_json, plot, extra={"posterior": post}, tight=True)
 
 
 def _time_range(text: str | None) -> tuple[float, float] | None:
@@ -257,15 +231,6 @@ def _time_range(text: str | None) -> tuple[float, float] | None:
     except ValueError:
         raise UserError(f"--band-range: {text!r} must be two times, t_L,t_U (e.g. 100,600)") from None
     return low, high
-
-
-def _save_figure(fig: Any, path: Path) -> None:
-    if path.suffix.lower() not in (".png", ".svg", ".pdf"):
-        raise UserError(f"--plot: {path} must end in .png, .svg or .pdf")
-    try:
-        fig.savefig(path, bbox_inches="tight", dpi=150)
-    except OSError as exc:
-        raise UserError(f"--plot: cannot write {path} ({exc.strerror or exc})") from None
 
 
 @analyze_app.command("continuous")
@@ -280,9 +245,9 @@ def continuous(
 
     ctx = _Context(protocol, outcome, control, better)
     df = read_csv(data)
-    _emit(analyze_continuous(df, outcome=outcome, arm=arm, control=ctx.control, experimental=experimental,
-                             covariates=split_list(covariates), better=ctx.better, conf_level=conf_level,
-                             what=str(data)), as_json)
+    show(analyze_continuous(df, outcome=outcome, arm=arm, control=ctx.control, experimental=experimental,
+                            covariates=split_list(covariates), better=ctx.better, conf_level=conf_level,
+                            what=str(data)), as_json)
 
 
 @analyze_app.command("protocol")
@@ -308,11 +273,8 @@ def protocol_analyses(
     else:
         assert csv_path is not None
         df = read_csv(csv_path)
-    res = run_protocol(proto, df, arm=arm, experimental=experimental, which="primary" if primary_only else "all")
-    if as_json:
-        print_json(res.to_dict())
-    else:
-        print_plain(str(res))
+    show(run_protocol(proto, df, arm=arm, experimental=experimental, which="primary" if primary_only else "all"),
+         as_json)
 
 
 @analyze_app.command("interim")
@@ -336,13 +298,14 @@ def interim(
                                                  "(1/SE^2); information fractions then use it instead of patients."),
     information_rates: str | None = typer.Option(None, "--information-rates", "--info-rates",
                                                  help="Planned fractions, e.g. 0.33,0.67,1 (instead of --protocol)."),
-    alpha: float = typer.Option(0.025, "--alpha"), sided: int = typer.Option(1, "--sided"),
-    spending: str = typer.Option("obf", "--spending", help="obf, pocock, hsd, kd, of-constant, pocock-constant."),
+    alpha: float = typer.Option(DEFAULT_ALPHA, "--alpha"), sided: int = typer.Option(DEFAULT_SIDED, "--sided"),
+    spending: str = typer.Option(DEFAULT_SPENDING, "--spending",
+                                 help="obf, pocock, hsd, kd, of-constant, pocock-constant."),
     gamma: float | None = typer.Option(None, "--gamma"), rho: float | None = typer.Option(None, "--rho"),
     futility_spending: str | None = typer.Option(None, "--futility-spending"),
     futility_gamma: float | None = typer.Option(None, "--futility-gamma"),
     binding: bool = typer.Option(False, "--binding", help="Futility bounds are binding."),
-    beta: float = typer.Option(0.2, "--beta", help="Type II error for beta-spending futility bounds."),
+    beta: float = typer.Option(DEFAULT_BETA, "--beta", help="Type II error for beta-spending futility bounds."),
     theta_design: float | None = typer.Option(
         None, "--design-effect", help="The effect the trial was sized for, for the conditional power 'under the design "
         "effect' (the chance of crossing a later efficacy bound if it were the true effect). On the monitored scale, "
@@ -362,103 +325,32 @@ def interim(
     are either patient-level (--protocol --data, analysed as the protocol's primary comparison at each look) or
     a summary --looks table.
     """
-    from equipoise.analyze.interim import MonitoringPlan, monitor
-    from equipoise.analyze.interim_inputs import (
-        design_effect,
-        design_effect_source,
-        looks_from_protocol,
-        looks_from_table,
-        risk_difference_design_effect,
+    from equipoise.analyze.interim import monitor
+    from equipoise.cli.interim_sources import (
+        DataOptions,
+        PlanOptions,
+        check_thresholds,
+        choose_plan,
+        observed_looks,
+        plan_from_design_file,
+        protocol_and_export,
     )
-    from equipoise.protocol import load_protocol
 
     plan_from_design = None
     if design is not None:
         if design.suffix.lower() in (".yaml", ".yml"):
-            protocol = protocol or design
-            design_proto = load_protocol(design)
-            if design_proto.analysis is None:
-                raise UserError(f"--design: {design} has no analysis section")
-            plan_from_design = MonitoringPlan.from_protocol(design_proto.analysis)
-        else:
-            plan_from_design = MonitoringPlan.from_mapping(read_json(design, "--design"))
-    if max_information is not None and not (math.isfinite(max_information) and max_information > 0):
-        raise UserError(f"--max-information: the planned maximum information (1/SE^2) must be above 0 (got "
-                        f"{max_information:g})")
-    if cp_futility is not None and not (0 <= cp_futility <= 1):
-        raise UserError(f"--cp-futility: a conditional power threshold is a probability from 0 to 1 (got "
-                        f"{cp_futility:g})")
-    export = None
-    proto: Protocol | None = None
-    if trial is not None or (data is not None and is_export(data)):
-        proto, export, _ = resolve(protocol_file=protocol, data=data, trial=trial, db=db, server=server,
-                                   unblinded=True, purpose="an interim analysis", what="analyze interim")
-        assert export is not None
-        export.require_arms("analyze interim")
-    else:
-        if look_dates_text is not None:
-            raise UserError("--look-dates: only with server data (--trial or an export); a CSV has its look column")
-        proto = load_protocol(protocol) if protocol is not None else None
-    if plan_from_design is not None:
-        plan = plan_from_design
-    elif information_rates is not None:
-        try:
-            rates = tuple(float(x) for x in split_list(information_rates))
-        except ValueError:
-            raise UserError(f"--information-rates: {information_rates!r} is not a list of numbers") from None
-        plan = MonitoringPlan(rates, alpha, sided, spending, gamma, rho, futility_spending, futility_gamma, None,
-                              binding, beta)
-    elif proto is not None and proto.analysis is not None:
-        plan = MonitoringPlan.from_protocol(proto.analysis)
-    else:
-        raise UserError("--design, --protocol or --information-rates: say what the group-sequential plan is")
-    measure, log_scale = "effect", False
-    theta_source = "given by --design-effect" if theta_design is not None else None
-    if export is not None:
-        assert proto is not None
-        with_look = with_looks(export, proto, look_dates(look_dates_text))
-        inputs = looks_from_protocol(proto, with_look.patients, look_column="look", arm=arm,
-                                     max_information=max_information, planned_n=planned_n)
-        observed, measure, log_scale = inputs.looks, inputs.measure, inputs.log_scale
-        if theta_design is None and inputs.theta_design is not None:
-            theta_design, theta_source = inputs.theta_design, design_effect_source(proto)
-    elif data is not None:
-        if proto is None:
-            raise UserError("--data: patient-level data are analysed as a protocol says; give --protocol too")
-        inputs = looks_from_protocol(proto, read_csv(data), look_column=look_column, arm=arm,
-                                     max_information=max_information, planned_n=planned_n)
-        observed, measure, log_scale = inputs.looks, inputs.measure, inputs.log_scale
-        if theta_design is None and inputs.theta_design is not None:
-            theta_design, theta_source = inputs.theta_design, design_effect_source(proto)
-    elif looks is not None:
-        if better is None and proto is not None and proto.analysis is not None:
-            o = proto.outcome(proto.analysis.primary.outcome)
-            better = o.better.value if o else None
-        observed, measure = looks_from_table(read_csv(looks, "--looks"), better=better)
-        if theta_design is None and proto is not None:
-            if measure == "risk_difference":
-                theta_design = risk_difference_design_effect(proto, better)
-                theta_source = (f"{design_effect_source(proto)}, as the risk difference the table of counts is "
-                                "monitored on")
-            else:
-                theta_design = design_effect(proto)
-                theta_source = (f"{design_effect_source(proto)}; the table's estimates must be on the scale of this "
-                                "method")
-    else:
-        raise UserError("--data or --looks: give the data of the looks so far")
-    try:
-        result = monitor(plan, observed, theta_design=theta_design, cp_futility=cp_futility, measure=measure,
-                         log_scale=log_scale, theta_design_source=theta_source)
-    except ModuleNotFoundError as exc:
-        if "equipoise.design" not in str(exc):
-            raise
-        raise UserError("interim: this build has no design layer (equipoise.design) to compute boundaries") from None
-    if plot is not None:
-        _save_figure(result.plot(), plot)
-    if as_json:
-        print_json(result.to_dict())
-    else:
-        print_plain(str(result))
+            protocol = protocol or design  # a protocol given as the plan is also the protocol analysed
+        plan_from_design = plan_from_design_file(design)
+    check_thresholds(max_information, cp_futility)
+    source = DataOptions(protocol, data, trial, db, server, look_dates_text, looks, look_column, arm, planned_n,
+                         max_information, better)
+    proto, export = protocol_and_export(source)
+    plan = choose_plan(plan_from_design, PlanOptions(information_rates, alpha, sided, spending, gamma, rho,
+                                                     futility_spending, futility_gamma, binding, beta), proto)
+    seen = observed_looks(source, proto, export, theta_design)
+    result = monitor(plan, seen.looks, theta_design=seen.theta_design, cp_futility=cp_futility, measure=seen.measure,
+                     log_scale=seen.log_scale, theta_design_source=seen.theta_source)
+    show(result, as_json, plot, tight=True)
 
 
 @analyze_app.command("platform")
@@ -494,7 +386,4 @@ def platform_analysis(
         result = analyze_platform(proto, df, day, seed)
     except ValueError as exc:  # a date before the protocol took effect
         raise UserError(f"--on: {exc}") from None
-    if as_json:
-        print_json(result.to_dict())
-    else:
-        print_plain(str(result))
+    show(result, as_json)

@@ -6,6 +6,8 @@ import datetime as dt
 import json
 import math
 import sys
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -36,6 +38,42 @@ def print_json(data: Any) -> None:
 def print_plain(text: str) -> None:
     """Print text exactly: no Rich markup (field paths such as arms[2] have brackets), no wrapping."""
     sys.stdout.write(text + "\n")
+
+
+def _check_picture(path: Path) -> None:
+    if path.suffix.lower() not in (".png", ".svg", ".pdf"):
+        raise UserError(f"--plot: {path} must end in .png, .svg or .pdf")
+
+
+def save_plot(figure: Any, path: Path, *, tight: bool = False) -> None:
+    """Write a matplotlib figure to ``path`` (PNG, SVG or PDF; ``tight``: trimmed, 150 dpi) and say so on stderr."""
+    _check_picture(path)
+    try:
+        figure.savefig(path, **({"bbox_inches": "tight", "dpi": 150} if tight else {}))
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        raise UserError(f"--plot: cannot write {path} ({reason})") from None
+    error_console.print(f"wrote {path}", markup=False)
+
+
+def show(result: Any, as_json: bool, plot: Path | None = None, *, extra: Mapping[str, Any] | None = None,
+         tight: bool = False) -> None:
+    """Print a result readable (``str``) or as JSON (``to_dict()``), each ``extra`` result beside it (e.g. a
+    posterior: a key of the JSON, an indented line of the text); then save ``result.plot()`` when ``plot`` names a
+    file (see ``save_plot``)."""
+    if plot is not None:
+        _check_picture(plot)  # before anything is printed
+    others = {key: value for key, value in (extra or {}).items() if value is not None}
+    if as_json:
+        data = result.to_dict()
+        data.update({key: value.to_dict() for key, value in others.items()})
+        print_json(data)
+    else:
+        print_plain(str(result))
+        for value in others.values():
+            print_plain("  " + str(value))
+    if plot is not None:
+        save_plot(result.plot(), plot, tight=tight)
 
 
 def parse_date(text: str, option: str) -> dt.date:

@@ -11,7 +11,7 @@ from typing import Any
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from equipoise.cli.output import JsonOption, error_console, print_json, print_plain, require_positive
+from equipoise.cli.output import JsonOption, error_console, print_json, print_plain, require_positive, show
 from equipoise.errors import UserError
 from equipoise.protocol import load_protocol
 
@@ -62,26 +62,6 @@ def _effect_or(text: str, option: str = "--effect") -> tuple[float, float]:
                     "daily transitions of the WHO scale)")
 
 
-def _show(result: Any, as_json: bool, plot: Path | None) -> None:
-    """The result read or as JSON, and its picture when --plot names a file."""
-    if as_json:
-        print_json(result.to_dict())
-    else:
-        print_plain(str(result))
-    if plot is not None:
-        _save(result.plot(), plot)
-
-
-def _save(fig: Any, path: Path | None) -> None:
-    if path is None:
-        return
-    try:
-        fig.savefig(path)
-    except (OSError, ValueError) as exc:
-        raise UserError(f"--plot {path}: {exc}") from None
-    error_console.print(f"wrote {path}", markup=False)
-
-
 @simulate_app.command("single-arm")
 def single_arm(
     file: Path = typer.Argument(..., help="Protocol file of a single-arm study (enrolment.target.composition)."),
@@ -119,7 +99,7 @@ def single_arm(
     with _progress(not as_json, "simulating studies") as hook:
         result = check_claim(design, model, scenarios, n_trials=n_trials or 10000, seed=seed, scheduler=scheduler,
                              progress=hook)
-    _show(result, as_json, plot)
+    show(result, as_json, plot)
 
 
 @simulate_app.command("protocol")
@@ -159,7 +139,7 @@ def protocol(
     with _progress(not as_json, "simulating trials") as hook:
         result = simulate_protocol(loaded, Effect.parse(effect), natural_history=model, population=pop,
                                    n_trials=n_trials or 10000, seed=seed, scheduler=scheduler, progress=hook)
-    _show(result, as_json, plot)
+    show(result, as_json, plot)
 
 
 def _simulate_platform_protocol(protocol: Any, scenario: str, accrual: float, n_trials: int | None, seed: int,
@@ -172,7 +152,7 @@ def _simulate_platform_protocol(protocol: Any, scenario: str, accrual: float, n_
     with _progress(not as_json, "simulating platforms") as hook:
         result = simulate_adaptive_platform(design, truth, n_trials=n_trials or 1000, seed=seed, scheduler=scheduler,
                                             progress=hook)
-    _show(result, as_json, plot)
+    show(result, as_json, plot)
 
 
 @simulate_app.command("curve")
@@ -209,7 +189,7 @@ def curve(
     with _progress(not as_json, "simulating trials") as hook:
         result = power_curve(load_protocol(file), name.strip().lower(), numbers, natural_history=model,
                              population=pop, n_trials=n_trials or 5000, seed=seed, progress=hook)
-    _show(result, as_json, plot)
+    show(result, as_json, plot)
 
 
 def _floats(text: str, option: str) -> tuple[float, ...]:
@@ -290,10 +270,7 @@ def platform(
     )
     with _progress(not as_json, "simulating trials") as hook:
         result = simulate_platform(design, n_trials=n_trials or 1000, seed=seed, scheduler=scheduler, progress=hook)
-    if as_json:
-        print_json(result.to_dict())
-    else:
-        print_plain(str(result))
+    show(result, as_json)
 
 
 @simulate_app.command("calibration")

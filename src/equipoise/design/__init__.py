@@ -22,11 +22,13 @@ from equipoise.design.integration import crossing_probabilities
 from equipoise.design.monitoring import InterimBounds, bounds_at
 from equipoise.design.protocol_design import ProtocolDesign, design_protocol
 from equipoise.design.sample_size import PowerResult, SampleSizeResult, power, sample_size
+from equipoise.design.sequential_plan import GroupSequentialPlan
 from equipoise.design.spending import Family
 
 __all__ = [
     "Family",
     "GroupSequentialDesign",
+    "GroupSequentialPlan",
     "InterimBounds",
     "PowerResult",
     "ProtocolDesign",

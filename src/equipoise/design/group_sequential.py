@@ -43,11 +43,11 @@ from equipoise.design.spending import Family, cumulative_spending, parse_family,
 from equipoise.design.two_sided_futility import beta_spending_two_sided
 from equipoise.errors import UserError
 from equipoise.figures.boundaries import boundaries_plot
+from equipoise.plan_defaults import DEFAULT_ALPHA, DEFAULT_BETA, DEFAULT_SIDED, DEFAULT_SPENDING
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from equipoise.design.monitoring import InterimBounds
     from equipoise.design.sample_size import SampleSizeResult
 
 FloatArray = NDArray[np.float64]
@@ -148,12 +148,6 @@ class GroupSequentialDesign:
                    futility_rho=self.futility_rho, binding=self.binding, beta_adjustment=self.beta_adjustment,
                    quadrature=self.quadrature)
 
-    def bounds_at(self, information_rates: Any, final: bool = False) -> InterimBounds:
-        """Bounds for looks at the observed information fractions (error spending; see ``monitoring.py``)."""
-        from equipoise.design.monitoring import bounds_at
-
-        return bounds_at(self, information_rates, final)
-
     def crossing_probabilities(self, drift: float) -> tuple[FloatArray, FloatArray]:
         """Per-look probabilities of stopping for efficacy (upper; two-sided: either tail) and for futility at
         a given drift, with all bounds applied."""
@@ -233,7 +227,9 @@ class GroupSequentialDesign:
         return boundaries_plot(self, sample_size)
 
 
-def _validate_rates(information_rates: Any, looks: int | None) -> tuple[FloatArray, int]:
+def information_schedule(information_rates: Any, looks: int | None) -> tuple[FloatArray, int]:
+    """The information fractions of the looks and their number: ``information_rates`` checked (increasing, above 0,
+    ending at 1, one per look), or ``looks`` (default 3) equally spaced."""
     if information_rates is None:
         k = 3 if looks is None else looks
         _check_looks(k)
@@ -272,9 +268,9 @@ def _check_probability(name: str, value: float, upper: float = 1.0) -> float:
 
 def gsd(
     looks: int | None = None,
-    alpha: float = 0.025,
-    sided: int = 1,
-    spending: str | Family = "obf",
+    alpha: float = DEFAULT_ALPHA,
+    sided: int = DEFAULT_SIDED,
+    spending: str | Family = DEFAULT_SPENDING,
     information_rates: Any = None,
     gamma: float | None = None,
     rho: float | None = None,
@@ -304,11 +300,11 @@ def gsd(
     Chapman & Hall/CRC, ch. 2 and 7. Lan KKG, DeMets DL (1983). Biometrika 70:659-663. Pampallona S, Tsiatis AA,
     Kim K (2001). Drug Inf J 35:1113-1121 (beta spending).
     """
-    t, k_max = _validate_rates(information_rates, looks)
+    t, k_max = information_schedule(information_rates, looks)
     if sided not in (1, 2) or isinstance(sided, bool):
         raise UserError(f"sided must be 1 or 2, got {sided}")
     alpha = _check_probability("alpha", alpha, 0.5)
-    beta = 0.2 if beta is None else _check_probability("beta", beta, 1.0 - alpha / sided)
+    beta = DEFAULT_BETA if beta is None else _check_probability("beta", beta, 1.0 - alpha / sided)
     family = parse_family(spending, "spending")
     parameter = spending_parameter(family, gamma, rho, "spending")
     fut_family = None if futility_spending is None else parse_family(futility_spending, "futility spending")

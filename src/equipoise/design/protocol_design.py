@@ -19,8 +19,9 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from equipoise.design.group_sequential import GroupSequentialDesign, gsd
+from equipoise.design.group_sequential import GroupSequentialDesign
 from equipoise.design.sample_size import SampleSizeResult, power, sample_size
+from equipoise.design.sequential_plan import GroupSequentialPlan
 from equipoise.errors import UserError
 from equipoise.protocol import Protocol
 from equipoise.protocol.analysis_plan import AnalysisMethod, Comparison
@@ -151,22 +152,6 @@ def _endpoint_params(outcome: Outcome, comparison: Comparison) -> dict[str, Any]
     return params
 
 
-def _design(protocol: Protocol, power_value: float) -> GroupSequentialDesign:
-    plan = protocol.analysis
-    assert plan is not None
-    if plan.looks is None:
-        return gsd(looks=1, alpha=plan.alpha, sided=plan.sided, beta=1 - power_value)
-    looks = plan.looks
-    fut = looks.futility
-    return gsd(
-        alpha=plan.alpha, sided=plan.sided, spending=looks.efficacy.spending.value,
-        information_rates=looks.information_rates, gamma=looks.efficacy.gamma, rho=looks.efficacy.rho,
-        beta=1 - power_value, futility_spending=None if fut is None else fut.spending.value,
-        futility_gamma=None if fut is None else fut.gamma, futility_rho=None if fut is None else fut.rho,
-        binding=False if fut is None else fut.binding,
-    )
-
-
 def design_protocol(protocol: Protocol, on: dt.date | None = None) -> ProtocolDesign:
     """Size the protocol's primary comparison (the protocol in force on ``on``, default its first version)."""
     if on is not None:
@@ -197,11 +182,10 @@ def design_protocol(protocol: Protocol, on: dt.date | None = None) -> ProtocolDe
     if len(weights) > 1:
         notes.append(f"experimental arms have different allocation weights; sized for {arm.id} "
                      f"(ratio {ratio:g}:1)")
-    power_value = plan.power if plan.power is not None else DEFAULT_POWER
     if plan.power is None:
         notes.append(f"analysis.power not given; sized for power {DEFAULT_POWER}")
     primary_outcome = _outcome(protocol, plan.primary)
-    design = _design(protocol, power_value)
+    design = GroupSequentialPlan.from_protocol(plan, default_power=DEFAULT_POWER).design()
     params = _endpoint_params(primary_outcome, plan.primary)
     result = sample_size(primary_outcome.type.value, design=design, ratio=ratio, **params)
     trial_total = None

@@ -36,6 +36,7 @@ from equipoise.design.endpoints import (
 )
 from equipoise.design.group_sequential import GroupSequentialDesign, gsd
 from equipoise.errors import UserError
+from equipoise.plan_defaults import DEFAULT_ALPHA, DEFAULT_BETA, DEFAULT_SIDED, DEFAULT_SPENDING
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -198,8 +199,9 @@ def _resolve_design(design: GroupSequentialDesign | None, alpha: float | None, s
                     power: float | None) -> GroupSequentialDesign:
     if design is None:
         beta = None if power is None else 1.0 - _power(power)
-        return gsd(looks=1, alpha=0.025 if alpha is None else alpha, sided=1 if sided is None else sided,
-                   spending="obf", beta=0.2 if beta is None else beta)
+        return gsd(looks=1, alpha=DEFAULT_ALPHA if alpha is None else alpha,
+                   sided=DEFAULT_SIDED if sided is None else sided, spending=DEFAULT_SPENDING,
+                   beta=DEFAULT_BETA if beta is None else beta)
     if alpha is not None and not math.isclose(alpha, design.alpha, rel_tol=1e-12):
         raise UserError(f"alpha {alpha} differs from the design's alpha {design.alpha}; give it once")
     if sided is not None and sided != design.sided:

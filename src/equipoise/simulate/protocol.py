@@ -28,6 +28,7 @@ import numpy as np
 from scipy.stats import norm
 
 from equipoise.analyze.binary import RatioMeasure
+from equipoise.design import GroupSequentialPlan, design_protocol
 from equipoise.errors import UserError
 from equipoise.protocol import AnalysisMethod, Better, Outcome, OutcomeType, Protocol
 from equipoise.protocol.analysis_plan import Assumptions
@@ -108,30 +109,13 @@ class ProtocolSimulation:
 
 def plan_for(protocol: Protocol) -> SequentialPlan:
     """Boundaries of the protocol's analysis plan (from ``equipoise.design`` when there are planned looks)."""
-    analysis = protocol.analysis
-    if analysis is None:
+    if protocol.analysis is None:
         raise UserError(f"{protocol.trial.id}: the protocol has no analysis section to simulate")
-    two_sided = analysis.sided == 2
-    if analysis.looks is None or len(analysis.looks.information_rates) == 1:
-        return SequentialPlan((float(norm.ppf(1 - analysis.alpha / analysis.sided)),), alpha=analysis.alpha,
-                              information_rates=(1.0,), two_sided=two_sided)
-    try:
-        from equipoise.design import gsd
-    except ImportError:
-        raise UserError("group-sequential boundaries come from equipoise.design, which this build does not have; "
-                        "simulate a fixed design or use the Python API with explicit boundaries") from None
-    looks = analysis.looks
-    fut = looks.futility
-    design = gsd(
-        looks=len(looks.information_rates), alpha=analysis.alpha, sided=analysis.sided,
-        spending=looks.efficacy.spending.value, information_rates=list(looks.information_rates),
-        gamma=looks.efficacy.gamma, rho=looks.efficacy.rho,
-        beta=None if analysis.power is None else 1 - analysis.power,
-        futility_spending=None if fut is None else fut.spending.value,
-        futility_gamma=None if fut is None else fut.gamma, futility_rho=None if fut is None else fut.rho,
-        binding=False if fut is None else fut.binding,
-    )
-    return SequentialPlan.from_design(design)
+    plan = GroupSequentialPlan.from_protocol(protocol)
+    if plan.looks == 1:
+        return SequentialPlan((float(norm.ppf(1 - plan.alpha / plan.sided)),), alpha=plan.alpha,
+                              information_rates=(1.0,), two_sided=plan.sided == 2)
+    return SequentialPlan.from_design(plan.design())
 
 
 def _arms(protocol: Protocol) -> tuple[str, str, float, list[str]]:
@@ -252,8 +236,6 @@ def _survival_endpoint(protocol: Protocol, effect: Effect, plan: SequentialPlan,
     hr = {"none": 1.0, "assumed": a.hazard_ratio, "hr": effect.value}.get(effect.kind)
     if hr is None or a.hazard_ratio is None:
         raise UserError(f"--effect {effect}: a time-to-event outcome takes none, assumed or hr=VALUE")
-    from equipoise.design import design_protocol
-
     # events per look as the design layer sizes them (Schoenfeld, inflated for the group-sequential plan)
     sized = design_protocol(protocol).primary
     if sized.events_per_look is None:
