@@ -8,7 +8,7 @@ import pytest
 
 from equipoise.evidence.ctgov_parser import parse_study
 from equipoise.evidence.protocol_registration import protocol_classification, registration_record
-from equipoise.protocol import load_protocol
+from equipoise.protocol import InterventionType, load_protocol
 from tests.evidence.registry_support import ROOT
 
 PROTOCOLS = ["covid19-msc-rct.yaml", "covid19-msc-single-arm.yaml", "covid19-platform.yaml"]
@@ -64,3 +64,26 @@ def test_bad_nct_id_exits_2(run_cli):
     result = run_cli("protocol", "registration", ROOT / "examples" / "covid19-msc-rct.yaml", "--nct-id", "X1")
     assert result.code == 2
     assert "--nct-id" in result.stderr
+
+
+def test_conditions_and_intervention_types_are_registered():
+    """The trial's conditions become the record's conditions; each arm's intervention type its intervention's type
+    (the API's enum; "Biological: ..." in the arm's intervention names, as ClinicalTrials.gov writes them)."""
+    protocol = load_protocol(ROOT / "examples" / "covid19-msc-rct.yaml")
+    study = registration_record(protocol)
+    interventions = study["protocolSection"]["armsInterventionsModule"]["interventions"]
+    assert [i["type"] for i in interventions] == ["BIOLOGICAL", "OTHER"]
+    record = parse_study(study)
+    assert record.conditions == ("COVID-19",)
+    assert record.interventions == tuple(f"{kind}: {arm.name}" for kind, arm in zip(("Biological", "Other"),
+                                                                                    protocol.arms, strict=True))
+
+
+def test_an_arm_without_an_intervention_type_registers_other():
+    protocol = load_protocol(ROOT / "examples" / "covid19-msc-rct.yaml")
+    arms = [arm.model_copy(update={"intervention_type": None}) for arm in protocol.arms]
+    arms[0] = arms[0].model_copy(update={"intervention_type": InterventionType.DIETARY_SUPPLEMENT})
+    study = registration_record(protocol.model_copy(update={"arms": arms}))
+    module = study["protocolSection"]["armsInterventionsModule"]
+    assert [i["type"] for i in module["interventions"]] == ["DIETARY_SUPPLEMENT", "OTHER"]
+    assert module["armGroups"][0]["interventionNames"][0].startswith("Dietary Supplement: ")

@@ -11,6 +11,7 @@ import pytest
 
 from equipoise.errors import UserError
 from equipoise.evidence_store import RegistryStore, import_files
+from equipoise.evidence_store.registry_store import normalised_text, query_terms
 from tests.evidence.registry_support import DATA, EXAMPLES
 
 EXAMPLE_FILES = sorted(EXAMPLES.iterdir())
@@ -174,3 +175,12 @@ def test_same_id_twice_in_one_file_keeps_the_newest(tmp_path):
         report = import_files([page], store, batch_size=1)  # the two copies land in different batches
         assert (report.files[0].new, report.files[0].kept_stored) == (1, 1)
         assert store.get("NCT09000001")[0].allocation == "RANDOMIZED"  # type: ignore[index]
+
+
+def test_normalised_search_text():
+    """Spellings of COVID-19 and MSC made one, anything not a-z or 0-9 a space, whatever the script (the result of
+    DuckDB's regexp_replace chain this replaced, checked by hand for these)."""
+    assert normalised_text("novel coronavirus pneumonia (ncp) 新型冠状病毒 uc-msc") == "covid19 covid19 uc msc"
+    assert normalised_text("sars-cov-2; 2019-ncov and mesenchymal stromal cells") == "covid19 covid19 and msc"
+    assert normalised_text("reduce uc_x; umbilical-cord") == "reduce uc x uc"
+    assert query_terms(" COVID-19 ") == ["covid-19", "covid19"]

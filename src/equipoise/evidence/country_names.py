@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 VARIANTS = {
     "iran islamic republic of": "Iran", "iran": "Iran", "korea republic of": "South Korea",
@@ -15,6 +16,7 @@ VARIANTS = {
 }
 
 
+@lru_cache(maxsize=4096)  # a registry spells a few hundred countries over and over
 def country_name(name: str) -> str:
     """The common English name for a registry's spelling of a country (unknown spellings are kept as given)."""
     key = re.sub(r"[^a-zà-ÿ]+", " ", name.lower()).strip()

@@ -99,8 +99,8 @@ def parse_study(study: object) -> RegistryRecord:
     classification = classify(
         arms=arms, allocation=allocation, masking=masking, intervention_model=model, study_type=study_type,
         text=" ".join(t for t in (title, official) if t))
-    countries = sorted({country_name(loc["country"]) for loc in _locations(protocol)
-                        if isinstance(loc.get("country"), str)})
+    spellings = {loc.get("country") for loc in _locations(protocol)}  # a large trial names one country per site
+    countries = sorted({country_name(c) for c in spellings if isinstance(c, str)})
     secondary = [_text(s.get("id")) for s in _list(ident.get("secondaryIdInfos"), "secondaryIdInfos")
                  if isinstance(s, dict)]
     org_id = _dict(ident.get("orgStudyIdInfo"), "orgStudyIdInfo").get("id")

@@ -5,7 +5,9 @@ The mapping: arms by role (experimental -> EXPERIMENTAL, placebo -> PLACEBO_COMP
 ACTIVE_COMPARATOR, usual-care -> NO_INTERVENTION), blinding -> masking (open-label NONE, single-blind SINGLE,
 double-blind DOUBLE), a randomization section with two or more arms -> allocation RANDOMIZED (one arm: NA and
 SINGLE_GROUP), further randomizations -> FACTORIAL, the enrolment target -> enrollment (ESTIMATED), sites ->
-locations, outcomes -> primary and secondary outcomes (the analysis plan's primary comparison first).
+locations, outcomes -> primary and secondary outcomes (the analysis plan's primary comparison first), the trial's
+conditions -> conditions, each arm's intervention type -> its intervention's type (OTHER where the protocol does
+not say; a usual-care arm registers no intervention).
 
 References
 ----------
@@ -20,7 +22,7 @@ from typing import Any
 from equipoise.evidence.country_names import country_from_code
 from equipoise.evidence.ictrp_free_text import parse_phases
 from equipoise.evidence.registry_record import Classification
-from equipoise.protocol import ArmRole, Blinding, Outcome, Protocol
+from equipoise.protocol import Arm, ArmRole, Blinding, Outcome, Protocol
 
 ARM_TYPES = {ArmRole.EXPERIMENTAL: "EXPERIMENTAL", ArmRole.PLACEBO: "PLACEBO_COMPARATOR",
              ArmRole.ACTIVE_CONTROL: "ACTIVE_COMPARATOR", ArmRole.USUAL_CARE: "NO_INTERVENTION"}
@@ -93,12 +95,15 @@ def registration_record(protocol: Protocol, nct_id: str | None = None) -> dict[s
             "sponsorCollaboratorsModule": {"leadSponsor": {"name": trial.sponsor, "class": "OTHER"}},
             "descriptionModule": {"briefSummary": trial.description or f"Registration record exported by Equipoise "
                                   f"from protocol {trial.id} version {trial.version}."},
+            "conditionsModule": {"conditions": list(trial.conditions)},
             "designModule": design,
             "armsInterventionsModule": {
                 "armGroups": [{"label": a.name, "type": ARM_TYPES[a.role], "description": a.description or a.name,
-                               "interventionNames": [] if a.role is ArmRole.USUAL_CARE else [f"Other: {a.name}"]}
+                               "interventionNames": [] if a.role is ArmRole.USUAL_CARE else
+                               [f"{_type_label(a)}: {a.name}"]}
                               for a in protocol.arms],
-                "interventions": [{"type": "OTHER", "name": a.name, "armGroupLabels": [a.name]} for a in treated]},
+                "interventions": [{"type": _intervention_type(a), "name": a.name, "armGroupLabels": [a.name]}
+                                  for a in treated]},
             "outcomesModule": {
                 "primaryOutcomes": [_outcome(outcomes[0])],
                 "secondaryOutcomes": [_outcome(o) for o in outcomes[1:]]},
@@ -111,3 +116,13 @@ def registration_record(protocol: Protocol, nct_id: str | None = None) -> dict[s
 
 def _outcome(outcome: Outcome) -> dict[str, str]:
     return {"measure": outcome.name, "timeFrame": f"Day {outcome.day}"}
+
+
+def _intervention_type(arm: Arm) -> str:
+    """The v2 enum (``BIOLOGICAL``); OTHER where the protocol does not say."""
+    return arm.intervention_type.registry_name if arm.intervention_type else "OTHER"
+
+
+def _type_label(arm: Arm) -> str:
+    """The type as ClinicalTrials.gov writes it before an intervention's name ("Dietary Supplement: ...")."""
+    return _intervention_type(arm).replace("_", " ").title()

@@ -96,7 +96,7 @@ def import_files(paths: Sequence[Path], store: RegistryStore, progress: ImportPr
 def _import_one(file: RegistryFile, store: RegistryStore, bar: ImportProgress, batch_size: int) -> FileImport:
     report = FileImport(str(file.path), file.format)
     bar.start_file(file.path.name, file.entries)
-    pending: list[dict[str, Any]] = []
+    pending: list[tuple[Any, ...]] = []
     batches = 0
     try:
         for item in file.records():

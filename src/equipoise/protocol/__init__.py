@@ -2,7 +2,7 @@
 
 from equipoise.protocol.amendments import Amendment
 from equipoise.protocol.analysis_plan import AnalysisMethod, AnalysisPlan, Comparison, Looks, SpendingFamily
-from equipoise.protocol.arms import Arm, ArmRole
+from equipoise.protocol.arms import Arm, ArmRole, InterventionType
 from equipoise.protocol.blinding import Blinding
 from equipoise.protocol.eligibility import Criterion, EligibilityResult, evaluate_eligibility
 from equipoise.protocol.fields import DataField, FieldType
@@ -32,6 +32,7 @@ __all__ = [
     "Factor",
     "FieldType",
     "Form",
+    "InterventionType",
     "InvalidProtocolError",
     "Looks",
     "OrdinalScale",

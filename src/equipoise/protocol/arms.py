@@ -20,6 +20,27 @@ class ArmRole(StrEnum):
         return self is not ArmRole.EXPERIMENTAL
 
 
+class InterventionType(StrEnum):
+    """What an arm gives, as ClinicalTrials.gov classifies interventions (its "Intervention Type")."""
+
+    DRUG = "drug"
+    BIOLOGICAL = "biological"
+    DEVICE = "device"
+    PROCEDURE = "procedure"
+    RADIATION = "radiation"
+    BEHAVIORAL = "behavioral"
+    GENETIC = "genetic"
+    DIETARY_SUPPLEMENT = "dietary-supplement"
+    COMBINATION_PRODUCT = "combination-product"
+    DIAGNOSTIC_TEST = "diagnostic-test"
+    OTHER = "other"
+
+    @property
+    def registry_name(self) -> str:
+        """The API v2 enum spelling (``DIETARY_SUPPLEMENT``)."""
+        return self.value.upper().replace("-", "_")
+
+
 class Arm(ProtocolModel):
     id: Identifier
     name: str = Field(min_length=1)
@@ -37,3 +58,6 @@ class Arm(ProtocolModel):
         "randomized among the other arms.",
     )
     description: str | None = None
+    intervention_type: InterventionType | None = Field(
+        default=None, description="What the arm gives, as ClinicalTrials.gov classifies it (drug, biological, "
+        "device, procedure, ...; a cell therapy is biological): the registration record's intervention type.")

@@ -35,6 +35,8 @@ class TrialIdentity(ProtocolModel):
     registry_ids: list[RegistryId] = Field(default_factory=list)
     sponsor: str = Field(min_length=1)
     phase: str | None = None
+    conditions: list[str] = Field(default_factory=list, description="The conditions or diseases studied, as a "
+                                  "registry lists them (e.g. COVID-19; ARDS).")
     blinding: Blinding = Blinding.OPEN_LABEL
     description: str | None = None
     retention_years: int = Field(
