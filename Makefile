@@ -13,10 +13,10 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 # The trial server on 127.0.0.1:8000 with an embedded SQLite database (in .equipoise-demo/), the demo trial
-# filled with 120 virtual patients (once: a second run keeps them) and one demo user per role; it prints the URL
-# and how to log in.
+# filled with 320 virtual patients over five months, enough for its first interim look to be due (once: a second
+# run keeps them), and one demo user per role; it prints the URL and how to log in.
 run: $(STAMP)
-	$(BIN)/equipoise demo --host 127.0.0.1 --port 8000 --data-dir .equipoise-demo --protocol examples/covid19-msc-rct.yaml --patients 120
+	$(BIN)/equipoise demo --host 127.0.0.1 --port 8000 --data-dir .equipoise-demo --protocol examples/covid19-msc-rct.yaml --patients 320
 
 test: lint
 	$(BIN)/python -m pytest

@@ -173,15 +173,15 @@ def routes(source: Path) -> dict[str, tuple[float, float]]:
 # (label, file suffix, function) of the build's profile: where a virtual patient's cost goes
 PROFILED = (
     ("whole population (populate)", "cli/demo_population.py", "populate"),
-    ("form saves (FormService.save)", "store/forms.py", "save"),
-    ("forms marked not done", "store/forms.py", "mark_not_done"),
-    ("  of which: the saved record read back (record_view)", "store/forms.py", "record_view"),
-    ("  of which: the patient and permission look-up (patient_for)", "store/crf_access.py", "patient_for"),
-    ("  of which: validation (check_values)", "store/crf_values.py", "check_values"),
+    ("form saves (FormService.save)", "services/forms.py", "save"),
+    ("forms marked not done", "services/forms.py", "mark_not_done"),
+    ("  of which: the saved record read back (record_view)", "services/forms.py", "record_view"),
+    ("  of which: the patient and permission look-up (patient_for)", "services/crf_access.py", "patient_for"),
+    ("  of which: validation (check_values)", "services/crf_values.py", "check_values"),
     ("audit entries sealed (hash chain, with their site look-ups)", "store/audit.py", "_seal"),
     ("  of which: the entries' sites (_patient_sites)", "store/audit.py", "_patient_sites"),
-    ("enrolments (PatientService.enrol)", "store/patients.py", "enrol"),
-    ("randomizations (RandomizationService.randomize)", "store/randomization.py", "randomize"),
+    ("enrolments (PatientService.enrol)", "services/patients.py", "enrol"),
+    ("randomizations (RandomizationService.randomize)", "services/randomization.py", "randomize"),
     ("SQLite commits (sqlite3 commit: fsync)", "~", "<method 'commit' of 'sqlite3.Connection' objects>"),
 )
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import itertools
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -56,6 +57,9 @@ def test_demo_enrols_refuses_randomizes_and_follows_patients_through_the_service
     assert refused
     assert all(e.new_values and (e.new_values["failed"] or e.new_values["missing"]) for e in refused)
     assert f"{len(refused)} of {PATIENTS + len(refused)} screened refused" in populated.first.stdout
+    # the history ends with forms overdue and says whether the first interim look is due (60 patients: not yet)
+    assert re.search(r"; [1-9]\d* forms overdue today;", populated.first.stdout)
+    assert re.search(r"\d+ day-28 outcomes: the first interim look \(at 208\) is not due yet", populated.first.stdout)
     # the site coordinators enrolled (they logged in); the minimization engine allocated
     assert actors == {"coordinator", "wuhan", "milan", "nyc"}
     assert {a.method for a in allocations} == {"minimization"}
@@ -131,7 +135,9 @@ def test_make_run_demo_twice_in_a_row_adds_nothing(populated: Demo, tmp_path: Pa
     again = demo(tmp_path / "again")
     assert again.code == 0, again.stderr
     assert "already has patients; nothing added" in again.stdout
-    assert "password for all: equipoise-demo" in again.stdout
+    # the users exist: their password was printed once, when they were made
+    assert "their password was printed when the demo created them" in again.stdout
+    assert "equipoise-demo" not in again.stdout.replace(".equipoise-demo", "")
     assert export(url)["analysis.csv"] == before
     assert cli("audit", "verify", "--db", url).code == 0
 

@@ -65,8 +65,10 @@ def test_demo_sets_up_trial_and_one_user_per_role_and_is_rerunnable(run_cli, tmp
     assert first.code == 0, first.stderr
     assert "http://127.0.0.1:8000" in first.stdout
     assert "password for all: equipoise-demo" in first.stdout
+    assert "  dmc           dmc" in first.stdout  # the users made, one per role, listed once
     again = run_cli("demo", "--no-serve", "--data-dir", tmp_path / "demo", "--protocol", DEMO, "--patients", "0")
     assert again.code == 0, again.stderr
+    assert "password for all" not in again.stdout
     url = f"sqlite:///{tmp_path / 'demo' / 'equipoise.sqlite3'}"
     users = json.loads(run_cli("user", "list", "--db", url, "--json").stdout)
     roles = {r["role"] for u in users for r in u["roles"]}

@@ -8,7 +8,12 @@ visits that have come due are entered on the days they are due (or a little late
 monitor raises queries (answered with corrections, closed; one left open), locks a form; the investigator
 signs a casebook and unblinds one patient after a severe infusion reaction. The services run on a simulated
 clock, so dates, windows and "not in the future" checks behave as on those days; the audit trail records
-the real time at which the demo wrote each change, and the demo users as the actors (they log in first).
+the real time at which the demo wrote each change, and the demo users as the actors (they log in first). At the
+end the summary says how many forms are overdue on the demo's today and whether the first interim look is due
+(enough day-28 outcomes for the protocol's first information rate: about 300 patients for the MSC trial).
+
+The calls are made in bulk (``bulk=True``): one held transaction committed every ``CHECKPOINT_EVERY`` calls
+(``store/held_transaction.py``), saved forms not read back; what is stored is the same as call by call.
 
 Running it again on a trial that already has patients does nothing (the demo is idempotent).
 """
@@ -18,6 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import heapq
 import itertools
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -44,6 +50,8 @@ from equipoise.simulate.natural_history import load_natural_history
 from equipoise.store.db import Database
 from equipoise.store.models import Allocation
 
+# Service calls per commit when the population is built in bulk (about 40 patients' worth).
+CHECKPOINT_EVERY = 500
 # Queries a monitor raises after source data verification: (field, question, corrected value or None, answer).
 QUERIES = [
     ("spo2", "SpO2 does not match the nursing chart for that morning: please check against the source.",
@@ -71,6 +79,9 @@ class PopulationSummary:
     off_study: int = 0
     deaths: int = 0
     serious_adverse_events: int = 0
+    overdue_forms: int = 0  # on the demo's today (forms tracking)
+    day28_outcomes: int = 0  # patients whose day-28 outcome is entered
+    first_look_at: int | None = None  # day-28 outcomes that make the first interim look due (None: no looks)
     seconds: float = 0.0
     skipped: str | None = None
     by_site: dict[str, int] = field(default_factory=dict)
@@ -88,7 +99,14 @@ class PopulationSummary:
                 f"(off study from the date of death); "
                 f"{self.serious_adverse_events} serious adverse "
                 f"events; {self.queries} monitor queries, {self.locked_forms} locked form, {self.signatures} "
-                f"investigator signature, {self.unblindings} emergency unblinding; {self.seconds:.1f} s")
+                f"investigator signature, {self.unblindings} emergency unblinding; {self.overdue_forms} forms "
+                f"overdue today; {self.interim_text()}; {self.seconds:.1f} s")
+
+    def interim_text(self) -> str:
+        if self.first_look_at is None:
+            return f"{self.day28_outcomes} day-28 outcomes (the protocol plans no interim look)"
+        due = "DUE" if self.day28_outcomes >= self.first_look_at else "not due yet"
+        return (f"{self.day28_outcomes} day-28 outcomes: the first interim look (at {self.first_look_at}) is {due}")
 
 
 def _morning_after(day: dt.date, timezone: str) -> dt.datetime:
@@ -118,8 +136,13 @@ class DemoStaff:
 
 
 def populate(db: Database, trial_id: str, staff: DemoStaff, *, patients: int, seed: int, as_of: dt.datetime,
-             odds_ratio: float = 1.0, progress: Callable[[str], None] | None = None) -> PopulationSummary:
-    """Screen, enrol, randomize and follow ``patients`` virtual patients in ``trial_id`` (see module docstring)."""
+             odds_ratio: float = 1.0, progress: Callable[[str], None] | None = None, bulk: bool = True
+             ) -> PopulationSummary:
+    """Screen, enrol, randomize and follow ``patients`` virtual patients in ``trial_id`` (see module docstring).
+
+    ``bulk``: run the service calls in one held transaction with a commit every ``CHECKPOINT_EVERY`` calls, and
+    do not read saved forms back (what is stored is the same; ``False`` commits every call and reads every form
+    back, as the server does for a client: the anchor of ``benchmarks/demo_build.py``)."""
     started = time.perf_counter()
     summary = PopulationSummary(trial_id)
     operator = system_principal("demo")
@@ -146,6 +169,7 @@ def populate(db: Database, trial_id: str, staff: DemoStaff, *, patients: int, se
                   sorted({*staff.coordinators.values(), staff.investigator, staff.monitor})}
     run = _Run(db, trial_id, protocol, staff, principals, clock, seed, as_of, summary, progress or (lambda _m: None),
                patients, auth)
+    run.read_back = not bulk
     # the patient whose severe infusion reaction leads to the emergency unblinding: an early one at the
     # investigator's site
     investigator_site = next((g.site_id for g in principals[staff.investigator].grants if g.site_id), None)
@@ -153,7 +177,18 @@ def populate(db: Database, trial_id: str, staff: DemoStaff, *, patients: int, se
     run.unblind_number = eligible_there[min(4, len(eligible_there) - 1)].number if eligible_there else None
     for c in candidates:
         run.push(c.screened_at, "screen", c)
-    run.loop()
+    if bulk:
+        # the same service calls in one transaction, committed every CHECKPOINT_EVERY calls (held_transaction.py)
+        with db.held_transaction() as held:
+            run.loop(held.checkpoint)
+    else:
+        run.loop()
+    looks = protocol.analysis.looks if protocol.analysis is not None else None
+    target = protocol.enrolment.target.total if protocol.enrolment.target is not None else None
+    if looks is not None and target and len(looks.information_rates) > 1:
+        summary.first_look_at = math.ceil(looks.information_rates[0] * target)
+    clock.now = as_of
+    summary.overdue_forms = int(run.forms.tracking(operator, trial_id, limit=0)["overdue_total"])
     summary.seconds = time.perf_counter() - started
     return summary
 
@@ -197,16 +232,21 @@ class _Run:
         self.query_plan = 0
         self.signed = False
         self.last_report = time.perf_counter()
+        self.read_back = True  # read each saved form back (as a client is answered); bulk building skips it
 
     def push(self, at: dt.datetime, kind: str, payload: Any) -> None:
         if at <= self.as_of:
             heapq.heappush(self.heap, (at, next(self.counter), kind, payload))
 
-    def loop(self) -> None:
+    def loop(self, checkpoint: Callable[[], None] | None = None) -> None:
+        done = 0
         while self.heap:
             at, _n, kind, payload = heapq.heappop(self.heap)
             self.clock.now = at
             getattr(self, f"_{kind}")(payload)
+            done += 1
+            if checkpoint is not None and done % CHECKPOINT_EVERY == 0:
+                checkpoint()
 
     def coordinator(self, site_id: str) -> Principal:
         return self.principals[self.staff.coordinators[site_id]]
@@ -272,14 +312,17 @@ class _Run:
                 self.off_study.record(who, self.trial_id, pid, "lost-to-follow-up",
                                       local_date(self.protocol, c.site_id, self.clock.now), e.not_done)
                 self.summary.off_study += 1
-            self.forms.mark_not_done(who, self.trial_id, pid, e.form_id, e.visit_id, e.not_done)
+            self.forms.mark_not_done(who, self.trial_id, pid, e.form_id, e.visit_id, e.not_done,
+                                     read_back=self.read_back)
             self.summary.not_done += 1
             return
-        result = self.forms.save(who, self.trial_id, pid, e.form_id, e.visit_id, e.values, reason=e.reason)
+        result = self.forms.save(who, self.trial_id, pid, e.form_id, e.visit_id, e.values, reason=e.reason,
+                                 read_back=self.read_back)
         if e.reason:
             self.summary.changes += int(result.changed)
         else:
             self.summary.forms += 1
+            self.summary.day28_outcomes += int((e.form_id, e.visit_id) == ("outcome", "day28"))
             if e.form_id == "adverse_event":
                 self.summary.serious_adverse_events += 1
 

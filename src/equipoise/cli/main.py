@@ -20,7 +20,7 @@ _CLI = "equipoise.cli."
 COMMANDS = {
     "serve": LazyCommand(_CLI + "serve_commands", "serve",
                          "Run the trial server (JSON API; schema at /openapi.json, browsable at /docs)."),
-    "demo": LazyCommand(_CLI + "serve_commands", "demo",
+    "demo": LazyCommand(_CLI + "serve_commands", "demo_app",
                         "Set up a demo (embedded SQLite or --db, the demo trial with virtual patients, one user per "
                         "role) and run the server."),
     "protocol": LazyCommand(_CLI + "protocol_commands", "protocol_app", "Validate, show and describe protocol files."),

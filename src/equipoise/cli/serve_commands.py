@@ -10,6 +10,7 @@ import typer
 
 from equipoise.cli.database_option import DbOption, open_database
 from equipoise.cli.output import parse_date, print_plain
+from equipoise.cli.story_commands import story
 from equipoise.errors import UserError
 from equipoise.server.tls import TLS_CERT_ENV, TLS_KEY_ENV, TlsFiles, tls_files
 from equipoise.store.db import DATABASE_URL_ENV, Database
@@ -111,6 +112,7 @@ def _shown(url: str) -> str:
 
 
 def demo(
+    ctx: typer.Context,
     data_dir: Path = typer.Option(Path(".equipoise-demo"), "--data-dir", help="Where the demo database lives "
                                   "(an embedded SQLite file), unless --db or $EQUIPOISE_DATABASE_URL names one."),
     db: str | None = typer.Option(None, "--db", help="Database URL (sqlite:///FILE or postgresql+psycopg://...); "
@@ -130,7 +132,11 @@ def demo(
                                  "transitions (above 1 helps; 1: no effect)."),
 ) -> None:
     """Set up a demo (embedded SQLite or --db, the demo trial with virtual patients, one user per role) and run the
-    server."""
+    server.
+
+    `equipoise demo story` tells the seed story instead (the demo's options do not apply to it)."""
+    if ctx.invoked_subcommand is not None:
+        return
     from equipoise.identity.principal import system_principal
     from equipoise.identity.roles import Role
     from equipoise.services.trials import create_trial_from_file, list_trials
@@ -145,27 +151,44 @@ def demo(
     if not trials:
         trial_id = create_trial_from_file(database, operator, protocol).id
     existing = {u.username for u in list_users(database, operator)}
+    created = []
     for username, full_name, role, site in DEMO_USERS:
         if username in existing:
             continue
         grant = (Role(role), None if role == "admin" else trial_id, site)
         add_user(database, operator, username, full_name, DEMO_PASSWORD, roles=[grant])
+        created.append((username, role, site))
+    if created:
+        # the passwords are printed once, when the users are made (a later run of the demo only names them)
+        print_plain(f"Demo users created (one per role; password for each: {DEMO_PASSWORD}, printed only now):")
+        for username, role, site in created:
+            print_plain(f"  {username:<13} {role}" + (f" at {site}" if site else ""))
     if patients and trial_id is not None:
         summary = _populate(database, trial_id, patients, seed, as_of, effect)
         print_plain(str(summary))
     key_file = database.keys_for_writing().path
     database.dispose()
     base = f"http://{host}:{port}"
+    password = DEMO_PASSWORD if created else "<password>"
+    shown_password = (f"password for all: {DEMO_PASSWORD}" if created else
+                      "their password was printed when the demo created them")
     print_plain(f"""Equipoise demo: trial {trial_id} ({protocol}) in {_shown(url)}
 
   Server:    {base}        API docs: {base}/docs        schema: {base}/openapi.json
-  Users:     {', '.join(u[0] for u in DEMO_USERS)}  (password for all: {DEMO_PASSWORD})
+  Users:     {', '.join(u[0] for u in DEMO_USERS)}  ({shown_password})
   Log in:    curl -s -X POST {base}/api/auth/login -H 'content-type: application/json' \\
-               -d '{{"username": "coordinator", "password": "{DEMO_PASSWORD}"}}'
+               -d '{{"username": "coordinator", "password": "{password}"}}'
   Then send: -H 'Authorization: Bearer <token>' e.g. GET {base}/api/trials/{trial_id}
+  Story:     equipoise demo story  (the seed story: why this trial, what its first interim look shows)
   Reports:   equipoise report dmc --trial {trial_id} --db {_shown(url)} --output dmc.html
              (also: report open, analyze protocol, analyze interim; each is an audited export)
   Audit key: {key_file}  (signs the audit trail and session tokens; docs/operations.md)
 """)
     if not no_serve:
         run_server(url, host, port, 1)
+
+
+# `equipoise demo` sets up and runs the demo; `equipoise demo story` tells the seed story.
+demo_app = typer.Typer(rich_markup_mode=None)
+demo_app.callback(invoke_without_command=True)(demo)
+demo_app.command("story")(story)

@@ -126,6 +126,17 @@ def record_view(s: Session, record: FormRecord, patient: Patient, form: Form | N
         open_queries, [signature_view(s, g, record, names).to_dict() for g in sigs])
 
 
+def row_view(_s: Session, record: FormRecord, patient: Patient, form: Form | None = None) -> FormRecordView:
+    """The record as its own row says (no look-ups): user ids for names, no open queries, signatures or casebook
+    lock read back. For bulk entry that does not show the record (``read_back=False``)."""
+    return FormRecordView(
+        record.id, record.patient_id, patient_code(record.patient_id), patient.site_id, record.form_id,
+        form.name if form else record.form_id, record.visit_id, record.instance, record.status,
+        dict(record.field_values), record.not_done_reason, record.version, record.protocol_version,
+        iso(record.created_at), None, iso(record.updated_at), None, record.locked_at is not None,
+        iso(record.locked_at) if record.locked_at else None, None, False, 0, [])
+
+
 def refuse_if_locked(s: Session, patient: Patient, record: FormRecord | None) -> None:
     """Refuse a change under the trial's database lock, the patient's casebook lock or the form's lock."""
     refuse_if_database_locked(patient.trial_id, str(s.scalar(select(Trial.status).where(Trial.id == patient.trial_id))))
@@ -151,11 +162,15 @@ class FormService:
 
     def save(self, principal: Principal, trial_id: str, patient_id: int, form_id: str, visit_id: str,
              raw_values: Mapping[str, Any], *, reason: str | None = None, incomplete: bool = False,
-             merge: bool = False, expected_version: int | None = None, instance: int = 1) -> SaveResult:
+             merge: bool = False, expected_version: int | None = None, instance: int = 1,
+             read_back: bool = True) -> SaveResult:
         """Save a form: the whole form (``merge=False``) or only the fields given (``merge=True``).
 
         A repeating form's records are numbered in order: a new record is the next number (a client that
-        retries a save of record n after a lost answer finds it saved, unchanged, instead of adding another)."""
+        retries a save of record n after a lost answer finds it saved, unchanged, instead of adding another).
+        ``read_back=False`` (bulk entry that only needs to know what changed): the result's record holds the
+        row's own columns only (see ``row_view``), without reading back names, queries and signatures."""
+        view = record_view if read_back else row_view
         now = self.clock()
         name = form_name(form_id, visit_id, instance)
         with self.db.read() as s:
@@ -211,9 +226,9 @@ class FormService:
                 # A new form changes the patient's casebook: a casebook signature no longer covers it.
                 invalidated = invalidate(s, patient_id=patient.id, form_record_id=None, by=principal.user_id, at=now,
                                          reason=f"{name} added by {principal.username}")
-                return SaveResult(record_view(s, record, patient, form), True, invalidated, warnings)
+                return SaveResult(view(s, record, patient, form), True, invalidated, warnings)
             if checked.values == record.field_values and status == record.status:
-                return SaveResult(record_view(s, record, patient, form), False, [], warnings)
+                return SaveResult(view(s, record, patient, form), False, [], warnings)
             if why is None:
                 raise InvalidError(f"a reason for the change is required: {name} was first saved at "
                                    f"{iso(record.created_at)} (version {record.version})")
@@ -228,12 +243,13 @@ class FormService:
             invalidated = invalidate(s, patient_id=patient.id, form_record_id=record.id, by=principal.user_id, at=now,
                                      reason=f"form changed by {principal.username}: {why}")
             s.flush()
-            return SaveResult(record_view(s, record, patient, form), True, invalidated, warnings)
+            return SaveResult(view(s, record, patient, form), True, invalidated, warnings)
 
     def mark_not_done(self, principal: Principal, trial_id: str, patient_id: int, form_id: str, visit_id: str,
-                      reason: str | None, instance: int = 1) -> SaveResult:
+                      reason: str | None, instance: int = 1, read_back: bool = True) -> SaveResult:
         """Record that a form will not be collected (patient died, visit missed; for a repeating form's record,
-        entered in error), with the reason."""
+        entered in error), with the reason. ``read_back``: as for ``save``."""
+        view = record_view if read_back else row_view
         why = clean_text(reason, "a reason why the form is not done")
         name = form_name(form_id, visit_id, instance)
         now = self.clock()
@@ -265,7 +281,7 @@ class FormService:
                 invalidated = invalidate(s, patient_id=patient.id, form_record_id=record.id, by=principal.user_id,
                                          at=now, reason=f"form marked not done by {principal.username}: {why}")
             s.flush()
-            return SaveResult(record_view(s, record, patient, form), True, invalidated, [])
+            return SaveResult(view(s, record, patient, form), True, invalidated, [])
 
     @staticmethod
     def _record(s: Session, patient_id: int, form_id: str, visit_id: str, instance: int) -> FormRecord | None:

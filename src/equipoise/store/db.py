@@ -11,6 +11,7 @@ only groups them, the safety still comes from ``BEGIN IMMEDIATE`` and the constr
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,6 +32,7 @@ from equipoise.errors import UserError
 from equipoise.store.audit import KEYS, AuditContext, set_context
 from equipoise.store.audit_keys import AuditKeys, key_file_path, keys_for_writing, load_keys
 from equipoise.store.group_commit import GroupCommit
+from equipoise.store.held_transaction import HeldTransaction
 
 DATABASE_URL_ENV = "EQUIPOISE_DATABASE_URL"
 DATA_DIR_ENV = "EQUIPOISE_DATA_DIR"
@@ -169,6 +171,30 @@ class Database:
         self.group_commit = (GroupCommit(self.write_engine.connect, self._writer_turn)
                              if self.dialect == "sqlite" and self._lock_path is not None else None)
         self._reader = sessionmaker(self.read_engine, expire_on_commit=False)
+        self._held = threading.local()  # this thread's HeldTransaction, while ``held_transaction`` is open
+
+    def _held_here(self) -> HeldTransaction | None:
+        held: HeldTransaction | None = getattr(self._held, "transaction", None)
+        return held
+
+    @contextmanager
+    def held_transaction(self) -> Iterator[HeldTransaction]:
+        """Bulk work by this thread in one write transaction (``held_transaction.py``): every ``write``, ``read``
+        and ``lookup`` of this thread runs in it until the block ends (commit) or raises (roll back to the last
+        ``checkpoint()``)."""
+        if self._held_here() is not None:
+            raise RuntimeError("a held transaction is already open in this thread")
+        held = HeldTransaction(self.write_engine.connect, self._writer_turn)
+        held.begin()
+        self._held.transaction = held
+        try:
+            yield held
+        except BaseException:
+            self._held.transaction = None
+            held.end(commit=False)
+            raise
+        self._held.transaction = None
+        held.end(commit=True)
 
     def _sqlite_engine(self, *, immediate: bool, pool_size: int, max_overflow: int) -> Engine:
         engine = create_engine(self.url, connect_args={"timeout": 60, "check_same_thread": False},
@@ -199,8 +225,14 @@ class Database:
         """A write transaction: commits (with its audit entries) on success, rolls back on any error.
 
         It returns only once the change is durable. On a SQLite file it may share its transaction (and fsync)
-        with other writers of this process, each in its own savepoint (``group_commit``).
+        with other writers of this process, each in its own savepoint (``group_commit``). Inside this thread's
+        ``held_transaction`` it is a savepoint of that transaction, durable at its next checkpoint.
         """
+        held = self._held_here()
+        if held is not None:
+            with held.write(context or AuditContext()) as session:
+                yield session
+            return
         if self.group_commit is not None:
             with self.group_commit.write(context or AuditContext()) as session:
                 yield session
@@ -232,6 +264,11 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Session]:
+        held = self._held_here()
+        if held is not None:
+            with held.read() as session:
+                yield session
+            return
         with self._reader() as session, session.begin():
             yield session
 
@@ -243,7 +280,12 @@ class Database:
         request. Reads in ``read`` run at READ COMMITTED, where every statement takes its own snapshot anyway,
         so what a lookup sees is what the same statements would see in a transaction. Not for server-side
         cursors (``yield_per``), which need a transaction. On SQLite it is a plain deferred read transaction.
+        Inside this thread's ``held_transaction``, it is that transaction's connection.
         """
+        held = self._held_here()
+        if held is not None:
+            yield held.connection
+            return
         with self._lookup_engine.connect() as conn:
             if self.dialect == "sqlite":
                 with conn.begin():
