@@ -4,7 +4,7 @@ import ast
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "equipoise"
-PURE = ["protocol", "design", "simulate", "allocate", "analyze", "evidence", "report"]
+PURE = ["protocol", "design", "simulate", "allocate", "analyze", "evidence", "report", "figures"]
 IO_LAYERS = ("equipoise.store", "equipoise.identity", "equipoise.services", "equipoise.integrity", "equipoise.exports",
              "equipoise.evidence_store", "equipoise.server", "equipoise.web", "equipoise.cli")
 
@@ -28,6 +28,18 @@ def test_pure_layers_never_import_io_layers():
         for path in folder.rglob("*.py")
         for name in imports_of(path)
         if name.startswith(IO_LAYERS)
+    }
+    assert not offenders
+
+
+def test_analyses_never_import_the_reports():
+    """The reports render analyses (``analyze/report_inputs.py`` runs them); no analysis reaches back, not even
+    inside a function."""
+    offenders = {
+        f"{path.relative_to(SRC)} imports {name}"
+        for path in (SRC / "analyze").rglob("*.py")
+        for name in imports_of(path)
+        if name.startswith("equipoise.report")
     }
     assert not offenders
 

@@ -9,8 +9,9 @@ import pandas as pd
 
 from equipoise.analyze.platform_analysis import analyze_platform
 from equipoise.protocol import load_protocol
-from equipoise.report.build import ReportOptions, TrialData, closed_report, open_report
+from equipoise.report.build import ReportOptions, TrialData
 from tests.conftest import EXAMPLES
+from tests.report.render import closed_report_of, open_report_of
 
 FILE = EXAMPLES / "covid19-adaptive-platform.yaml"
 DATA = EXAMPLES / "data" / "adaptive-platform-interim.csv"
@@ -20,7 +21,7 @@ ON = dt.date(2020, 7, 1)
 def test_closed_report_has_the_platform_section():
     protocol = load_protocol(FILE)
     patients = pd.read_csv(DATA)
-    report = closed_report(protocol, TrialData(patients), ReportOptions(report_date=ON))
+    report = closed_report_of(protocol, TrialData(patients), ReportOptions(report_date=ON))
     assert "Adaptive platform analysis" in report.section_titles
     analysis = analyze_platform(protocol, patients, ON)
     dexa = next(a for a in analysis.primary.arms if a.arm == "dexamethasone")
@@ -34,5 +35,5 @@ def test_closed_report_has_the_platform_section():
 
 
 def test_open_report_shows_nothing_by_arm():
-    report = open_report(load_protocol(FILE), TrialData(pd.read_csv(DATA)), ReportOptions(report_date=ON))
+    report = open_report_of(load_protocol(FILE), TrialData(pd.read_csv(DATA)), ReportOptions(report_date=ON))
     assert "Adaptive platform analysis" not in report.section_titles

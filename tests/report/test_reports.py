@@ -13,19 +13,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from equipoise.report import closed_report, open_report
+from tests.report.render import closed_report_of, open_report_of
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
 def closed(demo_protocol, demo_data, options):
-    return closed_report(demo_protocol, demo_data, options)
+    return closed_report_of(demo_protocol, demo_data, options)
 
 
 @pytest.fixture(scope="module")
 def opened(demo_protocol, demo_data, options):
-    return open_report(demo_protocol, demo_data, options)
+    return open_report_of(demo_protocol, demo_data, options)
 
 
 def test_closed_report_has_every_section_by_arm(closed):
@@ -49,7 +49,7 @@ def test_closed_report_has_every_section_by_arm(closed):
 def test_closed_report_with_an_arm_without_events(demo_protocol, demo_data, options):
     patients = demo_data.patients.copy()
     patients.loc[patients["arm"] == "msc", "discharge_date"] = None  # nobody in msc discharged yet
-    html = closed_report(demo_protocol, replace(demo_data, patients=patients), options).html
+    html = closed_report_of(demo_protocol, replace(demo_data, patients=patients), options).html
     assert "not estimable: arm &#39;msc&#39; has no events" in html
     assert "Common odds ratio (95% CI)" in html  # the rest of the report is there
 
@@ -77,10 +77,10 @@ def test_open_report_does_not_change_when_arm_labels_are_shuffled(demo_protocol,
     shuffled = demo_data.patients.copy()
     shuffled["arm"] = rng.permutation(shuffled["arm"].to_numpy())
     assert (shuffled["arm"] != demo_data.patients["arm"]).sum() > 50
-    again = open_report(demo_protocol, replace(demo_data, patients=shuffled), options)
+    again = open_report_of(demo_protocol, replace(demo_data, patients=shuffled), options)
     assert again.html == opened.html
-    closed_a = closed_report(demo_protocol, demo_data, options)
-    closed_b = closed_report(demo_protocol, replace(demo_data, patients=shuffled), options)
+    closed_a = closed_report_of(demo_protocol, demo_data, options)
+    closed_b = closed_report_of(demo_protocol, replace(demo_data, patients=shuffled), options)
     assert closed_a.html != closed_b.html  # the closed report does depend on the arms (sanity check)
 
 
@@ -132,13 +132,13 @@ def test_reports_need_site_and_randomisation_date(demo_protocol, demo_data, opti
     from equipoise.errors import UserError
 
     with pytest.raises(UserError, match="no column 'site'"):
-        open_report(demo_protocol, replace(demo_data, patients=demo_data.patients.drop(columns=["site"])), options)
+        open_report_of(demo_protocol, replace(demo_data, patients=demo_data.patients.drop(columns=["site"])), options)
 
 
 def test_reports_work_without_optional_columns(demo_protocol, demo_data, options):
     minimal = demo_data.patients.drop(columns=["look", "infusion_completed", "withdrew", "lost_to_follow_up",
                                                "who_day7", "who_day14", "sex", "patient_id"])
-    report = closed_report(demo_protocol, replace(demo_data, patients=minimal, screening=None, adverse_events=None),
+    report = closed_report_of(demo_protocol, replace(demo_data, patients=minimal, screening=None, adverse_events=None),
                            options)
     assert "No adverse-event data were supplied." in report.html
     assert "Group-sequential monitoring" not in report.html
@@ -153,7 +153,7 @@ def test_closed_report_on_a_look_without_a_posterior_says_why_and_keeps_the_rest
         severity=["mild", "severe", "critical", "mild", "severe", "severe", "critical", "mild", "mild", "severe"],
         age=[52, 67, 71, 45, 60, 58, 74, 49, 66, 63],
         who_day28=[2, 4, 10, 1, 5, 6, 10, 3, 2, 4])
-    html = closed_report(demo_protocol, replace(demo_data, patients=patients), options).html
+    html = closed_report_of(demo_protocol, replace(demo_data, patients=patients), options).html
     assert "No Bayesian summary at this look" in html
     assert "no finite estimate" in html
     assert "Common odds ratio (95% CI)" in html  # the frequentist primary result is there
@@ -170,7 +170,7 @@ def test_closed_report_names_its_clocks_adjustments_and_counts_readably(closed, 
     assert "age65under-65" not in html
     assert not re.search(r"\b1 events\b|\b1 patients\b", html)
     one_event = demo_data.adverse_events.head(1)
-    single = closed_report(demo_protocol, replace(demo_data, adverse_events=one_event), options).html
+    single = closed_report_of(demo_protocol, replace(demo_data, adverse_events=one_event), options).html
     assert "1 event / 1 patient" in single
 
 

@@ -32,6 +32,7 @@ from scipy import optimize, stats
 
 from equipoise.analyze.results import clean, fmt
 from equipoise.errors import UserError
+from equipoise.figures.interim_monitoring import monitoring_plot
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -223,9 +224,8 @@ class InterimResult:
         return "\n".join(lines)
 
     def plot(self) -> Figure:
-        from equipoise.report.plots import group_sequential_plot
-
-        return group_sequential_plot(self)
+        """The boundaries at the observed information with the observed z path (``figures/interim_monitoring.py``)."""
+        return monitoring_plot(self)
 
 
 def _crossing(upper: Sequence[float], rates: Sequence[float], drift: float,

@@ -13,6 +13,7 @@ from scipy import stats
 
 from equipoise.analyze.cumulative_logit import CumulativeLogitFit, fit_cumulative_logit
 from equipoise.analyze.results import Estimate, clean, fmt, fmt_p, wald
+from equipoise.figures.ordinal_distribution import who_stacked_bars
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -103,8 +104,6 @@ class OrdinalResult:
 
     def plot(self) -> Figure:
         """Stacked bars of the outcome's distribution in each arm."""
-        from equipoise.report.plots import who_stacked_bars
-
         return who_stacked_bars({self.outcome: self.counts}, [int(float(v)) for v in self.levels],
                                 title=f"{self.outcome}: distribution by arm")
 

@@ -24,6 +24,7 @@ from equipoise.analyze.kaplan_meier import (
 from equipoise.analyze.km_bands import KMBand, band_method, band_transform, km_confidence_band
 from equipoise.analyze.results import Estimate, clean, fmt, fmt_p, wald
 from equipoise.errors import UserError
+from equipoise.figures.kaplan_meier import km_plot
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -107,8 +108,6 @@ class SurvivalResult:
 
     def plot(self) -> Figure:
         """Kaplan–Meier curves (or Aalen–Johansen incidence with a competing risk) with numbers at risk."""
-        from equipoise.report.plots import km_plot
-
         return km_plot(self.curves, title=self.outcome, horizon=self.horizon, incidence=self.incidence is not None,
                        aalen_johansen=self.incidence, bands=self.bands)
 

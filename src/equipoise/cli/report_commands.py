@@ -89,8 +89,9 @@ def _steps(enabled: bool, total: int) -> Iterator[Callable[[str], None]]:
 
 def _build_steps(kind: str, source: Source, screening: Path | None, adverse_events: Path | None, output: Path,
                  pdf: Path | None, date: str | None, arm: str, as_json: bool, step: Callable[[str], None]) -> None:
+    from equipoise.analyze.report_inputs import TrialData, closed_report_inputs, open_report_inputs
     from equipoise.cli.server_data import export_provenance, look_dates, resolve, with_looks
-    from equipoise.report import ReportOptions, TrialData, closed_report, open_report
+    from equipoise.report import ReportOptions, closed_report, open_report
 
     for option, path in (("--output", output), ("--pdf", pdf)):
         if path is not None and path.is_dir():
@@ -117,7 +118,12 @@ def _build_steps(kind: str, source: Source, screening: Path | None, adverse_even
     options = ReportOptions(report_date=parse_date(date, "--date") if date else None, data_cutoff=cutoff,
                             data_source=provenance)
     step("analysing and drawing the report")
-    report = (closed_report if kind == "closed" else open_report)(proto, trial, options)
+    if closed:
+        report = closed_report(proto, trial, closed_report_inputs(
+            proto, trial, cutoff=options.cutoff(), prior_sd=options.prior_sd, important_or=options.important_or,
+            cp_futility=options.cp_futility), options)
+    else:
+        report = open_report(proto, trial, open_report_inputs(proto, trial, cutoff=options.cutoff()), options)
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(report.html, encoding="utf-8")

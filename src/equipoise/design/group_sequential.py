@@ -31,6 +31,7 @@ from equipoise.design.integration import DEFAULT_QUADRATURE, Quadrature
 from equipoise.design.spending import Family, cumulative_spending, parse_family, spending_parameter
 from equipoise.design.two_sided_futility import beta_spending_two_sided
 from equipoise.errors import UserError
+from equipoise.figures.boundaries import boundaries_plot
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -216,10 +217,9 @@ class GroupSequentialDesign:
         return design_text(self)
 
     def plot(self, sample_size: SampleSizeResult | None = None) -> Figure:
-        """Boundaries on the z scale, on the effect scale and the sample-size path (see ``plots.py``)."""
-        from equipoise.design.plots import plot_design
+        """Boundaries on the z scale, on the effect scale and the sample-size path (``figures/boundaries.py``)."""
 
-        return plot_design(self, sample_size)
+        return boundaries_plot(self, sample_size)
 
 
 def _validate_rates(information_rates: Any, looks: int | None) -> tuple[FloatArray, int]:

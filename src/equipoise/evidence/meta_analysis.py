@@ -15,15 +15,15 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from equipoise.errors import UserError
-from equipoise.evidence.cumulative_plot import cumulative_plot
 from equipoise.evidence.effect_sizes import Measure, ZeroCellRule
 from equipoise.evidence.egger import EggerTest, egger_test
-from equipoise.evidence.forest_plot import forest_plot
-from equipoise.evidence.funnel_plot import funnel_plot
 from equipoise.evidence.pooled import Method, Pooled
 from equipoise.evidence.sensitivity import Step, cumulative, leave_one_out
 from equipoise.evidence.study_table import StudyTable, fit_model
 from equipoise.evidence.subgroups import SubgroupAnalysis, subgroup_analysis
+from equipoise.figures.cumulative_meta import cumulative_plot
+from equipoise.figures.funnel import funnel_plot
+from equipoise.figures.meta_forest import meta_forest_plot
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -120,8 +120,8 @@ class MetaAnalysis:
         return "\n".join(lines)
 
     def plot(self) -> Figure:
-        """A forest plot in the RevMan layout (see ``forest_plot``)."""
-        return forest_plot(self)
+        """A forest plot in the RevMan layout (``figures/meta_forest.py``)."""
+        return meta_forest_plot(self)
 
     def funnel_plot(self) -> Figure:
         return funnel_plot(self.pooled)

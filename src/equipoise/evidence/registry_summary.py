@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from equipoise.evidence.registry_linking import RecordLink
+from equipoise.figures.registry_summary import registry_summary_plot
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -92,27 +93,7 @@ class RegistrySummary:
 
     def plot(self) -> Figure:
         """Four bar charts: design, status, size and country (the ten most frequent)."""
-        from matplotlib.figure import Figure  # matplotlib is heavy; only plotting needs it
-        from matplotlib.ticker import MaxNLocator
-
-        figure = Figure(figsize=(12, 8.5), layout="constrained")
-        axes = figure.subplots(2, 2)
-        panels = (("Design", self.by_design), ("Status", self.by_status), ("Planned or actual size", self.by_size),
-                  ("Country (top 10)", dict(list(self.by_country.items())[:10])))
-        for ax, (title, counts) in zip(axes.flat, panels, strict=True):
-            labels = list(counts)[::-1]
-            values = [counts[k] for k in labels]
-            bars = ax.barh(labels, values, color="#4c72b0")
-            ax.bar_label(bars, padding=3)
-            ax.set_title(title, loc="left", fontsize=11)
-            ax.set_xlabel("trials")
-            ax.margins(x=0.15)
-            ax.tick_params(axis="y", labelsize=9)
-            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-            if not counts:
-                ax.text(0.5, 0.5, "none", ha="center", va="center", transform=ax.transAxes)
-        figure.suptitle(self.headline[0].upper() + self.headline[1:], fontsize=12)
-        return figure
+        return registry_summary_plot(self)
 
 
 def summarise(facts: Iterable[TrialFacts], label: str = "", links: tuple[RecordLink, ...] = ()) -> RegistrySummary:

@@ -41,7 +41,7 @@ from equipoise.evidence.effect_sizes import Measure, ZeroCellRule
 from equipoise.evidence.pooled import Method
 from equipoise.evidence.sensitivity import cumulative
 from equipoise.evidence.study_table import DataKind, StudyTable, fit_model
-from equipoise.evidence.tsa_plot import tsa_plot
+from equipoise.figures.trial_sequential import tsa_plot
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

@@ -1,62 +1,49 @@
 """The monitoring committee's closed report (by arm) and the open report (pooled) for a protocol and its data.
 
-Inputs are DataFrames in the wide layout (README, "Data layout"): ``patients`` (one row per randomised patient),
-optional ``screening`` (screened, not randomised, with ``reason``) and ``adverse_events`` (``patient_id``,
-``term``, ``grade``, ``related``). The open report is built from the same inputs but never groups an outcome by
-arm: tests check that shuffling the arm labels leaves it unchanged.
+The data (``TrialData``) are DataFrames in the wide layout (README, "Data layout"); the analyses come done, from
+``equipoise.analyze.report_inputs`` (``closed_report_inputs``, ``open_report_inputs``): this module renders
+them with the descriptive tables and figures. The open report is built from the same inputs but never groups an
+outcome by arm: tests check that shuffling the arm labels leaves it unchanged.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 
 from equipoise import __version__
 from equipoise.analyze.binary import BinaryResult
-from equipoise.analyze.data import check_known_arms, require_columns
-from equipoise.analyze.frame import analyze_ordinal, ordinal_posterior
-from equipoise.analyze.kaplan_meier import KaplanMeier, kaplan_meier
 from equipoise.analyze.ordinal import OrdinalResult
-from equipoise.analyze.protocol_analysis import (
-    ComparisonResult,
-    derived_column,
-    outcome_column,
-    run_protocol,
-    time_to_event_columns,
+from equipoise.analyze.protocol_analysis import ComparisonResult, outcome_column, time_to_event_columns
+from equipoise.analyze.report_inputs import (
+    POOLED,
+    BayesianSummary,
+    ClosedReportInputs,
+    InterimMonitoring,
+    OpenReportInputs,
+    TrialData,
+    groups,
+    utc_today,
+    with_factor_columns,
 )
 from equipoise.analyze.results import fmt, fmt_p
-from equipoise.analyze.server_export import MASKED
 from equipoise.analyze.survival import SurvivalResult
 from equipoise.errors import UserError
+from equipoise.figures.consort import consort_plot
+from equipoise.figures.enrolment import enrolment_plot
+from equipoise.figures.kaplan_meier import km_plot
+from equipoise.figures.ordinal_distribution import who_stacked_bars
+from equipoise.figures.subgroup_forest import subgroup_forest_plot
 from equipoise.protocol import Outcome, OutcomeType, Protocol
 from equipoise.report.document import Report, Section, render
 from equipoise.report.platform_section import platform_section
-from equipoise.report.plots import consort_plot, enrolment_plot, forest_plot, km_plot, who_stacked_bars
-from equipoise.report.tables import (
-    POOLED,
-    Table,
-    baseline_table,
-    consort_counts,
-    enrolment_table,
-    groups,
-    plural,
-    safety_tables,
-)
+from equipoise.report.tables import Table, baseline_table, consort_counts, enrolment_table, plural, safety_tables
 
-
-@dataclass(frozen=True)
-class TrialData:
-    patients: pd.DataFrame
-    screening: pd.DataFrame | None = None
-    adverse_events: pd.DataFrame | None = None
-    arm: str = "arm"
+__all__ = ["ReportOptions", "TrialData", "closed_report", "open_report", "readable_covariates"]
 
 
 @dataclass(frozen=True)
@@ -68,10 +55,9 @@ class ReportOptions:
     data_cutoff: dt.date | None = None  # when the data were extracted (default: the report date)
     data_source: str | None = None  # where the data come from, e.g. the trial server's export and its file hash
 
-
-def utc_today() -> dt.date:
-    """Today's date in UTC: the report's clock, whatever the machine's time zone."""
-    return dt.datetime.now(dt.UTC).date()
+    def cutoff(self) -> dt.date:
+        """The data cut-off the analyses use: ``data_cutoff``, else the report date, else today in UTC."""
+        return self.data_cutoff or self.report_date or utc_today()
 
 
 def readable_covariates(names: Sequence[str], data: pd.DataFrame) -> str:
@@ -96,17 +82,6 @@ def readable_covariates(names: Sequence[str], data: pd.DataFrame) -> str:
         reference = [lv for lv in observed if lv not in shown]
         parts.append(f"{column} ({', '.join(shown)}" + (f" vs {reference[0]})" if len(reference) == 1 else ")"))
     return "; ".join(parts)
-
-
-def _arms(protocol: Protocol, data: TrialData) -> list[str]:
-    require_columns(data.patients, [data.arm, "site", "randomised_on"], "data")
-    check_known_arms(data.patients, data.arm, [a.id for a in protocol.arms])
-    control = protocol.control_arm
-    present = set(data.patients[data.arm].astype(str))
-    ordered = [a.id for a in protocol.arms if a.id in present and (control is None or a.id != control.id)]
-    if control is not None and control.id in present:
-        ordered.append(control.id)
-    return ordered
 
 
 def _meta(protocol: Protocol, data: TrialData, options: ReportOptions) -> list[str]:
@@ -210,95 +185,18 @@ def _result_table(comp: ComparisonResult, data: pd.DataFrame) -> Table:
     return Table(f"{comp.outcome.name} ({comp.title})", ["", "Result"], rows, note)
 
 
-def _subgroups(patients: pd.DataFrame, protocol: Protocol, arm: str, control: str, experimental: str
-               ) -> list[tuple[str, float, float, float, str]]:
-    plan = protocol.analysis
-    assert plan is not None
-    outcome = protocol.outcome(plan.primary.outcome)
-    if outcome is None or outcome.type is not OutcomeType.ORDINAL:
-        return []
-    col = outcome_column(patients, outcome)
-    rows: list[tuple[str, float, float, float, str]] = []
-    overall = analyze_ordinal(patients, outcome=col, arm=arm, control=control, experimental=experimental,
-                              better=outcome.better.value, refuse_not_estimable=False)
-    rows.append(("All patients", overall.odds_ratio.estimate, overall.odds_ratio.ci_low, overall.odds_ratio.ci_high,
-                 f"n = {overall.n}"))
-    candidates = list(dict.fromkeys([*plan.primary.covariates, *plan.primary.strata, "sex", "site"]))
-    for name in candidates:
-        try:
-            values = derived_column(patients, name, protocol)
-        except UserError:
-            continue
-        rows.append((name, math.nan, math.nan, math.nan, ""))
-        for level in sorted(values.dropna().astype(str).unique()):
-            sub = patients[values.astype(str) == level].reset_index(drop=True)
-            try:
-                res = analyze_ordinal(sub, outcome=col, arm=arm, control=control, experimental=experimental,
-                                      better=outcome.better.value, refuse_not_estimable=False)
-            except UserError:
-                continue
-            if not all(map(math.isfinite, (res.odds_ratio.ci_low, res.odds_ratio.ci_high))):
-                continue
-            rows.append((f"  {level}", res.odds_ratio.estimate, res.odds_ratio.ci_low, res.odds_ratio.ci_high,
-                         f"n = {res.n}"))
-    return rows
-
-
-def _death_curves(patients: pd.DataFrame, arm: str, arms: Sequence[str], horizon: int = 28,
-                  protocol: Protocol | None = None, cutoff: dt.date | None = None) -> dict[str, KaplanMeier]:
-    """Kaplan–Meier survival from ``death_date``. A patient without a death date is alive at ``horizon``, unless
-    the protocol's death outcome is missing for them (followed for less than ``horizon`` days, e.g. in an
-    interim export of the trial server): then they are censored at the data cut-off (default: the report date),
-    not counted as survivors to ``horizon``."""
-    if "death_date" not in patients.columns or "randomised_on" not in patients.columns:
-        return {}
-    start = pd.to_datetime(patients["randomised_on"])
-    death = pd.to_datetime(patients["death_date"], errors="coerce")
-    days = (death - start).dt.days
-    event = days.notna() & (days <= horizon)
-    alive_to = np.full(len(patients), float(horizon))
-    death_outcome = next((o for o in (protocol.outcomes if protocol else []) if o.type is OutcomeType.BINARY
-                          and "death" in f"{o.id} {o.event or ''}".lower()), None)
-    if death_outcome is not None and cutoff is not None:
-        with contextlib.suppress(UserError):
-            unknown = pd.to_numeric(patients[outcome_column(patients, death_outcome)], errors="coerce").isna()
-            followed = (pd.Timestamp(cutoff) - start).dt.days.clip(lower=0, upper=horizon).astype(float)
-            alive_to = np.where(unknown.to_numpy(), followed.to_numpy(), alive_to)
-    time = np.where(event, days.fillna(horizon), alive_to).astype(float)
-    curves: dict[str, KaplanMeier] = {}
-    for name, g in groups(patients.assign(_t=time, _e=event.astype(int)), arm, arms).items():
-        curves[name] = kaplan_meier(g["_t"], g["_e"])
-    return curves
-
-
 def _due(patients: pd.DataFrame, outcome: Outcome | None, options: ReportOptions) -> pd.Series | None:
     """Per patient: was the outcome due (randomisation + the outcome's day) by the data cut-off?"""
     if outcome is None or "randomised_on" not in patients.columns:
         return None
     start = pd.to_datetime(patients["randomised_on"], errors="coerce")
-    return (start + pd.Timedelta(days=outcome.day)) <= pd.Timestamp(_cutoff(options))
+    return (start + pd.Timedelta(days=outcome.day)) <= pd.Timestamp(options.cutoff())
 
 
-def _cutoff(options: ReportOptions) -> dt.date:
-    return options.data_cutoff or options.report_date or utc_today()
-
-
-def _interim_section(protocol: Protocol, data: TrialData, options: ReportOptions) -> Section | None:
-    """Group-sequential monitoring of the primary comparison, when the protocol has looks and the data a look
-    column."""
-    if protocol.analysis is None or protocol.analysis.looks is None or "look" not in data.patients.columns:
-        return None
-    from equipoise.analyze.interim import MonitoringPlan, monitor
-    from equipoise.analyze.interim_inputs import looks_from_protocol
-
+def _interim_section(interim: InterimMonitoring) -> Section:
+    """Group-sequential monitoring of the primary comparison: the decision, the looks so far and the boundaries."""
+    inputs, result = interim.looks, interim.result
     sec = Section("Group-sequential monitoring of the primary outcome")
-    try:
-        inputs = looks_from_protocol(protocol, data.patients, arm=data.arm)
-        result = monitor(MonitoringPlan.from_protocol(protocol.analysis), inputs.looks,
-                         theta_design=inputs.theta_design, cp_futility=options.cp_futility,
-                         measure=inputs.measure, log_scale=inputs.log_scale)
-    except ImportError:
-        return sec.text("The design layer (equipoise.design) is not installed: boundaries cannot be computed.")
     sec.callout(f"Look {result.look} of {result.planned_looks}: {result.decision}", result.reasons)
     d = result.to_dict()
     rows = [[str(lk["look"]), str(lk["n"]), f"{lk['information_fraction']:.3f}", fmt(lk["estimate"], 2),
@@ -313,17 +211,19 @@ def _interim_section(protocol: Protocol, data: TrialData, options: ReportOptions
     return sec
 
 
-def closed_report(protocol: Protocol, data: TrialData, options: ReportOptions | None = None) -> Report:
-    """The committee's closed report: every table and figure by arm."""
+def closed_report(protocol: Protocol, data: TrialData, inputs: ClosedReportInputs,
+                  options: ReportOptions | None = None) -> Report:
+    """The committee's closed report: every table and figure by arm, the analyses from ``closed_report_inputs``
+    on the same protocol and data."""
     options = options or ReportOptions()
     p = data.patients
-    arms = _arms(protocol, data)
+    arms = inputs.arms
     control = protocol.control_arm.id if protocol.control_arm else arms[-1]
-    analysis = run_protocol(protocol, p, arm=data.arm)
+    analysis = inputs.analysis
     sections: list[Section] = []
     primary_outcome = protocol.outcome(protocol.analysis.primary.outcome) if protocol.analysis else None
     primary_col = outcome_column(p, primary_outcome) if primary_outcome else None
-    interim = _interim_section(protocol, data, options)
+    interim = _interim_section(inputs.interim) if inputs.interim is not None else None
     summary = Section("Summary for the committee")
     prim = analysis.comparisons[0]
     summary.text(f"Primary outcome: {prim.outcome.name}. " + _headline(prim))
@@ -341,31 +241,27 @@ def closed_report(protocol: Protocol, data: TrialData, options: ReportOptions | 
     enrol.table(enrolment_table(p, arm=data.arm, arms=arms))
     sections.append(enrol)
     base = Section("Baseline characteristics")
-    work = p.copy()
-    for name in (protocol.randomization.factors if protocol.randomization else []):
-        if name.id not in work.columns:
-            with contextlib.suppress(UserError):
-                work[name.id] = derived_column(work, name.id, protocol)
+    work = with_factor_columns(p, protocol)
     base.table(baseline_table(work, arm=data.arm, arms=arms, numeric=["age"],
                               categorical=["sex", "severity", "age65", "who_baseline", "site"],
                               labels={"age": "Age (years)", "who_baseline": "WHO scale at enrolment"}))
     sections.append(base)
     prim_sec = Section("Primary outcome")
     prim_sec.table(_result_table(prim, work))
-    if isinstance(prim.result, OrdinalResult):
-        adjusted = list(protocol.analysis.primary.covariates) if protocol.analysis else []
-        prim_sec.bullets([_bayesian_summary(work, prim.result, data.arm, adjusted, options)])
+    if inputs.bayesian is not None:
+        prim_sec.bullets([_bayesian_summary(inputs.bayesian)])
     counts = _ordinal_counts(work, protocol, data.arm, arms)
     if counts:
         prim_sec.figure(who_stacked_bars(*counts), "Distribution of the WHO clinical progression scale by arm and "
                                                    "day (percent of patients with the assessment).")
-    forest = _subgroups(work, protocol, data.arm, control, arms[0])
-    if forest:
-        prim_sec.figure(forest_plot(forest, measure="common odds ratio (lower WHO level)", favours=(control, arms[0]),
-                                    title="Primary outcome by subgroup (unadjusted proportional-odds odds ratios)"),
+    if inputs.subgroups:
+        prim_sec.figure(subgroup_forest_plot(inputs.subgroups, measure="common odds ratio (lower WHO level)",
+                                             favours=(control, arms[0]), title="Primary outcome by subgroup "
+                                             "(unadjusted proportional-odds odds ratios)"),
                         "Subgroup estimates are descriptive: the trial is not powered for them.")
     sections.append(prim_sec)
-    platform = platform_section(protocol, p, data.arm, _cutoff(options))
+    platform = (platform_section(inputs.platform, inputs.platform_patients)
+                if inputs.platform is not None and inputs.platform_patients is not None else None)
     if platform is not None:
         summary.blocks.append(platform.blocks[0])  # the rules' decisions
         sections.append(platform)
@@ -380,9 +276,8 @@ def closed_report(protocol: Protocol, data: TrialData, options: ReportOptions | 
                        if r.incidence else "Cumulative incidence by arm (1 − Kaplan–Meier, 95% pointwise band)")
     for why in analysis.not_run:
         sec.text(f"Not analysable yet: {why}.")
-    deaths = _death_curves(p, data.arm, arms, protocol=protocol, cutoff=_cutoff(options))
-    if deaths:
-        sec.figure(km_plot(deaths, title="Survival to day 28", horizon=28),
+    if inputs.deaths:
+        sec.figure(km_plot(inputs.deaths, title="Survival to day 28", horizon=28),
                    "Kaplan–Meier survival by arm with 95% pointwise bands (log transform) and numbers at risk.")
     sections.append(sec)
     safety = Section("Safety")
@@ -399,15 +294,13 @@ def closed_report(protocol: Protocol, data: TrialData, options: ReportOptions | 
                   _meta(protocol, data, options), sections, _footer())
 
 
-def open_report(protocol: Protocol, data: TrialData, options: ReportOptions | None = None) -> Report:
-    """The open report for the blinded trial team and the open session: pooled data only."""
+def open_report(protocol: Protocol, data: TrialData, inputs: OpenReportInputs,
+                options: ReportOptions | None = None) -> Report:
+    """The open report for the blinded trial team and the open session: pooled data only, the analyses from
+    ``open_report_inputs`` on the same protocol and data."""
     options = options or ReportOptions()
     p = data.patients
-    # a blinded export (the trial server's, for the blinded team) masks every arm: the open report needs none
-    masked = data.arm in p.columns and set(p[data.arm].astype(str)) == {MASKED}
-    if masked:
-        require_columns(p, [data.arm, "site", "randomised_on"], "data")
-    arms = [] if masked else _arms(protocol, data)
+    masked, arms = inputs.masked, inputs.arms
     primary_outcome = protocol.outcome(protocol.analysis.primary.outcome) if protocol.analysis else None
     primary_col = outcome_column(p, primary_outcome) if primary_outcome else None
     sections: list[Section] = []
@@ -424,11 +317,7 @@ def open_report(protocol: Protocol, data: TrialData, options: ReportOptions | No
     enrol.figure(enrolment_plot(p["randomised_on"], p["site"], target), "Cumulative randomisations by site.")
     enrol.table(enrolment_table(p, arm=data.arm, arms=[POOLED]))
     sections.append(enrol)
-    work = p.copy()
-    for f in (protocol.randomization.factors if protocol.randomization else []):
-        if f.id not in work.columns:
-            with contextlib.suppress(UserError):
-                work[f.id] = derived_column(work, f.id, protocol)
+    work = with_factor_columns(p, protocol)
     base = Section("Baseline characteristics (pooled)")
     base.table(baseline_table(work, arm=data.arm, arms=[POOLED], numeric=["age"],
                               categorical=["sex", "severity", "age65", "who_baseline", "site"],
@@ -456,9 +345,8 @@ def open_report(protocol: Protocol, data: TrialData, options: ReportOptions | No
         except UserError:
             rows.append([o.name, "not in the data"])
     outc.table(Table("Outcome summaries, all patients", ["Outcome", "Pooled"], rows))
-    deaths = _death_curves(p, data.arm, [POOLED], protocol=protocol, cutoff=_cutoff(options))
-    if deaths:
-        outc.figure(km_plot(deaths, title="Survival to day 28, all patients", horizon=28),
+    if inputs.deaths:
+        outc.figure(km_plot(inputs.deaths, title="Survival to day 28, all patients", horizon=28),
                     "Kaplan–Meier survival, all patients, with 95% pointwise band and numbers at risk.")
     sections.append(outc)
     safety = Section("Safety (pooled)")
@@ -519,18 +407,15 @@ def _footer() -> str:
             "(the files on the command line, or the trial server's export); rerun `equipoise report` to reproduce it.")
 
 
-def _bayesian_summary(work: pd.DataFrame, result: OrdinalResult, arm: str, covariates: list[str],
-                      options: ReportOptions) -> str:
+def _bayesian_summary(bayes: BayesianSummary) -> str:
     """The primary's Bayesian line, or why there is none: a sparse early look (separated data, say) has no
     computable posterior, and the committee still gets the rest of the report."""
-    try:
-        post = ordinal_posterior(work, result, arm=arm, covariates=covariates, prior_sd=options.prior_sd,
-                                 important=options.important_or)
-    except UserError as refusal:
-        return f"No Bayesian summary at this look: {str(refusal).splitlines()[0]}"
-    return (f"Bayesian summary (neutral prior N(0, {options.prior_sd:g}²) on the log odds ratio, "
+    post = bayes.posterior
+    if post is None:
+        return f"No Bayesian summary at this look: {bayes.refusal}"
+    return (f"Bayesian summary (neutral prior N(0, {bayes.prior_sd:g}²) on the log odds ratio, "
             "proportional-odds likelihood with thresholds and covariates integrated out by the Laplace "
             f"approximation): P(OR > 1) = {post.probability_of_benefit:.3f}; "
-            f"P(OR > {options.important_or:g}) = {post.probability_important:.3f}; posterior median OR "
+            f"P(OR > {bayes.important_or:g}) = {post.probability_important:.3f}; posterior median OR "
             f"{post.posterior_median:.2f} (95% credible interval {post.credible_low:.2f} to "
             f"{post.credible_high:.2f}).")

@@ -10,7 +10,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 from matplotlib.figure import Figure
 
-from equipoise.report.plots import figure_svg
+from equipoise.figures.svg import figure_svg
 from equipoise.report.tables import Table
 
 

@@ -7,39 +7,13 @@ data, so the committee reads what the statistician would publish.
 
 from __future__ import annotations
 
-import datetime as dt
-
-import matplotlib.pyplot as plt
 import pandas as pd
-from matplotlib.figure import Figure
 
-from equipoise.analyze.platform_analysis import OutcomePosteriors, analyze_platform
+from equipoise.analyze.platform_analysis import OutcomePosteriors, PlatformAnalysis
 from equipoise.analyze.results import fmt
-from equipoise.protocol import Protocol
+from equipoise.figures.allocation_history import allocation_history_plot
 from equipoise.report.document import Section
 from equipoise.report.tables import Table
-
-
-def allocation_history_plot(patients: pd.DataFrame, arm: str, arms: list[str]) -> Figure:
-    """Share of the patients randomized each calendar month to each arm (stacked), with the monthly counts."""
-    months = pd.to_datetime(patients["randomised_on"]).dt.to_period("M")
-    counts = pd.crosstab(months, patients[arm]).reindex(columns=arms, fill_value=0)
-    share = counts.div(counts.sum(axis=1), axis=0)
-    fig, ax = plt.subplots(figsize=(7.5, 3.6), layout="constrained")
-    labels = [str(m) for m in share.index]
-    bottom = [0.0] * len(labels)
-    for name in arms:
-        values = share[name].tolist()
-        ax.bar(labels, values, bottom=bottom, label=name)
-        bottom = [b + v for b, v in zip(bottom, values, strict=True)]
-    for i, total in enumerate(counts.sum(axis=1)):
-        ax.annotate(f"n={total}", (i, 1.01), ha="center", va="bottom", fontsize=8)
-    ax.set_ylim(0, 1.1)
-    ax.set_ylabel("share of the month's patients")
-    ax.set_xlabel("month of randomization")
-    ax.set_title("Allocation history")
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    return fig
 
 
 def _posterior_table(block: OutcomePosteriors, primary: bool) -> Table:
@@ -54,12 +28,9 @@ def _posterior_table(block: OutcomePosteriors, primary: bool) -> Table:
                   "Decision"], rows, f"Estimate: {what}." + ("" if primary else " Reported only: no rule reads it."))
 
 
-def platform_section(protocol: Protocol, patients: pd.DataFrame, arm: str, on: dt.date) -> Section | None:
-    """The section, when the protocol has an adaptive section; None otherwise."""
-    if protocol.adaptive is None:
-        return None
-    data = patients.rename(columns={arm: "arm"}) if arm != "arm" else patients
-    result = analyze_platform(protocol, data, on)
+def platform_section(result: PlatformAnalysis, data: pd.DataFrame) -> Section:
+    """The section from the platform analysis (``closed_report_inputs``) of ``data``, whose arm column is
+    ``arm``."""
     sec = Section("Adaptive platform analysis")
     decided = [f"{a.arm}: {a.decision} → {a.action}" for a in result.primary.arms if a.action]
     sec.callout("Decision rules: " + (f"{len(decided)} arm(s) crossed a threshold" if decided else

@@ -10,8 +10,7 @@ import numpy as np
 import pandas as pd
 
 from equipoise.analyze.data import binary_column
-
-POOLED = "all patients"
+from equipoise.analyze.report_inputs import POOLED, groups
 
 
 @dataclass(frozen=True)
@@ -25,13 +24,6 @@ class Table:
 def plural(count: int, noun: str) -> str:
     """``1 patient``, ``2 patients``."""
     return f"{count} {noun if count == 1 else noun + 's'}"
-
-
-def groups(df: pd.DataFrame, arm: str, arms: Sequence[str]) -> dict[str, pd.DataFrame]:
-    """Patients per arm, or every patient under one pooled heading when ``arms`` is ``[POOLED]``."""
-    if list(arms) == [POOLED]:
-        return {POOLED: df}
-    return {a: df[df[arm].astype(str) == a] for a in arms}
 
 
 def _flag(df: pd.DataFrame, column: str) -> pd.Series:

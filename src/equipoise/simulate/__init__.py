@@ -17,7 +17,7 @@ from equipoise.simulate.generators import Binary, Normal, PiecewiseExponential, 
 from equipoise.simulate.group_sequential import OperatingCharacteristics, SequentialPlan, simulate_group_sequential
 from equipoise.simulate.natural_history import NaturalHistory, Paths, load_natural_history
 from equipoise.simulate.platform import PlatformDesign, PlatformResult, simulate_platform
-from equipoise.simulate.plots import PowerCurve
+from equipoise.simulate.power_curve import PowerCurve
 from equipoise.simulate.protocol import Effect, power_curve, simulate_protocol
 from equipoise.simulate.single_arm import SingleArmDesign, SingleArmResult, simulate_single_arm
 

@@ -26,11 +26,10 @@ import numpy as np
 from scipy.stats import binom
 
 from equipoise.errors import UserError
+from equipoise.figures.single_arm import claim_check_plot
 from equipoise.simulate.engine import ProgressHook
 from equipoise.simulate.natural_history.model import NaturalHistory, Population
 from equipoise.simulate.single_arm import SingleArmDesign, SingleArmResult, simulate_single_arm
-
-COLOURS = ("#636363", "#2b8cbe", "#e6550d", "#756bb1")
 
 
 @dataclass(frozen=True)
@@ -103,6 +102,11 @@ class ScenarioResult:
     @property
     def p_all_improved(self) -> float:
         return float(self.improved_distribution[-1])
+
+    @property
+    def of_studies(self) -> str:
+        """How often 'all improved' happens, as a reader says it: '0.40% of studies', '1 in 2.3 million studies'."""
+        return _of_studies(self.p_all_improved)
 
     @property
     def expected_improved(self) -> float:
@@ -241,38 +245,7 @@ class ClaimCheck:
 
     def plot(self) -> Any:
         """The distribution of patients improved under each effect, with 'all n improved' and the 5% line."""
-        import matplotlib
-
-        matplotlib.use("Agg")  # files only
-        from matplotlib.figure import Figure
-
-        n = self.design.n_patients
-        fig = Figure(figsize=(8, 5.4), layout="constrained")
-        ax = fig.subplots()
-        ks = np.arange(n + 1)
-        for r, colour in zip(self.results, COLOURS, strict=False):
-            name = r.scenario.label if r.scenario.label == r.scenario.effect_text else \
-                f"{r.scenario.label} ({r.scenario.effect_text})"
-            ax.plot(ks, r.improved_distribution, marker="o", markersize=3, color=colour,
-                    label=f"{name}: 'all {n} improved' in {_of_studies(r.p_all_improved)}")
-        k = self.threshold
-        if k <= n:
-            ax.axvline(k - 0.5, color="#999999", linestyle=":")
-            ax.annotate(f"{k} or more improved:\n<= 5% with no effect", (k - 0.5, 0.98),
-                        xycoords=("data", "axes fraction"), xytext=(-4, 0), textcoords="offset points", ha="right",
-                        va="top", color="#555555", fontsize=8)
-        ax.axvline(n, color="#d7301f", linestyle="--")
-        ax.annotate(f"'all {n}\nimproved'", (n, 0.98), xycoords=("data", "axes fraction"), xytext=(-4, 0),
-                    textcoords="offset points", ha="right", va="top", color="#d7301f", fontsize=9)
-        # start where any scenario has 0.1% of its studies, not at 0 (nobody improves in none of them)
-        first = min(int(np.argmax(np.cumsum(r.improved_distribution) > 1e-3)) for r in self.results)
-        ax.set_xlim(max(first, 0) - 0.5, n + 0.8)
-        ax.set_xlabel(f"patients improved by day {self.design.claim_day} (of {n})")
-        ax.set_ylabel("probability of a study (exact)")
-        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), fontsize=9, frameon=False)
-        ax.set_title(f"{self.design.name}: the same single-arm study of {n} patients under each effect\n"
-                     "(effects: odds ratios on the daily transitions of the WHO scale)", fontsize=10)
-        return fig
+        return claim_check_plot(self)
 
 
 def _shown(claim: Any, n_trials: int) -> str:

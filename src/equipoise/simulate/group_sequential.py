@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from equipoise.errors import UserError
+from equipoise.figures.operating_characteristics import operating_characteristics_plot
 from equipoise.simulate.endpoints import Endpoint
 from equipoise.simulate.engine import ProgressHook, Records, rng_for, run_chunks
 
@@ -172,9 +173,7 @@ class OperatingCharacteristics:
 
     def plot(self) -> Any:
         """Stopping probabilities per look and the distribution of the sample size (a matplotlib Figure)."""
-        from equipoise.simulate.plots import plot_operating_characteristics
-
-        return plot_operating_characteristics(self)
+        return operating_characteristics_plot(self)
 
     def __str__(self) -> str:
         what = "type I error" if self.null else "power"

@@ -36,6 +36,7 @@ from equipoise.simulate.generators import PiecewiseExponential
 from equipoise.simulate.group_sequential import SequentialPlan
 from equipoise.simulate.natural_history.model import DEAD, DISCHARGED, NaturalHistory, Population
 from equipoise.simulate.natural_history.outcomes import Paths
+from equipoise.simulate.power_curve import PowerCurve
 from equipoise.simulate.ratio_endpoints import BinaryRatioEndpoint
 
 EFFECT_HELP = ("none, assumed (the protocol's design assumptions), or NAME=VALUE with NAME one of or (odds "
@@ -401,8 +402,6 @@ def power_curve(protocol: Protocol, kind: str, values: list[float], *, natural_h
                 scheduler: Any = None, progress: Any = None) -> Any:
     """Rejection probability and expected sample size over a range of effects (common random numbers: the
     same seed at every effect). ``progress(done, total)`` counts trials over all effects."""
-    from equipoise.simulate.plots import PowerCurve
-
     results = []
     for i, v in enumerate(values):
         def hook(done: int, total: int, offset: int = i * n_trials) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from equipoise.errors import UserError
+from equipoise.figures.single_arm import single_arm_plot
 from equipoise.protocol import OutcomeType, Protocol
 from equipoise.simulate.engine import ProgressHook, Records, rng_for, run_chunks
 from equipoise.simulate.natural_history.model import NaturalHistory
@@ -165,25 +166,7 @@ class SingleArmResult:
 
     def plot(self) -> Any:
         """How many of the patients improve in studies of an inactive therapy, with the claim 'all improved'."""
-        import matplotlib
-
-        matplotlib.use("Agg")
-        from matplotlib.figure import Figure
-
-        n = self.design.n_patients
-        fig = Figure(figsize=(7, 4), layout="constrained")
-        ax = fig.subplots()
-        ks = list(range(n + 1))
-        ax.bar(ks, [self.improved_distribution.get(k, 0.0) for k in ks], color="#636363")
-        ax.axvline(n, color="#d7301f", linestyle="--")
-        top = max(self.improved_distribution.values(), default=1.0)
-        ax.text(n - 0.5, 0.95 * top, f"'all {n} improved':\n{100 * self.claim('all_improved').probability:.2f}% "
-                "of studies", ha="right", va="top", color="#d7301f")
-        ax.set_xlabel(f"patients improved by day {self.design.claim_day} (of {n})")
-        ax.set_ylabel("probability")
-        effect = "no treatment effect" if self.odds_ratio == 1 and self.harm == 1 else f"OR {self.odds_ratio:g}"
-        ax.set_title(f"{self.design.name}: {effect}, {self.n_trials:,} simulated studies")
-        return fig
+        return single_arm_plot(self)
 
     def __str__(self) -> str:
         d = self.design

@@ -1,5 +1,6 @@
 """The funnel plot: each trial's estimate against its standard error (inverted axis), with the pseudo 95%
-confidence region around the pooled estimate.
+confidence region around the pooled estimate. Drawn for ``MetaAnalysis.funnel_plot()`` (``equipoise evidence
+meta --funnel``).
 
 References
 ----------

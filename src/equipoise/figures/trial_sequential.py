@@ -1,5 +1,11 @@
-"""The picture everyone knows from TSA papers: the cumulative z-curve by accrued patients, the conventional
-+/-1.96 lines, the Lan-DeMets monitoring boundaries (and futility wedge) and the required information size."""
+"""The trial sequential analysis figure, the picture everyone knows from TSA papers: the cumulative z-curve by
+accrued patients, the conventional +/-1.96 lines, the Lan-DeMets O'Brien-Fleming monitoring boundaries (and the
+futility wedge) and the required information size.
+
+Drawn for ``TrialSequentialAnalysis.plot()`` (``equipoise evidence tsa --plot``). The boundary is drawn as a
+curve over the whole information axis from ``equipoise.design``'s spending functions, for the eye; the
+boundaries the analysis tests against are the analysis's own.
+"""
 
 from __future__ import annotations
 
@@ -21,6 +27,7 @@ DISPLAY_CAP = 8.0  # early O'Brien-Fleming bounds are huge; they are drawn at th
 
 
 def tsa_plot(tsa: TrialSequentialAnalysis) -> Figure:
+    """The z-curve, the conventional and monitoring boundaries and the required information size of ``tsa``."""
     from matplotlib.figure import Figure  # heavy: loaded only when a picture is asked for
 
     fig = Figure(figsize=(9, 5.5), layout="constrained")

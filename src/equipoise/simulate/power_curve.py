@@ -1,44 +1,14 @@
-"""Pictures of operating characteristics: stopping by look, sample-size distribution, power against effect."""
+"""The power curve of a protocol's primary comparison: rejection probability and expected sample size against
+the true effect, from ``simulate.protocol.power_curve``."""
 
 from __future__ import annotations
 
 import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from equipoise.simulate.group_sequential import OperatingCharacteristics
-
-
-def _figure(ncols: int) -> tuple[Any, Any]:
-    import matplotlib
-
-    matplotlib.use("Agg")  # files only; no display needed
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(5 * ncols, 3.8), layout="constrained")
-    return fig, fig.subplots(1, ncols)
-
-
-def plot_operating_characteristics(oc: OperatingCharacteristics) -> Any:
-    fig, (ax1, ax2) = _figure(2)
-    looks = list(range(1, len(oc.stop_probability_by_look) + 1))
-    ax1.bar(looks, oc.efficacy_by_look, label="efficacy", color="#2b8cbe")
-    ax1.bar(looks, oc.futility_by_look, bottom=oc.efficacy_by_look, label="futility", color="#fdae6b")
-    ax1.set_xlabel("look")
-    ax1.set_ylabel("probability of stopping")
-    ax1.set_xticks(looks)
-    ax1.legend()
-    what = "type I error" if oc.null else "power"
-    ax1.set_title(f"{what} {oc.rejection_probability:.3f} ± {oc.mc_se:.3f}")
-    sizes = [float(k) for k in oc.n_distribution]
-    ax2.bar(range(len(sizes)), list(oc.n_distribution.values()), color="#636363")
-    ax2.set_xticks(range(len(sizes)), [f"{s:g}" for s in sizes], rotation=45 if len(sizes) > 6 else 0)
-    ax2.set_xlabel("sample size at stop")
-    ax2.set_ylabel("probability")
-    ax2.set_title(f"expected sample size {oc.expected_n:.1f}")
-    return fig
+from equipoise.figures.operating_characteristics import power_curve_plot
 
 
 @dataclass(frozen=True)
@@ -104,17 +74,5 @@ class PowerCurve:
         return f"true effect: {name} ({self.effect_name}=)"
 
     def plot(self) -> Any:
-        fig, (ax1, ax2) = _figure(2)
-        ax1.errorbar(self.effects, self.rejection_probability, yerr=[2 * s for s in self.mc_se], marker="o")
-        ax1.set_xlabel(self.axis_label())
-        ax1.set_ylabel("P(reject H0): type I error or power")
-        if self.comparison:
-            fig.suptitle(f"{self.protocol}: {self.comparison}, {self.outcome}; {self.n_trials:,} trials per point",
-                         fontsize=10)
-        ax1.set_ylim(0, 1)
-        ax1.grid(alpha=0.3)
-        ax2.plot(self.effects, self.expected_n, marker="o", color="#636363")
-        ax2.set_xlabel(self.axis_label())
-        ax2.set_ylabel("expected sample size (two arms)")
-        ax2.grid(alpha=0.3)
-        return fig
+        """P(reject H0) and the expected sample size against the effect (a matplotlib Figure)."""
+        return power_curve_plot(self)

@@ -1,4 +1,8 @@
-"""The cumulative meta-analysis plot: the pooled estimate and its CI as each trial reports (Lau et al. 1992)."""
+"""The cumulative meta-analysis plot: the pooled estimate and its 95% CI as each trial reports, one row per
+step in reporting order (Lau et al. 1992), ratios on a log axis, the numbers written at the right.
+
+Drawn for ``MetaAnalysis.cumulative_plot()`` (``equipoise evidence meta --cumulative-plot``).
+"""
 
 from __future__ import annotations
 

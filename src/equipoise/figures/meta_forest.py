@@ -1,5 +1,7 @@
 """The forest plot in the RevMan layout: a table of trials (counts, weight, effect with CI) beside the picture
-(squares sized by weight, CIs, subgroup and overall diamonds, the prediction interval, "favours" labels).
+(squares sized by weight, CIs, subgroup and overall diamonds, the prediction interval, "favours" labels), with
+the heterogeneity and overall-effect lines under each total. Drawn for ``MetaAnalysis.plot()`` (``equipoise
+evidence meta --plot``).
 
 References
 ----------
@@ -146,7 +148,7 @@ def _limits(p: Pooled, rows: list[_Row]) -> tuple[float, float]:
     return -span * 1.05, span * 1.05
 
 
-def forest_plot(a: MetaAnalysis) -> Figure:
+def meta_forest_plot(a: MetaAnalysis) -> Figure:
     """RevMan-style forest plot of ``a`` (subgroups when ``a`` has them)."""
     from matplotlib.figure import Figure  # heavy: loaded only when a picture is asked for
     from matplotlib.patches import Polygon

@@ -1,4 +1,10 @@
-"""Pictures of a design: boundaries on the z scale and on the effect scale, and the sample-size path."""
+"""A group-sequential design in three panels: the boundaries on the z scale, the boundaries on the effect scale
+(the estimate that crosses them, or its fraction of the planned effect) and the cumulative sample size (or
+information) at each look.
+
+Drawn for ``GroupSequentialDesign.plot()``, ``SampleSizeResult.plot()`` and
+``ProtocolDesign.plot()`` (``equipoise design gsd|sample-size|protocol --plot``).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,7 @@ import numpy as np
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # heavy: loaded only when a picture is asked for
 
     from equipoise.design.group_sequential import GroupSequentialDesign
     from equipoise.design.sample_size import SampleSizeResult
@@ -16,13 +22,13 @@ if TYPE_CHECKING:
 DISPLAY_CAP = 6.0  # bounds above this are drawn at the edge (they cannot be crossed in practice)
 
 
-def plot_design(design: GroupSequentialDesign, sample_size: SampleSizeResult | None = None) -> Figure:
+def boundaries_plot(design: GroupSequentialDesign, sample_size: SampleSizeResult | None = None) -> Figure:
     """Three panels: z-scale boundaries, effect-scale boundaries and the cumulative sample size per look.
 
     Without a sample size the effect scale is the estimate at the bound as a fraction of the effect the design
     is powered for (c_k / (drift * sqrt(t_k))), and the path is the information relative to a fixed design.
     """
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # heavy: loaded only when a picture is asked for
 
     fig = Figure(figsize=(13, 4.2), layout="constrained")
     axes = fig.subplots(1, 3)
