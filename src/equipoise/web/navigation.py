@@ -40,6 +40,7 @@ TRIAL_NAV: list[NavItem] = [
     NavItem(N_("Open report"), "/trials/{trial_id}/reports/open",
             frozenset({Role.DMC, Role.UNBLINDED_STATISTICIAN, Role.BLINDED_STATISTICIAN, Role.MONITOR,
                        Role.ADMIN})),
+    NavItem(N_("Evidence"), "/evidence", None),
 ]
 ACCOUNT_NAV: list[NavItem] = [
     NavItem(N_("Change password"), "/account/password", None),
