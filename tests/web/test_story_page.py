@@ -18,8 +18,10 @@ def timing(response: Any) -> str:
 
 def test_the_story_tells_its_numbers_and_draws_its_picture(page: Any) -> None:
     page.goto("/")
-    page.get_by_role("link", name="Why randomize? The story behind Equipoise").click()
+    with page.expect_response("**/story") as first:
+        page.get_by_role("link", name="Why randomize? The story behind Equipoise").click()
     page.wait_for_url("**/story")
+    print(f"\n/story (English, first request of this server): Server-Timing {timing(first.value)}")
     assert page.get_by_role("heading", level=1).inner_text().startswith("The seed story")
     main = page.locator("main").inner_text()
     for heading in ("1. What the single-arm studies would show", "2. The randomized trial that should have been run",

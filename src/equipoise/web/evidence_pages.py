@@ -9,6 +9,7 @@ The analysis is computed once per version of the file (its path and modification
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -23,7 +24,10 @@ from equipoise.evidence.certainty import CertaintyAssessment, assess_certainty
 from equipoise.evidence.effect_sizes import Measure
 from equipoise.evidence.meta_analysis import MetaAnalysis, run_meta_analysis
 from equipoise.evidence.pooled import Method
+from equipoise.evidence.registry_record import RegistryRecord
+from equipoise.evidence.registry_summary import RegistrySummary, summarise
 from equipoise.evidence.tsa import TrialSequentialAnalysis, trial_sequential_analysis
+from equipoise.evidence_store import RegistryStore
 from equipoise.figures.svg import figure_svg
 from equipoise.web.evidence_inputs import evidence_csv, read_binary_trials, read_trial_bias
 from equipoise.web.navigation import N_
@@ -31,6 +35,8 @@ from equipoise.web.pages import render
 
 router = APIRouter(include_in_schema=False)
 
+REGISTRY_ENV = "EQUIPOISE_REGISTRY_STORE"  # an evidence store (DuckDB) made by `equipoise evidence import`
+SHOWN_RECORDS = 50  # registry search results shown on the page
 ASSUMED_RRR = 0.2  # TSA: a relative risk reduction of 20%, the size worth detecting (stated on the page)
 
 
@@ -69,6 +75,26 @@ def living_evidence(path: Path) -> LivingEvidence:
         return _cache[key]
 
 
+@dataclass(frozen=True)
+class RegistrySearch:
+    condition: str
+    intervention: str
+    total: int
+    records: list[RegistryRecord]
+    summary: RegistrySummary
+
+
+def registry_search(path: Path, condition: str, intervention: str) -> RegistrySearch:
+    """The registered trials matching the words (all of them without any), as ``equipoise evidence search`` and
+    ``summary`` find and count them."""
+    c, i = condition or None, intervention or None
+    with RegistryStore.open(path, create=False) as store:
+        total = store.count_matching(condition=c, intervention=i)
+        records = store.search(condition=c, intervention=i, limit=SHOWN_RECORDS)
+        summary = summarise(store.summary_rows(condition=c, intervention=i))
+    return RegistrySearch(condition, intervention, total, records, summary)
+
+
 @router.get("/evidence", response_class=HTMLResponse)
 def evidence_page(request: Request) -> Response:
     started = time.perf_counter()
@@ -79,8 +105,17 @@ def evidence_page(request: Request) -> Response:
     except (OSError, InvalidError, UserError) as refused:
         evidence, problem = None, str(getattr(refused, "message", refused))
     computed = time.perf_counter() - started
+    store = os.environ.get(REGISTRY_ENV)
+    registry, registry_problem = None, None
+    if store:
+        condition = request.query_params.get("condition", "").strip()[:200]
+        intervention = request.query_params.get("intervention", "").strip()[:200]
+        try:
+            registry = registry_search(Path(store), condition, intervention)
+        except UserError as refused:
+            registry_problem = str(refused)
     response = render(request, "evidence.html", evidence=evidence, problem=problem, csv_name=path.name,
-                      assumed_rrr=f"{100 * ASSUMED_RRR:.0f}%")
+                      assumed_rrr=f"{100 * ASSUMED_RRR:.0f}%", registry=registry, registry_problem=registry_problem)
     response.headers["Server-Timing"] = (f"analysis;dur={1000 * computed:.1f}, "
                                          f"page;dur={1000 * (time.perf_counter() - started):.1f}")
     return response
