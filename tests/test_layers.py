@@ -64,7 +64,7 @@ MAY_IMPORT = {
     "exports": {"errors", "store", "identity", "services", "protocol", "analyze"},
     "server": {"errors", "store", "identity", "services", "integrity", "exports", "protocol", "web"},
     "web": {"errors", "store", "identity", "services", "integrity", "exports", "protocol", "design",
-            "simulate", "allocate", "analyze", "evidence", "report"},
+            "simulate", "allocate", "analyze", "evidence", "report", "figures", "evidence_store"},
 }
 
 

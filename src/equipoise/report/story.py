@@ -49,6 +49,7 @@ from equipoise.evidence.effect_sizes import Measure
 from equipoise.evidence.meta_analysis import MetaAnalysis, run_meta_analysis
 from equipoise.evidence.pooled import Method
 from equipoise.evidence.study_table import StudyTable
+from equipoise.figures.seed_story import seed_story_figure
 from equipoise.protocol import Protocol
 from equipoise.simulate.casebooks import screen
 from equipoise.simulate.claim_check import ClaimCheck, Scenario, check_claim, rarity
@@ -276,69 +277,9 @@ class SeedStory:
     # --- the picture --------------------------------------------------------------------------------------------
 
     def plot(self) -> Figure:
-        """Three panels: the single-arm study's outcome under each effect, the trial's boundaries with the
-        simulated interim Z values, and the cumulative meta-analysis."""
-        import matplotlib
-
-        matplotlib.use("Agg")  # files only
-        from matplotlib.figure import Figure
-
-        fig = Figure(figsize=(15, 5.2), layout="constrained")
-        a1, a2, a3 = fig.subplots(1, 3)
-        colours = ("#636363", "#2b8cbe")
-        c = self.case_series
-        n = c.design.n_patients
-        ks = np.arange(n + 1)
-        for r, colour in zip(c.results, colours, strict=False):
-            a1.plot(ks, r.improved_distribution, marker="o", markersize=3, color=colour,
-                    label=f"{r.scenario.label}: 'all {n}' in {_studies(r.p_all_improved)}")
-        a1.axvline(n, color="#d7301f", linestyle="--")
-        a1.annotate(f"'all {n}\nimproved'", (n, 0.97), xycoords=("data", "axes fraction"), xytext=(-4, 0),
-                    textcoords="offset points", ha="right", va="top", color="#d7301f", fontsize=9)
-        a1.set_xlim(max(0, int(min(r.expected_improved for r in c.results)) - 10), n + 1)
-        a1.set_xlabel(f"patients improved by day {c.design.claim_day} (of {n})")
-        a1.set_ylabel("share of studies")
-        a1.set_title(f"1. A single-arm study of {n} patients", fontsize=10)
-        a1.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14), frameon=False)
-
-        d = self.design.design
-        t = np.asarray(d.information_rates, dtype=float)
-        a2.plot(t, d.upper, marker="s", color="#1a9850", label="stop for benefit above")
-        if d.futility is not None:
-            a2.plot(t[:-1], np.asarray(d.futility)[:-1], marker="s", color="#d73027",
-                    label="futility (non-binding) below")
-        for s, colour in zip(self.interims, colours, strict=False):
-            lk = s.result.looks[-1]
-            a2.plot([lk.information_fraction], [lk.z], marker="o", markersize=9, color=colour, linestyle="none",
-                    label=f"interim, {s.label}: Z = {lk.z:.2f} ({s.result.decision})")
-        a2.axhline(0, color="#bbbbbb", linewidth=0.8)
-        a2.set_xlim(0, 1.05)
-        a2.set_xlabel(f"information fraction (1 = {self.n_max} patients)")
-        a2.set_ylabel("Z (positive favours stem cells)")
-        a2.set_title(f"2-3. The randomized trial ({self.design.trial_id}) and its first look", fontsize=10)
-        a2.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14), frameon=False)
-
-        if self.evidence is not None and self.evidence.steps:
-            steps = [s for s in self.evidence.steps if s.pooled is not None]
-            y = np.arange(len(steps))[::-1]
-            est = [s.pooled.estimate for s in steps if s.pooled is not None]
-            low = [s.pooled.natural(s.pooled.ci_lb) for s in steps if s.pooled is not None]
-            high = [s.pooled.natural(s.pooled.ci_ub) for s in steps if s.pooled is not None]
-            a3.errorbar(est, y, xerr=[np.subtract(est, low), np.subtract(high, est)], fmt="D", color="#2b8cbe",
-                        ecolor="#2b8cbe", capsize=3)
-            a3.set_yticks(y, [f"+ {s.study}" for s in steps])
-            a3.axvline(1, color="#999999", linestyle=":")
-            a3.set_xscale("log")
-            a3.set_xticks([t for t in (0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5) if min(low) / 1.5 <= t <= max(high) * 1.5],
-                          labels=[f"{t:g}" for t in (0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5)
-                                  if min(low) / 1.5 <= t <= max(high) * 1.5])
-            a3.minorticks_off()
-            a3.set_xlabel(f"pooled {self.evidence.pooled.measure.label} of death (95% CI; < 1 favours cells)")
-            a3.set_title("4. The pooled evidence as trials reported", fontsize=10)
-        else:
-            a3.set_axis_off()
-        fig.suptitle("The seed story: what an uncontrolled study can and cannot show", fontsize=12)
-        return fig
+        """The story's picture (``figures.seed_story``): the single-arm study under each effect, the trial's
+        boundaries with the simulated interim Z values, and the cumulative meta-analysis."""
+        return seed_story_figure(self)
 
 
 def _studies(p: float) -> str:

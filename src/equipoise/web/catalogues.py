@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from babel.messages.catalog import Catalog
-from babel.messages.extract import extract_from_dir
+from babel.messages.extract import extract, extract_from_dir
 from babel.messages.pofile import read_po, write_po
 
 from equipoise.web.i18n import LANGUAGES, LOCALE_DIR
@@ -19,6 +19,8 @@ WEB = Path(__file__).resolve().parent
 METHODS = [("templates/**.html", "jinja2.ext:babel_extract"), ("**.py", "python")]
 OPTIONS = {"templates/**.html": {"extensions": "jinja2.ext.do", "trim_blocks": "true", "lstrip_blocks": "true"}}
 KEYWORDS = {"_": None, "N_": None, "gettext": None}
+# figures drawn in the reader's language (their texts go through the gettext the page hands them)
+TRANSLATED_FIGURES = [WEB.parent / "figures" / "seed_story.py"]
 
 
 def extracted() -> dict[str, str]:
@@ -27,6 +29,11 @@ def extracted() -> dict[str, str]:
     for filename, line, message, _comments, _context in extract_from_dir(WEB, METHODS, OPTIONS, KEYWORDS):
         if isinstance(message, str) and message:
             found.setdefault(message, f"{filename}:{line}")
+    for path in TRANSLATED_FIGURES:
+        with path.open("rb") as source:
+            for line, message, _comments, _context in extract("python", source, KEYWORDS):
+                if isinstance(message, str) and message:
+                    found.setdefault(message, f"../figures/{path.name}:{line}")
     return found
 
 

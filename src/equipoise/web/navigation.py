@@ -35,6 +35,12 @@ TRIAL_NAV: list[NavItem] = [
     NavItem(N_("Trial home"), "/trials/{trial_id}", None),
     NavItem(N_("Site dashboard"), "/trials/{trial_id}/site", SITE),
     NavItem(N_("Enrol a patient"), "/trials/{trial_id}/enrol", SITE),
+    NavItem(N_("Closed report"), "/trials/{trial_id}/reports/closed",
+            frozenset({Role.DMC, Role.UNBLINDED_STATISTICIAN})),
+    NavItem(N_("Open report"), "/trials/{trial_id}/reports/open",
+            frozenset({Role.DMC, Role.UNBLINDED_STATISTICIAN, Role.BLINDED_STATISTICIAN, Role.MONITOR,
+                       Role.ADMIN})),
+    NavItem(N_("Evidence"), "/evidence", None),
 ]
 ACCOUNT_NAV: list[NavItem] = [
     NavItem(N_("Change password"), "/account/password", None),

@@ -29,6 +29,7 @@ N_("this form has expired or did not come from this site: reload the page and tr
 N_("there is no such page")
 N_("sign in first")
 N_("a password needs at least 10 characters")
+N_("the unblinded export is only for the unblinded statistician and the data monitoring committee")
 IDLE_NOTICE = N_("You were signed out after %(minutes)s minutes without activity: sign in again.")
 
 assert LOGIN_REFUSED.startswith("wrong username or password, or the account is locked"), "update the msgid above"
