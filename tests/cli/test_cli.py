@@ -37,9 +37,10 @@ def test_invalid_file_lists_problems_and_exits_2(run_cli, tmp_path):
     text = (EXAMPLES / "covid19-msc-rct.yaml").read_text().replace("role: placebo\n    allocation: 1",
                                                                     "role: placebo\n    allocation: 0")
     bad.write_text(text)
+    line = text[:text.index("allocation: 0")].count("\n") + 1  # the line of the bad value, wherever it moves
     result = run_cli("protocol", "validate", bad)
     assert result.code == 2
-    assert f"{bad}:24 arms[1].allocation: must be > 0 (got 0)" in result.stdout
+    assert f"{bad}:{line} arms[1].allocation: must be > 0 (got 0)" in result.stdout
     assert "Traceback" not in result.stdout + result.stderr
 
 
