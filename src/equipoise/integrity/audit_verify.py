@@ -24,11 +24,15 @@ from typing import Any
 from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
+from equipoise.services.randomization_lists import list_digest
 from equipoise.services.replay import replay_trial
 from equipoise.store.audit import entry_hash, hashed_fields, row_values
 from equipoise.store.audit_keys import AuditKeys
+from equipoise.store.base import Base
 from equipoise.store.db import Database
-from equipoise.store.models import GENESIS_HASH, AuditEntry, AuditHead, Base, Trial, audited_models
+from equipoise.store.list_models import RandomizationList, RandomizationListEntry
+from equipoise.store.models import GENESIS_HASH, AuditEntry, AuditHead, Trial
+from equipoise.store.schema import audited_models
 
 
 @dataclass(frozen=True)
@@ -239,9 +243,6 @@ def _check_head(keys: AuditKeys, head: AuditHead, findings: list[Finding]) -> No
 
 def _list_findings(s: Session) -> list[Finding]:
     """Uploaded list entries are not audited one by one: their list's audited checksum must still match them."""
-    from equipoise.services.randomization_lists import list_digest
-    from equipoise.store.list_models import RandomizationList, RandomizationListEntry
-
     findings = []
     for row in s.scalars(select(RandomizationList).order_by(RandomizationList.id)):
         entries = s.execute(select(RandomizationListEntry.stratum, RandomizationListEntry.position,

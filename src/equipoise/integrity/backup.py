@@ -33,6 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
 
+from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from sqlalchemy import (
     Column,
     Connection,
@@ -53,11 +55,12 @@ from equipoise import __version__
 from equipoise.errors import UserError
 from equipoise.integrity.audit_verify import VerifyReport, chain_contains, verify
 from equipoise.integrity.backup_crypto import MIN_PASSPHRASE, decrypted, encrypt_file, is_encrypted
-from equipoise.services.replay import ReplayReport
+from equipoise.services.replay import ReplayReport, replay_trial
 from equipoise.store.audit import AuditContext, record_event
 from equipoise.store.db import Database
-from equipoise.store.migrate import current_revision, head_revision, upgrade
-from equipoise.store.models import GENESIS_HASH, AuditHead, Base
+from equipoise.store.migrate import alembic_config_from_path, current_revision, head_revision, upgrade
+from equipoise.store.models import GENESIS_HASH, AuditHead, Trial
+from equipoise.store.schema import sorted_tables
 from equipoise.store.types import UTCDateTime, iso, utcnow
 
 FORMAT = "equipoise-backup"
@@ -120,7 +123,7 @@ class RestoreReport:
 
 def tables() -> list[Table]:
     """Every table of the schema, parents before children (foreign keys hold at every insert)."""
-    return list(Base.metadata.sorted_tables)
+    return sorted_tables()
 
 
 # --- making a backup -----------------------------------------------------------------------------------------------
@@ -341,11 +344,6 @@ def _restore(db: Database, path: Path, plain: Path, progress: Progress | None,
 
 def _knows(revision: str) -> bool:
     """Whether this Equipoise has the schema revision a backup was made at."""
-    from alembic.script import ScriptDirectory
-    from alembic.util import CommandError
-
-    from equipoise.store.migrate import alembic_config_from_path
-
     try:
         return ScriptDirectory.from_config(alembic_config_from_path()).get_revision(revision) is not None
     except CommandError:  # alembic's answer for a revision it has never heard of
@@ -447,9 +445,6 @@ def _reset_sequences(conn: Connection) -> None:
 
 def _replay_every_trial(db: Database) -> list[ReplayReport]:
     """Every trial's allocations recomputed from their stored inputs and draws (RND-7)."""
-    from equipoise.services.replay import replay_trial
-    from equipoise.store.models import Trial
-
     with db.read() as s:
         trial_ids = list(s.scalars(select(Trial.id).order_by(Trial.id)))
     return [replay_trial(db, trial_id) for trial_id in trial_ids]

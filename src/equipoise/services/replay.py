@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from equipoise.errors import NotFoundError
 from equipoise.services import allocator
 from equipoise.services.emergency_envelopes import METHOD, envelope_of
 from equipoise.services.randomization_lists import LoadedListEntries, list_digest, load_list
@@ -73,8 +74,6 @@ def replay_trial(db: Database, trial_id: str) -> ReplayReport:
     with db.read() as s:
         trial = s.get(Trial, trial_id)
         if trial is None:
-            from equipoise.errors import NotFoundError
-
             raise NotFoundError(f"no trial {trial_id!r}")
         states = s.scalars(select(AllocationState).where(AllocationState.trial_id == trial_id)
                            .order_by(AllocationState.id)).all()
