@@ -24,6 +24,8 @@ from typing import Any
 from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
+from equipoise.errors import ForbiddenError
+from equipoise.identity.principal import Principal
 from equipoise.services.randomization_lists import list_digest
 from equipoise.services.replay import replay_trial
 from equipoise.store.audit import entry_hash, hashed_fields, row_values
@@ -123,6 +125,14 @@ class VerifyReport:
 class _Replayed:
     values: dict[str, Any] | None
     last_entry: int
+
+
+def verify_for(db: Database, principal: Principal) -> VerifyReport:
+    """``verify`` for an administrator: only an administrator may check the whole audit trail (it spans every
+    trial)."""
+    if not principal.is_admin:
+        raise ForbiddenError("only an admin can verify the whole audit trail")
+    return verify(db)
 
 
 def verify(db: Database, keys: AuditKeys | None = None, *, without_key: bool = False) -> VerifyReport:

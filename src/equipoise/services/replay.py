@@ -18,6 +18,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from equipoise.errors import NotFoundError
+from equipoise.identity.principal import Principal
+from equipoise.identity.roles import Action
 from equipoise.services import allocator
 from equipoise.services.emergency_envelopes import METHOD, envelope_of
 from equipoise.services.randomization_lists import LoadedListEntries, list_digest, load_list
@@ -65,6 +67,12 @@ class ReplayReport:
         # Differences name allocations, never arms: the report is safe to show to blinded operators.
         return {"trial_id": self.trial_id, "allocations": self.allocations, "states": self.states,
                 "identical": self.identical, "differences": [d.to_dict() for d in self.differences]}
+
+
+def replay_for(db: Database, principal: Principal, trial_id: str) -> ReplayReport:
+    """``replay_trial`` for a role allowed to replay the trial's allocations (RND-7)."""
+    principal.require(Action.REPLAY, trial_id)
+    return replay_trial(db, trial_id)
 
 
 def replay_trial(db: Database, trial_id: str) -> ReplayReport:
