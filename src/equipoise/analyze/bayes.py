@@ -23,6 +23,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import integrate, optimize, stats
 
+from equipoise.analyze.cumulative_logit import CumulativeLogitFit, fit_cumulative_logit
 from equipoise.analyze.results import clean, fmt
 from equipoise.errors import UserError
 
@@ -122,8 +123,6 @@ def proportional_odds_posterior(y_index: npt.ArrayLike, treatment: npt.ArrayLike
     Raises :class:`UserError` when the model has no finite estimate (separation, common at an early look) or
     cannot be refitted around it: then there is no posterior to report, only the frequentist result."""
     from scipy.interpolate import CubicSpline
-
-    from equipoise.analyze.cumulative_logit import CumulativeLogitFit, fit_cumulative_logit
 
     y = np.asarray(y_index, dtype=np.intp)
     t = np.asarray(treatment, float)

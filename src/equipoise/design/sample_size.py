@@ -27,6 +27,7 @@ from equipoise.design.endpoints import (
     survival_endpoint,
 )
 from equipoise.design.group_sequential import GroupSequentialDesign, gsd
+from equipoise.design.text import sample_size_text
 from equipoise.errors import UserError
 
 if TYPE_CHECKING:
@@ -153,8 +154,6 @@ class SampleSizeResult:
         }
 
     def __str__(self) -> str:
-        from equipoise.design.text import sample_size_text
-
         return sample_size_text(self)
 
     def plot(self) -> Figure:
