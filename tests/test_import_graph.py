@@ -50,6 +50,19 @@ def import_nodes(tree: ast.Module) -> Iterator[tuple[ast.Import | ast.ImportFrom
     yield from visit(tree, False)
 
 
+def with_packages(importer: str, loaded: set[str]) -> set[str]:
+    """Loading a.b.c runs a/__init__.py and a/b/__init__.py first: those packages are loaded too, except the
+    importer's own (they are already running when it is imported)."""
+    found = set(loaded)
+    for name in loaded:
+        parts = name.split(".")
+        for end in range(2, len(parts)):
+            package = ".".join(parts[:end])
+            if package in MODULES and not importer.startswith(package + "."):
+                found.add(package)
+    return found
+
+
 def targets(importer: str, node: ast.Import | ast.ImportFrom) -> set[str]:
     """The Equipoise modules an import statement loads: `from a.b import c` is a.b.c when c is a module,
     else a.b."""
@@ -84,7 +97,7 @@ def read_graph() -> tuple[dict[str, set[str]], list[str]]:
     for name, path in MODULES.items():
         for node, nested in import_nodes(ast.parse(path.read_text(encoding="utf-8"))):
             loaded = targets(name, node) - {name}
-            graph[name] |= loaded
+            graph[name] |= with_packages(name, loaded)
             if nested and loaded:
                 late.append(f"{path.relative_to(SRC)}:{node.lineno} {', '.join(sorted(loaded))}")
     return graph, late
@@ -131,6 +144,13 @@ def test_the_reader_finds_every_module():
     assert "equipoise.store" in graph["equipoise.services.forms"] or any(
         name.startswith("equipoise.store.") for name in graph["equipoise.services.forms"]
     )
+
+
+def test_loading_a_module_loads_its_packages_but_not_the_importers_own():
+    assert with_packages("equipoise.analyze.interim", {"equipoise.report.plots"}) == {
+        "equipoise.report.plots", "equipoise.report"}
+    assert with_packages("equipoise.services.forms", {"equipoise.services.patients"}) == {
+        "equipoise.services.patients"}
 
 
 def test_the_cycle_finder_finds_a_cycle():
