@@ -113,7 +113,7 @@ def _noop_latencies(base: str, clients: int, n: int) -> tuple[float, list[float]
     import threading
     import time
 
-    from equipoise.server.loadtest import _Client
+    from benchmarks.load_generator import _Client
 
     left, latencies, lock = [n], [], threading.Lock()
 
@@ -154,7 +154,7 @@ def _noop_floor(base: str, group: int) -> list[NoopRow]:
 
 def _measure(url: str, floor: list[NoopRow] | None = None) -> tuple[list[Row], Row]:
     """The closed-loop rows, the steady-load row and, into ``floor`` if given, the no-op floor's rows."""
-    from equipoise.server.loadtest import ServerProcess, api_token, run_load
+    from benchmarks.load_generator import ServerProcess, api_token, run_load
 
     _prepare(url)
     server = ServerProcess(url, workers=4).start()

@@ -19,8 +19,9 @@ from equipoise.analyze.results import fmt
 from equipoise.identity.principal import Grant, Principal
 from equipoise.identity.roles import Role
 from equipoise.services.forms import FormService
-from equipoise.services.patients import PatientService, local_date
+from equipoise.services.patients import PatientService
 from equipoise.services.randomization import RandomizationService
+from equipoise.services.site_clock import local_date
 from equipoise.services.trials import get_trial, protocol_of
 from equipoise.store.crf_models import FormRecord
 from equipoise.store.db import Database

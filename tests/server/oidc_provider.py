@@ -21,11 +21,10 @@ from urllib.parse import parse_qs, urlencode
 
 import jwt
 import uvicorn
+from benchmarks.load_generator import free_port
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import FastAPI, Header, HTTPException, Request
 from fastapi.responses import RedirectResponse
-
-from equipoise.server.loadtest import free_port
 
 CLIENT_ID, CLIENT_SECRET = "equipoise", "client secret of the test provider"
 

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from benchmarks.load_generator import ServerProcess
 
-from equipoise.server.loadtest import ServerProcess
 from tests.server.conftest import Api
 
 ASSET = re.compile(r"""(?:src|href)\s*=\s*["']([^"']+)["']""")

@@ -16,12 +16,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from benchmarks.load_generator import Acknowledged, LoadResult, ServerProcess, api_token, run_load
 from sqlalchemy import func, select
 
 from equipoise.identity.principal import system_principal
 from equipoise.identity.roles import Role
 from equipoise.integrity.audit_verify import verify
-from equipoise.server.loadtest import Acknowledged, LoadResult, ServerProcess, api_token, run_load
 from equipoise.services.replay import replay_trial
 from equipoise.services.trials import create_trial_from_file
 from equipoise.services.users import add_user

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from benchmarks.load_generator import ServerProcess
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from equipoise.server.loadtest import ServerProcess
 from tests.conftest import CliResult
 
 

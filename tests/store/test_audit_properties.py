@@ -59,7 +59,8 @@ from sqlalchemy import func, inspect, select, text
 from equipoise.identity.roles import PERMISSIONS, Action
 from equipoise.integrity.audit_verify import verify
 from equipoise.store.audit import AuditContext, row_values
-from equipoise.store.models import AuditEntry, Patient, User, audited_models
+from equipoise.store.models import AuditEntry, Patient, User
+from equipoise.store.schema import audited_models
 from tests.conftest import CliResult
 from tests.forms.conftest import PUMCH, World, make_world, site_date, world
 from tests.server.conftest import USERS

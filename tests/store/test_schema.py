@@ -7,14 +7,14 @@ from alembic.runtime.migration import MigrationContext
 
 from equipoise.store.db import Database
 from equipoise.store.migrate import current_revision, head_revision, upgrade
-from equipoise.store.models import Base, audited_models
+from equipoise.store.schema import audited_models, metadata
 
 
 def test_migrations_match_the_models(db: Database):
     assert current_revision(db) == head_revision()
     with db.write_engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": False})
-        differences = compare_metadata(context, Base.metadata)
+        differences = compare_metadata(context, metadata)
     assert differences == []
 
 

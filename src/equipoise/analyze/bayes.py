@@ -32,6 +32,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import integrate, optimize, stats
 
+from equipoise.analyze.cumulative_logit import CumulativeLogitFit, fit_cumulative_logit
 from equipoise.analyze.results import clean, fmt
 from equipoise.errors import UserError
 
@@ -148,8 +149,6 @@ def proportional_odds_posterior(y_index: npt.ArrayLike, treatment: npt.ArrayLike
     Tierney L, Kadane JB (1986). JASA 81:82-86. McCullagh P (1980). J R Stat Soc B 42:109-142.
     """
     from scipy.interpolate import CubicSpline
-
-    from equipoise.analyze.cumulative_logit import CumulativeLogitFit, fit_cumulative_logit
 
     y = np.asarray(y_index, dtype=np.intp)
     t = np.asarray(treatment, float)

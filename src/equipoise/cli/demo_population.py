@@ -38,11 +38,12 @@ from equipoise.identity.principal import Principal, system_principal
 from equipoise.services.forms import FormService
 from equipoise.services.locks import LockService
 from equipoise.services.off_study import OffStudyService
-from equipoise.services.patients import IneligibleError, PatientService, local_date
+from equipoise.services.patients import IneligibleError, PatientService
 from equipoise.services.queries import QueryService
 from equipoise.services.randomization import RandomizationService
 from equipoise.services.schedule import DIED, outcome_records
 from equipoise.services.signatures import SignatureService
+from equipoise.services.site_clock import local_date
 from equipoise.services.trials import get_trial, protocol_of
 from equipoise.services.unblinding import UnblindingService
 from equipoise.simulate.casebooks import Candidate, FormEntry, casebook, death_date, screen

@@ -40,6 +40,7 @@ from equipoise.design.boundaries import (
 )
 from equipoise.design.integration import DEFAULT_QUADRATURE, Quadrature
 from equipoise.design.spending import Family, cumulative_spending, parse_family, spending_parameter
+from equipoise.design.text import design_text
 from equipoise.design.two_sided_futility import beta_spending_two_sided
 from equipoise.errors import UserError
 from equipoise.figures.boundaries import boundaries_plot
@@ -217,8 +218,6 @@ class GroupSequentialDesign:
         }
 
     def __str__(self) -> str:
-        from equipoise.design.text import design_text
-
         return design_text(self)
 
     def plot(self, sample_size: SampleSizeResult | None = None) -> Figure:

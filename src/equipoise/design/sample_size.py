@@ -35,6 +35,7 @@ from equipoise.design.endpoints import (
     survival_endpoint,
 )
 from equipoise.design.group_sequential import GroupSequentialDesign, gsd
+from equipoise.design.text import sample_size_text
 from equipoise.errors import UserError
 from equipoise.plan_defaults import DEFAULT_ALPHA, DEFAULT_BETA, DEFAULT_SIDED, DEFAULT_SPENDING
 
@@ -162,8 +163,6 @@ class SampleSizeResult:
         }
 
     def __str__(self) -> str:
-        from equipoise.design.text import sample_size_text
-
         return sample_size_text(self)
 
     def plot(self) -> Figure:

@@ -17,7 +17,8 @@ from typing import Any
 
 from equipoise.exports.table import ColumnType, Table, columns
 from equipoise.services.audit_view import MASK, SECRET_EVENT_KEYS
-from equipoise.store.models import AuditEntry, audited_models
+from equipoise.store.models import AuditEntry
+from equipoise.store.schema import audited_models
 
 KEYS = frozenset({"idempotency_key"})  # the export's other files never carry them either
 INT, TEXT = ColumnType.INTEGER, ColumnType.TEXT

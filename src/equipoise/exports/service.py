@@ -42,7 +42,7 @@ from equipoise.exports.tables import export_tables
 from equipoise.identity.principal import Principal
 from equipoise.identity.roles import Action
 from equipoise.services.crf_access import check_site, require_in_trial, visible_sites
-from equipoise.services.patients import Clock
+from equipoise.services.site_clock import Clock
 from equipoise.services.trials import get_trial, in_force, protocol_of, retained_until
 from equipoise.store.audit import record_event
 from equipoise.store.db import Database

@@ -24,11 +24,17 @@ from typing import Any
 from sqlalchemy import func, inspect, select, tuple_
 from sqlalchemy.orm import Session
 
+from equipoise.errors import ForbiddenError
+from equipoise.identity.principal import Principal
+from equipoise.services.randomization_lists import list_digest
 from equipoise.services.replay import ReplayReport, replay_trial
 from equipoise.store.audit import entry_hash, hashed_fields, row_values
 from equipoise.store.audit_keys import AuditKeys
+from equipoise.store.base import Base
 from equipoise.store.db import Database
-from equipoise.store.models import GENESIS_HASH, AuditEntry, AuditHead, Base, Trial, audited_models
+from equipoise.store.list_models import RandomizationList, RandomizationListEntry
+from equipoise.store.models import GENESIS_HASH, AuditEntry, AuditHead, Trial
+from equipoise.store.schema import audited_models
 
 BATCH = 1000  # rows (and their histories) held at a time
 
@@ -121,6 +127,14 @@ class VerifyReport:
 class _Replayed:
     values: dict[str, Any] | None
     last_entry: int
+
+
+def verify_for(db: Database, principal: Principal) -> VerifyReport:
+    """``verify`` for an administrator: only an administrator may check the whole audit trail (it spans every
+    trial)."""
+    if not principal.is_admin:
+        raise ForbiddenError("only an admin can verify the whole audit trail")
+    return verify(db)
 
 
 def verify(db: Database, keys: AuditKeys | None = None, *, without_key: bool = False) -> VerifyReport:
@@ -225,9 +239,6 @@ def _check_head(keys: AuditKeys, head: AuditHead, findings: list[Finding]) -> No
 
 def _list_findings(s: Session) -> list[Finding]:
     """Uploaded list entries are not audited one by one: their list's audited checksum must still match them."""
-    from equipoise.services.randomization_lists import list_digest
-    from equipoise.store.list_models import RandomizationList, RandomizationListEntry
-
     findings = []
     for row in s.scalars(select(RandomizationList).order_by(RandomizationList.id)):
         entries = s.execute(select(RandomizationListEntry.stratum, RandomizationListEntry.position,

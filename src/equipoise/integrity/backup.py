@@ -33,6 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
 
+from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from sqlalchemy import (
     Column,
     Connection,
@@ -55,8 +57,9 @@ from equipoise.integrity.audit_verify import VerifyReport, chain_contains, verif
 from equipoise.integrity.backup_crypto import MIN_PASSPHRASE, decrypted, encrypt_file, is_encrypted
 from equipoise.store.audit import AuditContext, record_event
 from equipoise.store.db import Database
-from equipoise.store.migrate import current_revision, head_revision, upgrade
-from equipoise.store.models import GENESIS_HASH, AuditHead, Base
+from equipoise.store.migrate import alembic_config_from_path, current_revision, head_revision, upgrade
+from equipoise.store.models import GENESIS_HASH, AuditHead
+from equipoise.store.schema import sorted_tables
 from equipoise.store.types import UTCDateTime, iso, utcnow
 
 FORMAT = "equipoise-backup"
@@ -119,7 +122,7 @@ class RestoreReport:
 
 def tables() -> list[Table]:
     """Every table of the schema, parents before children (foreign keys hold at every insert)."""
-    return list(Base.metadata.sorted_tables)
+    return sorted_tables()
 
 
 # --- making a backup -----------------------------------------------------------------------------------------------
@@ -339,11 +342,6 @@ def _restore(db: Database, path: Path, plain: Path, progress: Progress | None,
 
 def _knows(revision: str) -> bool:
     """Whether this Equipoise has the schema revision a backup was made at."""
-    from alembic.script import ScriptDirectory
-    from alembic.util import CommandError
-
-    from equipoise.store.migrate import alembic_config_from_path
-
     try:
         return ScriptDirectory.from_config(alembic_config_from_path()).get_revision(revision) is not None
     except CommandError:  # alembic's answer for a revision it has never heard of

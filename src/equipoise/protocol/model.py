@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field
 
 from equipoise.protocol.adaptive_platform import AdaptivePlatform
+from equipoise.protocol.amending import apply_amendment
 from equipoise.protocol.amendments import Amendment
 from equipoise.protocol.analysis_plan import AnalysisPlan
 from equipoise.protocol.arms import Arm
@@ -115,8 +116,6 @@ class Protocol(ProtocolModel):
 
     def in_force(self, on: dt.date) -> Protocol:
         """The protocol as amended by every amendment effective on or before ``on``."""
-        from equipoise.protocol.amending import apply_amendment
-
         if on < self.trial.effective_date:
             raise ValueError(
                 f"no protocol was in force on {on.isoformat()}: version {self.trial.version} "

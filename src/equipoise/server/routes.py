@@ -7,10 +7,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 
-from equipoise.errors import ForbiddenError, InvalidError
-from equipoise.identity.principal import Principal
-from equipoise.identity.roles import Action, parse_role
-from equipoise.integrity.audit_verify import verify
+from equipoise.errors import InvalidError
+from equipoise.identity.roles import parse_role
+from equipoise.integrity.audit_verify import verify_for
 from equipoise.server.deps import SvcDep, UserDep, client_source
 from equipoise.server.schemas import (
     AdaptiveBody,
@@ -36,7 +35,7 @@ from equipoise.services import trials as trial_store
 from equipoise.services import users as user_store
 from equipoise.services.audit_view import read_audit
 from equipoise.services.change_reasons import change_reason
-from equipoise.services.replay import replay_trial
+from equipoise.services.replay import replay_for
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": Problem} for code in (400, 401, 403, 404, 409, 422, 423)
@@ -180,32 +179,16 @@ def amend_trial(trial_id: str, body: AmendBody, user: UserDep, svc: SvcDep) -> J
                                    reauthenticate=lambda: svc.auth.reauthenticate(user, body.password)).to_dict()
 
 
-def _trial_access(user: Principal, trial_id: str) -> None:
-    if not user.is_admin and not user.can(Action.VIEW_TRIAL, trial_id):
-        raise ForbiddenError(f"you have no role in trial {trial_id}")
-
-
 @router.get("/api/trials/{trial_id}", tags=["trials"])
 def get_trial(trial_id: str, user: UserDep, svc: SvcDep) -> Json:
-    _trial_access(user, trial_id)
-    with svc.db.read() as s:
-        return trial_store.trial_view(trial_store.get_trial(s, trial_id)).to_dict()
+    return trial_store.trial_for(svc.db, user, trial_id).to_dict()
 
 
 @router.get("/api/trials/{trial_id}/protocol", tags=["trials"])
 def get_protocol(trial_id: str, user: UserDep, svc: SvcDep,
                  on: Annotated[dt.date | None, Query(description="Date (YYYY-MM-DD); default today.")] = None) -> Json:
     """The protocol in force on a date; block sizes are left out for roles that may not see arms."""
-    _trial_access(user, trial_id)
-    with svc.db.read() as s:
-        trial = trial_store.get_trial(s, trial_id)
-    date = on or dt.datetime.now(dt.UTC).date()
-    protocol = trial_store.in_force(trial, date)
-    data = protocol.summary_dict()
-    settings = data.get("randomization")
-    if not user.sees_arms(trial.id, trial.blinded, trial.unblinded_at) and isinstance(settings, dict):
-        settings.pop("block_sizes", None)
-    return {"in_force_on": date.isoformat(), "version": protocol.trial.version, "protocol": data}
+    return trial_store.protocol_for(svc.db, user, trial_id, on)
 
 
 # --- enrolment and randomization -----------------------------------------------------------------------------------
@@ -326,8 +309,7 @@ def aggregates(trial_id: str, user: UserDep, svc: SvcDep) -> Json:
 
 @router.get("/api/trials/{trial_id}/replay", tags=["randomization"])
 def replay(trial_id: str, user: UserDep, svc: SvcDep) -> Json:
-    user.require(Action.REPLAY, trial_id)
-    return replay_trial(svc.db, trial_id).to_dict()
+    return replay_for(svc.db, user, trial_id).to_dict()
 
 
 # --- audit ---------------------------------------------------------------------------------------------------------
@@ -353,6 +335,4 @@ def audit(user: UserDep, svc: SvcDep, trial_id: str | None = None, table: str | 
 
 @router.get("/api/audit/verify", tags=["audit"])
 def audit_verify(user: UserDep, svc: SvcDep) -> Json:
-    if not user.is_admin:
-        raise ForbiddenError("only an admin can verify the whole audit trail")
-    return verify(svc.db).to_dict()
+    return verify_for(svc.db, user).to_dict()

@@ -22,7 +22,7 @@ from equipoise.identity.principal import Principal
 from equipoise.identity.roles import Action
 from equipoise.services.crf_access import patient_for
 from equipoise.services.free_text import clean_text
-from equipoise.services.patients import Clock
+from equipoise.services.site_clock import Clock
 from equipoise.services.trials import get_trial
 from equipoise.store.db import Database
 from equipoise.store.list_models import AllocationFlag

@@ -13,7 +13,8 @@ from equipoise.identity.principal import Principal
 from equipoise.identity.roles import Action
 from equipoise.services.crf_access import visible_sites
 from equipoise.store.db import Database
-from equipoise.store.models import AuditEntry, Trial, audited_models
+from equipoise.store.models import AuditEntry, Trial
+from equipoise.store.schema import audited_models
 from equipoise.store.types import iso
 
 MASK = "(blinded)"

@@ -18,10 +18,12 @@ from equipoise.identity.principal import Principal
 from equipoise.identity.roles import Action
 from equipoise.protocol import Form, Protocol, Visit
 from equipoise.protocol.amending import with_every_field
-from equipoise.services.patients import local_date
-from equipoise.services.trials import get_trial, in_force, protocol_of
+from equipoise.protocol.amendments import AddSite
+from equipoise.services.site_clock import local_date
+from equipoise.services.trials import get_trial, in_force, protocol_of, refuse_if_database_locked
 from equipoise.store.crf_models import FormRecord, OffStudy, PatientLock
 from equipoise.store.models import Allocation, Patient, Trial, User
+from equipoise.store.types import iso
 
 
 class RecordLockedError(ServiceError):
@@ -140,8 +142,6 @@ def visible_sites(principal: Principal, action: Action, trial_id: str, site_id: 
 
 def every_site(protocol: Protocol) -> dict[str, str]:
     """Site id -> name, for every site of every protocol version (those added by amendment too)."""
-    from equipoise.protocol.amendments import AddSite
-
     sites = {s.id: s.name for s in protocol.sites}
     for amendment in protocol.amendments:
         for change in amendment.changes:
@@ -172,3 +172,19 @@ def refuse_after_withdrawal(row: OffStudy | None, patient: Patient, visit_id: st
     raise ConflictError(f"patient {patient.code} withdrew consent on {row.effective_date.isoformat()}: no data may be "
                         f"collected for visit {visit_id} (opens {opens.isoformat()}); if the withdrawal was recorded "
                         "in error, cancel it with a reason first")
+
+
+def refuse_if_locked(s: Session, patient: Patient, record: FormRecord | None) -> None:
+    """Refuse a change under the trial's database lock, the patient's casebook lock or the form's lock."""
+    refuse_if_database_locked(patient.trial_id, str(s.scalar(select(Trial.status).where(Trial.id == patient.trial_id))))
+    lock = patient_lock(s, patient.id)
+    if lock is not None:
+        who = name_of(user_names(s, [lock.locked_by]), lock.locked_by)
+        when = iso(lock.locked_at) if lock.locked_at else "?"
+        raise RecordLockedError(f"patient {patient.code}'s casebook is locked (by {who} at {when}): a monitor must "
+                                "unlock it, with a reason, before any change")
+    if record is not None and record.locked_at is not None:
+        who = name_of(user_names(s, [record.locked_by]), record.locked_by)
+        raise RecordLockedError(f"{form_name(record.form_id, record.visit_id, record.instance)} of patient "
+                                f"{patient.code} is locked (by {who} at {iso(record.locked_at)}): a monitor must "
+                                "unlock it, with a reason, before any change")

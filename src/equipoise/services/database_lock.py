@@ -20,7 +20,7 @@ from equipoise.identity.auth import AuthService
 from equipoise.identity.principal import Principal
 from equipoise.identity.roles import Action
 from equipoise.services.free_text import clean_text
-from equipoise.services.patients import Clock
+from equipoise.services.site_clock import Clock
 from equipoise.services.trials import get_trial, protocol_of, retained_until
 from equipoise.store.crf_models import FormQuery
 from equipoise.store.db import Database

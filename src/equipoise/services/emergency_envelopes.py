@@ -33,7 +33,6 @@ from equipoise.identity.principal import Principal
 from equipoise.identity.roles import Action
 from equipoise.services.crf_access import patient_for, require_in_trial
 from equipoise.services.free_text import clean_text
-from equipoise.services.patients import Clock, local_date
 from equipoise.services.randomization import (
     AllocationRow,
     AllocationView,
@@ -41,6 +40,7 @@ from equipoise.services.randomization import (
     allocation_view,
     new_kit_code,
 )
+from equipoise.services.site_clock import Clock, local_date
 from equipoise.services.trials import get_trial, in_force, refuse_if_database_locked
 from equipoise.services.values import typed_values
 from equipoise.store.core_rows import insert_row, update_row

@@ -27,7 +27,6 @@ from equipoise.protocol import Form, Protocol
 from equipoise.protocol.amending import ENROLMENT_FORM
 from equipoise.protocol.form_schema import form_json_schema
 from equipoise.services.crf_access import (
-    RecordLockedError,
     allocation_date,
     anchor_date,
     check_site,
@@ -40,6 +39,7 @@ from equipoise.services.crf_access import (
     patient_lock,
     record_key,
     refuse_after_withdrawal,
+    refuse_if_locked,
     require_in_trial,
     site_today,
     trial_and_protocol,
@@ -50,10 +50,10 @@ from equipoise.services.crf_values import DateContext, check_values, require_com
 from equipoise.services.free_text import clean_text, optional_text
 from equipoise.services.item_history import item_changes
 from equipoise.services.off_study_view import off_study_view
-from equipoise.services.patients import Clock
 from equipoise.services.schedule import FormDue, saved_states, schedule, window_warning
 from equipoise.services.signatures import invalidate, signature_view, signatures_of
-from equipoise.services.trials import in_force, refuse_if_database_locked
+from equipoise.services.site_clock import Clock
+from equipoise.services.trials import in_force
 from equipoise.store.crf_models import FormQuery, FormRecord, OffStudy
 from equipoise.store.db import Database
 from equipoise.store.models import Allocation, AuditEntry, Patient, Trial, patient_code
@@ -135,22 +135,6 @@ def row_view(_s: Session, record: FormRecord, patient: Patient, form: Form | Non
         dict(record.field_values), record.not_done_reason, record.version, record.protocol_version,
         iso(record.created_at), None, iso(record.updated_at), None, record.locked_at is not None,
         iso(record.locked_at) if record.locked_at else None, None, False, 0, [])
-
-
-def refuse_if_locked(s: Session, patient: Patient, record: FormRecord | None) -> None:
-    """Refuse a change under the trial's database lock, the patient's casebook lock or the form's lock."""
-    refuse_if_database_locked(patient.trial_id, str(s.scalar(select(Trial.status).where(Trial.id == patient.trial_id))))
-    lock = patient_lock(s, patient.id)
-    if lock is not None:
-        who = name_of(user_names(s, [lock.locked_by]), lock.locked_by)
-        when = iso(lock.locked_at) if lock.locked_at else "?"
-        raise RecordLockedError(f"patient {patient.code}'s casebook is locked (by {who} at {when}): a monitor must "
-                                "unlock it, with a reason, before any change")
-    if record is not None and record.locked_at is not None:
-        who = name_of(user_names(s, [record.locked_by]), record.locked_by)
-        raise RecordLockedError(f"{form_name(record.form_id, record.visit_id, record.instance)} of patient "
-                                f"{patient.code} is locked (by {who} at {iso(record.locked_at)}): a monitor must "
-                                "unlock it, with a reason, before any change")
 
 
 class FormService:
@@ -507,7 +491,7 @@ def _protocol_at(trial: Trial, base: Protocol, site_id: str, now: dt.datetime) -
         return base
 
 
-__all__ = ["FormRecordView", "FormService", "SaveResult", "record_view", "refuse_if_locked"]
+__all__ = ["FormRecordView", "FormService", "SaveResult", "record_view"]
 
 
 def _soft_checks(s: Session, form: Form, record: FormRecord, before: Mapping[str, Any], principal: Principal,

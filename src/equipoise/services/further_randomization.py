@@ -28,8 +28,9 @@ from equipoise.protocol.amending import with_every_field
 from equipoise.protocol.further_randomization import FurtherRandomization
 from equipoise.services import allocator
 from equipoise.services.crf_access import off_study_row, patient_for
-from equipoise.services.patients import Clock, IneligibleError, local_date
+from equipoise.services.patients import IneligibleError
 from equipoise.services.randomization import RandomizationService, new_kit_code
+from equipoise.services.site_clock import Clock, local_date
 from equipoise.services.trials import get_trial, in_force, protocol_of, refuse_if_database_locked
 from equipoise.services.values import json_values, typed_values
 from equipoise.store.core_rows import update_row

@@ -27,8 +27,8 @@ from equipoise.services.crf_access import (
 )
 from equipoise.services.forms import record_view
 from equipoise.services.free_text import clean_text, optional_text
-from equipoise.services.patients import Clock
 from equipoise.services.signatures import invalidate
+from equipoise.services.site_clock import Clock
 from equipoise.store.crf_models import FormQuery, FormRecord, PatientLock
 from equipoise.store.db import Database
 from equipoise.store.types import iso, utcnow

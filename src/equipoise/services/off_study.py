@@ -22,11 +22,10 @@ from typing import Any
 from equipoise.errors import ConflictError, InvalidError, NotFoundError
 from equipoise.identity.principal import Principal
 from equipoise.identity.roles import Action
-from equipoise.services.crf_access import off_study_row, patient_for, site_today, trial_and_protocol
-from equipoise.services.forms import refuse_if_locked
+from equipoise.services.crf_access import off_study_row, patient_for, refuse_if_locked, site_today, trial_and_protocol
 from equipoise.services.free_text import clean_text
 from equipoise.services.off_study_view import KINDS, OffStudyView, off_study_view
-from equipoise.services.patients import Clock
+from equipoise.services.site_clock import Clock
 from equipoise.store.crf_models import OffStudy
 from equipoise.store.db import Database
 from equipoise.store.types import utcnow

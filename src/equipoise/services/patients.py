@@ -9,10 +9,9 @@ a discrepancy.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Row, bindparam, select
 from sqlalchemy.orm import Session
@@ -27,7 +26,9 @@ from equipoise.errors import (
 from equipoise.identity.principal import Principal
 from equipoise.identity.roles import Action
 from equipoise.protocol import Protocol, evaluate_eligibility
+from equipoise.services.crf_access import refuse_if_locked
 from equipoise.services.free_text import clean_text
+from equipoise.services.site_clock import Clock, local_date
 from equipoise.services.trials import AnyTrial, get_trial, in_force, refuse_if_database_locked, trial_from_row
 from equipoise.services.values import factor_fields, json_values, typed_values
 from equipoise.store.audit import record_event
@@ -36,17 +37,9 @@ from equipoise.store.db import Database
 from equipoise.store.models import Allocation, Discrepancy, Patient, Trial, patient_code
 from equipoise.store.types import iso, utcnow
 
-Clock = Callable[[], dt.datetime]
-
 
 class IneligibleError(ServiceError):
     status = 422
-
-
-def local_date(protocol: Protocol, site_id: str, now: dt.datetime) -> dt.date:
-    """The enrolment date is the date at the site (a 23:30 enrolment in Wuhan is not 'yesterday')."""
-    site = protocol.site(site_id)
-    return now.astimezone(ZoneInfo(site.timezone)).date() if site else now.date()
 
 
 @dataclass(frozen=True)
@@ -239,8 +232,6 @@ class PatientService:
         changes = typed_values(protocol, raw_values, partial=True)
         with self.db.write(principal.audit_context(reason=reason, protocol_version=patient.protocol_version)) as s:
             patient = s.scalars(select(Patient).where(Patient.id == patient_id).with_for_update()).one()
-            from equipoise.services.forms import refuse_if_locked  # forms imports this module
-
             refuse_if_locked(s, patient, None)  # a locked casebook refuses corrections too (EDC-3)
             merged = {**patient.enrolment_values, **json_values(changes)}
             patient.enrolment_values = merged

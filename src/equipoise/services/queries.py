@@ -28,7 +28,7 @@ from equipoise.services.crf_access import (
     visible_sites,
 )
 from equipoise.services.free_text import clean_text, optional_text
-from equipoise.services.patients import Clock
+from equipoise.services.site_clock import Clock
 from equipoise.services.trials import get_trial, refuse_if_database_locked
 from equipoise.store.crf_models import FormQuery, FormRecord
 from equipoise.store.db import Database

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +21,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from equipoise import allocate
 from equipoise.errors import (
     ConflictError,
     ForbiddenError,
@@ -29,20 +31,23 @@ from equipoise.errors import (
 )
 from equipoise.identity.principal import Principal
 from equipoise.identity.roles import Action
-from equipoise.protocol import evaluate_eligibility
+from equipoise.protocol import Protocol, evaluate_eligibility
 from equipoise.services import allocator
-from equipoise.services.patients import Clock, IneligibleError, local_date
-from equipoise.services.randomization_lists import active_list, alert_if_running_out
+from equipoise.services.patients import IneligibleError
+from equipoise.services.randomization_lists import DatabaseListEntries, active_list, alert_if_running_out
+from equipoise.services.site_clock import Clock, local_date
 from equipoise.services.trials import (
     AnyTrial,
     get_trial,
     in_force,
+    protocol_of,
     refuse_if_database_locked,
     trial_from_row,
     trial_record,
 )
 from equipoise.services.unblinding import table_in_force
 from equipoise.services.values import typed_values
+from equipoise.store.audit import audit_value, record_event
 from equipoise.store.core_rows import insert_row, update_row
 from equipoise.store.db import Database
 from equipoise.store.models import Allocation, AllocationState, Patient, Trial, patient_code
@@ -83,8 +88,6 @@ def allocation_view(allocation: Allocation | Row[Any] | AllocationRow, site_id: 
     show = principal.sees_arms(trial.id, trial.blinded, trial.unblinded_at)
     arm_name = None
     if show:
-        from equipoise.services.trials import protocol_of
-
         arm = protocol_of(trial).arm(allocation.arm)
         if arm is None:  # an arm added by amendment is not in the base protocol's list
             arm = in_force(trial, allocation.allocation_date).arm(allocation.arm)
@@ -139,76 +142,65 @@ class RandomizationService:
         has just evaluated it at ``now`` (``eligibility_checked``: enrol-and-randomize)."""
         # Core statements on the session's connection (the ORM unit of work cost more than the SQL): the rows
         # written are audited by ``core_rows`` exactly as the ORM hook would, in this same transaction.
-        conn = s.connection()
-        # The patient, locked, and its trial's row in one statement (``FOR UPDATE OF patients`` only).
-        patient = conn.execute(_PATIENT_FOR_UPDATE, {"patient_id": patient_id, "trial_id": trial_id}
-                               ).one_or_none()
-        if patient is None:
-            trial_record(s, trial_id)  # "no trial" when the trial itself does not exist
-            raise NotFoundError(f"no patient {patient_id} in trial {trial_id}")
-        trial = trial_from_row(conn, trial_id, patient.trial_blinded, patient.trial_unblinded_at,
-                               patient.trial_status, patient.trial_protocol_sha256)
-        sites = principal.site_filter(Action.VIEW_PATIENTS, trial_id)
-        if sites is not None and patient.site_id not in sites:
-            raise NotFoundError(f"no patient {patient_id} in trial {trial_id}")
-        principal.require(Action.RANDOMIZE, trial_id, patient.site_id)
-        code = patient_code(patient_id)
-        earlier = conn.execute(_EARLIER, {"trial_id": trial_id, "key": key, "patient_id": patient_id}).all()
-        by_key = next((a for a in earlier if a.idempotency_key == key), None)
+        patient, trial = _lock_patient(s, principal, trial_id, patient_id)
+        by_key, done = _earlier_allocations(s, trial_id, patient_id, key)
         if by_key is not None:
-            if by_key.patient_id != patient_id:
-                raise IdempotencyKeyReusedError(["patient_id"], "randomizing another patient")
             # a retry changes nothing, so it is answered even under the database lock: a site that lost the
             # answer learns its allocation
             return allocation_view(by_key, patient.site_id, trial, principal, replayed=True)
         refuse_if_database_locked(trial_id, patient.trial_status)
-        done = next((a for a in earlier if a.patient_id == patient_id), None)
         if done is not None:
-            raise ConflictError(f"patient {code} is already randomized (allocation {done.id}); "
+            raise ConflictError(f"patient {patient_code(patient_id)} is already randomized (allocation {done.id}); "
                            "a patient is never randomized twice")
-        date = local_date(in_force(trial, now.date()), patient.site_id, now)
-        protocol = in_force(trial, date)
-        if protocol.randomization is None:
-            raise InvalidError(f"trial {trial_id} has no randomization section")
-        values = typed_values(protocol, patient.enrolment_values, stored=patient.enrolment_values)
-        if not eligibility_checked:
-            eligibility = evaluate_eligibility(protocol.eligibility, values, date)
-            if not eligibility.eligible:
-                reasons = [c.reason for c in (*eligibility.failed, *eligibility.missing)]
-                raise IneligibleError(f"patient {code} is not eligible now, so is not randomized: "
-                                      + "; ".join(reasons),
-                                      {"eligible": False, "failed": [c.to_dict() for c in eligibility.failed],
-                                       "missing": [c.to_dict() for c in eligibility.missing]})
-        table = table_in_force(s, trial_id, now) if protocol.randomization.method == "response-adaptive" else None
-        entries = active_list(s, trial_id) if protocol.randomization.method == "list" else None
+        date, protocol, values = _checked_inputs(trial, patient, now, eligibility_checked)
+        drawn = self._allocate(s, trial_id, protocol, patient, values, now)
+        row = self._record(s, principal, trial, patient, protocol, drawn, date, key, now)
+        return allocation_view(AllocationRow(**row), patient.site_id, trial, principal)
+
+    def _allocate(self, s: Session, trial_id: str, protocol: Protocol, patient: Row[Any],
+                  values: Mapping[str, Any], now: dt.datetime) -> _Drawn:
+        """Allocate under the locked state row of the patient's stratum, and advance that row."""
+        assert protocol.randomization is not None
+        method = protocol.randomization.method
+        table = table_in_force(s, trial_id, now) if method == "response-adaptive" else None
+        entries = active_list(s, trial_id) if method == "list" else None
         try:
             prepared = allocator.prepare(protocol, patient.site_id, values,
                                       table.probabilities if table is not None else None, entries)
             state_row = self.lock_state(s, trial_id, prepared.state_key, prepared.scheme.initial_state())
             allocation, draws = allocator.allocate_recorded(prepared, state_row["state"])
         except allocator.AllocationError as exc:
-            raise InvalidError(f"cannot randomize patient {code}: {exc}") from None
+            raise InvalidError(f"cannot randomize patient {patient_code(patient.id)}: {exc}") from None
         sequence = state_row["count"] + 1
         update_row(s, AllocationState, state_row, {"count": sequence, "state": allocation.state})
+        return _Drawn(prepared, allocation, draws, state_row["id"], sequence,
+                      table.version if table is not None else None, entries)
+
+    def _record(self, s: Session, principal: Principal, trial: AnyTrial, patient: Row[Any], protocol: Protocol,
+                drawn: _Drawn, date: dt.date, key: str, now: dt.datetime) -> dict[str, Any]:
+        """Write the allocation with everything needed to recompute it (RND-7), mark the patient randomized and
+        warn when the randomization list runs out; the allocation row's values."""
+        assert protocol.randomization is not None
+        prepared, allocation = drawn.prepared, drawn.allocation
         row: dict[str, Any] = {
-            "trial_id": trial_id, "patient_id": patient_id, "state_id": state_row["id"], "sequence": sequence,
+            "trial_id": trial.id, "patient_id": patient.id, "state_id": drawn.state_id, "sequence": drawn.sequence,
             "stratum": prepared.request.stratum, "factors": dict(prepared.request.factors),
             "arm": allocation.arm,
             "kit_code": new_kit_code(self._kit_prefix(protocol, allocation.arm)) if trial.blinded else None,
             "protocol_version": protocol.trial.version, "allocation_date": date,
             "method": prepared.scheme.method, "parameters": prepared.scheme.parameters(),
-            "request": prepared.request.to_dict(), "draws": draws, "diagnostics": allocation.diagnostics,
+            "request": prepared.request.to_dict(), "draws": drawn.draws, "diagnostics": allocation.diagnostics,
             "state_after": allocation.state,
-            "adaptive_table_version": table.version if table is not None else None, "idempotency_key": key,
+            "adaptive_table_version": drawn.table_version, "idempotency_key": key,
             "allocated_by": principal.user_id, "allocated_at": now}
         row["id"] = insert_row(s, Allocation, row)
-        update_row(s, Patient, {"id": patient.id, "trial_id": trial_id, "site_id": patient.site_id,
+        update_row(s, Patient, {"id": patient.id, "trial_id": trial.id, "site_id": patient.site_id,
                                 "status": patient.status, "protocol_version": patient.protocol_version},
                    {"status": "randomized"})
-        if entries is not None:
-            alert_if_running_out(s, trial_id, entries, prepared.request.stratum, int(allocation.state["used"]),
+        if drawn.entries is not None:
+            alert_if_running_out(s, trial.id, drawn.entries, prepared.request.stratum, int(allocation.state["used"]),
                                  protocol.randomization.list_alert_at, principal.user_id)
-        return allocation_view(AllocationRow(**row), patient.site_id, trial, principal)
+        return row
 
     @staticmethod
     def _kit_prefix(protocol: Any, arm_id: str) -> str | None:
@@ -262,9 +254,70 @@ class RandomizationService:
             return allocation_view(row[0], row[1], trial, principal)
 
 
-def _audit_raw_insert(s: Session, trial_id: str, state_key: str, row: dict[str, Any]) -> None:
-    from equipoise.store.audit import audit_value, record_event
 
+def _lock_patient(s: Session, principal: Principal, trial_id: str, patient_id: int) -> tuple[Row[Any], AnyTrial]:
+    """The patient, locked, with its trial (one statement, ``FOR UPDATE OF patients`` only); refused unless
+    the principal sees the patient's site and may randomize there."""
+    conn = s.connection()
+    patient = conn.execute(_PATIENT_FOR_UPDATE, {"patient_id": patient_id, "trial_id": trial_id}).one_or_none()
+    if patient is None:
+        trial_record(s, trial_id)  # "no trial" when the trial itself does not exist
+        raise NotFoundError(f"no patient {patient_id} in trial {trial_id}")
+    trial = trial_from_row(conn, trial_id, patient.trial_blinded, patient.trial_unblinded_at,
+                           patient.trial_status, patient.trial_protocol_sha256)
+    sites = principal.site_filter(Action.VIEW_PATIENTS, trial_id)
+    if sites is not None and patient.site_id not in sites:
+        raise NotFoundError(f"no patient {patient_id} in trial {trial_id}")
+    principal.require(Action.RANDOMIZE, trial_id, patient.site_id)
+    return patient, trial
+
+
+def _earlier_allocations(s: Session, trial_id: str, patient_id: int, key: str
+                         ) -> tuple[Row[Any] | None, Row[Any] | None]:
+    """The allocation already made with this idempotency key (a retry), and the patient's own allocation.
+
+    A key already used for another patient is refused (RND-2)."""
+    earlier = s.connection().execute(_EARLIER, {"trial_id": trial_id, "key": key, "patient_id": patient_id}).all()
+    by_key = next((a for a in earlier if a.idempotency_key == key), None)
+    if by_key is not None and by_key.patient_id != patient_id:
+        raise IdempotencyKeyReusedError(["patient_id"], "randomizing another patient")
+    return by_key, next((a for a in earlier if a.patient_id == patient_id), None)
+
+
+def _checked_inputs(trial: AnyTrial, patient: Row[Any], now: dt.datetime, eligibility_checked: bool
+                    ) -> tuple[dt.date, Protocol, dict[str, Any]]:
+    """The allocation date (the site's date), the protocol in force on it and the patient's typed values,
+    after eligibility is evaluated again (RND-3) unless the caller has just done so."""
+    date = local_date(in_force(trial, now.date()), patient.site_id, now)
+    protocol = in_force(trial, date)
+    if protocol.randomization is None:
+        raise InvalidError(f"trial {trial.id} has no randomization section")
+    values = typed_values(protocol, patient.enrolment_values, stored=patient.enrolment_values)
+    if not eligibility_checked:
+        eligibility = evaluate_eligibility(protocol.eligibility, values, date)
+        if not eligibility.eligible:
+            reasons = [c.reason for c in (*eligibility.failed, *eligibility.missing)]
+            raise IneligibleError(f"patient {patient_code(patient.id)} is not eligible now, so is not randomized: "
+                                  + "; ".join(reasons),
+                                  {"eligible": False, "failed": [c.to_dict() for c in eligibility.failed],
+                                   "missing": [c.to_dict() for c in eligibility.missing]})
+    return date, protocol, values
+
+
+@dataclass(frozen=True)
+class _Drawn:
+    """One allocation made under its stratum's locked state row, before it is written."""
+
+    prepared: allocator.Prepared
+    allocation: allocate.Allocation
+    draws: list[float]
+    state_id: int
+    sequence: int
+    table_version: int | None
+    entries: DatabaseListEntries | None
+
+
+def _audit_raw_insert(s: Session, trial_id: str, state_key: str, row: dict[str, Any]) -> None:
     values = {"id": row["id"], "trial_id": trial_id, "state_key": state_key, "state": row["state"],
               "count": row["count"]}
     record_event(s, "insert", trial_id=trial_id, table_name="allocation_states", record_id=str(row["id"]),

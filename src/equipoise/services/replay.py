@@ -17,6 +17,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from equipoise.errors import NotFoundError
+from equipoise.identity.principal import Principal
+from equipoise.identity.roles import Action
 from equipoise.services import allocator
 from equipoise.services.emergency_envelopes import METHOD, envelope_of
 from equipoise.services.randomization_lists import LoadedListEntries, list_digest, load_list
@@ -66,6 +69,12 @@ class ReplayReport:
                 "identical": self.identical, "differences": [d.to_dict() for d in self.differences]}
 
 
+def replay_for(db: Database, principal: Principal, trial_id: str) -> ReplayReport:
+    """``replay_trial`` for a role allowed to replay the trial's allocations (RND-7)."""
+    principal.require(Action.REPLAY, trial_id)
+    return replay_trial(db, trial_id)
+
+
 def replay_trial(db: Database, trial_id: str) -> ReplayReport:
     differences: list[ReplayDifference] = []
     total = 0
@@ -73,8 +82,6 @@ def replay_trial(db: Database, trial_id: str) -> ReplayReport:
     with db.read() as s:
         trial = s.get(Trial, trial_id)
         if trial is None:
-            from equipoise.errors import NotFoundError
-
             raise NotFoundError(f"no trial {trial_id!r}")
         states = s.scalars(select(AllocationState).where(AllocationState.trial_id == trial_id)
                            .order_by(AllocationState.id)).all()

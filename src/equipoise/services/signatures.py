@@ -41,7 +41,7 @@ from equipoise.services.crf_access import (
     trial_and_protocol,
     user_names,
 )
-from equipoise.services.patients import Clock
+from equipoise.services.site_clock import Clock
 from equipoise.services.trials import get_trial, refuse_if_database_locked
 from equipoise.store.audit import canonical, record_event
 from equipoise.store.crf_models import FormRecord, Signature

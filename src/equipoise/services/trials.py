@@ -8,11 +8,12 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session
 
-from equipoise.errors import ConflictError, DatabaseLockedError, InvalidError, NotFoundError
+from equipoise.errors import ConflictError, DatabaseLockedError, ForbiddenError, InvalidError, NotFoundError
 from equipoise.identity.principal import Principal
 from equipoise.identity.roles import Action
 from equipoise.protocol import InvalidProtocolError, Protocol, validate_text
@@ -250,3 +251,31 @@ def amend_trial(db: Database, principal: Principal, text: str, reason: str, file
         trial.protocol_sha256 = hashlib.sha256(text.encode()).hexdigest()
         s.flush()
         return trial_view(trial, day)
+
+
+def require_trial_access(principal: Principal, trial_id: str) -> None:
+    """Who may read a trial and its protocol: an administrator, or anyone with a role in the trial (else 403)."""
+    if not principal.is_admin and not principal.can(Action.VIEW_TRIAL, trial_id):
+        raise ForbiddenError(f"you have no role in trial {trial_id}")
+
+
+def trial_for(db: Database, principal: Principal, trial_id: str) -> TrialView:
+    """The trial as the API shows it, to those who may read it."""
+    require_trial_access(principal, trial_id)
+    with db.read() as s:
+        return trial_view(get_trial(s, trial_id))
+
+
+def protocol_for(db: Database, principal: Principal, trial_id: str, on: dt.date | None = None) -> dict[str, Any]:
+    """The protocol in force on a date (default today, UTC), to those who may read the trial; block sizes are left
+    out for roles that may not see arms (they would let a site guess the next allocation)."""
+    require_trial_access(principal, trial_id)
+    with db.read() as s:
+        trial = get_trial(s, trial_id)
+    date = on or dt.datetime.now(dt.UTC).date()
+    protocol = in_force(trial, date)
+    data = protocol.summary_dict()
+    settings = data.get("randomization")
+    if not principal.sees_arms(trial.id, trial.blinded, trial.unblinded_at) and isinstance(settings, dict):
+        settings.pop("block_sizes", None)
+    return {"in_force_on": date.isoformat(), "version": protocol.trial.version, "protocol": data}

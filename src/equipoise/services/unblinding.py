@@ -23,7 +23,7 @@ from equipoise.identity.principal import Principal
 from equipoise.identity.roles import Action
 from equipoise.protocol.amending import with_every_field
 from equipoise.services.free_text import clean_text
-from equipoise.services.patients import Clock
+from equipoise.services.site_clock import Clock
 from equipoise.services.trials import get_trial, in_force, protocol_of
 from equipoise.store.db import Database
 from equipoise.store.models import (

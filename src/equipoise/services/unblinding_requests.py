@@ -31,7 +31,7 @@ from equipoise.identity.principal import Principal
 from equipoise.identity.roles import Action
 from equipoise.services.crf_access import patient_for, require_in_trial
 from equipoise.services.free_text import clean_text
-from equipoise.services.patients import Clock
+from equipoise.services.site_clock import Clock
 from equipoise.services.trials import get_trial, in_force
 from equipoise.store.audit import record_event
 from equipoise.store.db import Database

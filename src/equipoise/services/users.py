@@ -21,6 +21,7 @@ from equipoise.services.trials import protocol_of
 from equipoise.store.audit import record_event
 from equipoise.store.db import Database
 from equipoise.store.models import Membership, Trial, User
+from equipoise.store.types import utcnow
 
 
 @dataclass(frozen=True)
@@ -50,8 +51,6 @@ class UserView:
 
 
 def _view(session: Session, user: User, memberships: list[Membership] | None = None) -> UserView:
-    from equipoise.store.types import utcnow
-
     roles = memberships if memberships is not None else session.scalars(
         select(Membership).where(Membership.user_id == user.id).order_by(Membership.id)).all()
     return UserView(user.id, user.username, user.full_name, user.email, user.active,

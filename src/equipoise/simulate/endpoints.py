@@ -241,6 +241,8 @@ class SurvivalEndpoint:
             drop = rng.standard_exponential((n_trials, n)) / rate
             event = follow <= drop
             np.minimum(follow, drop, out=follow)
+        # lazy: the kernel imports numba (about 0.4 s of CPU) and loads its compiled cache, which only survival
+        # simulations need; one of the few function-level imports tests/test_import_graph.py allows
         from equipoise.simulate._logrank_kernel import logrank_looks
 
         # argsort of each row at the speed of numpy's integer sort: the patient index rides in the low bits of

@@ -42,7 +42,7 @@ from equipoise.simulate.endpoints import (
     po_treatment_distribution,
 )
 from equipoise.simulate.generators import PiecewiseExponential
-from equipoise.simulate.group_sequential import SequentialPlan
+from equipoise.simulate.group_sequential import SequentialPlan, simulate_group_sequential
 from equipoise.simulate.natural_history.model import DEAD, DISCHARGED, NaturalHistory, Population
 from equipoise.simulate.natural_history.outcomes import Paths
 from equipoise.simulate.power_curve import PowerCurve
@@ -380,8 +380,6 @@ def simulate_protocol(protocol: Protocol, effect: Effect, *, natural_history: Na
                       population: Population | None = None, n_trials: int = 10000, seed: int | None = 20200316,
                       scheduler: Any = None, progress: Any = None) -> Any:
     """Operating characteristics of the protocol's primary comparison under ``effect``."""
-    from equipoise.simulate.group_sequential import simulate_group_sequential
-
     sim = build(protocol, effect, natural_history, population, seed=seed or 1)
     return simulate_group_sequential(sim.endpoint, sim.plan, null=sim.null, n_trials=n_trials, seed=seed,
                                      scheduler=scheduler, progress=progress, scenario=sim.scenario, notes=sim.notes)

@@ -3,8 +3,9 @@
 Business rules are not here: they are in ``equipoise.services`` (the trial's operations) and
 ``equipoise.identity`` (who may do what). This package only keeps rows and their history.
 
-- A new table: a model in ``models.py`` (or a ``*_models.py`` module it loads) subclassing ``Base`` with an
-  integer ``id`` primary key and ``__audited__ = True``, plus an Alembic revision in ``migrations/versions``.
+- A new table: a model in ``models.py`` (or a ``*_models.py`` module that ``schema.py`` imports) subclassing
+  ``Base`` (``base.py``) with an integer ``id`` primary key and ``__audited__ = True``, plus an Alembic revision
+  in ``migrations/versions``.
   Every ORM insert, update and delete of it is then written to the audit chain in the same transaction, and
   ``audit verify`` (``equipoise.integrity.audit_verify``) replays its history against the current rows with no
   further code. ``__audit_secret__`` masks columns for blinded readers; ``__audit_digest__`` stores a digest.

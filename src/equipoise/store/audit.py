@@ -31,7 +31,8 @@ from sqlalchemy.orm import ORMExecuteState, Session
 
 from equipoise import __version__
 from equipoise.store.audit_keys import AuditKeys
-from equipoise.store.models import GENESIS_HASH, AuditEntry, AuditHead, Base, Patient
+from equipoise.store.base import Base
+from equipoise.store.models import GENESIS_HASH, AuditEntry, AuditHead, Patient
 from equipoise.store.types import iso, utcnow
 
 PENDING = "equipoise_audit_pending"

@@ -18,7 +18,7 @@ from sqlalchemy import Insert, Table, Update, bindparam, insert, inspect, update
 from sqlalchemy.orm import Session
 
 from equipoise.store.audit import PENDING, audit_value, get_context, row_entry
-from equipoise.store.models import Base
+from equipoise.store.base import Base
 
 
 def _columns(model: type[Base]) -> list[str]:

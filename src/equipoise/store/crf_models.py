@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import JSON, Date, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from equipoise.store.models import Base
+from equipoise.store.base import Base
 from equipoise.store.types import UTCDateTime, utcnow
 
 JsonDict = dict[str, Any]

@@ -12,7 +12,7 @@ import datetime as dt
 from sqlalchemy import ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from equipoise.store.models import Base
+from equipoise.store.base import Base
 from equipoise.store.types import UTCDateTime
 
 

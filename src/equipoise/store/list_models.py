@@ -15,7 +15,7 @@ from typing import ClassVar
 from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from equipoise.store.models import Base
+from equipoise.store.base import Base
 from equipoise.store.types import UTCDateTime, utcnow
 
 

@@ -3,8 +3,8 @@
 Tables whose class sets ``__audited__ = True`` are written to the audit trail automatically on every ORM
 insert, update and delete (see ``equipoise.store.audit``), and ``equipoise audit verify`` checks that each of
 their current rows equals the replay of its audit history. New audited tables (case report forms, queries,
-signatures, exports) need only subclass ``Base``, set ``__audited__ = True`` and give an integer ``id``
-primary key; nothing else in the audit mechanism changes.
+signatures, exports) need only subclass ``Base`` (``store/base.py``), set ``__audited__ = True``, give an
+integer ``id`` primary key and be imported by ``store/schema.py``; nothing else in the audit mechanism changes.
 
 Columns listed in ``__audit_digest__`` are written to the trail as a SHA-256 digest (a password hash has no
 place in a readable log); columns in ``__audit_secret__`` reveal the allocation and are masked when the trail
@@ -14,7 +14,7 @@ is shown to a blinded role.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, ClassVar
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -27,17 +27,12 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
+from equipoise.store.base import Base
 from equipoise.store.types import UTCDateTime, utcnow
 
 JsonDict = dict[str, Any]
-
-
-class Base(DeclarativeBase):
-    __audited__: ClassVar[bool] = False
-    __audit_digest__: ClassVar[frozenset[str]] = frozenset()
-    __audit_secret__: ClassVar[frozenset[str]] = frozenset()
 
 
 class Trial(Base):
@@ -359,14 +354,3 @@ class AuditHead(Base):
 
 GENESIS_HASH = "0" * 64
 
-
-def audited_models() -> list[type[Base]]:
-    return [m.class_ for m in Base.registry.mappers if getattr(m.class_, "__audited__", False)]
-
-
-# The case report form, randomization list, further randomization and delivery tables live in modules of their
-# own; importing them here registers them with ``Base``, so the audit trail and ``audit verify`` always know them.
-from equipoise.store import crf_models as _crf_models  # noqa: E402, F401
-from equipoise.store import delivery_models as _delivery_models  # noqa: E402, F401
-from equipoise.store import list_models as _list_models  # noqa: E402, F401
-from equipoise.store import part_models as _part_models  # noqa: E402, F401

@@ -16,7 +16,8 @@ from typing import Any
 from sqlalchemy import JSON, Date, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from equipoise.store.models import Base, Recomputable
+from equipoise.store.base import Base
+from equipoise.store.models import Recomputable
 from equipoise.store.types import UTCDateTime, utcnow
 
 JsonDict = dict[str, Any]

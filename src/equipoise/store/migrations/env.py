@@ -5,10 +5,10 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
-from equipoise.store.models import Base
+from equipoise.store import schema
 
 config = context.config
-target_metadata = Base.metadata
+target_metadata = schema.metadata
 
 
 def run_migrations() -> None:
