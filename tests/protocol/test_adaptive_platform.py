@@ -73,7 +73,7 @@ BROKEN = [
     ("inferiority: {probability: 0.01, action: drop-arm}",
      "inferiority: {probability: 0.01, action: promote-to-control}", "adaptive.decisions.inferiority.action",
      "only a superior arm"),
-    ("superiority: {probability: 0.99, action: drop-arm}",
+    ("superiority: {probability: 0.996, action: drop-arm}",
      "superiority: {probability: 0.4, action: drop-arm}", "adaptive.decisions.superiority.probability",
      "high posterior probability"),
     ("  method: response-adaptive\n", "  method: simple\n", "randomization.method", "thompson allocation"),

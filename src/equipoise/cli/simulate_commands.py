@@ -155,6 +155,38 @@ def _simulate_platform_protocol(protocol: Any, scenario: str, accrual: float, n_
     show(result, as_json, plot)
 
 
+@simulate_app.command("calibrate-threshold")
+def calibrate_threshold(
+    file: Path = typer.Argument(..., help="Protocol file with an adaptive section (its platform and rules)."),
+    target: float = typer.Option(0.05, "--target", help="Largest family-wise type I error under the null."),
+    low: float = typer.Option(0.95, "--low", help="Lowest superiority threshold searched."),
+    high: float = typer.Option(0.9999, "--high", help="Highest superiority threshold searched."),
+    steps: int = typer.Option(8, "--steps", min=1, max=30, help="Bisection steps (resolution (high-low)/2^steps)."),
+    symmetric: bool = typer.Option(False, "--symmetric-inferiority",
+                                   help="Move the inferiority threshold to 1 - threshold too (adaptr's default)."),
+    accrual: float = typer.Option(10.0, "--accrual", help="Patients randomized per day."),
+    n_trials: int | None = TrialsOption,
+    seed: int = SeedOption,
+    scheduler: str | None = SchedulerOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """The smallest superiority threshold of an adaptive platform whose simulated family-wise type I error under
+    the null is at most --target (bisection; every threshold simulates the same trials)."""
+    from equipoise.simulate.adaptive_platform_calibration import calibrate_superiority
+    from equipoise.simulate.adaptive_platform_protocol import design_from_protocol, scenario_from_text
+
+    require_positive(accrual, "--accrual")
+    loaded = load_protocol(file)
+    design = design_from_protocol(loaded, accrual)
+    result = calibrate_superiority(design, scenario_from_text(loaded, design, "null"), target=target, low=low,
+                                   high=high, steps=steps, n_trials=n_trials or 1000, seed=seed,
+                                   symmetric_inferiority=symmetric, scheduler=scheduler)
+    if as_json:
+        print_json(result.to_dict())
+    else:
+        print_plain(str(result))
+
+
 @simulate_app.command("curve")
 def curve(
     file: Path = typer.Argument(..., help="Protocol file with an analysis plan and a control arm."),

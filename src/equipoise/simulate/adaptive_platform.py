@@ -172,23 +172,25 @@ class PlatformTask:
 
         def randomise(upto: NDArray[np.int64]) -> None:
             """Randomize every patient up to ``upto`` (per trial) by the allocation in force at arrival."""
-            lo, hi = int(n_rand.min()), int(upto.max())
-            if hi <= lo:
+            rows = np.nonzero(upto > n_rand)[0]  # only the trials with patients to randomize, only their columns
+            if len(rows) == 0:
                 return
+            lo, hi = int(n_rand[rows].min()), int(upto[rows].max())
             cols = np.arange(lo, hi)
-            todo = (cols[None, :] >= n_rand[:, None]) & (cols[None, :] < upto[:, None])
-            t = arrival[:, lo:hi]
-            open_now = (entry[None, None, :] <= t[..., None]) & ~closed[:, None, :]
-            untabled = (open_now & ~tabled[:, None, :]).any(axis=2) | ~has_table[:, None]
+            todo = (cols[None, :] >= n_rand[rows, None]) & (cols[None, :] < upto[rows, None])
+            t = arrival[rows, lo:hi]
+            shut = closed[rows]
+            open_now = (entry[None, None, :] <= t[..., None]) & ~shut[:, None, :]
+            untabled = (open_now & ~tabled[rows, None, :]).any(axis=2) | ~has_table[rows, None]
             fixed = np.where(open_now, weights[None, None, :], 0.0)
-            probs = np.where(untabled[..., None], fixed, np.where(open_now, table[:, None, :], 0.0))
+            probs = np.where(untabled[..., None], fixed, np.where(open_now, table[rows, None, :], 0.0))
             cum = np.cumsum(probs, axis=2)
             cum = cum / np.maximum(cum[..., -1:], 1e-300)
-            arms = (u_arm[:, lo:hi, None] > cum).sum(axis=2)
+            arms = (u_arm[rows, lo:hi, None] > cum).sum(axis=2)
             arms = np.minimum(arms, n_arms - 1)
-            arm_of[:, lo:hi] = np.where(todo, arms, arm_of[:, lo:hi])
-            lev = (u_outcome[:, lo:hi, None] > cum_levels[arms]).sum(axis=2)
-            level_of[:, lo:hi] = np.where(todo, lev, level_of[:, lo:hi])
+            arm_of[rows, lo:hi] = np.where(todo, arms, arm_of[rows, lo:hi])
+            lev = (u_outcome[rows, lo:hi, None] > cum_levels[arms]).sum(axis=2)
+            level_of[rows, lo:hi] = np.where(todo, lev, level_of[rows, lo:hi])
             n_rand[:] = np.maximum(n_rand, upto)
 
         look = 0
@@ -211,11 +213,14 @@ class PlatformTask:
             randomised = np.maximum(randomised, m)
             randomise(np.where(alive, randomised, n_rand))
             # outcome data of the patients whose outcome is now known
-            cols = np.arange(max_n)
-            new = alive[:, None] & (cols[None, :] >= n_data[:, None]) & (cols[None, :] < m[:, None])
-            onehot = (arm_of[..., None] == np.arange(n_arms)) & new[..., None]
-            for level in range(d.n_levels):
-                counts[:, :, level] += (onehot & (level_of == level)[..., None]).sum(axis=1)
+            # (integer counts by trial, arm and level: a bincount over the new columns only, exact)
+            lo, hi = int(n_data[alive].min()), int(m[alive].max())
+            if hi > lo:
+                cols = np.arange(lo, hi)
+                new = alive[:, None] & (cols[None, :] >= n_data[:, None]) & (cols[None, :] < m[:, None])
+                trial, col = np.nonzero(new)
+                cell = (trial * n_arms + arm_of[trial, col + lo]) * d.n_levels + level_of[trial, col + lo]
+                counts += np.bincount(cell, minlength=counts.size).reshape(counts.shape)
             n_data[:] = np.where(alive, m, n_data)
             idx = np.nonzero(alive)[0]
             ctrl = control[idx]

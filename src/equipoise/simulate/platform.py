@@ -130,6 +130,21 @@ def constrain(probs: FloatArray, active: NDArray[np.bool_], lo: FloatArray, hi: 
 OUTCOMES = ("superiority", "equivalence", "futility", "max")
 
 
+BLOCK = 128  # trials per quadrature call: (128, arms, GRID) arrays stay in the processor's cache
+
+
+def _blocks(n: int) -> list[slice]:
+    """Rows of ``n`` trials in blocks of ``BLOCK``; the posterior of a trial uses only its own row, so blocking
+    leaves every value bit-identical and only makes the arrays small enough to stay in cache."""
+    return [slice(s, s + BLOCK) for s in range(0, n, BLOCK)]
+
+
+def _better_by_blocks(a: FloatArray, b: FloatArray, ref: NDArray[np.int64], margin: float,
+                      highest_is_best: bool) -> FloatArray:
+    """``prob_better_than`` block by block (see ``_blocks``)."""
+    return np.concatenate([prob_better_than(a[r], b[r], ref[r], margin, highest_is_best) for r in _blocks(len(a))])
+
+
 @dataclass(frozen=True)
 class _PlatformTask:
     design: PlatformDesign
@@ -209,8 +224,16 @@ class _PlatformTask:
             b = 1.0 + counts_n[idx] - counts_y[idx]
             active = (~dropped[idx]) & (~superior[idx]) & (first_look[None, :] <= look)
             equivalence = ctrl < 0 and d.equivalence_prob is not None and d.equivalence_diff is not None
-            grid = posterior_grid(a, b, active, d.equivalence_diff if equivalence and d.equivalence_diff else 0.0)
-            pbest = prob_best(a, b, active, d.highest_is_best, grid)
+            within = np.zeros(len(idx))
+            pbest = np.zeros(a.shape)
+            for rows in _blocks(len(idx)):  # every row is computed alone: the blocks only keep arrays in cache
+                grid = posterior_grid(a[rows], b[rows], active[rows],
+                                      d.equivalence_diff if equivalence and d.equivalence_diff else 0.0)
+                pbest[rows] = prob_best(a[rows], b[rows], active[rows], d.highest_is_best, grid)
+                if equivalence and d.equivalence_diff is not None:
+                    p = pbest[rows]
+                    left = active[rows] & ~((p < d.inferiority) & ~(p > d.superiority))
+                    within[rows] = prob_within(a[rows], b[rows], left, d.equivalence_diff, grid)
             last_pbest[idx] = pbest
             stop_now = np.zeros(len(idx), dtype=bool)
             if ctrl < 0:
@@ -227,19 +250,19 @@ class _PlatformTask:
                 status[idx[has_sup]] = OUTCOMES.index("superiority")
                 if d.equivalence_prob is not None and d.equivalence_diff is not None:
                     left = active & ~newly_dropped
-                    equiv = prob_within(a, b, left, d.equivalence_diff, grid) > d.equivalence_prob
+                    equiv = within > d.equivalence_prob
                     equiv &= ~stop_now & (left.sum(axis=1) >= 2)
                     stop_now |= equiv
                     status[idx[equiv]] = OUTCOMES.index("equivalence")
             else:
                 ref = np.full(len(idx), ctrl, dtype=np.int64)
-                p_vs = prob_better_than(a, b, ref, 0.0, d.highest_is_best)
+                p_vs = _better_by_blocks(a, b, ref, 0.0, d.highest_is_best)
                 exp = active & (np.arange(n_arms)[None, :] != ctrl)
                 sup = exp & (p_vs > d.superiority)
                 inf = exp & (p_vs < d.inferiority)
                 fut = np.zeros_like(sup)
                 if d.futility_prob is not None and d.futility_diff is not None:
-                    fut = exp & (prob_better_than(a, b, ref, d.futility_diff, d.highest_is_best) < d.futility_prob)
+                    fut = exp & (_better_by_blocks(a, b, ref, d.futility_diff, d.highest_is_best) < d.futility_prob)
                 superior[idx] |= sup
                 dropped[idx] |= (inf | fut) & ~sup
                 remaining = exp & ~sup & ~inf & ~fut
