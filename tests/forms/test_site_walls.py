@@ -7,6 +7,10 @@ have (allocation with a kit code, a form, a query, a flag, an unblinding request
 emergency envelope); then the PUMCH coordinator, investigator and a monitor scoped to PUMCH call every route,
 with Milan's ids wherever a route takes one, and no answer may carry Milan's patient code, kit code or, outside
 the trial's own description, Milan's site id.
+
+The web pages get the same two walks in process (signed in through the sign-in page, no browser): every page route
+with a patient code in its URL is a 404 for another site's coordinator and investigator, and no page a blinded
+role reads names an arm.
 """
 
 from __future__ import annotations
