@@ -7,6 +7,10 @@ have (allocation with a kit code, a form, a query, a flag, an unblinding request
 emergency envelope); then the PUMCH coordinator, investigator and a monitor scoped to PUMCH call every route,
 with Milan's ids wherever a route takes one, and no answer may carry Milan's patient code, kit code or, outside
 the trial's own description, Milan's site id.
+
+The web pages get the same two walks in process (signed in through the sign-in page, no browser): every page route
+with a patient code in its URL is a 404 for another site's coordinator and investigator, and no page a blinded
+role reads names an arm.
 """
 
 from __future__ import annotations
@@ -15,11 +19,14 @@ import contextlib
 import csv
 import io
 import json
+import re
 import zipfile
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
 
 from equipoise.identity.principal import system_principal
 from equipoise.identity.roles import Role
@@ -166,3 +173,93 @@ def test_aud9_a_blinded_reader_reads_no_arm_on_any_route(walled: World):
     # the walk is not vacuous: the unblinded statistician reads the arms on the same routes
     allocations = walled.client.get(f"{t.base}/allocations", headers=walled.headers("unblinded_stat"))
     assert _arms_in_files(_files(allocations))
+
+
+# The web pages (equipoise.web) over the same services: the same walls, on every page route with a patient in its
+# URL. They are not in /openapi.json (include_in_schema=False), so the walk reads the app's routes.
+ARM_NAMES = ("UC-MSC infusion", "Placebo infusion")  # the demo arms' names, as a page would print them
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def _get_paths(routes: list[Any]) -> list[str]:
+    """GET paths of a list of routes, into included routers (FastAPI keeps those as routers; the page routers
+    have no prefix)."""
+    paths = []
+    for route in routes:
+        if isinstance(route, APIRoute) and "GET" in (route.methods or set()):
+            paths.append(route.path)
+        elif hasattr(route, "original_router"):
+            paths += _get_paths(route.original_router.routes)
+    return paths
+
+
+def _page_routes(world: World) -> list[str]:
+    """Every GET page route of a trial (the app's routes, whatever is added later)."""
+    app: Any = world.client.app
+    return sorted({p for p in _get_paths(app.routes) if p.startswith("/trials/{trial_id}")})
+
+
+def _signed_in(world: World, user: str) -> TestClient:
+    """A browser-like client of the module's app (its own cookies), signed in through the sign-in page."""
+    client = TestClient(world.client.app, headers={"Accept": "text/html"})
+    page = client.get("/")
+    token = CSRF.search(page.text)
+    assert token is not None, page.text
+    done = client.post("/sign-in", data={"csrf_token": token.group(1), "username": user, "password": PASSWORD},
+                       follow_redirects=False)
+    assert done.status_code == 303, done.text
+    return client
+
+
+def test_acc2_a_site_reader_gets_404_for_another_sites_patient_on_every_page(walled: World):
+    t = walled.trial()
+    milan = _milan_casebook(walled, t)
+    ids = {**milan, "code": patient_code(milan["patient_id"])}
+    routes = _page_routes(walled)
+    with_patient = [r for r in routes if "{code}" in r]
+    assert len(with_patient) >= 3, routes  # the patient page, a form, the unblinding form
+    leaks = []
+    for user in ("coord", "investigator"):
+        client = _signed_in(walled, user)
+        for route in routes:
+            path = route.format(**ids)
+            response = client.get(path, follow_redirects=False)
+            assert response.status_code < 500, (user, path, response.text)
+            if route in with_patient and response.status_code != 404:
+                leaks.append(f"{user} GET {path} -> {response.status_code}")
+            found = sorted(m for m in milan["markers"] if m in response.text)
+            if route not in with_patient and found:
+                leaks.append(f"{user} GET {path} -> {response.status_code}: {found}")
+    assert not leaks, "another site's patient reached a site reader's page:\n" + "\n".join(leaks)
+    # not vacuous: Milan's own coordinator reads the same pages
+    own = _signed_in(walled, "coord_milan")
+    for route in with_patient:
+        if not route.endswith("/unblind"):  # the unblinding form is for investigators
+            assert own.get(route.format(**ids)).status_code == 200, route
+
+
+def test_aud9_a_blinded_reader_sees_no_arm_on_any_page(walled: World):
+    t = walled.trial()
+    milan = _milan_casebook(walled, t)
+    pumch = t.patient()
+    routes = ["/trials", *_page_routes(walled)]
+    leaks, shown = [], 0
+    for user in BLINDED_READERS:
+        pid = pumch if user in ("coord", "investigator") else milan["patient_id"]
+        ids = {**milan, "patient_id": pid, "code": patient_code(pid)}
+        client = _signed_in(walled, user)
+        for route in routes:
+            path = route.format(**ids)
+            response = client.get(path)
+            assert response.status_code < 500, (user, path, response.text)
+            shown += response.status_code == 200
+            found = [arm for arm in ARM_NAMES if arm in response.text]
+            if found:
+                leaks.append(f"{user} GET {path} -> {response.status_code}: {found}")
+    assert not leaks, "an arm reached a blinded reader's page:\n" + "\n".join(leaks)
+    assert shown >= 3 * len(BLINDED_READERS), "the walk read pages, not only refusals"
+    # not vacuous: the unblinded statistician reads the arm on Milan's patient's page
+    unblinded = _signed_in(walled, "unblinded_stat")
+    page = unblinded.get(f"/trials/{t.id}/patients/{patient_code(milan['patient_id'])}")
+    assert page.status_code == 200, page.text
+    assert any(arm in page.text for arm in ARM_NAMES)
