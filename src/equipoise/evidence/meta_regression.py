@@ -47,6 +47,9 @@ class Coefficient:
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "estimate": self.estimate, "se": self.se, "z": self.z, "p": self.p}
 
+    def __str__(self) -> str:
+        return f"{self.name}: {self.estimate:.4f} (SE {self.se:.4f}), z = {self.z:.2f}, p = {self.p:.4g}"
+
 
 @dataclass(frozen=True)
 class ModeratorTest:
