@@ -5,9 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from equipoise.errors import ForbiddenError
 from equipoise.identity.principal import Principal
-from equipoise.identity.roles import Action, Role
+from equipoise.identity.roles import Role
 from equipoise.services import trials as trial_store
 from equipoise.services.trials import TrialView
 from equipoise.web.access import PagePrincipal
@@ -19,10 +18,7 @@ router = APIRouter(include_in_schema=False)
 
 def visible_trial(request: Request, principal: Principal, trial_id: str) -> TrialView:
     """The trial, if the principal has a role in it (a ForbiddenError or NotFoundError otherwise)."""
-    if not principal.is_admin and not principal.can(Action.VIEW_TRIAL, trial_id):
-        raise ForbiddenError(f"you have no role in trial {trial_id}")
-    with core(request).db.read() as s:
-        return trial_store.trial_view(trial_store.get_trial(s, trial_id))
+    return trial_store.trial_for(core(request).db, principal, trial_id)
 
 
 @router.get("/trials", response_class=HTMLResponse)
