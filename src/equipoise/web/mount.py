@@ -17,6 +17,7 @@ from equipoise.identity.principal import Principal
 from equipoise.web.access import SignInNeededError
 from equipoise.web.auth_pages import router as auth_router
 from equipoise.web.auth_pages import sign_in_page
+from equipoise.web.monitor_pages import router as monitor_router
 from equipoise.web.pages import error_page, wants_html
 from equipoise.web.site_pages import router as site_router
 from equipoise.web.trial_pages import router as trial_router
@@ -24,7 +25,7 @@ from equipoise.web.web_session import signed_in
 
 Handler = Callable[[Request, Exception], Awaitable[Response]]
 STATIC = Path(__file__).resolve().parent / "static"
-ROUTERS = [auth_router, trial_router, site_router]
+ROUTERS = [auth_router, trial_router, site_router, monitor_router]
 
 
 def _principal_or_none(request: Request) -> Principal | None:

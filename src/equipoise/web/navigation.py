@@ -35,6 +35,9 @@ TRIAL_NAV: list[NavItem] = [
     NavItem(N_("Trial home"), "/trials/{trial_id}", None),
     NavItem(N_("Site dashboard"), "/trials/{trial_id}/site", SITE),
     NavItem(N_("Enrol a patient"), "/trials/{trial_id}/enrol", SITE),
+    NavItem(N_("Queries"), "/trials/{trial_id}/queries", SITE | {Role.MONITOR}),
+    NavItem(N_("Audit trail"), "/trials/{trial_id}/audit", frozenset({Role.MONITOR, Role.ADMIN,
+                                                                      Role.UNBLINDED_STATISTICIAN})),
 ]
 ACCOUNT_NAV: list[NavItem] = [
     NavItem(N_("Change password"), "/account/password", None),

@@ -33,3 +33,12 @@ IDLE_NOTICE = N_("You were signed out after %(minutes)s minutes without activity
 
 assert LOGIN_REFUSED.startswith("wrong username or password, or the account is locked"), "update the msgid above"
 assert MIN_PASSWORD_LENGTH == 10, "update the password message above"
+# query statuses and the kinds of a query's messages; the audit trail's actions
+N_("open")
+N_("answered")
+N_("closed")
+N_("raised")
+N_("reopened")
+N_("insert")
+N_("update")
+N_("delete")
