@@ -15,6 +15,7 @@ from starlette.responses import Response
 from equipoise.errors import NotFoundError, ServiceError, UnauthorizedError
 from equipoise.identity.principal import Principal
 from equipoise.web.access import SignInNeededError
+from equipoise.web.admin_pages import router as admin_router
 from equipoise.web.auth_pages import router as auth_router
 from equipoise.web.auth_pages import sign_in_page
 from equipoise.web.monitor_pages import router as monitor_router
@@ -25,7 +26,7 @@ from equipoise.web.web_session import signed_in
 
 Handler = Callable[[Request, Exception], Awaitable[Response]]
 STATIC = Path(__file__).resolve().parent / "static"
-ROUTERS = [auth_router, trial_router, site_router, monitor_router]
+ROUTERS = [auth_router, trial_router, site_router, monitor_router, admin_router]
 
 
 def _principal_or_none(request: Request) -> Principal | None:

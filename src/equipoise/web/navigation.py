@@ -38,6 +38,11 @@ TRIAL_NAV: list[NavItem] = [
     NavItem(N_("Queries"), "/trials/{trial_id}/queries", SITE | {Role.MONITOR}),
     NavItem(N_("Audit trail"), "/trials/{trial_id}/audit", frozenset({Role.MONITOR, Role.ADMIN,
                                                                       Role.UNBLINDED_STATISTICIAN})),
+    NavItem(N_("Users and roles"), "/trials/{trial_id}/admin/users", frozenset({Role.ADMIN})),
+    NavItem(N_("Amend the protocol"), "/trials/{trial_id}/admin/amend", frozenset({Role.ADMIN})),
+    NavItem(N_("Verify the audit trail"), "/trials/{trial_id}/admin/audit-verify", frozenset({Role.ADMIN})),
+    NavItem(N_("Exports"), "/trials/{trial_id}/exports", SITE | {Role.MONITOR, Role.BLINDED_STATISTICIAN,
+                                                                 Role.UNBLINDED_STATISTICIAN, Role.DMC}),
 ]
 ACCOUNT_NAV: list[NavItem] = [
     NavItem(N_("Change password"), "/account/password", None),
