@@ -119,3 +119,15 @@ def test_the_admin_pages_in_chinese(page: Any) -> None:
     page.get_by_role("button", name="立即核验").click()
     assert "稽查轨迹完整" in page.locator("#verify-result").inner_text()
     visit(page, "admin-audit-verify-zh")
+
+
+def test_the_unblinded_statistician_sees_the_randomization_lists_and_a_monitor_may_not(page: Any) -> None:
+    sign_in(page, "unblinded")
+    page.wait_for_url("**/trials")
+    page.goto(f"/trials/{TRIAL}/lists")
+    assert "This is a production trial: it takes production lists only" in page.locator("main").inner_text()
+    visit(page, "randomization-lists")
+    page.context.clear_cookies()
+    sign_in(page, "monitor")
+    page.wait_for_url("**/trials")
+    assert page.goto(f"/trials/{TRIAL}/lists").status == 403

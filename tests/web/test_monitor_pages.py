@@ -114,3 +114,22 @@ def test_the_query_list_filters_by_site_and_the_monitor_reads_in_chinese(page: A
     assert page.get_by_role("heading", name="稽查轨迹").is_visible()
     no_arm(page)
     visit(page, "monitor-audit-trail-zh")
+
+
+def test_the_database_lock_is_refused_while_a_query_is_open(page: Any, server: Server) -> None:
+    monitor = token(server, "monitor")
+    patient_id = int(a_pumch_patient(server).removeprefix("P-"))
+    api(server, "POST", f"/api/trials/{TRIAL}/queries", {"patient_id": patient_id, "form_id": "imaging",
+                                                         "visit_id": "day14", "text": "CT report missing?"},
+        token=monitor)
+    sign_in(page, "monitor")
+    page.wait_for_url("**/trials")
+    page.goto(f"/trials/{TRIAL}")
+    page.get_by_role("link", name="Database lock").first.click()
+    visit(page, "monitor-database-lock")
+    page.get_by_label("Reason").fill("Last patient's last visit done; final analysis")
+    page.get_by_label("Your password again").fill(PASSWORD)
+    page.get_by_role("button", name="Lock the database").click()
+    assert "are not closed" in page.locator("#error-reason").inner_text()  # the service's rule, next to its field
+    assert page.locator("#trial-status").inner_text() == "active"
+    visit(page, "monitor-database-lock-refused")

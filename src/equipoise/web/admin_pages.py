@@ -22,6 +22,8 @@ from equipoise.identity.roles import Action, Role, parse_role
 from equipoise.integrity.audit_verify import verify
 from equipoise.services import trials as trial_store
 from equipoise.services import users as user_store
+from equipoise.services.database_lock import DatabaseLockService
+from equipoise.services.randomization_lists import RandomizationListService
 from equipoise.services.trials import TrialView
 from equipoise.web.access import PagePrincipal
 from equipoise.web.core import built_once, core
@@ -254,3 +256,51 @@ def export_download(request: Request, trial_id: str, principal: PagePrincipal, f
     name = f"{trial_id}-{format}-{bundle.manifest['exported_at'][:19].replace(':', '')}.zip"
     return Response(bundle.zip_bytes(), media_type="application/zip",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+# --- database lock ---------------------------------------------------------------------------------------------
+
+def _lock_service(request: Request) -> DatabaseLockService:
+    return built_once(request, "web_database_lock", DatabaseLockService,
+                      lambda c: DatabaseLockService(c.db, c.auth))
+
+
+def _lock_page(request: Request, principal: Principal, trial: TrialView, form: FormState,
+               status: int = 200) -> HTMLResponse:
+    return render(request, "database_lock.html", principal=principal, trial_id=trial.id, trial_title=trial.title,
+                  trial=trial, form=form, status=status)
+
+
+@router.get("/trials/{trial_id}/database-lock", response_class=HTMLResponse)
+def database_lock_page(request: Request, trial_id: str, principal: PagePrincipal) -> Response:
+    trial = visible_trial(request, principal, trial_id)
+    principal.require(Action.LOCK_DATABASE, trial_id)
+    return _lock_page(request, principal, trial, FormState())
+
+
+@router.post("/trials/{trial_id}/database-lock", response_class=HTMLResponse)
+async def database_lock_submit(request: Request, trial_id: str, principal: PagePrincipal) -> Response:
+    form = await posted(request)
+    trial = visible_trial(request, principal, trial_id)
+    _ = language(request).gettext
+    service = _lock_service(request)
+    step = service.unlock if form.values.get("step") == "unlock" else service.lock
+    try:
+        step(principal, trial_id, form.values.get("reason", ""), form.values.get("password") or None)
+    except ServiceError as refused:
+        form.error("password" if "password" in refused.message or "authentic" in refused.message else "reason",
+                   _(refused.message))
+        return _lock_page(request, principal, trial, form, status=refused.status)
+    return RedirectResponse(f"/trials/{trial_id}/database-lock", status_code=303)
+
+
+# --- randomization lists ---------------------------------------------------------------------------------------
+
+@router.get("/trials/{trial_id}/lists", response_class=HTMLResponse)
+def randomization_lists(request: Request, trial_id: str, principal: PagePrincipal) -> Response:
+    trial = visible_trial(request, principal, trial_id)
+    service = built_once(request, "web_lists", RandomizationListService,
+                         lambda c: RandomizationListService(c.db, c.auth))
+    lists = service.lists(principal, trial_id)
+    return render(request, "randomization_lists.html", principal=principal, trial_id=trial_id,
+                  trial_title=trial.title, trial=trial, lists=lists)

@@ -43,6 +43,8 @@ TRIAL_NAV: list[NavItem] = [
     NavItem(N_("Verify the audit trail"), "/trials/{trial_id}/admin/audit-verify", frozenset({Role.ADMIN})),
     NavItem(N_("Exports"), "/trials/{trial_id}/exports", SITE | {Role.MONITOR, Role.BLINDED_STATISTICIAN,
                                                                  Role.UNBLINDED_STATISTICIAN, Role.DMC}),
+    NavItem(N_("Database lock"), "/trials/{trial_id}/database-lock", frozenset({Role.MONITOR})),
+    NavItem(N_("Randomization lists"), "/trials/{trial_id}/lists", frozenset({Role.UNBLINDED_STATISTICIAN})),
 ]
 ACCOUNT_NAV: list[NavItem] = [
     NavItem(N_("Change password"), "/account/password", None),

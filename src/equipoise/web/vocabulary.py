@@ -48,3 +48,6 @@ N_("the protocol file is larger than 1 MB")
 N_("the protocol file is not UTF-8 text")
 N_("only an admin can verify the whole audit trail")
 N_("the file adds no amendment")
+# a trial's or a randomization list's purpose
+N_("production")
+N_("test")
