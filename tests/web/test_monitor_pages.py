@@ -133,3 +133,13 @@ def test_the_database_lock_is_refused_while_a_query_is_open(page: Any, server: S
     assert "are not closed" in page.locator("#error-reason").inner_text()  # the service's rule, next to its field
     assert page.locator("#trial-status").inner_text() == "active"
     visit(page, "monitor-database-lock-refused")
+
+
+def test_a_blinded_monitor_reads_the_allocations_audit_trail_with_arms_masked(page: Any) -> None:
+    sign_in(page, "monitor")
+    page.wait_for_url("**/trials")
+    page.goto(f"/trials/{TRIAL}/audit?table=allocations")
+    main = page.locator("main").inner_text()
+    assert "(blinded)" in main  # the audit view's mask for a blinded reader
+    no_arm(page)
+    visit(page, "monitor-audit-allocations")
