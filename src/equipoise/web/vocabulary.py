@@ -51,3 +51,11 @@ N_("the file adds no amendment")
 # a trial's or a randomization list's purpose
 N_("production")
 N_("test")
+# the services' fixed refusals on the monitor's and administrator's pages
+N_("the query's text is required")
+N_("the reason for reopening is required")
+N_("a reason is required")
+N_("a reason for unlocking is required")
+N_("a reason to amend a trial is required")
+N_("a reason to revoke a role is required")
+N_("a username is 1-64 letters, digits, '.', '-' or '_'")
