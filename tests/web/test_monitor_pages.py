@@ -143,3 +143,25 @@ def test_a_blinded_monitor_reads_the_allocations_audit_trail_with_arms_masked(pa
     assert "(blinded)" in main  # the audit view's mask for a blinded reader
     no_arm(page)
     visit(page, "monitor-audit-allocations")
+
+
+def test_the_monitor_locks_and_unlocks_a_casebook(page: Any, server: Server) -> None:
+    monitor = token(server, "monitor")
+    queried = {q["patient_code"] for q in api(server, "GET", f"/api/trials/{TRIAL}/queries", token=monitor)
+               if q["status"] != "closed"}
+    code = next(p["code"] for p in api(server, "GET", f"/api/trials/{TRIAL}/patients", token=monitor)
+                if p["code"] not in queried)
+    sign_in(page, "monitor")
+    page.wait_for_url("**/trials")
+    page.goto(f"/trials/{TRIAL}/monitor/locks")
+    visit(page, "monitor-casebook-lock")
+    page.get_by_label("Patient code").fill(code)
+    page.get_by_role("button", name="Lock the casebook", exact=True).click()
+    assert f"Patient {code}'s casebook is locked." in page.get_by_role("status").inner_text()
+    page.get_by_role("button", name="Unlock the casebook").click()  # no reason: refused next to the field
+    assert page.get_by_label("Reason (needed to unlock)").get_attribute("aria-invalid") == "true"
+    visit(page, "monitor-casebook-unlock-refused")
+    page.get_by_label("Reason (needed to unlock)").fill("Late laboratory value to enter")
+    page.get_by_role("button", name="Unlock the casebook").click()
+    assert f"Patient {code}'s casebook is unlocked." in page.get_by_role("status").inner_text()
+    no_arm(page)

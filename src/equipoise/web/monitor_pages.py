@@ -1,5 +1,6 @@
 """The monitor's pages: the trial's query list (filtered by status and site, a page at a time), raising a query on
-a field of a patient's form, a query's thread with closing or reopening it, and the audit trail of a record.
+a field of a patient's form, a query's thread with closing or reopening it, a patient's casebook lock, and the
+audit trail of a record.
 
 Every list and every refusal comes from the services the API uses (QueryService, read_audit) with the principal:
 a monitor of one site sees that site's queries and entries only, and a blinded reader sees arms masked.
@@ -19,6 +20,7 @@ from equipoise.identity.roles import Action
 from equipoise.protocol.model import Protocol
 from equipoise.services import trials as trial_store
 from equipoise.services.audit_view import read_audit
+from equipoise.services.locks import LockService
 from equipoise.services.queries import STATUSES, QueryService
 from equipoise.services.trials import TrialView
 from equipoise.web.access import PagePrincipal
@@ -177,3 +179,40 @@ def audit_trail(request: Request, trial_id: str, principal: PagePrincipal, table
     return render(request, "audit_trail.html", principal=principal, trial_id=trial_id, trial_title=trial.title,
                   form=form, entries=entries[:PAGE], more=len(entries) > PAGE, changes=changes,
                   zone=_zone(trial, principal, Action.VIEW_AUDIT), status=400 if form.errors else 200)
+
+
+def _locks(request: Request) -> LockService:
+    return built_once(request, "web_locks", LockService, lambda c: LockService(c.db))
+
+
+def _lock_page(request: Request, principal: Principal, trial: TrialView, form: FormState, *, status: int = 200,
+               done: dict[str, Any] | None = None) -> HTMLResponse:
+    return render(request, "casebook_lock.html", principal=principal, trial_id=trial.id, trial_title=trial.title,
+                  form=form, status=status, done=done)
+
+
+@router.get("/trials/{trial_id}/monitor/locks", response_class=HTMLResponse)
+def casebook_lock_form(request: Request, trial_id: str, principal: PagePrincipal, patient: str = "") -> Response:
+    trial = visible_trial(request, principal, trial_id)
+    principal.require(Action.LOCK, trial_id)
+    return _lock_page(request, principal, trial, FormState(values={"patient": patient} if patient else {}))
+
+
+@router.post("/trials/{trial_id}/monitor/locks", response_class=HTMLResponse)
+async def casebook_lock_submit(request: Request, trial_id: str, principal: PagePrincipal) -> Response:
+    form = await posted(request)
+    trial = visible_trial(request, principal, trial_id)
+    _ = language(request).gettext
+    field = "patient"
+    try:
+        patient_id = patient_id_of(form.values.get("patient", ""))
+        field = "reason"
+        if form.values.get("step") == "unlock":
+            done = _locks(request).unlock_patient(principal, trial_id, patient_id, form.values.get("reason", ""))
+        else:
+            done = _locks(request).lock_patient(principal, trial_id, patient_id, form.values.get("reason") or None)
+    except ServiceError as refused:
+        form.error("patient" if field == "patient" or "no patient" in refused.message else "reason",
+                   _(refused.message))
+        return _lock_page(request, principal, trial, form, status=refused.status)
+    return _lock_page(request, principal, trial, FormState(values={"patient": done["patient_code"]}), done=done)

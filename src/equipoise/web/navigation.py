@@ -45,6 +45,7 @@ TRIAL_NAV: list[NavItem] = [
                                                                  Role.UNBLINDED_STATISTICIAN, Role.DMC}),
     NavItem(N_("Database lock"), "/trials/{trial_id}/database-lock", frozenset({Role.MONITOR})),
     NavItem(N_("Randomization lists"), "/trials/{trial_id}/lists", frozenset({Role.UNBLINDED_STATISTICIAN})),
+    NavItem(N_("Casebook locks"), "/trials/{trial_id}/monitor/locks", frozenset({Role.MONITOR})),
 ]
 ACCOUNT_NAV: list[NavItem] = [
     NavItem(N_("Change password"), "/account/password", None),
