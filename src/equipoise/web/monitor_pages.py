@@ -158,7 +158,15 @@ def changes(entry: dict[str, Any]) -> list[tuple[str, Any, Any]]:
     """(column, old, new) of an audit entry, in a stable order: what the reader sees as old → new."""
     old = entry.get("old_values") or {}
     new = entry.get("new_values") or {}
-    return [(k, old.get(k), new.get(k)) for k in sorted({*old, *new}) if old.get(k) != new.get(k)]
+    rows = []
+    for k in sorted({*old, *new}):
+        before, after = old.get(k), new.get(k)
+        if before == after:
+            continue
+        if isinstance(before, list) and isinstance(after, list) and after[:len(before)] == before:
+            before, after = "…", ["…", *after[len(before):]]  # a thread that grew: only what was added
+        rows.append((k, before, after))
+    return rows
 
 
 @router.get("/trials/{trial_id}/audit", response_class=HTMLResponse)
