@@ -17,6 +17,7 @@ from equipoise.errors import ConflictError, DatabaseLockedError, ForbiddenError,
 from equipoise.identity.principal import Principal
 from equipoise.identity.roles import Action
 from equipoise.protocol import InvalidProtocolError, Protocol, validate_text
+from equipoise.protocol.amendments import Amendment
 from equipoise.services.free_text import clean_text
 from equipoise.store.db import Database
 from equipoise.store.models import Trial
@@ -223,6 +224,18 @@ def amend_trial(db: Database, principal: Principal, text: str, reason: str, file
     if reauthenticate is not None:
         reauthenticate()
     reason = clean_text(reason, "a reason to amend a trial")
+    new = _amending_protocol(text, filename, expect_trial)
+    day = today or dt.datetime.now(dt.UTC).date()
+    with db.write(principal.audit_context(reason=reason, protocol_version=new.trial.version)) as s:
+        trial = get_trial(s, new.trial.id)
+        _added_amendments(protocol_of(trial), new, day)
+        trial.protocol_text = text
+        trial.protocol_sha256 = hashlib.sha256(text.encode()).hexdigest()
+        s.flush()
+        return trial_view(trial, day)
+
+
+def _amending_protocol(text: str, filename: str, expect_trial: str | None) -> Protocol:
     report = validate_text(text, filename)
     if report.protocol is None:
         raise InvalidError("the protocol file is not valid:\n" + "\n".join(str(p) for p in report.errors),
@@ -230,27 +243,36 @@ def amend_trial(db: Database, principal: Principal, text: str, reason: str, file
     new = report.protocol
     if expect_trial is not None and new.trial.id != expect_trial:
         raise InvalidError(f"the file describes trial {new.trial.id}, not {expect_trial}")
-    day = today or dt.datetime.now(dt.UTC).date()
-    with db.write(principal.audit_context(reason=reason, protocol_version=new.trial.version)) as s:
-        trial = get_trial(s, new.trial.id)
-        old = protocol_of(trial)
-        if new.model_dump(exclude={"amendments"}) != old.model_dump(exclude={"amendments"}):
-            raise ConflictError("only new amendments may be added: the rest of the protocol file must stay as it "
-                                "was activated (add an amendment to change arms, allocation or sites)")
-        kept = [a.model_dump() for a in new.amendments[: len(old.amendments)]]
-        if kept != [a.model_dump() for a in old.amendments]:
-            raise ConflictError("earlier amendments cannot be changed or removed: allocations record them")
-        added = new.amendments[len(old.amendments):]
-        if not added:
-            raise ConflictError("the file adds no amendment")
-        late = [a.version for a in added if a.effective_date < day]
-        if late:
-            raise ConflictError(f"amendment {', '.join(late)} would take effect before today ({day.isoformat()}): "
-                                "what was in force on a past day cannot change")
-        trial.protocol_text = text
-        trial.protocol_sha256 = hashlib.sha256(text.encode()).hexdigest()
-        s.flush()
-        return trial_view(trial, day)
+    return new
+
+
+def _added_amendments(old: Protocol, new: Protocol, day: dt.date) -> list[Amendment]:
+    """The amendments ``new`` adds to ``old``, refused unless only new amendments, from ``day`` on, are added."""
+    if new.model_dump(exclude={"amendments"}) != old.model_dump(exclude={"amendments"}):
+        raise ConflictError("only new amendments may be added: the rest of the protocol file must stay as it "
+                            "was activated (add an amendment to change arms, allocation or sites)")
+    kept = [a.model_dump() for a in new.amendments[: len(old.amendments)]]
+    if kept != [a.model_dump() for a in old.amendments]:
+        raise ConflictError("earlier amendments cannot be changed or removed: allocations record them")
+    added = list(new.amendments[len(old.amendments):])
+    if not added:
+        raise ConflictError("the file adds no amendment")
+    late = [a.version for a in added if a.effective_date < day]
+    if late:
+        raise ConflictError(f"amendment {', '.join(late)} would take effect before today ({day.isoformat()}): "
+                            "what was in force on a past day cannot change")
+    return added
+
+
+def check_amendment(db: Database, principal: Principal, text: str, filename: str = "protocol.yaml",
+                    today: dt.date | None = None, expect_trial: str | None = None) -> list[Amendment]:
+    """What ``amend_trial`` would add (each amendment: its version, from when, its changes), with the same checks
+    and refusals, writing nothing: the page shows it before the administrator activates it."""
+    principal.require(Action.CREATE_TRIAL, None)
+    new = _amending_protocol(text, filename, expect_trial)
+    with db.read() as s:
+        old = protocol_of(get_trial(s, new.trial.id))
+    return _added_amendments(old, new, today or dt.datetime.now(dt.UTC).date())
 
 
 def require_trial_access(principal: Principal, trial_id: str) -> None:

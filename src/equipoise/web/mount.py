@@ -15,11 +15,13 @@ from starlette.responses import Response
 from equipoise.errors import NotFoundError, ServiceError, UnauthorizedError
 from equipoise.identity.principal import Principal
 from equipoise.web.access import SignInNeededError
+from equipoise.web.admin_pages import router as admin_router
 from equipoise.web.auth_pages import router as auth_router
 from equipoise.web.auth_pages import sign_in_page
 from equipoise.web.crf_pages import router as crf_router
 from equipoise.web.dmc_pages import router as dmc_router
 from equipoise.web.evidence_pages import router as evidence_router
+from equipoise.web.monitor_pages import router as monitor_router
 from equipoise.web.pages import error_page, wants_html
 from equipoise.web.patient_actions import router as patient_actions_router
 from equipoise.web.patient_pages import router as patient_router
@@ -31,7 +33,7 @@ from equipoise.web.web_session import signed_in
 Handler = Callable[[Request, Exception], Awaitable[Response]]
 STATIC = Path(__file__).resolve().parent / "static"
 ROUTERS = [auth_router, trial_router, site_router, patient_router, crf_router, patient_actions_router, story_router,
-           dmc_router, evidence_router]
+           dmc_router, evidence_router, monitor_router, admin_router]
 
 
 def _principal_or_none(request: Request) -> Principal | None:

@@ -41,6 +41,17 @@ TRIAL_NAV: list[NavItem] = [
             frozenset({Role.DMC, Role.UNBLINDED_STATISTICIAN, Role.BLINDED_STATISTICIAN, Role.MONITOR,
                        Role.ADMIN})),
     NavItem(N_("Evidence"), "/evidence", None),
+    NavItem(N_("Queries"), "/trials/{trial_id}/queries", SITE | {Role.MONITOR}),
+    NavItem(N_("Audit trail"), "/trials/{trial_id}/audit", frozenset({Role.MONITOR, Role.ADMIN,
+                                                                      Role.UNBLINDED_STATISTICIAN})),
+    NavItem(N_("Users and roles"), "/trials/{trial_id}/admin/users", frozenset({Role.ADMIN})),
+    NavItem(N_("Amend the protocol"), "/trials/{trial_id}/admin/amend", frozenset({Role.ADMIN})),
+    NavItem(N_("Verify the audit trail"), "/trials/{trial_id}/admin/audit-verify", frozenset({Role.ADMIN})),
+    NavItem(N_("Exports"), "/trials/{trial_id}/exports", SITE | {Role.MONITOR, Role.BLINDED_STATISTICIAN,
+                                                                 Role.UNBLINDED_STATISTICIAN, Role.DMC}),
+    NavItem(N_("Database lock"), "/trials/{trial_id}/database-lock", frozenset({Role.MONITOR})),
+    NavItem(N_("Randomization lists"), "/trials/{trial_id}/lists", frozenset({Role.UNBLINDED_STATISTICIAN})),
+    NavItem(N_("Casebook locks"), "/trials/{trial_id}/monitor/locks", frozenset({Role.MONITOR})),
 ]
 ACCOUNT_NAV: list[NavItem] = [
     NavItem(N_("Change password"), "/account/password", None),

@@ -34,3 +34,29 @@ IDLE_NOTICE = N_("You were signed out after %(minutes)s minutes without activity
 
 assert LOGIN_REFUSED.startswith("wrong username or password, or the account is locked"), "update the msgid above"
 assert MIN_PASSWORD_LENGTH == 10, "update the password message above"
+# query statuses and the kinds of a query's messages; the audit trail's actions
+N_("open")
+N_("answered")
+N_("closed")
+N_("raised")
+N_("reopened")
+N_("insert")
+N_("update")
+N_("delete")
+# the administrator's pages' own refusals
+N_("choose the protocol file (YAML) that adds the amendment")
+N_("the protocol file is larger than 1 MB")
+N_("the protocol file is not UTF-8 text")
+N_("only an admin can verify the whole audit trail")
+N_("the file adds no amendment")
+# a trial's or a randomization list's purpose
+N_("production")
+N_("test")
+# the services' fixed refusals on the monitor's and administrator's pages
+N_("the query's text is required")
+N_("the reason for reopening is required")
+N_("a reason is required")
+N_("a reason for unlocking is required")
+N_("a reason to amend a trial is required")
+N_("a reason to revoke a role is required")
+N_("a username is 1-64 letters, digits, '.', '-' or '_'")
