@@ -163,7 +163,10 @@ def changes(entry: dict[str, Any]) -> list[tuple[str, Any, Any]]:
         before, after = old.get(k), new.get(k)
         if before == after:
             continue
-        if isinstance(before, list) and isinstance(after, list) and after[:len(before)] == before:
+        if k == "protocol_text":  # the whole protocol file: its size here, its digest in the protocol_sha256 row
+            before, after = (None if v is None else f"YAML · {str(v).count(chr(10)) + 1} lines"
+                             for v in (before, after))
+        elif isinstance(before, list) and isinstance(after, list) and after[:len(before)] == before:
             before, after = "…", ["…", *after[len(before):]]  # a thread that grew: only what was added
         rows.append((k, before, after))
     return rows
